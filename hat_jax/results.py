@@ -1,0 +1,53 @@
+"""Convergence checks shared by every iterative solver.
+
+Every solve returns its value with ``converged``, ``iterations`` and ``residual``; with
+``throw=True`` (the default) an unconverged result raises :class:`ConvergenceError`
+instead of being returned. Outside ``jit`` the message carries the numbers; inside a
+traced computation the check becomes an ``equinox.error_if`` runtime error.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class ConvergenceError(RuntimeError):
+    """An iterative solver stopped without meeting its tolerance."""
+
+
+def _is_traced(*xs) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+
+
+def check_converged(what: str, converged, iterations, residual, tol, unit: str | None = None,
+                    labels=None):
+    """Raise ConvergenceError (or an in-graph error when traced) if not converged.
+
+    ``converged``, ``iterations``, ``residual`` may be batched (e.g. one per country);
+    the message then names the failing members (by ``labels`` when given).
+    """
+    if _is_traced(converged, iterations, residual):
+        ok = jnp.all(converged)
+        # error_if needs an array to attach to; the message is static inside a trace.
+        eqx.error_if(residual, ~ok, f"{what} did not converge (tolerance {tol:g}); "
+                     "run outside jit or with throw=False to see residuals and iterations")
+        return
+    conv = np.atleast_1d(np.asarray(converged))
+    if conv.all():
+        return
+    its = np.broadcast_to(np.atleast_1d(np.asarray(iterations)), conv.shape)
+    res = np.broadcast_to(np.atleast_1d(np.asarray(residual)), conv.shape)
+    bad = np.flatnonzero(~conv)
+    parts = []
+    for k in bad[:8]:
+        name = labels[k] if labels is not None else (f"{unit} {k}" if unit else "")
+        prefix = f"{name}: " if name else ""
+        parts.append(f"{prefix}residual {res[k]:.3e} after {int(its[k])} iterations")
+    more = f" (and {len(bad) - 8} more)" if len(bad) > 8 else ""
+    raise ConvergenceError(
+        f"{what} did not converge to tolerance {tol:g}: " + "; ".join(parts) + more
+        + ". A non-finite residual means NaN/inf appeared (check prices and parameters)."
+    )
