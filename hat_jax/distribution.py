@@ -1,0 +1,135 @@
+"""Stationary distribution over (assets, productivity) by Young's lottery (model.md s.4).
+
+A household at (a, z) choosing variety j saves a'_j(a, z) in [a_l, a_l+1]; it lands on a_l
+with probability w = (a_l+1 - a')/(a_l+1 - a_l) and on a_l+1 with 1 - w, then draws z'
+from P[z, z']. The transition over states s = (a, z) is
+
+    Q[(a,z), (a',z')] = sum_j pi_j(a,z) [w_j 1{a' = l_j} + (1 - w_j) 1{a' = l_j + 1}] P[z,z'],
+
+and the stationary lambda solves lambda = Q' lambda with sum lambda = 1. Two methods:
+``"direct"`` (default) replaces one row of the singular system (I - Q') lambda = 0 by the
+mass condition and solves it with lineax (LU), so derivatives are exact by
+differentiating the linear solve; ``"iterate"`` is the reference forward iteration from
+a uniform start until the sup-norm change is below ``tol``, differentiated by the
+implicit function theorem on the same system.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import lineax as lx
+import optimistix as optx
+from jax import lax
+
+from .results import check_converged
+
+
+class DistributionSolution(NamedTuple):
+    """lam[a, z]: stationary mass (sums to one per country); converged, iterations,
+    residual (sup-norm of Q' lam - lam)."""
+
+    lam: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+    residual: jax.Array
+
+
+def asset_transition(pi, lottery_lo, lottery_w):
+    """G[a, z, a'] = sum_j pi_j(a,z) [w_j 1{a'=lo_j} + (1-w_j) 1{a'=lo_j+1}] (one country)."""
+    Na, Nz, J = pi.shape
+    base = (jnp.arange(Na * Nz, dtype=jnp.int32) * Na).reshape(Na, Nz, 1)
+    idx = base + lottery_lo
+    G = jnp.zeros(Na * Nz * Na, pi.dtype)
+    G = G.at[idx.reshape(-1)].add((pi * lottery_w).reshape(-1))
+    G = G.at[(idx + 1).reshape(-1)].add((pi * (1.0 - lottery_w)).reshape(-1))
+    return G.reshape(Na, Nz, Na)
+
+
+def transition_matrix(pi, lottery_lo, lottery_w, P):
+    """Dense Q[(a,z), (a',z')] = G[a,z,a'] P[z,z'] of one country, states flattened a-major."""
+    G = asset_transition(pi, lottery_lo, lottery_w)
+    Na, Nz = G.shape[0], G.shape[1]
+    Q = G[:, :, :, None] * P[None, :, None, :]
+    return Q.reshape(Na * Nz, Na * Nz)
+
+
+def distribution_step(lam, G, P):
+    """lam'(a', z') = sum_{a,z} lam(a,z) G[a,z,a'] P[z,z'] (one application of Q')."""
+    return jnp.einsum("az,azb,zy->by", lam, G, P)
+
+
+def _direct(G, P):
+    Na, Nz = G.shape[0], G.shape[1]
+    n = Na * Nz
+    Q = (G[:, :, :, None] * P[None, :, None, :]).reshape(n, n)
+    A = jnp.eye(n, dtype=Q.dtype) - Q.T
+    A = A.at[0, :].set(1.0)  # rows of I - Q' are linearly dependent: swap one for the mass
+    b = jnp.zeros(n, Q.dtype).at[0].set(1.0)
+    lam = lx.linear_solve(lx.MatrixLinearOperator(A), b, lx.LU()).value
+    return lam.reshape(Na, Nz)
+
+
+def _iterate_primal(inputs):
+    G, P, tol, max_iter = inputs[:4]
+    Na, Nz = G.shape[0], G.shape[1]
+    lam0 = jnp.full((Na, Nz), 1.0 / (Na * Nz), G.dtype)
+
+    def cond(c):
+        return (c[1] > tol) & (c[2] < max_iter)
+
+    def body(c):
+        lam, _, it = c
+        new = distribution_step(lam, G, P)
+        return new, jnp.max(jnp.abs(new - lam)), it + 1
+
+    lam, err, it = lax.while_loop(cond, body, (lam0, jnp.asarray(jnp.inf, G.dtype), 0))
+    return lam, (err, it)
+
+
+def _iterate_rewrite(lam, aux, inputs):
+    G, P = inputs[:2]
+    # Q' lam - lam is singular in lam; adding the mass gap makes the system regular.
+    return distribution_step(lam, G, P) - lam + (1.0 - jnp.sum(lam)) / lam.size
+
+
+def stationary_distribution(pi, lottery_lo, lottery_w, P, method: str = "direct",
+                            tol: float = 1e-10, max_iter: int = 100_000,
+                            throw: bool = True) -> DistributionSolution:
+    """Stationary distribution of one country (model.md section 4).
+
+    pi, lottery_lo, lottery_w: [a, z, j] from the household solution; P: [z, z'].
+    method: "direct" (linear solve) or "iterate" (forward iteration from uniform,
+    stopping at sup-norm change < tol). Both return the residual |Q' lam - lam|_inf.
+    """
+    G = asset_transition(pi, lottery_lo, lottery_w)
+    if method == "direct":
+        lam = _direct(G, P)
+        it = jnp.asarray(1, jnp.int32)
+    elif method == "iterate":
+        adjoint = optx.ImplicitAdjoint(
+            linear_solver=lx.GMRES(rtol=1e-12, atol=1e-15, restart=50, max_steps=5000))
+        lam, (_, it) = adjoint.apply(_iterate_primal, _iterate_rewrite,
+                                     (G, P, tol, max_iter), frozenset())
+    else:
+        raise ValueError(f"method must be 'direct' or 'iterate', got method={method!r}")
+    res = jnp.max(jnp.abs(distribution_step(lam, G, P) - lam))
+    converged = (res <= tol) & jnp.isfinite(res) & (jnp.min(lam) > -1e-12)
+    sol = DistributionSolution(lam, converged, it, res)
+    if throw:
+        check_converged(f"stationary distribution ({method})", converged, it, res, tol)
+    return sol
+
+
+def stationary_distributions(pi, lottery_lo, lottery_w, P, method: str = "direct",
+                             tol: float = 1e-10, throw: bool = True, labels=None):
+    """Stationary distributions of all countries (leading axis = country), vmapped."""
+    sol = jax.vmap(lambda a, b, c, d: stationary_distribution(a, b, c, d, method, tol,
+                                                              throw=False))(
+        pi, lottery_lo, lottery_w, P)
+    if throw:
+        check_converged(f"stationary distribution ({method})", sol.converged, sol.iterations,
+                        sol.residual, tol, unit="country", labels=labels)
+    return sol

@@ -1,0 +1,344 @@
+"""Stationary world equilibrium (model.md section 6).
+
+Goods market for each seller j: Y_j = sum_i M_ij; bond market: sum_i A'_i = 0 under
+financial globalization (one R), or A'_i = 0 for every i under financial autarky (R_i per
+country). Walras' law makes one goods-market condition redundant: the first (j = 0) is
+dropped, as in the reference; the numeraire is mean(W) = 1.
+
+Unknowns are mapped to an unconstrained vector x so that Newton steps cannot leave the
+admissible set: wages W = N softmax(x_W, 0) (positive, mean one); R = (1 - e^{x_R})/beta
+(so beta R < 1 always), or in the "beta" mode (R given) beta = (1 - e^{x_beta})/R.
+Residuals are excess demands divided by world GDP.
+
+The root is found by damped Newton with the exact Jacobian (forward-mode AD through the
+household and distribution fixed points, which are themselves differentiated by the
+implicit function theorem), warm-starting the household problems between iterations.
+The solution is differentiated by the implicit function theorem at the root
+(optimistix ImplicitAdjoint): ``jax.jvp`` / ``jax.grad`` / ``jax.jacfwd`` of any output of
+:func:`solve_equilibrium_jit` with respect to the economy's parameters are exact.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+import numpy as np
+import optimistix as optx
+from jax import lax
+
+from .aggregates import Aggregates, aggregate
+from .distribution import DistributionSolution, stationary_distributions
+from .household import HouseholdOptions, HouseholdSolution, initial_state, solve_households
+from .params import Economy, check_prices, household_problems
+from .results import ConvergenceError, check_converged
+
+
+class EquilibriumOptions(eqx.Module):
+    """Settings of the equilibrium solve (static).
+
+    regime: "global" (one world bond market, default) or "autarky" (A'_i = 0, R_i each).
+    unknown: "R" (solve R at the economy's beta) or "beta" (solve beta at a given R;
+      global regime only). tol: max |excess demand| / world GDP at the root (1e-10).
+    max_iter: Newton iterations. max_step: cap on the sup-norm of a Newton step in the
+      unconstrained coordinates. hh_tol: household tolerance (sup-norm change of c and v).
+    distribution: "direct" or "iterate" (see hat_jax.distribution). verbose: print each
+      Newton iteration (iteration, max residual, step) to stderr.
+    """
+
+    regime: str = eqx.field(static=True, default="global")
+    unknown: str = eqx.field(static=True, default="R")
+    tol: float = eqx.field(static=True, default=1e-10)
+    max_iter: int = eqx.field(static=True, default=40)
+    max_step: float = eqx.field(static=True, default=1.0)
+    hh_tol: float = eqx.field(static=True, default=1e-10)
+    hh_max_iter: int = eqx.field(static=True, default=2000)
+    distribution: str = eqx.field(static=True, default="direct")
+    verbose: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        if self.regime not in ("global", "autarky"):
+            raise ValueError(f"regime must be 'global' or 'autarky', got regime={self.regime!r}")
+        if self.unknown not in ("R", "beta"):
+            raise ValueError(f"unknown must be 'R' or 'beta', got unknown={self.unknown!r}")
+        if self.regime == "autarky" and self.unknown == "beta":
+            raise ValueError("unknown='beta' needs one world bond market (regime='global'); "
+                             "under financial autarky solve R_i at a given beta")
+        if self.distribution not in ("direct", "iterate"):
+            raise ValueError(f"distribution must be 'direct' or 'iterate', got {self.distribution!r}")
+        if not self.tol > 0:
+            raise ValueError(f"tol must be > 0, got tol={self.tol!r}")
+
+
+class World(NamedTuple):
+    """Everything solved at given prices: household problems, policies, distributions,
+    aggregates."""
+
+    problems: object
+    households: HouseholdSolution
+    distribution: DistributionSolution
+    aggregates: Aggregates
+
+
+class Equilibrium(NamedTuple):
+    """A solved stationary equilibrium.
+
+    W[i]: wages per efficiency unit (mean one); R: scalar (global) or [N] (autarky);
+    beta; world: policies, distributions and aggregates at these prices;
+    goods_residuals[j] (j = 1..N-1, relative to world GDP), bond_residuals ([1] or [N]);
+    walras_residual: the dropped goods-market condition j = 0; x: unconstrained
+    unknowns; converged, iterations, residual (max |excess demand|), plus whether every
+    household and distribution solve inside converged.
+    """
+
+    economy: Economy
+    W: jax.Array
+    R: jax.Array
+    beta: jax.Array
+    world: World
+    goods_residuals: jax.Array
+    bond_residuals: jax.Array
+    walras_residual: jax.Array
+    x: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+    residual: jax.Array
+
+
+# ----------------------------------------------------------------- unknowns <-> prices
+def wages_from_x(xw):
+    """W = N softmax([x_W, 0]): positive, mean one."""
+    full = jnp.concatenate([xw, jnp.zeros((1,), xw.dtype)])
+    return full.shape[0] * jax.nn.softmax(full)
+
+
+def x_from_wages(W):
+    W = jnp.asarray(W, jnp.float64)
+    return jnp.log(W[:-1] / W[-1])
+
+
+def decode(x, economy: Economy, opts: EquilibriumOptions, R_fixed):
+    """Unconstrained x -> (W, R, beta)."""
+    N = economy.N
+    W = wages_from_x(x[: N - 1])
+    if opts.regime == "autarky":
+        beta = economy.beta
+        R = (1.0 - jnp.exp(x[N - 1:])) / beta
+    elif opts.unknown == "R":
+        beta = economy.beta
+        R = (1.0 - jnp.exp(x[N - 1])) / beta
+    else:
+        R = R_fixed
+        beta = (1.0 - jnp.exp(x[N - 1])) / R
+    return W, R, beta
+
+
+def encode(W, R, beta, economy: Economy, opts: EquilibriumOptions):
+    """(W, R, beta) -> unconstrained x (inverse of :func:`decode`)."""
+    xw = x_from_wages(W)
+    if opts.regime == "autarky":
+        xr = jnp.log(1.0 - economy.beta * jnp.broadcast_to(jnp.asarray(R, jnp.float64),
+                                                           (economy.N,)))
+    elif opts.unknown == "R":
+        xr = jnp.log(1.0 - economy.beta * jnp.asarray(R, jnp.float64))[None]
+    else:
+        xr = jnp.log(1.0 - jnp.asarray(beta, jnp.float64) * jnp.asarray(R, jnp.float64))[None]
+    return jnp.concatenate([xw, xr])
+
+
+# ------------------------------------------------------------------- world at prices
+def solve_world(economy: Economy, W, R, beta, hh_state0=None, *, hh_tol=1e-10,
+                hh_max_iter=2000, distribution="direct") -> World:
+    """Households, stationary distributions and aggregates of every country at (W, R, beta).
+
+    No convergence check here (inner solves report converged flags); see
+    :func:`check_world` or :func:`solve_equilibrium`.
+    """
+    problems = household_problems(economy, W, R, beta)
+    hopts = HouseholdOptions(gamma=economy.gamma, Na=economy.Na, tol=hh_tol,
+                             max_iter=hh_max_iter)
+    hh = solve_households(problems, hopts, state0=hh_state0, throw=False)
+    dist = stationary_distributions(hh.pi, hh.lottery_lo, hh.lottery_w, problems.P,
+                                    method=distribution, throw=False)
+    agg = aggregate(hh, dist.lam, problems, economy.L, economy.Na)
+    return World(problems, hh, dist, agg)
+
+
+def market_residuals(agg: Aggregates, opts: EquilibriumOptions):
+    """(goods residuals j=1..N-1, bond residual(s), dropped goods residual j=0), each
+    relative to world GDP."""
+    gdp = jnp.sum(agg.Y)
+    goods = (agg.Y - jnp.sum(agg.M, axis=0)) / gdp
+    if opts.regime == "global":
+        bonds = jnp.sum(agg.bond_demand)[None] / gdp
+    else:
+        bonds = agg.bond_demand / gdp
+    return goods[1:], bonds, goods[0]
+
+
+def _residual_fn(x, economy, opts, R_fixed, hh_state):
+    W, R, beta = decode(x, economy, opts, R_fixed)
+    world = solve_world(economy, W, R, beta, hh_state, hh_tol=opts.hh_tol,
+                        hh_max_iter=opts.hh_max_iter, distribution=opts.distribution)
+    goods, bonds, _ = market_residuals(world.aggregates, opts)
+    ok = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
+    return jnp.concatenate([goods, bonds]), (world.households.state, ok)
+
+
+def _value_and_jacobian(f, x):
+    """(f(x), df/dx, aux) by forward mode, one primal evaluation."""
+    n = x.shape[0]
+    pushfwd = lambda t: jax.jvp(f, (x,), (t,), has_aux=True)
+    y, J, aux = jax.vmap(pushfwd, out_axes=(None, -1, None))(jnp.eye(n, dtype=x.dtype))
+    return y, J, aux
+
+
+def _progress(it, res, step, accepted):
+    print(f"  newton {int(it):3d}  max|excess demand| {float(res):.3e}  step {float(step):.3e}"
+          + ("" if bool(accepted) else "  (backtrack)"), file=sys.stderr, flush=True)
+
+
+def _newton_primal(inputs):
+    x0, economy, hh_state0, opts, R_fixed = inputs[:5]
+    f = lambda x, s: _residual_fn(x, economy, opts, R_fixed, s)
+    n = x0.shape[0]
+    big = jnp.asarray(jnp.inf, x0.dtype)
+
+    def cond(c):
+        it, x, s, res_norm, done = c[0], c[1], c[2], c[3], c[9]
+        return (~done) & (it < opts.max_iter)
+
+    def body(c):
+        it, x, s, _, x_acc, r_acc, dx_acc, t, _, _ = c
+        r, J, (s_new, ok) = _value_and_jacobian(lambda y: f(y, s), x)
+        rn = jnp.max(jnp.abs(r))
+        finite = jnp.isfinite(rn) & jnp.all(jnp.isfinite(J))
+        accept = finite & ((it == 0) | (rn < (1.0 - 1e-4 * t) * r_acc) | (rn <= opts.tol))
+        done = accept & (rn <= opts.tol) & ok
+        dx = -jnp.linalg.solve(J, r)
+        scale = jnp.minimum(1.0, opts.max_step / jnp.max(jnp.abs(dx)))
+        dx = jnp.where(jnp.all(jnp.isfinite(dx)), dx * scale, jnp.zeros_like(dx))
+        # accepted: new base point and full Newton step; rejected: halve the last step
+        x_acc = jnp.where(accept, x, x_acc)
+        r_acc = jnp.where(accept, rn, r_acc)
+        dx_acc = jnp.where(accept, dx, dx_acc)
+        t = jnp.where(accept, 1.0, 0.5 * t)
+        s = jax.tree_util.tree_map(lambda a, b: jnp.where(accept & finite, a, b), s_new, s)
+        x_next = jnp.where(done, x, x_acc + t * dx_acc)
+        if opts.verbose:
+            jax.debug.callback(_progress, it, rn, jnp.max(jnp.abs(t * dx_acc)), accept,
+                               ordered=True)
+        return (it + 1, x_next, s, rn, x_acc, r_acc, dx_acc, t, ok, done)
+
+    init = (jnp.asarray(0, jnp.int32), x0, hh_state0, big, x0, big, jnp.zeros(n, x0.dtype),
+            jnp.asarray(1.0, x0.dtype), jnp.asarray(False), jnp.asarray(False))
+    it, x, s, rn, x_acc, r_acc, _, _, ok, done = lax.while_loop(cond, body, init)
+    x = jnp.where(done, x, x_acc)
+    return x, (s, r_acc, it, done)
+
+
+def _newton_rewrite(x, aux, inputs):
+    _, economy, _, opts, R_fixed = inputs[:5]
+    s = aux[0]
+    return _residual_fn(x, economy, opts, R_fixed, s)[0]
+
+
+def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
+                          hh_state0=None) -> Equilibrium:
+    """The jit-able, differentiable core of :func:`solve_equilibrium` (no Python checks).
+
+    W0, R0, beta0: starting prices (in the "beta" mode R0 is the fixed target R).
+    """
+    R_fixed = jnp.asarray(R0, jnp.float64) if opts.unknown == "beta" else None
+    x0 = encode(W0, R0, beta0, economy, opts)
+    if hh_state0 is None:
+        W, R, beta = decode(x0, economy, opts, R_fixed)
+        probs = household_problems(economy, W, R, beta)
+        hopts = HouseholdOptions(gamma=economy.gamma, Na=economy.Na)
+        hh_state0 = jax.vmap(initial_state, in_axes=(0, None))(probs, hopts)
+    x0 = lax.stop_gradient(x0)
+    hh_state0 = lax.stop_gradient(hh_state0)
+    adjoint = optx.ImplicitAdjoint(linear_solver=lx.AutoLinearSolver(well_posed=True))
+    x, (s, _, it, done) = adjoint.apply(_newton_primal, _newton_rewrite,
+                                        (x0, economy, hh_state0, opts, R_fixed), frozenset())
+    W, R, beta = decode(x, economy, opts, R_fixed)
+    world = solve_world(economy, W, R, beta, s, hh_tol=opts.hh_tol,
+                        hh_max_iter=opts.hh_max_iter, distribution=opts.distribution)
+    goods, bonds, walras = market_residuals(world.aggregates, opts)
+    res = jnp.maximum(jnp.max(jnp.abs(goods)), jnp.max(jnp.abs(bonds)))
+    ok = (res <= opts.tol) & jnp.all(world.households.converged) \
+        & jnp.all(world.distribution.converged)
+    return Equilibrium(economy, W, R, beta, world, goods, bonds, walras, x, ok, it, res)
+
+
+_solve_jit = jax.jit(solve_equilibrium_jit, static_argnames=("opts",))
+
+
+def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, beta0=None):
+    """Starting prices: W = 1, R = 1 (or R0), beta = economy.beta (or beta0)."""
+    W0 = np.ones(economy.N) if W0 is None else np.asarray(W0, np.float64)
+    W0 = W0 / W0.mean()
+    beta0 = float(economy.beta) if beta0 is None else float(beta0)
+    if R0 is None:
+        R0 = 1.0 if opts.unknown == "R" else 1.01
+    if opts.regime == "autarky":
+        R0 = np.broadcast_to(np.asarray(R0, np.float64), (economy.N,)).copy()
+    return W0, R0, beta0
+
+
+def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, *, W0=None,
+                      R0=None, beta0=None, hh_state0=None, throw: bool = True,
+                      timings: dict | None = None) -> Equilibrium:
+    """Solve the stationary world equilibrium (model.md section 6).
+
+    opts: :class:`EquilibriumOptions` (regime, unknown R or beta, tolerances).
+    W0, R0, beta0: starting prices; in the "beta" mode R0 is the target R (default 1.01).
+    throw: raise ConvergenceError with residuals and iterations if not converged.
+    timings: if a dict is given, 'compile_s' and 'run_s' are written into it.
+
+    For derivatives, call :func:`solve_equilibrium_jit` under jax.jvp / grad / jacfwd.
+    """
+    opts = EquilibriumOptions() if opts is None else opts
+    W0, R0, beta0 = default_guess(economy, opts, W0, R0, beta0)
+    check_prices(economy, W0, R0, beta0 if opts.unknown == "beta" else None)
+    args = (economy, jnp.asarray(W0), jnp.asarray(R0, jnp.float64),
+            jnp.asarray(beta0, jnp.float64))
+    t0 = time.perf_counter()
+    compiled = _solve_jit.lower(*args, opts=opts, hh_state0=hh_state0).compile()
+    t1 = time.perf_counter()
+    eq = compiled(*args, hh_state0=hh_state0)
+    eq = jax.block_until_ready(eq)
+    t2 = time.perf_counter()
+    if timings is not None:
+        timings["compile_s"] = t1 - t0
+        timings["run_s"] = t2 - t1
+    if throw:
+        check_equilibrium(eq, opts)
+    return eq
+
+
+def check_equilibrium(eq: Equilibrium, opts: EquilibriumOptions) -> None:
+    """Raise ConvergenceError naming what failed (market, country, residual, iterations)."""
+    if bool(eq.converged):
+        return
+    labels = eq.economy.countries
+    hh, dist = eq.world.households, eq.world.distribution
+    check_converged("household problem (EGM) at the final prices", hh.converged,
+                    hh.iterations, hh.residual, opts.hh_tol, labels=labels)
+    check_converged("stationary distribution at the final prices", dist.converged,
+                    dist.iterations, dist.residual, opts.tol, labels=labels)
+    goods = np.asarray(eq.goods_residuals)
+    bonds = np.asarray(eq.bond_residuals)
+    worst_goods = int(np.argmax(np.abs(goods))) + 1
+    msg = (f"world equilibrium did not converge to tolerance {opts.tol:g} after "
+           f"{int(eq.iterations)} Newton iterations: max |excess demand|/GDP = "
+           f"{float(eq.residual):.3e}; largest goods-market gap {goods[worst_goods - 1]:.3e} "
+           f"({labels[worst_goods]}), bond market {np.max(np.abs(bonds)):.3e}")
+    if not np.isfinite(float(eq.residual)):
+        msg += " (non-finite residual: check parameters and starting prices)"
+    raise ConvergenceError(msg)

@@ -1,0 +1,379 @@
+"""Household block: logit variety choice and the endogenous grid method (model.md s.3).
+
+Public arrays for one country are ``[a, z, j]`` (assets, productivity, variety); inside
+the sweep they are kept as ``[z, j, a]`` so that the asset axis is contiguous. Every
+function here works on one country; :func:`solve_households` vmaps over countries.
+
+The reference scheme iterates on ``(c, v)``. Cutting one sweep ``(c, v) -> (c', v')`` at
+the intermediate
+
+    y = (log Emu[z, k], EPhi[z, k]),
+    Emu[z, k]  = beta R sum_z' P[z,z'] sum_j pi_j(k,z') u'(c_j(k,z')) / p_j,
+    EPhi[z, k] = sum_z' P[z,z'] sigma log sum_j exp((v_j(k,z') + psi_j(z')) / sigma),
+
+gives the same sequence of policies with a state of ``2 Nz Na`` numbers instead of
+``2 Na Nz J``. The fixed point ``y = F(y)`` is found with Anderson acceleration
+(stopping when the sup-norm change of ``(c, v)`` in one reference sweep from ``y`` is
+below ``tol``) and differentiated by the implicit function theorem: lineax GMRES on
+``(I - dF/dy) dy = dF/dtheta dtheta``; the iterations are never differentiated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+import optimistix as optx
+from jax import lax
+
+from .results import check_converged
+
+
+class HouseholdProblem(NamedTuple):
+    """Inputs of one country's household problem (a leading axis for many countries).
+
+    Asset grid ``a_min + da * arange(Na)`` (uniform; a_min = -phi is the borrowing limit).
+    ``p[j]``: delivered price of variety j; ``W``: wage per efficiency unit; ``R``: gross
+    interest rate; ``T``: lump-sum transfer; ``sigma``: logit scale; ``psi[z, j]``:
+    quality / home-bias shifter; ``z[z]``, ``P[z, z']``: productivity chain; ``beta``.
+    """
+
+    a_min: jax.Array
+    da: jax.Array
+    p: jax.Array
+    W: jax.Array
+    R: jax.Array
+    T: jax.Array
+    sigma: jax.Array
+    psi: jax.Array
+    z: jax.Array
+    P: jax.Array
+    beta: jax.Array
+
+
+class HouseholdOptions(eqx.Module):
+    """Static settings of the household solve (hashable; changing them recompiles).
+
+    gamma: CRRA coefficient (1 = log utility). Na: number of asset grid points.
+    tol: sup-norm change of consumption c and of the choice-specific values v in one
+      reference sweep from the returned fixed point (reference: 1e-10).
+    max_iter: cap on accelerated sweeps. anderson_memory: Anderson history length
+      (0 = the plain reference iteration). gmres_rtol / gmres_atol: tolerances of the
+      implicit-function linear solves (derivatives).
+    """
+
+    gamma: float = eqx.field(static=True)
+    Na: int = eqx.field(static=True)
+    tol: float = eqx.field(static=True, default=1e-10)
+    max_iter: int = eqx.field(static=True, default=2000)
+    anderson_memory: int = eqx.field(static=True, default=5)
+    gmres_rtol: float = eqx.field(static=True, default=1e-12)
+    gmres_atol: float = eqx.field(static=True, default=1e-13)
+
+
+class HouseholdSolution(NamedTuple):
+    """Policies and values (arrays ``[a, z, j]``; leading country axis when batched).
+
+    c: consumption of variety j; a_next: savings a'; v: choice-specific value; pi: choice
+    probabilities; V[a, z]: ex-ante value sigma log sum_j exp((v + psi)/sigma);
+    lottery_lo, lottery_w: bracket of a' on the grid (lower index, weight on it), the
+    Young lottery of the distribution; state: the fixed-point variable y (warm starts);
+    converged, iterations, residual: diagnostics (residual = sup-norm change of (c, v)
+    in one reference sweep from the solution).
+    """
+
+    c: jax.Array
+    a_next: jax.Array
+    v: jax.Array
+    pi: jax.Array
+    V: jax.Array
+    lottery_lo: jax.Array
+    lottery_w: jax.Array
+    state: tuple
+    converged: jax.Array
+    iterations: jax.Array
+    residual: jax.Array
+
+
+# ----------------------------------------------------------------------------- utility
+def utility(c, gamma: float):
+    """u(c) = c^(1-gamma)/(1-gamma), or log c when gamma == 1."""
+    if gamma == 1.0:
+        return jnp.log(c)
+    return c ** (1.0 - gamma) / (1.0 - gamma)
+
+
+def marginal_utility(c, gamma: float):
+    """u'(c) = c^(-gamma)."""
+    if gamma == 1.0:
+        return 1.0 / c
+    return c ** (-gamma)
+
+
+def choice_probabilities(v, psi, sigma, axis: int = -1):
+    """pi_j = exp((v_j + psi_j)/sigma) / sum_j' exp((v_j' + psi_j')/sigma)."""
+    return jax.nn.softmax((v + psi) / sigma, axis=axis)
+
+
+def expected_value(v, psi, sigma, axis: int = -1):
+    """Phi = sigma log sum_j exp((v_j + psi_j)/sigma): the value before the logit draws."""
+    return sigma * jax.nn.logsumexp((v + psi) / sigma, axis=axis)
+
+
+def asset_grid(problem: HouseholdProblem, Na: int):
+    """Uniform asset grid a_k = a_min + k da, k = 0..Na-1."""
+    return problem.a_min + problem.da * jnp.arange(Na, dtype=jnp.result_type(problem.da))
+
+
+def cash_on_hand(problem: HouseholdProblem, Na: int):
+    """R a + W z + T on the [z, a] grid."""
+    a = asset_grid(problem, Na)
+    return problem.R * a[None, :] + problem.W * problem.z[:, None] + problem.T
+
+
+# ---------------------------------------------------------------- interpolation helpers
+def invert_egm_knots(knots, a_min, da, Na: int):
+    """Invert the EGM map on the uniform grid.
+
+    ``knots[..., k]`` (increasing in k) are the assets today from which the household
+    saves a'_k = a_k. For every grid point a_i, returns the bracket ``lo`` (a' lies in
+    [a_lo, a_lo+1]) and ``frac`` (a' = a_lo + frac da) of the linear interpolation of
+    knots -> a', flat outside the knots (a' = a_0 below the first knot, the borrowing
+    limit; a' = a_{Na-1} above the last).
+
+    The bracket of a_i is the number of knots <= a_i; knot k is <= a_i iff
+    ceil((x_k - a_min)/da) <= i, so one histogram (a sorted scatter-add) and a cumulative
+    sum give all brackets at once. Hand-written: jnp.interp / searchsorted cost several
+    times more here, and knots and queries are both sorted.
+    """
+    batch = knots.shape[:-1]
+    B = math.prod(batch)
+    s = jnp.clip(jnp.ceil((knots - a_min) / da), 0, Na).astype(jnp.int32)
+    idx = (s.reshape(B, Na) + (Na + 1) * jnp.arange(B, dtype=jnp.int32)[:, None]).reshape(-1)
+    hist = jnp.zeros(B * (Na + 1), jnp.int32).at[idx].add(1, indices_are_sorted=True)
+    count = jnp.cumsum(hist.reshape(batch + (Na + 1,)), axis=-1)[..., :Na]
+    lo = jnp.clip(count - 1, 0, Na - 2)
+    x_lo = jnp.take_along_axis(knots, lo, axis=-1)
+    x_hi = jnp.take_along_axis(knots, lo + 1, axis=-1)
+    grid = a_min + da * jnp.arange(Na, dtype=knots.dtype)
+    frac = jnp.clip((grid - x_lo) / (x_hi - x_lo), 0.0, 1.0)
+    frac = jnp.where(count == 0, 0.0, jnp.where(count == Na, 1.0, frac))
+    return lo, frac
+
+
+def uniform_grid_bracket(x, a_min, da, Na: int):
+    """Bracket x on the uniform grid: lower index lo in [0, Na-2] and frac in [0, 1]
+    with x = a_lo + frac da (x outside the grid is clamped to its ends)."""
+    t = (x - a_min) / da
+    lo = jnp.clip(jnp.floor(t), 0, Na - 2)
+    frac = jnp.clip(t - lo, 0.0, 1.0)
+    return lo.astype(jnp.int32), frac
+
+
+# ------------------------------------------------------------------------- the sweep
+class _Sweep(NamedTuple):
+    c: jax.Array  # [z, j, a]
+    mu: jax.Array  # u'(c)
+    v: jax.Array
+    lo: jax.Array
+    frac: jax.Array
+
+
+def _egm(y, problem: HouseholdProblem, opts: HouseholdOptions) -> _Sweep:
+    """Steps 3-5 of the reference sweep, from y = (log Emu, EPhi) to (c, a', v) on [z, j, a].
+
+    c~_j = (p_j Emu)^(-1/gamma); knots a~_j[z,k] = (p_j c~_j + a_k - W z - T)/R;
+    a'_j(a,z) by linear interpolation of a~ -> a_k; c_j = (R a + W z + T - a'_j)/p_j;
+    v_j = u(c_j) + beta EPhi(a'_j, z) (EPhi linear in a', same bracket as a').
+    """
+    log_emu, ephi = y
+    Na, gamma = opts.Na, opts.gamma
+    a = asset_grid(problem, Na)
+    # p_j c~_j = p_j^(1-1/gamma) Emu^(-1/gamma)
+    spend = jnp.exp(-log_emu / gamma)[:, None, :] * (problem.p ** (1.0 - 1.0 / gamma))[None, :, None]
+    knots = (spend + a[None, None, :] - problem.W * problem.z[:, None, None] - problem.T) / problem.R
+    lo, frac = invert_egm_knots(knots, problem.a_min, problem.da, Na)
+    a_next = problem.a_min + problem.da * (lo + frac)
+    coh = cash_on_hand(problem, Na)
+    c = (coh[:, None, :] - a_next) / problem.p[None, :, None]
+    if gamma == 1.0:
+        mu = 1.0 / c
+        u = jnp.log(c)
+    else:
+        mu = jnp.exp(-gamma * jnp.log(c))  # cheaper than c ** -gamma on CPU
+        u = c * mu / (1.0 - gamma)
+    zi = jnp.arange(problem.z.shape[0])[:, None, None]
+    ev = (1.0 - frac) * ephi[zi, lo] + frac * ephi[zi, lo + 1]
+    v = u + problem.beta * ev
+    return _Sweep(c, mu, v, lo, frac)
+
+
+def _expectations(c, mu, v, problem: HouseholdProblem):
+    """Steps 1-2 and the expectation of step 5: from (c, u'(c), v) on [z, j, a] to y.
+
+    pi = softmax_j((v + psi)/sigma); Phi = sigma logsumexp_j((v + psi)/sigma) (one exp per
+    cell); Emu = beta R P (sum_j pi_j u'(c_j)/p_j); EPhi = P Phi.
+    """
+    logits = (v + problem.psi[:, :, None]) / problem.sigma
+    mx = jnp.max(logits, axis=1, keepdims=True)
+    e = jnp.exp(logits - mx)
+    s = jnp.sum(e, axis=1, keepdims=True)
+    phi = problem.sigma * (mx + jnp.log(s))[:, 0, :]
+    m = jnp.sum((e / s) * mu / problem.p[None, :, None], axis=1)
+    log_emu = jnp.log(problem.beta * problem.R) + jnp.log(problem.P @ m)
+    return log_emu, problem.P @ phi
+
+
+def household_operator(y, problem: HouseholdProblem, opts: HouseholdOptions):
+    """One reference sweep in the reduced variable: y -> (c, v) -> y'."""
+    sw = _egm(y, problem, opts)
+    return _expectations(sw.c, sw.mu, sw.v, problem)
+
+
+def initial_state(problem: HouseholdProblem, opts: HouseholdOptions):
+    """Reference start: c = consumption when saving at the borrowing limit, v = -1/(1-beta)."""
+    coh = cash_on_hand(problem, opts.Na)
+    c = jnp.maximum(coh - problem.a_min, 1e-12)[:, None, :] / problem.p[None, :, None]
+    v = jnp.full_like(c, -1.0 / (1.0 - problem.beta))
+    return _expectations(c, marginal_utility(c, opts.gamma), v, problem)
+
+
+# ----------------------------------------------------------------------- fixed point
+def _flatten(y):
+    return jnp.concatenate([y[0].reshape(-1), y[1].reshape(-1)])
+
+
+def _unflatten(x, like):
+    n0 = like[0].size
+    return x[:n0].reshape(like[0].shape), x[n0:].reshape(like[1].shape)
+
+
+def reference_residual(y, problem, opts):
+    """Sup-norm change of (c, v) in one reference sweep from y (the reference stop rule)."""
+    s0 = _egm(y, problem, opts)
+    s1 = _egm(_expectations(s0.c, s0.mu, s0.v, problem), problem, opts)
+    return jnp.maximum(jnp.max(jnp.abs(s1.c - s0.c)), jnp.max(jnp.abs(s1.v - s0.v)))
+
+
+def anderson_iterate(fn, x0, tol, max_iter: int, memory: int):
+    """Anderson-accelerated fixed-point iteration x = fn(x) on a flat vector.
+
+    Type-II Anderson mixing with ``memory`` past iterates: x+ = sum_i alpha_i fn(x_i) with
+    alpha minimising |sum_i alpha_i (fn(x_i) - x_i)|_2 subject to sum alpha = 1 (a small
+    regularised normal-equation solve). Stops when |fn(x) - x|_inf <= tol. memory = 0
+    is the plain iteration. Returns (x, |fn(x) - x|_inf of the last step, iterations).
+    Hand-written because optimistix has no Anderson solver and this must run batched
+    (vmap) inside jit with a fixed memory.
+    """
+    n = x0.shape[0]
+    m = max(memory, 1)
+    dtype = x0.dtype
+
+    def cond(carry):
+        _, _, _, err, it = carry
+        return (err > tol) & (it < max_iter) & jnp.isfinite(err)
+
+    def body(carry):
+        x, X, G, _, it = carry
+        gx = fn(x)
+        err = jnp.max(jnp.abs(gx - x))
+        if memory == 0:
+            return gx, X, G, err, it + 1
+        X = jnp.roll(X, 1, axis=0).at[0].set(x)
+        G = jnp.roll(G, 1, axis=0).at[0].set(gx)
+        valid = jnp.arange(m) < jnp.minimum(it + 1, m)
+        Fm = jnp.where(valid[:, None], G - X, 0.0)
+        H = Fm @ Fm.T
+        H = H + (1e-10 * jnp.trace(H) + 1e-200) * jnp.eye(m, dtype=dtype)
+        H = H + jnp.diag(jnp.where(valid, 0.0, 1.0))
+        alpha = jnp.linalg.solve(H, valid.astype(dtype))
+        alpha = alpha / jnp.sum(alpha)
+        x_new = alpha @ G
+        # fall back to the plain step if the mixing produced garbage
+        x_new = jnp.where(jnp.all(jnp.isfinite(x_new)), x_new, gx)
+        return x_new, X, G, err, it + 1
+
+    X = jnp.zeros((m, n), dtype)
+    init = (x0, X, X, jnp.asarray(jnp.finfo(dtype).max, dtype), jnp.asarray(0, jnp.int32))
+    x, _, _, err, it = lax.while_loop(cond, body, init)
+    return x, err, it
+
+
+def _primal(inputs):
+    y0, problem, opts = inputs[:3]
+    fn = lambda x: _flatten(household_operator(_unflatten(x, y0), problem, opts))
+    # Stop on the reduced variable a decade below tol; the reference residual (change
+    # of c and v) is then measured exactly and decides `converged`.
+    x, _, it = anderson_iterate(fn, _flatten(y0), 0.1 * opts.tol, opts.max_iter,
+                                opts.anderson_memory)
+    y = _unflatten(x, y0)
+    res = reference_residual(y, problem, opts)
+    return y, (res, it)
+
+
+def _rewrite(y, aux, inputs):
+    _, problem, opts = inputs[:3]
+    fy = household_operator(y, problem, opts)
+    return (fy[0] - y[0], fy[1] - y[1])
+
+
+def household_fixed_point(y0, problem: HouseholdProblem, opts: HouseholdOptions):
+    """y* = F(y*; problem) for one country, with implicit-function derivatives.
+
+    dy* = (I - dF/dy)^{-1} (dF/dproblem) dproblem, solved matrix-free by lineax GMRES in
+    both forward and reverse mode. The initial guess carries no derivative.
+    Returns (y*, reference residual, iterations).
+    """
+    y0 = jax.lax.stop_gradient(y0)
+    solver = lx.GMRES(rtol=opts.gmres_rtol, atol=opts.gmres_atol, restart=40,
+                      stagnation_iters=100, max_steps=4000)
+    adjoint = optx.ImplicitAdjoint(linear_solver=solver)
+    y, (res, it) = adjoint.apply(_primal, _rewrite, (y0, problem, opts), frozenset())
+    return y, res, it
+
+
+def policies(y, problem: HouseholdProblem, opts: HouseholdOptions):
+    """Policies from the fixed-point variable, in the public [a, z, j] layout.
+
+    Returns (c, a_next, v, pi, V, lottery_lo, lottery_w)."""
+    sw = _egm(y, problem, opts)
+    a_next = problem.a_min + problem.da * (sw.lo + sw.frac)
+    pi = choice_probabilities(sw.v, problem.psi[:, :, None], problem.sigma, axis=1)
+    V = expected_value(sw.v, problem.psi[:, :, None], problem.sigma, axis=1)
+    t = lambda x: jnp.transpose(x, (2, 0, 1))
+    return (t(sw.c), t(a_next), t(sw.v), t(pi), V.T, t(sw.lo), t(1.0 - sw.frac))
+
+
+def solve_household(problem: HouseholdProblem, opts: HouseholdOptions, state0=None,
+                    throw: bool = True) -> HouseholdSolution:
+    """Solve one country's household problem at fixed prices (model.md section 3).
+
+    The returned policies are one extra operator application at the fixed point, with pi
+    recomputed from the final v, as in the reference. ``state0``: warm start (a previous
+    solution's ``state``); default: the reference initial guess.
+    """
+    if state0 is None:
+        state0 = initial_state(problem, opts)
+    y, res, it = household_fixed_point(state0, problem, opts)
+    c, a_next, v, pi, V, lo, w = policies(y, problem, opts)
+    converged = (res <= opts.tol) & jnp.isfinite(res) & jnp.all(c > 0)
+    sol = HouseholdSolution(c, a_next, v, pi, V, lo, w, y, converged, it, res)
+    if throw:
+        check_converged("household problem (EGM)", converged, it, res, opts.tol)
+    return sol
+
+
+def solve_households(problems: HouseholdProblem, opts: HouseholdOptions, state0=None,
+                     throw: bool = True, labels=None) -> HouseholdSolution:
+    """Solve every country's household problem (leading axis = country), vmapped."""
+    if state0 is None:
+        state0 = jax.vmap(initial_state, in_axes=(0, None))(problems, opts)
+    sol = jax.vmap(lambda s, p: solve_household(p, opts, s, throw=False))(state0, problems)
+    if throw:
+        check_converged("household problem (EGM)", sol.converged, sol.iterations,
+                        sol.residual, opts.tol, unit="country", labels=labels)
+    return sol

@@ -1,0 +1,244 @@
+"""Model primitives as validated, immutable pytrees (model.md sections 1, 2, 13).
+
+:class:`Economy` holds everything that is not an equilibrium price: technology A, labour
+L, trade costs d (importer rows, exporter columns), preferences (gamma, sigma, beta,
+psi_slope), the borrowing limit and asset grid (phi, amax, Na), the income process and
+country labels. Build one with :func:`make_economy` or a preset (``hat_jax.presets``);
+every bad input raises ``ValueError`` naming the parameter and the value.
+
+:func:`household_problems` turns an economy and prices (W, R, beta) into the batched
+per-country inputs of the household block, applying the reference country scaling
+(sigma_i = sigma A_i^(1-gamma), psi likewise, asset grid [-phi A_i, amax A_i]).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .household import HouseholdOptions, HouseholdProblem
+from .income import IncomeProcess, income_process, validate_transition
+
+
+def _concrete(x) -> bool:
+    return not any(isinstance(l, jax.core.Tracer) for l in jax.tree_util.tree_leaves(x))
+
+
+class Economy(eqx.Module):
+    """An N-country HAT economy (all arrays float64; country axis first).
+
+    A[i]: TFP; L[i]: mass of households; d[i, j] >= 1: iceberg cost of j's variety
+    delivered to i (d[i, i] = 1); beta: discount factor (an unknown in the
+    "beta" equilibrium mode, then this value is only the starting guess); sigma: logit
+    scale; psi_slope: quality / home-bias shifter slope; phi: borrowing limit (a' >= -phi
+    A_i); amax: top of the asset grid (amax A_i); z, P, y_P: the income chain.
+    Static: gamma (CRRA, 1 = log), Na (asset grid points), countries (labels),
+    scale_by_tfp (the reference country scaling).
+    """
+
+    A: jax.Array
+    L: jax.Array
+    d: jax.Array
+    beta: jax.Array
+    sigma: jax.Array
+    psi_slope: jax.Array
+    phi: jax.Array
+    amax: jax.Array
+    z: jax.Array
+    P: jax.Array
+    y_P: jax.Array
+    gamma: float = eqx.field(static=True)
+    Na: int = eqx.field(static=True)
+    countries: tuple = eqx.field(static=True)
+    scale_by_tfp: bool = eqx.field(static=True, default=True)
+
+    @property
+    def N(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def Nz(self) -> int:
+        return self.z.shape[0]
+
+    def replace(self, **changes) -> "Economy":
+        """A copy with some fields changed (validated like the original when concrete)."""
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        fields.update(changes)
+        return Economy(**fields)
+
+    def __check_init__(self):
+        if _concrete((self.A, self.L, self.d, self.beta, self.sigma, self.phi, self.amax,
+                      self.P, self.z)):
+            validate_economy(self)
+
+
+def _scalar(name, x):
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != ():
+        raise ValueError(f"{name} must be a scalar, got shape {x.shape}")
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {name}={float(x)!r}")
+    return float(x)
+
+
+def validate_economy(e: Economy) -> None:
+    """Raise ValueError naming the parameter and the bad value for every invalid input."""
+    N = int(np.shape(e.A)[0]) if np.ndim(e.A) == 1 else -1
+    A, L, d = np.asarray(e.A), np.asarray(e.L), np.asarray(e.d)
+    if A.ndim != 1 or N < 1:
+        raise ValueError(f"A must be a vector of TFPs, one per country, got shape {A.shape}")
+    if L.shape != (N,):
+        raise ValueError(f"L must have shape ({N},) like A, got {L.shape}")
+    if d.shape != (N, N):
+        raise ValueError(f"d must be an N x N trade-cost matrix with N={N}, got shape {d.shape}")
+    for name, x in (("A", A), ("L", L)):
+        if not np.all(np.isfinite(x)) or np.any(x <= 0):
+            k = int(np.argmin(np.where(np.isfinite(x), x, -np.inf)))
+            raise ValueError(f"{name} must be positive and finite, got {name}[{k}]={x[k]!r}")
+    if not np.all(np.isfinite(d)):
+        raise ValueError("d (trade costs) contains non-finite entries")
+    if np.any(d < 1.0):
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        raise ValueError(f"trade costs must satisfy d >= 1, got d[{i}, {j}]={d[i, j]!r} < 1")
+    diag = np.diag(d)
+    if np.any(diag != 1.0):
+        k = int(np.argmax(np.abs(diag - 1.0)))
+        raise ValueError(f"domestic trade costs must be 1, got d[{k}, {k}]={diag[k]!r}")
+    gamma = _scalar("gamma", e.gamma)
+    if gamma <= 0:
+        raise ValueError(f"gamma (CRRA coefficient) must be > 0, got gamma={gamma!r}")
+    sigma = _scalar("sigma", e.sigma)
+    if sigma <= 0:
+        raise ValueError(f"sigma (logit scale of the taste shocks) must be > 0, got sigma={sigma!r}")
+    beta = _scalar("beta", e.beta)
+    if not 0.0 < beta < 1.0:
+        raise ValueError(f"beta (discount factor) must lie in (0, 1), got beta={beta!r}")
+    _scalar("psi_slope", e.psi_slope)
+    phi = _scalar("phi", e.phi)
+    amax = _scalar("amax", e.amax)
+    if amax <= -phi:
+        raise ValueError(
+            f"the asset grid [-phi, amax] = [{-phi!r}, {amax!r}] does not cover the borrowing "
+            f"limit -phi={-phi!r}: amax must exceed -phi")
+    if not isinstance(e.Na, (int, np.integer)) or e.Na < 3:
+        raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={e.Na!r}")
+    validate_transition(e.P, "P (income transition matrix)")
+    z = np.asarray(e.z)
+    if z.shape != (np.shape(e.P)[0],) or np.any(z <= 0) or not np.all(np.isfinite(z)):
+        raise ValueError(f"z (productivity levels) must be positive, one per row of P, got {z}")
+    if len(e.countries) != N:
+        raise ValueError(f"countries must have {N} labels, got {len(e.countries)}: {e.countries}")
+
+
+def make_economy(
+    d,
+    A=None,
+    L=None,
+    *,
+    gamma: float = 1.5,
+    sigma: float = 0.25,
+    beta: float = 0.92,
+    psi_slope: float = 0.0,
+    phi: float = 0.5,
+    amax: float = 8.0,
+    Na: int = 100,
+    income: IncomeProcess | None = None,
+    countries: Sequence[str] | None = None,
+    scale_by_tfp: bool = True,
+) -> Economy:
+    """Build and validate an :class:`Economy`. ``d`` is the N x N trade-cost matrix
+    (importer rows); A and L default to ones; income defaults to the reference process."""
+    d = np.asarray(d, dtype=np.float64)
+    if d.ndim != 2:
+        raise ValueError(f"d must be an N x N matrix, got shape {d.shape}")
+    N = d.shape[0]
+    A = np.ones(N) if A is None else np.asarray(A, dtype=np.float64)
+    L = np.ones(N) if L is None else np.asarray(L, dtype=np.float64)
+    income = income_process() if income is None else income
+    countries = tuple(countries) if countries is not None else tuple(f"C{i + 1}" for i in range(N))
+    if not isinstance(gamma, (int, float)) or not np.isfinite(gamma) or gamma <= 0:
+        raise ValueError(f"gamma (CRRA coefficient) must be > 0, got gamma={gamma!r}")
+    f = lambda x: jnp.asarray(x, dtype=jnp.float64)
+    return Economy(
+        A=f(A), L=f(L), d=f(d), beta=f(beta), sigma=f(sigma), psi_slope=f(psi_slope),
+        phi=f(phi), amax=f(amax), z=f(income.z), P=f(income.P), y_P=f(income.y_P),
+        gamma=float(gamma), Na=int(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
+    )
+
+
+def household_options(economy: Economy, **kw) -> HouseholdOptions:
+    """HouseholdOptions for this economy (gamma, Na) with optional overrides (tol, ...)."""
+    return HouseholdOptions(gamma=economy.gamma, Na=economy.Na, **kw)
+
+
+def delivered_prices(economy: Economy, W):
+    """p_ij = d_ij W_j / A_j (the price of j's variety delivered to i; W_j/A_j = p_j)."""
+    return economy.d * (W / economy.A)[None, :]
+
+
+def country_scale(economy: Economy):
+    """A_i^(1-gamma) when the reference country scaling is on, else ones."""
+    if economy.scale_by_tfp:
+        return economy.A ** (1.0 - economy.gamma)
+    return jnp.ones_like(economy.A)
+
+
+def household_problems(economy: Economy, W, R, beta=None, T=None) -> HouseholdProblem:
+    """Per-country household inputs (leading axis = country) at wages W and interest R.
+
+    R may be a scalar (financial globalization) or one per country (autarky).
+    sigma_i = sigma A_i^(1-gamma); psi_ij(z) = psi_slope A_i^(1-gamma) y_P(z) 1{j=i};
+    grid from -phi A_i to amax A_i (A_i = 1 without scaling).
+    """
+    N, Na, Nz = economy.N, economy.Na, economy.Nz
+    beta = economy.beta if beta is None else beta
+    scale = country_scale(economy)
+    gscale = economy.A if economy.scale_by_tfp else jnp.ones_like(economy.A)
+    a_min = -economy.phi * gscale
+    da = (economy.amax + economy.phi) * gscale / (Na - 1)
+    p = delivered_prices(economy, W)
+    psi = (economy.psi_slope * scale)[:, None, None] * economy.y_P[None, :, None] \
+        * jnp.eye(N, dtype=p.dtype)[:, None, :]
+    R = jnp.broadcast_to(jnp.asarray(R, p.dtype), (N,))
+    T = jnp.zeros(N, p.dtype) if T is None else jnp.broadcast_to(jnp.asarray(T, p.dtype), (N,))
+    return HouseholdProblem(
+        a_min=a_min, da=da, p=p, W=jnp.asarray(W, p.dtype), R=R, T=T,
+        sigma=economy.sigma * scale, psi=psi,
+        z=jnp.broadcast_to(economy.z, (N, Nz)), P=jnp.broadcast_to(economy.P, (N, Nz, Nz)),
+        beta=jnp.broadcast_to(jnp.asarray(beta, p.dtype), (N,)),
+    )
+
+
+def check_prices(economy: Economy, W, R, beta=None) -> None:
+    """Validate concrete prices: W > 0, beta R < 1 (else no stationary distribution), and
+    the borrowing limit above the natural one (consumption positive at the limit)."""
+    if not _concrete((W, R, beta)):
+        return
+    beta = float(economy.beta if beta is None else beta)
+    W = np.asarray(W, dtype=np.float64)
+    R = np.broadcast_to(np.asarray(R, dtype=np.float64), W.shape)
+    if np.any(~np.isfinite(W)) or np.any(W <= 0):
+        k = int(np.argmin(W))
+        raise ValueError(f"wages must be positive, got W[{k}]={W[k]!r}")
+    if np.any(R <= 0):
+        raise ValueError(f"the gross interest rate must be positive, got R={R.min()!r}")
+    if np.any(beta * R >= 1.0):
+        k = int(np.argmax(R))
+        raise ValueError(
+            f"beta*R >= 1 (beta={beta!r}, R={R[k]!r}, beta*R={beta * R[k]!r}): households "
+            "would accumulate without bound and no stationary distribution exists")
+    A = np.asarray(economy.A) if economy.scale_by_tfp else np.ones(W.shape)
+    phi = float(economy.phi)
+    zmin = float(np.min(np.asarray(economy.z)))
+    # consumption of the poorest household at the limit: (R-1)(-phi A) + W z_min > 0
+    cmin = (R - 1.0) * (-phi * A) + W * zmin
+    if np.any(cmin <= 0):
+        k = int(np.argmin(cmin))
+        raise ValueError(
+            f"borrowing limit phi={phi!r} is beyond the natural borrowing limit in country "
+            f"{economy.countries[k]} (R={R[k]!r}, W={W[k]!r}, z_min={zmin:.4g}): consumption "
+            "at the limit would be non-positive")
