@@ -16,12 +16,13 @@ implicit function theorem on the same system.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import lineax as lx
-import optimistix as optx
+import numpy as np
 from jax import lax
 
 from .results import check_converged
@@ -72,8 +73,8 @@ def _direct(G, P):
     return lam.reshape(Na, Nz)
 
 
-def _iterate_primal(inputs):
-    G, P, tol, max_iter = inputs[:4]
+def _iterate(G, P, tol, max_iter: int):
+    """Forward iteration lam <- Q' lam from the uniform distribution."""
     Na, Nz = G.shape[0], G.shape[1]
     lam0 = jnp.full((Na, Nz), 1.0 / (Na * Nz), G.dtype)
 
@@ -85,14 +86,32 @@ def _iterate_primal(inputs):
         new = distribution_step(lam, G, P)
         return new, jnp.max(jnp.abs(new - lam)), it + 1
 
-    lam, err, it = lax.while_loop(cond, body, (lam0, jnp.asarray(jnp.inf, G.dtype), 0))
-    return lam, (err, it)
+    lam, _, it = lax.while_loop(cond, body, (lam0, jnp.asarray(jnp.inf, G.dtype),
+                                             jnp.asarray(0, jnp.int32)))
+    return lam, it
 
 
-def _iterate_rewrite(lam, aux, inputs):
-    G, P = inputs[:2]
-    # Q' lam - lam is singular in lam; adding the mass gap makes the system regular.
-    return distribution_step(lam, G, P) - lam + (1.0 - jnp.sum(lam)) / lam.size
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _iterate_implicit(G, P, tol, max_iter):
+    return _iterate(G, P, tol, max_iter)
+
+
+@_iterate_implicit.defjvp
+def _iterate_implicit_jvp(tol, max_iter, primals, tangents):
+    """Implicit derivative of lam = Q' lam, sum lam = 1:
+    (I - Q' + 1 1'/n) dlam = dQ' lam (GMRES; the mass term removes the singularity)."""
+    G, P = primals
+    tG, tP = tangents
+    lam, it = _iterate_implicit(G, P, tol, max_iter)
+    _, rhs = jax.jvp(lambda g, p: distribution_step(lam, g, p), (G, P), (tG, tP))
+
+    def matvec(t):
+        return t - distribution_step(t, G, P) + jnp.sum(t) / t.size
+
+    op = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: lam))
+    t_lam = lx.linear_solve(op, rhs, lx.GMRES(rtol=1e-13, atol=1e-15, restart=50,
+                                               max_steps=5000)).value
+    return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
 
 
 def stationary_distribution(pi, lottery_lo, lottery_w, P, method: str = "direct",
@@ -109,10 +128,7 @@ def stationary_distribution(pi, lottery_lo, lottery_w, P, method: str = "direct"
         lam = _direct(G, P)
         it = jnp.asarray(1, jnp.int32)
     elif method == "iterate":
-        adjoint = optx.ImplicitAdjoint(
-            linear_solver=lx.GMRES(rtol=1e-12, atol=1e-15, restart=50, max_steps=5000))
-        lam, (_, it) = adjoint.apply(_iterate_primal, _iterate_rewrite,
-                                     (G, P, tol, max_iter), frozenset())
+        lam, it = _iterate_implicit(G, P, tol, max_iter)
     else:
         raise ValueError(f"method must be 'direct' or 'iterate', got method={method!r}")
     res = jnp.max(jnp.abs(distribution_step(lam, G, P) - lam))

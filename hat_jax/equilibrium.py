@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from typing import NamedTuple
 
 import equinox as eqx
@@ -29,7 +30,6 @@ import jax
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
-import optimistix as optx
 from jax import lax
 
 from .aggregates import Aggregates, aggregate
@@ -203,15 +203,14 @@ def _progress(it, res, step, accepted):
           + ("" if bool(accepted) else "  (backtrack)"), file=sys.stderr, flush=True)
 
 
-def _newton_primal(inputs):
-    x0, economy, hh_state0, opts, R_fixed = inputs[:5]
+def _newton(x0, economy, hh_state0, R_fixed, opts):
+    """Damped Newton on the excess demands, warm-starting the household problems."""
     f = lambda x, s: _residual_fn(x, economy, opts, R_fixed, s)
     n = x0.shape[0]
     big = jnp.asarray(jnp.inf, x0.dtype)
 
     def cond(c):
-        it, x, s, res_norm, done = c[0], c[1], c[2], c[3], c[9]
-        return (~done) & (it < opts.max_iter)
+        return (~c[9]) & (c[0] < opts.max_iter)
 
     def body(c):
         it, x, s, _, x_acc, r_acc, dx_acc, t, _, _ = c
@@ -223,7 +222,7 @@ def _newton_primal(inputs):
         dx = -jnp.linalg.solve(J, r)
         scale = jnp.minimum(1.0, opts.max_step / jnp.max(jnp.abs(dx)))
         dx = jnp.where(jnp.all(jnp.isfinite(dx)), dx * scale, jnp.zeros_like(dx))
-        # accepted: new base point and full Newton step; rejected: halve the last step
+        # accepted: new base point and a full Newton step; rejected: halve the last step
         x_acc = jnp.where(accept, x, x_acc)
         r_acc = jnp.where(accept, rn, r_acc)
         dx_acc = jnp.where(accept, dx, dx_acc)
@@ -237,35 +236,51 @@ def _newton_primal(inputs):
 
     init = (jnp.asarray(0, jnp.int32), x0, hh_state0, big, x0, big, jnp.zeros(n, x0.dtype),
             jnp.asarray(1.0, x0.dtype), jnp.asarray(False), jnp.asarray(False))
-    it, x, s, rn, x_acc, r_acc, _, _, ok, done = lax.while_loop(cond, body, init)
+    it, x, s, _, x_acc, r_acc, _, _, _, done = lax.while_loop(cond, body, init)
     x = jnp.where(done, x, x_acc)
-    return x, (s, r_acc, it, done)
+    return x, s, it
 
 
-def _newton_rewrite(x, aux, inputs):
-    _, economy, _, opts, R_fixed = inputs[:5]
-    s = aux[0]
-    return _residual_fn(x, economy, opts, R_fixed, s)[0]
+@partial(jax.custom_jvp, nondiff_argnums=(4,))
+def equilibrium_root(x0, economy, hh_state0, R_fixed, opts):
+    """The root x* of the excess demands, differentiated by the implicit function theorem:
+    dx* = -(df/dx)^{-1} (df/d(economy, R_fixed)) d(economy, R_fixed), with df/dx the exact
+    N x N Jacobian (forward mode) and a dense LU solve (lineax). x0 and hh_state0 are
+    starting values and carry no derivative. Returns (x*, household states, iterations).
+    """
+    return _newton(lax.stop_gradient(x0), economy, lax.stop_gradient(hh_state0), R_fixed,
+                   opts)
+
+
+@equilibrium_root.defjvp
+def _equilibrium_root_jvp(opts, primals, tangents):
+    x0, economy, hh_state0, R_fixed = primals
+    _, t_economy, _, t_R = tangents
+    x, s, it = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
+    f = lambda xx, e, r: _residual_fn(xx, e, opts, r, s)[0]
+    J = jax.jacfwd(f)(x, economy, R_fixed)
+    _, rhs = jax.jvp(lambda e, r: f(x, e, r), (economy, R_fixed), (t_economy, t_R))
+    t_x = -lx.linear_solve(lx.MatrixLinearOperator(J), rhs, lx.LU()).value
+    t_s = jax.tree_util.tree_map(jnp.zeros_like, s)
+    return (x, s, it), (t_x, t_s, np.zeros(np.shape(it), jax.dtypes.float0))
 
 
 def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
                           hh_state0=None) -> Equilibrium:
     """The jit-able, differentiable core of :func:`solve_equilibrium` (no Python checks).
 
-    W0, R0, beta0: starting prices (in the "beta" mode R0 is the fixed target R).
+    W0, R0, beta0: starting prices (in the "beta" mode R0 is the fixed target R, and
+    derivatives with respect to it are exact too).
     """
-    R_fixed = jnp.asarray(R0, jnp.float64) if opts.unknown == "beta" else None
-    x0 = encode(W0, R0, beta0, economy, opts)
+    R_fixed = jnp.asarray(R0 if opts.unknown == "beta" else 1.0, jnp.float64)
+    x0 = lax.stop_gradient(encode(W0, R0, beta0, economy, opts))
     if hh_state0 is None:
         W, R, beta = decode(x0, economy, opts, R_fixed)
         probs = household_problems(economy, W, R, beta)
         hopts = HouseholdOptions(gamma=economy.gamma, Na=economy.Na)
         hh_state0 = jax.vmap(initial_state, in_axes=(0, None))(probs, hopts)
-    x0 = lax.stop_gradient(x0)
     hh_state0 = lax.stop_gradient(hh_state0)
-    adjoint = optx.ImplicitAdjoint(linear_solver=lx.AutoLinearSolver(well_posed=True))
-    x, (s, _, it, done) = adjoint.apply(_newton_primal, _newton_rewrite,
-                                        (x0, economy, hh_state0, opts, R_fixed), frozenset())
+    x, s, it = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
     W, R, beta = decode(x, economy, opts, R_fixed)
     world = solve_world(economy, W, R, beta, s, hh_tol=opts.hh_tol,
                         hh_max_iter=opts.hh_max_iter, distribution=opts.distribution)

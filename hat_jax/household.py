@@ -21,13 +21,14 @@ below ``tol``) and differentiated by the implicit function theorem: lineax GMRES
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
-import optimistix as optx
+import numpy as np
 from jax import lax
 
 from .results import check_converged
@@ -303,37 +304,47 @@ def anderson_iterate(fn, x0, tol, max_iter: int, memory: int):
     return x, err, it
 
 
-def _primal(inputs):
-    y0, problem, opts = inputs[:3]
+def _solve_primal(y0, problem, opts):
     fn = lambda x: _flatten(household_operator(_unflatten(x, y0), problem, opts))
     # Stop on the reduced variable a decade below tol; the reference residual (change
-    # of c and v) is then measured exactly and decides `converged`.
+    # of c and v in one sweep) is then measured exactly and decides `converged`.
     x, _, it = anderson_iterate(fn, _flatten(y0), 0.1 * opts.tol, opts.max_iter,
                                 opts.anderson_memory)
     y = _unflatten(x, y0)
-    res = reference_residual(y, problem, opts)
-    return y, (res, it)
+    return y, reference_residual(y, problem, opts), it
 
 
-def _rewrite(y, aux, inputs):
-    _, problem, opts = inputs[:3]
-    fy = household_operator(y, problem, opts)
-    return (fy[0] - y[0], fy[1] - y[1])
+def _gmres(opts: HouseholdOptions):
+    return lx.GMRES(rtol=opts.gmres_rtol, atol=opts.gmres_atol, restart=40,
+                    stagnation_iters=100, max_steps=4000)
 
 
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
 def household_fixed_point(y0, problem: HouseholdProblem, opts: HouseholdOptions):
     """y* = F(y*; problem) for one country, with implicit-function derivatives.
 
-    dy* = (I - dF/dy)^{-1} (dF/dproblem) dproblem, solved matrix-free by lineax GMRES in
-    both forward and reverse mode. The initial guess carries no derivative.
-    Returns (y*, reference residual, iterations).
+    Tangents: (I - dF/dy) dy* = (dF/dproblem) dproblem at y*, solved matrix-free by lineax
+    GMRES; reverse mode transposes that solve. The iterations are never differentiated
+    and the initial guess y0 carries no derivative. Returns (y*, residual, iterations).
     """
-    y0 = jax.lax.stop_gradient(y0)
-    solver = lx.GMRES(rtol=opts.gmres_rtol, atol=opts.gmres_atol, restart=40,
-                      stagnation_iters=100, max_steps=4000)
-    adjoint = optx.ImplicitAdjoint(linear_solver=solver)
-    y, (res, it) = adjoint.apply(_primal, _rewrite, (y0, problem, opts), frozenset())
-    return y, res, it
+    return _solve_primal(lax.stop_gradient(y0), problem, opts)
+
+
+@household_fixed_point.defjvp
+def _household_fixed_point_jvp(opts, primals, tangents):
+    y0, problem = primals
+    _, t_problem = tangents
+    y, res, it = household_fixed_point(y0, problem, opts)
+    _, rhs = jax.jvp(lambda p: household_operator(y, p, opts), (problem,), (t_problem,))
+
+    def matvec(t):
+        _, Jt = jax.jvp(lambda yy: household_operator(yy, problem, opts), (y,), (t,))
+        return (t[0] - Jt[0], t[1] - Jt[1])
+
+    operator = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: y))
+    t_y = lx.linear_solve(operator, rhs, _gmres(opts)).value
+    t_it = np.zeros(np.shape(it), dtype=jax.dtypes.float0)
+    return (y, res, it), (t_y, jnp.zeros_like(res), t_it)
 
 
 def policies(y, problem: HouseholdProblem, opts: HouseholdOptions):
