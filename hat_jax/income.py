@@ -73,12 +73,12 @@ def validate_transition(P, name: str = "P") -> np.ndarray:
     if not np.all(np.isfinite(P)):
         raise ValueError(f"{name} contains non-finite entries")
     if np.any(P < -1e-14):
-        raise ValueError(f"{name} is not a stochastic matrix: min entry {P.min():.3g} < 0")
+        raise ValueError(f"{name} is not a stochastic matrix: min entry {float(P.min()):.3g} < 0")
     rows = P.sum(axis=1)
     if np.max(np.abs(rows - 1.0)) > 1e-10:
         bad = int(np.argmax(np.abs(rows - 1.0)))
         raise ValueError(
-            f"{name} is not a stochastic matrix: row {bad} sums to {rows[bad]!r}, not 1"
+            f"{name} is not a stochastic matrix: row {bad} sums to {float(rows[bad])!r}, not 1"
         )
     return P
 

@@ -98,16 +98,16 @@ def validate_economy(e: Economy) -> None:
     for name, x in (("A", A), ("L", L)):
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             k = int(np.argmin(np.where(np.isfinite(x), x, -np.inf)))
-            raise ValueError(f"{name} must be positive and finite, got {name}[{k}]={x[k]!r}")
+            raise ValueError(f"{name} must be positive and finite, got {name}[{k}]={float(x[k])!r}")
     if not np.all(np.isfinite(d)):
         raise ValueError("d (trade costs) contains non-finite entries")
     if np.any(d < 1.0):
         i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        raise ValueError(f"trade costs must satisfy d >= 1, got d[{i}, {j}]={d[i, j]!r} < 1")
+        raise ValueError(f"trade costs must satisfy d >= 1, got d[{i}, {j}]={float(d[i, j])!r} < 1")
     diag = np.diag(d)
     if np.any(diag != 1.0):
         k = int(np.argmax(np.abs(diag - 1.0)))
-        raise ValueError(f"domestic trade costs must be 1, got d[{k}, {k}]={diag[k]!r}")
+        raise ValueError(f"domestic trade costs must be 1, got d[{k}, {k}]={float(diag[k])!r}")
     gamma = _scalar("gamma", e.gamma)
     if gamma <= 0:
         raise ValueError(f"gamma (CRRA coefficient) must be > 0, got gamma={gamma!r}")
@@ -223,13 +223,13 @@ def check_prices(economy: Economy, W, R, beta=None) -> None:
     R = np.broadcast_to(np.asarray(R, dtype=np.float64), W.shape)
     if np.any(~np.isfinite(W)) or np.any(W <= 0):
         k = int(np.argmin(W))
-        raise ValueError(f"wages must be positive, got W[{k}]={W[k]!r}")
+        raise ValueError(f"wages must be positive, got W[{k}]={float(W[k])!r}")
     if np.any(R <= 0):
-        raise ValueError(f"the gross interest rate must be positive, got R={R.min()!r}")
+        raise ValueError(f"the gross interest rate must be positive, got R={float(R.min())!r}")
     if np.any(beta * R >= 1.0):
         k = int(np.argmax(R))
         raise ValueError(
-            f"beta*R >= 1 (beta={beta!r}, R={R[k]!r}, beta*R={beta * R[k]!r}): households "
+            f"beta*R >= 1 (beta={beta!r}, R={float(R[k])!r}, beta*R={float(beta * R[k])!r}): households "
             "would accumulate without bound and no stationary distribution exists")
     A = np.asarray(economy.A) if economy.scale_by_tfp else np.ones(W.shape)
     phi = float(economy.phi)
@@ -240,5 +240,5 @@ def check_prices(economy: Economy, W, R, beta=None) -> None:
         k = int(np.argmin(cmin))
         raise ValueError(
             f"borrowing limit phi={phi!r} is beyond the natural borrowing limit in country "
-            f"{economy.countries[k]} (R={R[k]!r}, W={W[k]!r}, z_min={zmin:.4g}): consumption "
+            f"{economy.countries[k]} (R={float(R[k])!r}, W={float(W[k])!r}, z_min={zmin:.4g}): consumption "
             "at the limit would be non-positive")

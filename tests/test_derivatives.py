@@ -1,0 +1,88 @@
+"""Derivatives through the household, distribution and equilibrium fixed points
+(implicit function theorem) against central finite differences of the re-solved model."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import EquilibriumOptions, solve_equilibrium_jit, solve_world
+
+from conftest import NA_TEST
+
+OPTS = EquilibriumOptions()
+
+
+def _central(f, x, h):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.fixture(scope="module")
+def economy():
+    return hat_jax.two_country(Na=NA_TEST)
+
+
+def test_bond_demand_derivative_wrt_R_at_fixed_prices(economy):
+    """d(bond demand)/dR with W fixed: households and distributions re-solved."""
+
+    def bond(R):
+        return solve_world(economy, jnp.ones(2), R, 0.92).aggregates.bond_demand[0]
+
+    f = jax.jit(bond)
+    R0 = jnp.asarray(1.0)
+    _, tangent = jax.jit(lambda R: jax.jvp(bond, (R,), (jnp.ones_like(R),)))(R0)
+    fd = _central(f, R0, 1e-5)
+    assert float(tangent) > 0  # a higher return raises savings
+    assert float(tangent) == pytest.approx(float(fd), rel=1e-5)
+    assert float(jax.jit(jax.grad(bond))(R0)) == pytest.approx(float(tangent), rel=1e-9)
+
+
+def test_trade_flows_jacobian_wrt_wages_at_fixed_prices(economy):
+    def flows(W):
+        return solve_world(economy, W, 1.0, 0.92).aggregates.M.reshape(-1)
+
+    W0 = jnp.array([1.0, 1.05])
+    J = jax.jit(jax.jacfwd(flows))(W0)
+    f = jax.jit(flows)
+    h = 1e-5
+    for k in range(2):
+        e = jnp.zeros(2).at[k].set(h)
+        fd = (f(W0 + e) - f(W0 - e)) / (2 * h)
+        np.testing.assert_allclose(np.asarray(J[:, k]), np.asarray(fd), rtol=1e-5, atol=1e-9)
+
+
+def test_equilibrium_foreign_share_derivative_wrt_log_trade_cost(economy):
+    """d(foreign share of country 1)/d log d_12 in general equilibrium (wages, R re-solved)."""
+
+    def foreign_share(log_d12):
+        d = jnp.array([[1.0, 0.0], [1.745, 1.0]]) + jnp.array([[0.0, 1.0], [0.0, 0.0]]) \
+            * jnp.exp(log_d12)
+        eq = solve_equilibrium_jit(economy.replace(d=d), jnp.ones(2), 1.01, 0.92, OPTS)
+        return eq.world.aggregates.trade_shares[0, 1]
+
+    x0 = jnp.log(1.745)
+    f = jax.jit(foreign_share)
+    _, tangent = jax.jit(lambda x: jax.jvp(foreign_share, (x,), (jnp.ones_like(x),)))(x0)
+    fd = _central(f, x0, 1e-4)
+    assert float(tangent) < 0
+    assert float(tangent) == pytest.approx(float(fd), rel=1e-5)
+    assert float(jax.jit(jax.grad(foreign_share))(x0)) == pytest.approx(float(tangent), rel=1e-8)
+
+
+def test_equilibrium_prices_jacobian_wrt_parameters(economy):
+    """jacfwd of (W_1, R) with respect to (beta, sigma, A_2) through the equilibrium."""
+
+    def prices(theta):
+        beta, sigma, A2 = theta
+        e = economy.replace(beta=beta, sigma=sigma, A=jnp.stack([jnp.asarray(1.0), A2]))
+        eq = solve_equilibrium_jit(e, jnp.ones(2), 1.01, beta, OPTS)
+        return jnp.stack([eq.W[0], eq.R])
+
+    th0 = jnp.array([0.92, 0.25, 1.1])
+    J = jax.jit(jax.jacfwd(prices))(th0)
+    f = jax.jit(prices)
+    for k, h in enumerate([1e-5, 1e-5, 1e-5]):
+        e = jnp.zeros(3).at[k].set(h)
+        fd = (f(th0 + e) - f(th0 - e)) / (2 * h)
+        np.testing.assert_allclose(np.asarray(J[:, k]), np.asarray(fd), rtol=1e-5, atol=1e-8)

@@ -1,0 +1,127 @@
+"""World equilibrium: market clearing, Walras' law, national accounts, symmetry,
+log-utility theory, regimes and modes, convergence reporting."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import EquilibriumOptions
+
+from conftest import NA_TEST
+
+
+def _accounts(eq):
+    agg = eq.world.aggregates
+    R = np.broadcast_to(np.asarray(eq.R), (eq.economy.N,))
+    return (np.asarray(agg.Y), np.asarray(agg.PC), np.asarray(agg.bond_demand),
+            np.asarray(agg.assets), R, np.asarray(agg.exports), np.asarray(agg.imports))
+
+
+def test_two_country_equilibrium_clears_markets(two_country_eq):
+    eq = two_country_eq
+    assert bool(eq.converged)
+    gdp = float(np.sum(eq.world.aggregates.Y))
+    M = np.asarray(eq.world.aggregates.M)
+    Y = np.asarray(eq.world.aggregates.Y)
+    assert np.max(np.abs(Y - M.sum(0))) / gdp < 1e-9           # every goods market
+    assert abs(float(np.sum(eq.world.aggregates.bond_demand))) / gdp < 1e-9  # bonds
+    assert abs(float(eq.walras_residual)) < 1e-9               # the dropped market (Walras)
+    assert float(np.mean(eq.W)) == pytest.approx(1.0, abs=1e-14)  # numeraire
+    assert float(eq.economy.beta) * float(eq.R) < 1.0
+
+
+def test_symmetric_countries_are_identical(two_country_eq):
+    eq = two_country_eq
+    np.testing.assert_allclose(np.asarray(eq.W), [1.0, 1.0], atol=1e-10)
+    S = np.asarray(eq.world.aggregates.trade_shares)
+    assert S[0, 1] == pytest.approx(S[1, 0], abs=1e-10)
+    np.testing.assert_allclose(S.sum(1), 1.0, atol=1e-14)
+    lam = np.asarray(eq.world.distribution.lam)
+    np.testing.assert_allclose(lam[0], lam[1], atol=1e-10)
+    c = np.asarray(eq.world.households.c)
+    np.testing.assert_allclose(c[0], c[1][..., ::-1], atol=1e-9)  # home <-> foreign variety
+    B = np.asarray(eq.world.aggregates.bond_demand)
+    assert abs(B[0]) < 1e-9 and abs(B[1]) < 1e-9
+
+
+def test_national_accounts_identities(two_country_eq):
+    Y, PC, Bnext, A, R, X, M = _accounts(two_country_eq)
+    # budget aggregated: Y = PC + (A' - R A), to 1e-10 of GDP
+    np.testing.assert_allclose(Y, PC + Bnext - R * A, atol=1e-10 * Y.sum(), rtol=0)
+    # expenditure side at equilibrium: Y = PC + X - M
+    np.testing.assert_allclose(Y, PC + X - M, atol=1e-9 * Y.sum(), rtol=0)
+    # stationarity: A' = A
+    np.testing.assert_allclose(Bnext, A, atol=1e-10)
+
+
+def test_log_utility_separation_result(two_country_log_eq):
+    """gamma = 1: every household's foreign share (choice and expenditure) is
+    d^(-1/sigma)/(1 + d^(-1/sigma)), whatever its assets and productivity."""
+    eq = two_country_log_eq
+    d, sigma = 2.05, 0.25
+    target = d ** (-1 / sigma) / (1 + d ** (-1 / sigma))
+    hh = eq.world.households
+    p = np.asarray(eq.world.problems.p)
+    pi = np.asarray(hh.pi)
+    np.testing.assert_allclose(pi[0, :, :, 1], target, atol=1e-9, rtol=0)
+    spend = np.asarray(hh.c) * pi * p[:, None, None, :]
+    share = spend[0, :, :, 1] / spend[0].sum(-1)
+    np.testing.assert_allclose(share, target, atol=1e-9, rtol=0)
+    S = np.asarray(eq.world.aggregates.trade_shares)
+    assert S[0, 1] == pytest.approx(target, abs=1e-9)
+    # gravity: M_ij / M_ii = (p_ij / p_ii)^(-1/sigma)
+    M = np.asarray(eq.world.aggregates.M)
+    assert M[0, 1] / M[0, 0] == pytest.approx((p[0, 1] / p[0, 0]) ** (-1 / sigma), rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def asymmetric_economy():
+    d = np.array([[1.0, 1.6], [1.9, 1.0]])
+    return hat_jax.make_economy(d, A=[1.0, 1.2], L=[1.0, 0.6], Na=NA_TEST,
+                                countries=hat_jax.presets.TWO_COUNTRY_LABELS)
+
+
+@pytest.fixture(scope="module")
+def asymmetric_eq(asymmetric_economy):
+    return hat_jax.solve_equilibrium(asymmetric_economy)
+
+
+def test_asymmetric_equilibrium_walras_and_accounts(asymmetric_eq):
+    eq = asymmetric_eq
+    assert bool(eq.converged)
+    assert float(eq.residual) < 1e-10
+    assert abs(float(eq.walras_residual)) < 1e-9
+    Y, PC, Bnext, A, R, X, M = _accounts(eq)
+    np.testing.assert_allclose(Y, PC + X - M, atol=1e-9 * Y.sum(), rtol=0)
+    # with financial globalization, one country borrows what the other lends
+    B = np.asarray(eq.world.aggregates.bond_demand)
+    assert abs(B.sum()) < 1e-9 * Y.sum()
+
+
+def test_beta_mode_inverts_R_mode(asymmetric_economy, asymmetric_eq):
+    """Solving beta at the R found in R-mode recovers the economy's beta and prices."""
+    opts = EquilibriumOptions(unknown="beta")
+    eq = hat_jax.solve_equilibrium(asymmetric_economy.replace(beta=jnp.asarray(0.9)), opts,
+                                   R0=float(asymmetric_eq.R))
+    assert float(eq.beta) == pytest.approx(0.92, abs=1e-9)
+    np.testing.assert_allclose(np.asarray(eq.W), np.asarray(asymmetric_eq.W), atol=1e-9)
+
+
+def test_financial_autarky_balances_trade(asymmetric_economy):
+    eq = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(regime="autarky"))
+    assert np.shape(eq.R) == (2,)
+    Y, PC, Bnext, A, R, X, M = _accounts(eq)
+    np.testing.assert_allclose(Bnext, 0.0, atol=1e-10 * Y.sum())
+    np.testing.assert_allclose(X - M, 0.0, atol=1e-9 * Y.sum())  # trade is balanced
+    assert np.all(0.92 * np.asarray(eq.R) < 1)
+
+
+def test_unconverged_equilibrium_raises_with_diagnostics(asymmetric_economy):
+    opts = EquilibriumOptions(max_iter=1)
+    with pytest.raises(hat_jax.ConvergenceError,
+                       match=r"world equilibrium did not converge .* after 1 Newton iterations: "
+                             r"max \|excess demand\|/GDP = "):
+        hat_jax.solve_equilibrium(asymmetric_economy, opts)
+    eq = hat_jax.solve_equilibrium(asymmetric_economy, opts, throw=False)
+    assert not bool(eq.converged) and float(eq.residual) > 1e-10

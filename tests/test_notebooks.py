@@ -1,0 +1,84 @@
+"""Execute every notebook in notebooks/ at small grid sizes (HAT_NOTEBOOK_NA=30).
+
+Each notebook runs in a fresh ipykernel started with *this* interpreter (a temporary
+kernelspec put first on JUPYTER_PATH, so a user-installed 'python3' kernel pointing at
+another Python cannot shadow it), with MPLBACKEND=Agg, the notebook's folder as working
+directory, and HAT_DATA_DIR set to the Eaton-Kortum data folder when one can be found.
+Notebooks read HAT_NOTEBOOK_NA (grid size) and HAT_DATA_DIR themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SMALL_NA = "30"
+CELL_TIMEOUT_S = 600
+
+
+def _data_dir() -> str | None:
+    if os.environ.get("HAT_DATA_DIR"):
+        return os.environ["HAT_DATA_DIR"]
+    try:
+        from hat_jax.data import resolve_data_dir
+
+        return str(resolve_data_dir())
+    except Exception:  # no data here: notebooks that need it will say so
+        return None
+
+
+@pytest.fixture
+def kernel_env(tmp_path, monkeypatch):
+    """A 'python3' kernelspec running sys.executable, first on JUPYTER_PATH."""
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python 3 ({sys.executable})",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    jupyter_path = os.pathsep.join(
+        [str(tmp_path / "jupyter")] + [p for p in [os.environ.get("JUPYTER_PATH")] if p])
+    monkeypatch.setenv("JUPYTER_PATH", jupyter_path)
+    monkeypatch.setenv("HAT_NOTEBOOK_NA", SMALL_NA)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    data = _data_dir()
+    if data is not None:
+        monkeypatch.setenv("HAT_DATA_DIR", data)
+
+
+def test_notebooks_found():
+    assert NOTEBOOKS, f"no notebooks in {ROOT / 'notebooks'}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    with_outputs = [k for k, c in enumerate(nb.cells)
+                    if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not with_outputs, f"{path.name}: clear the outputs of code cells {with_outputs}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_executes(path, kernel_env):
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as err:
+        pytest.fail(f"{path.name} failed (HAT_NOTEBOOK_NA={SMALL_NA}):\n{err}", pytrace=False)
