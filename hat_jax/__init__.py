@@ -4,11 +4,44 @@ Importing ``hat_jax`` turns on JAX's 64-bit mode (``jax_enable_x64``) process-wi
 the solver's tolerances (1e-10) are out of reach in float32. This is a global side
 effect, documented in the README.
 
+It also adds ``--xla_cpu_multi_thread_eigen=false`` to ``XLA_FLAGS`` (unless XLA_FLAGS
+already sets it, or ``HAT_JAX_CPU_MULTITHREAD=1``): XLA's multi-threaded Eigen pool on
+the CPU deadlocks on this library's nested while loops under jvp/vmap (the process hangs
+with every thread parked). The flag only takes effect if no JAX computation ran before
+``import hat_jax``; a warning says so otherwise.
+
 Axis conventions: ``[country i, asset a, shock z, variety j]``; ``M[i, j]`` is importer
 i's spending on exporter j's variety, ``d[i, j]`` the cost of j's good delivered to i.
 """
 
-import jax
+import os as _os
+import warnings as _warnings
+
+
+def _configure_xla_cpu() -> None:
+    if _os.environ.get("HAT_JAX_CPU_MULTITHREAD", "0") == "1":
+        return
+    flags = _os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_multi_thread_eigen" in flags:
+        return
+    _os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    try:  # the flag is read when the CPU backend starts
+        from jax._src import xla_bridge
+
+        started = bool(getattr(xla_bridge, "_backends", {}))
+    except Exception:  # pragma: no cover - private API moved
+        started = False
+    if started:
+        _warnings.warn(
+            "hat_jax was imported after JAX started its CPU backend, so XLA_FLAGS="
+            "--xla_cpu_multi_thread_eigen=false could not take effect; set it in the "
+            "environment to avoid rare deadlocks of nested solves on the CPU",
+            RuntimeWarning, stacklevel=3)
+
+
+_configure_xla_cpu()
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 

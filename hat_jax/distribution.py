@@ -25,7 +25,7 @@ import lineax as lx
 import numpy as np
 from jax import lax
 
-from .results import check_converged
+from .results import check_converged, linear_solve
 
 
 class DistributionSolution(NamedTuple):
@@ -69,7 +69,7 @@ def _direct(G, P):
     A = jnp.eye(n, dtype=Q.dtype) - Q.T
     A = A.at[0, :].set(1.0)  # rows of I - Q' are linearly dependent: swap one for the mass
     b = jnp.zeros(n, Q.dtype).at[0].set(1.0)
-    lam = lx.linear_solve(lx.MatrixLinearOperator(A), b, lx.LU()).value
+    lam = linear_solve(lx.MatrixLinearOperator(A), b, lx.LU())
     return lam.reshape(Na, Nz)
 
 
@@ -109,8 +109,8 @@ def _iterate_implicit_jvp(tol, max_iter, primals, tangents):
         return t - distribution_step(t, G, P) + jnp.sum(t) / t.size
 
     op = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: lam))
-    t_lam = lx.linear_solve(op, rhs, lx.GMRES(rtol=1e-13, atol=1e-15, restart=50,
-                                               max_steps=5000)).value
+    t_lam = linear_solve(op, rhs, lx.GMRES(rtol=1e-13, atol=1e-15, restart=50,
+                                                    max_steps=5000))
     return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
 
 
@@ -135,7 +135,8 @@ def stationary_distribution(pi, lottery_lo, lottery_w, P, method: str = "direct"
     converged = (res <= tol) & jnp.isfinite(res) & (jnp.min(lam) > -1e-12)
     sol = DistributionSolution(lam, converged, it, res)
     if throw:
-        check_converged(f"stationary distribution ({method})", converged, it, res, tol)
+        sol = sol._replace(residual=check_converged(f"stationary distribution ({method})",
+                                                    converged, it, res, tol))
     return sol
 
 
@@ -146,6 +147,7 @@ def stationary_distributions(pi, lottery_lo, lottery_w, P, method: str = "direct
                                                               throw=False))(
         pi, lottery_lo, lottery_w, P)
     if throw:
-        check_converged(f"stationary distribution ({method})", sol.converged, sol.iterations,
-                        sol.residual, tol, unit="country", labels=labels)
+        sol = sol._replace(residual=check_converged(
+            f"stationary distribution ({method})", sol.converged, sol.iterations,
+            sol.residual, tol, unit="country", labels=labels))
     return sol

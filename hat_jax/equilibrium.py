@@ -36,7 +36,7 @@ from .aggregates import Aggregates, aggregate
 from .distribution import DistributionSolution, stationary_distributions
 from .household import HouseholdOptions, HouseholdSolution, initial_state, solve_households
 from .params import Economy, check_prices, household_problems
-from .results import ConvergenceError, check_converged
+from .results import ConvergenceError, check_converged, linear_solve
 
 
 class EquilibriumOptions(eqx.Module):
@@ -260,17 +260,19 @@ def _equilibrium_root_jvp(opts, primals, tangents):
     f = lambda xx, e, r: _residual_fn(xx, e, opts, r, s)[0]
     J = jax.jacfwd(f)(x, economy, R_fixed)
     _, rhs = jax.jvp(lambda e, r: f(x, e, r), (economy, R_fixed), (t_economy, t_R))
-    t_x = -lx.linear_solve(lx.MatrixLinearOperator(J), rhs, lx.LU()).value
+    t_x = -linear_solve(lx.MatrixLinearOperator(J), rhs, lx.LU())
     t_s = jax.tree_util.tree_map(jnp.zeros_like, s)
     return (x, s, it), (t_x, t_s, np.zeros(np.shape(it), jax.dtypes.float0))
 
 
 def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
-                          hh_state0=None) -> Equilibrium:
-    """The jit-able, differentiable core of :func:`solve_equilibrium` (no Python checks).
+                          hh_state0=None, throw: bool = True) -> Equilibrium:
+    """The jit-able, differentiable core of :func:`solve_equilibrium`.
 
     W0, R0, beta0: starting prices (in the "beta" mode R0 is the fixed target R, and
-    derivatives with respect to it are exact too).
+    derivatives with respect to it are exact too). throw: attach a runtime error
+    (equinox.error_if) that fires if the equilibrium or an inner solve did not converge;
+    with throw=False inspect ``converged`` / ``residual`` yourself.
     """
     R_fixed = jnp.asarray(R0 if opts.unknown == "beta" else 1.0, jnp.float64)
     x0 = lax.stop_gradient(encode(W0, R0, beta0, economy, opts))
@@ -288,10 +290,13 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     res = jnp.maximum(jnp.max(jnp.abs(goods)), jnp.max(jnp.abs(bonds)))
     ok = (res <= opts.tol) & jnp.all(world.households.converged) \
         & jnp.all(world.distribution.converged)
+    if throw:
+        res = check_converged("world equilibrium (or an inner household/distribution solve)",
+                              ok, it, res, opts.tol)
     return Equilibrium(economy, W, R, beta, world, goods, bonds, walras, x, ok, it, res)
 
 
-_solve_jit = jax.jit(solve_equilibrium_jit, static_argnames=("opts",))
+_solve_jit = jax.jit(solve_equilibrium_jit, static_argnames=("opts", "throw"))
 
 
 def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, beta0=None):
@@ -324,7 +329,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     args = (economy, jnp.asarray(W0), jnp.asarray(R0, jnp.float64),
             jnp.asarray(beta0, jnp.float64))
     t0 = time.perf_counter()
-    compiled = _solve_jit.lower(*args, opts=opts, hh_state0=hh_state0).compile()
+    compiled = _solve_jit.lower(*args, opts=opts, hh_state0=hh_state0, throw=False).compile()
     t1 = time.perf_counter()
     eq = compiled(*args, hh_state0=hh_state0)
     eq = jax.block_until_ready(eq)

@@ -31,7 +31,7 @@ import lineax as lx
 import numpy as np
 from jax import lax
 
-from .results import check_converged
+from .results import check_converged, linear_solve
 
 
 class HouseholdProblem(NamedTuple):
@@ -342,7 +342,7 @@ def _household_fixed_point_jvp(opts, primals, tangents):
         return (t[0] - Jt[0], t[1] - Jt[1])
 
     operator = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: y))
-    t_y = lx.linear_solve(operator, rhs, _gmres(opts)).value
+    t_y = linear_solve(operator, rhs, _gmres(opts))
     t_it = np.zeros(np.shape(it), dtype=jax.dtypes.float0)
     return (y, res, it), (t_y, jnp.zeros_like(res), t_it)
 
@@ -374,7 +374,8 @@ def solve_household(problem: HouseholdProblem, opts: HouseholdOptions, state0=No
     converged = (res <= opts.tol) & jnp.isfinite(res) & jnp.all(c > 0)
     sol = HouseholdSolution(c, a_next, v, pi, V, lo, w, y, converged, it, res)
     if throw:
-        check_converged("household problem (EGM)", converged, it, res, opts.tol)
+        sol = sol._replace(residual=check_converged("household problem (EGM)", converged, it,
+                                                    res, opts.tol))
     return sol
 
 
@@ -385,6 +386,7 @@ def solve_households(problems: HouseholdProblem, opts: HouseholdOptions, state0=
         state0 = jax.vmap(initial_state, in_axes=(0, None))(problems, opts)
     sol = jax.vmap(lambda s, p: solve_household(p, opts, s, throw=False))(state0, problems)
     if throw:
-        check_converged("household problem (EGM)", sol.converged, sol.iterations,
-                        sol.residual, opts.tol, unit="country", labels=labels)
+        sol = sol._replace(residual=check_converged(
+            "household problem (EGM)", sol.converged, sol.iterations, sol.residual, opts.tol,
+            unit="country", labels=labels))
     return sol

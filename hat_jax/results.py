@@ -28,16 +28,19 @@ def check_converged(what: str, converged, iterations, residual, tol, unit: str |
 
     ``converged``, ``iterations``, ``residual`` may be batched (e.g. one per country);
     the message then names the failing members (by ``labels`` when given).
+
+    Returns ``residual``; inside a trace the returned array carries the runtime check
+    (``equinox.error_if``), so callers must use the returned value for it to take effect.
     """
     if _is_traced(converged, iterations, residual):
         ok = jnp.all(converged)
-        # error_if needs an array to attach to; the message is static inside a trace.
-        eqx.error_if(residual, ~ok, f"{what} did not converge (tolerance {tol:g}); "
-                     "run outside jit or with throw=False to see residuals and iterations")
-        return
+        # the message is static inside a trace
+        return eqx.error_if(residual, ~ok, f"{what} did not converge (tolerance {tol:g}); "
+                            "run outside jit or with throw=False to see residuals and "
+                            "iterations")
     conv = np.atleast_1d(np.asarray(converged))
     if conv.all():
-        return
+        return residual
     its = np.broadcast_to(np.atleast_1d(np.asarray(iterations)), conv.shape)
     res = np.broadcast_to(np.atleast_1d(np.asarray(residual)), conv.shape)
     bad = np.flatnonzero(~conv)
@@ -51,3 +54,18 @@ def check_converged(what: str, converged, iterations, residual, tol, unit: str |
         f"{what} did not converge to tolerance {tol:g}: " + "; ".join(parts) + more
         + ". A non-finite residual means NaN/inf appeared (check prices and parameters)."
     )
+
+
+def linear_solve(operator, vector, solver):
+    """lineax.linear_solve without runtime callbacks (``throw=False``).
+
+    lineax's default ``throw=True`` attaches a host callback (equinox.error_if); nested
+    inside the Newton while loop and transposed for reverse mode, those callbacks
+    deadlocked XLA's CPU runtime. The solves here are derivative (tangent) solves of
+    contractions with generous step limits, and a failed dense solve yields non-finite
+    values that the callers' residual checks catch; the accuracy of every derivative is
+    verified against central finite differences in the tests.
+    """
+    import lineax as lx
+
+    return lx.linear_solve(operator, vector, solver, throw=False).value

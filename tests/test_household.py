@@ -119,6 +119,9 @@ def test_unconverged_household_raises_with_diagnostics():
         solve_households(probs, opts)
     sol = solve_households(probs, opts, throw=False)
     assert not bool(np.any(sol.converged))
+    # inside jit the check is a runtime error carried by the result
+    with pytest.raises(Exception, match="household problem .* did not converge"):
+        jax.block_until_ready(jax.jit(lambda p: solve_households(p, opts))(probs))
 
 
 def test_plain_reference_iteration_agrees_with_anderson():
