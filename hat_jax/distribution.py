@@ -11,7 +11,12 @@ and the stationary lambda solves lambda = Q' lambda with sum lambda = 1. Two met
 mass condition and solves it with lineax (LU), so derivatives are exact by
 differentiating the linear solve; ``"iterate"`` is the reference forward iteration from
 a uniform start until the sup-norm change is below ``tol``, differentiated by the
-implicit function theorem on the same system.
+implicit function theorem on the same system (GMRES).
+
+The equilibrium uses ``"iterate"``: jaxlib's batched LU kernel schedules its batch on
+XLA's CPU thread pool and waits for it, and two such kernels running at once (as the
+thunk executor does inside jvp/jacfwd programs) deadlocked a 2-thread pool. A single,
+unbatched ``"direct"`` solve is safe.
 """
 
 from __future__ import annotations
@@ -109,8 +114,8 @@ def _iterate_implicit_jvp(tol, max_iter, primals, tangents):
         return t - distribution_step(t, G, P) + jnp.sum(t) / t.size
 
     op = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: lam))
-    t_lam = linear_solve(op, rhs, lx.GMRES(rtol=1e-13, atol=1e-15, restart=50,
-                                                    max_steps=5000))
+    t_lam = linear_solve(op, rhs, lx.GMRES(rtol=1e-12, atol=1e-14, restart=50,
+                                               stagnation_iters=200, max_steps=5000))
     return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
 
 

@@ -47,7 +47,11 @@ class EquilibriumOptions(eqx.Module):
       global regime only). tol: max |excess demand| / world GDP at the root (1e-10).
     max_iter: Newton iterations. max_step: cap on the sup-norm of a Newton step in the
       unconstrained coordinates. hh_tol: household tolerance (sup-norm change of c and v).
-    distribution: "direct" or "iterate" (see hat_jax.distribution). verbose: print each
+    distribution: "iterate" (default; forward iteration to dist_tol, implicit derivative
+      by GMRES) or "direct" (dense LU per country; see the caveat in
+      hat_jax.distribution). dist_tol: sup-norm change of lambda at which the
+      iteration stops (1e-12, tighter than the reference 1e-10 so that market residuals
+      of 1e-10 are not limited by it). verbose: print each
       Newton iteration (iteration, max residual, step) to stderr.
     """
 
@@ -58,7 +62,8 @@ class EquilibriumOptions(eqx.Module):
     max_step: float = eqx.field(static=True, default=1.0)
     hh_tol: float = eqx.field(static=True, default=1e-10)
     hh_max_iter: int = eqx.field(static=True, default=2000)
-    distribution: str = eqx.field(static=True, default="direct")
+    distribution: str = eqx.field(static=True, default="iterate")
+    dist_tol: float = eqx.field(static=True, default=1e-12)
     verbose: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
@@ -153,7 +158,7 @@ def encode(W, R, beta, economy: Economy, opts: EquilibriumOptions):
 
 # ------------------------------------------------------------------- world at prices
 def solve_world(economy: Economy, W, R, beta, hh_state0=None, *, hh_tol=1e-10,
-                hh_max_iter=2000, distribution="direct") -> World:
+                hh_max_iter=2000, distribution="iterate", dist_tol=1e-12) -> World:
     """Households, stationary distributions and aggregates of every country at (W, R, beta).
 
     No convergence check here (inner solves report converged flags); see
@@ -164,7 +169,7 @@ def solve_world(economy: Economy, W, R, beta, hh_state0=None, *, hh_tol=1e-10,
                              max_iter=hh_max_iter)
     hh = solve_households(problems, hopts, state0=hh_state0, throw=False)
     dist = stationary_distributions(hh.pi, hh.lottery_lo, hh.lottery_w, problems.P,
-                                    method=distribution, throw=False)
+                                    method=distribution, tol=dist_tol, throw=False)
     agg = aggregate(hh, dist.lam, problems, economy.L, economy.Na)
     return World(problems, hh, dist, agg)
 
@@ -184,7 +189,8 @@ def market_residuals(agg: Aggregates, opts: EquilibriumOptions):
 def _residual_fn(x, economy, opts, R_fixed, hh_state):
     W, R, beta = decode(x, economy, opts, R_fixed)
     world = solve_world(economy, W, R, beta, hh_state, hh_tol=opts.hh_tol,
-                        hh_max_iter=opts.hh_max_iter, distribution=opts.distribution)
+                        hh_max_iter=opts.hh_max_iter, distribution=opts.distribution,
+                        dist_tol=opts.dist_tol)
     goods, bonds, _ = market_residuals(world.aggregates, opts)
     ok = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
     return jnp.concatenate([goods, bonds]), (world.households.state, ok)
@@ -285,7 +291,8 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     x, s, it = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
     W, R, beta = decode(x, economy, opts, R_fixed)
     world = solve_world(economy, W, R, beta, s, hh_tol=opts.hh_tol,
-                        hh_max_iter=opts.hh_max_iter, distribution=opts.distribution)
+                        hh_max_iter=opts.hh_max_iter, distribution=opts.distribution,
+                        dist_tol=opts.dist_tol)
     goods, bonds, walras = market_residuals(world.aggregates, opts)
     res = jnp.maximum(jnp.max(jnp.abs(goods)), jnp.max(jnp.abs(bonds)))
     ok = (res <= opts.tol) & jnp.all(world.households.converged) \
@@ -351,7 +358,7 @@ def check_equilibrium(eq: Equilibrium, opts: EquilibriumOptions) -> None:
     check_converged("household problem (EGM) at the final prices", hh.converged,
                     hh.iterations, hh.residual, opts.hh_tol, labels=labels)
     check_converged("stationary distribution at the final prices", dist.converged,
-                    dist.iterations, dist.residual, opts.tol, labels=labels)
+                    dist.iterations, dist.residual, opts.dist_tol, labels=labels)
     goods = np.asarray(eq.goods_residuals)
     bonds = np.asarray(eq.bond_residuals)
     worst_goods = int(np.argmax(np.abs(goods))) + 1
