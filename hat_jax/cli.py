@@ -122,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-iter", dest="max_iter", type=int,
                    default=EquilibriumOptions().max_iter,
                    help="maximum Newton iterations (default %(default)s)")
-    e.add_argument("--distribution", choices=("direct", "iterate"), default="direct",
-                   help="stationary distribution by a direct linear solve (default) or "
-                   "forward iteration")
+    e.add_argument("--distribution", choices=("direct", "iterate"), default="iterate",
+                   help="stationary distribution by forward iteration (default; the "
+                   "reference method) or a direct dense linear solve")
 
     o = s.add_argument_group("output")
     o.add_argument("--out", metavar="DIR",
@@ -436,11 +436,7 @@ def _solve(args: argparse.Namespace) -> int:
         paths = write_outputs(args.out, eq, result)
         if progress:
             _err("wrote " + ", ".join(str(p) for p in paths))
-    if args.json:
-        print(json.dumps(result, indent=2, allow_nan=False), flush=True)
-    else:
-        print(format_summary(result, eq), flush=True)
-
+    rc = EXIT_OK
     if not result["converged"]:
         try:
             check_equilibrium(eq, opts)
@@ -448,8 +444,18 @@ def _solve(args: argparse.Namespace) -> int:
         except ConvergenceError as exc:
             msg = str(exc)
         _err(f"not converged: {msg}")
-        return EXIT_NOT_CONVERGED
-    return EXIT_OK
+        rc = EXIT_NOT_CONVERGED
+
+    text = json.dumps(result, indent=2, allow_nan=False) if args.json \
+        else format_summary(result, eq)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # stdout closed early (e.g. `hat solve ... | head`)
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error when Python exits
+        except OSError:
+            pass
+    return rc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

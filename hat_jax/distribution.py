@@ -30,7 +30,7 @@ import lineax as lx
 import numpy as np
 from jax import lax
 
-from .results import check_converged, linear_solve
+from .results import check_converged, krylov_solve, linear_solve
 
 
 class DistributionSolution(NamedTuple):
@@ -113,9 +113,7 @@ def _iterate_implicit_jvp(tol, max_iter, primals, tangents):
     def matvec(t):
         return t - distribution_step(t, G, P) + jnp.sum(t) / t.size
 
-    op = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: lam))
-    t_lam = linear_solve(op, rhs, lx.GMRES(rtol=1e-12, atol=1e-14, restart=50,
-                                               stagnation_iters=200, max_steps=5000))
+    t_lam = krylov_solve(matvec, rhs, rtol=1e-12, atol=1e-14)
     return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
 
 

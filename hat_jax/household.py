@@ -14,7 +14,7 @@ the intermediate
 gives the same sequence of policies with a state of ``2 Nz Na`` numbers instead of
 ``2 Na Nz J``. The fixed point ``y = F(y)`` is found with Anderson acceleration
 (stopping when the sup-norm change of ``(c, v)`` in one reference sweep from ``y`` is
-below ``tol``) and differentiated by the implicit function theorem: lineax GMRES on
+below ``tol``) and differentiated by the implicit function theorem: GMRES on
 ``(I - dF/dy) dy = dF/dtheta dtheta``; the iterations are never differentiated.
 """
 
@@ -27,11 +27,10 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import lineax as lx
 import numpy as np
 from jax import lax
 
-from .results import check_converged, linear_solve
+from .results import check_converged, krylov_solve
 
 
 class HouseholdProblem(NamedTuple):
@@ -63,7 +62,7 @@ class HouseholdOptions(eqx.Module):
     tol: sup-norm change of consumption c and of the choice-specific values v in one
       reference sweep from the returned fixed point (reference: 1e-10).
     max_iter: cap on accelerated sweeps. anderson_memory: Anderson history length
-      (0 = the plain reference iteration). gmres_rtol / gmres_atol: tolerances of the
+      (0 = the plain reference iteration). gmres_rtol / gmres_atol: tolerances of the Krylov (GMRES)
       implicit-function linear solves (derivatives).
     """
 
@@ -314,17 +313,12 @@ def _solve_primal(y0, problem, opts):
     return y, reference_residual(y, problem, opts), it
 
 
-def _gmres(opts: HouseholdOptions):
-    return lx.GMRES(rtol=opts.gmres_rtol, atol=opts.gmres_atol, restart=40,
-                    stagnation_iters=100, max_steps=4000)
-
-
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
 def household_fixed_point(y0, problem: HouseholdProblem, opts: HouseholdOptions):
     """y* = F(y*; problem) for one country, with implicit-function derivatives.
 
-    Tangents: (I - dF/dy) dy* = (dF/dproblem) dproblem at y*, solved matrix-free by lineax
-    GMRES; reverse mode transposes that solve. The iterations are never differentiated
+    Tangents: (I - dF/dy) dy* = (dF/dproblem) dproblem at y*, solved matrix-free by
+    GMRES (lineax; see results.krylov_solve); reverse mode transposes that solve. The iterations are never differentiated
     and the initial guess y0 carries no derivative. Returns (y*, residual, iterations).
     """
     return _solve_primal(lax.stop_gradient(y0), problem, opts)
@@ -341,8 +335,7 @@ def _household_fixed_point_jvp(opts, primals, tangents):
         _, Jt = jax.jvp(lambda yy: household_operator(yy, problem, opts), (y,), (t,))
         return (t[0] - Jt[0], t[1] - Jt[1])
 
-    operator = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: y))
-    t_y = linear_solve(operator, rhs, _gmres(opts))
+    t_y = krylov_solve(matvec, rhs, opts.gmres_rtol, opts.gmres_atol)
     t_it = np.zeros(np.shape(it), dtype=jax.dtypes.float0)
     return (y, res, it), (t_y, jnp.zeros_like(res), t_it)
 

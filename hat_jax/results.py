@@ -69,3 +69,22 @@ def linear_solve(operator, vector, solver):
     import lineax as lx
 
     return lx.linear_solve(operator, vector, solver, throw=False).value
+
+
+def krylov_solve(matvec, b, rtol: float, atol: float, max_steps: int = 4000):
+    """Solve A x = b (A given by ``matvec`` on pytrees) matrix-free with lineax GMRES.
+
+    Forward and reverse mode both work (lineax transposes the solve); no runtime
+    callback (see :func:`linear_solve`). Tried and rejected: lineax BiCGStab (breaks
+    down to NaN on the zero right-hand sides that reverse mode produces) and
+    jax.scipy's GMRES (its custom_linear_solve cannot be transposed inside a custom_jvp
+    rule). Known risk: GMRES solves a small QR per restart with jaxlib's LAPACK kernel;
+    batched (under vmap) and running concurrently with another batched LAPACK kernel,
+    it can wedge XLA's CPU thread pool on 2-core machines (see the README).
+    """
+    import lineax as lx
+
+    operator = lx.FunctionLinearOperator(matvec, jax.eval_shape(lambda: b))
+    solver = lx.GMRES(rtol=rtol, atol=atol, restart=40, stagnation_iters=100,
+                      max_steps=max_steps)
+    return lx.linear_solve(operator, b, solver, throw=False).value

@@ -1,8 +1,10 @@
 """Tests for the ``hat`` command (hat_jax.cli), run in-process on a small grid.
 
-The solver compiles once per distinct grid size and set of static options, so every
-solve here uses Na = 30 with ``--quiet`` (verbose is a static option) and the default
-tolerances; the global-regime solve runs once (module fixture) and is reused.
+The solver compiles once per distinct grid size and set of static options (a compile
+takes ~30 s on a laptop CPU), so every solve here uses ``--quiet`` (verbose is a static
+option), the default tolerances and Na = 40, the NA_TEST of conftest.py: in a full run
+the global and autarky solves then reuse the compilations of test_equilibrium.py. The
+global-regime solve runs once (module fixture) and is reused.
 """
 
 import contextlib
@@ -18,7 +20,7 @@ import pytest
 
 from hat_jax import cli
 
-SMALL = ["--Na", "30", "--quiet"]
+SMALL = ["--Na", "40", "--quiet"]  # Na = conftest.NA_TEST
 TOP_KEYS = {
     "preset", "countries", "R", "beta", "wages", "trade_shares", "home_choice_mean",
     "share_borrowing_limit", "bond_demand", "residuals", "iterations", "converged",
@@ -67,7 +69,7 @@ def test_json_keys_and_types(solved):
     assert SETTINGS_KEYS <= set(res["settings"])
     s = res["settings"]
     assert (s["Na"], s["gamma"], s["sigma"], s["regime"], s["unknown"]) == (
-        30, 1.5, 0.25, "global", "R")
+        40, 1.5, 0.25, "global", "R")
 
 
 def test_trade_shares_and_symmetry(solved):
