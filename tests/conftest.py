@@ -16,7 +16,8 @@ NA_TEST = 40
 
 
 @pytest.fixture(scope="session")
-def data_root():
+def data_dir() -> Path:
+    """The shared data directory (HAT_DATA_DIR, else ../shared/data); skip if absent."""
     env = os.environ.get("HAT_DATA_DIR")
     path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (path / "ek2002").is_dir():

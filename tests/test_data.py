@@ -1,6 +1,5 @@
 """Tests for hat_jax.data: the Eaton-Kortum loader, its validation and published vectors."""
 
-import os
 import re
 import shutil
 import warnings
@@ -22,15 +21,6 @@ from hat_jax.data import (
 from hat_jax.gravity import Geography
 
 N = 19
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    env = os.environ.get("HAT_DATA_DIR")
-    p = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not (p / "ek2002").is_dir():
-        pytest.skip(f"EK data not found at {p}")
-    return p
 
 
 @pytest.fixture(scope="module")

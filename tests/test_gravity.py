@@ -1,8 +1,6 @@
 """Tests for hat_jax.gravity: parameter layout, trade costs and the gravity regression."""
 
-import os
 import warnings
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -29,15 +27,6 @@ from hat_jax.gravity import (
 N = 19
 EK_DIST = np.array([-3.102440, -3.665941, -4.033395, -4.218077, -6.064372, -6.558933])
 EK_DUMMIES = {"border": 0.303564, "language": 0.510080, "EC": 0.035912, "EFTA": 0.536071}
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    env = os.environ.get("HAT_DATA_DIR")
-    p = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not (p / "ek2002").is_dir():
-        pytest.skip(f"EK data not found at {p}")
-    return p
 
 
 @pytest.fixture(scope="module")
