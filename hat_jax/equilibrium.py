@@ -307,12 +307,17 @@ _solve_jit = jax.jit(solve_equilibrium_jit, static_argnames=("opts", "throw"))
 
 
 def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, beta0=None):
-    """Starting prices: W = 1, R = 1 (or R0), beta = economy.beta (or beta0)."""
+    """Starting prices: W = 1, R = 1 (or R0), beta = economy.beta (or beta0); in the
+    "beta" mode the default starting beta is lowered to 0.95/R0 if needed."""
     W0 = np.ones(economy.N) if W0 is None else np.asarray(W0, np.float64)
     W0 = W0 / W0.mean()
-    beta0 = float(economy.beta) if beta0 is None else float(beta0)
     if R0 is None:
         R0 = 1.0 if opts.unknown == "R" else 1.01
+    if beta0 is None:
+        beta0 = float(economy.beta)
+        if opts.unknown == "beta":  # beta is solved: start where beta R < 1 holds
+            beta0 = min(beta0, 0.95 / float(np.max(R0)))
+    beta0 = float(beta0)
     if opts.regime == "autarky":
         R0 = np.broadcast_to(np.asarray(R0, np.float64), (economy.N,)).copy()
     return W0, R0, beta0

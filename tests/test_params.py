@@ -94,3 +94,17 @@ def test_country_scaling_of_household_inputs():
     assert np.all(np.asarray(probs.psi[1, :, 0]) == 0)
     # delivered prices p_ij = d_ij W_j / A_j
     np.testing.assert_allclose(probs.p, D2 * (1.0 / A)[None, :])
+
+
+def test_beta_mode_start_respects_target_R():
+    """Solving beta at a high target R must not be refused because of the economy's
+    (irrelevant) beta: the default starting beta is lowered to keep beta R < 1."""
+    from hat_jax.equilibrium import default_guess
+
+    econ = hat_jax.two_country(Na=20)
+    opts = hat_jax.EquilibriumOptions(unknown="beta")
+    W0, R0, beta0 = default_guess(econ, opts, R0=1.1)
+    assert beta0 * R0 < 1
+    check_prices(econ, W0, R0, beta0)  # does not raise
+    with pytest.raises(ValueError, match=r"beta\*R >= 1"):
+        check_prices(econ, W0, 1.1, 0.92)
