@@ -54,12 +54,15 @@ def asset_transition(pi, lottery_lo, lottery_w):
     return G.reshape(Na, Nz, Na)
 
 
+def _transition_from_lottery(G, P):
+    """Q[(a,z), (a',z')] = G[a,z,a'] P[z,z'], states flattened a-major."""
+    Na, Nz = G.shape[0], G.shape[1]
+    return (G[:, :, :, None] * P[None, :, None, :]).reshape(Na * Nz, Na * Nz)
+
+
 def transition_matrix(pi, lottery_lo, lottery_w, P):
     """Dense Q[(a,z), (a',z')] = G[a,z,a'] P[z,z'] of one country, states flattened a-major."""
-    G = asset_transition(pi, lottery_lo, lottery_w)
-    Na, Nz = G.shape[0], G.shape[1]
-    Q = G[:, :, :, None] * P[None, :, None, :]
-    return Q.reshape(Na * Nz, Na * Nz)
+    return _transition_from_lottery(asset_transition(pi, lottery_lo, lottery_w), P)
 
 
 def distribution_step(lam, G, P):
@@ -70,7 +73,7 @@ def distribution_step(lam, G, P):
 def _direct(G, P):
     Na, Nz = G.shape[0], G.shape[1]
     n = Na * Nz
-    Q = (G[:, :, :, None] * P[None, :, None, :]).reshape(n, n)
+    Q = _transition_from_lottery(G, P)
     A = jnp.eye(n, dtype=Q.dtype) - Q.T
     A = A.at[0, :].set(1.0)  # rows of I - Q' are linearly dependent: swap one for the mass
     b = jnp.zeros(n, Q.dtype).at[0].set(1.0)

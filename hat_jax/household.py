@@ -165,15 +165,6 @@ def invert_egm_knots(knots, a_min, da, Na: int):
     return lo, frac
 
 
-def uniform_grid_bracket(x, a_min, da, Na: int):
-    """Bracket x on the uniform grid: lower index lo in [0, Na-2] and frac in [0, 1]
-    with x = a_lo + frac da (x outside the grid is clamped to its ends)."""
-    t = (x - a_min) / da
-    lo = jnp.clip(jnp.floor(t), 0, Na - 2)
-    frac = jnp.clip(t - lo, 0.0, 1.0)
-    return lo.astype(jnp.int32), frac
-
-
 # ------------------------------------------------------------------------- the sweep
 class _Sweep(NamedTuple):
     c: jax.Array  # [z, j, a]
