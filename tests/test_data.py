@@ -51,6 +51,14 @@ def _load_quiet(path):
         return load_ek2002(path)
 
 
+def _set_cell(file: Path, row: int, column: str, value) -> Path:
+    """Overwrite one cell of a CSV copy (to corrupt it) and return its path."""
+    df = pd.read_csv(file)
+    df.loc[row, column] = value
+    df.to_csv(file, index=False)
+    return file
+
+
 def _expect_error(path, file: Path, *fragments):
     """Loading ``path`` raises DataError whose message names ``file`` and all ``fragments``."""
     with pytest.raises(DataError) as info:
@@ -160,10 +168,7 @@ def test_wrong_row_count(ek_copy, fname, expected):
 
 
 def test_nan(ek_copy):
-    f = ek_copy / "ek-data.csv"
-    df = pd.read_csv(f)
-    df.loc[5, "trade"] = np.nan
-    df.to_csv(f, index=False)
+    f = _set_cell(ek_copy / "ek-data.csv", 5, "trade", np.nan)
     _expect_error(ek_copy, f, "NaN", "trade")
 
 
@@ -182,26 +187,17 @@ def test_cntryfix_ordering(ek_copy):
 
 
 def test_country_list_mismatch(ek_copy):
-    f = ek_copy / "countries.csv"
-    df = pd.read_csv(f)
-    df.loc[7, "iso3"] = "FRG"
-    df.to_csv(f, index=False)
+    f = _set_cell(ek_copy / "countries.csv", 7, "iso3", "FRG")
     _expect_error(ek_copy, f, "country list mismatch")
 
 
 def test_language_files_disagree(ek_copy):
-    f = ek_copy / "ek-language.csv"
-    df = pd.read_csv(f)
-    df.loc[0, "efta"] = 1
-    df.to_csv(f, index=False)
+    f = _set_cell(ek_copy / "ek-language.csv", 0, "efta", 1)
     _expect_error(ek_copy, f, "efta")
 
 
 def test_nonpositive_labor(ek_copy):
-    f = ek_copy / "ek-labor.csv"
-    df = pd.read_csv(f)
-    df.loc[3, "L"] = 0.0
-    df.to_csv(f, index=False)
+    f = _set_cell(ek_copy / "ek-labor.csv", 3, "L", 0.0)
     _expect_error(ek_copy, f, "positive", "CAN")
 
 
