@@ -72,16 +72,17 @@ from .household import (  # noqa: E402
 )
 from .income import IncomeProcess, custom_income_process, income_process, rouwenhorst  # noqa: E402
 from .params import Economy, delivered_prices, household_problems, make_economy  # noqa: E402
+from .ek import EKWorld, ek_world  # noqa: E402
 from .presets import PRESETS, preset, two_country, two_country_log  # noqa: E402
 from .results import ConvergenceError  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Aggregates", "ConvergenceError", "DistributionSolution", "Economy", "Equilibrium",
+    "Aggregates", "ConvergenceError", "DistributionSolution", "EKWorld", "Economy", "Equilibrium",
     "EquilibriumOptions", "HouseholdOptions", "HouseholdProblem", "HouseholdSolution",
     "IncomeProcess", "PRESETS", "World", "aggregate", "asset_demand", "choice_probabilities",
-    "custom_income_process", "delivered_prices", "efficiency_units", "expected_value",
+    "custom_income_process", "delivered_prices", "efficiency_units", "ek_world", "expected_value",
     "household_problems", "income_process", "make_economy", "market_residuals", "preset",
     "rouwenhorst", "solve_equilibrium", "solve_equilibrium_jit", "solve_household",
     "solve_households", "solve_world", "stationary_distribution", "stationary_distributions",

@@ -44,7 +44,9 @@ from hat_jax.equilibrium import (
     solve_equilibrium,
     solve_equilibrium_jit,
 )
+from hat_jax.ek import EK_PRESETS, EKWorld, ek_world
 from hat_jax.params import Economy
+from hat_jax.presets import solve_defaults
 from hat_jax.results import ConvergenceError
 
 __all__ = ["main", "build_parser", "summary", "format_summary", "write_outputs"]
@@ -110,11 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = s.add_argument_group("equilibrium")
     e.add_argument("--regime", choices=("global", "autarky"), default="global",
                    help="one world bond market (global, default) or financial autarky")
-    e.add_argument("--unknown", choices=("R", "beta"), default="R",
-                   help="solve R at the given beta (default) or beta at a target R")
+    e.add_argument("--unknown", choices=("R", "beta"), default=None,
+                   help="solve R at the given beta, or beta at a target R (default: the "
+                   "preset's; R for the two-country presets, beta for the ek_* presets)")
     e.add_argument("--R", dest="R", type=float,
-                   help="target R with --unknown beta (default 1.01); otherwise the "
-                   "starting R (default 1)")
+                   help="target R with --unknown beta (default: the preset's, 1.01); "
+                   "otherwise the starting R (default 1)")
+    e.add_argument("--start", choices=("published", "cold"), default=None,
+                   help="starting prices of the ek_* presets: the published equilibrium "
+                   "(default) or a cold start (all wages 1, beta = 0.95/R)")
     e.add_argument("--tol", type=float, default=1e-10,
                    help="equilibrium tolerance: max |excess demand| / world GDP (default 1e-10)")
     e.add_argument("--hh-tol", dest="hh_tol", type=float, default=1e-10,
@@ -150,6 +156,11 @@ def _takes(factory, name: str, *, via_kwargs: bool) -> bool:
 
 def economy_from_args(args: argparse.Namespace) -> Economy:
     """The preset's economy with the command-line overrides (ValueError on bad input)."""
+    return setup_from_args(args)[0]
+
+
+def setup_from_args(args: argparse.Namespace):
+    """(economy, EKWorld or None) of the preset with the command-line overrides."""
     factory = hat_jax.PRESETS.get(args.preset)
     if factory is None:
         return hat_jax.preset(args.preset)  # raises ValueError listing the presets
@@ -170,12 +181,18 @@ def economy_from_args(args: argparse.Namespace) -> Economy:
         elif not args.quiet:
             _err(f"note: preset {args.preset!r} does not read data; --data-dir ignored")
     try:
-        return hat_jax.preset(args.preset, **overrides)
+        if args.preset in EK_PRESETS:
+            world = ek_world(args.preset, **overrides)
+            return world.economy, world
+        return hat_jax.preset(args.preset, **overrides), None
     except TypeError as exc:  # an override the factory cannot take
         raise ValueError(f"preset {args.preset!r}: {exc}") from exc
 
 
 def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
+    """Equilibrium options; ``--unknown`` defaults to the preset's (see SOLVE_DEFAULTS)."""
+    if args.unknown is None:
+        args.unknown = solve_defaults(args.preset)["unknown"]
     if not (args.hh_tol > 0 and math.isfinite(args.hh_tol)):
         raise ValueError(f"--hh-tol must be > 0, got hh_tol={args.hh_tol!r}")
     if not math.isfinite(args.tol):
@@ -206,16 +223,32 @@ def _nums(x) -> list:
     return [_nums(v) for v in a]
 
 
+def gravity_summary(eq: Equilibrium, world: EKWorld) -> dict:
+    """{"model": moments of the model's trade shares, "data": moments of the data}."""
+    return {"model": world.model_moments(eq.world.aggregates.trade_shares).as_dict(),
+            "data": world.data_moments().as_dict()}
+
+
 def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
-            timings: dict | None = None) -> dict:
-    """The JSON summary of a solved equilibrium (the ``--json`` / summary.json object)."""
+            timings: dict | None = None, world: EKWorld | None = None,
+            start: str = "default") -> dict:
+    """The JSON summary of a solved equilibrium (the ``--json`` / summary.json object).
+
+    Keys: preset, countries, R, beta, wages, trade_shares (importer rows),
+    home_choice_mean, share_borrowing_limit, bond_demand, home_share, import_share,
+    nfa_gdp, A, L, residuals {goods, bonds, walras, max}, iterations {newton,
+    household_max}, converged, timings {compile_s, run_s}, start, settings {...}; for
+    the ek_* presets also gravity {model, data} with S, m, dist (lists), border,
+    language, EC, EFTA.
+    """
     economy = eq.economy
     agg = eq.world.aggregates
     R = np.asarray(eq.R)
     goods = np.asarray(eq.goods_residuals)
     bonds = np.asarray(eq.bond_residuals)
     timings = timings or {}
-    return {
+    table = countries_frame(eq)
+    out = {
         "preset": preset,
         "countries": list(economy.countries),
         "R": _nums(R) if opts.regime == "autarky" else _num(R.reshape(-1)[0]),
@@ -225,6 +258,11 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
         "home_choice_mean": _nums(agg.home_choice_mean),
         "share_borrowing_limit": _nums(agg.share_constrained),
         "bond_demand": _nums(agg.bond_demand),
+        "home_share": _nums(table["home_share"]),
+        "import_share": _nums(table["import_share"]),
+        "nfa_gdp": _nums(table["nfa_gdp"]),
+        "A": _nums(economy.A),
+        "L": _nums(economy.L),
         "residuals": {
             "goods": _nums(goods),
             "bonds": _nums(bonds),
@@ -240,6 +278,7 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
             "compile_s": _num(timings["compile_s"]) if "compile_s" in timings else None,
             "run_s": _num(timings["run_s"]) if "run_s" in timings else None,
         },
+        "start": start,
         "settings": {
             "gamma": float(economy.gamma),
             "sigma": _num(economy.sigma),
@@ -257,6 +296,9 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
             "d": _nums(economy.d),
         },
     }
+    if world is not None:
+        out["gravity"] = gravity_summary(eq, world)
+    return out
 
 
 def trade_shares_frame(eq: Equilibrium) -> pd.DataFrame:
@@ -305,8 +347,30 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_outputs(out_dir: str | os.PathLike, eq: Equilibrium, result: dict) -> list[Path]:
-    """Write summary.json, trade_shares.csv and countries.csv to ``out_dir`` (created)."""
+def gravity_frame(gravity: dict) -> pd.DataFrame:
+    """Moments side by side: one row per moment (S_ISO3 / m_ISO3 are added by the caller
+    as S_1..S_N when labels are unknown), columns data, model, model_minus_data."""
+    rows = []
+    for key in ("S", "m", "dist"):
+        for k, (d, m) in enumerate(zip(gravity["data"][key], gravity["model"][key])):
+            rows.append((f"{key}_{k + 1}", d, m))
+    for key in ("border", "language", "EC", "EFTA"):
+        rows.append((key, gravity["data"][key], gravity["model"][key]))
+    df = pd.DataFrame(rows, columns=["moment", "data", "model"])
+    df["model_minus_data"] = df["model"] - df["data"]
+    return df
+
+
+def _label_gravity(df: pd.DataFrame, labels) -> pd.DataFrame:
+    names = {f"{k}_{i + 1}": f"{k}_{c}" for k in ("S", "m") for i, c in enumerate(labels)}
+    return df.assign(moment=df["moment"].map(lambda x: names.get(x, x)))
+
+
+def write_outputs(out_dir: str | os.PathLike, eq: Equilibrium, result: dict,
+                  world: EKWorld | None = None) -> list[Path]:
+    """Write summary.json, trade_shares.csv and countries.csv to ``out_dir`` (created);
+    for the ek_* presets also gravity.csv (moment, data, model, model_minus_data; S and m
+    labelled by ISO3, dist_1..dist_6 by bin)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -314,6 +378,9 @@ def write_outputs(out_dir: str | os.PathLike, eq: Equilibrium, result: dict) -> 
         "trade_shares.csv": trade_shares_frame(eq).to_csv(float_format="%.17g"),
         "countries.csv": countries_frame(eq).to_csv(index=False, float_format="%.17g"),
     }
+    if "gravity" in result:
+        g = _label_gravity(gravity_frame(result["gravity"]), result["countries"])
+        files["gravity.csv"] = g.to_csv(index=False, float_format="%.17g")
     paths = []
     for name, text in files.items():
         _atomic_write(out / name, text)
@@ -343,19 +410,29 @@ def format_summary(result: dict, eq: Equilibrium) -> str:
 
     table = countries_frame(eq).set_index("country")
     table.index.name = None
-    cols = {"W": "wage W", "home_choice_mean": "home choice (mean)",
-            "share_borrowing_limit": "at borrowing limit", "bond_demand": "bond demand",
-            "nfa_gdp": "bonds / GDP"}
+    cols = {"W": "wage W", "A": "TFP A", "L": "L", "home_share": "home share",
+            "import_share": "import share", "nfa_gdp": "NFA / GDP",
+            "share_borrowing_limit": "at borrowing limit"}
     table = table[list(cols)].rename(columns=cols)
     if isinstance(result["R"], list):
         table.insert(0, "R_i", result["R"])
     with pd.option_context("display.width", 120, "display.max_columns", 50,
                            "display.float_format", "{:.6g}".format):
         lines += ["", "Countries", table.to_string()]
-        ts = trade_shares_frame(eq)
-        ts.index.name, ts.columns.name = "importer \\ exporter", None
-        lines += ["", "Trade shares (importer rows, exporter columns; rows sum to 1)",
-                  ts.to_string(float_format="{:.6f}".format)]
+        if len(labels) <= 6:
+            ts = trade_shares_frame(eq)
+            ts.index.name, ts.columns.name = "importer \\ exporter", None
+            lines += ["", "Trade shares (importer rows, exporter columns; rows sum to 1)",
+                      ts.to_string(float_format="{:.6f}".format)]
+        else:
+            lines += ["", f"Trade shares: {len(labels)} x {len(labels)} matrix in --json / "
+                      "--out (trade_shares.csv)"]
+        if "gravity" in result:
+            g = gravity_frame(result["gravity"])
+            g = g[~g["moment"].str.match(r"^[Sm]_")]
+            lines += ["", "Gravity regression on log(pi_ij/pi_ii): data vs model "
+                      "(S and m by country in --json / gravity.csv)",
+                      g.to_string(index=False, float_format="{:.6f}".format)]
 
     r = result["residuals"]
     lines += [
@@ -415,25 +492,45 @@ def _announce_solving(enabled: bool):
         unregister(listener)
 
 
+def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld | None,
+                    opts: EquilibriumOptions):
+    """(W0, R0, beta0, start label) from --start / --R / --beta and the preset."""
+    if world is None:
+        if args.start == "published":
+            raise ValueError(f"preset {args.preset!r} has no published prices; --start "
+                             "published is for the ek_* presets")
+        return None, args.R, None, "default"
+    start = args.start or "published"
+    W0, R_target, beta0 = world.start(start)
+    R0 = R_target if args.R is None else args.R
+    if args.beta is not None:
+        beta0 = args.beta
+    elif opts.unknown == "beta" and beta0 * R0 >= 1.0:
+        beta0 = 0.95 / R0
+    return W0, R0, beta0, start
+
+
 def _solve(args: argparse.Namespace) -> int:
-    economy = economy_from_args(args)
+    economy, world = setup_from_args(args)
     opts = options_from_args(args)
+    W0, R0, beta0, start = starting_prices(args, economy, world, opts)
     progress = not args.quiet
     if progress:
         _err(f"{args.preset}: N={economy.N}, Na={economy.Na}, regime {opts.regime}, "
-             f"solving for {opts.unknown}")
+             f"solving for {opts.unknown}" + ("" if world is None else f", {start} start"))
         _err("compiling... (the first solve for given grid sizes and options compiles "
              "the solver; this can take a minute)")
     timings: dict = {}
     with _announce_solving(progress):
-        eq = solve_equilibrium(economy, opts, R0=args.R, timings=timings, throw=False)
+        eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, timings=timings,
+                               throw=False)
     if progress:
         _err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
              f"run {timings.get('run_s', float('nan')):.3f} s")
-    result = summary(eq, args.preset, opts, timings)
+    result = summary(eq, args.preset, opts, timings, world=world, start=start)
 
     if args.out is not None:
-        paths = write_outputs(args.out, eq, result)
+        paths = write_outputs(args.out, eq, result, world=world)
         if progress:
             _err("wrote " + ", ".join(str(p) for p in paths))
     rc = EXIT_OK

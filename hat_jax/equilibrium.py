@@ -323,6 +323,23 @@ def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, 
     return W0, R0, beta0
 
 
+_COMPILED: dict = {}
+
+
+def _compiled_solver(args, opts: EquilibriumOptions, hh_state0):
+    """The AOT-compiled solver for these argument shapes and static settings (cached, so
+    that repeated solves of one kind of economy compile once per process)."""
+    leaves, treedef = jax.tree_util.tree_flatten((args, hh_state0))
+    key = (opts, treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _solve_jit.lower(*args, opts=opts, hh_state0=hh_state0, throw=False).compile()
+        if len(_COMPILED) >= 32:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = compiled
+    return compiled
+
+
 def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, *, W0=None,
                       R0=None, beta0=None, hh_state0=None, throw: bool = True,
                       timings: dict | None = None) -> Equilibrium:
@@ -331,7 +348,9 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     opts: :class:`EquilibriumOptions` (regime, unknown R or beta, tolerances).
     W0, R0, beta0: starting prices; in the "beta" mode R0 is the target R (default 1.01).
     throw: raise ConvergenceError with residuals and iterations if not converged.
-    timings: if a dict is given, 'compile_s' and 'run_s' are written into it.
+    timings: if a dict is given, 'compile_s' and 'run_s' are written into it (compile_s
+      is ~0 when a solver for the same shapes and options was compiled before in this
+      process).
 
     For derivatives, call :func:`solve_equilibrium_jit` under jax.jvp / grad / jacfwd.
     """
@@ -341,7 +360,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     args = (economy, jnp.asarray(W0), jnp.asarray(R0, jnp.float64),
             jnp.asarray(beta0, jnp.float64))
     t0 = time.perf_counter()
-    compiled = _solve_jit.lower(*args, opts=opts, hh_state0=hh_state0, throw=False).compile()
+    compiled = _compiled_solver(args, opts, hh_state0)
     t1 = time.perf_counter()
     eq = compiled(*args, hh_state0=hh_state0)
     eq = jax.block_until_ready(eq)

@@ -73,6 +73,7 @@ class HouseholdOptions(eqx.Module):
     anderson_memory: int = eqx.field(static=True, default=5)
     gmres_rtol: float = eqx.field(static=True, default=1e-12)
     gmres_atol: float = eqx.field(static=True, default=1e-13)
+    gmres_restart: int = eqx.field(static=True, default=40)
 
 
 class HouseholdSolution(NamedTuple):
@@ -326,7 +327,8 @@ def _household_fixed_point_jvp(opts, primals, tangents):
         _, Jt = jax.jvp(lambda yy: household_operator(yy, problem, opts), (y,), (t,))
         return (t[0] - Jt[0], t[1] - Jt[1])
 
-    t_y = krylov_solve(matvec, rhs, opts.gmres_rtol, opts.gmres_atol)
+    t_y = krylov_solve(matvec, rhs, opts.gmres_rtol, opts.gmres_atol,
+                       restart=opts.gmres_restart)
     t_it = np.zeros(np.shape(it), dtype=jax.dtypes.float0)
     return (y, res, it), (t_y, jnp.zeros_like(res), t_it)
 

@@ -24,7 +24,7 @@ SMALL = ["--Na", "40", "--quiet"]  # Na = conftest.NA_TEST
 TOP_KEYS = {
     "preset", "countries", "R", "beta", "wages", "trade_shares", "home_choice_mean",
     "share_borrowing_limit", "bond_demand", "residuals", "iterations", "converged",
-    "timings", "settings",
+    "timings", "settings", "home_share", "import_share", "nfa_gdp", "A", "L", "start",
 }
 SETTINGS_KEYS = {
     "gamma", "sigma", "beta", "Na", "phi", "amax", "psi_slope", "regime", "unknown", "tol",
@@ -187,3 +187,40 @@ def test_python_m_entry_point():
 def test_json_numbers_are_finite_or_null():
     assert cli._nums([1.0, math.nan, math.inf]) == [1.0, None, None]
     assert cli._num(np.float32(0.5)) == 0.5 and type(cli._num(np.float64(2))) is float
+
+
+@pytest.mark.ek_solve
+@pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
+def test_ek_preset_json_and_out(tmp_path, data_dir):
+    """An ek_* preset: beta solved at R = 1.01 from the published prices, ISO3 countries
+    in data order, the gravity object (model and data moments), gravity.csv."""
+    from hat_jax.data import EK_ISO3
+
+    out_dir = tmp_path / "ek"
+    rc, stdout, _ = run(["solve", "ek_log", "--Na", "20", "--data-dir", str(data_dir),
+                         "--json", "--quiet", "--out", str(out_dir)])
+    assert rc == 0
+    res = json.loads(stdout)
+    assert set(res) == TOP_KEYS | {"gravity"}
+    assert res["countries"] == list(EK_ISO3) and res["start"] == "published"
+    assert res["R"] == 1.01 and res["settings"]["unknown"] == "beta"
+    assert res["converged"] and res["residuals"]["max"] <= 1e-10
+    assert len(res["trade_shares"]) == 19 and all(len(r) == 19 for r in res["trade_shares"])
+    g = res["gravity"]
+    assert set(g) == {"model", "data"}
+    for side in g.values():
+        assert set(side) == {"S", "m", "dist", "border", "language", "EC", "EFTA"}
+        assert len(side["S"]) == 19 and len(side["m"]) == 19 and len(side["dist"]) == 6
+        assert all(isinstance(side[k], float) for k in ("border", "language", "EC", "EFTA"))
+    # the data moments are Eaton-Kortum's
+    assert g["data"]["border"] == pytest.approx(0.303564, abs=1e-6)
+    np.testing.assert_allclose(res["import_share"], 1.0 - np.diag(res["trade_shares"]), atol=1e-14)
+    grav = pd.read_csv(out_dir / "gravity.csv")
+    assert list(grav.columns) == ["moment", "data", "model", "model_minus_data"]
+    assert grav["moment"].iloc[0] == "S_AUS" and len(grav) == 2 * 19 + 10
+    assert {"summary.json", "trade_shares.csv", "countries.csv"} <= {p.name for p in out_dir.iterdir()}
+
+
+def test_published_start_needs_a_data_preset():
+    rc, _, err = run(["solve", "two_country", "--start", "published"])
+    assert rc == 1 and "has no published prices" in err

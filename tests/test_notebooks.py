@@ -1,10 +1,12 @@
-"""Execute every notebook in notebooks/ at small grid sizes (HAT_NOTEBOOK_NA=30).
+"""Execute every notebook in notebooks/ at small grid sizes (HAT_NOTEBOOK_NA, see SMALL_NA).
 
 Each notebook runs in a fresh ipykernel started with *this* interpreter (a temporary
 kernelspec put first on JUPYTER_PATH, so a user-installed 'python3' kernel pointing at
 another Python cannot shadow it), with MPLBACKEND=Agg, the notebook's folder as working
 directory, and HAT_DATA_DIR set to the Eaton-Kortum data folder when one can be found.
-Notebooks read HAT_NOTEBOOK_NA (grid size) and HAT_DATA_DIR themselves.
+Notebooks read HAT_NOTEBOOK_NA (grid size) and HAT_DATA_DIR themselves. Notebooks listed
+in NEEDS_DATA take the data folder from the conftest ``data_dir`` fixture (HAT_DATA_DIR,
+else ../shared/data) and are skipped when it is absent.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ pytest.importorskip("ipykernel")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMALL_NA = "30"
+# Per-notebook grid sizes where SMALL_NA is too slow (ek_world: 19 countries, ~3 min at 20).
+NOTEBOOK_NA = {"ek_world.ipynb": "20"}
+# Notebooks that read the Eaton-Kortum data.
+NEEDS_DATA = {"ek_world.ipynb"}
 CELL_TIMEOUT_S = 600
 
 
@@ -61,6 +67,9 @@ def kernel_env(tmp_path, monkeypatch):
 
 def test_notebooks_found():
     assert NOTEBOOKS, f"no notebooks in {ROOT / 'notebooks'}"
+    names = {p.name for p in NOTEBOOKS}
+    stale = sorted((set(NOTEBOOK_NA) | NEEDS_DATA) - names)
+    assert not stale, f"NOTEBOOK_NA / NEEDS_DATA name notebooks that do not exist: {stale}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -73,7 +82,14 @@ def test_committed_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes(path, kernel_env):
+def test_notebook_executes(path, kernel_env, request, monkeypatch):
+    na = NOTEBOOK_NA.get(path.name, SMALL_NA)
+    monkeypatch.setenv("HAT_NOTEBOOK_NA", na)
+    if path.name in NEEDS_DATA:
+        if os.environ.get("HAT_TEST_EK") != "1":  # 19-country solves, as the ek_solve marker
+            pytest.skip("19-country notebook: set HAT_TEST_EK=1 to run")
+        data_dir = request.getfixturevalue("data_dir")  # skips when the data are absent
+        monkeypatch.setenv("HAT_DATA_DIR", str(data_dir))
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
@@ -81,4 +97,4 @@ def test_notebook_executes(path, kernel_env):
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
-        pytest.fail(f"{path.name} failed (HAT_NOTEBOOK_NA={SMALL_NA}):\n{err}", pytrace=False)
+        pytest.fail(f"{path.name} failed (HAT_NOTEBOOK_NA={na}):\n{err}", pytrace=False)

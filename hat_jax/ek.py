@@ -1,0 +1,199 @@
+"""The 19-country Eaton-Kortum world (model.md sections 7, 8 and 13).
+
+An :class:`EKWorld` bundles what the ``ek_*`` presets are made of: the data
+(:class:`~hat_jax.data.EKData`, ISO3 labels in ``countries.csv`` order), the structural
+parameters Theta (46, layout of :mod:`hat_jax.gravity`), the :class:`~hat_jax.params.Economy`
+they imply, the target R of the bond market (beta is the unknown) and the published
+equilibrium prices as a starting point.
+
+Preset settings (model.md section 13; all phi = 0.5, amax = 8, Na = 100, R = 1.01):
+
+=================  =====  ======  =========  =========================
+preset             gamma  sigma   psi_slope  published vectors
+=================  =====  ======  =========  =========================
+``ek_baseline``    1.45   0.33    0.725      ``hat-baseline/baseline-*``
+``ek_no_quality``  1.45   0.33    0         ``hat-baseline/no-quality-*``
+``ek_log``         1.0    0.2369  0         ``hat-baseline/log-*``
+=================  =====  ======  =========  =========================
+
+Theta -> economy: A_i = exp(log A_i) (A_USA = 1), d_ij = max(1, exp(-(dist_k + b border +
+l lang + e EC + f EFTA + mu_i)/theta_d)) with theta_d = 4 (:func:`hat_jax.gravity.trade_costs`;
+where the clamp binds the derivative of d_ij is zero). L_i from ``ek2002/ek-labor.csv``.
+The country scaling of sigma, psi and the asset grid is the Economy's (``scale_by_tfp``).
+:func:`economy_from_params` is a pure JAX function of Theta (jit-able, differentiable).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import jax.numpy as jnp
+import numpy as np
+
+from .data import EKData, PublishedVectors, load_ek2002, load_published
+from .gravity import (
+    Geography,
+    GravityMoments,
+    TradeCostParams,
+    gravity_regression,
+    tfp,
+    trade_costs,
+    unpack_params,
+)
+from .params import Economy, make_economy
+
+__all__ = [
+    "EK_PRESETS",
+    "THETA_D",
+    "EKWorld",
+    "ek_world",
+    "economy_from_params",
+    "data_moments",
+    "model_moments",
+    "ek_baseline",
+    "ek_no_quality",
+    "ek_log",
+]
+
+#: Curvature of the trade-cost function (gravity coefficients are -theta_d log d).
+THETA_D = 4.0
+
+#: Settings of the ek_* presets: utility, published vectors and the bond-market target.
+EK_PRESETS = {
+    "ek_baseline": dict(gamma=1.45, sigma=0.33, psi_slope=0.725, published="baseline", R=1.01),
+    "ek_no_quality": dict(gamma=1.45, sigma=0.33, psi_slope=0.0, published="no-quality", R=1.01),
+    "ek_log": dict(gamma=1.0, sigma=0.2369, psi_slope=0.0, published="log", R=1.01),
+}
+
+_COMMON = dict(phi=0.5, amax=8.0, Na=100)
+
+
+def economy_from_params(theta, base: Economy, geography: Geography,
+                        theta_d: float = THETA_D) -> Economy:
+    """The economy ``base`` with A and d from Theta (pure JAX; differentiable in Theta).
+
+    A = exp(log A) with A_N = 1; d from :func:`hat_jax.gravity.trade_costs`.
+    """
+    p = unpack_params(theta)
+    return base.replace(A=tfp(p), d=trade_costs(p, geography, theta_d))
+
+
+@dataclass(frozen=True, eq=False)
+class EKWorld:
+    """A 19-country economy built from the Eaton-Kortum data.
+
+    name: the preset; economy: the :class:`Economy` (ISO3 ``countries``; its ``beta`` is
+    the published beta, the starting guess when beta is solved); data: the loaded data;
+    theta: the 46 structural parameters; published: the published vectors (or None);
+    R: the target gross interest rate (beta is the equilibrium unknown).
+    """
+
+    name: str
+    economy: Economy
+    data: EKData
+    theta: np.ndarray
+    published: PublishedVectors | None
+    R: float = 1.01
+    theta_d: float = THETA_D
+    geography: Geography = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "geography", self.data.geography())
+
+    @property
+    def countries(self) -> tuple[str, ...]:
+        return self.data.iso3
+
+    @property
+    def params(self) -> TradeCostParams:
+        return unpack_params(self.theta)
+
+    def start(self, kind: str = "published"):
+        """Starting prices (W0, R0, beta0) for the "beta" mode at the target R.
+
+        ``"published"``: the published wages and beta; ``"cold"``: W = 1 and beta = 0.95/R.
+        """
+        if kind == "published":
+            if self.published is None:
+                raise ValueError(f"{self.name}: no published prices to start from")
+            return np.asarray(self.published.wages), self.R, float(self.published.beta)
+        if kind == "cold":
+            return np.ones(self.economy.N), self.R, 0.95 / self.R
+        raise ValueError(f"start must be 'published' or 'cold', got start={kind!r}")
+
+    def data_moments(self) -> GravityMoments:
+        """Gravity moments of the Eaton-Kortum trade data."""
+        return data_moments(self.data)
+
+    def model_moments(self, trade_shares) -> GravityMoments:
+        """Gravity moments of model trade shares pi_ij (importer rows)."""
+        return model_moments(trade_shares, self.geography)
+
+
+def data_moments(data: EKData) -> GravityMoments:
+    """The gravity regression of model.md section 7 on log(X_ij / X_ii) of the data."""
+    return gravity_regression(jnp.asarray(data.trade), data.geography())
+
+
+def model_moments(trade_shares, geography: Geography) -> GravityMoments:
+    """The same regression on log(pi_ij / pi_ii) of model trade shares."""
+    pi = jnp.asarray(trade_shares)
+    y = jnp.log(pi) - jnp.log(jnp.diagonal(pi))[:, None]
+    return gravity_regression(y, geography)
+
+
+def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = None, *,
+             theta=None, R: float | None = None, **overrides) -> EKWorld:
+    """Build an ``ek_*`` preset world.
+
+    data_dir: the data folder (default ``$HAT_DATA_DIR``, then ``../shared/data``).
+    theta: 46 structural parameters (default: the preset's published vector).
+    R: the target interest rate (default 1.01). overrides: Economy settings (gamma,
+    sigma, psi_slope, beta, phi, amax, Na, income, scale_by_tfp).
+    """
+    try:
+        spec = dict(EK_PRESETS[name])
+    except KeyError:
+        raise ValueError(f"unknown EK preset {name!r}; available: {', '.join(EK_PRESETS)}") from None
+    if "d" in overrides or "A" in overrides or "L" in overrides:
+        bad = [k for k in ("d", "A", "L") if k in overrides]
+        raise ValueError(f"preset {name!r} takes A and d from theta and L from the data; "
+                         f"cannot override {bad}")
+    data = load_ek2002(data_dir)
+    published = load_published(spec.pop("published"), data_dir)
+    R_target = float(spec.pop("R") if R is None else R)
+    if not (np.isfinite(R_target) and R_target > 0):
+        raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
+    theta = np.asarray(published.params if theta is None else theta, np.float64)
+    if theta.shape != published.params.shape:
+        raise ValueError(f"theta must have {published.params.size} entries "
+                         f"(published layout), got shape {theta.shape}")
+    if not np.all(np.isfinite(theta)):
+        raise ValueError("theta has non-finite entries at positions "
+                         f"{np.flatnonzero(~np.isfinite(theta)).tolist()}")
+    kw = dict(_COMMON)
+    kw.update(gamma=spec["gamma"], sigma=spec["sigma"], psi_slope=spec["psi_slope"],
+              beta=published.beta)
+    kw.update(overrides)
+    p = unpack_params(theta)
+    d = np.asarray(trade_costs(p, data.geography(), THETA_D))
+    A = np.asarray(tfp(p))
+    economy = make_economy(d, A, np.asarray(data.L), countries=data.iso3, **kw)
+    return EKWorld(name=name, economy=economy, data=data, theta=theta, published=published,
+                   R=R_target)
+
+
+def ek_baseline(data_dir=None, **overrides) -> Economy:
+    """``ek_baseline``: gamma 1.45, sigma 0.33, psi_slope 0.725, published baseline vectors."""
+    return ek_world("ek_baseline", data_dir, **overrides).economy
+
+
+def ek_no_quality(data_dir=None, **overrides) -> Economy:
+    """``ek_no_quality``: gamma 1.45, sigma 0.33, no quality shifter."""
+    return ek_world("ek_no_quality", data_dir, **overrides).economy
+
+
+def ek_log(data_dir=None, **overrides) -> Economy:
+    """``ek_log``: log utility, sigma 0.2369, no quality shifter."""
+    return ek_world("ek_log", data_dir, **overrides).economy

@@ -1,0 +1,212 @@
+"""The 19-country Eaton-Kortum world: presets, published equilibrium, cold start, Walras'
+law, the log-utility separation result and gravity, derivatives against finite
+differences. Equilibria are solved on small grids (NA_EK) except the published-price
+check, which needs the published grid (Na = 100) and only evaluates residuals."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import EquilibriumOptions
+from hat_jax.data import DataError, load_ek2002, load_published
+from hat_jax.ek import EK_PRESETS, THETA_D, economy_from_params, ek_world
+from hat_jax.equilibrium import _residual_fn, encode, solve_equilibrium_jit
+from hat_jax.gravity import log_trade_costs_unclamped, trade_costs, unpack_params
+from hat_jax.household import HouseholdOptions, initial_state
+from hat_jax.params import delivered_prices, household_problems
+
+NA_EK = 20
+BETA_MODE = EquilibriumOptions(unknown="beta")
+
+pytestmark = pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
+
+
+@pytest.fixture(scope="module")
+def baseline(data_dir):
+    return ek_world("ek_baseline", data_dir, Na=NA_EK)
+
+
+@pytest.fixture(scope="module")
+def baseline_eq(baseline):
+    W0, R0, b0 = baseline.start("published")
+    return hat_jax.solve_equilibrium(baseline.economy, BETA_MODE, W0=W0, R0=R0, beta0=b0)
+
+
+@pytest.fixture(scope="module")
+def log_world(data_dir):
+    return ek_world("ek_log", data_dir, Na=NA_EK)
+
+
+@pytest.fixture(scope="module")
+def log_eq(log_world):
+    W0, R0, b0 = log_world.start("published")
+    return hat_jax.solve_equilibrium(log_world.economy, BETA_MODE, W0=W0, R0=R0, beta0=b0)
+
+
+# ------------------------------------------------------------------------- presets
+@pytest.mark.parametrize("name", sorted(EK_PRESETS))
+def test_ek_preset_is_built_from_data_and_published_vectors(name, data_dir):
+    spec = EK_PRESETS[name]
+    w = ek_world(name, data_dir)
+    e = w.economy
+    data = load_ek2002(data_dir)
+    pub = load_published(spec["published"], data_dir)
+    assert e.countries == data.iso3 and e.countries[-1] == "USA" and e.N == 19
+    np.testing.assert_array_equal(np.asarray(e.L), data.L)
+    np.testing.assert_allclose(np.asarray(e.A)[:-1], np.exp(pub.params[:18]), rtol=1e-15)
+    assert float(e.A[-1]) == 1.0
+    d = np.asarray(e.d)
+    np.testing.assert_array_equal(np.diag(d), 1.0)
+    assert np.all(d >= 1.0)
+    np.testing.assert_allclose(d, np.asarray(trade_costs(unpack_params(pub.params),
+                                                         data.geography(), THETA_D)))
+    assert (e.gamma, float(e.sigma), float(e.psi_slope)) == (spec["gamma"], spec["sigma"],
+                                                             spec["psi_slope"])
+    assert (float(e.phi), float(e.amax), e.Na) == (0.5, 8.0, 100)
+    assert float(e.beta) == pub.beta and w.R == 1.01
+    # the preset factory and the world agree; presets are registered for the CLI
+    assert hat_jax.preset(name, data_dir=data_dir).countries == e.countries
+
+
+def test_baseline_clamp_binds_only_for_belgian_imports(data_dir):
+    w = ek_world("ek_baseline", data_dir)
+    x = np.asarray(log_trade_costs_unclamped(w.params, w.geography))
+    binds = (x < 0) & ~np.eye(19, dtype=bool)
+    importers = {w.countries[i] for i in np.nonzero(binds)[0]}
+    assert binds.sum() == 13 and importers == {"BEL"}
+    np.testing.assert_array_equal(np.asarray(w.economy.d)[binds], 1.0)
+
+
+def test_economy_from_params_is_differentiable(baseline):
+    """d(d_ij)/d(border) = -d_ij border_ij / theta_d where the clamp does not bind, 0 where
+    it binds; d A / d log A = A."""
+    theta = jnp.asarray(baseline.theta)
+    k_border = 2 * 18 + 6
+    tangent = jnp.zeros_like(theta).at[k_border].set(1.0).at[0].set(1.0)
+    econ, t = jax.jvp(lambda th: economy_from_params(th, baseline.economy, baseline.geography),
+                      (theta,), (tangent,))
+    x = np.asarray(log_trade_costs_unclamped(baseline.params, baseline.geography))
+    d = np.asarray(econ.d)
+    expected = np.where(x > 0, -d * np.asarray(baseline.geography.border) / THETA_D, 0.0)
+    np.testing.assert_allclose(np.asarray(t.d), expected, atol=1e-15)
+    assert float(t.A[0]) == pytest.approx(float(econ.A[0]), rel=1e-14)
+
+
+def test_ek_world_rejects_bad_input(data_dir, tmp_path):
+    with pytest.raises(ValueError, match="unknown EK preset 'ek_nope'"):
+        ek_world("ek_nope", data_dir)
+    with pytest.raises(ValueError, match="theta must have 46 entries"):
+        ek_world("ek_baseline", data_dir, theta=np.zeros(45))
+    with pytest.raises(ValueError, match=r"cannot override \['d'\]"):
+        ek_world("ek_baseline", data_dir, d=np.ones((19, 19)))
+    with pytest.raises(ValueError, match="target R"):
+        ek_world("ek_baseline", data_dir, R=-1.0)
+    with pytest.raises(ValueError, match="start must be"):
+        ek_world("ek_baseline", data_dir).start("warm")
+    with pytest.raises(DataError, match="countries.csv: missing file"):
+        ek_world("ek_baseline", tmp_path)
+
+
+# --------------------------------------------------------------- the published world
+@pytest.mark.slow
+def test_published_prices_clear_markets_on_the_published_grid(data_dir):
+    """At the published parameters and prices (Na = 100) every market clears to the
+    accuracy the published prices were solved to (max |excess demand|/GDP ~ 1e-8)."""
+    w = ek_world("ek_baseline", data_dir)
+    e = w.economy
+    W0, R0, b0 = w.start("published")
+    x0 = encode(jnp.asarray(W0), R0, b0, e, BETA_MODE)
+    probs = household_problems(e, jnp.asarray(W0), R0, b0)
+    s0 = jax.vmap(initial_state, in_axes=(0, None))(probs, HouseholdOptions(gamma=e.gamma, Na=e.Na))
+    f = jax.jit(lambda x, s: _residual_fn(x, e, BETA_MODE, jnp.asarray(R0), s))
+    r, (_, ok) = f(x0, s0)
+    assert bool(ok)
+    assert np.max(np.abs(np.asarray(r))) < 3e-8
+
+
+@pytest.mark.ek_solve
+def test_baseline_equilibrium_clears_markets(baseline_eq):
+    eq = baseline_eq
+    agg = eq.world.aggregates
+    gdp = float(np.sum(agg.Y))
+    assert bool(eq.converged) and float(eq.residual) <= 1e-10
+    np.testing.assert_allclose(np.asarray(agg.Y), np.asarray(agg.M).sum(0), atol=1e-10 * gdp)
+    assert abs(float(eq.walras_residual)) < 1e-10  # the dropped goods market (Walras' law)
+    assert abs(float(np.sum(agg.bond_demand))) < 1e-10 * gdp
+    assert float(eq.R) == 1.01 and float(eq.beta) * 1.01 < 1.0
+    assert float(np.mean(eq.W)) == pytest.approx(1.0, abs=1e-14)
+    np.testing.assert_allclose(np.asarray(agg.trade_shares).sum(1), 1.0, atol=1e-13)
+
+
+@pytest.mark.ek_solve
+def test_cold_start_finds_the_same_equilibrium(baseline, baseline_eq):
+    W0, R0, b0 = baseline.start("cold")
+    np.testing.assert_array_equal(W0, np.ones(19))
+    eq = hat_jax.solve_equilibrium(baseline.economy, BETA_MODE, W0=W0, R0=R0, beta0=b0)
+    assert int(eq.iterations) > int(baseline_eq.iterations)
+    np.testing.assert_allclose(np.asarray(eq.W), np.asarray(baseline_eq.W), atol=1e-8)
+    assert float(eq.beta) == pytest.approx(float(baseline_eq.beta), abs=1e-8)
+
+
+# ------------------------------------------------------------------- log utility
+@pytest.mark.ek_solve
+def test_log_utility_separation_result(log_eq):
+    """gamma = 1: M_ij / M_ii = (p_ij / p_ii)^(-1/sigma) for every pair, whatever the
+    heterogeneity (expenditure does not depend on the variety chosen)."""
+    eq = log_eq
+    M = np.asarray(eq.world.aggregates.M)
+    p = np.asarray(delivered_prices(eq.economy, eq.W))
+    sigma = float(eq.economy.sigma)
+    lhs = M / np.diag(M)[:, None]
+    rhs = (p / np.diag(p)[:, None]) ** (-1.0 / sigma)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9)
+
+
+@pytest.mark.ek_solve
+def test_log_utility_gravity_recovers_cost_coefficients(log_world, log_eq):
+    """No clamp binds in ek_log, so the model gravity regression returns exactly the
+    trade-cost coefficients divided by theta_d sigma, and S_j = -(1/sigma) log(W_j/A_j)
+    up to the normalisation sum S = 0."""
+    x = np.asarray(log_trade_costs_unclamped(log_world.params, log_world.geography))
+    assert np.all(x[~np.eye(19, dtype=bool)] > 0)
+    gm = log_world.model_moments(log_eq.world.aggregates.trade_shares)
+    p = log_world.params
+    k = THETA_D * float(log_eq.economy.sigma)
+    np.testing.assert_allclose(np.asarray(gm.dist), np.asarray(p.dist) / k, rtol=1e-9)
+    for ours, theirs in ((gm.border, p.border), (gm.language, p.language), (gm.EC, p.ec),
+                         (gm.EFTA, p.efta)):
+        assert float(ours) == pytest.approx(float(theirs) / k, rel=1e-9, abs=1e-12)
+    s = -np.log(np.asarray(log_eq.W) / np.asarray(log_eq.economy.A)) / float(log_eq.economy.sigma)
+    np.testing.assert_allclose(np.asarray(gm.S), s - s.mean(), atol=1e-9)
+
+
+# -------------------------------------------------------------------- derivatives
+@pytest.mark.ek_solve
+@pytest.mark.slow
+def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq):
+    """d(W, beta, trade shares)/d Theta in one direction that moves TFP, importer effects,
+    a distance bin and the border coefficient: implicit function theorem vs central FD."""
+    opts = EquilibriumOptions(unknown="beta", tol=1e-13)
+    base = baseline.economy
+    geo = baseline.geography
+    W0, R0 = baseline_eq.W, jnp.asarray(1.01)
+    b0 = baseline_eq.beta
+    s0 = baseline_eq.world.households.state
+
+    def outputs(theta):
+        e = economy_from_params(theta, base, geo)
+        eq = solve_equilibrium_jit(e, W0, R0, b0, opts, hh_state0=s0)
+        return jnp.concatenate([eq.W, eq.beta[None], eq.world.aggregates.trade_shares.ravel()])
+
+    theta = jnp.asarray(baseline.theta)
+    direction = np.zeros(theta.shape)
+    direction[[0, 10, 18, 25, 36, 39, 42]] = [0.3, -0.2, 0.5, -0.4, 0.2, 0.1, -0.3]
+    direction = jnp.asarray(direction)
+    f = jax.jit(outputs)
+    _, tangent = jax.jit(lambda th, t: jax.jvp(outputs, (th,), (t,)))(theta, direction)
+    h = 1e-6
+    fd = (f(theta + h * direction) - f(theta - h * direction)) / (2 * h)
+    np.testing.assert_allclose(np.asarray(tangent), np.asarray(fd), rtol=1e-5, atol=1e-8)
+    assert np.max(np.abs(np.asarray(tangent[:19]))) > 1e-3  # wages do move
