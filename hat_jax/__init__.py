@@ -57,6 +57,7 @@ from .equilibrium import (  # noqa: E402
     EquilibriumOptions,
     World,
     market_residuals,
+    newton_path,
     solve_equilibrium,
     solve_equilibrium_jit,
     solve_world,
@@ -84,7 +85,7 @@ __all__ = [
     "IncomeProcess", "PRESETS", "World", "aggregate", "asset_demand", "choice_probabilities",
     "custom_income_process", "delivered_prices", "efficiency_units", "ek_world", "expected_value",
     "household_problems", "income_process", "make_economy", "market_residuals", "preset",
-    "rouwenhorst", "solve_equilibrium", "solve_equilibrium_jit", "solve_household",
+    "newton_path", "rouwenhorst", "solve_equilibrium", "solve_equilibrium_jit", "solve_household",
     "solve_households", "solve_world", "stationary_distribution", "stationary_distributions",
     "trade_flows", "transition_matrix", "two_country", "two_country_log",
 ]

@@ -21,6 +21,7 @@ Importing this module imports :mod:`hat_jax`, which turns on JAX's 64-bit mode.
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import math
@@ -29,7 +30,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.monitoring  # noqa: F401  (progress hook, see _announce_solving)
@@ -41,6 +42,7 @@ from hat_jax.equilibrium import (
     Equilibrium,
     EquilibriumOptions,
     check_equilibrium,
+    newton_path,
     solve_equilibrium,
     solve_equilibrium_jit,
 )
@@ -76,21 +78,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------ parser
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="hat",
-        description="Heterogeneous Agent Trade model solver (hat_jax).",
-    )
-    parser.add_argument("--version", action="version", version=f"hat_jax {hat_jax.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    s = sub.add_parser(
-        "solve",
-        help="solve the stationary world equilibrium of a preset economy",
-        description="Solve the stationary world equilibrium of a preset economy and print "
-        "a summary (or one JSON object with --json). Exit codes: 0 solved, 1 bad input, "
-        "2 not converged.",
-    )
+def add_economy_arguments(s: argparse.ArgumentParser) -> None:
+    """PRESET and the economy / equilibrium options shared by every command that solves
+    a baseline equilibrium first (solve, and the analysis commands)."""
     s.add_argument("preset", metavar="PRESET",
                    help=f"preset economy: one of {', '.join(sorted(hat_jax.PRESETS))}")
     g = s.add_argument_group("economy (overrides of the preset's values)")
@@ -132,12 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stationary distribution by forward iteration (default; the "
                    "reference method) or a direct dense linear solve")
 
+
+# Further commands live in their own modules, each with ``add_parser(sub)`` (adds its
+# subparser to the ``hat`` command's subparsers) and ``run(args) -> exit code``; they
+# reuse :func:`add_economy_arguments` and :func:`solve_baseline` from here.
+COMMAND_MODULES: dict[str, str] = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hat",
+        description="Heterogeneous Agent Trade model solver (hat_jax).",
+    )
+    parser.add_argument("--version", action="version", version=f"hat_jax {hat_jax.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    s = sub.add_parser(
+        "solve",
+        help="solve the stationary world equilibrium of a preset economy",
+        description="Solve the stationary world equilibrium of a preset economy and print "
+        "a summary (or one JSON object with --json). Exit codes: 0 solved, 1 bad input, "
+        "2 not converged.",
+    )
+    add_economy_arguments(s)
+
     o = s.add_argument_group("output")
     o.add_argument("--out", metavar="DIR",
                    help="write summary.json, trade_shares.csv and countries.csv to DIR")
     o.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout instead of the summary")
     o.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    for module in COMMAND_MODULES.values():
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 
@@ -237,7 +254,8 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
     Keys: preset, countries, R, beta, wages, trade_shares (importer rows),
     home_choice_mean, share_borrowing_limit, bond_demand, home_share, import_share,
     nfa_gdp, A, L, residuals {goods, bonds, walras, max}, iterations {newton,
-    household_max}, converged, timings {compile_s, run_s}, start, settings {...}; for
+    household_max, jacobians}, path (one record per Newton iteration: iteration,
+    max_residual, step, accepted, jacobian), converged, timings {compile_s, run_s}, start, settings {...}; for
     the ek_* presets also gravity {model, data} with S, m, dist (lists), border,
     language, EC, EFTA.
     """
@@ -248,6 +266,8 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
     bonds = np.asarray(eq.bond_residuals)
     timings = timings or {}
     table = countries_frame(eq)
+    path = [{k: (_num(v) if isinstance(v, float) else v) for k, v in row.items()}
+            for row in newton_path(eq)]
     out = {
         "preset": preset,
         "countries": list(economy.countries),
@@ -272,7 +292,9 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
         "iterations": {
             "newton": int(eq.iterations),
             "household_max": int(np.max(np.asarray(eq.world.households.iterations))),
+            "jacobians": sum(row["jacobian"] for row in path),
         },
+        "path": path,
         "converged": bool(eq.converged),
         "timings": {
             "compile_s": _num(timings["compile_s"]) if "compile_s" in timings else None,
@@ -292,6 +314,7 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
             "tol": float(opts.tol),
             "hh_tol": float(opts.hh_tol),
             "max_iter": int(opts.max_iter),
+            "jacobian_reuse": float(opts.jacobian_reuse),
             "distribution": opts.distribution,
             "d": _nums(economy.d),
         },
@@ -510,7 +533,22 @@ def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld |
     return W0, R0, beta0, start
 
 
-def _solve(args: argparse.Namespace) -> int:
+class Baseline(NamedTuple):
+    """A solved baseline equilibrium and how it was set up from the command line."""
+
+    economy: Economy
+    world: EKWorld | None
+    opts: EquilibriumOptions
+    eq: Equilibrium
+    timings: dict
+    start: str
+
+
+def solve_baseline(args: argparse.Namespace) -> Baseline:
+    """Build the preset economy from ``args`` (see :func:`add_economy_arguments`) and solve
+    its equilibrium, with progress on stderr unless ``args.quiet``. Does not raise when
+    the solve fails to converge: check ``eq.converged`` (see :func:`report_not_converged`).
+    """
     economy, world = setup_from_args(args)
     opts = options_from_args(args)
     W0, R0, beta0, start = starting_prices(args, economy, world, opts)
@@ -527,6 +565,33 @@ def _solve(args: argparse.Namespace) -> int:
     if progress:
         _err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
              f"run {timings.get('run_s', float('nan')):.3f} s")
+    return Baseline(economy, world, opts, eq, timings, start)
+
+
+def report_not_converged(eq: Equilibrium, opts: EquilibriumOptions) -> None:
+    """Print why the equilibrium did not converge (residuals, iterations) to stderr."""
+    try:
+        check_equilibrium(eq, opts)
+        msg = "the equilibrium did not converge"
+    except ConvergenceError as exc:
+        msg = str(exc)
+    _err(f"not converged: {msg}")
+
+
+def print_text(text: str) -> None:
+    """Print to stdout, tolerating a reader that closed the pipe early (`| head`)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error when Python exits
+        except OSError:
+            pass
+
+
+def _solve(args: argparse.Namespace) -> int:
+    economy, world, opts, eq, timings, start = solve_baseline(args)
+    progress = not args.quiet
     result = summary(eq, args.preset, opts, timings, world=world, start=start)
 
     if args.out is not None:
@@ -535,23 +600,12 @@ def _solve(args: argparse.Namespace) -> int:
             _err("wrote " + ", ".join(str(p) for p in paths))
     rc = EXIT_OK
     if not result["converged"]:
-        try:
-            check_equilibrium(eq, opts)
-            msg = "the equilibrium did not converge"
-        except ConvergenceError as exc:
-            msg = str(exc)
-        _err(f"not converged: {msg}")
+        report_not_converged(eq, opts)
         rc = EXIT_NOT_CONVERGED
 
     text = json.dumps(result, indent=2, allow_nan=False) if args.json \
         else format_summary(result, eq)
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:  # stdout closed early (e.g. `hat solve ... | head`)
-        try:
-            sys.stdout = open(os.devnull, "w")  # no second error when Python exits
-        except OSError:
-            pass
+    print_text(text)
     return rc
 
 
@@ -571,6 +625,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "solve":
             return _solve(args)
+        if args.command in COMMAND_MODULES:
+            return importlib.import_module(COMMAND_MODULES[args.command]).run(args)
     except ValueError as exc:  # bad parameters (hat_jax validation), data errors
         print(f"hat: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

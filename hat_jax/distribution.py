@@ -11,12 +11,12 @@ and the stationary lambda solves lambda = Q' lambda with sum lambda = 1. Two met
 mass condition and solves it with lineax (LU), so derivatives are exact by
 differentiating the linear solve; ``"iterate"`` is the reference forward iteration from
 a uniform start until the sup-norm change is below ``tol``, differentiated by the
-implicit function theorem on the same system (GMRES).
+implicit function theorem on the same system (dense LU per country, or GMRES).
 
-The equilibrium uses ``"iterate"``: jaxlib's batched LU kernel schedules its batch on
-XLA's CPU thread pool and waits for it, and two such kernels running at once (as the
-thunk executor does inside jvp/jacfwd programs) deadlocked a 2-thread pool. A single,
-unbatched ``"direct"`` solve is safe.
+Countries are factorised one after another (``lax.map``), never as one batched LU:
+jaxlib's batched LU kernel schedules its batch on XLA's CPU thread pool and waits for
+it, and two such kernels running at once (as the thunk executor does inside jvp/jacfwd
+programs) deadlocked a 2-thread pool. Unbatched LAPACK calls are safe.
 """
 
 from __future__ import annotations
@@ -99,59 +99,100 @@ def _iterate(G, P, tol, max_iter: int):
     return lam, it
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
-def _iterate_implicit(G, P, tol, max_iter):
-    return _iterate(G, P, tol, max_iter)
+def _tangent_matrix(G, P):
+    """I - Q' + 1 1'/n of one country (Q' lam = distribution_step; the mass term removes
+    the singularity of I - Q' on mass-preserving tangents)."""
+    Q = _transition_from_lottery(G, P)
+    n = Q.shape[0]
+    return jnp.eye(n, dtype=Q.dtype) - Q.T + 1.0 / n
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _iterate_implicit(G, P, tol, max_iter, tangent_solver):
+    """Forward iteration for every country (leading axis), implicit derivatives."""
+    return jax.vmap(_iterate, in_axes=(0, 0, None, None))(G, P, tol, max_iter)
 
 
 @_iterate_implicit.defjvp
-def _iterate_implicit_jvp(tol, max_iter, primals, tangents):
-    """Implicit derivative of lam = Q' lam, sum lam = 1:
-    (I - Q' + 1 1'/n) dlam = dQ' lam (GMRES; the mass term removes the singularity)."""
+def _iterate_implicit_jvp(tol, max_iter, tangent_solver, primals, tangents):
+    """Implicit derivative of lam = Q' lam, sum lam = 1, country by country:
+    (I - Q' + 1 1'/n) dlam = dQ' lam. "lu": dense LU per country, one country after
+    another (lax.map: no batched LAPACK kernel, and the factorisation is shared by all
+    tangent directions); "gmres": matrix-free."""
     G, P = primals
     tG, tP = tangents
-    lam, it = _iterate_implicit(G, P, tol, max_iter)
-    _, rhs = jax.jvp(lambda g, p: distribution_step(lam, g, p), (G, P), (tG, tP))
+    lam, it = _iterate_implicit(G, P, tol, max_iter, tangent_solver)
+    step = jax.vmap(distribution_step)
+    _, rhs = jax.jvp(lambda g, p: step(lam, g, p), (G, P), (tG, tP))
+    if tangent_solver == "lu":
+        def one(args):
+            g, p, b = args
+            lu = jax.scipy.linalg.lu_factor(_tangent_matrix(g, p))
+            return jax.scipy.linalg.lu_solve(lu, b.reshape(-1)).reshape(b.shape)
 
-    def matvec(t):
-        return t - distribution_step(t, G, P) + jnp.sum(t) / t.size
+        t_lam = lax.map(one, (G, P, rhs))
+    else:
+        def one(g, p, b):
+            def matvec(t):
+                return t - distribution_step(t, g, p) + jnp.sum(t) / t.size
 
-    t_lam = krylov_solve(matvec, rhs, rtol=1e-12, atol=1e-14)
+            return krylov_solve(matvec, b, rtol=1e-12, atol=1e-14)
+
+        t_lam = jax.vmap(one)(G, P, rhs)
     return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
+
+
+def _check_solver(tangent_solver):
+    if tangent_solver not in ("lu", "gmres"):
+        raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
+                         f"tangent_solver={tangent_solver!r}")
+
+
+def _solve_batched(G, P, method, tol, max_iter, tangent_solver):
+    """lam for every country (leading axis) from the asset transitions G and chains P."""
+    if method == "direct":
+        # one country after another: a batched LU kernel can wedge XLA's CPU pool
+        lam = lax.map(lambda gp: _direct(*gp), (G, P))
+        it = jnp.ones(G.shape[0], jnp.int32)
+    elif method == "iterate":
+        lam, it = _iterate_implicit(G, P, tol, max_iter, tangent_solver)
+    else:
+        raise ValueError(f"method must be 'direct' or 'iterate', got method={method!r}")
+    step = jax.vmap(distribution_step)
+    res = jnp.max(jnp.abs(step(lam, G, P) - lam), axis=(1, 2))
+    converged = (res <= tol) & jnp.isfinite(res) & (jnp.min(lam, axis=(1, 2)) > -1e-12)
+    return DistributionSolution(lam, converged, it, res)
 
 
 def stationary_distribution(pi, lottery_lo, lottery_w, P, method: str = "direct",
                             tol: float = 1e-10, max_iter: int = 100_000,
-                            throw: bool = True) -> DistributionSolution:
+                            throw: bool = True, tangent_solver: str = "lu"
+                            ) -> DistributionSolution:
     """Stationary distribution of one country (model.md section 4).
 
     pi, lottery_lo, lottery_w: [a, z, j] from the household solution; P: [z, z'].
     method: "direct" (linear solve) or "iterate" (forward iteration from uniform,
     stopping at sup-norm change < tol). Both return the residual |Q' lam - lam|_inf.
+    tangent_solver: "lu" or "gmres", for the implicit derivative of "iterate".
     """
+    _check_solver(tangent_solver)
     G = asset_transition(pi, lottery_lo, lottery_w)
-    if method == "direct":
-        lam = _direct(G, P)
-        it = jnp.asarray(1, jnp.int32)
-    elif method == "iterate":
-        lam, it = _iterate_implicit(G, P, tol, max_iter)
-    else:
-        raise ValueError(f"method must be 'direct' or 'iterate', got method={method!r}")
-    res = jnp.max(jnp.abs(distribution_step(lam, G, P) - lam))
-    converged = (res <= tol) & jnp.isfinite(res) & (jnp.min(lam) > -1e-12)
-    sol = DistributionSolution(lam, converged, it, res)
+    sol = _solve_batched(G[None], P[None], method, tol, max_iter, tangent_solver)
+    sol = jax.tree_util.tree_map(lambda x: x[0], sol)
     if throw:
         sol = sol._replace(residual=check_converged(f"stationary distribution ({method})",
-                                                    converged, it, res, tol))
+                                                    sol.converged, sol.iterations,
+                                                    sol.residual, tol))
     return sol
 
 
 def stationary_distributions(pi, lottery_lo, lottery_w, P, method: str = "direct",
-                             tol: float = 1e-10, throw: bool = True, labels=None):
-    """Stationary distributions of all countries (leading axis = country), vmapped."""
-    sol = jax.vmap(lambda a, b, c, d: stationary_distribution(a, b, c, d, method, tol,
-                                                              throw=False))(
-        pi, lottery_lo, lottery_w, P)
+                             tol: float = 1e-10, throw: bool = True, labels=None,
+                             max_iter: int = 100_000, tangent_solver: str = "lu"):
+    """Stationary distributions of all countries (leading axis = country)."""
+    _check_solver(tangent_solver)
+    G = jax.vmap(asset_transition)(pi, lottery_lo, lottery_w)
+    sol = _solve_batched(G, P, method, tol, max_iter, tangent_solver)
     if throw:
         sol = sol._replace(residual=check_converged(
             f"stationary distribution ({method})", sol.converged, sol.iterations,

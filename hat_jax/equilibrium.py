@@ -45,13 +45,18 @@ class EquilibriumOptions(eqx.Module):
     regime: "global" (one world bond market, default) or "autarky" (A'_i = 0, R_i each).
     unknown: "R" (solve R at the economy's beta) or "beta" (solve beta at a given R;
       global regime only). tol: max |excess demand| / world GDP at the root (1e-10).
-    max_iter: Newton iterations. max_step: cap on the sup-norm of a Newton step in the
+    max_iter: Newton iterations. jacobian_reuse: keep the Jacobian for the next step
+      when the last step cut max |excess demand| by at least this factor (0 = plain
+      Newton, a fresh Jacobian every iteration). max_step: cap on the sup-norm of a Newton step in the
       unconstrained coordinates. hh_tol: household tolerance (sup-norm change of c and v).
     distribution: "iterate" (default; forward iteration to dist_tol, implicit derivative
       by GMRES) or "direct" (dense LU per country; see the caveat in
       hat_jax.distribution). dist_tol: sup-norm change of lambda at which the
       iteration stops (1e-12, tighter than the reference 1e-10 so that market residuals
-      of 1e-10 are not limited by it). verbose: print each
+      of 1e-10 are not limited by it). tangent_solver: "lu" (default: dense LU per
+      country of the household and distribution implicit-function systems, factorised
+      once per Jacobian and shared by all directions) or "gmres" (matrix-free; for grids
+      too large for (2 Nz Na)^2 doubles per country). verbose: print each
       Newton iteration (iteration, max residual, step) to stderr.
     """
 
@@ -59,11 +64,13 @@ class EquilibriumOptions(eqx.Module):
     unknown: str = eqx.field(static=True, default="R")
     tol: float = eqx.field(static=True, default=1e-10)
     max_iter: int = eqx.field(static=True, default=40)
+    jacobian_reuse: float = eqx.field(static=True, default=0.3)
     max_step: float = eqx.field(static=True, default=1.0)
     hh_tol: float = eqx.field(static=True, default=1e-10)
     hh_max_iter: int = eqx.field(static=True, default=2000)
     distribution: str = eqx.field(static=True, default="iterate")
     dist_tol: float = eqx.field(static=True, default=1e-12)
+    tangent_solver: str = eqx.field(static=True, default="lu")
     verbose: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
@@ -74,8 +81,14 @@ class EquilibriumOptions(eqx.Module):
         if self.regime == "autarky" and self.unknown == "beta":
             raise ValueError("unknown='beta' needs one world bond market (regime='global'); "
                              "under financial autarky solve R_i at a given beta")
+        if self.tangent_solver not in ("lu", "gmres"):
+            raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
+                             f"tangent_solver={self.tangent_solver!r}")
         if self.distribution not in ("direct", "iterate"):
             raise ValueError(f"distribution must be 'direct' or 'iterate', got {self.distribution!r}")
+        if not 0.0 <= self.jacobian_reuse < 1.0:
+            raise ValueError("jacobian_reuse must be in [0, 1), got "
+                             f"jacobian_reuse={self.jacobian_reuse!r}")
         if not self.tol > 0:
             raise ValueError(f"tol must be > 0, got tol={self.tol!r}")
 
@@ -98,7 +111,10 @@ class Equilibrium(NamedTuple):
     goods_residuals[j] (j = 1..N-1, relative to world GDP), bond_residuals ([1] or [N]);
     walras_residual: the dropped goods-market condition j = 0; x: unconstrained
     unknowns; converged, iterations, residual (max |excess demand|), plus whether every
-    household and distribution solve inside converged.
+    household and distribution solve inside converged; history[max_iter, 4]: the Newton
+    path, one row per iteration (columns HISTORY_COLUMNS: max |excess demand| at the
+    trial point, sup-norm of the step taken from there, accepted 0/1, Jacobian computed
+    0/1), NaN after the last iteration (see :func:`newton_path`).
     """
 
     economy: Economy
@@ -113,6 +129,7 @@ class Equilibrium(NamedTuple):
     converged: jax.Array
     iterations: jax.Array
     residual: jax.Array
+    history: jax.Array
 
 
 # ----------------------------------------------------------------- unknowns <-> prices
@@ -158,7 +175,8 @@ def encode(W, R, beta, economy: Economy, opts: EquilibriumOptions):
 
 # ------------------------------------------------------------------- world at prices
 def solve_world(economy: Economy, W, R, beta, hh_state0=None, *, hh_tol=1e-10,
-                hh_max_iter=2000, distribution="iterate", dist_tol=1e-12) -> World:
+                hh_max_iter=2000, distribution="iterate", dist_tol=1e-12,
+                tangent_solver="lu") -> World:
     """Households, stationary distributions and aggregates of every country at (W, R, beta).
 
     No convergence check here (inner solves report converged flags); see
@@ -166,10 +184,11 @@ def solve_world(economy: Economy, W, R, beta, hh_state0=None, *, hh_tol=1e-10,
     """
     problems = household_problems(economy, W, R, beta)
     hopts = HouseholdOptions(gamma=economy.gamma, Na=economy.Na, tol=hh_tol,
-                             max_iter=hh_max_iter)
+                             max_iter=hh_max_iter, tangent_solver=tangent_solver)
     hh = solve_households(problems, hopts, state0=hh_state0, throw=False)
     dist = stationary_distributions(hh.pi, hh.lottery_lo, hh.lottery_w, problems.P,
-                                    method=distribution, tol=dist_tol, throw=False)
+                                    method=distribution, tol=dist_tol, throw=False,
+                                    tangent_solver=tangent_solver)
     agg = aggregate(hh, dist.lam, problems, economy.L, economy.Na)
     return World(problems, hh, dist, agg)
 
@@ -190,7 +209,7 @@ def _residual_fn(x, economy, opts, R_fixed, hh_state):
     W, R, beta = decode(x, economy, opts, R_fixed)
     world = solve_world(economy, W, R, beta, hh_state, hh_tol=opts.hh_tol,
                         hh_max_iter=opts.hh_max_iter, distribution=opts.distribution,
-                        dist_tol=opts.dist_tol)
+                        dist_tol=opts.dist_tol, tangent_solver=opts.tangent_solver)
     goods, bonds, _ = market_residuals(world.aggregates, opts)
     ok = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
     return jnp.concatenate([goods, bonds]), (world.households.state, ok)
@@ -204,47 +223,102 @@ def _value_and_jacobian(f, x):
     return y, J, aux
 
 
-def _progress(it, res, step, accepted):
+HISTORY_COLUMNS = ("max_residual", "step", "accepted", "jacobian")
+
+
+def _progress(it, res, step, accepted, jac):
     print(f"  newton {int(it):3d}  max|excess demand| {float(res):.3e}  step {float(step):.3e}"
+          + ("  jacobian" if bool(jac) else "")
           + ("" if bool(accepted) else "  (backtrack)"), file=sys.stderr, flush=True)
 
 
 def _newton(x0, economy, hh_state0, R_fixed, opts):
-    """Damped Newton on the excess demands, warm-starting the household problems."""
+    """Damped Newton (with Jacobian reuse) on the excess demands, warm-starting the
+    household problems.
+
+    Each iteration evaluates the residual r(x) at the trial point. An accepted point
+    (sufficient decrease of max|r|, or the first) becomes the base; the step is
+    -J^{-1} r (capped at ``max_step``), with J the exact Jacobian (forward mode through
+    the implicit derivatives). J is kept, with a secant (good Broyden) update along the
+    step, while steps deliver what its linear model promised: a step of a fraction f of
+    the Newton step must cut max|r| to at most 1 - f (1 - ``jacobian_reuse``) of its
+    value, i.e. by the factor ``jacobian_reuse`` for a full step; otherwise J is
+    recomputed at the new point. A kept J costs one residual evaluation per iteration
+    instead of a Jacobian. A rejected trial halves the step if J is exact at the base,
+    otherwise J is recomputed there first. The root is reached when max|r| <= tol with every inner
+    solve converged, and no Jacobian is computed at that last point.
+
+    Returns (x, household states, iterations, history[max_iter, 4]) with history rows
+    (max|r|, sup-norm of the step taken from there, accepted, Jacobian computed), NaN
+    after the last iteration.
+    """
     f = lambda x, s: _residual_fn(x, economy, opts, R_fixed, s)
     n = x0.shape[0]
-    big = jnp.asarray(jnp.inf, x0.dtype)
+    dtype = x0.dtype
+    big = jnp.asarray(jnp.inf, dtype)
+
+    def jacobian(x, s):
+        return _value_and_jacobian(lambda y: f(y, s), x)[1]
 
     def cond(c):
-        return (~c[9]) & (c[0] < opts.max_iter)
+        return (~c["done"]) & (c["it"] < opts.max_iter)
 
     def body(c):
-        it, x, s, _, x_acc, r_acc, dx_acc, t, _, _ = c
-        r, J, (s_new, ok) = _value_and_jacobian(lambda y: f(y, s), x)
+        it, x, s = c["it"], c["x"], c["s"]
+        r, (s_new, ok) = f(x, s)
         rn = jnp.max(jnp.abs(r))
-        finite = jnp.isfinite(rn) & jnp.all(jnp.isfinite(J))
-        accept = finite & ((it == 0) | (rn < (1.0 - 1e-4 * t) * r_acc) | (rn <= opts.tol))
+        finite = jnp.isfinite(rn)
+        r_acc = c["r_acc"]
+        accept = finite & ((it == 0) | (rn < (1.0 - 1e-4 * c["t"]) * r_acc)
+                           | (rn <= opts.tol))
         done = accept & (rn <= opts.tol) & ok
-        dx = -jnp.linalg.solve(J, r)
+        s = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), s_new, s)
+        # base point: the trial if accepted, else the last accepted point
+        xb = jnp.where(accept, x, c["x_acc"])
+        rb = jnp.where(accept, r, c["rvec_acc"])
+        # keep J if the step delivered at least (1 - jacobian_reuse) of the decrease its
+        # linear model promised for the fraction f of the Newton step that was taken
+        promised = 1.0 - c["frac"] * (1.0 - opts.jacobian_reuse)
+        stale = ~c["J_valid"] | (accept & (rn > promised * r_acc))
+        need_J = ~done & ((accept & stale) | (~accept & ~c["J_fresh"]))
+        # a kept J gets the secant (good Broyden) update along the accepted step
+        ddx = x - c["x_acc"]
+        dr = r - c["rvec_acc"]
+        nrm = jnp.dot(ddx, ddx)
+        upd = jnp.outer(dr - c["J"] @ ddx, ddx) / jnp.where(nrm > 0, nrm, 1.0)
+        broyden = accept & c["J_valid"] & (nrm > 0) & jnp.all(jnp.isfinite(upd))
+        J_kept = jnp.where(broyden, c["J"] + upd, c["J"])
+        J = lax.cond(need_J, jacobian, lambda x_, s_: J_kept, xb, s)
+        J_ok = jnp.all(jnp.isfinite(J))
+        dx = -jnp.linalg.solve(J, rb)
         scale = jnp.minimum(1.0, opts.max_step / jnp.max(jnp.abs(dx)))
         dx = jnp.where(jnp.all(jnp.isfinite(dx)), dx * scale, jnp.zeros_like(dx))
-        # accepted: new base point and a full Newton step; rejected: halve the last step
-        x_acc = jnp.where(accept, x, x_acc)
-        r_acc = jnp.where(accept, rn, r_acc)
-        dx_acc = jnp.where(accept, dx, dx_acc)
-        t = jnp.where(accept, 1.0, 0.5 * t)
-        s = jax.tree_util.tree_map(lambda a, b: jnp.where(accept & finite, a, b), s_new, s)
-        x_next = jnp.where(done, x, x_acc + t * dx_acc)
+        new_step = accept | need_J
+        t = jnp.where(new_step, 1.0, 0.5 * c["t"])
+        frac = jnp.where(new_step, scale, c["frac"] * 0.5)
+        dx_acc = jnp.where(new_step, dx, c["dx_acc"])
+        x_next = jnp.where(done, x, xb + t * dx_acc)
+        step = jnp.where(done, 0.0, jnp.max(jnp.abs(t * dx_acc)))
         if opts.verbose:
-            jax.debug.callback(_progress, it, rn, jnp.max(jnp.abs(t * dx_acc)), accept,
-                               ordered=True)
-        return (it + 1, x_next, s, rn, x_acc, r_acc, dx_acc, t, ok, done)
+            jax.debug.callback(_progress, it, rn, step, accept, need_J, ordered=True)
+        row = jnp.stack([rn, step, accept.astype(dtype), need_J.astype(dtype)])
+        return dict(
+            it=it + 1, x=x_next, s=s, x_acc=xb, rvec_acc=rb,
+            r_acc=jnp.where(accept, rn, r_acc), dx_acc=dx_acc, t=t, frac=frac, J=J,
+            J_valid=(c["J_valid"] | need_J) & J_ok,
+            J_fresh=jnp.where(need_J, True, jnp.where(accept, False, c["J_fresh"])),
+            done=done, history=c["history"].at[it].set(row))
 
-    init = (jnp.asarray(0, jnp.int32), x0, hh_state0, big, x0, big, jnp.zeros(n, x0.dtype),
-            jnp.asarray(1.0, x0.dtype), jnp.asarray(False), jnp.asarray(False))
-    it, x, s, _, x_acc, r_acc, _, _, _, done = lax.while_loop(cond, body, init)
-    x = jnp.where(done, x, x_acc)
-    return x, s, it
+    init = dict(
+        it=jnp.asarray(0, jnp.int32), x=x0, s=hh_state0, x_acc=x0,
+        rvec_acc=jnp.zeros(n, dtype), r_acc=big, dx_acc=jnp.zeros(n, dtype),
+        t=jnp.asarray(1.0, dtype), frac=jnp.asarray(1.0, dtype), J=jnp.eye(n, dtype=dtype),
+        J_valid=jnp.asarray(False),
+        J_fresh=jnp.asarray(False), done=jnp.asarray(False),
+        history=jnp.full((opts.max_iter, len(HISTORY_COLUMNS)), jnp.nan, dtype))
+    c = lax.while_loop(cond, body, init)
+    x = jnp.where(c["done"], c["x"], c["x_acc"])
+    return x, c["s"], c["it"], c["history"]
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
@@ -252,7 +326,8 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts):
     """The root x* of the excess demands, differentiated by the implicit function theorem:
     dx* = -(df/dx)^{-1} (df/d(economy, R_fixed)) d(economy, R_fixed), with df/dx the exact
     N x N Jacobian (forward mode) and a dense LU solve (lineax). x0 and hh_state0 are
-    starting values and carry no derivative. Returns (x*, household states, iterations).
+    starting values and carry no derivative. Returns (x*, household states, iterations,
+    history) (see :func:`_newton`).
     """
     return _newton(lax.stop_gradient(x0), economy, lax.stop_gradient(hh_state0), R_fixed,
                    opts)
@@ -262,13 +337,14 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts):
 def _equilibrium_root_jvp(opts, primals, tangents):
     x0, economy, hh_state0, R_fixed = primals
     _, t_economy, _, t_R = tangents
-    x, s, it = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
+    x, s, it, hist = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
     f = lambda xx, e, r: _residual_fn(xx, e, opts, r, s)[0]
     J = jax.jacfwd(f)(x, economy, R_fixed)
     _, rhs = jax.jvp(lambda e, r: f(x, e, r), (economy, R_fixed), (t_economy, t_R))
     t_x = -linear_solve(lx.MatrixLinearOperator(J), rhs, lx.LU())
     t_s = jax.tree_util.tree_map(jnp.zeros_like, s)
-    return (x, s, it), (t_x, t_s, np.zeros(np.shape(it), jax.dtypes.float0))
+    return (x, s, it, hist), (t_x, t_s, np.zeros(np.shape(it), jax.dtypes.float0),
+                              jnp.zeros_like(hist))
 
 
 def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
@@ -288,11 +364,11 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
         hopts = HouseholdOptions(gamma=economy.gamma, Na=economy.Na)
         hh_state0 = jax.vmap(initial_state, in_axes=(0, None))(probs, hopts)
     hh_state0 = lax.stop_gradient(hh_state0)
-    x, s, it = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
+    x, s, it, history = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
     W, R, beta = decode(x, economy, opts, R_fixed)
     world = solve_world(economy, W, R, beta, s, hh_tol=opts.hh_tol,
                         hh_max_iter=opts.hh_max_iter, distribution=opts.distribution,
-                        dist_tol=opts.dist_tol)
+                        dist_tol=opts.dist_tol, tangent_solver=opts.tangent_solver)
     goods, bonds, walras = market_residuals(world.aggregates, opts)
     res = jnp.maximum(jnp.max(jnp.abs(goods)), jnp.max(jnp.abs(bonds)))
     ok = (res <= opts.tol) & jnp.all(world.households.converged) \
@@ -300,7 +376,8 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     if throw:
         res = check_converged("world equilibrium (or an inner household/distribution solve)",
                               ok, it, res, opts.tol)
-    return Equilibrium(economy, W, R, beta, world, goods, bonds, walras, x, ok, it, res)
+    return Equilibrium(economy, W, R, beta, world, goods, bonds, walras, x, ok, it, res,
+                       history)
 
 
 _solve_jit = jax.jit(solve_equilibrium_jit, static_argnames=("opts", "throw"))
@@ -330,7 +407,7 @@ def _compiled_solver(args, opts: EquilibriumOptions, hh_state0):
     """The AOT-compiled solver for these argument shapes and static settings (cached, so
     that repeated solves of one kind of economy compile once per process)."""
     leaves, treedef = jax.tree_util.tree_flatten((args, hh_state0))
-    key = (opts, treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves))
+    key = (opts, treedef, tuple((np.shape(x), np.asarray(x).dtype) for x in leaves))
     compiled = _COMPILED.get(key)
     if compiled is None:
         compiled = _solve_jit.lower(*args, opts=opts, hh_state0=hh_state0, throw=False).compile()
@@ -371,6 +448,18 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     if throw:
         check_equilibrium(eq, opts)
     return eq
+
+
+def newton_path(eq: Equilibrium):
+    """The Newton path of a solved equilibrium as a list of dicts, one per iteration:
+    iteration, max_residual, step, accepted, jacobian."""
+    h = np.asarray(eq.history)
+    rows = []
+    for k in range(int(eq.iterations)):
+        r = h[k]
+        rows.append({"iteration": k, "max_residual": float(r[0]), "step": float(r[1]),
+                     "accepted": bool(r[2]), "jacobian": bool(r[3])})
+    return rows
 
 
 def check_equilibrium(eq: Equilibrium, opts: EquilibriumOptions) -> None:

@@ -2,7 +2,8 @@
 
 Public arrays for one country are ``[a, z, j]`` (assets, productivity, variety); inside
 the sweep they are kept as ``[z, j, a]`` so that the asset axis is contiguous. Every
-function here works on one country; :func:`solve_households` vmaps over countries.
+function here works on one country; :func:`solve_households` vmaps over countries (the
+fixed point itself takes the country axis, :func:`household_fixed_points`).
 
 The reference scheme iterates on ``(c, v)``. Cutting one sweep ``(c, v) -> (c', v')`` at
 the intermediate
@@ -14,8 +15,9 @@ the intermediate
 gives the same sequence of policies with a state of ``2 Nz Na`` numbers instead of
 ``2 Na Nz J``. The fixed point ``y = F(y)`` is found with Anderson acceleration
 (stopping when the sup-norm change of ``(c, v)`` in one reference sweep from ``y`` is
-below ``tol``) and differentiated by the implicit function theorem: GMRES on
-``(I - dF/dy) dy = dF/dtheta dtheta``; the iterations are never differentiated.
+below ``tol``) and differentiated by the implicit function theorem,
+``(I - dF/dy) dy = dF/dtheta dtheta``, by a dense LU of ``I - dF/dy`` per country
+(default) or GMRES; the iterations are never differentiated.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ class HouseholdOptions(eqx.Module):
     tol: sup-norm change of consumption c and of the choice-specific values v in one
       reference sweep from the returned fixed point (reference: 1e-10).
     max_iter: cap on accelerated sweeps. anderson_memory: Anderson history length
-      (0 = the plain reference iteration). gmres_rtol / gmres_atol: tolerances of the Krylov (GMRES)
-      implicit-function linear solves (derivatives).
+      (0 = the plain reference iteration). tangent_solver: how the implicit-function
+      linear systems of derivatives are solved: "lu" (dense LU of I - dF/dy per country,
+      shared by all directions; memory (2 Nz Na)^2 doubles per country) or "gmres"
+      (matrix-free). gmres_rtol / gmres_atol / gmres_restart: GMRES settings.
     """
 
     gamma: float = eqx.field(static=True)
@@ -74,6 +78,12 @@ class HouseholdOptions(eqx.Module):
     gmres_rtol: float = eqx.field(static=True, default=1e-12)
     gmres_atol: float = eqx.field(static=True, default=1e-13)
     gmres_restart: int = eqx.field(static=True, default=40)
+    tangent_solver: str = eqx.field(static=True, default="lu")
+
+    def __check_init__(self):
+        if self.tangent_solver not in ("lu", "gmres"):
+            raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
+                             f"tangent_solver={self.tangent_solver!r}")
 
 
 class HouseholdSolution(NamedTuple):
@@ -204,11 +214,11 @@ def _egm(y, problem: HouseholdProblem, opts: HouseholdOptions) -> _Sweep:
     return _Sweep(c, mu, v, lo, frac)
 
 
-def _expectations(c, mu, v, problem: HouseholdProblem):
-    """Steps 1-2 and the expectation of step 5: from (c, u'(c), v) on [z, j, a] to y.
+def _choice_aggregates(c, mu, v, problem: HouseholdProblem):
+    """Steps 1-2, state by state: from (c, u'(c), v) on [z, j, a] to (m, Phi) on [z, a].
 
     pi = softmax_j((v + psi)/sigma); Phi = sigma logsumexp_j((v + psi)/sigma) (one exp per
-    cell); Emu = beta R P (sum_j pi_j u'(c_j)/p_j); EPhi = P Phi.
+    cell); m = sum_j pi_j u'(c_j)/p_j.
     """
     logits = (v + problem.psi[:, :, None]) / problem.sigma
     mx = jnp.max(logits, axis=1, keepdims=True)
@@ -216,8 +226,20 @@ def _expectations(c, mu, v, problem: HouseholdProblem):
     s = jnp.sum(e, axis=1, keepdims=True)
     phi = problem.sigma * (mx + jnp.log(s))[:, 0, :]
     m = jnp.sum((e / s) * mu / problem.p[None, :, None], axis=1)
-    log_emu = jnp.log(problem.beta * problem.R) + jnp.log(problem.P @ m)
-    return log_emu, problem.P @ phi
+    return m, phi
+
+
+def _mix(m, phi, problem: HouseholdProblem):
+    """The expectation over z' of step 5: y = (log(beta R P m), P Phi)."""
+    return jnp.log(problem.beta * problem.R) + jnp.log(problem.P @ m), problem.P @ phi
+
+
+def _expectations(c, mu, v, problem: HouseholdProblem):
+    """Steps 1-2 and the expectation of step 5: from (c, u'(c), v) on [z, j, a] to y.
+
+    Emu = beta R P (sum_j pi_j u'(c_j)/p_j); EPhi = P Phi (see _choice_aggregates).
+    """
+    return _mix(*_choice_aggregates(c, mu, v, problem), problem)
 
 
 def household_operator(y, problem: HouseholdProblem, opts: HouseholdOptions):
@@ -305,32 +327,96 @@ def _solve_primal(y0, problem, opts):
     return y, reference_residual(y, problem, opts), it
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2,))
-def household_fixed_point(y0, problem: HouseholdProblem, opts: HouseholdOptions):
-    """y* = F(y*; problem) for one country, with implicit-function derivatives.
+def operator_jacobian(y, problem: HouseholdProblem, opts: HouseholdOptions):
+    """Dense dF/dy of the reduced sweep y -> F(y) at y (one country), [2 Nz Na, 2 Nz Na].
 
-    Tangents: (I - dF/dy) dy* = (dF/dproblem) dproblem at y*, solved matrix-free by
-    GMRES (lineax; see results.krylov_solve); reverse mode transposes that solve. The iterations are never differentiated
-    and the initial guess y0 carries no derivative. Returns (y*, residual, iterations).
+    F = mix o g with g(y) = (m, Phi) state by state: the sweep at productivity z reads
+    only y[:, z, :] (EGM and the choice step do not mix z), and mix applies P. So
+    dF/dy = [diag(1/(P m)) (P (x) I) dm/dy ; (P (x) I) dPhi/dy] with dm/dy, dPhi/dy block
+    diagonal in z, and one jvp of g along "asset k of component c, at every z at once"
+    gives column (c, k) of all Nz blocks: 2 Na jvps instead of 2 Nz Na. Rows and columns
+    follow the flattening of y (component, z, asset).
     """
-    return _solve_primal(lax.stop_gradient(y0), problem, opts)
+    Nz, Na = y[0].shape
+
+    def g(yy):
+        sw = _egm(yy, problem, opts)
+        return _choice_aggregates(sw.c, sw.mu, sw.v, problem)
+
+    m, _ = g(y)
+    basis = jnp.eye(2 * Na, dtype=y[0].dtype).reshape(2 * Na, 2, 1, Na)
+    basis = jnp.broadcast_to(basis, (2 * Na, 2, Nz, Na))
+    _, (dm, dphi) = jax.vmap(lambda t: jax.jvp(g, (y,), ((t[0], t[1]),)))(basis)
+    # dm[(c, k), w, i] = d m[w, i] / d y_c[w, k]
+    dm = dm.reshape(2, Na, Nz, Na)
+    dphi = dphi.reshape(2, Na, Nz, Na)
+    P = problem.P
+    k_emu = jnp.einsum("zw,ckwi->zicwk", P, dm) / (P @ m)[:, :, None, None, None]
+    k_phi = jnp.einsum("zw,ckwi->zicwk", P, dphi)
+    n = Nz * Na
+    return jnp.concatenate([k_emu.reshape(n, 2 * n), k_phi.reshape(n, 2 * n)], axis=0)
 
 
-@household_fixed_point.defjvp
-def _household_fixed_point_jvp(opts, primals, tangents):
-    y0, problem = primals
-    _, t_problem = tangents
-    y, res, it = household_fixed_point(y0, problem, opts)
-    _, rhs = jax.jvp(lambda p: household_operator(y, p, opts), (problem,), (t_problem,))
+def _lu_tangent(y, problem, rhs, opts):
+    """Solve (I - dF/dy) t = rhs for one country by a dense LU (rhs may carry extra
+    leading batch axes under vmap; the factorisation does not depend on them)."""
+    K = operator_jacobian(y, problem, opts)
+    lu = jax.scipy.linalg.lu_factor(jnp.eye(K.shape[0], dtype=K.dtype) - K)
+    return _unflatten(jax.scipy.linalg.lu_solve(lu, _flatten(rhs)), y)
 
-    def matvec(t):
-        _, Jt = jax.jvp(lambda yy: household_operator(yy, problem, opts), (y,), (t,))
-        return (t[0] - Jt[0], t[1] - Jt[1])
 
-    t_y = krylov_solve(matvec, rhs, opts.gmres_rtol, opts.gmres_atol,
-                       restart=opts.gmres_restart)
+def _solve_primal_batched(y0, problems, opts):
+    return jax.vmap(_solve_primal, in_axes=(0, 0, None))(y0, problems, opts)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
+def household_fixed_points(y0, problems: HouseholdProblem, opts: HouseholdOptions):
+    """y*_i = F(y*_i; problem_i) for every country i (leading axis), with implicit-function
+    derivatives.
+
+    Tangents: (I - dF/dy) dy* = (dF/dproblem) dproblem at y*, country by country. With
+    ``opts.tangent_solver == "lu"`` (default) dF/dy is built densely
+    (:func:`operator_jacobian`) and LU-factorised once per country; the factorisation
+    is shared by every tangent direction (jacfwd / vmap over directions batches only the
+    triangular solves). The countries are processed one after another (lax.map), so no
+    batched LAPACK kernel runs (see hat_jax.distribution on why that matters on small
+    CPUs). With ``"gmres"`` the systems are solved matrix-free (lineax GMRES; see
+    results.krylov_solve), which needs less memory for very large grids. Reverse mode
+    transposes either solve. The iterations are never differentiated and y0 carries no
+    derivative. Returns (y*, residual, iterations), each with the country axis.
+    """
+    return _solve_primal_batched(lax.stop_gradient(y0), problems, opts)
+
+
+@household_fixed_points.defjvp
+def _household_fixed_points_jvp(opts, primals, tangents):
+    y0, problems = primals
+    _, t_problems = tangents
+    y, res, it = household_fixed_points(y0, problems, opts)
+    op = jax.vmap(household_operator, in_axes=(0, 0, None))
+    _, rhs = jax.jvp(lambda p: op(y, p, opts), (problems,), (t_problems,))
+    if opts.tangent_solver == "lu":
+        t_y = lax.map(lambda args: _lu_tangent(*args, opts), (y, problems, rhs))
+    else:
+        def one(yi, pi, bi):
+            def matvec(t):
+                _, Jt = jax.jvp(lambda yy: household_operator(yy, pi, opts), (yi,), (t,))
+                return (t[0] - Jt[0], t[1] - Jt[1])
+
+            return krylov_solve(matvec, bi, opts.gmres_rtol, opts.gmres_atol,
+                                restart=opts.gmres_restart)
+
+        t_y = jax.vmap(one)(y, problems, rhs)
     t_it = np.zeros(np.shape(it), dtype=jax.dtypes.float0)
     return (y, res, it), (t_y, jnp.zeros_like(res), t_it)
+
+
+def household_fixed_point(y0, problem: HouseholdProblem, opts: HouseholdOptions):
+    """One country's y* = F(y*; problem) (see :func:`household_fixed_points`)."""
+    add = lambda x: jnp.asarray(x)[None]
+    y, res, it = household_fixed_points(jax.tree_util.tree_map(add, y0),
+                                        jax.tree_util.tree_map(add, problem), opts)
+    return jax.tree_util.tree_map(lambda x: x[0], y), res[0], it[0]
 
 
 def policies(y, problem: HouseholdProblem, opts: HouseholdOptions):
@@ -345,6 +431,12 @@ def policies(y, problem: HouseholdProblem, opts: HouseholdOptions):
     return (t(sw.c), t(a_next), t(sw.v), t(pi), V.T, t(sw.lo), t(1.0 - sw.frac))
 
 
+def _solution(y, res, it, problem, opts) -> HouseholdSolution:
+    c, a_next, v, pi, V, lo, w = policies(y, problem, opts)
+    converged = (res <= opts.tol) & jnp.isfinite(res) & jnp.all(c > 0)
+    return HouseholdSolution(c, a_next, v, pi, V, lo, w, y, converged, it, res)
+
+
 def solve_household(problem: HouseholdProblem, opts: HouseholdOptions, state0=None,
                     throw: bool = True) -> HouseholdSolution:
     """Solve one country's household problem at fixed prices (model.md section 3).
@@ -356,11 +448,9 @@ def solve_household(problem: HouseholdProblem, opts: HouseholdOptions, state0=No
     if state0 is None:
         state0 = initial_state(problem, opts)
     y, res, it = household_fixed_point(state0, problem, opts)
-    c, a_next, v, pi, V, lo, w = policies(y, problem, opts)
-    converged = (res <= opts.tol) & jnp.isfinite(res) & jnp.all(c > 0)
-    sol = HouseholdSolution(c, a_next, v, pi, V, lo, w, y, converged, it, res)
+    sol = _solution(y, res, it, problem, opts)
     if throw:
-        sol = sol._replace(residual=check_converged("household problem (EGM)", converged, it,
+        sol = sol._replace(residual=check_converged("household problem (EGM)", sol.converged, it,
                                                     res, opts.tol))
     return sol
 
@@ -370,7 +460,8 @@ def solve_households(problems: HouseholdProblem, opts: HouseholdOptions, state0=
     """Solve every country's household problem (leading axis = country), vmapped."""
     if state0 is None:
         state0 = jax.vmap(initial_state, in_axes=(0, None))(problems, opts)
-    sol = jax.vmap(lambda s, p: solve_household(p, opts, s, throw=False))(state0, problems)
+    y, res, it = household_fixed_points(state0, problems, opts)
+    sol = jax.vmap(_solution, in_axes=(0, 0, 0, 0, None))(y, res, it, problems, opts)
     if throw:
         sol = sol._replace(residual=check_converged(
             "household problem (EGM)", sol.converged, sol.iterations, sol.residual, opts.tol,

@@ -40,14 +40,3 @@ def two_country_log_eq():
 
 def asset_grid_of(problems, i, Na):
     return np.asarray(problems.a_min[i] + problems.da[i] * np.arange(Na))
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests marked ``ek_solve`` solve 19-country equilibria (minutes each on 2 cores);
-    they run when HAT_TEST_EK=1 (see README, Tests)."""
-    if os.environ.get("HAT_TEST_EK") == "1":
-        return
-    skip = pytest.mark.skip(reason="19-country equilibrium solve: set HAT_TEST_EK=1 to run")
-    for item in items:
-        if "ek_solve" in item.keywords:
-            item.add_marker(skip)

@@ -25,6 +25,7 @@ TOP_KEYS = {
     "preset", "countries", "R", "beta", "wages", "trade_shares", "home_choice_mean",
     "share_borrowing_limit", "bond_demand", "residuals", "iterations", "converged",
     "timings", "settings", "home_share", "import_share", "nfa_gdp", "A", "L", "start",
+    "path",
 }
 SETTINGS_KEYS = {
     "gamma", "sigma", "beta", "Na", "phi", "amax", "psi_slope", "regime", "unknown", "tol",
@@ -65,6 +66,14 @@ def test_json_keys_and_types(solved):
     assert abs(res["residuals"]["walras"]) <= 1e-9
     assert isinstance(res["iterations"]["newton"], int) and res["iterations"]["newton"] >= 1
     assert isinstance(res["iterations"]["household_max"], int)
+    # the Newton path: one record per iteration, a Jacobian at the first, converged at
+    # the last (where no Jacobian is computed)
+    path = res["path"]
+    assert len(path) == res["iterations"]["newton"]
+    assert [r["iteration"] for r in path] == list(range(len(path)))
+    assert path[0]["jacobian"] is True and path[-1]["jacobian"] is False
+    assert path[-1]["max_residual"] == pytest.approx(res["residuals"]["max"], rel=1e-6)
+    assert res["iterations"]["jacobians"] == sum(r["jacobian"] for r in path) >= 1
     assert set(res["timings"]) == {"compile_s", "run_s"}
     assert SETTINGS_KEYS <= set(res["settings"])
     s = res["settings"]

@@ -59,18 +59,22 @@ def test_direct_and_iterated_distributions_agree(household):
 def test_distribution_derivatives_direct_iterate_and_fd(household):
     _, probs, sol = household
 
-    def mass_at_limit(scale, method):
+    def mass_at_limit(scale, method, solver="lu"):
         pi = jax.nn.softmax(jnp.log(sol.pi) * scale, axis=-1)
         d = stationary_distribution(pi, sol.lottery_lo, sol.lottery_w, probs.P, method=method,
-                                    tol=1e-13, throw=False)
+                                    tol=1e-13, throw=False, tangent_solver=solver)
         return jnp.sum(d.lam[0])  # households at the borrowing limit
 
     g_direct = jax.grad(lambda s: mass_at_limit(s, "direct"))(1.0)
     g_iter = jax.grad(lambda s: mass_at_limit(s, "iterate"))(1.0)
+    g_gmres = jax.grad(lambda s: mass_at_limit(s, "iterate", "gmres"))(1.0)
+    t_iter = jax.jvp(lambda s: mass_at_limit(s, "iterate"), (1.0,), (1.0,))[1]
     h = 1e-5
     fd = (mass_at_limit(1.0 + h, "direct") - mass_at_limit(1.0 - h, "direct")) / (2 * h)
     assert float(g_direct) == pytest.approx(float(fd), rel=1e-6)
     assert float(g_iter) == pytest.approx(float(g_direct), rel=1e-7)
+    assert float(g_gmres) == pytest.approx(float(g_iter), rel=1e-9)
+    assert float(t_iter) == pytest.approx(float(g_iter), rel=1e-10)  # forward = reverse
 
 
 def test_bad_method_rejected(household):

@@ -108,6 +108,25 @@ def test_beta_mode_inverts_R_mode(asymmetric_economy, asymmetric_eq):
     np.testing.assert_allclose(np.asarray(eq.W), np.asarray(asymmetric_eq.W), atol=1e-9)
 
 
+def test_newton_path_and_jacobian_reuse(asymmetric_economy, asymmetric_eq):
+    """The Newton path is recorded; plain Newton (a Jacobian every iteration) and the
+    default (Jacobians reused while steps deliver) reach the same equilibrium."""
+    eq = asymmetric_eq
+    path = hat_jax.newton_path(eq)
+    n = int(eq.iterations)
+    assert len(path) == n and path[0]["jacobian"] and not path[-1]["jacobian"]
+    assert path[-1]["max_residual"] <= 1e-10 and path[-1]["step"] == 0.0
+    accepted = [r["max_residual"] for r in path if r["accepted"]]
+    assert all(b < a for a, b in zip(accepted, accepted[1:]))  # sufficient decrease
+    assert np.all(np.isnan(np.asarray(eq.history)[n:]))
+    plain = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(jacobian_reuse=0.0))
+    assert all(r["jacobian"] for r in hat_jax.newton_path(plain)[:-1])
+    np.testing.assert_allclose(np.asarray(plain.W), np.asarray(eq.W), atol=1e-10)
+    assert float(plain.R) == pytest.approx(float(eq.R), abs=1e-12)
+    with pytest.raises(ValueError, match=r"jacobian_reuse must be in \[0, 1\)"):
+        EquilibriumOptions(jacobian_reuse=1.0)
+
+
 def test_financial_autarky_balances_trade(asymmetric_economy):
     eq = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(regime="autarky"))
     assert np.shape(eq.R) == (2,)

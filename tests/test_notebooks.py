@@ -25,7 +25,7 @@ pytest.importorskip("ipykernel")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMALL_NA = "30"
-# Per-notebook grid sizes where SMALL_NA is too slow (ek_world: 19 countries, ~3 min at 20).
+# Per-notebook grid sizes where SMALL_NA is too slow (19-country notebooks).
 NOTEBOOK_NA = {"ek_world.ipynb": "20"}
 # Notebooks that read the Eaton-Kortum data.
 NEEDS_DATA = {"ek_world.ipynb"}
@@ -86,8 +86,6 @@ def test_notebook_executes(path, kernel_env, request, monkeypatch):
     na = NOTEBOOK_NA.get(path.name, SMALL_NA)
     monkeypatch.setenv("HAT_NOTEBOOK_NA", na)
     if path.name in NEEDS_DATA:
-        if os.environ.get("HAT_TEST_EK") != "1":  # 19-country solves, as the ek_solve marker
-            pytest.skip("19-country notebook: set HAT_TEST_EK=1 to run")
         data_dir = request.getfixturevalue("data_dir")  # skips when the data are absent
         monkeypatch.setenv("HAT_DATA_DIR", str(data_dir))
     nb = nbformat.read(path, as_version=4)
