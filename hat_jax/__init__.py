@@ -76,6 +76,13 @@ from .params import Economy, delivered_prices, household_problems, make_economy 
 from .ek import EKWorld, ek_world  # noqa: E402
 from .presets import PRESETS, preset, two_country, two_country_log  # noqa: E402
 from .results import ConvergenceError  # noqa: E402
+from .elasticities import (  # noqa: E402
+    StateElasticities,
+    TradeElasticities,
+    proposition3,
+    state_elasticities,
+    trade_elasticities,
+)
 
 __version__ = "0.1.0"
 
@@ -88,4 +95,6 @@ __all__ = [
     "newton_path", "rouwenhorst", "solve_equilibrium", "solve_equilibrium_jit", "solve_household",
     "solve_households", "solve_world", "stationary_distribution", "stationary_distributions",
     "trade_flows", "transition_matrix", "two_country", "two_country_log",
+    "StateElasticities", "TradeElasticities", "proposition3", "state_elasticities",
+    "trade_elasticities",
 ]

@@ -127,6 +127,7 @@ def add_economy_arguments(s: argparse.ArgumentParser) -> None:
 # subparser to the ``hat`` command's subparsers) and ``run(args) -> exit code``; they
 # reuse :func:`add_economy_arguments` and :func:`solve_baseline` from here.
 COMMAND_MODULES: dict[str, str] = {
+    "elasticities": "hat_jax.cli_elasticities",
 }
 
 

@@ -28,7 +28,7 @@ SMALL_NA = "30"
 # Per-notebook grid sizes where SMALL_NA is too slow (19-country notebooks).
 NOTEBOOK_NA = {"ek_world.ipynb": "20"}
 # Notebooks that read the Eaton-Kortum data.
-NEEDS_DATA = {"ek_world.ipynb"}
+NEEDS_DATA = {"ek_world.ipynb", "elasticities.ipynb"}
 CELL_TIMEOUT_S = 600
 
 
