@@ -83,6 +83,15 @@ from .elasticities import (  # noqa: E402
     state_elasticities,
     trade_elasticities,
 )
+from .calibration import (  # noqa: E402
+    CalibrationOptions,
+    CalibrationProblem,
+    CalibrationResult,
+    calibrate,
+    make_moments,
+    problem_from_world,
+    starting_point,
+)
 
 __version__ = "0.1.0"
 
@@ -97,4 +106,6 @@ __all__ = [
     "trade_flows", "transition_matrix", "two_country", "two_country_log",
     "StateElasticities", "TradeElasticities", "proposition3", "state_elasticities",
     "trade_elasticities",
+    "CalibrationOptions", "CalibrationProblem", "CalibrationResult", "calibrate",
+    "make_moments", "problem_from_world", "starting_point",
 ]

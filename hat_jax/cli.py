@@ -128,6 +128,7 @@ def add_economy_arguments(s: argparse.ArgumentParser) -> None:
 # reuse :func:`add_economy_arguments` and :func:`solve_baseline` from here.
 COMMAND_MODULES: dict[str, str] = {
     "elasticities": "hat_jax.cli_elasticities",
+    "calibrate": "hat_jax.cli_calibrate",
 }
 
 

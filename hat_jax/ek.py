@@ -6,15 +6,25 @@ parameters Theta (46, layout of :mod:`hat_jax.gravity`), the :class:`~hat_jax.pa
 they imply, the target R of the bond market (beta is the unknown) and the published
 equilibrium prices as a starting point.
 
-Preset settings (model.md section 13; all phi = 0.5, amax = 8, Na = 100, R = 1.01):
+Preset settings (model.md section 13; all phi = 0.5, amax = 8, Na = 100, R = 1.01
+except ``ek_paper_2023``):
 
-=================  =====  ======  =========  =========================
-preset             gamma  sigma   psi_slope  published vectors
-=================  =====  ======  =========  =========================
-``ek_baseline``    1.45   0.33    0.725      ``hat-baseline/baseline-*``
-``ek_no_quality``  1.45   0.33    0         ``hat-baseline/no-quality-*``
-``ek_log``         1.0    0.2369  0         ``hat-baseline/log-*``
-=================  =====  ======  =========  =========================
+=================  =====  ======  =========  =====  =========================
+preset             gamma  sigma   psi_slope  R      published vectors
+=================  =====  ======  =========  =====  =========================
+``ek_baseline``    1.45   0.33    0.725      1.01   ``hat-baseline/baseline-*``
+``ek_no_quality``  1.45   0.33    0          1.01   ``hat-baseline/no-quality-*``
+``ek_log``         1.0    0.2369  0          1.01   ``hat-baseline/log-*``
+``ek_paper_2023``  1.5    0.25    0          1.015  none (to be calibrated)
+=================  =====  ======  =========  =====  =========================
+
+``ek_paper_2023`` has no published vectors (it is listed in :data:`EK_UNPUBLISHED_PRESETS`,
+not in :data:`EK_PRESETS`, which holds the presets with published vectors). Its default
+Theta is the cold start from the data (:func:`hat_jax.calibration.static_ek_start`: the
+static Eaton-Kortum model inverted with trade elasticity theta_d), its starting beta
+(the economy's beta) 0.95/R, ``start("cold")`` works as for the other presets and
+``start("published")`` raises ValueError. Calibrate it with ``hat calibrate
+ek_paper_2023 --start cold`` (:mod:`hat_jax.calibration`).
 
 Theta -> economy: A_i = exp(log A_i) (A_USA = 1), d_ij = max(1, exp(-(dist_k + b border +
 l lang + e EC + f EFTA + mu_i)/theta_d)) with theta_d = 4 (:func:`hat_jax.gravity.trade_costs`;
@@ -45,6 +55,7 @@ from .params import Economy, make_economy
 
 __all__ = [
     "EK_PRESETS",
+    "EK_UNPUBLISHED_PRESETS",
     "THETA_D",
     "EKWorld",
     "ek_world",
@@ -54,6 +65,7 @@ __all__ = [
     "ek_baseline",
     "ek_no_quality",
     "ek_log",
+    "ek_paper_2023",
 ]
 
 #: Curvature of the trade-cost function (gravity coefficients are -theta_d log d).
@@ -64,6 +76,12 @@ EK_PRESETS = {
     "ek_baseline": dict(gamma=1.45, sigma=0.33, psi_slope=0.725, published="baseline", R=1.01),
     "ek_no_quality": dict(gamma=1.45, sigma=0.33, psi_slope=0.0, published="no-quality", R=1.01),
     "ek_log": dict(gamma=1.0, sigma=0.2369, psi_slope=0.0, published="log", R=1.01),
+}
+
+#: Presets without published vectors (to be calibrated, see hat_jax.calibration). They
+#: are built by :func:`ek_world` like those of EK_PRESETS; Theta defaults to the cold start.
+EK_UNPUBLISHED_PRESETS = {
+    "ek_paper_2023": dict(gamma=1.5, sigma=0.25, psi_slope=0.0, published=None, R=1.015),
 }
 
 _COMMON = dict(phi=0.5, amax=8.0, Na=100)
@@ -116,7 +134,8 @@ class EKWorld:
         """
         if kind == "published":
             if self.published is None:
-                raise ValueError(f"{self.name}: no published prices to start from")
+                raise ValueError(f"{self.name}: no published prices to start from (preset "
+                                 f"{self.name!r} has no published vectors; use start 'cold')")
             return np.asarray(self.published.wages), self.R, float(self.published.beta)
         if kind == "cold":
             return np.ones(self.economy.N), self.R, 0.95 / self.R
@@ -153,28 +172,39 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
     sigma, psi_slope, beta, phi, amax, Na, income, scale_by_tfp).
     """
     try:
-        spec = dict(EK_PRESETS[name])
+        spec = dict(EK_PRESETS[name] if name in EK_PRESETS else EK_UNPUBLISHED_PRESETS[name])
     except KeyError:
-        raise ValueError(f"unknown EK preset {name!r}; available: {', '.join(EK_PRESETS)}") from None
+        names = ", ".join([*EK_PRESETS, *EK_UNPUBLISHED_PRESETS])
+        raise ValueError(f"unknown EK preset {name!r}; available: {names}") from None
     if "d" in overrides or "A" in overrides or "L" in overrides:
         bad = [k for k in ("d", "A", "L") if k in overrides]
         raise ValueError(f"preset {name!r} takes A and d from theta and L from the data; "
                          f"cannot override {bad}")
     data = load_ek2002(data_dir)
-    published = load_published(spec.pop("published"), data_dir)
+    pub_name = spec.pop("published")
+    published = None if pub_name is None else load_published(pub_name, data_dir)
     R_target = float(spec.pop("R") if R is None else R)
     if not (np.isfinite(R_target) and R_target > 0):
         raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
-    theta = np.asarray(published.params if theta is None else theta, np.float64)
-    if theta.shape != published.params.shape:
-        raise ValueError(f"theta must have {published.params.size} entries "
+    K = 2 * (data.n - 1) + 10
+    if theta is None:
+        if published is not None:
+            theta = published.params
+        else:  # no published vector: the cold start from the data
+            from .calibration import static_ek_start
+
+            target = np.asarray(data_moments(data).moment_vector())
+            theta = static_ek_start(target, np.asarray(data.L), data.geography(), THETA_D)[0]
+    theta = np.asarray(theta, np.float64)
+    if theta.shape != (K,):
+        raise ValueError(f"theta must have {K} entries "
                          f"(published layout), got shape {theta.shape}")
     if not np.all(np.isfinite(theta)):
         raise ValueError("theta has non-finite entries at positions "
                          f"{np.flatnonzero(~np.isfinite(theta)).tolist()}")
     kw = dict(_COMMON)
     kw.update(gamma=spec["gamma"], sigma=spec["sigma"], psi_slope=spec["psi_slope"],
-              beta=published.beta)
+              beta=published.beta if published is not None else 0.95 / R_target)
     kw.update(overrides)
     p = unpack_params(theta)
     d = np.asarray(trade_costs(p, data.geography(), THETA_D))
@@ -197,3 +227,9 @@ def ek_no_quality(data_dir=None, **overrides) -> Economy:
 def ek_log(data_dir=None, **overrides) -> Economy:
     """``ek_log``: log utility, sigma 0.2369, no quality shifter."""
     return ek_world("ek_log", data_dir, **overrides).economy
+
+
+def ek_paper_2023(data_dir=None, **overrides) -> Economy:
+    """``ek_paper_2023``: gamma 1.5, sigma 0.25, no quality shifter, target R 1.015; no
+    published vectors (Theta: the cold start from the data; calibrate it)."""
+    return ek_world("ek_paper_2023", data_dir, **overrides).economy

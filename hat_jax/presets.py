@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ek import EK_PRESETS, ek_baseline, ek_log, ek_no_quality, ek_world
+from .ek import (
+    EK_PRESETS,
+    EK_UNPUBLISHED_PRESETS,
+    ek_baseline,
+    ek_log,
+    ek_no_quality,
+    ek_paper_2023,
+    ek_world,
+)
 from .params import Economy, make_economy
 
 TWO_COUNTRY_LABELS = ("Home", "Foreign")
@@ -48,11 +56,13 @@ PRESETS = {
     "ek_baseline": ek_baseline,
     "ek_no_quality": ek_no_quality,
     "ek_log": ek_log,
+    "ek_paper_2023": ek_paper_2023,
 }
 
 #: How a preset's equilibrium is solved by default: the unknown ("R" or "beta") and, in
 #: the "beta" mode, the target R. Presets not listed solve R at the economy's beta.
-SOLVE_DEFAULTS = {name: {"unknown": "beta", "R": spec["R"]} for name, spec in EK_PRESETS.items()}
+SOLVE_DEFAULTS = {name: {"unknown": "beta", "R": spec["R"]}
+                  for name, spec in {**EK_PRESETS, **EK_UNPUBLISHED_PRESETS}.items()}
 
 
 def solve_defaults(name: str) -> dict:
@@ -63,7 +73,7 @@ def solve_defaults(name: str) -> dict:
 def preset_start(name: str, kind: str = "published", data_dir=None, **overrides):
     """Starting prices (W0, R0, beta0) of a data preset: ``"published"`` (the published
     equilibrium) or ``"cold"`` (W = 1, beta = 0.95/R). None for presets without data."""
-    if name not in EK_PRESETS:
+    if name not in EK_PRESETS and name not in EK_UNPUBLISHED_PRESETS:
         if kind not in ("published", "cold"):
             raise ValueError(f"start must be 'published' or 'cold', got start={kind!r}")
         return None
