@@ -92,6 +92,26 @@ from .calibration import (  # noqa: E402
     problem_from_world,
     starting_point,
 )
+from .welfare import (  # noqa: E402
+    Counterfactual,
+    EquivalentVariation,
+    WelfareResult,
+    WelfareSummary,
+    acr_gain,
+    bilateral_cut,
+    counterfactual,
+    equivalent_variation,
+    ev_derivative,
+    global_cut,
+    unilateral_cut,
+    utilitarian_welfare,
+    welfare_analysis,
+    welfare_decomposition,
+    welfare_gradient,
+    welfare_jvp,
+    welfare_summary,
+)
+from .planner import PlannerSolution, planner_checks, solve_planner  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -108,4 +128,9 @@ __all__ = [
     "trade_elasticities",
     "CalibrationOptions", "CalibrationProblem", "CalibrationResult", "calibrate",
     "make_moments", "problem_from_world", "starting_point",
+    "Counterfactual", "EquivalentVariation", "WelfareResult", "WelfareSummary", "acr_gain",
+    "bilateral_cut", "counterfactual", "equivalent_variation", "ev_derivative", "global_cut",
+    "unilateral_cut", "utilitarian_welfare", "welfare_analysis", "welfare_decomposition",
+    "welfare_gradient", "welfare_jvp", "welfare_summary",
+    "PlannerSolution", "planner_checks", "solve_planner",
 ]

@@ -129,6 +129,8 @@ def add_economy_arguments(s: argparse.ArgumentParser) -> None:
 COMMAND_MODULES: dict[str, str] = {
     "elasticities": "hat_jax.cli_elasticities",
     "calibrate": "hat_jax.cli_calibrate",
+    "counterfactual": "hat_jax.cli_welfare",
+    "planner": "hat_jax.cli_welfare",
 }
 
 

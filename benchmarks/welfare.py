@@ -1,0 +1,190 @@
+"""Benchmark: welfare analysis of the 19-country Eaton-Kortum world (model.md s.10-11).
+
+Economy: ``hat_jax.ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), baseline
+equilibrium solved first (``EquilibriumOptions(unknown="beta")`` from the published
+prices; not timed), then for the experiment ``--experiment`` (default: the USA cuts its
+import costs by 10%, ``unilateral``; ``global``: all international costs fall 10%):
+
+(a) ``counterfactual equilibrium``: :func:`hat_jax.welfare.counterfactual` (beta fixed
+    at the baseline's, 18 relative wages and R solved by Newton from the baseline prices
+    and household state, tolerance 1e-10). compile_s: the solver's compilation (first
+    call); median_s: warm solves (the same computation again).
+(b) ``EV all states``: :func:`hat_jax.welfare.equivalent_variation` for every (a, z)
+    state of the USA (Na x 10 scalar roots to 1e-10, each a chain of warm-started
+    household solves), the jitted core ``hat_jax.welfare._ev_jit``; records carry
+    ``states``, ``evaluations_mean`` / ``_max`` (household solves per state),
+    ``mean_gain_pct`` and whether every state converged.
+(c) ``welfare gradient``: dW_USA / d log d_ij for all N(N-1) = 342 pairs in general
+    equilibrium (W and R re-solved, beta fixed) by one reverse-mode pass through the
+    equilibrium (implicit function theorem), the jitted ``hat_jax.welfare._ge_grad``.
+(d) ``planner``: :func:`hat_jax.planner.solve_planner` (19 resource constraints by
+    Newton, optimistix), compile and run.
+
+Equilibrium and EV records take no untimed warm-up call (each is long).
+
+    python benchmarks/welfare.py --quick      # Na = 20, one run per record (minutes)
+    python benchmarks/welfare.py              # Na = 100, one run (long on 2 cores)
+    python benchmarks/welfare.py --sections bc --experiment global --json --out r.json
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import hat_jax  # noqa: E402  (float64)
+from hat_jax import planner as pl  # noqa: E402
+from hat_jax import welfare as wf  # noqa: E402
+from hat_jax.data import DataWarning  # noqa: E402
+from hat_jax.ek import EK_PRESETS, ek_world  # noqa: E402
+
+from _common import device_description, log, main, time_fn  # noqa: E402
+
+QUICK_NA = 20
+DEFAULT_NA = 100
+COUNTRY = "USA"
+CUT = 0.10
+
+
+def _stamp(record: dict, **extra) -> dict:
+    import os
+
+    record.update(extra)
+    record.setdefault("device", device_description())
+    record.setdefault("load1", round(os.getloadavg()[0], 2))
+    return record
+
+
+def records(args) -> list[dict]:
+    Na = args.Na
+    with warnings.catch_warnings():  # Germany's labour force: documented data quirk
+        warnings.simplefilter("ignore", DataWarning)
+        world = ek_world(args.preset, args.data_dir, Na=Na)
+    economy = world.economy
+    W0, R0, b0 = world.start("published")
+    log(f"baseline: {args.preset}, N={economy.N}, Na={Na} (solving beta at R={R0})...")
+    t0 = time.perf_counter()
+    eq = hat_jax.solve_equilibrium(economy, hat_jax.EquilibriumOptions(unknown="beta"),
+                                   W0=W0, R0=R0, beta0=b0)
+    log(f"baseline solved in {time.perf_counter() - t0:.1f} s (compile included)")
+    if args.experiment == "unilateral":
+        d_new, _ = wf.unilateral_cut(economy, COUNTRY, CUT)
+    else:
+        d_new, _ = wf.global_cut(economy, CUT)
+    extra = dict(N=economy.N, Na=Na, preset=args.preset, experiment=args.experiment,
+                 country=COUNTRY)
+    out: list[dict] = []
+    cf = None
+
+    if "a" in args.sections or "b" in args.sections:
+        log("(a) counterfactual equilibrium...")
+        times, comp = [], None
+        for k in range(max(1, args.runs)):
+            t: dict = {}
+            cf = wf.counterfactual(eq, d_new, timings=t)
+            comp = t["compile_s"] if comp is None else comp
+            times.append(t["run_s"])
+        if "a" in args.sections:
+            out.append(_stamp({
+                "name": f"counterfactual equilibrium {args.preset} Na={Na}",
+                "compile_s": comp, "median_s": float(np.median(times)),
+                "min_s": float(np.min(times)), "runs": len(times),
+                "iterations": int(cf.new.iterations), "residual": float(cf.new.residual),
+                "R_new": float(cf.new.R)}, **extra))
+
+    if "b" in args.sections:
+        log("(b) EV for every state...")
+        i = wf.country_index(economy, COUNTRY)
+        hh = eq.world.households
+        problem = wf.country_problem(eq, i)
+        y = jax.tree_util.tree_map(lambda x: x[i], hh.state)
+        hopts = wf._household_options(economy, 1e-10)
+        ev_args = (problem, y, hh.V[i], cf.new.world.households.V[i],
+                   jnp.asarray(wf.EV_TOL), jnp.asarray(40, jnp.int32))
+        static = dict(hopts=hopts, batch_size=args.batch_size, nodes=args.nodes)
+
+        def info(o):
+            lam, conv, res, it, _ = o
+            lam_dist = np.asarray(eq.world.distribution.lam[i])
+            return {"states": int(np.size(lam)), "converged": bool(np.all(conv)),
+                    "max_residual": float(np.max(res)),
+                    "evaluations_mean": float(np.mean(it)),
+                    "evaluations_max": int(np.max(it)),
+                    "mean_gain_pct": float(100 * np.sum(lam_dist * (np.asarray(lam) - 1)))}
+
+        out.append(time_fn(f"EV all states {args.preset} Na={Na}", wf._ev_jit, *ev_args,
+                           compile=lambda: wf._ev_jit.lower(*ev_args, **static).compile(),
+                           runs=args.runs, warmup=0, info=info,
+                           batch_size=args.batch_size, nodes=args.nodes, **extra))
+
+    if "c" in args.sections:
+        log("(c) welfare gradient w.r.t. all log d_ij (reverse mode)...")
+        i = wf.country_index(economy, COUNTRY)
+        opts = wf.derivative_options()
+        g_args = (*wf._ge_args(eq), wf._log_d(eq), jnp.zeros(economy.N).at[i].set(1.0))
+
+        def ginfo(o):
+            (val, ok), g = o
+            g = np.asarray(g) * (1 - np.eye(economy.N))
+            assert bool(ok), "welfare gradient: equilibrium did not converge"
+            return {"pairs": int(economy.N * (economy.N - 1)), "welfare": float(val),
+                    "grad_norm": float(np.linalg.norm(g)),
+                    "dW_dlogd_USA_CAN": float(g[i, wf.country_index(economy, "CAN")])}
+
+        out.append(time_fn(f"welfare gradient (342 log d_ij) {args.preset} Na={Na}",
+                           wf._ge_grad, *g_args,
+                           compile=lambda: wf._ge_grad.lower(*g_args, opts=opts).compile(),
+                           runs=args.runs, warmup=0, info=ginfo, **extra))
+
+    if "d" in args.sections:
+        log("(d) planner...")
+        w = pl.pareto_weights(economy)
+        p_args = (economy, w, jnp.asarray(eq.beta))
+        s = pl._Settings()
+
+        def pinfo(o):
+            return {"iterations": int(o.iterations), "residual": float(o.residual)}
+
+        out.append(time_fn(f"planner {args.preset} N={economy.N}", pl._solve, *p_args,
+                           compile=lambda: pl._solve.lower(*p_args, settings=s).compile(),
+                           runs=max(args.runs, 3), info=pinfo, **extra))
+    return out
+
+
+def add_arguments(p):
+    p.add_argument("--na", dest="Na", type=int, default=None,
+                   help=f"asset grid points (default {DEFAULT_NA}; {QUICK_NA} with --quick)")
+    p.add_argument("--preset", choices=sorted(EK_PRESETS), default="ek_baseline")
+    p.add_argument("--data-dir", dest="data_dir", default=None)
+    p.add_argument("--experiment", choices=("unilateral", "global"), default="unilateral",
+                   help="USA unilateral 10%% cut (default) or a global 10%% cut")
+    p.add_argument("--sections", default="abcd", help="any of abcd (default all)")
+    p.add_argument("--nodes", type=int, default=40,
+                   help="EV: household solutions on a lambda grid for the first guesses")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=25,
+                   help="EV states solved together (vmap)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"Na = {QUICK_NA} unless --na, one run per record")
+
+
+def records_fn(args):
+    if args.quick:
+        args.runs = 1
+        if args.Na is None:
+            args.Na = QUICK_NA
+    if args.Na is None:
+        args.Na = DEFAULT_NA
+    return records(args)
+
+
+if __name__ == "__main__":
+    main(records_fn, description=__doc__.split("\n\n")[0], add_arguments=add_arguments,
+         default_runs=1)
