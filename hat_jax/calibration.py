@@ -50,9 +50,7 @@ import hashlib
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field, asdict
@@ -73,6 +71,7 @@ from .equilibrium import (
     solve_equilibrium_jit,
     solve_world,
 )
+from .fileio import atomic_write_bytes
 from .gravity import (
     N_DIST_BINS,
     Geography,
@@ -599,41 +598,6 @@ class _State:
     status: str = "running"
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: temporary file in the same folder, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 -> the usual mode of a new file
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
 def _checksum(meta: str, arrays: dict) -> str:
     h = hashlib.sha256(meta.encode())
     _hash_arrays(h, sorted(arrays.items()))
@@ -653,7 +617,7 @@ def _save_checkpoint(path: Path, st: _State, fingerprint: dict) -> None:
     arrays = {k: np.ascontiguousarray(np.asarray(v)) for k, v in arrays.items()}
     buf = io.BytesIO()
     np.savez(buf, meta=np.array(meta), checksum=np.array(_checksum(meta, arrays)), **arrays)
-    _atomic_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path, fingerprint: dict | None = None) -> _State:
@@ -1125,7 +1089,7 @@ def fit_figure(result: CalibrationResult, path=None):
     if path is not None:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=120)
-        _atomic_bytes(Path(path), buf.getvalue())
+        atomic_write_bytes(Path(path), buf.getvalue())
     return fig
 
 
@@ -1151,7 +1115,7 @@ def write_outputs(out_dir, result: CalibrationResult, preset: str | None = None,
     }
     paths = []
     for name, text in texts.items():
-        _atomic_bytes(out / name, text.encode())
+        atomic_write_bytes(out / name, text.encode())
         paths.append(out / name)
     if figure:
         fit_figure(result, out / "fit.png")

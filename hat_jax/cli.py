@@ -27,7 +27,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -47,6 +46,7 @@ from hat_jax.equilibrium import (
     solve_equilibrium_jit,
 )
 from hat_jax.ek import EK_PRESETS, EKWorld, ek_world
+from hat_jax.fileio import atomic_write_text
 from hat_jax.params import Economy
 from hat_jax.presets import solve_defaults
 from hat_jax.results import ConvergenceError
@@ -360,18 +360,8 @@ def countries_frame(eq: Equilibrium) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`hat_jax.fileio.atomic_write_text`)."""
+    atomic_write_text(path, text)
 
 
 def gravity_frame(gravity: dict) -> pd.DataFrame:

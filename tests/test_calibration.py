@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from hat_jax import calibration as cal
-from hat_jax import cli
+from hat_jax import cli, fileio
 from hat_jax.calibration import (
     CalibrationOptions,
     CheckpointError,
@@ -251,7 +251,7 @@ def test_checkpoint_write_is_atomic(uninterrupted, tmp_path, monkeypatch):
     def crash(*a, **k):
         raise _Killed
 
-    monkeypatch.setattr(cal.os, "replace", crash)
+    monkeypatch.setattr(fileio.os, "replace", crash)
     with pytest.raises(_Killed):
         cal._save_checkpoint(path, st, {"anything": 1})
     assert path.read_bytes() == before
