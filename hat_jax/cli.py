@@ -110,7 +110,7 @@ def add_economy_arguments(s: argparse.ArgumentParser) -> None:
                    "otherwise the starting R (default 1)")
     e.add_argument("--start", choices=("published", "cold"), default=None,
                    help="starting prices of the ek_* presets: the published equilibrium "
-                   "(default) or a cold start (all wages 1, beta = 0.95/R)")
+                   "(default where the preset has one) or a cold start (all wages 1, beta = 0.95/R)")
     e.add_argument("--tol", type=float, default=1e-10,
                    help="equilibrium tolerance: max |excess demand| / world GDP (default 1e-10)")
     e.add_argument("--hh-tol", dest="hh_tol", type=float, default=1e-10,
@@ -517,7 +517,8 @@ def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld |
             raise ValueError(f"preset {args.preset!r} has no published prices; --start "
                              "published is for the ek_* presets")
         return None, args.R, None, "default"
-    start = args.start or "published"
+    # default: the published prices where the preset has them (not ek_paper_2023)
+    start = args.start or ("published" if world.published is not None else "cold")
     W0, R_target, beta0 = world.start(start)
     R0 = R_target if args.R is None else args.R
     if args.beta is not None:

@@ -233,3 +233,22 @@ def test_ek_preset_json_and_out(tmp_path, data_dir):
 def test_published_start_needs_a_data_preset():
     rc, _, err = run(["solve", "two_country", "--start", "published"])
     assert rc == 1 and "has no published prices" in err
+
+
+def test_unpublished_preset_starts_cold(data_dir):
+    """ek_paper_2023 has no published prices: the default start is cold, and asking for
+    the published one is a clear error (no solve needed for either)."""
+    import argparse
+
+    from hat_jax.ek import ek_world
+
+    world = ek_world("ek_paper_2023", data_dir, Na=10)
+    opts = cli.EquilibriumOptions(unknown="beta")
+    args = argparse.Namespace(preset="ek_paper_2023", start=None, R=None, beta=None)
+    W0, R0, beta0, start = cli.starting_prices(args, world.economy, world, opts)
+    assert start == "cold" and R0 == pytest.approx(1.015)
+    np.testing.assert_array_equal(W0, np.ones(19))
+    assert beta0 == pytest.approx(0.95 / 1.015)
+    with pytest.raises(ValueError, match="no published prices"):
+        cli.starting_prices(argparse.Namespace(preset="ek_paper_2023", start="published",
+                                               R=None, beta=None), world.economy, world, opts)
