@@ -883,8 +883,8 @@ def calibrate(problem: CalibrationProblem, start: Start | None = None, *,
              "eq_residual": st.eq_residual, "eq_iterations": st.eq_iterations,
              "seconds": st.elapsed, "kind": "start"}
         st.history.append(r)
+        save(st)  # checkpoint first: a reported iteration is never lost
         record_line(r)
-        save(st)
         if callback is not None:
             callback(r)
 
@@ -947,8 +947,8 @@ def calibrate(problem: CalibrationProblem, start: Start | None = None, *,
              "eq_residual": st.eq_residual, "eq_iterations": st.eq_iterations,
              "seconds": seconds, "kind": kind}
         st.history.append(r)
+        save(st)  # checkpoint first: a reported iteration is never lost
         record_line(r)
-        save(st)
         if callback is not None:
             callback(r)
 

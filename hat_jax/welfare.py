@@ -823,7 +823,7 @@ def welfare_summary(baseline: Equilibrium, new: Equilibrium, ev: EquivalentVaria
     mean = float(np.sum(lam_old * gain))
     quint = weighted_quantile_means(gain, np.asarray(expenditure(baseline, i)), lam_old)
     dV = np.asarray(new.world.households.V[i]) - np.asarray(baseline.world.households.V[i])
-    share = float(np.sum(lam_old * (dV > 0)))
+    share = float(np.sum(lam_old * (dV > 0)) / np.sum(lam_old))  # in [0, 1] exactly
     W0 = float(utilitarian_welfare(baseline)[i])
     W1 = float(utilitarian_welfare(new)[i])
     fixed = float(np.sum(lam_old * (np.asarray(new.world.households.V[i])
