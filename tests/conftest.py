@@ -40,3 +40,25 @@ def two_country_log_eq():
 
 def asset_grid_of(problems, i, Na):
     return np.asarray(problems.a_min[i] + problems.da[i] * np.arange(Na))
+
+
+# The suite runs in two pytest-xdist workers that take whole files (pyproject: -n 2
+# --dist loadfile), handed out in collection order. Collecting the longest files first
+# (longest-processing-time-first scheduling) keeps one worker from starting a
+# four-minute file while the other sits idle at the end. Rough CPU minutes on 2 cores.
+LONG_FILES = (
+    "test_notebooks.py",         # ~6: four notebooks
+    "test_welfare.py",           # ~5
+    "test_calibration.py",       # ~4.5
+    "test_notebook_welfare.py",  # ~4
+    "test_ek.py",                # ~3.5: 19-country equilibria
+    "test_elasticities.py",      # ~3
+    "test_cli.py",               # ~2
+    "test_calibration_kill.py",  # ~1.5: three processes
+    "test_planner.py",           # ~1
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: k for k, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within files
