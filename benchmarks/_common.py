@@ -175,3 +175,16 @@ def main(records_fn: Callable[[argparse.Namespace], list[dict]], description: st
     else:
         print_table(records)
     return records
+
+
+def load_ek_world(preset: str, data_dir, Na: int):
+    """``hat_jax.ek_world(preset, data_dir, Na=Na)`` without the data loader's documented
+    DataWarning (Germany's labour force), for the benchmarks on the 19-country world."""
+    import warnings
+
+    from hat_jax.data import DataWarning
+    from hat_jax.ek import ek_world
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return ek_world(preset, data_dir, Na=Na)

@@ -37,7 +37,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,11 +47,10 @@ import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import calibration as cal  # noqa: E402
-from hat_jax.data import DataWarning  # noqa: E402
-from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, ek_world  # noqa: E402
+from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS  # noqa: E402
 from hat_jax.equilibrium import _residual_fn, _value_and_jacobian, encode  # noqa: E402
 
-from _common import device_description, log, main, time_fn  # noqa: E402
+from _common import device_description, load_ek_world, log, main, time_fn  # noqa: E402
 
 QUICK_NA = 20
 DEFAULT_NA = 100
@@ -60,9 +58,7 @@ DEFAULT_RUNS = 3
 
 
 def build(args):
-    with warnings.catch_warnings():  # Germany's labour force: documented data quirk
-        warnings.simplefilter("ignore", DataWarning)
-        return ek_world(args.preset, args.data_dir, Na=args.Na)
+    return load_ek_world(args.preset, args.data_dir, args.Na)
 
 
 def bench_evaluations(world, problem, options, runs, sections) -> list[dict]:

@@ -28,7 +28,6 @@ Every record asserts that the solves it timed converged.
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,11 +38,10 @@ import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import elasticities as el  # noqa: E402
-from hat_jax.data import DataWarning  # noqa: E402
-from hat_jax.ek import EK_PRESETS, ek_world  # noqa: E402
+from hat_jax.ek import EK_PRESETS  # noqa: E402
 from hat_jax.household import HouseholdOptions  # noqa: E402
 
-from _common import log, main, time_fn  # noqa: E402
+from _common import load_ek_world, log, main, time_fn  # noqa: E402
 
 QUICK_NA = 20
 DEFAULT_NA = 100
@@ -51,9 +49,7 @@ DEFAULT_RUNS = 3
 
 
 def solve(args, records):
-    with warnings.catch_warnings():  # Germany's labour force: documented data quirk
-        warnings.simplefilter("ignore", DataWarning)
-        world = ek_world(args.preset, args.data_dir, Na=args.Na)
+    world = load_ek_world(args.preset, args.data_dir, args.Na)
     economy = world.economy
     opts = hat_jax.EquilibriumOptions(unknown="beta")
     W0, R0, beta0 = world.start("published")

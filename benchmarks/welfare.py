@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,10 +42,9 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import planner as pl  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
-from hat_jax.data import DataWarning  # noqa: E402
-from hat_jax.ek import EK_PRESETS, ek_world  # noqa: E402
+from hat_jax.ek import EK_PRESETS  # noqa: E402
 
-from _common import device_description, log, main, time_fn  # noqa: E402
+from _common import device_description, load_ek_world, log, main, time_fn  # noqa: E402
 
 QUICK_NA = 20
 DEFAULT_NA = 100
@@ -65,9 +63,7 @@ def _stamp(record: dict, **extra) -> dict:
 
 def records(args) -> list[dict]:
     Na = args.Na
-    with warnings.catch_warnings():  # Germany's labour force: documented data quirk
-        warnings.simplefilter("ignore", DataWarning)
-        world = ek_world(args.preset, args.data_dir, Na=Na)
+    world = load_ek_world(args.preset, args.data_dir, Na)
     economy = world.economy
     W0, R0, b0 = world.start("published")
     log(f"baseline: {args.preset}, N={economy.N}, Na={Na} (solving beta at R={R0})...")

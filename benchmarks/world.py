@@ -40,7 +40,6 @@ The equilibrium records (c, d) take no untimed warm-up call (one solve is long).
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,12 +49,11 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
-from hat_jax.data import DataWarning  # noqa: E402
-from hat_jax.ek import EK_PRESETS, ek_world  # noqa: E402
+from hat_jax.ek import EK_PRESETS  # noqa: E402
 from hat_jax.equilibrium import _residual_fn, _value_and_jacobian, decode, encode  # noqa: E402
 from hat_jax.household import HouseholdOptions, initial_state  # noqa: E402
 
-from _common import log, main, time_fn  # noqa: E402
+from _common import load_ek_world, log, main, time_fn  # noqa: E402
 
 QUICK_NA = 20
 DEFAULT_NA = 100
@@ -64,9 +62,7 @@ W_MOVE = 0.01
 
 
 def build(args):
-    with warnings.catch_warnings():  # Germany's labour force: documented data quirk
-        warnings.simplefilter("ignore", DataWarning)
-        return ek_world(args.preset, args.data_dir, Na=args.Na)
+    return load_ek_world(args.preset, args.data_dir, args.Na)
 
 
 def cold_state(economy, x, opts, R):
