@@ -112,18 +112,9 @@ EV_TOL = 1e-10
 
 # ----------------------------------------------------------------------------- costs
 def country_index(economy: Economy, country) -> int:
-    """Index of ``country`` (a label such as an ISO3 code, case-insensitive, or an int)."""
-    labels = list(economy.countries)
-    if isinstance(country, (int, np.integer)) and not isinstance(country, bool):
-        k = int(country)
-        if not 0 <= k < len(labels):
-            raise ValueError(f"country index {k} out of range 0..{len(labels) - 1}")
-        return k
-    name = str(country)
-    for k, lab in enumerate(labels):
-        if lab.upper() == name.upper():
-            return k
-    raise ValueError(f"unknown country {name!r}; available: {', '.join(labels)}")
+    """Index of ``country`` (a label such as an ISO3 code, case-insensitive, or an int) in
+    ``economy.countries`` (:func:`hat_jax.elasticities.country_index`)."""
+    return _elasticities.country_index(economy.countries, country)
 
 
 def _check_cut(cut) -> float:
