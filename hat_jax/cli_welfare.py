@@ -418,17 +418,15 @@ def _run_counterfactual(args) -> int:
     from hat_jax.cli import setup_from_args
 
     econ0, _ = setup_from_args(args)
-    _, _, fallback = experiment_costs(args, econ0)
-    _default_country(econ0, args.country, fallback)
+    d_new, experiment, fallback = experiment_costs(args, econ0)
+    i = _default_country(econ0, args.country, fallback)
 
-    base = solve_baseline(args)
+    base = solve_baseline(args)  # the same economy: its costs and countries are econ0's
     eq = base.eq
     timings = {"baseline_s": base.timings.get("compile_s", 0.0) + base.timings.get("run_s", 0.0)}
     if not bool(eq.converged):
         report_not_converged(eq, base.opts)
         return EXIT_NOT_CONVERGED
-    d_new, experiment, fallback = experiment_costs(args, eq.economy)
-    i = _default_country(eq.economy, args.country, fallback)
     if progress:
         _err("solving the counterfactual equilibrium (beta fixed, W and R solved)...")
     t0 = time.perf_counter()
