@@ -45,7 +45,7 @@ from hat_jax.equilibrium import (
     solve_equilibrium,
     solve_equilibrium_jit,
 )
-from hat_jax.ek import EK_PRESETS, EKWorld, ek_world
+from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
 from hat_jax.fileio import atomic_write_text
 from hat_jax.params import Economy
 from hat_jax.presets import solve_defaults
@@ -202,7 +202,7 @@ def setup_from_args(args: argparse.Namespace):
         elif not args.quiet:
             _err(f"note: preset {args.preset!r} does not read data; --data-dir ignored")
     try:
-        if args.preset in EK_PRESETS:
+        if args.preset in EK_PRESETS or args.preset in EK_UNPUBLISHED_PRESETS:
             world = ek_world(args.preset, **overrides)
             return world.economy, world
         return hat_jax.preset(args.preset, **overrides), None

@@ -244,7 +244,10 @@ def test_unpublished_preset_starts_cold(data_dir):
 
     world = ek_world("ek_paper_2023", data_dir, Na=10)
     opts = cli.EquilibriumOptions(unknown="beta")
-    args = argparse.Namespace(preset="ek_paper_2023", start=None, R=None, beta=None)
+    args = cli.build_parser().parse_args(["solve", "ek_paper_2023", "--Na", "10",
+                                          "--data-dir", str(data_dir)])
+    economy, built = cli.setup_from_args(args)  # the EK world, as for the published presets
+    assert built is not None and built.name == "ek_paper_2023" and economy.Na == 10
     W0, R0, beta0, start = cli.starting_prices(args, world.economy, world, opts)
     assert start == "cold" and R0 == pytest.approx(1.015)
     np.testing.assert_array_equal(W0, np.ones(19))
