@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMALL_NA = "30"
 # Per-notebook grid sizes where SMALL_NA is too slow (19-country notebooks).
-NOTEBOOK_NA = {"ek_world.ipynb": "20", "calibration.ipynb": "10", "welfare.ipynb": "20"}
+NOTEBOOK_NA = {"ek_world.ipynb": "20", "calibration.ipynb": "10", "welfare.ipynb": "20",
+               "elasticities.ipynb": "20"}
 # Notebooks that read the Eaton-Kortum data.
 NEEDS_DATA = {"ek_world.ipynb", "elasticities.ipynb", "calibration.ipynb", "welfare.ipynb"}
 CELL_TIMEOUT_S = 600
