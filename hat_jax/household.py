@@ -257,11 +257,13 @@ def initial_state(problem: HouseholdProblem, opts: HouseholdOptions):
 
 
 # ----------------------------------------------------------------------- fixed point
-def _flatten(y):
+def flatten_state(y):
+    """The household fixed-point variable y = (log Emu, EPhi) as one flat vector."""
     return jnp.concatenate([y[0].reshape(-1), y[1].reshape(-1)])
 
 
-def _unflatten(x, like):
+def unflatten_state(x, like):
+    """Inverse of :func:`flatten_state` (shapes taken from ``like``)."""
     n0 = like[0].size
     return x[:n0].reshape(like[0].shape), x[n0:].reshape(like[1].shape)
 
@@ -318,12 +320,12 @@ def anderson_iterate(fn, x0, tol, max_iter: int, memory: int):
 
 
 def _solve_primal(y0, problem, opts):
-    fn = lambda x: _flatten(household_operator(_unflatten(x, y0), problem, opts))
+    fn = lambda x: flatten_state(household_operator(unflatten_state(x, y0), problem, opts))
     # Stop on the reduced variable a decade below tol; the reference residual (change
     # of c and v in one sweep) is then measured exactly and decides `converged`.
-    x, _, it = anderson_iterate(fn, _flatten(y0), 0.1 * opts.tol, opts.max_iter,
+    x, _, it = anderson_iterate(fn, flatten_state(y0), 0.1 * opts.tol, opts.max_iter,
                                 opts.anderson_memory)
-    y = _unflatten(x, y0)
+    y = unflatten_state(x, y0)
     return y, reference_residual(y, problem, opts), it
 
 
@@ -362,7 +364,7 @@ def _lu_tangent(y, problem, rhs, opts):
     leading batch axes under vmap; the factorisation does not depend on them)."""
     K = operator_jacobian(y, problem, opts)
     lu = jax.scipy.linalg.lu_factor(jnp.eye(K.shape[0], dtype=K.dtype) - K)
-    return _unflatten(jax.scipy.linalg.lu_solve(lu, _flatten(rhs)), y)
+    return unflatten_state(jax.scipy.linalg.lu_solve(lu, flatten_state(rhs)), y)
 
 
 def _solve_primal_batched(y0, problems, opts):

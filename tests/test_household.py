@@ -171,14 +171,14 @@ def test_household_derivatives_match_finite_differences():
 def test_operator_jacobian_is_the_dense_derivative_of_the_sweep(solved):
     """operator_jacobian builds dF/dy from 2 Na jvps using the block structure in z; it
     must equal jacfwd of the sweep, and its spectral radius is beta (the value part)."""
-    from hat_jax.household import _flatten, _unflatten, household_operator, operator_jacobian
+    from hat_jax.household import flatten_state, unflatten_state, household_operator, operator_jacobian
 
     econ, probs, opts, sol = solved
     first = lambda x: jax.tree_util.tree_map(lambda a: a[1], x)
     p, y = first(probs), first(sol.state)
     K = np.asarray(operator_jacobian(y, p, opts))
-    dense = jax.jacfwd(lambda x: _flatten(household_operator(_unflatten(x, y), p, opts)))(
-        _flatten(y))
+    dense = jax.jacfwd(lambda x: flatten_state(household_operator(unflatten_state(x, y), p, opts)))(
+        flatten_state(y))
     assert K.shape == (2 * econ.Nz * econ.Na,) * 2
     np.testing.assert_allclose(K, np.asarray(dense), atol=1e-13, rtol=0)
     assert np.max(np.abs(np.linalg.eigvals(K))) == pytest.approx(float(econ.beta), abs=1e-8)

@@ -1,0 +1,62 @@
+"""One in-process cache of ahead-of-time compiled programs (private).
+
+``jax.jit`` already caches by shapes, but the library's entry points compile ahead of
+time (``lower(...).compile()``) so that compile and run time are measured apart. This
+module keeps those executables, keyed by the jitted function, its static arguments and
+the tree structure, shapes and dtypes of its dynamic arguments (numeric options are
+dynamic leaves, so a new tolerance reuses the program). Across processes the
+persistent compilation cache (:mod:`hat_jax._config`) makes ``compile()`` a disk read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+import jax
+import numpy as np
+
+__all__ = ["compiled", "clear", "size"]
+
+_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+_MAX_ENTRIES = 64
+
+
+def _signature(tree):
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, tuple((np.shape(x), np.result_type(x).name) for x in leaves)
+
+
+def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | None = None,
+             timings: dict | None = None):
+    """The compiled executable of ``jitted(*args, **kwargs, **static)``.
+
+    ``args`` / ``kwargs`` are the dynamic arguments (only their structure, shapes and
+    dtypes enter the key); ``static`` are the jit's static arguments (hashable). If
+    ``timings`` is a dict, ``compile_s`` is written into it (about 0 when cached).
+    The executable is called with the dynamic arguments only.
+    """
+    kwargs = {} if kwargs is None else kwargs
+    static = {} if static is None else static
+    key = (jitted, tuple(sorted(static.items())), _signature((args, kwargs)))
+    t0 = time.perf_counter()
+    exe = _CACHE.get(key)
+    if exe is None:
+        exe = jitted.lower(*args, **kwargs, **static).compile()
+        _CACHE[key] = exe
+        while len(_CACHE) > _MAX_ENTRIES:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    if timings is not None:
+        timings["compile_s"] = time.perf_counter() - t0
+    return exe
+
+
+def clear() -> None:
+    """Forget every in-process executable (the persistent cache is untouched)."""
+    _CACHE.clear()
+
+
+def size() -> int:
+    return len(_CACHE)
