@@ -21,16 +21,49 @@ programs) deadlocked a 2-thread pool. Unbatched LAPACK calls are safe.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 from jax import lax
 
-from .results import check_converged, krylov_solve, linear_solve
+from .results import as_float, as_int, check_converged, check_option_values, krylov_solve, \
+    linear_solve
+
+__all__ = [
+    "DistributionOptions", "DistributionSolution", "asset_transition", "distribution_step",
+    "stationary_distribution", "stationary_distributions", "transition_matrix",
+]
+
+
+class DistributionOptions(eqx.Module):
+    """Settings of the stationary-distribution solve.
+
+    Static: method, "direct" (a linear solve with the mass condition) or "iterate" (the
+    reference forward iteration from the uniform distribution); tangent_solver, "lu" or
+    "gmres", for the implicit derivative of "iterate". Traced (never recompile): tol,
+    the sup-norm change of lambda at which the iteration stops, also the residual
+    |Q' lambda - lambda|_inf below which a solution counts as converged (1e-10);
+    max_iter, the cap on forward iterations.
+    """
+
+    method: str = eqx.field(static=True, default="direct")
+    tol: float = eqx.field(default=1e-10, converter=as_float)
+    max_iter: int = eqx.field(default=100_000, converter=as_int)
+    tangent_solver: str = eqx.field(static=True, default="lu")
+
+    def __check_init__(self):
+        if self.method not in ("direct", "iterate"):
+            raise ValueError(f"method must be 'direct' or 'iterate', got method={self.method!r}")
+        if self.tangent_solver not in ("lu", "gmres"):
+            raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
+                             f"tangent_solver={self.tangent_solver!r}")
+        check_option_values(self, positive=("tol",), at_least_one=("max_iter",))
 
 
 class DistributionSolution(NamedTuple):
@@ -142,59 +175,54 @@ def _iterate_implicit_jvp(tol, max_iter, tangent_solver, primals, tangents):
     return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
 
 
-def _check_solver(tangent_solver):
-    if tangent_solver not in ("lu", "gmres"):
-        raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
-                         f"tangent_solver={tangent_solver!r}")
-
-
-def _solve_batched(G, P, method, tol, max_iter, tangent_solver):
+def _solve_batched(G, P, opts: DistributionOptions):
     """lam for every country (leading axis) from the asset transitions G and chains P."""
-    if method == "direct":
+    if opts.method == "direct":
         # one country after another: a batched LU kernel can wedge XLA's CPU pool
         lam = lax.map(lambda gp: _direct(*gp), (G, P))
         it = jnp.ones(G.shape[0], jnp.int32)
-    elif method == "iterate":
-        lam, it = _iterate_implicit(G, P, tol, max_iter, tangent_solver)
     else:
-        raise ValueError(f"method must be 'direct' or 'iterate', got method={method!r}")
+        lam, it = _iterate_implicit(G, P, opts.tol, opts.max_iter, opts.tangent_solver)
     step = jax.vmap(distribution_step)
     res = jnp.max(jnp.abs(step(lam, G, P) - lam), axis=(1, 2))
-    converged = (res <= tol) & jnp.isfinite(res) & (jnp.min(lam, axis=(1, 2)) > -1e-12)
+    converged = (res <= opts.tol) & jnp.isfinite(res) & (jnp.min(lam, axis=(1, 2)) > -1e-12)
     return DistributionSolution(lam, converged, it, res)
 
 
-def stationary_distribution(pi, lottery_lo, lottery_w, P, method: str = "direct",
-                            tol: float = 1e-10, max_iter: int = 100_000,
-                            throw: bool = True, tangent_solver: str = "lu"
-                            ) -> DistributionSolution:
-    """Stationary distribution of one country (model.md section 4).
+def _options(opts, overrides) -> DistributionOptions:
+    opts = DistributionOptions() if opts is None else opts
+    return dataclasses.replace(opts, **overrides) if overrides else opts
+
+
+def stationary_distribution(pi, lottery_lo, lottery_w, P, opts: DistributionOptions | None = None,
+                            *, throw: bool = True, **overrides) -> DistributionSolution:
+    """Stationary distribution of one country (model.md section 4): lam = Q' lam, sum = 1.
 
     pi, lottery_lo, lottery_w: [a, z, j] from the household solution; P: [z, z'].
-    method: "direct" (linear solve) or "iterate" (forward iteration from uniform,
-    stopping at sup-norm change < tol). Both return the residual |Q' lam - lam|_inf.
-    tangent_solver: "lu" or "gmres", for the implicit derivative of "iterate".
+    opts: :class:`DistributionOptions`; keyword ``overrides`` replace its fields
+    (``method="iterate"``, ``tol=1e-12``, ...). Returns lam with the residual
+    |Q' lam - lam|_inf, converged and iterations.
     """
-    _check_solver(tangent_solver)
+    opts = _options(opts, overrides)
     G = asset_transition(pi, lottery_lo, lottery_w)
-    sol = _solve_batched(G[None], P[None], method, tol, max_iter, tangent_solver)
+    sol = _solve_batched(G[None], P[None], opts)
     sol = jax.tree_util.tree_map(lambda x: x[0], sol)
     if throw:
-        sol = sol._replace(residual=check_converged(f"stationary distribution ({method})",
+        sol = sol._replace(residual=check_converged(f"stationary distribution ({opts.method})",
                                                     sol.converged, sol.iterations,
-                                                    sol.residual, tol))
+                                                    sol.residual, opts.tol))
     return sol
 
 
-def stationary_distributions(pi, lottery_lo, lottery_w, P, method: str = "direct",
-                             tol: float = 1e-10, throw: bool = True, labels=None,
-                             max_iter: int = 100_000, tangent_solver: str = "lu"):
-    """Stationary distributions of all countries (leading axis = country)."""
-    _check_solver(tangent_solver)
+def stationary_distributions(pi, lottery_lo, lottery_w, P, opts: DistributionOptions | None = None,
+                             *, throw: bool = True, labels=None, **overrides):
+    """Stationary distributions of all countries (leading axis = country); see
+    :func:`stationary_distribution`."""
+    opts = _options(opts, overrides)
     G = jax.vmap(asset_transition)(pi, lottery_lo, lottery_w)
-    sol = _solve_batched(G, P, method, tol, max_iter, tangent_solver)
+    sol = _solve_batched(G, P, opts)
     if throw:
         sol = sol._replace(residual=check_converged(
-            f"stationary distribution ({method})", sol.converged, sol.iterations,
-            sol.residual, tol, unit="country", labels=labels))
+            f"stationary distribution ({opts.method})", sol.converged, sol.iterations,
+            sol.residual, opts.tol, unit="country", labels=labels))
     return sol

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .results import check_converged, krylov_solve
+from .results import as_float, as_int, check_converged, check_option_values, krylov_solve
 
 
 class HouseholdProblem(NamedTuple):
@@ -58,25 +58,30 @@ class HouseholdProblem(NamedTuple):
 
 
 class HouseholdOptions(eqx.Module):
-    """Static settings of the household solve (hashable; changing them recompiles).
+    """Settings of the household solve.
 
-    gamma: CRRA coefficient (1 = log utility). Na: number of asset grid points.
-    tol: sup-norm change of consumption c and of the choice-specific values v in one
-      reference sweep from the returned fixed point (reference: 1e-10).
-    max_iter: cap on accelerated sweeps. anderson_memory: Anderson history length
-      (0 = the plain reference iteration). tangent_solver: how the implicit-function
-      linear systems of derivatives are solved: "lu" (dense LU of I - dF/dy per country,
-      shared by all directions; memory (2 Nz Na)^2 doubles per country) or "gmres"
-      (matrix-free). gmres_rtol / gmres_atol / gmres_restart: GMRES settings.
+    Static (changing them recompiles): gamma, the CRRA coefficient (1 = log utility, a
+    different program); Na, the number of asset grid points; anderson_memory, the
+    Anderson history length (0 = the plain reference iteration); gmres_restart, the
+    Krylov basis size; tangent_solver, how the implicit-function linear systems of
+    derivatives are solved: "lu" (dense LU of I - dF/dy per country, shared by all
+    directions; memory (2 Nz Na)^2 doubles per country) or "gmres" (matrix-free).
+
+    Traced (changing them never recompiles): tol, the sup-norm change of consumption c
+    and of the choice-specific values v in one reference sweep from the returned fixed
+    point (reference: 1e-10); max_iter, the cap on accelerated sweeps; gmres_rtol /
+    gmres_atol, the GMRES tolerances.
+
+    Build it with :func:`hat_jax.params.household_options` (gamma and Na from the economy).
     """
 
-    gamma: float = eqx.field(static=True)
+    gamma: float = eqx.field(static=True, converter=float)
     Na: int = eqx.field(static=True)
-    tol: float = eqx.field(static=True, default=1e-10)
-    max_iter: int = eqx.field(static=True, default=2000)
+    tol: float = eqx.field(default=1e-10, converter=as_float)
+    max_iter: int = eqx.field(default=2000, converter=as_int)
     anderson_memory: int = eqx.field(static=True, default=5)
-    gmres_rtol: float = eqx.field(static=True, default=1e-12)
-    gmres_atol: float = eqx.field(static=True, default=1e-13)
+    gmres_rtol: float = eqx.field(default=1e-12, converter=as_float)
+    gmres_atol: float = eqx.field(default=1e-13, converter=as_float)
     gmres_restart: int = eqx.field(static=True, default=40)
     tangent_solver: str = eqx.field(static=True, default="lu")
 
@@ -84,6 +89,17 @@ class HouseholdOptions(eqx.Module):
         if self.tangent_solver not in ("lu", "gmres"):
             raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
                              f"tangent_solver={self.tangent_solver!r}")
+        check_option_values(self, positive=("tol", "gmres_rtol", "gmres_atol"),
+                            at_least_one=("max_iter",))
+        if isinstance(self.Na, bool) or not isinstance(self.Na, (int, np.integer)) \
+                or self.Na < 3:
+            raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={self.Na!r}")
+        if not isinstance(self.anderson_memory, (int, np.integer)) or self.anderson_memory < 0:
+            raise ValueError("anderson_memory must be an integer >= 0, got "
+                             f"anderson_memory={self.anderson_memory!r}")
+        if not isinstance(self.gmres_restart, (int, np.integer)) or self.gmres_restart < 1:
+            raise ValueError("gmres_restart must be an integer >= 1, got "
+                             f"gmres_restart={self.gmres_restart!r}")
 
 
 class HouseholdSolution(NamedTuple):

@@ -1,4 +1,5 @@
-"""Convergence checks shared by every iterative solver.
+"""Convergence checks, option validation and derivative linear solves shared by every
+solver.
 
 Every solve returns its value with ``converged``, ``iterations`` and ``residual``; with
 ``throw=True`` (the default) an unconverged result raises :class:`ConvergenceError`
@@ -22,6 +23,47 @@ def _is_traced(*xs) -> bool:
     return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
 
 
+def as_float(x):
+    """Option converter: a Python float (traced values pass through unchanged)."""
+    if isinstance(x, jax.core.Tracer):
+        return x
+    if isinstance(x, bool):
+        raise TypeError(f"expected a number, got {x!r}")
+    return float(x)
+
+
+def as_int(x):
+    """Option converter: a Python int; a float must be integral (20.9 is refused, not
+    truncated). Traced values pass through unchanged."""
+    if isinstance(x, jax.core.Tracer):
+        return x
+    if isinstance(x, bool) or float(x) != int(float(x)):
+        raise ValueError(f"expected an integer, got {x!r}")
+    return int(x)
+
+
+def check_option_values(opts, positive=(), at_least_one=(), unit_interval=()) -> None:
+    """Validate numeric option fields of a concrete options object: ``positive`` (> 0 and
+    finite), ``at_least_one`` (integers >= 1), ``unit_interval`` (in [0, 1)). Raises
+    ValueError naming the field and its value; traced values are not checked."""
+    for name in positive:
+        x = getattr(opts, name)
+        if not _is_traced(x) and not (np.isfinite(x) and x > 0):
+            raise ValueError(f"{name} must be a positive number, got {name}={x!r}")
+    for name in at_least_one:
+        x = getattr(opts, name)
+        if not _is_traced(x) and not x >= 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {name}={x!r}")
+    for name in unit_interval:
+        x = getattr(opts, name)
+        if not _is_traced(x) and not 0.0 <= x < 1.0:
+            raise ValueError(f"{name} must lie in [0, 1), got {name}={x!r}")
+
+
+def _fmt_tol(tol) -> str:
+    return "traced" if _is_traced(tol) else f"{float(tol):g}"
+
+
 def check_converged(what: str, converged, iterations, residual, tol, unit: str | None = None,
                     labels=None):
     """Raise ConvergenceError (or an in-graph error when traced) if not converged.
@@ -35,7 +77,7 @@ def check_converged(what: str, converged, iterations, residual, tol, unit: str |
     if _is_traced(converged, iterations, residual):
         ok = jnp.all(converged)
         # the message is static inside a trace
-        return eqx.error_if(residual, ~ok, f"{what} did not converge (tolerance {tol:g}); "
+        return eqx.error_if(residual, ~ok, f"{what} did not converge (tolerance {_fmt_tol(tol)}); "
                             "run outside jit or with throw=False to see residuals and "
                             "iterations")
     conv = np.atleast_1d(np.asarray(converged))
@@ -51,7 +93,7 @@ def check_converged(what: str, converged, iterations, residual, tol, unit: str |
         parts.append(f"{prefix}residual {res[k]:.3e} after {int(its[k])} iterations")
     more = f" (and {len(bad) - 8} more)" if len(bad) > 8 else ""
     raise ConvergenceError(
-        f"{what} did not converge to tolerance {tol:g}: " + "; ".join(parts) + more
+        f"{what} did not converge to tolerance {_fmt_tol(tol)}: " + "; ".join(parts) + more
         + ". A non-finite residual means NaN/inf appeared (check prices and parameters)."
     )
 

@@ -1,0 +1,96 @@
+"""Process-wide JAX settings made when ``hat_jax`` is imported (private).
+
+* ``jax_enable_x64``: float64 everywhere (the solver's 1e-10 tolerances are out of reach
+  in float32).
+* ``--xla_cpu_multi_thread_eigen=false`` in ``XLA_FLAGS`` (unless XLA_FLAGS already sets
+  it, or ``HAT_JAX_CPU_MULTITHREAD=1``): XLA's multi-threaded Eigen pool on the CPU
+  deadlocked on this library's nested while loops under jvp/vmap. Only effective if no
+  JAX computation ran before the import; a warning says so otherwise.
+* The persistent compilation cache: compiled programs are stored on disk and reused by
+  later processes (a second ``hat`` command or notebook kernel does not recompile).
+  Directory: ``$HAT_JAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/hat_jax/jax-cache``, else
+  ``~/.cache/hat_jax/jax-cache``. ``HAT_JAX_CACHE=0`` turns it off; a cache directory
+  the user set for JAX itself (``JAX_COMPILATION_CACHE_DIR`` or
+  ``jax.config.update("jax_compilation_cache_dir", ...)`` before the import) is left
+  alone. The chosen directory is exported as ``HAT_JAX_CACHE_DIR`` so that subprocesses
+  and notebook kernels share it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+__all__: list[str] = []
+
+_OFF = ("0", "false", "no", "off")
+
+
+def configure_xla_cpu() -> None:
+    if os.environ.get("HAT_JAX_CPU_MULTITHREAD", "0") == "1":
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_multi_thread_eigen" in flags:
+        return
+    os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    try:  # the flag is read when the CPU backend starts
+        from jax._src import xla_bridge
+
+        started = bool(getattr(xla_bridge, "_backends", {}))
+    except Exception:  # pragma: no cover - private API moved
+        started = False
+    if started:
+        warnings.warn(
+            "hat_jax was imported after JAX started its CPU backend, so XLA_FLAGS="
+            "--xla_cpu_multi_thread_eigen=false could not take effect; set it in the "
+            "environment to avoid rare deadlocks of nested solves on the CPU",
+            RuntimeWarning, stacklevel=4)
+
+
+def default_cache_dir() -> Path:
+    """Where compiled programs are stored unless HAT_JAX_CACHE_DIR says otherwise."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hat_jax" / "jax-cache"
+
+
+def configure_cache() -> Path | None:
+    """Turn on JAX's persistent compilation cache (see the module docstring); returns
+    the directory, or None when the cache is off or the user configured JAX's own."""
+    import jax
+
+    if os.environ.get("HAT_JAX_CACHE", "1").strip().lower() in _OFF:
+        return None
+    if jax.config.jax_compilation_cache_dir:  # the user's own JAX setting wins
+        return Path(jax.config.jax_compilation_cache_dir)
+    path = Path(os.environ.get("HAT_JAX_CACHE_DIR") or default_cache_dir()).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        warnings.warn(f"hat_jax: compilation cache directory {str(path)!r} is not usable "
+                      f"({exc}); compiling without a persistent cache", RuntimeWarning,
+                      stacklevel=4)
+        return None
+    os.environ["HAT_JAX_CACHE_DIR"] = str(path)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    # store every program: the library's programs take seconds to compile, and the
+    # small ones are cheap to store
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    return path
+
+
+def cache_dir() -> Path | None:
+    """The persistent compilation cache directory in use, or None if the cache is off."""
+    import jax
+
+    d = jax.config.jax_compilation_cache_dir
+    return Path(d) if d else None
+
+
+def configure() -> None:
+    configure_xla_cpu()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    configure_cache()

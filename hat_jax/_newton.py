@@ -1,0 +1,126 @@
+"""Damped Newton with Jacobian reuse on the equilibrium excess demands (private).
+
+The iteration is written once, as ``init`` / ``step`` / ``running`` on a carry (a dict of
+arrays), and run two ways: inside ``lax.while_loop`` (:func:`run`, jit-able and used
+under the implicit-function derivative of the equilibrium) and from Python one compiled
+``step`` at a time (``hat_jax.equilibrium.solve_equilibrium``), which prints progress and
+can be interrupted between iterations without any host callback in the compiled
+programs (programs with host callbacks are not stored in JAX's persistent compilation
+cache). Hand-written rather than optimistix: optimistix's Newton has no Jacobian reuse
+with secant updates, and each residual evaluation here also returns the warm start
+(household states) of the next one.
+
+Each iteration evaluates the residual r(x) at the trial point. An accepted point
+(sufficient decrease of max|r|, or the first) becomes the base; the step is -J^{-1} r
+(capped at ``max_step`` in the sup norm), with J the exact Jacobian (forward mode
+through the implicit derivatives). J is kept, with a secant (good Broyden) update along
+the step, while steps deliver what its linear model promised: a step of a fraction f of
+the Newton step must cut max|r| to at most 1 - f (1 - ``jacobian_reuse``) of its value;
+otherwise J is recomputed at the new point. A rejected trial halves the step if J is
+exact at the base, otherwise J is recomputed there first. The root is reached when
+max|r| <= tol with every inner solve converged; no Jacobian is computed at that point.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+__all__: list[str] = []
+
+#: Columns of a Newton history row.
+HISTORY_COLUMNS = ("max_residual", "step", "accepted", "jacobian")
+#: Rows kept in the in-program history buffer (iterations beyond it are not recorded
+#: there; the Python driver keeps every row).
+HISTORY_ROWS = 64
+
+
+def value_and_jacobian(f, x):
+    """(f(x), df/dx, aux) of ``f(x) -> (y, aux)`` by forward mode, one primal evaluation."""
+    n = x.shape[0]
+    pushfwd = lambda t: jax.jvp(f, (x,), (t,), has_aux=True)
+    y, J, aux = jax.vmap(pushfwd, out_axes=(None, -1, None))(jnp.eye(n, dtype=x.dtype))
+    return y, J, aux
+
+
+def init(x0, s0):
+    """The carry before the first iteration (x0: unknowns, s0: warm start)."""
+    n, dtype = x0.shape[0], x0.dtype
+    return dict(
+        it=jnp.asarray(0, jnp.int32), x=x0, s=s0, x_acc=x0,
+        rvec_acc=jnp.zeros(n, dtype), r_acc=jnp.asarray(jnp.inf, dtype),
+        dx_acc=jnp.zeros(n, dtype), t=jnp.asarray(1.0, dtype),
+        frac=jnp.asarray(1.0, dtype), J=jnp.eye(n, dtype=dtype),
+        J_valid=jnp.asarray(False), J_fresh=jnp.asarray(False), done=jnp.asarray(False),
+        row=jnp.full((len(HISTORY_COLUMNS),), jnp.nan, dtype),
+        history=jnp.full((HISTORY_ROWS, len(HISTORY_COLUMNS)), jnp.nan, dtype))
+
+
+def running(c, max_iter):
+    """Whether another iteration is due."""
+    return (~c["done"]) & (c["it"] < max_iter)
+
+
+def step(c, f, tol, jacobian_reuse, max_step):
+    """One iteration. ``f(x, s) -> (r, (s_new, ok))``: residual vector, next warm start,
+    whether every inner solve converged."""
+    it, x, s = c["it"], c["x"], c["s"]
+    r, (s_new, ok) = f(x, s)
+    rn = jnp.max(jnp.abs(r))
+    r_acc = c["r_acc"]
+    accept = jnp.isfinite(rn) & ((it == 0) | (rn < (1.0 - 1e-4 * c["t"]) * r_acc) | (rn <= tol))
+    done = accept & (rn <= tol) & ok
+    s = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), s_new, s)
+    # base point: the trial if accepted, else the last accepted point
+    xb = jnp.where(accept, x, c["x_acc"])
+    rb = jnp.where(accept, r, c["rvec_acc"])
+    # keep J if the step delivered at least (1 - jacobian_reuse) of the decrease its
+    # linear model promised for the fraction f of the Newton step that was taken
+    promised = 1.0 - c["frac"] * (1.0 - jacobian_reuse)
+    stale = ~c["J_valid"] | (accept & (rn > promised * r_acc))
+    need_J = ~done & ((accept & stale) | (~accept & ~c["J_fresh"]))
+    J = lax.cond(need_J, lambda x_, s_: value_and_jacobian(lambda y: f(y, s_), x_)[1],
+                 lambda x_, s_: _secant_update(c, x, r, accept), xb, s)
+    dx = -jnp.linalg.solve(J, rb)
+    scale = jnp.minimum(1.0, max_step / jnp.max(jnp.abs(dx)))
+    dx = jnp.where(jnp.all(jnp.isfinite(dx)), dx * scale, jnp.zeros_like(dx))
+    new_step = accept | need_J
+    t = jnp.where(new_step, 1.0, 0.5 * c["t"])
+    dx_acc = jnp.where(new_step, dx, c["dx_acc"])
+    size = jnp.where(done, 0.0, jnp.max(jnp.abs(t * dx_acc)))
+    row = jnp.stack([rn, size, accept.astype(rn.dtype), need_J.astype(rn.dtype)])
+    return dict(
+        it=it + 1, x=jnp.where(done, x, xb + t * dx_acc), s=s, x_acc=xb, rvec_acc=rb,
+        r_acc=jnp.where(accept, rn, r_acc), dx_acc=dx_acc, t=t,
+        frac=jnp.where(new_step, scale, c["frac"] * 0.5), J=J,
+        J_valid=(c["J_valid"] | need_J) & jnp.all(jnp.isfinite(J)),
+        J_fresh=jnp.where(need_J, True, jnp.where(accept, False, c["J_fresh"])),
+        done=done, row=row, history=c["history"].at[it].set(row, mode="drop"))
+
+
+def _secant_update(c, x, r, accept):
+    """The kept Jacobian, with the good Broyden update along an accepted step."""
+    ddx = x - c["x_acc"]
+    dr = r - c["rvec_acc"]
+    nrm = jnp.dot(ddx, ddx)
+    upd = jnp.outer(dr - c["J"] @ ddx, ddx) / jnp.where(nrm > 0, nrm, 1.0)
+    broyden = accept & c["J_valid"] & (nrm > 0) & jnp.all(jnp.isfinite(upd))
+    return jnp.where(broyden, c["J"] + upd, c["J"])
+
+
+def solution(c):
+    """The root (or the last accepted point) of a finished carry."""
+    return jnp.where(c["done"], c["x"], c["x_acc"])
+
+
+def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None):
+    """The whole iteration in one ``lax.while_loop``; returns the final carry.
+    ``progress(it, row)`` (optional) is called inside the loop (a host callback)."""
+    def body(c):
+        c = step(c, f, tol, jacobian_reuse, max_step)
+        if progress is not None:
+            progress(c["it"] - 1, c["row"])
+        return c
+
+    return lax.while_loop(lambda c: running(c, max_iter), body, init(x0, s0))
