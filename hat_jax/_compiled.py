@@ -22,9 +22,18 @@ _CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 _MAX_ENTRIES = 64
 
 
+def _aval(x):
+    """(shape, dtype, weak type) of an argument leaf (arrays, Python scalars,
+    ShapeDtypeStruct)."""
+    dtype = getattr(x, "dtype", None)
+    dtype = np.result_type(x) if dtype is None else dtype
+    weak = getattr(x, "weak_type", isinstance(x, (bool, int, float, complex)))
+    return np.shape(x), str(dtype), bool(weak)
+
+
 def _signature(tree):
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return treedef, tuple((np.shape(x), np.result_type(x).name) for x in leaves)
+    return treedef, tuple(_aval(x) for x in leaves)
 
 
 def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | None = None,

@@ -20,6 +20,10 @@ import jax.numpy as jnp
 
 from .household import HouseholdProblem, HouseholdSolution, asset_grid
 
+__all__ = [
+    "Aggregates", "efficiency_units", "trade_flows", "asset_demand", "aggregate",
+]
+
 
 class Aggregates(NamedTuple):
     """Country aggregates (arrays over countries; M and trade_shares are [importer, exporter])."""

@@ -376,6 +376,7 @@ def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, 
 # tolerance or iteration cap reuses the compiled programs (and their persistent-cache
 # entries); none of them carries a host callback.
 _start_jit = jax.jit(_start)
+_init_jit = jax.jit(_newton.init)
 _step_jit = jax.jit(_newton_step)
 _finish_jit = jax.jit(_finish)
 
@@ -406,13 +407,14 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
             jnp.asarray(beta0, jnp.float64), opts, hh_state0)
     t0 = time.perf_counter()
     start = compiled(_start_jit, args)
-    x0, R_fixed, s0 = jax.eval_shape(_start, *args)
-    step = compiled(_step_jit, (jax.eval_shape(_newton.init, x0, s0), economy, R_fixed, opts))
+    x0, R_fixed, s0 = start.out_info
+    init = compiled(_init_jit, (x0, s0))
+    step = compiled(_step_jit, (init.out_info, economy, R_fixed, opts))
     finish = compiled(_finish_jit, (x0, s0, jax.ShapeDtypeStruct((), jnp.int32), None,
                                     economy, R_fixed, opts))
     t1 = time.perf_counter()
     x0, R_fixed, s0 = start(*args)
-    c = _newton.init(x0, s0)
+    c = init(x0, s0)
     rows = []
     while int(c["it"]) < opts.max_iter and not bool(c["done"]):
         c = step(c, economy, R_fixed, opts)

@@ -34,6 +34,15 @@ from jax import lax
 
 from .results import as_float, as_int, check_converged, check_option_values, krylov_solve
 
+__all__ = [
+    "HouseholdProblem", "HouseholdOptions", "HouseholdSolution", "utility",
+    "marginal_utility", "choice_probabilities", "expected_value", "asset_grid",
+    "cash_on_hand", "invert_egm_knots", "household_operator", "initial_state",
+    "flatten_state", "unflatten_state", "reference_residual", "anderson_iterate",
+    "operator_jacobian", "household_fixed_points", "household_fixed_point", "policies",
+    "solve_household", "solve_households",
+]
+
 
 class HouseholdProblem(NamedTuple):
     """Inputs of one country's household problem (a leading axis for many countries).

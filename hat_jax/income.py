@@ -13,6 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+__all__ = [
+    "IncomeProcess", "rouwenhorst", "stationary_of_chain", "validate_transition",
+    "income_process", "custom_income_process",
+]
+
 
 class IncomeProcess(NamedTuple):
     """A finite Markov chain for labour productivity.

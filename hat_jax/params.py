@@ -23,6 +23,11 @@ import numpy as np
 from .household import HouseholdOptions, HouseholdProblem
 from .income import IncomeProcess, income_process, validate_transition
 
+__all__ = [
+    "Economy", "validate_economy", "make_economy", "household_options",
+    "delivered_prices", "country_scale", "household_problems", "check_prices",
+]
+
 
 def _concrete(x) -> bool:
     return not any(isinstance(l, jax.core.Tracer) for l in jax.tree_util.tree_leaves(x))

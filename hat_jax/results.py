@@ -14,6 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = [
+    "ConvergenceError", "as_float", "as_int", "check_option_values", "check_converged",
+    "linear_solve", "krylov_solve",
+]
+
 
 class ConvergenceError(RuntimeError):
     """An iterative solver stopped without meeting its tolerance."""
@@ -57,7 +62,7 @@ def check_option_values(opts, positive=(), at_least_one=(), unit_interval=()) ->
     for name in unit_interval:
         x = getattr(opts, name)
         if not _is_traced(x) and not 0.0 <= x < 1.0:
-            raise ValueError(f"{name} must lie in [0, 1), got {name}={x!r}")
+            raise ValueError(f"{name} must be in [0, 1), got {name}={x!r}")
 
 
 def _fmt_tol(tol) -> str:

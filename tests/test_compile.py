@@ -1,0 +1,120 @@
+"""Compile once: numeric options are traced (changing them never recompiles), and
+compiled programs persist across processes (JAX's compilation cache, on by default)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from contextlib import contextmanager
+
+import jax
+import jax.monitoring
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import EquilibriumOptions, HouseholdOptions
+
+from conftest import NA_TEST
+
+_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/backend_compile_duration")
+_counts = {e: 0 for e in _EVENTS}
+_active = [False]
+
+
+def _listener(event, duration, **kwargs):
+    if _active[0] and event in _counts:
+        _counts[event] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_listener)
+
+
+@contextmanager
+def count_compilations():
+    """Counts traces and XLA compilations inside the block."""
+    for e in _EVENTS:
+        _counts[e] = 0
+    _active[0] = True
+    try:
+        yield _counts
+    finally:
+        _active[0] = False
+
+
+def test_equilibrium_tolerances_do_not_recompile():
+    economy = hat_jax.two_country(Na=NA_TEST)
+    first = hat_jax.solve_equilibrium(economy, EquilibriumOptions())
+    changed = EquilibriumOptions(tol=1e-11, max_iter=25, jacobian_reuse=0.5, max_step=0.5,
+                                 hh_tol=1e-11, hh_max_iter=1500, dist_tol=1e-13,
+                                 dist_max_iter=50_000, verbose=True)
+    timings = {}
+    with count_compilations() as n:
+        second = hat_jax.solve_equilibrium(economy, changed, timings=timings)
+    assert n == {e: 0 for e in _EVENTS}, n
+    assert timings["compile_s"] < 0.5
+    assert float(second.residual) <= 1e-11
+    np.testing.assert_allclose(np.asarray(second.W), np.asarray(first.W), atol=1e-10)
+
+
+def test_household_tolerance_does_not_recompile():
+    economy = hat_jax.two_country(Na=NA_TEST)
+    problems = hat_jax.household_problems(economy, np.ones(2), 1.0, 0.92)
+    solve = jax.jit(lambda p, o: hat_jax.solve_households(p, o, throw=False))
+    loose = solve(problems, hat_jax.params.household_options(economy, tol=1e-6))
+    with count_compilations() as n:
+        tight = solve(problems, HouseholdOptions(gamma=economy.gamma, Na=economy.Na, tol=1e-11,
+                                                 max_iter=3000))
+        jax.block_until_ready(tight)
+    assert n == {e: 0 for e in _EVENTS}, n
+    assert np.all(np.asarray(tight.residual) <= 1e-11)
+    assert np.all(np.asarray(loose.residual) <= 1e-6)
+    assert np.all(np.asarray(tight.iterations) > np.asarray(loose.iterations))
+
+
+def test_bad_numeric_options_are_refused_before_compiling():
+    with pytest.raises(ValueError, match="max_iter must be an integer >= 1, got max_iter=0"):
+        EquilibriumOptions(max_iter=0)
+    with pytest.raises(ValueError, match="hh_tol must be a positive number, got hh_tol=-1"):
+        EquilibriumOptions(hh_tol=-1)
+    with pytest.raises(ValueError, match="max_step must be a positive number"):
+        EquilibriumOptions(max_step=0.0)
+    with pytest.raises(ValueError, match="expected an integer, got 20.9"):
+        HouseholdOptions(gamma=1.5, Na=40, max_iter=20.9)
+    with pytest.raises(ValueError, match="method must be 'direct' or 'iterate'"):
+        hat_jax.DistributionOptions(method="power")
+
+
+_CHILD = textwrap.dedent("""
+    import json, jax, jax.monitoring, hat_jax
+    hits = []
+    jax.monitoring.register_event_listener(
+        lambda e, **kw: hits.append(e) if e == "/jax/compilation_cache/cache_hits" else None)
+    economy = hat_jax.two_country(Na=12)
+    problems = hat_jax.household_problems(economy, jax.numpy.ones(2), 1.0, 0.92)
+    opts = hat_jax.params.household_options(economy)
+    sol = jax.jit(lambda p, o: hat_jax.solve_households(p, o, throw=False))(problems, opts)
+    print(json.dumps({"dir": str(hat_jax.compilation_cache_dir()), "hits": len(hits),
+                      "residual": float(sol.residual.max())}))
+""")
+
+
+def _child(env):
+    out = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True,
+                         text=True, timeout=300, check=True)
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_compiled_programs_persist_across_processes(tmp_path):
+    env = dict(os.environ, HAT_JAX_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("HAT_JAX_CACHE", None)
+    first = _child(env)
+    assert first["dir"] == str(tmp_path / "cache") and first["hits"] == 0
+    assert any((tmp_path / "cache").iterdir())
+    second = _child(env)
+    assert second["hits"] >= 1
+    assert second["residual"] == first["residual"]
+    off = _child(dict(env, HAT_JAX_CACHE="0"))
+    assert off["dir"] == "None" and off["hits"] == 0

@@ -1,0 +1,184 @@
+"""The package's shape: one-way imports, declared public names, public API in tests and
+notebooks, module sizes (issue: foundation). Static checks, no JAX work."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "hat_jax"
+
+# Layers of the data flow, lowest first; a module may import its own layer or lower ones.
+LAYERS = [
+    {"_config", "_compiled", "results", "fileio", "income"},
+    {"household"},
+    {"params", "distribution", "aggregates"},
+    {"_newton", "equilibrium"},
+    {"data", "gravity", "presets", "ek", "ek_start"},
+    {"calibration", "elasticities", "welfare", "planner"},
+    {"report"},
+    {"cli"},
+]
+
+
+def _modules():
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(rel.parts)
+        if name.endswith(".__init__"):
+            name = name[: -len(".__init__")]
+        yield name, path
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """hat_jax modules imported anywhere in the file (module level or inside functions)."""
+    tree = ast.parse(path.read_text())
+    pkg = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("hat_jax")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not mod.startswith("hat_jax"):
+                continue
+            out.add(mod)
+            names = {f"{mod}.{a.name}" for a in node.names}
+            out |= {n for n in names if n in MODULES}
+    return {m for m in out if m != name}
+
+
+MODULES = dict(_modules())
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def _top(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _layer(name: str) -> int | None:
+    top = _top(name)
+    for k, layer in enumerate(LAYERS):
+        if top in layer:
+            return k
+    return None
+
+
+def test_no_import_cycle():
+    """Depth-first search for a cycle in the import graph of hat_jax (the package
+    __init__, which re-exports everything, is left out)."""
+    graph = {m: {d for d in deps if d in MODULES and d != "hat_jax"}
+             for m, deps in GRAPH.items() if m != "hat_jax"}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m):
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph.get(m, ())):
+            # a module importing its own package __init__ is importing a sibling re-export
+            if m.startswith(d + "."):
+                continue
+            if state.get(d) == 1:
+                cycle = stack[stack.index(d):] + [d]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_imports_flow_one_way():
+    """No module imports a module of a higher layer (params -> ... -> report -> cli)."""
+    bad = []
+    for m, deps in GRAPH.items():
+        lm = _layer(m)
+        if m == "hat_jax" or lm is None:
+            continue
+        for d in deps:
+            ld = _layer(d)
+            if d != "hat_jax" and ld is not None and ld > lm:
+                bad.append(f"{m} (layer {lm}) imports {d} (layer {ld})")
+    assert not bad, "imports against the data flow:\n" + "\n".join(sorted(bad))
+
+
+def test_every_module_is_layered():
+    unknown = sorted(m for m in MODULES if m != "hat_jax" and _layer(m) is None)
+    assert not unknown, f"modules missing from LAYERS: {unknown}"
+
+
+def test_public_modules_declare_all():
+    missing = []
+    for name, path in MODULES.items():
+        if any(p.startswith("_") and p != "__init__" for p in name.split(".")):
+            continue
+        tree = ast.parse(path.read_text())
+        declared = any(isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
+            isinstance(t, ast.Name) and t.id == "__all__"
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
+            for n in tree.body)
+        if not declared:
+            missing.append(name)
+    assert not missing, f"public modules without __all__: {missing}"
+
+
+MAX_MODULE_LINES = 550  # "about 500": a module past this has more than one concern
+
+
+def test_module_sizes():
+    big = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
+    big = {k: v for k, v in big.items() if v > MAX_MODULE_LINES}
+    assert not big, f"modules over {MAX_MODULE_LINES} lines: {big}"
+
+
+def _private_uses(text: str) -> list[str]:
+    """Underscore names taken from hat_jax: ``from hat_jax.x import _y`` or
+    ``hat_jax.x._y``."""
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    tree = ast.parse("\n".join(lines))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hat_jax"):
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            if any(p.startswith("_") for p in node.module.split(".")):
+                found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names
+                      if a.name.startswith("hat_jax") and "._" in a.name]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                and not node.attr.startswith("__"):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id == "hat_jax":
+                found.append(ast.unparse(node))
+    return found
+
+
+def test_tests_and_notebooks_use_only_the_public_api():
+    bad = {}
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        if path.name == Path(__file__).name:
+            continue
+        uses = _private_uses(path.read_text())
+        if uses:
+            bad[path.name] = uses
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        uses = _private_uses(text)
+        if uses:
+            bad[path.name] = uses
+    assert not bad, f"private names used: {bad}"
