@@ -22,9 +22,10 @@ import numpy as np
 
 from .household import HouseholdOptions, HouseholdProblem
 from .income import IncomeProcess, income_process, validate_transition
+from .results import as_int
 
 __all__ = [
-    "Economy", "validate_economy", "make_economy", "household_options",
+    "Economy", "validate_economy", "validate_trade_costs", "make_economy", "household_options",
     "delivered_prices", "country_scale", "household_problems", "check_prices",
 ]
 
@@ -90,6 +91,31 @@ def _scalar(name, x):
     return float(x)
 
 
+def validate_trade_costs(d, name: str = "d", floor: bool = True, labels=None) -> np.ndarray:
+    """The one check of a trade-cost matrix: N x N, finite, d[i, i] = 1 and (with
+    ``floor``) d[i, j] >= 1. Raises ValueError naming ``name``, the pair (by ``labels``
+    when given) and the value; returns d as a float64 array."""
+    d = np.asarray(d, dtype=np.float64)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"{name} must be an N x N trade-cost matrix, got shape {d.shape}")
+    lab = (lambda k: labels[k]) if labels is not None else (lambda k: k)
+    bad = np.argwhere(~np.isfinite(d))
+    if bad.size:
+        i, j = bad[0]
+        raise ValueError(f"{name} (trade costs) must be finite, got {name}[{lab(i)}, {lab(j)}]="
+                         f"{float(d[i, j])!r}")
+    if floor and np.any(d < 1.0):
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        raise ValueError(f"trade costs must satisfy {name} >= 1, got {name}[{lab(i)}, {lab(j)}]="
+                         f"{float(d[i, j])!r} < 1")
+    diag = np.diag(d)
+    if np.any(diag != 1.0):
+        k = int(np.argmax(np.abs(diag - 1.0)))
+        raise ValueError(f"domestic trade costs must be 1, got {name}[{lab(k)}, {lab(k)}]="
+                         f"{float(diag[k])!r}")
+    return d
+
+
 def validate_economy(e: Economy) -> None:
     """Raise ValueError naming the parameter and the bad value for every invalid input."""
     N = int(np.shape(e.A)[0]) if np.ndim(e.A) == 1 else -1
@@ -104,15 +130,7 @@ def validate_economy(e: Economy) -> None:
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             k = int(np.argmin(np.where(np.isfinite(x), x, -np.inf)))
             raise ValueError(f"{name} must be positive and finite, got {name}[{k}]={float(x[k])!r}")
-    if not np.all(np.isfinite(d)):
-        raise ValueError("d (trade costs) contains non-finite entries")
-    if np.any(d < 1.0):
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        raise ValueError(f"trade costs must satisfy d >= 1, got d[{i}, {j}]={float(d[i, j])!r} < 1")
-    diag = np.diag(d)
-    if np.any(diag != 1.0):
-        k = int(np.argmax(np.abs(diag - 1.0)))
-        raise ValueError(f"domestic trade costs must be 1, got d[{k}, {k}]={float(diag[k])!r}")
+    validate_trade_costs(d)
     gamma = _scalar("gamma", e.gamma)
     if gamma <= 0:
         raise ValueError(f"gamma (CRRA coefficient) must be > 0, got gamma={gamma!r}")
@@ -171,8 +189,15 @@ def make_economy(
     return Economy(
         A=f(A), L=f(L), d=f(d), beta=f(beta), sigma=f(sigma), psi_slope=f(psi_slope),
         phi=f(phi), amax=f(amax), z=f(income.z), P=f(income.P), y_P=f(income.y_P),
-        gamma=float(gamma), Na=int(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
+        gamma=float(gamma), Na=_grid_size(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
     )
+
+
+def _grid_size(Na) -> int:
+    Na_int = as_int(Na)
+    if not isinstance(Na_int, int) or isinstance(Na_int, bool) or Na_int < 3:
+        raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={Na!r}")
+    return Na_int
 
 
 def household_options(economy: Economy, **kw) -> HouseholdOptions:

@@ -29,22 +29,31 @@ def _is_traced(*xs) -> bool:
 
 
 def as_float(x):
-    """Option converter: a Python float (traced values pass through unchanged)."""
-    if isinstance(x, jax.core.Tracer):
-        return x
-    if isinstance(x, bool):
-        raise TypeError(f"expected a number, got {x!r}")
-    return float(x)
+    """Option converter: a Python float where ``x`` is a real number; anything else
+    (a traced value, or bad input that :func:`check_option_values` then names) is
+    returned unchanged."""
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+        return float(x)
+    if isinstance(x, np.ndarray) and x.shape == () and np.issubdtype(x.dtype, np.number):
+        return float(x)
+    return x
 
 
 def as_int(x):
-    """Option converter: a Python int; a float must be integral (20.9 is refused, not
-    truncated). Traced values pass through unchanged."""
-    if isinstance(x, jax.core.Tracer):
+    """Option converter: a Python int where ``x`` is an integral number (20.0 -> 20);
+    anything else (20.9, a traced value, ...) is returned unchanged for
+    :func:`check_option_values` to name."""
+    if isinstance(x, bool):
         return x
-    if isinstance(x, bool) or float(x) != int(float(x)):
-        raise ValueError(f"expected an integer, got {x!r}")
-    return int(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)) and np.isfinite(x) and float(x) == int(x):
+        return int(x)
+    return x
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
 def check_option_values(opts, positive=(), at_least_one=(), unit_interval=()) -> None:
@@ -53,15 +62,16 @@ def check_option_values(opts, positive=(), at_least_one=(), unit_interval=()) ->
     ValueError naming the field and its value; traced values are not checked."""
     for name in positive:
         x = getattr(opts, name)
-        if not _is_traced(x) and not (np.isfinite(x) and x > 0):
+        if not _is_traced(x) and not (_is_number(x) and np.isfinite(x) and x > 0):
             raise ValueError(f"{name} must be a positive number, got {name}={x!r}")
     for name in at_least_one:
         x = getattr(opts, name)
-        if not _is_traced(x) and not x >= 1:
+        if not _is_traced(x) and not (isinstance(x, int) and not isinstance(x, bool)
+                                      and x >= 1):
             raise ValueError(f"{name} must be an integer >= 1, got {name}={x!r}")
     for name in unit_interval:
         x = getattr(opts, name)
-        if not _is_traced(x) and not 0.0 <= x < 1.0:
+        if not _is_traced(x) and not (_is_number(x) and 0.0 <= x < 1.0):
             raise ValueError(f"{name} must be in [0, 1), got {name}={x!r}")
 
 
