@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -52,7 +53,7 @@ __all__ = [
     "Equilibrium", "EquilibriumOptions", "HISTORY_COLUMNS", "World", "check_equilibrium",
     "decode", "default_guess", "encode", "equilibrium_root", "excess_demands",
     "market_residuals", "newton_path", "solve_equilibrium", "solve_equilibrium_jit",
-    "solve_world", "value_and_jacobian",
+    "solve_world", "trade_residual", "value_and_jacobian",
 ]
 
 HISTORY_COLUMNS = _newton.HISTORY_COLUMNS
@@ -81,7 +82,10 @@ class EquilibriumOptions(eqx.Module):
     hh_tol, hh_max_iter: household tolerance (sup-norm change of c and v, 1e-10) and
     sweep cap (2000); dist_tol, dist_max_iter: sup-norm change of lambda at which the
     distribution iteration stops (1e-12, tighter than the reference 1e-10 so that market
-    residuals of 1e-10 are not limited by it) and its cap (100000).
+    residuals of 1e-10 are not limited by it) and its cap (100000); trade_tol, the
+    largest goods-market excess demand allowed relative to the seller's trade volume
+    (exports + imports; 1e-4): near autarky a residual of 1e-10 of world GDP can be all
+    of a country's trade, and relative wages are then not determined by it.
     """
 
     regime: str = eqx.field(static=True, default="global")
@@ -95,6 +99,7 @@ class EquilibriumOptions(eqx.Module):
     distribution: str = eqx.field(static=True, default="iterate")
     dist_tol: float = eqx.field(default=1e-12, converter=as_float)
     dist_max_iter: int = eqx.field(default=100_000, converter=as_int)
+    trade_tol: float = eqx.field(default=1e-4, converter=as_float)
     tangent_solver: str = eqx.field(static=True, default="lu")
     verbose: bool = eqx.field(static=True, default=False)
 
@@ -111,7 +116,8 @@ class EquilibriumOptions(eqx.Module):
                              f"tangent_solver={self.tangent_solver!r}")
         if self.distribution not in ("direct", "iterate"):
             raise ValueError(f"distribution must be 'direct' or 'iterate', got {self.distribution!r}")
-        check_option_values(self, positive=("tol", "max_step", "hh_tol", "dist_tol"),
+        check_option_values(self, positive=("tol", "max_step", "hh_tol", "dist_tol",
+                                            "trade_tol"),
                             at_least_one=("max_iter", "hh_max_iter", "dist_max_iter"),
                             unit_interval=("jacobian_reuse",))
 
@@ -153,7 +159,9 @@ class Equilibrium(NamedTuple):
     one row per iteration (columns HISTORY_COLUMNS: max |excess demand| at the trial
     point, sup-norm of the step taken from there, accepted 0/1, Jacobian computed 0/1;
     see :func:`newton_path`): every iteration from :func:`solve_equilibrium`, the first
-    64 rows (NaN after the last iteration) from :func:`solve_equilibrium_jit`.
+    64 rows (NaN after the last iteration) from :func:`solve_equilibrium_jit`;
+    trade_residual: the largest goods-market excess demand relative to the seller's
+    trade volume (see :func:`trade_residual`).
     """
 
     economy: Economy
@@ -169,6 +177,7 @@ class Equilibrium(NamedTuple):
     iterations: jax.Array
     residual: jax.Array
     history: jax.Array
+    trade_residual: jax.Array
 
 
 # ----------------------------------------------------------------- unknowns <-> prices
@@ -246,13 +255,24 @@ def market_residuals(agg: Aggregates, opts: EquilibriumOptions):
     return goods[1:], bonds, goods[0]
 
 
+def trade_residual(agg: Aggregates):
+    """max_j |Y_j - sum_i M_ij| / (exports_j + imports_j): goods-market excess demand
+    relative to each seller's trade volume (every market, the dropped one included)."""
+    excess = jnp.abs(agg.Y - jnp.sum(agg.M, axis=0))
+    trade = agg.exports + agg.imports
+    return jnp.max(jnp.where(trade > 0, excess / jnp.where(trade > 0, trade, 1.0),
+                             jnp.where(excess > 0, jnp.inf, 0.0)))
+
+
 def excess_demands(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
     """The equilibrium system at unknowns x: (residuals [goods j = 1..N-1, bonds],
-    (household states, every inner solve converged))."""
+    (household states, ok)), ok: every inner solve converged and the goods markets
+    clear relative to trade (:func:`trade_residual` <= trade_tol)."""
     W, R, beta = decode(x, economy, opts, R_fixed)
     world = solve_world(economy, W, R, beta, hh_state, opts)
     goods, bonds, _ = market_residuals(world.aggregates, opts)
-    ok = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
+    ok = jnp.all(world.households.converged) & jnp.all(world.distribution.converged) \
+        & (trade_residual(world.aggregates) <= opts.trade_tol)
     return jnp.concatenate([goods, bonds]), (world.households.state, ok)
 
 
@@ -319,10 +339,11 @@ def _finish(x, s, it, history, economy, R_fixed, opts) -> Equilibrium:
     world = solve_world(economy, W, R, beta, s, opts)
     goods, bonds, walras = market_residuals(world.aggregates, opts)
     res = jnp.maximum(jnp.max(jnp.abs(goods)), jnp.max(jnp.abs(bonds)))
-    ok = (res <= opts.tol) & jnp.all(world.households.converged) \
-        & jnp.all(world.distribution.converged)
+    trade_res = trade_residual(world.aggregates)
+    ok = (res <= opts.tol) & (trade_res <= opts.trade_tol) \
+        & jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
     return Equilibrium(economy, W, R, beta, world, goods, bonds, walras, x, ok, it, res,
-                       history)
+                       history, trade_res)
 
 
 def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
@@ -421,6 +442,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
         rows.append(np.asarray(c["row"]))
         if verbose:
             _progress(len(rows) - 1, rows[-1])
+    _warn_if_singular(c)
     eq = finish(_newton.solution(c), c["s"], c["it"], None, economy, R_fixed, opts)
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
@@ -431,6 +453,19 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     if throw:
         check_equilibrium(eq, opts)
     return eq
+
+
+def _warn_if_singular(c) -> None:
+    """Warn when the last Newton Jacobian is singular or near-singular: prices are then
+    (nearly) undetermined by the market conditions."""
+    if not bool(c["J_valid"]):
+        return
+    cond = float(np.linalg.cond(np.asarray(c["J"])))
+    if not cond < 1e12:
+        warnings.warn(
+            f"the Jacobian of the excess demands is near-singular (condition number "
+            f"{cond:.1e}): the market conditions barely determine the prices (vanishing "
+            "trade or degenerate choice probabilities?)", RuntimeWarning, stacklevel=3)
 
 
 def newton_path(eq: Equilibrium):
@@ -464,4 +499,21 @@ def check_equilibrium(eq: Equilibrium, opts: EquilibriumOptions) -> None:
            f"({labels[worst_goods]}), bond market {np.max(np.abs(bonds)):.3e}")
     if not np.isfinite(float(eq.residual)):
         msg += " (non-finite residual: check parameters and starting prices)"
+    msg += _trade_diagnosis(eq, opts)
     raise ConvergenceError(msg)
+
+
+def _trade_diagnosis(eq: Equilibrium, opts: EquilibriumOptions) -> str:
+    """A sentence on vanishing trade, if that is why the equilibrium failed."""
+    agg = eq.world.aggregates
+    trade = (np.asarray(agg.exports) + np.asarray(agg.imports)) / float(np.sum(agg.Y))
+    k = int(np.argmin(trade))
+    tr = float(eq.trade_residual)
+    if not (tr > opts.trade_tol or trade[k] < 1e-6):
+        return ""
+    return (f". Trade has nearly vanished: {eq.economy.countries[k]}'s exports + imports "
+            f"are {trade[k]:.2e} of world GDP, and the goods markets clear only to "
+            f"{tr:.2e} of a country's trade (trade_tol {opts.trade_tol:g}). With so little "
+            "trade, goods markets barely determine relative wages and each country's bond "
+            "market sets its own R: lower the trade costs d or raise sigma, or solve "
+            "each country under regime='autarky'")
