@@ -11,16 +11,18 @@ import costs by 10%, ``unilateral``; ``global``: all international costs fall 10
     call); median_s: warm solves (the same computation again).
 (b) ``EV all states``: :func:`hat_jax.welfare.equivalent_variation` for every (a, z)
     state of the USA (Na x 10 scalar roots to 1e-10, each a chain of warm-started
-    household solves), the jitted core ``hat_jax.welfare._ev_jit``; records carry
+    household solves; compile and run timed apart by its ``timings``); records carry
     ``states``, ``evaluations_mean`` / ``_max`` (household solves per state),
     ``mean_gain_pct`` and whether every state converged.
 (c) ``welfare gradient``: dW_USA / d log d_ij for all N(N-1) = 342 pairs in general
     equilibrium (W and R re-solved, beta fixed) by one reverse-mode pass through the
-    equilibrium (implicit function theorem), the jitted ``hat_jax.welfare._ge_grad``.
+    equilibrium (implicit function theorem), :func:`hat_jax.welfare.welfare_gradient`.
 (d) ``planner``: :func:`hat_jax.planner.solve_planner` (19 resource constraints by
-    Newton, optimistix), compile and run.
+    Newton, optimistix), compile and run (at least 3 runs).
 
-Equilibrium and EV records take no untimed warm-up call (each is long).
+Every record comes from the public entry point's ``timings`` (compile_s: the first
+call's compilation, about 0 when the persistent cache has it; median_s: run time); no
+untimed warm-up call (each is long).
 
     python benchmarks/welfare.py --quick      # Na = 20, one run per record (minutes)
     python benchmarks/welfare.py              # Na = 100, one run (long on 2 cores)
@@ -35,8 +37,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
@@ -44,7 +44,7 @@ from hat_jax import planner as pl  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
 from hat_jax.ek import EK_PRESETS  # noqa: E402
 
-from _common import device_description, load_ek_world, log, main, time_fn  # noqa: E402
+from _common import device_description, load_ek_world, log, main  # noqa: E402
 
 QUICK_NA = 20
 DEFAULT_NA = 100
@@ -59,6 +59,19 @@ def _stamp(record: dict, **extra) -> dict:
     record.setdefault("device", device_description())
     record.setdefault("load1", round(os.getloadavg()[0], 2))
     return record
+
+
+def _timed(name: str, call, runs: int, info, **extra) -> dict:
+    """Run ``call(timings)`` ``runs`` times (a public entry point that writes compile_s and
+    run_s into ``timings``): compile_s of the first call, median / min of run_s."""
+    times, comp, o = [], None, None
+    for _ in range(max(1, runs)):
+        t: dict = {}
+        o = call(t)
+        comp = t["compile_s"] if comp is None else comp
+        times.append(t["run_s"])
+    return _stamp({"name": name, "compile_s": comp, "median_s": float(np.median(times)),
+                   "min_s": float(np.min(times)), "runs": len(times), **info(o)}, **extra)
 
 
 def records(args) -> list[dict]:
@@ -99,59 +112,42 @@ def records(args) -> list[dict]:
     if "b" in args.sections:
         log("(b) EV for every state...")
         i = wf.country_index(economy, COUNTRY)
-        hh = eq.world.households
-        problem = wf.country_problem(eq, i)
-        y = jax.tree_util.tree_map(lambda x: x[i], hh.state)
-        hopts = wf._household_options(economy, 1e-10)
-        ev_args = (problem, y, hh.V[i], cf.new.world.households.V[i],
-                   jnp.asarray(wf.EV_TOL), jnp.asarray(40, jnp.int32))
-        static = dict(hopts=hopts, batch_size=args.batch_size, nodes=args.nodes)
+        ev_opts = wf.EVOptions(batch_size=args.batch_size, nodes=args.nodes)
 
-        def info(o):
-            lam, conv, res, it, _ = o
-            lam_dist = np.asarray(eq.world.distribution.lam[i])
-            return {"states": int(np.size(lam)), "converged": bool(np.all(conv)),
-                    "max_residual": float(np.max(res)),
-                    "evaluations_mean": float(np.mean(it)),
-                    "evaluations_max": int(np.max(it)),
-                    "mean_gain_pct": float(100 * np.sum(lam_dist * (np.asarray(lam) - 1)))}
+        def ev_info(ev):
+            dist = np.asarray(eq.world.distribution.lam[i])
+            return {"states": int(np.size(ev.factor)), "converged": bool(np.all(ev.converged)),
+                    "max_residual": float(np.max(ev.residual)),
+                    "evaluations_mean": float(np.mean(ev.iterations)),
+                    "evaluations_max": int(np.max(ev.iterations)),
+                    "mean_gain_pct": float(100 * np.sum(dist * (np.asarray(ev.factor) - 1)))}
 
-        out.append(time_fn(f"EV all states {args.preset} Na={Na}", wf._ev_jit, *ev_args,
-                           compile=lambda: wf._ev_jit.lower(*ev_args, **static).compile(),
-                           runs=args.runs, warmup=0, info=info,
-                           batch_size=args.batch_size, nodes=args.nodes, **extra))
+        out.append(_timed(
+            f"EV all states {args.preset} Na={Na}",
+            lambda t: wf.equivalent_variation(eq, cf.new, i, ev_opts, throw=False, timings=t),
+            args.runs, ev_info, batch_size=args.batch_size, nodes=args.nodes, **extra))
 
     if "c" in args.sections:
         log("(c) welfare gradient w.r.t. all log d_ij (reverse mode)...")
         i = wf.country_index(economy, COUNTRY)
-        opts = wf.derivative_options()
-        g_args = (*wf._ge_args(eq), wf._log_d(eq), jnp.zeros(economy.N).at[i].set(1.0))
 
-        def ginfo(o):
-            (val, ok), g = o
-            g = np.asarray(g) * (1 - np.eye(economy.N))
-            assert bool(ok), "welfare gradient: equilibrium did not converge"
-            return {"pairs": int(economy.N * (economy.N - 1)), "welfare": float(val),
-                    "grad_norm": float(np.linalg.norm(g)),
-                    "dW_dlogd_USA_CAN": float(g[i, wf.country_index(economy, "CAN")])}
+        def g_info(r):
+            assert r.converged, "welfare gradient: equilibrium did not converge"
+            return {"pairs": int(economy.N * (economy.N - 1)), "welfare": r.value,
+                    "grad_norm": float(np.linalg.norm(r.grad)),
+                    "dW_dlogd_USA_CAN": float(r.grad[i, wf.country_index(economy, "CAN")])}
 
-        out.append(time_fn(f"welfare gradient (342 log d_ij) {args.preset} Na={Na}",
-                           wf._ge_grad, *g_args,
-                           compile=lambda: wf._ge_grad.lower(*g_args, opts=opts).compile(),
-                           runs=args.runs, warmup=0, info=ginfo, **extra))
+        out.append(_timed(f"welfare gradient (342 log d_ij) {args.preset} Na={Na}",
+                          lambda t: wf.welfare_gradient(eq, i, throw=False, timings=t),
+                          args.runs, g_info, **extra))
 
     if "d" in args.sections:
         log("(d) planner...")
-        w = pl.pareto_weights(economy)
-        p_args = (economy, w, jnp.asarray(eq.beta))
-        s = pl._Settings()
-
-        def pinfo(o):
-            return {"iterations": int(o.iterations), "residual": float(o.residual)}
-
-        out.append(time_fn(f"planner {args.preset} N={economy.N}", pl._solve, *p_args,
-                           compile=lambda: pl._solve.lower(*p_args, settings=s).compile(),
-                           runs=max(args.runs, 3), info=pinfo, **extra))
+        out.append(_timed(f"planner {args.preset} N={economy.N}",
+                          lambda t: pl.solve_planner(economy, beta=eq.beta, timings=t),
+                          max(args.runs, 3),
+                          lambda o: {"iterations": int(o.iterations),
+                                     "residual": float(o.residual)}, **extra))
     return out
 
 

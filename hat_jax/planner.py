@@ -38,7 +38,8 @@ which :func:`planner_checks` verifies against the derivative of W through the so
 
 from __future__ import annotations
 
-from functools import partial
+import dataclasses
+import time
 from typing import NamedTuple
 
 import equinox as eqx
@@ -47,12 +48,14 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
+from ._compiled import compiled
 from .household import marginal_utility, utility
 from .params import Economy, household_problems
 from .results import ConvergenceError
 
-__all__ = ["PlannerSolution", "solve_planner", "planner_allocation", "planner_welfare",
-           "planner_checks", "pareto_weights", "stationary_income_distribution"]
+__all__ = ["PlannerOptions", "PlannerSolution", "solve_planner", "planner_allocation",
+           "planner_welfare", "planner_checks", "pareto_weights", "welfare_of_costs",
+           "stationary_income_distribution"]
 
 
 class PlannerSolution(NamedTuple):
@@ -144,21 +147,42 @@ def planner_welfare(c, pi_z, economy: Economy, weights, beta):
     return jnp.sum(weights * economy.L * per) / (1.0 - beta)
 
 
-class _Settings(eqx.Module):
-    rtol: float = eqx.field(static=True, default=1e-13)
-    atol: float = eqx.field(static=True, default=1e-13)
-    max_steps: int = eqx.field(static=True, default=100)
+def _number(x):
+    return x if isinstance(x, jax.core.Tracer) else float(x)
 
 
-@partial(jax.jit, static_argnames=("settings",))
-def _solve(economy: Economy, weights, beta, settings: _Settings):
+class PlannerOptions(eqx.Module):
+    """Settings of :func:`solve_planner`.
+
+    Traced (changing them never recompiles): tol, the largest |resource residual|
+    (relative to A_j L_j E z) accepted as converged (1e-10); rtol, atol: optimistix's
+    Newton step tolerances on log c_jj (1e-13 each). Structural (static): max_steps,
+    the cap on Newton iterations (100).
+    """
+
+    tol: float = eqx.field(default=1e-10, converter=_number)
+    rtol: float = eqx.field(default=1e-13, converter=_number)
+    atol: float = eqx.field(default=1e-13, converter=_number)
+    max_steps: int = eqx.field(static=True, default=100, converter=int)
+
+    def __check_init__(self):
+        for name in ("tol", "rtol", "atol"):
+            x = getattr(self, name)
+            if not isinstance(x, jax.core.Tracer) and not (np.isfinite(x) and x > 0):
+                raise ValueError(f"{name} must be a positive number, got {name}={x!r}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
+
+
+@jax.jit
+def _solve(economy: Economy, weights, beta, opts: PlannerOptions):
     def fn(x, args):  # log(demand / supply): close to linear in log c_jj
         return jnp.log1p(planner_allocation(x, economy, weights, beta)[-1])
 
     _, _, mu, Ez = _inputs(economy, beta)
     x0 = jnp.log(economy.A * Ez)  # autarky-like start: c_jj = A_j E z
-    sol = optx.root_find(fn, optx.Newton(rtol=settings.rtol, atol=settings.atol), x0,
-                         max_steps=settings.max_steps, throw=False)
+    sol = optx.root_find(fn, optx.Newton(rtol=opts.rtol, atol=opts.atol), x0,
+                         max_steps=opts.max_steps, throw=False)
     x = sol.value
     c, pi, pi_z, chi, res = planner_allocation(x, economy, weights, beta)
     gamma = economy.gamma
@@ -171,36 +195,50 @@ def _solve(economy: Economy, weights, beta, settings: _Settings):
     resid = jnp.max(jnp.abs(res))
     return PlannerSolution(
         c, pi, pi_z, chi, weights, M, M / jnp.sum(M, axis=1, keepdims=True), el,
-        el + (1.0 - 1.0 / gamma), gain, W, res, resid <= 1e-10, sol.stats["num_steps"], resid,
-        jnp.asarray(beta))
+        el + (1.0 - 1.0 / gamma), gain, W, res, jnp.isfinite(resid) & (resid <= opts.tol),
+        sol.stats["num_steps"], resid, jnp.asarray(beta))
 
 
-def solve_planner(economy: Economy, weights=None, beta=None, *, throw: bool = True,
-                  tol: float = 1e-10) -> PlannerSolution:
+def solve_planner(economy: Economy, weights=None, beta=None, opts: PlannerOptions | None = None,
+                  *, throw: bool = True, tol: float | None = None,
+                  timings: dict | None = None) -> PlannerSolution:
     """The efficient allocation of ``economy`` (model.md section 11).
 
     weights: Pareto weights (default proportional to A_i; see :func:`pareto_weights`).
     beta: discount factor (default economy.beta; pass an equilibrium's solved beta).
-    throw: raise ConvergenceError if max |resource residual| > tol (relative to each
-    country's output A_j L_j E z); with throw=False check ``converged``.
+    opts: :class:`PlannerOptions`; ``tol`` replaces its tol (the largest max |resource
+    residual|, relative to each country's output A_j L_j E z, 1e-10).
+    throw: raise ConvergenceError if not converged; with throw=False check
+    ``converged``. timings: receives compile_s and run_s.
     """
+    opts = PlannerOptions() if opts is None else opts
+    if tol is not None:
+        opts = dataclasses.replace(opts, tol=tol)
     w = pareto_weights(economy, weights)
     beta = jnp.asarray(economy.beta if beta is None else beta, jnp.float64)
-    sol = jax.block_until_ready(_solve(economy, w, beta, _Settings()))
-    ok = bool(np.isfinite(float(sol.residual))) and float(sol.residual) <= tol
-    sol = sol._replace(converged=jnp.asarray(ok))
-    if throw and not ok:
+    args = (economy, w, beta, opts)
+    t: dict = {}
+    exe = compiled(_solve, args, timings=t)
+    t0 = time.perf_counter()
+    sol = jax.block_until_ready(exe(*args))
+    t["run_s"] = time.perf_counter() - t0
+    if timings is not None:
+        timings.update(t)
+    if throw and not bool(sol.converged):
         k = int(np.nanargmax(np.abs(np.asarray(sol.resource_residuals))))
         raise ConvergenceError(
-            f"planner allocation did not converge to tolerance {tol:g} after "
+            f"planner allocation did not converge to tolerance {opts.tol:g} after "
             f"{int(sol.iterations)} Newton iterations: max |resource residual| = "
             f"{float(sol.residual):.3e} ({economy.countries[k]})")
     return sol
 
 
-def _welfare_of_costs(log_d, economy, weights, beta):
+def welfare_of_costs(log_d, economy: Economy, weights, beta,
+                     opts: PlannerOptions | None = None):
+    """W of the planner's solution at trade costs exp(log_d) (differentiable through the
+    solve by optimistix's implicit adjoint; weights: :func:`pareto_weights`)."""
     e = economy.replace(d=jnp.exp(log_d))
-    s = _solve(e, weights, beta, _Settings())
+    s = _solve(e, weights, beta, PlannerOptions() if opts is None else opts)
     return s.welfare
 
 
@@ -230,7 +268,7 @@ def planner_checks(economy: Economy, sol: PlannerSolution) -> dict:
     N = economy.N
     off = ~np.eye(N, dtype=bool)
     foc = w[:, None] * marginal_utility(sol.c, economy.gamma) / (sol.chi[None, :] * economy.d)
-    grad = jax.jit(jax.grad(_welfare_of_costs))(log_d, economy, w, beta)
+    grad = jax.jit(jax.grad(welfare_of_costs))(log_d, economy, w, beta)
     gain = np.asarray(sol.welfare_gain)
     err_gain = np.max(np.abs(-np.asarray(grad)[off] - gain[off])) / np.max(np.abs(gain[off]))
     J = jax.jit(jax.jacfwd(_ratio_of_costs))(log_d, sol.chi, economy, w, beta)  # [i,j,k,l]

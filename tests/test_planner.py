@@ -96,12 +96,12 @@ def test_planner_welfare_derivative_matches_central_differences():
     sol = pl.solve_planner(econ)
     w, beta = sol.weights, sol.beta
     log_d = jnp.log(econ.d)
-    grad = np.asarray(jax.jit(jax.grad(pl._welfare_of_costs))(log_d, econ, w, beta))
+    grad = np.asarray(jax.jit(jax.grad(pl.welfare_of_costs))(log_d, econ, w, beta))
     h = 1e-5
     for i, j in ((0, 1), (1, 0)):
         e = jnp.zeros_like(log_d).at[i, j].set(h)
-        fd = (pl._welfare_of_costs(log_d + e, econ, w, beta)
-              - pl._welfare_of_costs(log_d - e, econ, w, beta)) / (2 * h)
+        fd = (pl.welfare_of_costs(log_d + e, econ, w, beta)
+              - pl.welfare_of_costs(log_d - e, econ, w, beta)) / (2 * h)
         assert float(grad[i, j]) == pytest.approx(float(fd), rel=1e-7)
         assert -float(grad[i, j]) == pytest.approx(float(sol.welfare_gain[i, j]), rel=1e-8)
 

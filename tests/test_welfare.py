@@ -85,6 +85,11 @@ def test_ev_is_exactly_one_when_nothing_changes(two_country_eq):
     ev = wf.equivalent_variation(two_country_eq, two_country_eq, "Home")
     assert np.all(np.asarray(ev.lam) == 1.0)
     assert np.all(np.asarray(ev.iterations) == 0)
+    # the tolerance and the iteration cap are traced: changing them does not recompile
+    t: dict = {}
+    ev = wf.equivalent_variation(two_country_eq, two_country_eq, "Home",
+                                 wf.EVOptions(tol=1e-9, max_iter=30), timings=t)
+    assert t["compile_s"] < 0.05 and np.all(np.asarray(ev.factor) == 1.0)
     # the counterfactual with unchanged costs returns the baseline, and EV = 1 again
     cf = wf.counterfactual(two_country_eq, np.asarray(two_country_eq.economy.d))
     ev = wf.equivalent_variation(two_country_eq, cf, 0)
@@ -119,13 +124,22 @@ def test_ev_recovers_a_proportional_income_gift(two_country_eq):
 def test_ev_failure_is_reported_per_state(two_country_eq):
     V_gift = wf.scaled_values(two_country_eq, "Home", 1.01)
     # one household solve per state is not enough (max_iter is traced: no recompile)
-    ev = wf.equivalent_variation(two_country_eq, V_gift, "Home", max_iter=1, throw=False)
+    ev = wf.equivalent_variation(two_country_eq, V_gift, "Home", wf.EVOptions(max_iter=1),
+                                 throw=False)
     assert not bool(np.all(ev.converged))
-    assert np.all(np.isfinite(np.asarray(ev.lam)))  # the best iterate, never NaN
+    assert np.all(np.isfinite(np.asarray(ev.factor)))  # the best iterate, never NaN
+    assert ev.lam is ev.factor  # the documented name
     with pytest.raises(ConvergenceError, match=r"states did not converge.*\(a=\d+, z=\d+\)"):
         wf.check_ev(ev, "Home")
+    with pytest.raises(ConvergenceError, match=r"states did not converge"):
+        # the keyword form of the same option
+        wf.equivalent_variation(two_country_eq, V_gift, "Home", max_iter=1)
+    with pytest.raises(ValueError, match="max_iter"):
+        wf.EVOptions(max_iter=0)
     with pytest.raises(ValueError, match="max_iter"):
         wf.equivalent_variation(two_country_eq, V_gift, "Home", max_iter=0)
+    with pytest.raises(TypeError, match="unknown EV option"):
+        wf.equivalent_variation(two_country_eq, V_gift, "Home", tolerance=1e-8)
 
 
 def test_unilateral_cut_counterfactual_and_aggregates(two_country_eq, unilateral):
@@ -164,12 +178,14 @@ def test_ev_root_derivatives_are_exact():
     the old prices (the wage)."""
     import jax
 
-    from hat_jax.household import HouseholdOptions, solve_household
+    from hat_jax.household import solve_household
+    from hat_jax.params import household_options
 
     econ = hat_jax.two_country(Na=8)
     prob = jax.tree_util.tree_map(lambda x: x[0],
                                   hat_jax.household_problems(econ, jnp.ones(2), 1.0, 0.92))
-    hopts = HouseholdOptions(gamma=econ.gamma, Na=econ.Na, tol=1e-12)
+    hopts = household_options(econ, tol=1e-12)
+    ev_opts = wf.EVOptions(batch_size=50, nodes=16, tol=1e-12, max_iter=60)
     sol = solve_household(prob, hopts)
     y = sol.state
     V_t = sol.V * 0.98 + 0.01  # some target the old problem can reach
@@ -180,7 +196,7 @@ def test_ev_root_derivatives_are_exact():
         # starting information only: lambda_tau depends on (p, vt) alone
         y_b, V_b = jax.lax.stop_gradient((s.state, s.V))
         _, slope, x_dot = wf.value_slope(jax.lax.stop_gradient(p), y_b, hopts)
-        out = wf.ev_roots(p, y_b, V_b, vt, slope, x_dot, hopts, 50, 16, 1e-12, 60)
+        out = wf.ev_roots(p, y_b, V_b, vt, slope, x_dot, hopts, ev_opts)
         return out[0]
 
     W0 = jnp.asarray(1.0)

@@ -1,0 +1,56 @@
+"""Welfare (model.md section 10): counterfactuals, equivalent variation by household,
+aggregates, the ACR benchmark, and welfare derivatives by automatic differentiation.
+
+One module per concern, every public name re-exported here
+(``from hat_jax import welfare as wf; wf.global_cut(...)``):
+
+- :mod:`~hat_jax.welfare.costs`: new trade-cost matrices (:func:`unilateral_cut`,
+  :func:`global_cut`, :func:`bilateral_cut`, :func:`scale_costs`), floored at d = 1,
+  and the one cost-matrix validator (:func:`validate_costs`, :func:`check_costs`);
+- :mod:`~hat_jax.welfare.counterfactual`: the new stationary equilibrium with beta fixed
+  at the baseline's, wages and R solved, warm-started (:func:`counterfactual`);
+- :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.roots`,
+  :mod:`~hat_jax.welfare.ev`: the equivalent variation, for each state (a, z) the income
+  factor lambda_tau with V_old(a, z; lambda_tau) = V_new(a, z) (:class:`EVOptions`,
+  :func:`equivalent_variation`, the custom-jvp root :func:`ev_roots`);
+- :mod:`~hat_jax.welfare.summary`: the distribution-weighted mean gain, quintiles of
+  expenditure, share who gain, utilitarian welfare sum lambda V, ACR
+  (:func:`welfare_analysis`);
+- :mod:`~hat_jax.welfare.derivatives`: d welfare / d log d by AD in general or partial
+  equilibrium (:func:`welfare_gradient`, :func:`welfare_jvp`, :func:`ev_derivative`,
+  :func:`welfare_decomposition`, Proposition 4).
+"""
+
+from .costs import (bilateral_cut, check_costs, country_index, global_cut, pair_direction,
+                    scale_costs, unilateral_cut, validate_costs)
+from .counterfactual import (Counterfactual, counterfactual, counterfactual_options,
+                             country_problem, country_state, financial_regime,
+                             fixed_beta_economy)
+from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
+                          derivative_options, ev_derivative, welfare_decomposition,
+                          welfare_gradient, welfare_jvp)
+from .ev import EquivalentVariation, check_ev, equivalent_variation, ev_slope, scaled_values
+from .options import EV_TOL, EVOptions, ev_options
+from .roots import ev_roots, scaled_problem, value_slope
+from .summary import (WelfareResult, WelfareSummary, acr_gain, expenditure,
+                      model_trade_elasticity, utilitarian_welfare, weighted_quantile_means,
+                      welfare_analysis, welfare_summary)
+
+__all__ = [
+    # costs
+    "country_index", "validate_costs", "check_costs", "scale_costs", "unilateral_cut",
+    "global_cut", "bilateral_cut", "pair_direction",
+    # counterfactual
+    "Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
+    "financial_regime", "country_problem", "country_state",
+    # equivalent variation
+    "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
+    "ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
+    # aggregates and ACR
+    "utilitarian_welfare", "expenditure", "weighted_quantile_means", "WelfareSummary",
+    "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",
+    "welfare_analysis",
+    # derivatives
+    "derivative_options", "WelfareGradient", "welfare_gradient", "WelfareTangent",
+    "welfare_jvp", "ev_derivative", "WelfareDecomposition", "welfare_decomposition",
+]

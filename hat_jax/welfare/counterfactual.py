@@ -1,0 +1,97 @@
+"""Counterfactual equilibria (model.md s.10): new trade costs d', beta fixed at the
+baseline's, wages and R solved, warm-started from the baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
+from ..params import Economy, household_problems
+from ..household import HouseholdProblem
+from .costs import check_costs
+
+__all__ = ["Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
+           "financial_regime", "country_problem", "country_state"]
+
+
+class Counterfactual(NamedTuple):
+    """A baseline and a counterfactual stationary equilibrium (beta fixed, W and R solved).
+
+    baseline, new: :class:`~hat_jax.Equilibrium`; d: the new cost matrix; opts: the
+    options of the counterfactual solve; timings: compile_s / run_s of that solve.
+    converged, iterations, residual: those of the counterfactual solve (``new``).
+    """
+
+    baseline: Equilibrium
+    new: Equilibrium
+    d: np.ndarray
+    opts: EquilibriumOptions
+    timings: dict
+
+    @property
+    def converged(self):
+        return self.new.converged
+
+    @property
+    def iterations(self):
+        return self.new.iterations
+
+    @property
+    def residual(self):
+        return self.new.residual
+
+
+def financial_regime(eq: Equilibrium) -> str:
+    """"autarky" if ``eq`` has one R per country, else "global" (one world bond market)."""
+    return "autarky" if np.ndim(eq.R) == 1 else "global"
+
+
+def counterfactual_options(opts: EquilibriumOptions | None = None, regime: str = "global"
+                           ) -> EquilibriumOptions:
+    """``opts`` (default: EquilibriumOptions()) with unknown = "R" and the given regime."""
+    base = EquilibriumOptions() if opts is None else opts
+    return dataclasses.replace(base, unknown="R", regime=regime)
+
+
+def fixed_beta_economy(eq: Equilibrium) -> Economy:
+    """The baseline economy with beta set to the baseline's equilibrium beta."""
+    return eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
+
+
+def country_problem(eq: Equilibrium, i: int) -> HouseholdProblem:
+    """Country i's household problem at the equilibrium prices (W, R, beta) of ``eq``."""
+    probs = household_problems(eq.economy, eq.W, eq.R, eq.beta)
+    return jax.tree_util.tree_map(lambda x: x[i], probs)
+
+
+def country_state(eq: Equilibrium, i: int):
+    """Country i's solved household fixed-point variable y (a warm start)."""
+    return jax.tree_util.tree_map(lambda x: x[i], eq.world.households.state)
+
+
+def counterfactual(eq: Equilibrium, d_new, opts: EquilibriumOptions | None = None, *,
+                   throw: bool = True, timings: dict | None = None) -> Counterfactual:
+    """Solve the stationary equilibrium with trade costs ``d_new`` (model.md s.10).
+
+    Beta is fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
+    R are solved (one world bond market, or R_i per country if the baseline is under
+    financial autarky), starting from the baseline prices and household state. ``opts``
+    supplies tolerances and the like; its ``unknown`` / ``regime`` are overridden.
+    throw: raise ConvergenceError (residual, iterations) if the solve fails; with
+    throw=False check ``converged``. timings: receives compile_s / run_s.
+    """
+    d_new = check_costs(eq.economy, d_new)
+    cf_opts = counterfactual_options(opts, financial_regime(eq))
+    econ = fixed_beta_economy(eq).replace(d=jnp.asarray(d_new))
+    t: dict = {}
+    new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
+                            beta0=float(eq.beta), hh_state0=eq.world.households.state,
+                            throw=throw, timings=t)
+    if timings is not None:
+        timings.update(t)
+    return Counterfactual(eq, new, d_new, cf_opts, t)

@@ -1,0 +1,183 @@
+"""Equivalent variation by household state (model.md s.10).
+
+For each state (a, z) of country i the income factor lambda_tau(a, z) solves
+
+    V_old(a, z; lambda) = V_new(a, z),
+
+where V_old(.; lambda) is the ex-ante value (logit option value included) at the OLD
+prices when income R a + W_i z is multiplied by lambda in every period (R -> lambda R,
+W_i -> lambda W_i; same grid and borrowing limit; the transfer T, zero in every preset,
+is not scaled). lambda_tau - 1 > 0 is a gain, in percent of income. The roots are
+solved by :func:`hat_jax.welfare.ev_roots` (see :mod:`hat_jax.welfare.roots`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .._compiled import compiled
+from ..equilibrium import Equilibrium
+from ..household import household_fixed_point, policies
+from ..params import Economy, household_options
+from ..results import ConvergenceError
+from .costs import country_index
+from .counterfactual import Counterfactual, country_problem, country_state
+from .options import EVOptions, ev_options
+from .roots import ev_roots, scaled_problem, value_slope
+
+__all__ = ["EquivalentVariation", "equivalent_variation", "scaled_values", "check_ev",
+           "ev_slope"]
+
+
+class EquivalentVariation(NamedTuple):
+    """lambda_tau(a, z) of one country and diagnostics (all [Na, Nz]).
+
+    factor: the EV income factor lambda_tau (``lam`` is the same array, the documented
+    name); converged: per state; residual: |V_old(factor) - V_new| / slope (the
+    distance to the root in units of the factor); iterations: household solves per
+    state; slope: dV_old/dlambda at lambda = 1; country: the index; tol: the tolerance.
+    """
+
+    factor: jax.Array
+    converged: jax.Array
+    residual: jax.Array
+    iterations: jax.Array
+    slope: jax.Array
+    country: int
+    tol: float = EVOptions().tol
+
+    @property
+    def lam(self):
+        """The EV factor lambda_tau (alias of ``factor``, as documented in the README)."""
+        return self.factor
+
+
+@jax.jit
+def _ev_program(problem, y_base, V_base, V_target, hopts, opts):
+    # starting information (no derivative needed: lambda_tau depends on problem, V_target)
+    y_base, V_base = lax.stop_gradient((y_base, V_base))
+    _, slope, x_dot = value_slope(lax.stop_gradient(problem), y_base, hopts)
+    factor, conv, res, it = ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts,
+                                     opts)
+    return factor, conv, res, it, slope
+
+
+def _same_grid(e0: Economy, e1: Economy) -> bool:
+    return (e0.Na == e1.Na and e0.Nz == e1.Nz and e0.gamma == e1.gamma
+            and np.array_equal(np.asarray(e0.A), np.asarray(e1.A))
+            and float(e0.phi) == float(e1.phi) and float(e0.amax) == float(e1.amax))
+
+
+def _target_values(baseline: Equilibrium, new, i: int):
+    """V_new[a, z] of country i from an Equilibrium, a Counterfactual or an array."""
+    if isinstance(new, Counterfactual):
+        new = new.new
+    like = baseline.world.households.V[i]
+    if isinstance(new, Equilibrium):
+        if not _same_grid(baseline.economy, new.economy):
+            raise ValueError("the counterfactual economy has a different asset grid or "
+                             "income process than the baseline; EV needs the same grid")
+        return new.world.households.V[i]
+    V_target = jnp.asarray(new, jnp.float64)
+    if V_target.shape != like.shape:
+        raise ValueError(f"V_new must have shape {like.shape} (Na, Nz), got {V_target.shape}")
+    return V_target
+
+
+def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | None = None,
+                         *, throw: bool = True, timings: dict | None = None,
+                         **fields) -> EquivalentVariation:
+    """lambda_tau(a, z) for every state of ``country`` (model.md s.10).
+
+    baseline: the old equilibrium (its prices define V_old(.; lambda)); new: the
+    counterfactual :class:`Equilibrium` (or a :class:`Counterfactual`, or V_new as an
+    [Na, Nz] array on the same grid). opts: :class:`EVOptions` (tol 1e-10 per state in
+    units of lambda, max_iter 40 household solves per state, batch_size 25, nodes 40,
+    hh_tol 1e-10); ``fields`` (tol=..., max_iter=..., ...) replace single fields of it.
+    throw: raise ConvergenceError listing failed states (asset index, z index, residual,
+    iterations); with throw=False inspect ``converged`` (failed states keep their best
+    finite iterate, never NaN). timings: receives compile_s and run_s.
+
+    Which root: V_old(a, z; lambda) increases with lambda in almost every state, but
+    where income R a + W z is negative (at the borrowing limit with low productivity)
+    scaling it up first lowers V: V_old dips before it rises. The EV is the first root
+    in the direction of the welfare change (lambda > 1 if V_new > V_old, < 1 if V_new <
+    V_old), so that lambda_tau - 1 always has the sign of the gain and varies smoothly
+    across neighbouring states (the other root, on the dip, can be several percent on
+    the wrong side of 1). In those states lambda_tau does not tend to 1 as the change
+    vanishes, and a proportional income gift is recovered only where V_old increases
+    in lambda (:func:`ev_slope` > 0); :func:`hat_jax.welfare.ev_derivative` is NaN there.
+    """
+    opts = ev_options(opts, **fields)
+    i = country_index(baseline.economy, country)
+    V_target = _target_values(baseline, new, i)
+    args = (country_problem(baseline, i), country_state(baseline, i),
+            baseline.world.households.V[i], V_target,
+            household_options(baseline.economy, tol=opts.hh_tol), opts)
+    t: dict = {}
+    exe = compiled(_ev_program, args, timings=t)
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(exe(*args))
+    t["run_s"] = time.perf_counter() - t0
+    if timings is not None:
+        timings.update(t)
+    ev = EquivalentVariation(*out, i, opts.tol)
+    if throw:
+        check_ev(ev, baseline.economy.countries[i])
+    return ev
+
+
+@jax.jit
+def _scaled_values_program(problem, y, factor, hopts):
+    prob = scaled_problem(problem, factor)
+    yy, res, _ = household_fixed_point(y, prob, hopts)
+    return policies(yy, prob, hopts)[4], res
+
+
+def scaled_values(eq: Equilibrium, country, factor, hh_tol: float = 1e-10):
+    """V_old(a, z; factor): country i's ex-ante values at the prices of ``eq`` when
+    income R a + W_i z is scaled by ``factor`` in every period (the map whose root in
+    the factor is the EV). Raises ConvergenceError if the household problem does not
+    converge."""
+    i = country_index(eq.economy, country)
+    V, res = _scaled_values_program(country_problem(eq, i), country_state(eq, i),
+                                    jnp.asarray(factor, jnp.float64),
+                                    household_options(eq.economy, tol=hh_tol))
+    if not float(res) <= hh_tol:
+        raise ConvergenceError(f"household problem at income factor {float(factor)!r} did "
+                               f"not converge: residual {float(res):.3e}")
+    return V
+
+
+_value_slope_program = jax.jit(value_slope)
+
+
+def ev_slope(eq: Equilibrium, country, hh_tol: float = 1e-10):
+    """dV_old(a,z; lambda)/dlambda at lambda = 1 for every state of ``country``."""
+    i = country_index(eq.economy, country)
+    return _value_slope_program(country_problem(eq, i), country_state(eq, i),
+                                household_options(eq.economy, tol=hh_tol))[1]
+
+
+def check_ev(ev: EquivalentVariation, label: str = "", tol: float | None = None) -> None:
+    """Raise ConvergenceError naming the states whose EV root did not converge (``tol``:
+    the tolerance named in the message, default ``ev.tol``)."""
+    conv = np.asarray(ev.converged)
+    if conv.all():
+        return
+    tol = ev.tol if tol is None else tol
+    bad = np.argwhere(~conv)
+    res, its = np.asarray(ev.residual), np.asarray(ev.iterations)
+    parts = [f"(a={a}, z={z}): residual {res[a, z]:.3e} after {int(its[a, z])} household "
+             "solves" for a, z in bad[:8]]
+    more = f" (and {len(bad) - 8} more)" if len(bad) > 8 else ""
+    raise ConvergenceError(
+        f"equivalent variation of {label or 'country ' + str(ev.country)}: {len(bad)} of "
+        f"{conv.size} states did not converge to tolerance {float(tol):g}: "
+        + "; ".join(parts) + more)

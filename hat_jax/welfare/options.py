@@ -1,0 +1,75 @@
+"""Options of the equivalent-variation solver (:class:`EVOptions`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import numpy as np
+
+__all__ = ["EV_TOL", "EVOptions", "ev_options"]
+
+EV_TOL = 1e-10
+
+
+def _number(x):
+    """Converter: a Python float (traced values pass through)."""
+    if isinstance(x, jax.core.Tracer):
+        return x
+    if isinstance(x, bool):
+        raise TypeError(f"expected a number, got {x!r}")
+    return float(x)
+
+
+def _count(x):
+    """Converter: a Python int; a float must be integral (traced values pass through)."""
+    if isinstance(x, jax.core.Tracer):
+        return x
+    if isinstance(x, bool) or float(x) != int(float(x)):
+        raise ValueError(f"expected an integer, got {x!r}")
+    return int(x)
+
+
+class EVOptions(eqx.Module):
+    """Settings of :func:`hat_jax.welfare.equivalent_variation`.
+
+    Traced (changing them never recompiles): tol, the distance to the root in units of
+    the income factor, |V_old(lambda) - V_new| / (dV_old/dlambda), per state (1e-10);
+    max_iter, household solves per state (40); hh_tol, the household tolerance
+    (sup-norm change of c and v in one reference sweep, 1e-10).
+
+    Structural (static; they set array shapes): batch_size, states solved together
+    (vmapped; memory grows with it; 25); nodes, household solutions on a grid of the
+    income factor that give every state its first guess (40; < 4: the Newton step
+    from 1).
+    """
+
+    tol: float = eqx.field(default=EV_TOL, converter=_number)
+    max_iter: int = eqx.field(default=40, converter=_count)
+    hh_tol: float = eqx.field(default=1e-10, converter=_number)
+    batch_size: int = eqx.field(static=True, default=25, converter=_count)
+    nodes: int = eqx.field(static=True, default=40, converter=_count)
+
+    def __check_init__(self):
+        for name in ("tol", "hh_tol"):
+            x = getattr(self, name)
+            if not isinstance(x, jax.core.Tracer) and not (np.isfinite(x) and x > 0):
+                raise ValueError(f"{name} must be a positive number, got {name}={x!r}")
+        for name in ("max_iter", "batch_size"):
+            x = getattr(self, name)
+            if not isinstance(x, jax.core.Tracer) and x < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {name}={x!r}")
+
+
+def ev_options(opts: EVOptions | None = None, **fields) -> EVOptions:
+    """``opts`` (default EVOptions()) with some fields replaced (tol=..., max_iter=...,
+    batch_size=..., nodes=..., hh_tol=...; ``None`` values are ignored)."""
+    base = EVOptions() if opts is None else opts
+    names = {f.name for f in dataclasses.fields(EVOptions)}
+    unknown = set(fields) - names
+    if unknown:
+        raise TypeError(f"unknown EV option(s) {sorted(unknown)}; EVOptions has "
+                        f"{sorted(names)}")
+    fields = {k: v for k, v in fields.items() if v is not None}
+    return dataclasses.replace(base, **fields) if fields else base
