@@ -91,27 +91,30 @@ def _scalar(name, x):
     return float(x)
 
 
-def validate_trade_costs(d, name: str = "d", floor: bool = True, labels=None) -> np.ndarray:
-    """The one check of a trade-cost matrix: N x N, finite, d[i, i] = 1 and (with
-    ``floor``) d[i, j] >= 1. Raises ValueError naming ``name``, the pair (by ``labels``
-    when given) and the value; returns d as a float64 array."""
+def validate_trade_costs(d, countries=None, what: str = "d (trade costs)") -> np.ndarray:
+    """The one check of an iceberg cost matrix (model.md s.1): N x N (importer rows,
+    exporter columns), finite, d_ij >= 1, d_ii = 1. ``countries``: N labels naming the
+    entries in messages (default: indices, N taken from ``d``). Returns d as float64;
+    raises ValueError naming ``what``, the entry and its value."""
     d = np.asarray(d, dtype=np.float64)
-    if d.ndim != 2 or d.shape[0] != d.shape[1]:
-        raise ValueError(f"{name} must be an N x N trade-cost matrix, got shape {d.shape}")
-    lab = (lambda k: labels[k]) if labels is not None else (lambda k: k)
-    bad = np.argwhere(~np.isfinite(d))
-    if bad.size:
-        i, j = bad[0]
-        raise ValueError(f"{name} (trade costs) must be finite, got {name}[{lab(i)}, {lab(j)}]="
+    N = len(countries) if countries is not None else (d.shape[0] if d.ndim else 0)
+    labels = list(countries) if countries is not None else list(range(N))
+    if d.shape != (N, N) or N < 1:
+        names = f"; countries {', '.join(map(str, countries))}" if countries else ""
+        raise ValueError(f"{what} must be {N} x {N} (an N x N trade-cost matrix: importer "
+                         f"rows, exporter columns{names}), got shape {d.shape}")
+    if not np.all(np.isfinite(d)):
+        i, j = np.argwhere(~np.isfinite(d))[0]
+        raise ValueError(f"{what} has a non-finite entry d[{labels[i]}, {labels[j]}]="
                          f"{float(d[i, j])!r}")
-    if floor and np.any(d < 1.0):
+    if np.any(d < 1.0):
         i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        raise ValueError(f"trade costs must satisfy {name} >= 1, got {name}[{lab(i)}, {lab(j)}]="
+        raise ValueError(f"trade costs must satisfy d >= 1, got d[{labels[i]}, {labels[j]}]="
                          f"{float(d[i, j])!r} < 1")
     diag = np.diag(d)
     if np.any(diag != 1.0):
         k = int(np.argmax(np.abs(diag - 1.0)))
-        raise ValueError(f"domestic trade costs must be 1, got {name}[{lab(k)}, {lab(k)}]="
+        raise ValueError(f"domestic trade costs must be 1, got d[{labels[k]}, {labels[k]}]="
                          f"{float(diag[k])!r}")
     return d
 
@@ -130,7 +133,7 @@ def validate_economy(e: Economy) -> None:
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             k = int(np.argmin(np.where(np.isfinite(x), x, -np.inf)))
             raise ValueError(f"{name} must be positive and finite, got {name}[{k}]={float(x[k])!r}")
-    validate_trade_costs(d)
+    validate_trade_costs(d, e.countries if len(e.countries) == N else None)
     gamma = _scalar("gamma", e.gamma)
     if gamma <= 0:
         raise ValueError(f"gamma (CRRA coefficient) must be > 0, got gamma={gamma!r}")

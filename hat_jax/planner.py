@@ -51,7 +51,7 @@ import optimistix as optx
 from ._compiled import compiled
 from .household import marginal_utility, utility
 from .params import Economy, household_problems
-from .results import ConvergenceError
+from .results import ConvergenceError, as_float, as_int, check_option_values
 
 __all__ = ["PlannerOptions", "PlannerSolution", "solve_planner", "planner_allocation",
            "planner_welfare", "planner_checks", "pareto_weights", "welfare_of_costs",
@@ -147,10 +147,6 @@ def planner_welfare(c, pi_z, economy: Economy, weights, beta):
     return jnp.sum(weights * economy.L * per) / (1.0 - beta)
 
 
-def _number(x):
-    return x if isinstance(x, jax.core.Tracer) else float(x)
-
-
 class PlannerOptions(eqx.Module):
     """Settings of :func:`solve_planner`.
 
@@ -160,18 +156,13 @@ class PlannerOptions(eqx.Module):
     the cap on Newton iterations (100).
     """
 
-    tol: float = eqx.field(default=1e-10, converter=_number)
-    rtol: float = eqx.field(default=1e-13, converter=_number)
-    atol: float = eqx.field(default=1e-13, converter=_number)
-    max_steps: int = eqx.field(static=True, default=100, converter=int)
+    tol: float = eqx.field(default=1e-10, converter=as_float)
+    rtol: float = eqx.field(default=1e-13, converter=as_float)
+    atol: float = eqx.field(default=1e-13, converter=as_float)
+    max_steps: int = eqx.field(static=True, default=100, converter=as_int)
 
     def __check_init__(self):
-        for name in ("tol", "rtol", "atol"):
-            x = getattr(self, name)
-            if not isinstance(x, jax.core.Tracer) and not (np.isfinite(x) and x > 0):
-                raise ValueError(f"{name} must be a positive number, got {name}={x!r}")
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
+        check_option_values(self, positive=("tol", "rtol", "atol"), at_least_one=("max_steps",))
 
 
 @jax.jit

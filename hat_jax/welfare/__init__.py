@@ -6,7 +6,7 @@ One module per concern, every public name re-exported here
 
 - :mod:`~hat_jax.welfare.costs`: new trade-cost matrices (:func:`unilateral_cut`,
   :func:`global_cut`, :func:`bilateral_cut`, :func:`scale_costs`), floored at d = 1,
-  and the one cost-matrix validator (:func:`validate_costs`, :func:`check_costs`);
+  and their check (:func:`check_costs`, by :func:`hat_jax.params.validate_trade_costs`);
 - :mod:`~hat_jax.welfare.counterfactual`: the new stationary equilibrium with beta fixed
   at the baseline's, wages and R solved, warm-started (:func:`counterfactual`);
 - :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.roots`,
@@ -22,7 +22,7 @@ One module per concern, every public name re-exported here
 """
 
 from .costs import (bilateral_cut, check_costs, country_index, global_cut, pair_direction,
-                    scale_costs, unilateral_cut, validate_costs)
+                    scale_costs, unilateral_cut)
 from .counterfactual import (Counterfactual, counterfactual, counterfactual_options,
                              country_problem, country_state, financial_regime,
                              fixed_beta_economy)
@@ -38,7 +38,7 @@ from .summary import (WelfareResult, WelfareSummary, acr_gain, expenditure,
 
 __all__ = [
     # costs
-    "country_index", "validate_costs", "check_costs", "scale_costs", "unilateral_cut",
+    "country_index", "check_costs", "scale_costs", "unilateral_cut",
     "global_cut", "bilateral_cut", "pair_direction",
     # counterfactual
     "Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",

@@ -1,15 +1,16 @@
-"""New trade-cost matrices for counterfactuals (model.md s.1, s.10): the one cost-matrix
-validator (:func:`validate_costs`), proportional cuts floored at d = 1, and the N x N
-directions of log d used by the welfare derivatives."""
+"""New trade-cost matrices for counterfactuals (model.md s.1, s.10): proportional cuts
+floored at d = 1, each checked by the one cost-matrix validator
+(:func:`hat_jax.params.validate_trade_costs`), and the N x N directions of log d used
+by the welfare derivatives."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .. import elasticities
-from ..params import Economy
+from ..params import Economy, validate_trade_costs
 
-__all__ = ["country_index", "validate_costs", "check_costs", "scale_costs", "unilateral_cut",
+__all__ = ["country_index", "check_costs", "scale_costs", "unilateral_cut",
            "global_cut", "bilateral_cut", "pair_direction"]
 
 
@@ -19,38 +20,10 @@ def country_index(economy: Economy, country) -> int:
     return elasticities.country_index(economy.countries, country)
 
 
-def validate_costs(d, countries=None, what: str = "the trade-cost matrix") -> np.ndarray:
-    """Check an iceberg cost matrix (model.md s.1): N x N (importer rows, exporter
-    columns), finite, d_ij >= 1, d_ii = 1. ``countries``: N labels naming the entries
-    in messages (default: indices; then N is taken from ``d``). Returns d as float64;
-    raises ValueError naming the entry and its value.
-    """
-    d = np.asarray(d, dtype=np.float64)
-    N = len(countries) if countries is not None else (d.shape[0] if d.ndim else 0)
-    labels = list(countries) if countries is not None else list(range(N))
-    if d.shape != (N, N) or N < 1:
-        names = f"; countries {', '.join(map(str, countries))}" if countries else ""
-        raise ValueError(f"{what} must be {N} x {N} (an N x N trade-cost matrix: importer "
-                         f"rows, exporter columns{names}), got shape {d.shape}")
-    if not np.all(np.isfinite(d)):
-        i, j = np.argwhere(~np.isfinite(d))[0]
-        raise ValueError(f"{what} has a non-finite entry d[{labels[i]}, {labels[j]}]")
-    if np.any(d < 1.0):
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        raise ValueError(f"trade costs must satisfy d >= 1: d[{labels[i]}, {labels[j]}]="
-                         f"{float(d[i, j])!r} < 1")
-    diag = np.diag(d)
-    if np.any(diag != 1.0):
-        k = int(np.argmax(np.abs(diag - 1.0)))
-        raise ValueError(f"domestic trade costs must be 1, got d[{labels[k]}, {labels[k]}]="
-                         f"{float(diag[k])!r}")
-    return d
-
-
 def check_costs(economy: Economy, d_new) -> np.ndarray:
-    """Validate a new trade-cost matrix of ``economy`` (:func:`validate_costs` with its
-    country labels): N x N (importer rows), finite, d >= 1, d_ii = 1."""
-    return validate_costs(d_new, economy.countries, "the new trade-cost matrix")
+    """Validate a new trade-cost matrix of ``economy`` (:func:`hat_jax.params.validate_trade_costs`
+    with its country labels): N x N (importer rows), finite, d >= 1, d_ii = 1."""
+    return validate_trade_costs(d_new, economy.countries, "the new trade-cost matrix")
 
 
 def _check_cut(cut) -> float:

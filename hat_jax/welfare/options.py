@@ -5,30 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import equinox as eqx
-import jax
-import numpy as np
+
+from ..results import as_float, as_int, check_option_values
 
 __all__ = ["EV_TOL", "EVOptions", "ev_options"]
 
 EV_TOL = 1e-10
-
-
-def _number(x):
-    """Converter: a Python float (traced values pass through)."""
-    if isinstance(x, jax.core.Tracer):
-        return x
-    if isinstance(x, bool):
-        raise TypeError(f"expected a number, got {x!r}")
-    return float(x)
-
-
-def _count(x):
-    """Converter: a Python int; a float must be integral (traced values pass through)."""
-    if isinstance(x, jax.core.Tracer):
-        return x
-    if isinstance(x, bool) or float(x) != int(float(x)):
-        raise ValueError(f"expected an integer, got {x!r}")
-    return int(x)
 
 
 class EVOptions(eqx.Module):
@@ -45,21 +27,15 @@ class EVOptions(eqx.Module):
     from 1).
     """
 
-    tol: float = eqx.field(default=EV_TOL, converter=_number)
-    max_iter: int = eqx.field(default=40, converter=_count)
-    hh_tol: float = eqx.field(default=1e-10, converter=_number)
-    batch_size: int = eqx.field(static=True, default=25, converter=_count)
-    nodes: int = eqx.field(static=True, default=40, converter=_count)
+    tol: float = eqx.field(default=EV_TOL, converter=as_float)
+    max_iter: int = eqx.field(default=40, converter=as_int)
+    hh_tol: float = eqx.field(default=1e-10, converter=as_float)
+    batch_size: int = eqx.field(static=True, default=25, converter=as_int)
+    nodes: int = eqx.field(static=True, default=40, converter=as_int)
 
     def __check_init__(self):
-        for name in ("tol", "hh_tol"):
-            x = getattr(self, name)
-            if not isinstance(x, jax.core.Tracer) and not (np.isfinite(x) and x > 0):
-                raise ValueError(f"{name} must be a positive number, got {name}={x!r}")
-        for name in ("max_iter", "batch_size"):
-            x = getattr(self, name)
-            if not isinstance(x, jax.core.Tracer) and x < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {name}={x!r}")
+        check_option_values(self, positive=("tol", "hh_tol"),
+                            at_least_one=("max_iter", "batch_size"))
 
 
 def ev_options(opts: EVOptions | None = None, **fields) -> EVOptions:
