@@ -109,7 +109,7 @@ def validate_trade_costs(d, countries=None, what: str = "d (trade costs)") -> np
                          f"{float(d[i, j])!r}")
     if np.any(d < 1.0):
         i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        raise ValueError(f"trade costs must satisfy d >= 1, got d[{labels[i]}, {labels[j]}]="
+        raise ValueError(f"trade costs must satisfy d >= 1: d[{labels[i]}, {labels[j]}]="
                          f"{float(d[i, j])!r} < 1")
     diag = np.diag(d)
     if np.any(diag != 1.0):
@@ -133,7 +133,7 @@ def validate_economy(e: Economy) -> None:
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             k = int(np.argmin(np.where(np.isfinite(x), x, -np.inf)))
             raise ValueError(f"{name} must be positive and finite, got {name}[{k}]={float(x[k])!r}")
-    validate_trade_costs(d, e.countries if len(e.countries) == N else None)
+    validate_trade_costs(d)
     gamma = _scalar("gamma", e.gamma)
     if gamma <= 0:
         raise ValueError(f"gamma (CRRA coefficient) must be > 0, got gamma={gamma!r}")
