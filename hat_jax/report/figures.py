@@ -1,0 +1,39 @@
+"""The one way to write a figure: PNG bytes rendered in memory, written atomically through
+:mod:`hat_jax.fileio`, the figure closed. matplotlib is imported lazily, on the Agg backend
+(no display needed)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hat_jax.fileio import atomic_write_bytes
+
+__all__ = ["DPI", "pyplot", "save_figure"]
+
+DPI = 120  # resolution of every PNG the report layer writes
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no display), imported on first use.
+    Raises ImportError with the install hint when matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("figures need matplotlib (pip install 'hat_jax[plot]')") from exc
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path, dpi: int = DPI) -> Path:
+    """Write ``fig`` (a matplotlib Figure, or an Axes: its figure) as PNG to ``path``
+    atomically (temporary file, fsync, rename), close it, and return the path."""
+    fig = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
+    pyplot().close(fig)
+    return path
