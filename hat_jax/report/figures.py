@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
 from pathlib import Path
 
 from hat_jax.fileio import atomic_write_bytes
@@ -15,13 +17,15 @@ DPI = 120  # resolution of every PNG the report layer writes
 
 
 def pyplot():
-    """``matplotlib.pyplot`` on the Agg backend (no display), imported on first use.
-    Raises ImportError with the install hint when matplotlib is missing."""
+    """``matplotlib.pyplot``, imported on first use: on the Agg backend (no display) unless
+    pyplot is already loaded or ``MPLBACKEND`` chooses one (a notebook keeps its inline
+    backend). Raises ImportError with the install hint when matplotlib is missing."""
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("figures need matplotlib (pip install 'hat_jax[plot]')") from exc
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -30,7 +34,8 @@ def pyplot():
 def save_figure(fig, path, dpi: int = DPI) -> Path:
     """Write ``fig`` (a matplotlib Figure, or an Axes: its figure) as PNG to ``path``
     atomically (temporary file, fsync, rename), close it, and return the path."""
-    fig = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
+    if not hasattr(fig, "savefig"):  # an Axes
+        fig = fig.figure
     path = Path(path)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
