@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import elasticities as el  # noqa: E402
 from hat_jax.ek import EK_PRESETS  # noqa: E402
-from hat_jax.household import HouseholdOptions  # noqa: E402
+from hat_jax.params import household_options  # noqa: E402
 
 from _common import load_ek_world, log, main, time_fn  # noqa: E402
 
@@ -54,8 +54,8 @@ def solve(args, records):
     opts = hat_jax.EquilibriumOptions(unknown="beta")
     W0, R0, beta0 = world.start("published")
     jargs = (economy, jnp.asarray(W0, jnp.float64), jnp.asarray(R0, jnp.float64),
-             jnp.asarray(beta0, jnp.float64))
-    solver = jax.jit(hat_jax.solve_equilibrium_jit, static_argnames=("opts", "throw"))
+             jnp.asarray(beta0, jnp.float64), opts)
+    solver = jax.jit(hat_jax.solve_equilibrium_jit, static_argnames=("throw",))
     keep = {}
 
     def info(eq):
@@ -67,7 +67,7 @@ def solve(args, records):
     name = f"equilibrium {args.preset} Na={economy.Na}"
     log(f"(e) {name}")
     records.append(time_fn(name, solver, *jargs, runs=1, warmup=0,
-                           compile=lambda: solver.lower(*jargs, opts=opts, throw=False).compile(),
+                           compile=lambda: solver.lower(*jargs, throw=False).compile(),
                            info=info, N=economy.N, Na=economy.Na, preset=args.preset))
     return keep["eq"]
 
@@ -80,21 +80,16 @@ def core_args(eq, rows):
     problems = jax.tree_util.tree_map(take, hat_jax.household_problems(e, eq.W, eq.R, eq.beta))
     state0 = jax.tree_util.tree_map(take, eq.world.households.state)
     return (problems, jnp.asarray(rows), take(eq.world.distribution.lam), take(e.L),
-            HouseholdOptions(gamma=e.gamma, Na=e.Na), state0)
+            household_options(e), state0)
+
+
+#: the jit-able core; the household options are an ordinary (dynamic) argument
+BILATERAL = jax.jit(el.bilateral_elasticities)
 
 
 def timed_core(name, eq, rows, runs, info, **extra):
     """Record for bilateral_elasticities on the importers ``rows`` (compile timed apart)."""
-    problems, home, lam, L, opts, state0 = core_args(eq, rows)
-    fn = el._bilateral_jit
-
-    def compile():
-        exe = fn.lower(problems, home, lam, L, opts=opts, state0=state0).compile()
-        return lambda problems, home, lam, L, state0: exe(problems, home, lam, L,
-                                                          state0=state0)
-
-    return time_fn(name, fn, problems, home, lam, L, state0, runs=runs, compile=compile,
-                   info=info, **extra)
+    return time_fn(name, BILATERAL, *core_args(eq, rows), runs=runs, info=info, **extra)
 
 
 def prop3_gap(te_or_out, countries, rows):

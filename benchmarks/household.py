@@ -19,8 +19,8 @@ tolerance 1e-10 (sup-norm change of c and v), distribution by the direct method.
 (c) ``distribution``: the stationary distributions alone for N = 19 from (a)'s policies,
     ``direct`` (dense LU of the (Na Nz)^2 system per country) vs ``iterate`` (forward
     iteration from uniform to sup-norm change 1e-10).
-(d) ``equilibrium two_country``: ``jax.jit(solve_equilibrium_jit, static_argnames=("opts",))``
-    on ``hat_jax.two_country(Na=Na)`` (d = 1.745, R solved) from W = 1, R = 1 with the
+(d) ``equilibrium two_country``: ``jax.jit(solve_equilibrium_jit, static_argnames=("throw",))``
+    (the options an ordinary argument, ``throw=False``) on ``hat_jax.two_country(Na=Na)`` (d = 1.745, R solved) from W = 1, R = 1 with the
     default EquilibriumOptions (tolerance 1e-10 on excess demand / world GDP).
 
 ``iterations`` is the largest iteration count over countries (a batched while_loop runs
@@ -43,6 +43,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (turns on x64)
+from hat_jax.params import household_options  # noqa: E402
 from _common import log, main, time_fn  # noqa: E402
 
 R_BASE = 1.01
@@ -57,10 +58,11 @@ def symmetric_economy(N: int, Na: int) -> hat_jax.Economy:
     return hat_jax.make_economy(d, gamma=1.5, sigma=0.25, beta=BETA, phi=0.5, amax=8.0, Na=Na)
 
 
-def world_fn(opts: hat_jax.HouseholdOptions, warm: bool):
-    """Households + stationary distributions of every country at fixed prices."""
+def world_fn(warm: bool):
+    """Households + stationary distributions of every country at fixed prices (the
+    household options an ordinary argument: a new tolerance does not recompile)."""
 
-    def solve(economy, W, R, beta, state0=None):
+    def solve(economy, W, R, beta, opts, state0=None):
         problems = hat_jax.household_problems(economy, W, R, beta)
         sol = hat_jax.solve_households(problems, opts, state0=state0, throw=False)
         dist = hat_jax.stationary_distributions(sol.pi, sol.lottery_lo, sol.lottery_w,
@@ -68,8 +70,9 @@ def world_fn(opts: hat_jax.HouseholdOptions, warm: bool):
         return sol, dist
 
     if warm:
-        return jax.jit(lambda economy, W, R, beta, state0: solve(economy, W, R, beta, state0))
-    return jax.jit(lambda economy, W, R, beta: solve(economy, W, R, beta))
+        return jax.jit(lambda economy, W, R, beta, opts, state0:
+                       solve(economy, W, R, beta, opts, state0))
+    return jax.jit(lambda economy, W, R, beta, opts: solve(economy, W, R, beta, opts))
 
 
 def world_info(label: str, keep: dict | None = None):
@@ -92,27 +95,27 @@ def bench_world(N: int, Na: int, runs: int, sections: str) -> tuple[list[dict], 
     """(a) and (b) for one N; returns the records and (a)'s output at the base prices."""
     records = []
     economy = symmetric_economy(N, Na)
-    opts = hat_jax.HouseholdOptions(gamma=1.5, Na=Na, tol=1e-10)
+    opts = household_options(economy, tol=1e-10)
     W = jnp.ones(N)
     R = jnp.asarray(R_BASE)
     beta = jnp.asarray(BETA)
     tag = f"N={N} Na={Na}"
 
-    cold = world_fn(opts, warm=False)
+    cold = world_fn(warm=False)
     keep: dict = {}
 
     def compile_cold():  # keep the executable: (b) also solves cold at the moved prices
-        keep["cold_call"] = cold.lower(economy, W, R, beta).compile()
+        keep["cold_call"] = cold.lower(economy, W, R, beta, opts).compile()
         return keep["cold_call"]
 
     log(f"(a) world cold, {tag}")
-    rec = time_fn(f"world cold {tag}", cold, economy, W, R, beta, runs=runs,
+    rec = time_fn(f"world cold {tag}", cold, economy, W, R, beta, opts, runs=runs,
                   compile=compile_cold, info=world_info(f"world cold {tag}", keep), N=N, Na=Na)
     records.append(rec)
     sol0, _ = keep["out"]
 
     if "b" in sections:
-        warm = world_fn(opts, warm=True)
+        warm = world_fn(warm=True)
         cold_call = keep["cold_call"]
         R1 = R * R_MOVE
         moves = {
@@ -128,8 +131,8 @@ def bench_world(N: int, Na: int, runs: int, sections: str) -> tuple[list[dict], 
 
         for move, W1 in moves.items():
             log(f"(b) world warm {move}, {tag}")
-            args = (economy, W1, R1, beta, sol0.state)
-            cold_sol, _ = jax.block_until_ready(cold_call(economy, W1, R1, beta))
+            args = (economy, W1, R1, beta, opts, sol0.state)
+            cold_sol, _ = jax.block_until_ready(cold_call(economy, W1, R1, beta, opts))
             name = f"world warm {move} {tag}"
             rec = time_fn(name, warm, *args, runs=runs, compile=lambda a=args: compile_warm(a),
                           info=world_info(name), cold_iterations=int(jnp.max(cold_sol.iterations)), N=N, Na=Na,
@@ -164,12 +167,13 @@ def bench_distribution(out, Na: int, runs: int) -> list[dict]:
 
 
 def bench_equilibrium(Na: int, runs: int) -> list[dict]:
-    """(d) two-country equilibrium, jitted core with static options."""
+    """(d) two-country equilibrium, jitted core (options a dynamic argument)."""
     log(f"(d) equilibrium two_country, Na={Na}")
     economy = hat_jax.two_country(Na=Na)
     opts = hat_jax.EquilibriumOptions()
-    args = (economy, jnp.ones(economy.N), jnp.asarray(1.0), jnp.asarray(float(economy.beta)))
-    solve = jax.jit(hat_jax.solve_equilibrium_jit, static_argnames=("opts",))
+    args = (economy, jnp.ones(economy.N), jnp.asarray(1.0), jnp.asarray(float(economy.beta)),
+            opts)
+    solve = jax.jit(hat_jax.solve_equilibrium_jit, static_argnames=("throw",))
 
     def info(eq):
         assert bool(eq.converged), (
@@ -179,7 +183,7 @@ def bench_equilibrium(Na: int, runs: int) -> list[dict]:
                 "R": float(eq.R), "hh_iterations_final": int(jnp.max(eq.world.households.iterations))}
 
     return [time_fn(f"equilibrium two_country Na={Na}", solve, *args, runs=runs,
-                    compile=lambda: solve.lower(*args, opts=opts).compile(), info=info,
+                    compile=lambda: solve.lower(*args, throw=False).compile(), info=info,
                     N=economy.N, Na=Na)]
 
 

@@ -28,8 +28,7 @@ from the tangent of a' (so a household at the borrowing limit has theta^I = -1 e
 and the extensive margin from the tangent of v (exact even where pi underflows).
 
 Trade-weighted mean per importer: theta_bar_i = sum_{j != i} theta_ij pi_ij / sum_{j != i} pi_ij.
-Figures (:func:`plot_state_heatmaps`, :func:`plot_elasticity_vs_price`) import matplotlib
-only when called.
+Frames and figures of these results are in :mod:`hat_jax.report.elasticities`.
 """
 
 from __future__ import annotations
@@ -41,16 +40,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compiled import compiled
 from .aggregates import trade_flows
 from .household import HouseholdOptions, HouseholdProblem, asset_grid, solve_households
-from .params import Economy, household_problems
+from .params import Economy, household_options, household_problems
 from .results import check_converged
 
 __all__ = [
     "BilateralElasticities", "TradeElasticities", "StateElasticities", "bilateral_elasticities",
     "trade_elasticities", "state_elasticities", "proposition3", "country_index",
-    "theta_matrix", "theta_mean_frame", "elasticity_frame", "partners_frame", "states_frame",
-    "plot_state_heatmaps", "plot_elasticity_vs_price",
 ]
 
 
@@ -90,7 +88,7 @@ def bilateral_elasticities(problems: HouseholdProblem, home, lam, L, opts: House
     problems: the K importers' household problems (leading axis K; p[k, j] delivered
     prices); home[k]: importer k's own variety; lam[k, a, z]: the distribution, held
     fixed; L[k]; state0: warm start (the equilibrium's household ``state`` rows). Pure
-    and jit-able (``opts`` static). Direction j perturbs log p_kj for every k at once
+    and jit-able (``opts`` an ordinary argument: its numeric fields may be traced). Direction j perturbs log p_kj for every k at once
     (the K problems are independent), so one jvp per exporter gives every importer's
     response, and the implicit-function LU of each importer is shared by all N
     directions.
@@ -142,7 +140,7 @@ def bilateral_elasticities(problems: HouseholdProblem, home, lam, L, opts: House
                                  hh.iterations)
 
 
-_bilateral_jit = jax.jit(bilateral_elasticities, static_argnames=("opts",))
+_bilateral_jit = jax.jit(bilateral_elasticities)
 
 
 # --------------------------------------------------------------------------- public API
@@ -158,8 +156,8 @@ class TradeElasticities(eqx.Module):
     omega (expenditure weight of variety j: omega_ij; at j = i, omega_ii).
     expenditure_shares[k, a, z, j], at_limit[k, a, z, j] (a'_ij at the borrowing limit);
     lam[k, a, z]; assets[k, a] (asset grid of importer k); z[z] (productivity levels).
-    Use :meth:`states` for one pair's state-level arrays and the frame helpers of this
-    module for pandas tables.
+    Use :meth:`states` for one pair's state-level arrays and
+    :mod:`hat_jax.report.elasticities` for pandas tables and figures.
     """
 
     theta: jax.Array
@@ -254,8 +252,8 @@ def trade_elasticities(equilibrium, importer=None, *, hh_tol: float = 1e-10,
     change of c and v) and differentiated by forward-mode AD through its fixed point.
     importer: None (all N importers: the N x N matrix) or one country (label or index:
     one row, one factorisation). throw: raise ConvergenceError if a re-solved household
-    problem did not converge (else check ``converged``). Jit-compiled once per grid size
-    and number of importers.
+    problem did not converge (else check ``converged``). Compiled once per grid size and
+    number of importers (:mod:`hat_jax._compiled`; the persistent cache across processes).
     """
     economy: Economy = equilibrium.economy
     N = economy.N
@@ -269,9 +267,9 @@ def trade_elasticities(equilibrium, importer=None, *, hh_tol: float = 1e-10,
                                                                equilibrium.R, equilibrium.beta))
     state0 = jax.tree_util.tree_map(take, equilibrium.world.households.state)
     lam = take(equilibrium.world.distribution.lam)
-    opts = HouseholdOptions(gamma=economy.gamma, Na=economy.Na, tol=float(hh_tol),
-                            max_iter=int(hh_max_iter))
-    out = _bilateral_jit(problems, jnp.asarray(rows), lam, take(economy.L), opts, state0)
+    opts = household_options(economy, tol=float(hh_tol), max_iter=int(hh_max_iter))
+    args = (problems, jnp.asarray(rows), lam, take(economy.L), opts, state0)
+    out = compiled(_bilateral_jit, args)(*args)
     if throw:
         check_converged("household problem (EGM) re-solved for the trade elasticities",
                         out.converged, out.iterations, out.residual, opts.tol,
@@ -320,129 +318,3 @@ def proposition3(states: StateElasticities):
     1 + sum omega_ij (theta^I_ij + theta^E_ij) - sum omega_ii (theta^I_ii,j + theta^E_ii,j)."""
     return (1.0 + jnp.sum(states.omega_ij * (states.theta_I + states.theta_E))
             - jnp.sum(states.omega_ii * (states.theta_I_home + states.theta_E_home)))
-
-
-# --------------------------------------------------------------------------- pandas frames
-def _pd():
-    import pandas as pd
-
-    return pd
-
-
-def theta_matrix(te: TradeElasticities):
-    """theta_ij as a DataFrame: importer rows (computed importers), exporter columns."""
-    pd = _pd()
-    df = pd.DataFrame(np.asarray(te.theta), index=[te.countries[i] for i in te.importers],
-                      columns=list(te.countries))
-    df.index.name, df.columns.name = "importer", "exporter"
-    return df
-
-
-def theta_mean_frame(te: TradeElasticities):
-    """One row per importer: ``importer, theta_mean`` (trade-weighted over partners),
-    plus ``import_share`` (1 - pi_ii)."""
-    pd = _pd()
-    share = np.asarray(te.share)
-    home = share[np.arange(len(te.importers)), list(te.importers)]
-    return pd.DataFrame({"importer": [te.countries[i] for i in te.importers],
-                         "theta_mean": np.asarray(te.theta_mean),
-                         "import_share": 1.0 - home})
-
-
-def elasticity_frame(te: TradeElasticities):
-    """Tidy pairs i != j: ``importer, exporter, theta, price, share, M`` (price = delivered
-    price p_ij, share = trade share pi_ij), in importer-major order."""
-    pd = _pd()
-    rows = []
-    theta, price, share, M = (np.asarray(x) for x in (te.theta, te.price, te.share, te.M))
-    for k, i in enumerate(te.importers):
-        for j, cj in enumerate(te.countries):
-            if j != i:
-                rows.append((te.countries[i], cj, theta[k, j], price[k, j], share[k, j],
-                             M[k, j]))
-    return pd.DataFrame(rows, columns=["importer", "exporter", "theta", "price", "share", "M"])
-
-
-def partners_frame(te: TradeElasticities, importer):
-    """One importer's partners j != i: ``country, theta, price, share`` (the "elasticity
-    vs price" exhibit; price = p_ij, share = pi_ij)."""
-    k = te.row(importer)
-    i = te.importers[k]
-    off = [j for j in range(len(te.countries)) if j != i]
-    pd = _pd()
-    return pd.DataFrame({
-        "country": [te.countries[j] for j in off],
-        "theta": np.asarray(te.theta[k])[off],
-        "price": np.asarray(te.price[k])[off],
-        "share": np.asarray(te.share[k])[off],
-    })
-
-
-def states_frame(states: StateElasticities):
-    """Tidy state table, one row per (asset, productivity) state: ``asset, z_index, z,
-    theta, theta_E, theta_I, theta_E_home, theta_I_home, omega_ij, omega_ii, lam,
-    partner_share, foreign_share, constrained`` (asset-major order)."""
-    pd = _pd()
-    Na, Nz = np.shape(states.theta)
-    a = np.repeat(np.asarray(states.assets), Nz)
-    zi = np.tile(np.arange(Nz), Na)
-    flat = lambda x: np.asarray(x).reshape(-1)
-    return pd.DataFrame({
-        "asset": a, "z_index": zi, "z": np.asarray(states.z)[zi],
-        "theta": flat(states.theta), "theta_E": flat(states.theta_E),
-        "theta_I": flat(states.theta_I), "theta_E_home": flat(states.theta_E_home),
-        "theta_I_home": flat(states.theta_I_home), "omega_ij": flat(states.omega_ij),
-        "omega_ii": flat(states.omega_ii), "lam": flat(states.lam),
-        "partner_share": flat(states.partner_share),
-        "foreign_share": flat(states.foreign_share),
-        "constrained": flat(states.constrained).astype(bool),
-    })
-
-
-# ------------------------------------------------------------------------------- figures
-def plot_state_heatmaps(states: StateElasticities, fig=None):
-    """Heatmaps over (assets, productivity state) of -theta_ij(a,z) and of the foreign
-    expenditure share (the paper's Figures 1a/1b). Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    if fig is None:
-        fig = plt.figure(figsize=(11, 4.2))
-    axes = fig.subplots(1, 2)
-    a = np.asarray(states.assets)
-    Nz = np.shape(states.theta)[1]
-    panels = ((-np.asarray(states.theta), "viridis",
-               rf"$-\theta_{{ij}}(a,z)$: {states.importer} importing from {states.partner}"),
-              (np.asarray(states.foreign_share), "magma",
-               f"foreign expenditure share, {states.importer}"))
-    for ax, (val, cmap, title) in zip(axes, panels):
-        mesh = ax.pcolormesh(np.arange(Nz), a, val, cmap=cmap, shading="nearest")
-        fig.colorbar(mesh, ax=ax)
-        ax.set(xlabel="productivity state z (low to high)", ylabel="assets a", title=title)
-        ax.set_xticks(np.arange(Nz))
-    fig.tight_layout()
-    return fig
-
-
-def plot_elasticity_vs_price(te: TradeElasticities, importer, ax=None):
-    """Importer i's bilateral elasticities -theta_ij against the delivered prices p_ij,
-    markers sized by trade share (the paper's Figure 3). Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    df = partners_frame(te, importer)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.8))
-    share = df["share"].to_numpy()
-    size = 20.0 + 1500.0 * share / max(share.max(), 1e-300)
-    ax.scatter(df["price"], -df["theta"], s=size, alpha=0.6, edgecolor="k", linewidth=0.5)
-    for _, r in df.iterrows():
-        ax.annotate(r["country"], (r["price"], -r["theta"]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
-    name = te.countries[te.importers[te.row(importer)]]
-    mean = float(te.theta_mean[te.row(importer)])
-    ax.axhline(-mean, color="gray", ls="--", lw=1, label=rf"trade-weighted mean {-mean:.3f}")
-    ax.set(xlabel=rf"delivered price $p_{{ij}}$ in {name}", ylabel=r"$-\theta_{ij}$",
-           title=f"{name}: bilateral trade elasticities (markers sized by trade)")
-    ax.margins(0.08)
-    ax.legend(loc="best", fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure

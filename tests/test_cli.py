@@ -19,6 +19,9 @@ import pandas as pd
 import pytest
 
 from hat_jax import cli
+from hat_jax.cli import common
+from hat_jax.equilibrium import EquilibriumOptions
+from hat_jax.report import files
 
 SMALL = ["--Na", "40", "--quiet"]  # Na = conftest.NA_TEST
 TOP_KEYS = {
@@ -135,13 +138,13 @@ def test_autarky_returns_R_per_country():
 
 
 def test_not_converged_exit_code(monkeypatch, tmp_path):
-    real = cli.solve_equilibrium
+    real = common.solve_equilibrium
 
     def unconverged(*args, **kwargs):
         eq = real(*args, **kwargs)
         return eq._replace(converged=np.asarray(False), residual=np.asarray(np.nan))
 
-    monkeypatch.setattr(cli, "solve_equilibrium", unconverged)
+    monkeypatch.setattr(common, "solve_equilibrium", unconverged)
     rc, stdout, stderr = run(["solve", "two_country", *SMALL, "--json", "--out", str(tmp_path)])
     assert rc == 2
     assert "did not converge" in stderr
@@ -194,8 +197,9 @@ def test_python_m_entry_point():
 
 
 def test_json_numbers_are_finite_or_null():
-    assert cli._nums([1.0, math.nan, math.inf]) == [1.0, None, None]
-    assert cli._num(np.float32(0.5)) == 0.5 and type(cli._num(np.float64(2))) is float
+    assert files.json_nums([1.0, math.nan, math.inf]) == [1.0, None, None]
+    assert files.json_num(np.float32(0.5)) == 0.5 and type(files.json_num(np.float64(2))) is float
+    assert files.json_nums(np.float64(3.0)) == 3.0  # a scalar stays a scalar
 
 
 @pytest.mark.ek_solve
@@ -243,15 +247,39 @@ def test_unpublished_preset_starts_cold(data_dir):
     from hat_jax.ek import ek_world
 
     world = ek_world("ek_paper_2023", data_dir, Na=10)
-    opts = cli.EquilibriumOptions(unknown="beta")
+    opts = EquilibriumOptions(unknown="beta")
     args = cli.build_parser().parse_args(["solve", "ek_paper_2023", "--Na", "10",
                                           "--data-dir", str(data_dir)])
-    economy, built = cli.setup_from_args(args)  # the EK world, as for the published presets
+    economy, built = common.setup_from_args(args)  # the EK world, as for the published presets
     assert built is not None and built.name == "ek_paper_2023" and economy.Na == 10
-    W0, R0, beta0, start = cli.starting_prices(args, world.economy, world, opts)
+    W0, R0, beta0, start = common.starting_prices(args, world.economy, world, opts)
     assert start == "cold" and R0 == pytest.approx(1.015)
     np.testing.assert_array_equal(W0, np.ones(19))
     assert beta0 == pytest.approx(0.95 / 1.015)
     with pytest.raises(ValueError, match="no published prices"):
-        cli.starting_prices(argparse.Namespace(preset="ek_paper_2023", start="published",
+        common.starting_prices(argparse.Namespace(preset="ek_paper_2023", start="published",
                                                R=None, beta=None), world.economy, world, opts)
+
+
+def test_save_figure_atomic_and_closed(tmp_path):
+    """report.figures.save_figure: a PNG written through a temporary file (none left), the
+    figure closed; an Axes is accepted for its figure."""
+    pytest.importorskip("matplotlib")
+    from hat_jax.report.figures import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(ax, tmp_path / "sub" / "line.png")
+    assert path == tmp_path / "sub" / "line.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in path.parent.iterdir()] == ["line.png"]
+    assert fig.number not in plt.get_fignums()
+
+
+def test_every_command_is_registered():
+    """The five commands, in help order, each a module with add_parser and run."""
+    assert list(cli.COMMANDS) == ["solve", "elasticities", "calibrate", "counterfactual",
+                                  "planner"]
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == list(cli.COMMANDS)

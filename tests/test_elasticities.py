@@ -22,6 +22,8 @@ import hat_jax
 from hat_jax import HouseholdOptions, household_problems, solve_households, trade_flows
 from hat_jax import cli
 from hat_jax import elasticities as el
+from hat_jax.cli import common
+from hat_jax.report import elasticities as rep
 
 TIGHT = 1e-13  # household tolerance of the finite-difference checks
 H = 1e-6  # central-difference step in log d_ij (below the kinks of the discretised model)
@@ -208,22 +210,22 @@ def test_bad_country_labels(two_country_eq, te2):
 
 
 def test_frames(te2, two_country_eq):
-    m = el.theta_matrix(te2)
+    m = rep.theta_matrix(te2)
     assert list(m.index) == ["Home", "Foreign"] and list(m.columns) == ["Home", "Foreign"]
     assert m.loc["Home", "Foreign"] == float(te2.theta[0, 1])
-    pairs = el.elasticity_frame(te2)
+    pairs = rep.elasticity_frame(te2)
     assert list(pairs.columns) == ["importer", "exporter", "theta", "price", "share", "M"]
     assert len(pairs) == 2 and set(pairs["importer"]) == {"Home", "Foreign"}
     shares = np.asarray(two_country_eq.world.aggregates.trade_shares)
     np.testing.assert_allclose(pairs["share"], [shares[0, 1], shares[1, 0]], rtol=1e-8)
     np.testing.assert_allclose(pairs["price"], 1.745, rtol=1e-9)  # d W_j / A_j, W ~ A = 1
-    part = el.partners_frame(te2, "Home")
+    part = rep.partners_frame(te2, "Home")
     assert list(part.columns) == ["country", "theta", "price", "share"]
     assert part["country"].tolist() == ["Foreign"]
-    means = el.theta_mean_frame(te2)
+    means = rep.theta_mean_frame(te2)
     assert list(means.columns) == ["importer", "theta_mean", "import_share"]
     st = te2.states("Home", "Foreign")
-    df = el.states_frame(st)
+    df = rep.states_frame(st)
     Na, Nz = two_country_eq.economy.Na, two_country_eq.economy.Nz
     assert len(df) == Na * Nz
     assert {"asset", "z_index", "theta", "theta_E", "theta_I", "omega_ij", "omega_ii"} <= set(df)
@@ -237,10 +239,10 @@ def test_figures(te2, tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = el.plot_state_heatmaps(te2.states("Home", "Foreign"))
+    fig = rep.plot_state_heatmaps(te2.states("Home", "Foreign"))
     assert len(fig.axes) == 4  # two panels and their colour bars
     fig.savefig(tmp_path / "heat.png")
-    fig2 = el.plot_elasticity_vs_price(te2, "Home")
+    fig2 = rep.plot_elasticity_vs_price(te2, "Home")
     fig2.savefig(tmp_path / "price.png")
     plt.close("all")
     assert (tmp_path / "heat.png").stat().st_size > 1000
@@ -293,17 +295,26 @@ def test_cli_json_out_and_plots(tmp_path, te2):
 
 
 def test_cli_not_converged_exit_2(monkeypatch, te2):
-    """An unconverged equilibrium: elasticities still reported, exit code 2."""
-    real = cli.solve_equilibrium
+    """An unconverged equilibrium: elasticities still reported, exit code 2; the economy
+    is built once although the labels are checked before the solve."""
+    real = common.solve_equilibrium
+    real_preset = hat_jax.preset
+    built = []
 
     def unconverged(*args, **kwargs):
         eq = real(*args, **kwargs)
         return eq._replace(converged=np.asarray(False))
 
-    monkeypatch.setattr(cli, "solve_equilibrium", unconverged)
+    def preset(*args, **kwargs):
+        built.append(args[0])
+        return real_preset(*args, **kwargs)
+
+    monkeypatch.setattr(common, "solve_equilibrium", unconverged)
+    monkeypatch.setattr(hat_jax, "preset", preset)
     rc, stdout, stderr = _run(["elasticities", "two_country", "--Na", "40", "--quiet",
-                               "--json"])
+                               "--json", "--states", "Home", "Foreign"])
     assert rc == 2 and "not converged" in stderr
+    assert built == ["two_country"]
     res = json.loads(stdout)
     assert res["converged"] is False and len(res["theta"]) == 2
 
@@ -348,5 +359,5 @@ def test_ek_baseline_all_pairs(data_dir):
         if j != usa:
             st = te.states(usa, j)
             assert float(el.proposition3(st)) == pytest.approx(theta[usa, j], abs=1e-10)
-    part = el.partners_frame(te, "USA")
+    part = rep.partners_frame(te, "USA")
     assert len(part) == 18 and "USA" not in set(part["country"])

@@ -1,4 +1,4 @@
-"""The ``hat calibrate`` command: gravity-as-a-guide calibration of an Eaton-Kortum preset.
+"""``hat calibrate``: gravity-as-a-guide calibration of an Eaton-Kortum preset.
 
     hat calibrate PRESET [--start published|cold|FILE] [--out DIR] [--resume | --restart]
                          [--Na N] [--data-dir DIR] [--tol T] [--max-iter M] [--max-step S]
@@ -21,7 +21,6 @@ iteration: rerun with --resume).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import warnings
 from pathlib import Path
@@ -33,17 +32,19 @@ from hat_jax.calibration import (
     CHECKPOINT_NAME,
     CalibrationOptions,
     calibrate,
-    calibration_table,
     problem_from_world,
     starting_point,
-    summary,
     synthetic_problem,
-    write_outputs,
 )
-from hat_jax.cli import EXIT_NOT_CONVERGED, EXIT_OK, _err, print_text
 from hat_jax.data import DataWarning
 from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, ek_world
+from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
+
+from .common import EXIT_NOT_CONVERGED, EXIT_OK, err, print_text, wrote
+
+__all__ = ["CALIBRATION_PRESETS", "EXIT_INTERRUPTED", "add_parser", "options_from_args",
+           "format_table", "run"]
 
 #: Presets that can be calibrated: the Eaton-Kortum world, and the synthetic self-check.
 CALIBRATION_PRESETS = (*EK_PRESETS, *EK_UNPUBLISHED_PRESETS, "synthetic")
@@ -51,9 +52,22 @@ SYNTHETIC_N, SYNTHETIC_NA = 6, 20
 EXIT_INTERRUPTED = 130
 
 
+def _add_numeric_options(s: argparse.ArgumentParser, defaults: CalibrationOptions) -> None:
+    s.add_argument("--tol", type=float, default=defaults.tol,
+                   help="stop at max |moment gap| <= TOL (default %(default)g)")
+    s.add_argument("--max-iter", dest="max_iter", type=int, default=defaults.max_iter,
+                   help="maximum Newton iterations (default %(default)s)")
+    s.add_argument("--max-step", dest="max_step", type=float, default=defaults.max_step,
+                   help="cap on the sup norm of a Newton step (default %(default)g)")
+    s.add_argument("--eq-tol", dest="eq_tol", type=float, default=defaults.eq_tol,
+                   help="equilibrium tolerance, max |excess demand| / world GDP "
+                   "(default %(default)g)")
+    s.add_argument("--hh-tol", dest="hh_tol", type=float, default=defaults.hh_tol,
+                   help="household tolerance, sup-norm change of c and v (default %(default)g)")
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     """Add ``hat calibrate`` to the ``hat`` command's subparsers."""
-    defaults = CalibrationOptions()
     s = sub.add_parser(
         "calibrate",
         help="calibrate an Eaton-Kortum preset by gravity as a guide (resumable)",
@@ -64,8 +78,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         f"{CHECKPOINT_NAME}. Exit codes: 0 converged, 1 bad input or unusable "
         "checkpoint, 2 not converged, 130 interrupted (resume with --resume).",
     )
-    s.add_argument("preset", metavar="PRESET",
-                   help=f"one of {', '.join(CALIBRATION_PRESETS)}")
+    s.add_argument("preset", metavar="PRESET", help=f"one of {', '.join(CALIBRATION_PRESETS)}")
     s.add_argument("--start", default=None, metavar="published|cold|FILE",
                    help="starting point: the published vectors (default where they exist), "
                    "the cold start from the data (static Eaton-Kortum inversion; default "
@@ -84,17 +97,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="asset grid points (default 100; synthetic: 20)")
     s.add_argument("--data-dir", dest="data_dir", metavar="DIR",
                    help="data directory (default: $HAT_DATA_DIR, then ../shared/data)")
-    s.add_argument("--tol", type=float, default=defaults.tol,
-                   help="stop at max |moment gap| <= TOL (default %(default)g)")
-    s.add_argument("--max-iter", dest="max_iter", type=int, default=defaults.max_iter,
-                   help="maximum Newton iterations (default %(default)s)")
-    s.add_argument("--max-step", dest="max_step", type=float, default=defaults.max_step,
-                   help="cap on the sup norm of a Newton step (default %(default)g)")
-    s.add_argument("--eq-tol", dest="eq_tol", type=float, default=defaults.eq_tol,
-                   help="equilibrium tolerance, max |excess demand| / world GDP "
-                   "(default %(default)g)")
-    s.add_argument("--hh-tol", dest="hh_tol", type=float, default=defaults.hh_tol,
-                   help="household tolerance, sup-norm change of c and v (default %(default)g)")
+    _add_numeric_options(s, CalibrationOptions())
     s.add_argument("--no-figure", dest="figure", action="store_false",
                    help="do not draw fit.png")
     s.add_argument("--json", action="store_true",
@@ -103,7 +106,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return s
 
 
-def _options(args) -> CalibrationOptions:
+def options_from_args(args) -> CalibrationOptions:
+    """The calibration options of the command line (ValueError on bad values); the
+    settings without an option keep their defaults."""
     for name in ("tol", "max_step", "eq_tol", "hh_tol"):
         v = getattr(args, name)
         if not (math.isfinite(v) and v > 0):
@@ -112,15 +117,14 @@ def _options(args) -> CalibrationOptions:
         raise ValueError(f"--max-iter must be >= 0, got {args.max_iter}")
     if args.Na is not None and args.Na < 3:
         raise ValueError(f"--Na must be an integer >= 3, got {args.Na}")
-    d = CalibrationOptions()
     return CalibrationOptions(tol=args.tol, max_iter=args.max_iter, max_step=args.max_step,
-                              max_halvings=d.max_halvings, eq_tol=args.eq_tol,
-                              hh_tol=args.hh_tol, dist_tol=d.dist_tol,
-                              eq_max_iter=d.eq_max_iter, verbose=not args.quiet)
+                              eq_tol=args.eq_tol, hh_tol=args.hh_tol, verbose=not args.quiet)
 
 
 def format_table(result, preset: str, true_theta=None) -> str:
     """The readable summary: status, Table 1 (common coefficients) and the worst gaps."""
+    from hat_jax.report.calibration import calibration_table  # merge: calibration branch
+
     table = calibration_table(result)
     common = table.iloc[-10:][["moment", "data", "model", "value", "trade_cost_level"]]
     common = common.rename(columns={"value": "parameter"})
@@ -149,63 +153,74 @@ def format_table(result, preset: str, true_theta=None) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
-    """Run ``hat calibrate`` (see the module docstring); returns the exit code."""
-    if args.preset not in CALIBRATION_PRESETS:
-        raise ValueError(f"preset {args.preset!r} cannot be calibrated; choose one of "
-                         f"{', '.join(CALIBRATION_PRESETS)}")
-    options = _options(args)
-    true_theta = None
+def _problem(args, options: CalibrationOptions):
+    """(problem, source of the start, true parameters or None): the synthetic world, or
+    the preset's EK world (built once)."""
     if args.preset == "synthetic":
         if not args.quiet:
-            _err("synthetic: solving the model at the true parameters for the data...")
+            err("synthetic: solving the model at the true parameters for the data...")
         problem, true_theta, _, _ = synthetic_problem(
             N=SYNTHETIC_N, Na=SYNTHETIC_NA if args.Na is None else args.Na, seed=0,
             options=options)
-        source = problem
-    else:
-        overrides = {} if args.Na is None else {"Na": args.Na}
-        with warnings.catch_warnings():
-            if args.quiet:
-                warnings.simplefilter("ignore", DataWarning)
-            source = ek_world(args.preset, args.data_dir, **overrides)
-        problem = problem_from_world(source)
+        return problem, problem, true_theta
+    overrides = {} if args.Na is None else {"Na": args.Na}
+    with warnings.catch_warnings():
+        if args.quiet:
+            warnings.simplefilter("ignore", DataWarning)
+        world = ek_world(args.preset, args.data_dir, **overrides)
+    return problem_from_world(world), world, None
+
+
+def _print_json(result, args, paths, checkpoint: Path, true_theta) -> None:
+    from hat_jax.report.calibration import summary  # merge: calibration branch
+
+    obj = summary(result, args.preset)
+    obj["files"] = [str(p) for p in paths]
+    obj["checkpoint"] = str(checkpoint)
+    if true_theta is not None:
+        obj["max_diff_true"] = float(np.max(np.abs(result.theta - true_theta)))
+    print_text(json_text(obj))
+
+
+def run(args) -> int:
+    """Run ``hat calibrate`` (see the module docstring); returns the exit code."""
+    from hat_jax.report.calibration import write_outputs  # merge: calibration branch
+
+    if args.preset not in CALIBRATION_PRESETS:
+        raise ValueError(f"preset {args.preset!r} cannot be calibrated; choose one of "
+                         f"{', '.join(CALIBRATION_PRESETS)}")
+    options = options_from_args(args)
+    problem, source, true_theta = _problem(args, options)
     out = Path(args.out if args.out is not None else f"calibration-{args.preset}")
-    if args.resume and args.start is None:
-        start = None
-    else:
+    start = None
+    if not (args.resume and args.start is None):
         has_published = getattr(source, "published", None) is not None
         start = starting_point(source, args.start or ("published" if has_published
                                                       else "cold"))
     if not args.quiet:
-        _err(f"calibrate {args.preset}: N={problem.N}, Na={problem.economy.Na}, "
-             f"R={float(problem.R):g}, " + (f"start {start.label}" if start else "resuming")
-             + f", out {out}")
+        err(f"calibrate {args.preset}: N={problem.N}, Na={problem.economy.Na}, "
+            f"R={float(problem.R):g}, " + (f"start {start.label}" if start else "resuming")
+            + f", out {out}")
+    checkpoint = out / CHECKPOINT_NAME
     try:
-        result = calibrate(problem, start, options=options, checkpoint=out / CHECKPOINT_NAME,
+        result = calibrate(problem, start, options=options, checkpoint=checkpoint,
                            resume=args.resume, overwrite=args.restart,
                            meta={"preset": args.preset})
     except ConvergenceError as exc:
-        _err(f"not converged: {exc}")
+        err(f"not converged: {exc}")
         return EXIT_NOT_CONVERGED
     except KeyboardInterrupt:
-        _err(f"interrupted: {out / CHECKPOINT_NAME} holds the last finished iteration; "
-             "continue with --resume")
+        err(f"interrupted: {checkpoint} holds the last finished iteration; "
+            "continue with --resume")
         return EXIT_INTERRUPTED
     paths = write_outputs(out, result, args.preset, figure=args.figure)
-    if not args.quiet:
-        _err("wrote " + ", ".join(str(p) for p in paths))
+    wrote(paths, args.quiet)
     rc = EXIT_OK
     if not result.converged:
-        _err(f"not converged: {result.message}")
+        err(f"not converged: {result.message}")
         rc = EXIT_NOT_CONVERGED
     if args.json:
-        obj = summary(result, args.preset)
-        obj["files"] = [str(p) for p in paths]
-        obj["checkpoint"] = str(out / CHECKPOINT_NAME)
-        if true_theta is not None:
-            obj["max_diff_true"] = float(np.max(np.abs(result.theta - true_theta)))
-        print_text(json.dumps(obj, indent=2, allow_nan=False))
+        _print_json(result, args, paths, checkpoint, true_theta)
     else:
         print_text(format_table(result, args.preset, true_theta))
     return rc

@@ -1,0 +1,344 @@
+"""What the ``hat`` commands share: the parser class and exit codes, the economy and
+equilibrium options of a preset, building the economy from them (once per command),
+solving the baseline equilibrium with progress on stderr, and printing.
+
+Importing this module imports :mod:`hat_jax`, which turns on JAX's 64-bit mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import jax
+import jax.monitoring  # noqa: F401  (progress hook, see announce_solving)
+
+import hat_jax
+from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
+from hat_jax.equilibrium import (
+    Equilibrium,
+    EquilibriumOptions,
+    check_equilibrium,
+    solve_equilibrium,
+    solve_equilibrium_jit,
+)
+from hat_jax.params import Economy
+from hat_jax.presets import solve_defaults
+from hat_jax.report.files import json_text
+from hat_jax.results import ConvergenceError
+from hat_jax.welfare import country_index
+
+__all__ = [
+    "EXIT_OK", "EXIT_INPUT", "EXIT_NOT_CONVERGED", "UsageError", "Parser",
+    "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
+    "economy_from_args", "options_from_args", "starting_prices", "Baseline",
+    "solve_baseline", "announce_solving", "default_country", "report_not_converged", "err", "wrote",
+    "print_text", "print_result",
+]
+
+EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2
+
+#: CLI option -> keyword of the preset factory (passed only when given).
+_ECONOMY_OPTIONS = {"gamma": "gamma", "sigma": "sigma", "beta": "beta", "d": "d", "Na": "Na",
+                    "phi": "phi", "amax": "amax", "psi_slope": "psi_slope"}
+
+
+class UsageError(Exception):
+    """A command-line syntax error (reported with exit code 1, not argparse's 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of exiting with code 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise UsageError(f"{message}\n{self.format_usage().rstrip()}")
+
+
+# ------------------------------------------------------------------------------ parser
+def _add_economy_group(s: argparse.ArgumentParser) -> None:
+    g = s.add_argument_group("economy (overrides of the preset's values)")
+    g.add_argument("--gamma", type=float, help="CRRA coefficient (1 = log utility)")
+    g.add_argument("--sigma", type=float, help="logit scale of the taste shocks")
+    g.add_argument("--beta", type=float,
+                   help="discount factor (the starting guess with --unknown beta)")
+    g.add_argument("--d", type=float,
+                   help="symmetric off-diagonal trade cost d_ij >= 1 (two-country presets)")
+    g.add_argument("--Na", type=int, help="number of asset grid points")
+    g.add_argument("--phi", type=float, help="borrowing limit: a' >= -phi A_i")
+    g.add_argument("--amax", type=float, help="top of the asset grid (times A_i)")
+    g.add_argument("--psi-slope", dest="psi_slope", type=float,
+                   help="quality / home-bias shifter slope")
+    g.add_argument("--data-dir", dest="data_dir", metavar="DIR",
+                   help="data directory, for presets built from the Eaton-Kortum data "
+                   "(default: $HAT_DATA_DIR, then ../shared/data)")
+
+
+def _add_equilibrium_group(s: argparse.ArgumentParser) -> None:
+    e = s.add_argument_group("equilibrium")
+    e.add_argument("--regime", choices=("global", "autarky"), default="global",
+                   help="one world bond market (global, default) or financial autarky")
+    e.add_argument("--unknown", choices=("R", "beta"), default=None,
+                   help="solve R at the given beta, or beta at a target R (default: the "
+                   "preset's; R for the two-country presets, beta for the ek_* presets)")
+    e.add_argument("--R", dest="R", type=float,
+                   help="target R with --unknown beta (default: the preset's, 1.01); "
+                   "otherwise the starting R (default 1)")
+    e.add_argument("--start", choices=("published", "cold"), default=None,
+                   help="starting prices of the ek_* presets: the published equilibrium "
+                   "(default where the preset has one) or a cold start (all wages 1, "
+                   "beta = 0.95/R)")
+    e.add_argument("--tol", type=float, default=1e-10,
+                   help="equilibrium tolerance: max |excess demand| / world GDP (default 1e-10)")
+    e.add_argument("--hh-tol", dest="hh_tol", type=float, default=1e-10,
+                   help="household tolerance: sup-norm change of c and v (default 1e-10)")
+    e.add_argument("--max-iter", dest="max_iter", type=int,
+                   default=EquilibriumOptions().max_iter,
+                   help="maximum Newton iterations (default %(default)s)")
+    e.add_argument("--distribution", choices=("direct", "iterate"), default="iterate",
+                   help="stationary distribution by forward iteration (default; the "
+                   "reference method) or a direct dense linear solve")
+
+
+def add_economy_arguments(s: argparse.ArgumentParser) -> None:
+    """PRESET and the economy / equilibrium options shared by every command that solves
+    a baseline equilibrium first (solve, and the analysis commands)."""
+    s.add_argument("preset", metavar="PRESET",
+                   help=f"preset economy: one of {', '.join(sorted(hat_jax.PRESETS))}")
+    _add_economy_group(s)
+    _add_equilibrium_group(s)
+
+
+def add_output_arguments(s: argparse.ArgumentParser, files: str, plots: str | None = None,
+                         json_help: str = "print one JSON object on stdout instead of the "
+                         "summary") -> argparse._ArgumentGroup:
+    """The "output" group: --out DIR (writing ``files``), --json, --plots (with help
+    ``plots``; omitted when None) and --quiet. Returns the group."""
+    o = s.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help=f"write {files} to DIR")
+    o.add_argument("--json", action="store_true", help=json_help)
+    if plots is not None:
+        o.add_argument("--plots", action="store_true", help=plots)
+    o.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    return o
+
+
+# ------------------------------------------------------------------------ economy setup
+def _takes(factory, name: str, *, via_kwargs: bool) -> bool:
+    """Whether ``factory`` accepts keyword ``name`` (explicitly, or through **kwargs)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return True
+    p = params.get(name)
+    if p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+        return True
+    return via_kwargs and any(q.kind is q.VAR_KEYWORD for q in params.values())
+
+
+class Setup(NamedTuple):
+    """The preset's economy with the command-line overrides, and the EK world it was
+    built from (None for presets not built from the Eaton-Kortum data)."""
+
+    economy: Economy
+    world: EKWorld | None
+
+
+def _overrides(args: argparse.Namespace, factory) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for opt, kw in _ECONOMY_OPTIONS.items():
+        value = getattr(args, opt)
+        if value is None:
+            continue
+        # d must be a named parameter: passing it through **kwargs would clash with the
+        # preset's own trade-cost matrix.
+        if not _takes(factory, kw, via_kwargs=(kw != "d")):
+            raise ValueError(f"preset {args.preset!r} does not take --{opt.replace('_', '-')}")
+        overrides[kw] = value
+    if args.data_dir is not None:
+        if _takes(factory, "data_dir", via_kwargs=False):
+            overrides["data_dir"] = args.data_dir
+        elif not args.quiet:
+            err(f"note: preset {args.preset!r} does not read data; --data-dir ignored")
+    return overrides
+
+
+def setup_from_args(args: argparse.Namespace) -> Setup:
+    """Build the preset's economy (and EK world) from ``args``; ValueError on bad input.
+    Commands call it once and pass the result on (:func:`solve_baseline`)."""
+    factory = hat_jax.PRESETS.get(args.preset)
+    if factory is None:
+        hat_jax.preset(args.preset)  # raises ValueError listing the presets
+    overrides = _overrides(args, factory)
+    try:
+        if args.preset in EK_PRESETS or args.preset in EK_UNPUBLISHED_PRESETS:
+            world = ek_world(args.preset, **overrides)
+            return Setup(world.economy, world)
+        return Setup(hat_jax.preset(args.preset, **overrides), None)
+    except TypeError as exc:  # an override the factory cannot take
+        raise ValueError(f"preset {args.preset!r}: {exc}") from exc
+
+
+def economy_from_args(args: argparse.Namespace) -> Economy:
+    """The preset's economy with the command-line overrides (ValueError on bad input)."""
+    return setup_from_args(args).economy
+
+
+def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
+    """Equilibrium options; ``--unknown`` defaults to the preset's (see SOLVE_DEFAULTS)."""
+    if args.unknown is None:
+        args.unknown = solve_defaults(args.preset)["unknown"]
+    if not (args.hh_tol > 0 and math.isfinite(args.hh_tol)):
+        raise ValueError(f"--hh-tol must be > 0, got hh_tol={args.hh_tol!r}")
+    if not math.isfinite(args.tol):
+        raise ValueError(f"--tol must be finite, got tol={args.tol!r}")
+    if args.max_iter < 1:
+        raise ValueError(f"--max-iter must be >= 1, got max_iter={args.max_iter!r}")
+    if args.R is not None and not math.isfinite(args.R):
+        raise ValueError(f"--R must be finite, got R={args.R!r}")
+    return EquilibriumOptions(
+        regime=args.regime, unknown=args.unknown, tol=args.tol, hh_tol=args.hh_tol,
+        max_iter=args.max_iter, distribution=args.distribution, verbose=not args.quiet,
+    )
+
+
+def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld | None,
+                    opts: EquilibriumOptions):
+    """(W0, R0, beta0, start label) from --start / --R / --beta and the preset."""
+    if world is None:
+        if args.start == "published":
+            raise ValueError(f"preset {args.preset!r} has no published prices; --start "
+                             "published is for the ek_* presets")
+        return None, args.R, None, "default"
+    # default: the published prices where the preset has them (not ek_paper_2023)
+    start = args.start or ("published" if world.published is not None else "cold")
+    W0, R_target, beta0 = world.start(start)
+    R0 = R_target if args.R is None else args.R
+    if args.beta is not None:
+        beta0 = args.beta
+    elif opts.unknown == "beta" and beta0 * R0 >= 1.0:
+        beta0 = 0.95 / R0
+    return W0, R0, beta0, start
+
+
+# ----------------------------------------------------------------------------- solving
+@contextmanager
+def announce_solving(enabled: bool):
+    """Print "solving..." on stderr when XLA has finished compiling the solver.
+
+    :func:`solve_equilibrium` compiles and runs in one call; the boundary is seen through
+    JAX's public monitoring hook (the backend-compile event of ``solve_equilibrium_jit``).
+    Best effort: if this JAX does not report it, nothing is printed here.
+    """
+    state = {"said": False}
+    event_name = "/jax/core/compile/backend_compile_duration"
+    name = getattr(solve_equilibrium_jit, "__name__", "solve_equilibrium_jit")
+    fun_names = (name, f"jit({name})")
+
+    def listener(event, duration, **kwargs):
+        try:
+            if (not state["said"] and event == event_name
+                    and kwargs.get("fun_name") in fun_names):
+                state["said"] = True
+                err(f"compiled in {duration:.1f} s; solving...")
+        except Exception:  # never let progress output break a compile
+            pass
+
+    monitoring = getattr(jax, "monitoring", None)
+    register = getattr(monitoring, "register_event_duration_secs_listener", None)
+    unregister = getattr(monitoring, "unregister_event_duration_listener", None)
+    if not (enabled and register and unregister):
+        yield state
+        return
+    register(listener)
+    try:
+        yield state
+    finally:
+        unregister(listener)
+
+
+class Baseline(NamedTuple):
+    """A solved baseline equilibrium and how it was set up from the command line."""
+
+    economy: Economy
+    world: EKWorld | None
+    opts: EquilibriumOptions
+    eq: Equilibrium
+    timings: dict
+    start: str
+
+
+def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Baseline:
+    """Solve the equilibrium of ``setup`` (built by :func:`setup_from_args`; built here
+    when None) with the options of ``args``, progress on stderr unless ``args.quiet``.
+    Does not raise when the solve fails to converge: check ``eq.converged`` (see
+    :func:`report_not_converged`)."""
+    economy, world = setup if setup is not None else setup_from_args(args)
+    opts = options_from_args(args)
+    W0, R0, beta0, start = starting_prices(args, economy, world, opts)
+    progress = not args.quiet
+    if progress:
+        err(f"{args.preset}: N={economy.N}, Na={economy.Na}, regime {opts.regime}, "
+            f"solving for {opts.unknown}" + ("" if world is None else f", {start} start"))
+        err("compiling... (the first solve for given grid sizes and options compiles "
+            "the solver; this can take a minute)")
+    timings: dict = {}
+    with announce_solving(progress):
+        eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, timings=timings,
+                               throw=False)
+    if progress:
+        err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
+            f"run {timings.get('run_s', float('nan')):.3f} s")
+    return Baseline(economy, world, opts, eq, timings, start)
+
+
+def default_country(economy, given, fallback) -> int:
+    """``given`` (a label), else ``fallback`` (an index), else USA if present, else 0."""
+    if given is not None:
+        return country_index(economy, given)
+    if fallback is not None:
+        return fallback
+    labels = [c.upper() for c in economy.countries]
+    return labels.index("USA") if "USA" in labels else 0
+
+
+def report_not_converged(eq: Equilibrium, opts: EquilibriumOptions) -> None:
+    """Print why the equilibrium did not converge (residuals, iterations) to stderr."""
+    try:
+        check_equilibrium(eq, opts)
+        msg = "the equilibrium did not converge"
+    except ConvergenceError as exc:
+        msg = str(exc)
+    err(f"not converged: {msg}")
+
+
+# ---------------------------------------------------------------------------- printing
+def err(msg: str) -> None:
+    """``hat: msg`` on stderr (progress and diagnostics)."""
+    print(f"hat: {msg}", file=sys.stderr, flush=True)
+
+
+def wrote(paths, quiet: bool) -> None:
+    """Report the files written (unless ``quiet``)."""
+    if not quiet:
+        err("wrote " + ", ".join(str(p) for p in paths))
+
+
+def print_text(text: str) -> None:
+    """Print to stdout, tolerating a reader that closed the pipe early (`| head`)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error when Python exits
+        except OSError:
+            pass
+
+
+def print_result(args: argparse.Namespace, result: dict, text) -> None:
+    """Print ``result`` as JSON with ``--json``, else ``text()`` (the readable summary)."""
+    print_text(json_text(result) if args.json else text())

@@ -1,0 +1,61 @@
+"""``hat solve``: the stationary world equilibrium of a preset economy.
+
+    hat solve PRESET [--gamma G] [--sigma S] [--beta B] [--d D] [--Na N] [--phi P]
+                     [--amax A] [--psi-slope K] [--tol T] [--hh-tol T] [--max-iter M]
+                     [--regime {global,autarky}] [--unknown {R,beta}] [--R R]
+                     [--start {published,cold}] [--distribution {direct,iterate}]
+                     [--data-dir DIR] [--out DIR] [--json] [--quiet]
+
+PRESET is a key of :data:`hat_jax.PRESETS`; a preset registered there later is accepted
+without changes here (``--data-dir`` is passed on when its factory takes ``data_dir``).
+The readable summary (or, with ``--json``, one JSON object) goes to stdout, progress and
+diagnostics to stderr. Exit codes: 0 solved; 1 bad input; 2 not converged (outputs are
+still written, with ``"converged": false``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hat_jax.report.equilibrium import format_summary, summary, write_outputs
+
+from .common import (
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    add_economy_arguments,
+    add_output_arguments,
+    print_result,
+    report_not_converged,
+    solve_baseline,
+    wrote,
+)
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add ``hat solve`` to the ``hat`` command's subparsers."""
+    s = sub.add_parser(
+        "solve",
+        help="solve the stationary world equilibrium of a preset economy",
+        description="Solve the stationary world equilibrium of a preset economy and print "
+        "a summary (or one JSON object with --json). Exit codes: 0 solved, 1 bad input, "
+        "2 not converged.",
+    )
+    add_economy_arguments(s)
+    add_output_arguments(s, "summary.json, trade_shares.csv and countries.csv")
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``hat solve``; returns the exit code (ValueError: bad input)."""
+    economy, world, opts, eq, timings, start = solve_baseline(args)
+    result = summary(eq, args.preset, opts, timings, world=world, start=start)
+    if args.out is not None:
+        wrote(write_outputs(args.out, eq, result), args.quiet)
+    rc = EXIT_OK
+    if not result["converged"]:
+        report_not_converged(eq, opts)
+        rc = EXIT_NOT_CONVERGED
+    print_result(args, result, lambda: format_summary(result, eq))
+    return rc

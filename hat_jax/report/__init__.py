@@ -1,0 +1,19 @@
+"""The report layer: what turns solver results into JSON objects, tidy pandas frames,
+CSV files and figures. Used by the ``hat`` command (:mod:`hat_jax.cli`) and by notebooks.
+
+Modules (import the one you need; nothing heavy is imported here, matplotlib only when a
+figure is drawn):
+
+- :mod:`hat_jax.report.files` -- the one atomic writer of output files and the one
+  conversion of numbers to JSON;
+- :mod:`hat_jax.report.figures` -- :func:`~hat_jax.report.figures.save_figure`, the one way
+  to write a figure;
+- :mod:`hat_jax.report.equilibrium` -- the ``hat solve`` summary, frames and files;
+- :mod:`hat_jax.report.elasticities` -- trade-elasticity frames, tables and figures;
+- :mod:`hat_jax.report.welfare` -- counterfactual and planner summaries, frames, figures;
+- :mod:`hat_jax.report.readers` -- input files of the command (cost matrix, weights);
+- :mod:`hat_jax.report.calibration` -- calibration summary, table, fit figure and files.
+"""
+
+__all__ = ["calibration", "elasticities", "equilibrium", "figures", "files", "readers",
+           "welfare"]

@@ -1,0 +1,44 @@
+"""The one way to write a figure: PNG bytes rendered in memory, written atomically through
+:mod:`hat_jax.fileio`, the figure closed. matplotlib is imported lazily, on the Agg backend
+(no display needed)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+from hat_jax.fileio import atomic_write_bytes
+
+__all__ = ["DPI", "pyplot", "save_figure"]
+
+DPI = 120  # resolution of every PNG the report layer writes
+
+
+def pyplot():
+    """``matplotlib.pyplot``, imported on first use: on the Agg backend (no display) unless
+    pyplot is already loaded or ``MPLBACKEND`` chooses one (a notebook keeps its inline
+    backend). Raises ImportError with the install hint when matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("figures need matplotlib (pip install 'hat_jax[plot]')") from exc
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path, dpi: int = DPI) -> Path:
+    """Write ``fig`` (a matplotlib Figure, or an Axes: its figure) as PNG to ``path``
+    atomically (temporary file, fsync, rename), close it, and return the path."""
+    if not hasattr(fig, "savefig"):  # an Axes
+        fig = fig.figure
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
+    pyplot().close(fig)
+    return path

@@ -1,0 +1,74 @@
+"""Readers of the input files of the ``hat`` command: a trade-cost matrix (``hat
+counterfactual --costs``) and Pareto weights (``hat planner --weights``). Each raises
+ValueError naming the option and the file on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["read_cost_matrix", "read_weights"]
+
+
+def _labelled_costs(path: Path, countries) -> pd.DataFrame:
+    """The CSV read with its header row and index column, reordered to ``countries``."""
+    df = pd.read_csv(path, index_col=0)
+    df.index = df.index.astype(str).str.strip().str.upper()
+    df.columns = df.columns.astype(str).str.strip().str.upper()
+    up = [str(c).upper() for c in countries]
+    missing = sorted(set(up) - set(df.index)) + sorted(set(up) - set(df.columns))
+    if missing:
+        raise ValueError(f"--costs: {path} lacks countries {sorted(set(missing))}")
+    return df.loc[up, up]
+
+
+def read_cost_matrix(path, countries) -> np.ndarray:
+    """An N x N cost matrix d_ij (importer rows) from ``path``: .npy, or CSV with labels
+    (header row and index column naming the countries, matched case-insensitively and
+    reordered to ``countries``) or plain numbers."""
+    path = Path(path)
+    N = len(countries)
+    if not path.is_file():
+        raise ValueError(f"--costs: no such file {str(path)!r}")
+    if path.suffix == ".npy":
+        d = np.load(path)
+    else:
+        df = pd.read_csv(path, header=None)
+        first = {x.upper() for x in df.iloc[0, 1:].astype(str).str.strip()}
+        if first == {str(c).upper() for c in countries}:
+            df = _labelled_costs(path, countries)
+        try:
+            d = df.to_numpy(dtype=np.float64)
+        except ValueError as exc:
+            raise ValueError(f"--costs: {path} has non-numeric entries ({exc})") from None
+    d = np.asarray(d, np.float64)
+    if d.shape != (N, N):
+        raise ValueError(f"--costs: the matrix in {path} must be {N} x {N} (countries "
+                         f"{', '.join(countries)}), got shape {d.shape}")
+    return d
+
+
+def read_weights(path, countries) -> np.ndarray:
+    """Pareto weights from ``path``: CSV with a country column and a weight column (matched
+    to ``countries`` case-insensitively; a header row is skipped), or N plain numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--weights: no such file {str(path)!r}")
+    df = pd.read_csv(path, header=None)
+    N = len(countries)
+    if df.shape[1] >= 2 and not pd.api.types.is_numeric_dtype(df.iloc[:, 0]):
+        first = str(df.iloc[0, 0]).strip().upper()
+        if first not in [c.upper() for c in countries]:
+            df = df.iloc[1:]  # a header row
+        m = {str(k).strip().upper(): v for k, v in zip(df.iloc[:, 0], df.iloc[:, 1])}
+        missing = [c for c in countries if c.upper() not in m]
+        if missing:
+            raise ValueError(f"--weights: {path} lacks countries {missing}")
+        w = np.array([float(m[c.upper()]) for c in countries])
+    else:
+        w = df.to_numpy(dtype=np.float64).ravel()
+    if w.shape != (N,):
+        raise ValueError(f"--weights: need {N} weights (one per country), got {w.size}")
+    return w

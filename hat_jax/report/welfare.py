@@ -1,0 +1,353 @@
+"""Reports of welfare analyses (model.md sections 10 and 11): the ``hat counterfactual``
+and ``hat planner`` summary objects, their frames, readable summaries, figures and
+``--out`` files.
+
+Counterfactual: :func:`counterfactual_summary`, :func:`ev_frame` (one row per household
+state), :func:`counterfactual_countries_frame`, :func:`plot_ev_by_assets`,
+:func:`plot_quintile_gains`, :func:`format_counterfactual`,
+:func:`write_counterfactual_outputs`. Planner: :func:`planner_summary`,
+:func:`planner_pairs_frame`, :func:`plot_efficient_trade`, :func:`format_planner`,
+:func:`write_planner_outputs`. The figures take the summary objects, so a notebook can
+draw them from a saved JSON file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hat_jax import welfare as wf
+
+from .figures import pyplot, save_figure
+from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+
+__all__ = [
+    "counterfactual_summary", "ev_frame", "counterfactual_countries_frame",
+    "plot_ev_by_assets", "plot_quintile_gains", "format_counterfactual",
+    "write_counterfactual_outputs", "planner_summary", "planner_pairs_frame",
+    "plot_efficient_trade", "format_planner", "write_planner_outputs",
+]
+
+
+# ------------------------------------------------------------------------ counterfactual
+def _at(x, i) -> float:
+    """R of country i: the scalar world rate, or R_i under autarky."""
+    x = np.asarray(x)
+    return float(x) if x.ndim == 0 else float(x[i])
+
+
+def _ev_diagnostics(ev) -> dict:
+    conv = np.asarray(ev.converged)
+    bad = np.argwhere(~conv)
+    return {
+        "ev_converged": bool(conv.all()),
+        "ev_failures": [{"a": int(a), "z": int(z), "residual": json_num(ev.residual[a, z]),
+                         "iterations": int(ev.iterations[a, z])} for a, z in bad[:50]],
+        "ev_max_residual": json_num(np.max(np.asarray(ev.residual))),
+        "ev_solves_max": int(np.max(np.asarray(ev.iterations))),
+    }
+
+
+def _equilibria(base, new) -> dict:
+    one = lambda eq: {"converged": bool(eq.converged), "residual": json_num(eq.residual),  # noqa: E731
+                      "iterations": int(eq.iterations)}
+    return {"baseline": one(base), "counterfactual": one(new)}
+
+
+def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict) -> dict:
+    """The ``hat counterfactual --json`` object (keys in the README): ``cf`` the
+    counterfactual (baseline and new equilibria, new costs), ``res`` the welfare analysis
+    of one country (EV lambda_tau(a, z), its aggregates, ACR numbers)."""
+    base, new = cf.baseline, cf.new
+    econ = base.economy
+    i = res.country
+    s = res.summary
+    W_base, W_new = np.asarray(base.W), np.asarray(new.W)
+    R_base, R_new = _at(base.R, i), _at(new.R, i)
+    prob = wf.country_problem(base, i)
+    assets = np.asarray(prob.a_min + prob.da * np.arange(econ.Na))
+    diag = _ev_diagnostics(res.ev)
+    return {
+        "preset": preset,
+        "experiment": {**experiment, "clamped": [list(p) for p in experiment["clamped"]]},
+        "country": econ.countries[i],
+        "countries": list(econ.countries),
+        "R": json_num(R_base),
+        "R_new": json_num(R_new),
+        "beta": json_num(base.beta),
+        "wages": json_nums(W_base),
+        "wages_new": json_nums(W_new),
+        "R_over_W": json_num(R_base / W_base[i]),
+        "R_over_W_new": json_num(R_new / W_new[i]),
+        "home_share": json_num(res.home_share),
+        "home_share_new": json_num(res.home_share_new),
+        "ev": json_nums(res.ev.lam),
+        "mean_gain_pct": json_num(100 * s.mean_gain),
+        "quintile_gains_pct": json_nums(100 * np.asarray(s.quintile_gains)),
+        "share_gain": json_num(s.share_gain),
+        "welfare_old": json_num(s.welfare_old),
+        "welfare_new": json_num(s.welfare_new),
+        "welfare_change": json_num(s.welfare_change),
+        "acr_pct": json_num(100 * res.acr_model),
+        "theta_model": json_num(res.theta_model),
+        "acr_theta_pct": json_num(100 * res.acr_user),
+        "theta": json_num(res.theta_user),
+        "assets": json_nums(assets),
+        "z": json_nums(econ.z),
+        "distribution": json_nums(base.world.distribution.lam[i]),
+        **diag,
+        "converged": bool(base.converged) and bool(new.converged) and diag["ev_converged"],
+        "equilibrium": _equilibria(base, new),
+        "d_new": json_nums(cf.d),
+        "timings": {k: json_num(v) for k, v in timings.items()},
+    }
+
+
+def ev_frame(result: dict) -> pd.DataFrame:
+    """One row per household state of a counterfactual summary: ``a_index, z_index,
+    assets, z, ev, gain_pct`` (100 (lambda_tau - 1)) ``, mass`` (baseline distribution)."""
+    ev = np.asarray(result["ev"], np.float64)
+    lam = np.asarray(result["distribution"], np.float64)
+    Na, Nz = ev.shape
+    a_idx, z_idx = np.meshgrid(np.arange(Na), np.arange(Nz), indexing="ij")
+    return pd.DataFrame({
+        "a_index": a_idx.ravel(), "z_index": z_idx.ravel(),
+        "assets": np.repeat(result["assets"], Nz), "z": np.tile(result["z"], Na),
+        "ev": ev.ravel(), "gain_pct": 100 * (ev.ravel() - 1.0), "mass": lam.ravel(),
+    })
+
+
+def counterfactual_countries_frame(cf) -> pd.DataFrame:
+    """One row per country: ``country, W, W_new, home_share, home_share_new, welfare,
+    welfare_new`` (utilitarian welfare before and after)."""
+    b, n = cf.baseline, cf.new
+    return pd.DataFrame({
+        "country": list(b.economy.countries),
+        "W": np.asarray(b.W), "W_new": np.asarray(n.W),
+        "home_share": np.diag(np.asarray(b.world.aggregates.trade_shares)),
+        "home_share_new": np.diag(np.asarray(n.world.aggregates.trade_shares)),
+        "welfare": np.asarray(wf.utilitarian_welfare(b)),
+        "welfare_new": np.asarray(wf.utilitarian_welfare(n)),
+    })
+
+
+def plot_ev_by_assets(result: dict, ax=None):
+    """Welfare gain 100 (lambda_tau - 1) against assets, one line per productivity state
+    (from a counterfactual summary). Returns the Axes."""
+    plt = pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.2))
+    ev = np.asarray(result["ev"], np.float64)
+    a = np.asarray(result["assets"])
+    z = np.asarray(result["z"])
+    cmap = plt.get_cmap("viridis")
+    for k in range(ev.shape[1]):
+        ax.plot(a, 100 * (ev[:, k] - 1.0), color=cmap(k / max(1, ev.shape[1] - 1)),
+                lw=1.2, label=f"z = {z[k]:.2f}")
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set(xlabel="assets a", ylabel=r"EV gain $\lambda_\tau - 1$ (%)",
+           title=f"{result['country']}: welfare gain by state")
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def plot_quintile_gains(result: dict, ax=None):
+    """Mean gain by quintile of household expenditure, with the mean and the ACR number
+    (from a counterfactual summary). Returns the Axes."""
+    if ax is None:
+        _, ax = pyplot().subplots(figsize=(5.5, 4.0))
+    q = result["quintile_gains_pct"]
+    ax.bar(np.arange(1, 6), q, color="tab:blue", label="HAT (EV)")
+    ax.axhline(result["mean_gain_pct"], color="tab:blue", ls="--", lw=1,
+               label=f"mean {result['mean_gain_pct']:.2f}%")
+    ax.axhline(result["acr_pct"], color="tab:red", ls=":", lw=1.5,
+               label=f"ACR (model theta {result['theta_model']:.2f}) {result['acr_pct']:.2f}%")
+    ax.set(xlabel="expenditure quintile (1 = poorest)", ylabel="mean gain (%)",
+           title=f"{result['country']}: gains by expenditure quintile")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def write_counterfactual_outputs(out_dir, cf, result: dict, plots: bool = False) -> list[Path]:
+    """Write counterfactual.json (``result``), ev.csv (:func:`ev_frame`) and countries.csv
+    (:func:`counterfactual_countries_frame`); with ``plots`` also ev_by_assets.png and
+    quintile_gains.png."""
+    paths = write_files(out_dir, {
+        "counterfactual.json": json_text(result) + "\n",
+        "ev.csv": ev_frame(result).to_csv(index=False, float_format=CSV_FLOAT),
+        "countries.csv": counterfactual_countries_frame(cf).to_csv(index=False,
+                                                                   float_format=CSV_FLOAT),
+    })
+    if plots:
+        for name, plot in (("ev_by_assets.png", plot_ev_by_assets),
+                           ("quintile_gains.png", plot_quintile_gains)):
+            ax = plot(result)
+            ax.figure.tight_layout()
+            paths.append(save_figure(ax.figure, Path(out_dir) / name))
+    return paths
+
+
+def _describe(e: dict) -> str:
+    if e["kind"] == "global":
+        return f"global cut of {100 * e['cut']:g}% in all international costs"
+    if e["kind"] == "unilateral":
+        return f"{e['country']} cuts its import costs by {100 * e['cut']:g}%"
+    if e["kind"] == "bilateral":
+        return (f"cut of {100 * e['cut']:g}% in d[{e['importer']}, {e['exporter']}]"
+                + (" and the reverse" if e["symmetric"] else ""))
+    return f"trade costs from {e['file']}"
+
+
+def format_counterfactual(result: dict) -> str:
+    """The readable summary printed by ``hat counterfactual`` without --json."""
+    e = result["experiment"]
+    c = result["country"]
+    k = result["countries"].index(c)
+    q = result["quintile_gains_pct"]
+    lines = [f"HAT counterfactual: {result['preset']}, {_describe(e)}",
+             f"converged: {'yes' if result['converged'] else 'NO'}"]
+    if e["clamped"]:
+        lines.append(f"{len(e['clamped'])} costs floored at d = 1: "
+                     + ", ".join(f"{a}<-{b}" for a, b in e["clamped"][:8])
+                     + (" ..." if len(e["clamped"]) > 8 else ""))
+    ev_status = ("all states converged" if result["ev_converged"]
+                 else f"{len(result['ev_failures'])} states FAILED")
+    lines += [
+        f"R {result['R']:.6f} -> {result['R_new']:.6f}; {c}: W {result['wages'][k]:.6f} -> "
+        f"{result['wages_new'][k]:.6f}, R/W {result['R_over_W']:.6f} -> "
+        f"{result['R_over_W_new']:.6f}",
+        f"{c} home share {result['home_share']:.6f} -> {result['home_share_new']:.6f}",
+        "",
+        f"Equivalent variation of {c}'s households (lambda_tau - 1, percent of income)",
+        f"  mean (stationary distribution)   {result['mean_gain_pct']:.4f}%",
+        "  by expenditure quintile          " + "  ".join(f"{x:.4f}%" for x in q),
+        f"  share who gain                   {result['share_gain']:.4f}",
+        f"  range over states                {100 * (np.min(result['ev']) - 1):.4f}% to "
+        f"{100 * (np.max(result['ev']) - 1):.4f}%",
+        f"  utilitarian welfare change       {result['welfare_change']:.6g}",
+        f"ACR: {result['acr_pct']:.4f}% with the model's elasticity theta = "
+        f"{result['theta_model']:.4f}; {result['acr_theta_pct']:.4f}% with theta = "
+        f"{result['theta']:g}",
+        f"EV: {ev_status} (max residual {result['ev_max_residual']:.2e}, at most "
+        f"{result['ev_solves_max']} household solves per state)",
+    ]
+    t = result["timings"]
+    lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items() if v is not None))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ planner
+def planner_summary(preset: str, eq, sol, checks: dict, country: int, timings: dict) -> dict:
+    """The ``hat planner --json`` object (keys in the README): ``eq`` the decentralized
+    equilibrium, ``sol`` the planner's solution, ``checks`` its accuracy checks."""
+    econ = eq.economy
+    dec = np.asarray(eq.world.aggregates.trade_shares)
+    eff = np.asarray(sol.trade_shares)
+    return {
+        "preset": preset,
+        "countries": list(econ.countries),
+        "country": econ.countries[country],
+        "beta": json_num(sol.beta),
+        "weights": json_nums(sol.weights),
+        "trade_shares_efficient": json_nums(eff),
+        "trade_shares_decentralized": json_nums(dec),
+        "home_share_efficient": json_nums(np.diag(eff)),
+        "home_share_decentralized": json_nums(np.diag(dec)),
+        "consumption": json_nums(sol.c),
+        "choice_probabilities": json_nums(sol.pi),
+        "multipliers": json_nums(sol.chi),
+        "elasticity_efficient": json_nums(sol.elasticity),
+        "elasticity_efficient_values": json_nums(sol.elasticity_values),
+        "welfare_gain": json_nums(sol.welfare_gain),
+        "welfare": json_num(sol.welfare),
+        "resource_residuals": json_nums(sol.resource_residuals),
+        "checks": {k: json_num(v) for k, v in checks.items()},
+        "converged": bool(sol.converged) and bool(eq.converged),
+        "iterations": int(sol.iterations),
+        "timings": {k: json_num(v) for k, v in timings.items()},
+    }
+
+
+def planner_pairs_frame(result: dict) -> pd.DataFrame:
+    """Every ordered pair of a planner summary: ``importer, exporter,
+    share_decentralized, share_efficient, elasticity_efficient, welfare_gain``."""
+    c = result["countries"]
+    rows = [(c[i], c[j], result["trade_shares_decentralized"][i][j],
+             result["trade_shares_efficient"][i][j], result["elasticity_efficient"][i][j],
+             result["welfare_gain"][i][j]) for i in range(len(c)) for j in range(len(c))]
+    return pd.DataFrame(rows, columns=["importer", "exporter", "share_decentralized",
+                                       "share_efficient", "elasticity_efficient",
+                                       "welfare_gain"])
+
+
+def plot_efficient_trade(result: dict, ax=None):
+    """Decentralized against efficient trade shares pi_ij / pi_ii (i != j), log-log; the
+    chosen country's imports highlighted (from a planner summary). Returns the Axes."""
+    if ax is None:
+        _, ax = pyplot().subplots(figsize=(5.5, 5.5))
+    dec = np.asarray(result["trade_shares_decentralized"])
+    eff = np.asarray(result["trade_shares_efficient"])
+    N = dec.shape[0]
+    off = ~np.eye(N, dtype=bool)
+    x = (dec / np.diag(dec)[:, None])[off]
+    y = (eff / np.diag(eff)[:, None])[off]
+    ax.scatter(x, y, s=10, alpha=0.5, label="all pairs")
+    mask = np.zeros((N, N), bool)
+    mask[result["countries"].index(result["country"])] = True
+    sel = (mask & off)[off]
+    ax.scatter(x[sel], y[sel], s=22, color="tab:red", label=f"{result['country']} imports")
+    lo = min(x.min(), y.min()) / 1.5
+    hi = max(x.max(), y.max()) * 1.5
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel=r"decentralized $\pi_{ij}/\pi_{ii}$", ylabel=r"efficient $\pi_{ij}/\pi_{ii}$",
+           title="Decentralized vs efficient trade")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def write_planner_outputs(out_dir, result: dict, plots: bool = False) -> list[Path]:
+    """Write planner.json (``result``) and planner_pairs.csv; with ``plots`` also
+    efficient_trade.png."""
+    paths = write_files(out_dir, {
+        "planner.json": json_text(result) + "\n",
+        "planner_pairs.csv": planner_pairs_frame(result).to_csv(index=False,
+                                                                float_format=CSV_FLOAT),
+    })
+    if plots:
+        ax = plot_efficient_trade(result)
+        ax.figure.tight_layout()
+        paths.append(save_figure(ax.figure, Path(out_dir) / "efficient_trade.png"))
+    return paths
+
+
+def format_planner(result: dict) -> str:
+    """The readable summary printed by ``hat planner`` without --json."""
+    c = result["countries"]
+    df = pd.DataFrame({
+        "weight": result["weights"],
+        "home share (decentralized)": result["home_share_decentralized"],
+        "home share (efficient)": result["home_share_efficient"],
+    }, index=c)
+    k = c.index(result["country"])
+    imp = pd.DataFrame({
+        "share decentralized": result["trade_shares_decentralized"][k],
+        "share efficient": result["trade_shares_efficient"][k],
+        "theta efficient": result["elasticity_efficient"][k],
+        "gain of a cut": result["welfare_gain"][k],
+    }, index=c)
+    ch = result["checks"]
+    lines = [
+        f"HAT efficient allocation: {result['preset']} (N={len(c)}, beta={result['beta']:.6f})",
+        f"converged: {'yes' if result['converged'] else 'NO'} ({result['iterations']} Newton "
+        f"iterations, max |resource residual| {ch['resource']:.2e})",
+        "",
+    ]
+    with pd.option_context("display.width", 120, "display.float_format", "{:.6g}".format):
+        lines += [df.to_string(), "", f"{result['country']}'s imports (efficient elasticity "
+                  "-u'(c)c/sigma; gain of a cost cut psi u'(c) c pi L / (1 - beta))",
+                  imp.to_string()]
+    lines += ["", "checks: " + ", ".join(f"{k} {v:.2e}" for k, v in ch.items())]
+    return "\n".join(lines)
