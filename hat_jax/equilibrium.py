@@ -434,6 +434,8 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     finish = compiled(_finish_jit, (x0, s0, jax.ShapeDtypeStruct((), jnp.int32), None,
                                     economy, R_fixed, opts))
     t1 = time.perf_counter()
+    if verbose:
+        print(f"compiled in {t1 - t0:.1f} s; solving...", file=sys.stderr, flush=True)
     x0, R_fixed, s0 = start(*args)
     c = init(x0, s0)
     rows = []

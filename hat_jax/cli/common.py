@@ -12,11 +12,8 @@ import inspect
 import math
 import os
 import sys
-from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-import jax
-import jax.monitoring  # noqa: F401  (progress hook, see announce_solving)
 
 import hat_jax
 from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
@@ -25,7 +22,6 @@ from hat_jax.equilibrium import (
     EquilibriumOptions,
     check_equilibrium,
     solve_equilibrium,
-    solve_equilibrium_jit,
 )
 from hat_jax.params import Economy
 from hat_jax.presets import solve_defaults
@@ -37,7 +33,7 @@ __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_NOT_CONVERGED", "UsageError", "Parser",
     "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
     "economy_from_args", "options_from_args", "starting_prices", "Baseline",
-    "solve_baseline", "announce_solving", "default_country", "report_not_converged", "err", "wrote",
+    "solve_baseline", "default_country", "report_not_converged", "err", "wrote",
     "print_text", "print_result",
 ]
 
@@ -226,41 +222,6 @@ def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld |
 
 
 # ----------------------------------------------------------------------------- solving
-@contextmanager
-def announce_solving(enabled: bool):
-    """Print "solving..." on stderr when XLA has finished compiling the solver.
-
-    :func:`solve_equilibrium` compiles and runs in one call; the boundary is seen through
-    JAX's public monitoring hook (the backend-compile event of ``solve_equilibrium_jit``).
-    Best effort: if this JAX does not report it, nothing is printed here.
-    """
-    state = {"said": False}
-    event_name = "/jax/core/compile/backend_compile_duration"
-    name = getattr(solve_equilibrium_jit, "__name__", "solve_equilibrium_jit")
-    fun_names = (name, f"jit({name})")
-
-    def listener(event, duration, **kwargs):
-        try:
-            if (not state["said"] and event == event_name
-                    and kwargs.get("fun_name") in fun_names):
-                state["said"] = True
-                err(f"compiled in {duration:.1f} s; solving...")
-        except Exception:  # never let progress output break a compile
-            pass
-
-    monitoring = getattr(jax, "monitoring", None)
-    register = getattr(monitoring, "register_event_duration_secs_listener", None)
-    unregister = getattr(monitoring, "unregister_event_duration_listener", None)
-    if not (enabled and register and unregister):
-        yield state
-        return
-    register(listener)
-    try:
-        yield state
-    finally:
-        unregister(listener)
-
-
 class Baseline(NamedTuple):
     """A solved baseline equilibrium and how it was set up from the command line."""
 
@@ -284,12 +245,13 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
     if progress:
         err(f"{args.preset}: N={economy.N}, Na={economy.Na}, regime {opts.regime}, "
             f"solving for {opts.unknown}" + ("" if world is None else f", {start} start"))
-        err("compiling... (the first solve for given grid sizes and options compiles "
-            "the solver; this can take a minute)")
+        err("compiling... (the first solve for given grid sizes compiles the solver, "
+            "which can take a minute; later runs read it from the compilation cache)")
     timings: dict = {}
-    with announce_solving(progress):
-        eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, timings=timings,
-                               throw=False)
+    # with opts.verbose, solve_equilibrium prints "compiled in N s; solving..." and one
+    # line per Newton iteration
+    eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, timings=timings,
+                           throw=False)
     if progress:
         err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
             f"run {timings.get('run_s', float('nan')):.3f} s")
