@@ -214,3 +214,34 @@ def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq)
     fd = (f(theta + h * direction) - f(theta - h * direction)) / (2 * h)
     np.testing.assert_allclose(np.asarray(tangent), np.asarray(fd), rtol=1e-5, atol=1e-7)
     assert np.max(np.abs(np.asarray(tangent[:19]))) > 1e-3  # wages do move
+
+
+def test_one_preset_registry_and_no_calibration_import():
+    """Every preset table is a view of the one registry; "start" kinds are the registry's;
+    ek.py does not import the calibration (no ek <-> calibration circle)."""
+    import ast
+    import inspect
+
+    from hat_jax import ek, presets
+    from hat_jax.ek import EK_UNPUBLISHED_PRESETS
+    from hat_jax.preset_registry import REGISTRY, START_KINDS
+
+    assert tuple(hat_jax.PRESETS) == tuple(REGISTRY)
+    for name, p in REGISTRY.items():
+        assert presets.solve_defaults(name) == {"unknown": p.unknown, "R": p.R}
+        assert p.start in (None, *START_KINDS)
+        if p.from_data:
+            spec = (EK_PRESETS if p.has_published else EK_UNPUBLISHED_PRESETS)[name]
+            assert spec["R"] == p.R and spec["published"] == p.published
+            assert p.start == ("published" if p.has_published else "cold")
+        else:
+            assert name not in EK_PRESETS and name not in EK_UNPUBLISHED_PRESETS
+            assert p.start is None and presets.preset_start(name) is None
+    assert set(presets.SOLVE_DEFAULTS) == {*EK_PRESETS, *EK_UNPUBLISHED_PRESETS}
+    e = hat_jax.preset("two_country_log", Na=10)
+    assert float(e.gamma) == 1.0 and float(e.d[0, 1]) == 2.05
+    with pytest.raises(ValueError, match="start must be"):
+        presets.preset_start("two_country", "warm")
+    tree = ast.parse(inspect.getsource(ek))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any("calibration" in (m or "") for m in imported), imported
