@@ -14,8 +14,8 @@ from hat_jax.data import DataError, load_ek2002, load_published
 from hat_jax.ek import EK_PRESETS, THETA_D, economy_from_params, ek_world
 from hat_jax.equilibrium import _residual_fn, encode, solve_equilibrium_jit
 from hat_jax.gravity import log_trade_costs_unclamped, trade_costs, unpack_params
-from hat_jax.household import HouseholdOptions, initial_state
-from hat_jax.params import delivered_prices, household_problems
+from hat_jax.household import initial_state
+from hat_jax.params import delivered_prices, household_options, household_problems
 
 NA_EK = 20
 BETA_MODE = EquilibriumOptions(unknown="beta")
@@ -119,7 +119,7 @@ def test_published_prices_clear_markets_on_the_published_grid(data_dir):
     W0, R0, b0 = w.start("published")
     x0 = encode(jnp.asarray(W0), R0, b0, e, BETA_MODE)
     probs = household_problems(e, jnp.asarray(W0), R0, b0)
-    s0 = jax.vmap(initial_state, in_axes=(0, None))(probs, HouseholdOptions(gamma=e.gamma, Na=e.Na))
+    s0 = jax.vmap(initial_state, in_axes=(0, None))(probs, household_options(e))
     f = jax.jit(lambda x, s: _residual_fn(x, e, BETA_MODE, jnp.asarray(R0), s))
     r, (_, ok) = f(x0, s0)
     assert bool(ok)
