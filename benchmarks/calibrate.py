@@ -70,7 +70,7 @@ def bench_evaluations(world, problem, options, runs, sections) -> list[dict]:
     extra = dict(N=problem.N, Na=problem.economy.Na, preset=world.name, theta=kind)
     theta = np.asarray(start.theta)
     W0, beta0 = np.asarray(start.W), np.asarray(start.beta)
-    s_cold = cal._initial_state_jit(problem, theta, W0, beta0)
+    s_cold = cal.initial_household_state(problem, theta, W0, beta0)
 
     def args_for(W, beta, s, jac):
         return (theta, problem, np.asarray(W), np.asarray(beta, np.float64), s,
@@ -81,7 +81,7 @@ def bench_evaluations(world, problem, options, runs, sections) -> list[dict]:
     def compile_once(args):
         def go():
             if "f" not in compiled:
-                compiled["f"] = cal._compiled_evaluator(args, opts)
+                compiled["f"] = cal.compiled_evaluator(args, opts)
             return compiled["f"]
         return go
 

@@ -51,7 +51,8 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax.ek import EK_PRESETS  # noqa: E402
 from hat_jax.equilibrium import _residual_fn, _value_and_jacobian, decode, encode  # noqa: E402
-from hat_jax.household import HouseholdOptions, initial_state  # noqa: E402
+from hat_jax.household import initial_state  # noqa: E402
+from hat_jax.params import household_options  # noqa: E402
 
 from _common import load_ek_world, log, main, time_fn  # noqa: E402
 
@@ -69,7 +70,7 @@ def cold_state(economy, x, opts, R):
     """The reference initial household guess at the prices x (what a cold solve uses)."""
     W, Rx, beta = decode(x, economy, opts, R)
     probs = hat_jax.household_problems(economy, W, Rx, beta)
-    hopts = HouseholdOptions(gamma=economy.gamma, Na=economy.Na)
+    hopts = household_options(economy)
     return jax.vmap(initial_state, in_axes=(0, None))(probs, hopts)
 
 

@@ -218,11 +218,8 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def load_ek2002(path: str | os.PathLike | None = None) -> EKData:
-    """Load and validate ``ek2002/`` (``path``: the data dir or the ek2002 dir itself)."""
-    d = _subdir(path, "ek2002")
-
-    # countries
+def _read_countries(d: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(ISO3 codes, names) of ``countries.csv``, checked against :data:`EK_ISO3`."""
     f = d / "countries.csv"
     c = _read_csv(f, ("index", "iso3", "name"), 19)
     iso3 = tuple(str(s).strip() for s in c["iso3"])
@@ -232,28 +229,32 @@ def load_ek2002(path: str | os.PathLike | None = None) -> EKData:
         raise DataError(f"{f}: column 'index' must be 1..19 in order")
     if iso3 != EK_ISO3:
         raise DataError(f"{f}: country list mismatch: expected {list(EK_ISO3)}, found {list(iso3)}")
-    n = len(iso3)
-    off = ~np.eye(n, dtype=bool)
+    return iso3, names
 
-    # full 19 x 19 file
+
+def _read_gravity(d: Path, n: int) -> dict[str, np.ndarray]:
+    """The columns of the full n x n file ``ek-data.csv`` (trade, distance, bins, ...),
+    checked: importer-major pairs, binary dummies, zero trade on the diagonal, one-hot
+    distance bins agreeing with ``distbin``."""
     f = d / "ek-data.csv"
     cols = ("trade", *_GRAVITY_COLUMNS)
     g = _numeric(f, _read_csv(f, cols, n * n), cols)
     _check_pairs(f, g["importer"], g["exporter"], n, diag=True)
     _check_binary(f, {k: g[k] for k in ("border", *DIST_BIN_COLUMNS)})
-    trade = g["trade"].reshape(n, n)
-    if np.any(np.diag(trade) != 0):
+    if np.any(np.diag(g["trade"].reshape(n, n)) != 0):
         raise DataError(f"{f}: 'trade' must be 0 on the diagonal (importer == exporter)")
+    off = ~np.eye(n, dtype=bool)
     bins = np.stack([g[k] for k in DIST_BIN_COLUMNS], axis=1).reshape(n, n, N_DIST_BINS)[off]
     distbin = g["distbin"].reshape(n, n)[off]
     if not (np.all(bins.sum(axis=1) == 1) and np.array_equal(bins.argmax(axis=1) + 1, distbin)):
         raise DataError(f"{f}: distance-bin dummies are not one-hot or disagree with 'distbin'")
-    dist_bin = np.full((n, n), -1, dtype=np.int64)
-    dist_bin[off] = distbin.astype(np.int64) - 1
-    distance = g["distance"].reshape(n, n) * off
-    border = g["border"].reshape(n, n) * off
+    return g
 
-    # off-diagonal file with the language / trade-bloc dummies
+
+def _read_language(d: Path, n: int, g: dict) -> dict[str, np.ndarray]:
+    """The language / trade-bloc dummies of ``ek-cntryfix.csv`` (off-diagonal pairs),
+    checked against ``ek-data.csv`` and ``ek-language.csv``."""
+    off = ~np.eye(n, dtype=bool)
     f = d / "ek-cntryfix.csv"
     cols = (*_GRAVITY_COLUMNS, *_LANG_COLUMNS)
     cf = _numeric(f, _read_csv(f, cols, n * (n - 1)), cols)
@@ -262,40 +263,55 @@ def load_ek2002(path: str | os.PathLike | None = None) -> EKData:
     for k in _GRAVITY_COLUMNS:
         if not np.array_equal(cf[k], g[k].reshape(n, n)[off]):
             raise DataError(f"{f}: column {k!r} disagrees with ek-data.csv off the diagonal")
-
     f = d / "ek-language.csv"
     lg = _numeric(f, _read_csv(f, _LANG_COLUMNS, n * (n - 1)), _LANG_COLUMNS)
     for k in _LANG_COLUMNS:
         if not np.array_equal(lg[k], cf[k]):
             raise DataError(f"{f}: column {k!r} disagrees with ek-cntryfix.csv")
+    return cf
+
+
+def _read_labour(d: Path, iso3: tuple[str, ...]) -> np.ndarray:
+    """Labour forces L of ``ek-labor.csv`` (positive; a DataWarning for Germany's 0.0225)."""
+    f = d / "ek-labor.csv"
+    L = _numeric(f, _read_csv(f, ("L",), len(iso3)), ("L",))["L"]
+    if np.any(L <= 0):
+        bad = [iso3[k] for k in np.flatnonzero(L <= 0)]
+        raise DataError(f"{f}: labour force L must be positive (non-positive for {bad})")
+    if L[iso3.index("DEU")] == _GERMANY_TYPO:
+        warnings.warn(
+            f"{f}: Germany's labour force L = {_GERMANY_TYPO} (relative to the USA) looks like "
+            "a transcription error of 0.225; it is used as supplied.",
+            DataWarning,
+            stacklevel=3,
+        )
+    return L
+
+
+def load_ek2002(path: str | os.PathLike | None = None) -> EKData:
+    """Load and validate ``ek2002/`` (``path``: the data dir or the ek2002 dir itself)."""
+    d = _subdir(path, "ek2002")
+    iso3, names = _read_countries(d)
+    n = len(iso3)
+    off = ~np.eye(n, dtype=bool)
+    g = _read_gravity(d, n)
+    cf = _read_language(d, n, g)
+    L = _read_labour(d, iso3)
+    dist_bin = np.full((n, n), -1, dtype=np.int64)
+    dist_bin[off] = g["distbin"].reshape(n, n)[off].astype(np.int64) - 1
 
     def full(v):
         a = np.zeros((n, n))
         a[off] = v
         return a
 
-    # labour forces
-    f = d / "ek-labor.csv"
-    L = _numeric(f, _read_csv(f, ("L",), n), ("L",))["L"]
-    if np.any(L <= 0):
-        bad = [iso3[k] for k in np.flatnonzero(L <= 0)]
-        raise DataError(f"{f}: labour force L must be positive (non-positive for {bad})")
-    k_deu = iso3.index("DEU")
-    if L[k_deu] == _GERMANY_TYPO:
-        warnings.warn(
-            f"{f}: Germany's labour force L = {_GERMANY_TYPO} (relative to the USA) looks like "
-            "a transcription error of 0.225; it is used as supplied.",
-            DataWarning,
-            stacklevel=2,
-        )
-
     return EKData(
         iso3=iso3,
         names=names,
-        trade=_frozen(trade),
-        distance=_frozen(distance),
+        trade=_frozen(g["trade"].reshape(n, n)),
+        distance=_frozen(g["distance"].reshape(n, n) * off),
         dist_bin=_frozen(dist_bin),
-        border=_frozen(border),
+        border=_frozen(g["border"].reshape(n, n) * off),
         language=_frozen(full(cf["sharedlanguage"])),
         ec=_frozen(full(cf["europeancom"])),
         efta=_frozen(full(cf["efta"])),

@@ -18,13 +18,15 @@ preset             gamma  sigma   psi_slope  R      published vectors
 ``ek_paper_2023``  1.5    0.25    0          1.015  none (to be calibrated)
 =================  =====  ======  =========  =====  =========================
 
-``ek_paper_2023`` has no published vectors (it is listed in :data:`EK_UNPUBLISHED_PRESETS`,
-not in :data:`EK_PRESETS`, which holds the presets with published vectors). Its default
-Theta is the cold start from the data (:func:`hat_jax.calibration.static_ek_start`: the
-static Eaton-Kortum model inverted with trade elasticity theta_d), its starting beta
-(the economy's beta) 0.95/R, ``start("cold")`` works as for the other presets and
-``start("published")`` raises ValueError. Calibrate it with ``hat calibrate
-ek_paper_2023 --start cold`` (:mod:`hat_jax.calibration`).
+The settings come from the one preset registry (:mod:`hat_jax.preset_registry`);
+:data:`EK_PRESETS` (presets with published vectors) and :data:`EK_UNPUBLISHED_PRESETS`
+are views of it. ``ek_paper_2023`` has no published vectors: its default Theta is the
+cold start from the data (:func:`static_ek_start`: the static Eaton-Kortum model
+inverted with trade elasticity theta_d), its starting beta (the economy's beta) 0.95/R,
+``start("cold")`` works as for the other presets and ``start("published")`` raises
+ValueError. Calibrate it with ``hat calibrate ek_paper_2023 --start cold``
+(:mod:`hat_jax.calibration`). "Start" means the kind of starting point, as defined in
+:mod:`hat_jax.preset_registry`.
 
 Theta -> economy: A_i = exp(log A_i) (A_USA = 1), d_ij = max(1, exp(-(dist_k + b border +
 l lang + e EC + f EFTA + mu_i)/theta_d)) with theta_d = 4 (:func:`hat_jax.gravity.trade_costs`;
@@ -43,15 +45,19 @@ import numpy as np
 
 from .data import EKData, PublishedVectors, load_ek2002, load_published
 from .gravity import (
+    N_DIST_BINS,
     Geography,
     GravityMoments,
     TradeCostParams,
     gravity_regression,
+    n_countries_from_length,
+    pack_params,
     tfp,
     trade_costs,
     unpack_params,
 )
 from .params import Economy, make_economy
+from .preset_registry import REGISTRY, START_KINDS, names
 
 __all__ = [
     "EK_PRESETS",
@@ -60,6 +66,7 @@ __all__ = [
     "EKWorld",
     "ek_world",
     "economy_from_params",
+    "static_ek_start",
     "data_moments",
     "model_moments",
     "ek_baseline",
@@ -71,18 +78,19 @@ __all__ = [
 #: Curvature of the trade-cost function (gravity coefficients are -theta_d log d).
 THETA_D = 4.0
 
-#: Settings of the ek_* presets: utility, published vectors and the bond-market target.
-EK_PRESETS = {
-    "ek_baseline": dict(gamma=1.45, sigma=0.33, psi_slope=0.725, published="baseline", R=1.01),
-    "ek_no_quality": dict(gamma=1.45, sigma=0.33, psi_slope=0.0, published="no-quality", R=1.01),
-    "ek_log": dict(gamma=1.0, sigma=0.2369, psi_slope=0.0, published="log", R=1.01),
-}
+def _ek_spec(name: str) -> dict:
+    p = REGISTRY[name]
+    return dict(p.settings, published=p.published, R=p.R)
 
-#: Presets without published vectors (to be calibrated, see hat_jax.calibration). They
-#: are built by :func:`ek_world` like those of EK_PRESETS; Theta defaults to the cold start.
-EK_UNPUBLISHED_PRESETS = {
-    "ek_paper_2023": dict(gamma=1.5, sigma=0.25, psi_slope=0.0, published=None, R=1.015),
-}
+
+#: Settings of the ek_* presets with published vectors: utility, the published vectors'
+#: name and the bond-market target R (a view of :data:`hat_jax.preset_registry.REGISTRY`).
+EK_PRESETS = {name: _ek_spec(name) for name in names(from_data=True, published=True)}
+
+#: The ek_* presets without published vectors (to be calibrated, see hat_jax.calibration):
+#: built by :func:`ek_world` like those of EK_PRESETS; Theta defaults to the cold start.
+EK_UNPUBLISHED_PRESETS = {name: _ek_spec(name)
+                          for name in names(from_data=True, published=False)}
 
 _COMMON = dict(phi=0.5, amax=8.0, Na=100)
 
@@ -128,9 +136,11 @@ class EKWorld:
         return unpack_params(self.theta)
 
     def start(self, kind: str = "published"):
-        """Starting prices (W0, R0, beta0) for the "beta" mode at the target R.
+        """Starting prices (W0, R0, beta0) of a start kind, for the "beta" mode at the
+        target R (R0 = R).
 
-        ``"published"``: the published wages and beta; ``"cold"``: W = 1 and beta = 0.95/R.
+        ``"published"``: the published wages and beta; ``"cold"``: W = 1 and beta = 0.95/R
+        (the kinds of :data:`hat_jax.preset_registry.START_KINDS`).
         """
         if kind == "published":
             if self.published is None:
@@ -139,7 +149,8 @@ class EKWorld:
             return np.asarray(self.published.wages), self.R, float(self.published.beta)
         if kind == "cold":
             return np.ones(self.economy.N), self.R, 0.95 / self.R
-        raise ValueError(f"start must be 'published' or 'cold', got start={kind!r}")
+        raise ValueError(f"start must be one of {', '.join(map(repr, START_KINDS))}, "
+                         f"got start={kind!r}")
 
     def data_moments(self) -> GravityMoments:
         """Gravity moments of the Eaton-Kortum trade data."""
@@ -167,15 +178,15 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
     """Build an ``ek_*`` preset world.
 
     data_dir: the data folder (default ``$HAT_DATA_DIR``, then ``../shared/data``).
-    theta: 46 structural parameters (default: the preset's published vector).
-    R: the target interest rate (default 1.01). overrides: Economy settings (gamma,
-    sigma, psi_slope, beta, phi, amax, Na, income, scale_by_tfp).
+    theta: 46 structural parameters (default: the preset's published vector, else the
+    cold start :func:`static_ek_start`). R: the target interest rate (default: the
+    preset's, 1.01 or 1.015). overrides: Economy settings (gamma, sigma, psi_slope, beta,
+    phi, amax, Na, income, scale_by_tfp).
     """
-    try:
-        spec = dict(EK_PRESETS[name] if name in EK_PRESETS else EK_UNPUBLISHED_PRESETS[name])
-    except KeyError:
-        names = ", ".join([*EK_PRESETS, *EK_UNPUBLISHED_PRESETS])
-        raise ValueError(f"unknown EK preset {name!r}; available: {names}") from None
+    if name not in REGISTRY or not REGISTRY[name].from_data:
+        raise ValueError(f"unknown EK preset {name!r}; available: "
+                         f"{', '.join(names(from_data=True))}")
+    spec = _ek_spec(name)
     if "d" in overrides or "A" in overrides or "L" in overrides:
         bad = [k for k in ("d", "A", "L") if k in overrides]
         raise ValueError(f"preset {name!r} takes A and d from theta and L from the data; "
@@ -191,8 +202,6 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
         if published is not None:
             theta = published.params
         else:  # no published vector: the cold start from the data
-            from .calibration import static_ek_start
-
             target = np.asarray(data_moments(data).moment_vector())
             theta = static_ek_start(target, np.asarray(data.L), data.geography(), THETA_D)[0]
     theta = np.asarray(theta, np.float64)
@@ -233,3 +242,38 @@ def ek_paper_2023(data_dir=None, **overrides) -> Economy:
     """``ek_paper_2023``: gamma 1.5, sigma 0.25, no quality shifter, target R 1.015; no
     published vectors (Theta: the cold start from the data; calibrate it)."""
     return ek_world("ek_paper_2023", data_dir, **overrides).economy
+
+
+def static_ek_start(target, L, geography: Geography, theta_d: float = THETA_D):
+    """Cold start from the data alone: invert the static Eaton-Kortum model.
+
+    With trade elasticity theta_d, log(X_ij/X_ii) = S_j - S_i - theta_d log d_ij, so the
+    cost parameters are the data moments themselves: mu_i = m_i, and the distance,
+    border, language, EC and EFTA coefficients (log d_ij = -(...)/theta_d). Exporter
+    effects give relative prices p_j = exp(-S_j/theta_d); static trade shares pi_ij =
+    (d_ij p_j)^-theta_d / sum_k (d_ik p_k)^-theta_d; balanced trade Y_j = sum_i pi_ij Y_i
+    gives incomes, wages W_j = Y_j / L_j (E[z] = 1) and TFP A_j = W_j / p_j, normalised
+    to A_N = 1 (and W to mean one). Returns (Theta [K], W [N]).
+    """
+    target = np.asarray(target, np.float64)
+    n = n_countries_from_length(target.size)
+    m = n - 1
+    ex = np.append(target[:m], -target[:m].sum())
+    mu = np.append(target[m:2 * m], -target[m:2 * m].sum())
+    tail = target[2 * m:]
+    p = TradeCostParams(jnp.zeros(n), jnp.asarray(mu), jnp.asarray(tail[:N_DIST_BINS]),
+                        *(jnp.asarray(tail[N_DIST_BINS + k]) for k in range(4)))
+    d = np.asarray(trade_costs(p, geography, theta_d))
+    price = np.exp(-ex / theta_d)
+    x = (d * price[None, :]) ** (-theta_d)
+    pi = x / x.sum(axis=1, keepdims=True)
+    M = pi.T - np.eye(n)
+    M[-1] = 1.0
+    rhs = np.zeros(n)
+    rhs[-1] = 1.0
+    Y = np.linalg.solve(M, rhs)
+    W = Y / np.asarray(L, np.float64)
+    A = W / price
+    A = A / A[-1]
+    theta = np.asarray(pack_params(p._replace(log_A=jnp.asarray(np.log(A)))))
+    return theta, W / W.mean()

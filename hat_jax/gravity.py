@@ -32,6 +32,7 @@ N_COMMON = N_DIST_BINS + 4
 
 __all__ = [
     "N_DIST_BINS",
+    "N_COMMON",
     "Geography",
     "geography_from_arrays",
     "TradeCostParams",

@@ -33,8 +33,10 @@ from hat_jax.calibration import (
     read_start_file,
     static_ek_start,
     synthetic_problem,
-    write_outputs,
 )
+from hat_jax.calibration import moments as cal_moments
+from hat_jax.report.calibration import OUTPUT_FILES, write_outputs
+from hat_jax.results import ConvergenceError
 from hat_jax.gravity import (
     gravity_regression,
     log_share_ratios,
@@ -193,6 +195,22 @@ def test_calibration_recovers_known_parameters(synthetic, uninterrupted):
     assert all(r["eq_residual"] <= OPTS.eq_tol for r in records)
 
 
+def test_throw_contract(synthetic, perturbed_start):
+    """Not converged (max_iter 0: only the start is evaluated): throw=True raises
+    ConvergenceError carrying the result, throw=False returns it."""
+    problem = synthetic[0]
+    opts = CalibrationOptions(max_iter=0, verbose=False)
+    with pytest.raises(ConvergenceError, match="not converged.*max_iter 0") as info:
+        calibrate(problem, perturbed_start, opts)
+    res = calibrate(problem, perturbed_start, opts, throw=False)
+    assert not res.converged and res.iterations == 0
+    assert res.residual == res.max_gap == pytest.approx(np.max(np.abs(res.gaps)))
+    assert res.max_gap > opts.tol
+    assert info.value.result.max_gap == res.max_gap
+    d, kind = cal.newton_step(np.diag([1.0, 1.0, 0.0]), np.ones(3))  # singular: damped LM
+    assert kind == "lm" and np.all(np.isfinite(d))
+
+
 # -------------------------------------------------------------- checkpoint / resume
 class _Killed(BaseException):
     pass
@@ -207,11 +225,11 @@ def test_killed_run_resumes_to_the_same_result(synthetic, perturbed_start, unint
     ref = uninterrupted[0]
     assert ref.iterations >= 2
     path = tmp_path / cal.CHECKPOINT_NAME
-    real = cal._compiled_evaluator
+    real = cal_moments.compiled_evaluator
     calls = {"n": 0}
 
-    def dying(args, opts):
-        fn = real(args, opts)
+    def dying(args, opts, timings=None):
+        fn = real(args, opts, timings)
 
         def call(*a):
             calls["n"] += 1
@@ -221,10 +239,10 @@ def test_killed_run_resumes_to_the_same_result(synthetic, perturbed_start, unint
 
         return call
 
-    monkeypatch.setattr(cal, "_compiled_evaluator", dying)
+    monkeypatch.setattr(cal_moments, "compiled_evaluator", dying)
     with pytest.raises(_Killed):
         calibrate(problem, perturbed_start, options=OPTS, checkpoint=path)
-    monkeypatch.setattr(cal, "_compiled_evaluator", real)
+    monkeypatch.setattr(cal_moments, "compiled_evaluator", real)
     st = load_checkpoint(path)
     assert st.iteration == 1 and st.status == "running"
     # resuming needs no start: the checkpoint's is used (and must match if one is given)
@@ -253,7 +271,7 @@ def test_checkpoint_write_is_atomic(uninterrupted, tmp_path, monkeypatch):
 
     monkeypatch.setattr(fileio.os, "replace", crash)
     with pytest.raises(_Killed):
-        cal._save_checkpoint(path, st, {"anything": 1})
+        cal.save_checkpoint(path, st, {"anything": 1})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [cal.CHECKPOINT_NAME]  # no temp file
 
@@ -322,7 +340,7 @@ def test_outputs_in_the_published_layout(synthetic, uninterrupted, tmp_path):
     problem = synthetic[0]
     res = uninterrupted[0]
     paths = write_outputs(tmp_path, res, preset="synthetic")
-    assert sorted(p.name for p in paths) == sorted(cal.OUTPUT_FILES)
+    assert sorted(p.name for p in paths) == sorted(OUTPUT_FILES)
     params = pd.read_csv(tmp_path / "params.csv")
     assert list(params.columns) == ["guess"] and len(params) == problem.K
     np.testing.assert_array_equal(params["guess"].to_numpy(), res.theta)  # exact round trip
@@ -385,7 +403,7 @@ def test_cli_synthetic_calibration_resumes(synthetic, tmp_path):
     s = json.loads(stdout)
     assert s["converged"] is False and s["iterations"] == 1 and s["start"] == "cold"
     assert len(s["history"]) == 2 and s["history"][1]["max_gap"] < s["history"][0]["max_gap"]
-    for name in cal.OUTPUT_FILES:
+    for name in OUTPUT_FILES:
         assert (out / name).is_file(), name
     before = (out / cal.CHECKPOINT_NAME).read_bytes()
     # other settings or another start: refused, checkpoint untouched

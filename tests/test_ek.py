@@ -14,8 +14,8 @@ from hat_jax.data import DataError, load_ek2002, load_published
 from hat_jax.ek import EK_PRESETS, THETA_D, economy_from_params, ek_world
 from hat_jax.equilibrium import _residual_fn, encode, solve_equilibrium_jit
 from hat_jax.gravity import log_trade_costs_unclamped, trade_costs, unpack_params
-from hat_jax.household import HouseholdOptions, initial_state
-from hat_jax.params import delivered_prices, household_problems
+from hat_jax.household import initial_state
+from hat_jax.params import delivered_prices, household_options, household_problems
 
 NA_EK = 20
 BETA_MODE = EquilibriumOptions(unknown="beta")
@@ -119,7 +119,7 @@ def test_published_prices_clear_markets_on_the_published_grid(data_dir):
     W0, R0, b0 = w.start("published")
     x0 = encode(jnp.asarray(W0), R0, b0, e, BETA_MODE)
     probs = household_problems(e, jnp.asarray(W0), R0, b0)
-    s0 = jax.vmap(initial_state, in_axes=(0, None))(probs, HouseholdOptions(gamma=e.gamma, Na=e.Na))
+    s0 = jax.vmap(initial_state, in_axes=(0, None))(probs, household_options(e))
     f = jax.jit(lambda x, s: _residual_fn(x, e, BETA_MODE, jnp.asarray(R0), s))
     r, (_, ok) = f(x0, s0)
     assert bool(ok)
@@ -214,3 +214,34 @@ def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq)
     fd = (f(theta + h * direction) - f(theta - h * direction)) / (2 * h)
     np.testing.assert_allclose(np.asarray(tangent), np.asarray(fd), rtol=1e-5, atol=1e-7)
     assert np.max(np.abs(np.asarray(tangent[:19]))) > 1e-3  # wages do move
+
+
+def test_one_preset_registry_and_no_calibration_import():
+    """Every preset table is a view of the one registry; "start" kinds are the registry's;
+    ek.py does not import the calibration (no ek <-> calibration circle)."""
+    import ast
+    import inspect
+
+    from hat_jax import ek, presets
+    from hat_jax.ek import EK_UNPUBLISHED_PRESETS
+    from hat_jax.preset_registry import REGISTRY, START_KINDS
+
+    assert tuple(hat_jax.PRESETS) == tuple(REGISTRY)
+    for name, p in REGISTRY.items():
+        assert presets.solve_defaults(name) == {"unknown": p.unknown, "R": p.R}
+        assert p.start in (None, *START_KINDS)
+        if p.from_data:
+            spec = (EK_PRESETS if p.has_published else EK_UNPUBLISHED_PRESETS)[name]
+            assert spec["R"] == p.R and spec["published"] == p.published
+            assert p.start == ("published" if p.has_published else "cold")
+        else:
+            assert name not in EK_PRESETS and name not in EK_UNPUBLISHED_PRESETS
+            assert p.start is None and presets.preset_start(name) is None
+    assert set(presets.SOLVE_DEFAULTS) == {*EK_PRESETS, *EK_UNPUBLISHED_PRESETS}
+    e = hat_jax.preset("two_country_log", Na=10)
+    assert float(e.gamma) == 1.0 and float(e.d[0, 1]) == 2.05
+    with pytest.raises(ValueError, match="start must be"):
+        presets.preset_start("two_country", "warm")
+    tree = ast.parse(inspect.getsource(ek))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any("calibration" in (m or "") for m in imported), imported

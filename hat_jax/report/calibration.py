@@ -1,0 +1,157 @@
+"""What a calibration writes: params.csv, prices.csv (the published layouts),
+summary.json, moments.csv (Table-1 style) and fit.png, from a
+:class:`hat_jax.calibration.CalibrationResult`.
+
+The report layer sits above :mod:`hat_jax.calibration` (which never imports it).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..calibration import (
+    CalibrationResult,
+    moment_names,
+    parameter_names,
+    trade_cost_levels,
+)
+from ..fileio import atomic_write_bytes
+from ..gravity import N_COMMON, log_share_ratios
+
+__all__ = ["OUTPUT_FILES", "calibration_table", "fit_figure", "params_csv", "prices_csv",
+           "summary", "write_outputs"]
+
+#: The files :func:`write_outputs` writes (fit.png only with ``figure=True``).
+OUTPUT_FILES = ("params.csv", "prices.csv", "summary.json", "moments.csv", "fit.png")
+
+
+def calibration_table(result: CalibrationResult):
+    """Table-1 style: one row per moment (published layout): moment, data, model, gap
+    (model - data), parameter (its name), value, and trade_cost_level = exp(-value /
+    theta_d) for the importer effects mu and the common coefficients (NaN for log A)."""
+    import pandas as pd
+
+    countries = result.problem.countries
+    K = result.theta.size
+    m = (K - N_COMMON) // 2
+    level = np.exp(-result.theta / result.problem.theta_d)
+    level[:m] = np.nan
+    return pd.DataFrame({
+        "moment": moment_names(countries), "data": result.target, "model": result.model,
+        "gap": result.gaps, "parameter": parameter_names(countries), "value": result.theta,
+        "trade_cost_level": level})
+
+
+def params_csv(theta) -> str:
+    """params.csv: column ``guess``, the K parameters (exact round trip)."""
+    return "guess\n" + "".join(f"{float(v)!r}\n" for v in theta)
+
+
+def prices_csv(W, beta) -> str:
+    """prices.csv: column ``guess``, W_1..W_{N-1} (wages normalised to mean one, so that
+    W_N = N - sum(W_1..W_{N-1})) then beta."""
+    W = np.asarray(W, np.float64)
+    W = W * (W.size / W.sum())
+    return "guess\n" + "".join(f"{float(v)!r}\n" for v in W[:-1]) + f"{float(beta)!r}\n"
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def summary(result: CalibrationResult, preset: str | None = None) -> dict:
+    """The summary.json object of a calibration (non-finite numbers as null)."""
+    hist = [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
+            for r in result.history]
+    fp = result.fingerprint
+    countries = result.problem.countries
+    return {
+        "preset": preset, "countries": list(countries),
+        "converged": bool(result.converged), "iterations": int(result.iterations),
+        "max_gap": _num(result.max_gap), "tol": result.tol, "seconds": _num(result.seconds),
+        "compile_s": _num(result.compile_s), "start": result.start,
+        "resumed": bool(result.resumed), "message": result.message,
+        "theta": [_num(v) for v in result.theta],
+        "parameters": dict(zip(parameter_names(countries), (_num(v) for v in result.theta))),
+        "trade_cost_levels": trade_cost_levels(result.theta, result.problem.theta_d),
+        "wages": [_num(v) for v in result.W], "beta": _num(result.beta), "R": _num(result.R),
+        "eq_residual": _num(result.eq_residual),
+        "gaps": dict(zip(moment_names(countries), (_num(v) for v in result.gaps))),
+        "history": hist,
+        "settings": {**fp["problem"], **fp["options"]},
+    }
+
+
+def _save_figure(fig, path) -> None:
+    # TODO(merge): use hat_jax.report.figures.save_figure(fig, path) instead.
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _diagonal(ax, x, y) -> None:
+    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    pad = 0.05 * (hi - lo + 1e-12)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="45-degree line")
+
+
+def fit_figure(result: CalibrationResult, path=None):
+    """The fit: (left) each pair i != j, the model's log(pi_ij / pi_ii) against the
+    data's log(X_ij / X_ii); (right) the K gravity moments, model against data.
+    Saved as PNG to ``path`` if given; returns the matplotlib Figure (Agg canvas, no
+    pyplot, so it works without a display; matplotlib is imported here, lazily)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4.8))
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
+    shares = np.asarray(result.trade_shares)
+    off = ~np.eye(shares.shape[0], dtype=bool)
+    model = np.asarray(log_share_ratios(shares))[off]
+    data = np.asarray(result.problem.data_trade)[off]
+    ax1.scatter(data, model, s=9, alpha=0.6)
+    _diagonal(ax1, data, model)
+    ax1.set(xlabel=r"data $\log(X_{ij}/X_{ii})$", ylabel=r"model $\log(\pi_{ij}/\pi_{ii})$",
+            title=f"Trade, {int(off.sum())} pairs $i \\neq j$")
+    ax1.legend(loc="upper left")
+    ax2.scatter(result.target, result.model, s=12)
+    _diagonal(ax2, np.asarray(result.target), np.asarray(result.model))
+    ax2.set(xlabel="data moment", ylabel="model moment",
+            title=f"Gravity moments (max |gap| {result.max_gap:.1e})")
+    fig.tight_layout()
+    if path is not None:
+        _save_figure(fig, path)
+    return fig
+
+
+def write_outputs(out_dir, result: CalibrationResult, preset: str | None = None,
+                  figure: bool = True) -> list[Path]:
+    """Write the calibration to ``out_dir`` (created), each file atomically:
+
+    params.csv (:func:`params_csv`), prices.csv (:func:`prices_csv`), summary.json
+    (:func:`summary`), moments.csv (:func:`calibration_table`) and, with ``figure``,
+    fit.png (:func:`fit_figure`). Returns the paths written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "params.csv": params_csv(result.theta),
+        "prices.csv": prices_csv(result.W, result.beta),
+        "summary.json": json.dumps(summary(result, preset), indent=2, allow_nan=False) + "\n",
+        "moments.csv": calibration_table(result).to_csv(index=False, float_format="%.17g"),
+    }
+    paths = []
+    for name, text in texts.items():
+        atomic_write_bytes(out / name, text.encode())
+        paths.append(out / name)
+    if figure:
+        fit_figure(result, out / "fit.png")
+        paths.append(out / "fit.png")
+    return paths
