@@ -14,7 +14,7 @@ tolerance 5e-13, household 3e-12, stop at max |moment gap| <= 1e-8).
     function theorem at the equilibrium, one forward pass with 19 + 46 directions;
     ``moments_and_jacobian``), warm. Same compiled program as (a) (compile_s ~ 0).
     ``equilibrium jacobian``: for scale, the 19 x 19 Jacobian of the excess demands at
-    the same point (``hat_jax.equilibrium._value_and_jacobian``, as benchmarks/world.py);
+    the same point (``hat_jax.equilibrium.value_and_jacobian``, as benchmarks/world.py);
     the record of (b) carries ``ratio_to_equilibrium_jacobian``.
 (c) ``calibration published``: the whole calibration from the published vectors
     (``calibrate`` with ``starting_point(world, "published")``, a checkpoint written each
@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import calibration as cal  # noqa: E402
 from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS  # noqa: E402
-from hat_jax.equilibrium import _residual_fn, _value_and_jacobian, encode  # noqa: E402
+from hat_jax.equilibrium import excess_demands, value_and_jacobian, encode  # noqa: E402
 
 from _common import device_description, load_ek_world, log, main, time_fn  # noqa: E402
 
@@ -128,8 +128,8 @@ def bench_evaluations(world, problem, options, runs, sections) -> list[dict]:
         econ = hat_jax.ek.economy_from_params(jnp.asarray(theta), problem.economy,
                                               problem.geography)
         x = encode(jnp.asarray(W), problem.R, jnp.asarray(beta), econ, opts)
-        jac = jax.jit(lambda x, e, R, s: _value_and_jacobian(
-            lambda y: _residual_fn(y, e, opts, R, s), x))
+        jac = jax.jit(lambda x, e, R, s: value_and_jacobian(
+            lambda y: excess_demands(y, e, opts, R, s), x))
         rec_e = time_fn(name, jac, x, econ, problem.R, s, runs=runs, **extra)
         rec_j["ratio_to_equilibrium_jacobian"] = rec_j["median_s"] / rec_e["median_s"]
         records += [rec_j, rec_e]

@@ -8,7 +8,7 @@ prices" are the preset's published wages and beta (``world.start("published")``)
 are the equilibrium at Na = 100 only.
 
 (a) ``residual``: one evaluation of the 19 excess demands, the jitted
-    ``hat_jax.equilibrium._residual_fn`` (households of every country, stationary
+    ``hat_jax.equilibrium.excess_demands`` (households of every country, stationary
     distributions, aggregates, market residuals) at the published prices:
       ``cold``:       household state = the reference initial guess (as in Newton's first
                       iteration);
@@ -17,7 +17,7 @@ are the equilibrium at Na = 100 only.
       ``warm moved``: from that state after the wages move W_j -> W_j * 1.01 (even j) or
                       * 0.99 (odd j, 0-based), beta unchanged (as in an early Newton step).
     All three share one compiled function (the state is an argument).
-(b) ``jacobian``: ``_value_and_jacobian`` of (a) (the 19 x 19 Jacobian by forward mode, one
+(b) ``jacobian``: ``value_and_jacobian`` of (a) (the 19 x 19 Jacobian by forward mode, one
     primal evaluation), jitted; ``cold`` and ``warm`` as in (a), one compiled function.
 (c) ``equilibrium published``: ``jax.jit(solve_equilibrium_jit, static_argnames=("opts",
     "throw"))`` from the published prices (W0 published, R = 1.01, beta0 published).
@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
 from hat_jax.ek import EK_PRESETS  # noqa: E402
-from hat_jax.equilibrium import _residual_fn, _value_and_jacobian, decode, encode  # noqa: E402
+from hat_jax.equilibrium import excess_demands, value_and_jacobian, decode, encode  # noqa: E402
 from hat_jax.household import initial_state  # noqa: E402
 from hat_jax.params import household_options  # noqa: E402
 
@@ -114,7 +114,7 @@ def bench_residual(world, opts, runs, sections) -> list[dict]:
             return compiled[key]
         return go
 
-    resid = jax.jit(lambda x, economy, R, s: _residual_fn(x, economy, opts, R, s))
+    resid = jax.jit(lambda x, economy, R, s: excess_demands(x, economy, opts, R, s))
     keep: dict = {}  # the household state solved at the published prices (warm start)
     if "a" in sections:
         name = f"residual cold {tag}"
@@ -141,8 +141,8 @@ def bench_residual(world, opts, runs, sections) -> list[dict]:
                                    info=residual_info(name), **extra))
 
     if "b" in sections:
-        jac = jax.jit(lambda x, economy, R, s: _value_and_jacobian(
-            lambda y: _residual_fn(y, economy, opts, R, s), x))
+        jac = jax.jit(lambda x, economy, R, s: value_and_jacobian(
+            lambda y: excess_demands(y, economy, opts, R, s), x))
         for label, s in (("cold", s_cold), ("warm", s_warm)):
             name = f"jacobian {label} {tag}"
             log(f"(b) {name}")

@@ -12,7 +12,7 @@ import hat_jax
 from hat_jax import EquilibriumOptions
 from hat_jax.data import DataError, load_ek2002, load_published
 from hat_jax.ek import EK_PRESETS, THETA_D, economy_from_params, ek_world
-from hat_jax.equilibrium import _residual_fn, encode, solve_equilibrium_jit
+from hat_jax.equilibrium import excess_demands, encode, solve_equilibrium_jit
 from hat_jax.gravity import log_trade_costs_unclamped, trade_costs, unpack_params
 from hat_jax.household import initial_state
 from hat_jax.params import delivered_prices, household_options, household_problems
@@ -120,7 +120,7 @@ def test_published_prices_clear_markets_on_the_published_grid(data_dir):
     x0 = encode(jnp.asarray(W0), R0, b0, e, BETA_MODE)
     probs = household_problems(e, jnp.asarray(W0), R0, b0)
     s0 = jax.vmap(initial_state, in_axes=(0, None))(probs, household_options(e))
-    f = jax.jit(lambda x, s: _residual_fn(x, e, BETA_MODE, jnp.asarray(R0), s))
+    f = jax.jit(lambda x, s: excess_demands(x, e, BETA_MODE, jnp.asarray(R0), s))
     r, (_, ok) = f(x0, s0)
     assert bool(ok)
     assert np.max(np.abs(np.asarray(r))) < 3e-8

@@ -16,7 +16,7 @@ LAYERS = [
     {"household"},
     {"params", "distribution", "aggregates"},
     {"_newton", "equilibrium"},
-    {"data", "gravity", "presets", "ek", "ek_start"},
+    {"data", "gravity", "preset_registry", "presets", "ek"},
     {"calibration", "elasticities", "welfare", "planner"},
     {"report"},
     {"cli"},

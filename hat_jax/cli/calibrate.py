@@ -38,6 +38,7 @@ from hat_jax.calibration import (
 )
 from hat_jax.data import DataWarning
 from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, ek_world
+from hat_jax.report.calibration import calibration_table, summary, write_outputs
 from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
 
@@ -123,7 +124,6 @@ def options_from_args(args) -> CalibrationOptions:
 
 def format_table(result, preset: str, true_theta=None) -> str:
     """The readable summary: status, Table 1 (common coefficients) and the worst gaps."""
-    from hat_jax.report.calibration import calibration_table  # merge: calibration branch
 
     table = calibration_table(result)
     common = table.iloc[-10:][["moment", "data", "model", "value", "trade_cost_level"]]
@@ -172,7 +172,6 @@ def _problem(args, options: CalibrationOptions):
 
 
 def _print_json(result, args, paths, checkpoint: Path, true_theta) -> None:
-    from hat_jax.report.calibration import summary  # merge: calibration branch
 
     obj = summary(result, args.preset)
     obj["files"] = [str(p) for p in paths]
@@ -184,7 +183,6 @@ def _print_json(result, args, paths, checkpoint: Path, true_theta) -> None:
 
 def run(args) -> int:
     """Run ``hat calibrate`` (see the module docstring); returns the exit code."""
-    from hat_jax.report.calibration import write_outputs  # merge: calibration branch
 
     if args.preset not in CALIBRATION_PRESETS:
         raise ValueError(f"preset {args.preset!r} cannot be calibrated; choose one of "
@@ -205,7 +203,7 @@ def run(args) -> int:
     try:
         result = calibrate(problem, start, options=options, checkpoint=checkpoint,
                            resume=args.resume, overwrite=args.restart,
-                           meta={"preset": args.preset})
+                           meta={"preset": args.preset}, throw=False)
     except ConvergenceError as exc:
         err(f"not converged: {exc}")
         return EXIT_NOT_CONVERGED

@@ -7,7 +7,6 @@ The report layer sits above :mod:`hat_jax.calibration` (which never imports it).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -22,6 +21,7 @@ from ..calibration import (
 )
 from ..fileio import atomic_write_bytes
 from ..gravity import N_COMMON, log_share_ratios
+from .figures import save_figure
 
 __all__ = ["OUTPUT_FILES", "calibration_table", "fit_figure", "params_csv", "prices_csv",
            "summary", "write_outputs"]
@@ -88,13 +88,6 @@ def summary(result: CalibrationResult, preset: str | None = None) -> dict:
     }
 
 
-def _save_figure(fig, path) -> None:
-    # TODO(merge): use hat_jax.report.figures.save_figure(fig, path) instead.
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    atomic_write_bytes(Path(path), buf.getvalue())
-
-
 def _diagonal(ax, x, y) -> None:
     lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
     pad = 0.05 * (hi - lo + 1e-12)
@@ -127,7 +120,7 @@ def fit_figure(result: CalibrationResult, path=None):
             title=f"Gravity moments (max |gap| {result.max_gap:.1e})")
     fig.tight_layout()
     if path is not None:
-        _save_figure(fig, path)
+        save_figure(fig, path)
     return fig
 
 
