@@ -43,7 +43,8 @@ def _symmetric_costs(N: int, d: float) -> np.ndarray:
 
 def _two_country(name: str, d, overrides: dict) -> Economy:
     settings = dict(REGISTRY[name].settings)
-    d = settings.pop("d") if d is None else d
+    default_d = settings.pop("d")
+    d = default_d if d is None else d
     costs = np.asarray(d, np.float64) if np.ndim(d) == 2 else _symmetric_costs(2, d)
     kw = dict(_TWO_COUNTRY_COMMON, **settings, countries=TWO_COUNTRY_LABELS)
     kw.update(overrides)
