@@ -48,7 +48,7 @@ def init(x0, s0):
     """The carry before the first iteration (x0: unknowns, s0: warm start)."""
     n, dtype = x0.shape[0], x0.dtype
     return dict(
-        it=jnp.asarray(0, jnp.int32), x=x0, s=s0, x_acc=x0,
+        it=jnp.asarray(0, jnp.int32), x=x0, s=s0, s_eval=s0, x_acc=x0,
         rvec_acc=jnp.zeros(n, dtype), r_acc=jnp.asarray(jnp.inf, dtype),
         dx_acc=jnp.zeros(n, dtype), t=jnp.asarray(1.0, dtype),
         frac=jnp.asarray(1.0, dtype), J=jnp.eye(n, dtype=dtype),
@@ -71,7 +71,9 @@ def step(c, f, tol, jacobian_reuse, max_step):
     r_acc = c["r_acc"]
     accept = jnp.isfinite(rn) & ((it == 0) | (rn < (1.0 - 1e-4 * c["t"]) * r_acc) | (rn <= tol))
     done = accept & (rn <= tol) & ok
-    s = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), s_new, s)
+    keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, old)
+    s_eval = keep(s, c["s_eval"])  # the warm start that evaluated the accepted point
+    s = keep(s_new, s)
     # base point: the trial if accepted, else the last accepted point
     xb = jnp.where(accept, x, c["x_acc"])
     rb = jnp.where(accept, r, c["rvec_acc"])
@@ -91,7 +93,8 @@ def step(c, f, tol, jacobian_reuse, max_step):
     size = jnp.where(done, 0.0, jnp.max(jnp.abs(t * dx_acc)))
     row = jnp.stack([rn, size, accept.astype(rn.dtype), need_J.astype(rn.dtype)])
     return dict(
-        it=it + 1, x=jnp.where(done, x, xb + t * dx_acc), s=s, x_acc=xb, rvec_acc=rb,
+        it=it + 1, x=jnp.where(done, x, xb + t * dx_acc), s=s, s_eval=s_eval, x_acc=xb,
+        rvec_acc=rb,
         r_acc=jnp.where(accept, rn, r_acc), dx_acc=dx_acc, t=t,
         frac=jnp.where(new_step, scale, c["frac"] * 0.5), J=J,
         J_valid=(c["J_valid"] | need_J) & jnp.all(jnp.isfinite(J)),
@@ -110,8 +113,10 @@ def _secant_update(c, x, r, accept):
 
 
 def solution(c):
-    """The root (or the last accepted point) of a finished carry."""
-    return jnp.where(c["done"], c["x"], c["x_acc"])
+    """(x, s) of a finished carry: the root (or the last accepted point) and the warm
+    start with which it was evaluated (re-solving from it reproduces that evaluation, so
+    a root at the tolerance is not lost to the noise of one more household iteration)."""
+    return jnp.where(c["done"], c["x"], c["x_acc"]), c["s_eval"]
 
 
 def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None):

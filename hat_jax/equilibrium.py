@@ -304,7 +304,8 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts):
     c = _newton.run(lax.stop_gradient(x0), lax.stop_gradient(hh_state0), f, opts.tol,
                     opts.max_iter, opts.jacobian_reuse, opts.max_step,
                     _callback_progress if opts.verbose else None)
-    return _newton.solution(c), c["s"], c["it"], c["history"]
+    x, s = _newton.solution(c)
+    return x, s, c["it"], c["history"]
 
 
 @equilibrium_root.defjvp
@@ -445,7 +446,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
         if verbose:
             _progress(len(rows) - 1, rows[-1])
     _warn_if_singular(c)
-    eq = finish(_newton.solution(c), c["s"], c["it"], None, economy, R_fixed, opts)
+    eq = finish(*_newton.solution(c), c["it"], None, economy, R_fixed, opts)
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
     t2 = time.perf_counter()

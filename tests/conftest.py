@@ -45,17 +45,22 @@ def asset_grid_of(problems, i, Na):
 # The suite runs in two pytest-xdist workers that take whole files (pyproject: -n 2
 # --dist loadfile), handed out in collection order. Collecting the longest files first
 # (longest-processing-time-first scheduling) keeps one worker from starting a
-# four-minute file while the other sits idle at the end. Rough CPU minutes on 2 cores.
+# long file while the other sits idle at the end. Rough minutes on 2 cores, cold
+# compilation cache.
 LONG_FILES = (
-    "test_notebooks.py",         # ~6: four notebooks
-    "test_welfare.py",           # ~5
-    "test_calibration.py",       # ~4.5
-    "test_notebook_welfare.py",  # ~4
-    "test_ek.py",                # ~3.5: 19-country equilibria
-    "test_elasticities.py",      # ~3
-    "test_cli.py",               # ~2
-    "test_calibration_kill.py",  # ~1.5: three processes
-    "test_planner.py",           # ~1
+    "test_welfare.py",                # ~2
+    "test_notebook_welfare.py",       # ~1.4
+    "test_calibration.py",            # ~1.2
+    "test_household.py",              # ~1
+    "test_ek.py",                     # ~1
+    "test_notebook_calibration.py",   # ~1
+    "test_notebook_elasticities.py",  # ~0.9
+    "test_derivatives.py",            # ~0.9
+    "test_elasticities.py",           # ~0.8
+    "test_cli.py",                    # ~0.7
+    "test_notebooks.py",              # ~0.5: two notebooks
+    "test_calibration_kill.py",       # ~0.4: three processes
+    "test_planner.py",                # ~0.3
 )
 
 

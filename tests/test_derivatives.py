@@ -19,6 +19,13 @@ def _central(f, x, h):
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
+def _solve(economy, beta0=0.92):
+    """The re-solved model for a finite difference: the host-driven solver, whose compiled
+    programs every two-country test shares (a jitted copy would compile the whole
+    equilibrium again)."""
+    return hat_jax.solve_equilibrium(economy, OPTS, W0=np.ones(2), R0=1.01, beta0=beta0)
+
+
 @pytest.fixture(scope="module")
 def economy():
     return hat_jax.two_country(Na=NA_TEST)
@@ -63,7 +70,11 @@ def test_equilibrium_foreign_share_derivative_wrt_log_trade_cost(economy):
         return eq.world.aggregates.trade_shares[0, 1]
 
     x0 = jnp.log(1.745)
-    f = jax.jit(foreign_share)
+
+    def f(log_d12):  # the same function, solved on the host
+        d = np.array([[1.0, np.exp(float(log_d12))], [1.745, 1.0]])
+        return _solve(economy.replace(d=jnp.asarray(d))).world.aggregates.trade_shares[0, 1]
+
     _, tangent = jax.jit(lambda x: jax.jvp(foreign_share, (x,), (jnp.ones_like(x),)))(x0)
     fd = _central(f, x0, 1e-4)
     assert float(tangent) < 0
@@ -86,7 +97,13 @@ def test_equilibrium_prices_jacobian_wrt_parameters(economy):
 
     th0 = jnp.array([0.92, 0.25, 1.1])
     J = jax.jit(jax.jacfwd(prices))(th0)
-    f = jax.jit(prices)
+
+    def f(theta):  # the same function, solved on the host
+        beta, sigma, A2 = (float(v) for v in theta)
+        eq = _solve(economy.replace(beta=jnp.asarray(beta), sigma=jnp.asarray(sigma),
+                                    A=jnp.asarray([1.0, A2])), beta0=beta)
+        return jnp.stack([eq.W[0], eq.R])
+
     for k, h in enumerate([1e-6, 1e-6, 1e-6]):
         e = jnp.zeros(3).at[k].set(h)
         fd = (f(th0 + e) - f(th0 - e)) / (2 * h)

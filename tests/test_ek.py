@@ -188,7 +188,7 @@ def test_log_utility_gravity_recovers_cost_coefficients(log_world, log_eq):
 def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq):
     """d(W, beta, trade shares)/d Theta in one direction that moves TFP, importer effects,
     a distance bin and the border coefficient: implicit function theorem vs central FD."""
-    opts = EquilibriumOptions(unknown="beta", tol=1e-13)
+    opts = EquilibriumOptions(unknown="beta", tol=1e-13, hh_tol=1e-12, dist_tol=1e-14)
     base = baseline.economy
     geo = baseline.geography
     W0, R0 = baseline_eq.W, jnp.asarray(1.01)
@@ -204,7 +204,11 @@ def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq)
     direction = np.zeros(theta.shape)
     direction[[0, 10, 18, 25, 36, 39, 42]] = [0.3, -0.2, 0.5, -0.4, 0.2, 0.1, -0.3]
     direction = jnp.asarray(direction)
-    f = jax.jit(outputs)
+    def f(theta):  # the same function on the host-driven solver (programs already compiled)
+        e = economy_from_params(theta, base, geo)
+        eq = hat_jax.solve_equilibrium(e, opts, W0=W0, R0=R0, beta0=b0, hh_state0=s0)
+        return jnp.concatenate([eq.W, eq.beta[None], eq.world.aggregates.trade_shares.ravel()])
+
     _, tangent = jax.jit(lambda th, t: jax.jvp(outputs, (th,), (t,)))(theta, direction)
     # The solves stop at max|excess demand| 1e-13, so each FD quotient carries noise of
     # order 1e-13/h: measured max |AD - FD| = 3.8e-7 at h = 1e-4 (truncation), 3.2e-8 at
