@@ -23,7 +23,6 @@ below ``tol``) and differentiated by the implicit function theorem,
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import NamedTuple
 
 import equinox as eqx
@@ -69,14 +68,14 @@ class HouseholdProblem(NamedTuple):
 class HouseholdOptions(eqx.Module):
     """Settings of the household solve.
 
-    Static (changing them recompiles): gamma, the CRRA coefficient (1 = log utility, a
-    different program); Na, the number of asset grid points; anderson_memory, the
+    Static (changing them recompiles): Na, the number of asset grid points; anderson_memory, the
     Anderson history length (0 = the plain reference iteration); gmres_restart, the
     Krylov basis size; tangent_solver, how the implicit-function linear systems of
     derivatives are solved: "lu" (dense LU of I - dF/dy per country, shared by all
     directions; memory (2 Nz Na)^2 doubles per country) or "gmres" (matrix-free).
 
-    Traced (changing them never recompiles): tol, the sup-norm change of consumption c
+    Traced (changing them never recompiles): gamma, the CRRA coefficient (1 = log
+    utility, the same program); tol, the sup-norm change of consumption c
     and of the choice-specific values v in one reference sweep from the returned fixed
     point (reference: 1e-10); max_iter, the cap on accelerated sweeps; gmres_rtol /
     gmres_atol, the GMRES tolerances.
@@ -84,7 +83,7 @@ class HouseholdOptions(eqx.Module):
     Build it with :func:`hat_jax.params.household_options` (gamma and Na from the economy).
     """
 
-    gamma: float = eqx.field(static=True, converter=float)
+    gamma: float = eqx.field(converter=as_float)
     Na: int = eqx.field(static=True)
     tol: float = eqx.field(default=1e-10, converter=as_float)
     max_iter: int = eqx.field(default=2000, converter=as_int)
@@ -98,7 +97,7 @@ class HouseholdOptions(eqx.Module):
         if self.tangent_solver not in ("lu", "gmres"):
             raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
                              f"tangent_solver={self.tangent_solver!r}")
-        check_option_values(self, positive=("tol", "gmres_rtol", "gmres_atol"),
+        check_option_values(self, positive=("gamma", "tol", "gmres_rtol", "gmres_atol"),
                             at_least_one=("max_iter",))
         if isinstance(self.Na, bool) or not isinstance(self.Na, (int, np.integer)) \
                 or self.Na < 3:
@@ -136,18 +135,25 @@ class HouseholdSolution(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- utility
-def utility(c, gamma: float):
-    """u(c) = c^(1-gamma)/(1-gamma), or log c when gamma == 1."""
-    if gamma == 1.0:
-        return jnp.log(c)
-    return c ** (1.0 - gamma) / (1.0 - gamma)
+def _crra(c, gamma):
+    """(u(c), u'(c)) with gamma traced: u = c^(1-gamma)/(1-gamma), or log c when
+    gamma == 1 (selected by ``jnp.where``, so log utility is the same program; the
+    branch not taken is kept finite so that derivatives stay finite)."""
+    log_c = jnp.log(c)
+    mu = jnp.exp(-gamma * log_c)  # c^-gamma (1/c at gamma = 1); cheaper than ** on CPU
+    is_log = gamma == 1.0
+    safe = jnp.where(is_log, 2.0, gamma)
+    return jnp.where(is_log, log_c, c * mu / (1.0 - safe)), mu
 
 
-def marginal_utility(c, gamma: float):
+def utility(c, gamma):
+    """u(c) = c^(1-gamma)/(1-gamma), or log c when gamma == 1 (gamma may be traced)."""
+    return _crra(c, gamma)[0]
+
+
+def marginal_utility(c, gamma):
     """u'(c) = c^(-gamma)."""
-    if gamma == 1.0:
-        return 1.0 / c
-    return c ** (-gamma)
+    return jnp.exp(-gamma * jnp.log(c))
 
 
 def choice_probabilities(v, psi, sigma, axis: int = -1):
@@ -227,12 +233,7 @@ def _egm(y, problem: HouseholdProblem, opts: HouseholdOptions) -> _Sweep:
     a_next = problem.a_min + problem.da * (lo + frac)
     coh = cash_on_hand(problem, Na)
     c = (coh[:, None, :] - a_next) / problem.p[None, :, None]
-    if gamma == 1.0:
-        mu = 1.0 / c
-        u = jnp.log(c)
-    else:
-        mu = jnp.exp(-gamma * jnp.log(c))  # cheaper than c ** -gamma on CPU
-        u = c * mu / (1.0 - gamma)
+    u, mu = _crra(c, gamma)
     zi = jnp.arange(problem.z.shape[0])[:, None, None]
     ev = (1.0 - frac) * ephi[zi, lo] + frac * ephi[zi, lo + 1]
     v = u + problem.beta * ev
@@ -396,12 +397,14 @@ def _solve_primal_batched(y0, problems, opts):
     return jax.vmap(_solve_primal, in_axes=(0, 0, None))(y0, problems, opts)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2,))
+@jax.custom_jvp
 def household_fixed_points(y0, problems: HouseholdProblem, opts: HouseholdOptions):
     """y*_i = F(y*_i; problem_i) for every country i (leading axis), with implicit-function
     derivatives.
 
-    Tangents: (I - dF/dy) dy* = (dF/dproblem) dproblem at y*, country by country. With
+    Tangents: (I - dF/dy) dy* = (dF/dproblem) dproblem + (dF/dgamma) dgamma at y*,
+    country by country (the options are a differentiable argument: F depends on the
+    traced CRRA coefficient ``opts.gamma``; tolerances and caps do not enter F). With
     ``opts.tangent_solver == "lu"`` (default) dF/dy is built densely
     (:func:`operator_jacobian`) and LU-factorised once per country; the factorisation
     is shared by every tangent direction (jacfwd / vmap over directions batches only the
@@ -416,12 +419,12 @@ def household_fixed_points(y0, problems: HouseholdProblem, opts: HouseholdOption
 
 
 @household_fixed_points.defjvp
-def _household_fixed_points_jvp(opts, primals, tangents):
-    y0, problems = primals
-    _, t_problems = tangents
+def _household_fixed_points_jvp(primals, tangents):
+    y0, problems, opts = primals
+    _, t_problems, t_opts = tangents
     y, res, it = household_fixed_points(y0, problems, opts)
     op = jax.vmap(household_operator, in_axes=(0, 0, None))
-    _, rhs = jax.jvp(lambda p: op(y, p, opts), (problems,), (t_problems,))
+    _, rhs = jax.jvp(lambda p, o: op(y, p, o), (problems, opts), (t_problems, t_opts))
     if opts.tangent_solver == "lu":
         t_y = lax.map(lambda args: _lu_tangent(*args, opts), (y, problems, rhs))
     else:

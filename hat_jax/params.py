@@ -30,6 +30,14 @@ __all__ = [
 ]
 
 
+def _f64(x):
+    """Field converter: a float64 array (traced values pass through), so that an economy
+    built or replaced with Python numbers has the same types as one from make_economy."""
+    if isinstance(x, jax.core.Tracer):
+        return x
+    return jnp.asarray(x, dtype=jnp.float64)
+
+
 def _concrete(x) -> bool:
     return not any(isinstance(l, jax.core.Tracer) for l in jax.tree_util.tree_leaves(x))
 
@@ -42,22 +50,24 @@ class Economy(eqx.Module):
     "beta" equilibrium mode, then this value is only the starting guess); sigma: logit
     scale; psi_slope: quality / home-bias shifter slope; phi: borrowing limit (a' >= -phi
     A_i); amax: top of the asset grid (amax A_i); z, P, y_P: the income chain.
-    Static: gamma (CRRA, 1 = log), Na (asset grid points), countries (labels),
-    scale_by_tfp (the reference country scaling).
+    gamma: CRRA coefficient (1 = log utility; traced like the other parameters, so
+    derivatives with respect to it exist and log utility is not another program).
+    Static: Na (asset grid points), countries (labels), scale_by_tfp (the reference
+    country scaling).
     """
 
-    A: jax.Array
-    L: jax.Array
-    d: jax.Array
-    beta: jax.Array
-    sigma: jax.Array
-    psi_slope: jax.Array
-    phi: jax.Array
-    amax: jax.Array
-    z: jax.Array
-    P: jax.Array
-    y_P: jax.Array
-    gamma: float = eqx.field(static=True)
+    A: jax.Array = eqx.field(converter=_f64)
+    L: jax.Array = eqx.field(converter=_f64)
+    d: jax.Array = eqx.field(converter=_f64)
+    beta: jax.Array = eqx.field(converter=_f64)
+    sigma: jax.Array = eqx.field(converter=_f64)
+    psi_slope: jax.Array = eqx.field(converter=_f64)
+    phi: jax.Array = eqx.field(converter=_f64)
+    amax: jax.Array = eqx.field(converter=_f64)
+    z: jax.Array = eqx.field(converter=_f64)
+    P: jax.Array = eqx.field(converter=_f64)
+    y_P: jax.Array = eqx.field(converter=_f64)
+    gamma: jax.Array = eqx.field(converter=_f64)
     Na: int = eqx.field(static=True)
     countries: tuple = eqx.field(static=True)
     scale_by_tfp: bool = eqx.field(static=True, default=True)
@@ -78,7 +88,7 @@ class Economy(eqx.Module):
 
     def __check_init__(self):
         if _concrete((self.A, self.L, self.d, self.beta, self.sigma, self.phi, self.amax,
-                      self.P, self.z)):
+                      self.P, self.z, self.gamma)):
             validate_economy(self)
 
 

@@ -34,7 +34,8 @@ def as_float(x):
     returned unchanged."""
     if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
         return float(x)
-    if isinstance(x, np.ndarray) and x.shape == () and np.issubdtype(x.dtype, np.number):
+    if (isinstance(x, (np.ndarray, jax.Array)) and not _is_traced(x) and np.ndim(x) == 0
+            and np.issubdtype(x.dtype, np.number)):
         return float(x)
     return x
 

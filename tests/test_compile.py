@@ -57,6 +57,15 @@ def test_equilibrium_tolerances_do_not_recompile():
     np.testing.assert_allclose(np.asarray(second.W), np.asarray(first.W), atol=1e-10)
 
 
+def test_log_utility_is_the_same_program():
+    """gamma is traced: the log-utility economy (gamma = 1) reuses the CRRA programs."""
+    hat_jax.solve_equilibrium(hat_jax.two_country(Na=NA_TEST))
+    with count_compilations() as n:
+        eq = hat_jax.solve_equilibrium(hat_jax.two_country_log(Na=NA_TEST))
+    assert n == {e: 0 for e in _EVENTS}, n
+    assert bool(eq.converged) and float(eq.economy.gamma) == 1.0
+
+
 def test_household_tolerance_does_not_recompile():
     economy = hat_jax.two_country(Na=NA_TEST)
     problems = hat_jax.household_problems(economy, np.ones(2), 1.0, 0.92)
