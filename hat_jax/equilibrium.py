@@ -376,7 +376,7 @@ def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, 
                          f"got shape {W0.shape}")
     if not np.all(np.isfinite(W0)) or np.any(W0 <= 0):
         k = int(np.argmin(np.where(np.isfinite(W0), W0, -np.inf)))
-        raise ValueError(f"starting wages must be positive and finite, got W0[{k}]={W0[k]!r}")
+        raise ValueError(f"starting wages must be positive and finite, got W0[{k}]={float(W0[k])!r}")
     W0 = W0 / W0.mean()
     if R0 is None:
         R0 = 1.0 if opts.unknown == "R" else 1.01
