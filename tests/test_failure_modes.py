@@ -267,3 +267,14 @@ def test_starting_wage_message_is_plain():
         warnings.simplefilter("error")  # no RuntimeWarning leaks
         with pytest.raises(ValueError, match=r"W0\[1\]=-1\.0$"):
             default_guess(econ, EquilibriumOptions(), W0=[1.0, -1.0])
+
+
+def test_calibrate_not_converged_said_once_and_checkpoint_kept(tmp_path):
+    out = tmp_path / "cal"
+    rc, _, err = run(["calibrate", "synthetic", "--max-iter", "1", "--out", str(out),
+                      "--no-figure", "--quiet"])
+    assert rc == 2
+    assert err.count("not converged") == 1 and err.startswith("hat: not converged: max |gap|")
+    assert sorted(files.check_output_folder(out)["files"]) == [
+        "moments.csv", "params.csv", "prices.csv", "summary.json"]
+    assert (out / "checkpoint.npz").is_file()  # not part of the output set, kept
