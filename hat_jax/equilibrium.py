@@ -355,7 +355,11 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     derivatives with respect to it are exact too). throw: attach a runtime error
     (equinox.error_if) that fires if the equilibrium or an inner solve did not converge;
     with throw=False inspect ``converged`` / ``residual`` yourself. ``history`` keeps the
-    first HISTORY_ROWS (64) Newton iterations.
+    first HISTORY_ROWS (64) Newton iterations. Validation: an :class:`Economy` is
+    validated when it is built from concrete values; one built inside a trace (for
+    example ``economy.replace(d=d)`` with a traced ``d`` under ``jax.jit``) cannot be,
+    so validate such inputs before tracing (:func:`hat_jax.params.validate_economy`,
+    :func:`hat_jax.params.validate_trade_costs`).
     """
     x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0)
     x, s, it, history = equilibrium_root(x0, economy, s0, R_fixed, opts)
@@ -376,7 +380,7 @@ def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, 
                          f"got shape {W0.shape}")
     if not np.all(np.isfinite(W0)) or np.any(W0 <= 0):
         k = int(np.argmin(np.where(np.isfinite(W0), W0, -np.inf)))
-        raise ValueError(f"starting wages must be positive and finite, got W0[{k}]={W0[k]!r}")
+        raise ValueError(f"starting wages must be positive and finite, got W0[{k}]={float(W0[k])!r}")
     W0 = W0 / W0.mean()
     if R0 is None:
         R0 = 1.0 if opts.unknown == "R" else 1.01

@@ -88,7 +88,7 @@ class Economy(eqx.Module):
 
     def __check_init__(self):
         if _concrete((self.A, self.L, self.d, self.beta, self.sigma, self.phi, self.amax,
-                      self.P, self.z, self.gamma)):
+                      self.P, self.z, self.y_P, self.gamma)):
             validate_economy(self)
 
 
@@ -131,14 +131,19 @@ def validate_trade_costs(d, countries=None, what: str = "d (trade costs)") -> np
 
 def validate_economy(e: Economy) -> None:
     """Raise ValueError naming the parameter and the bad value for every invalid input."""
-    N = int(np.shape(e.A)[0]) if np.ndim(e.A) == 1 else -1
     A, L, d = np.asarray(e.A), np.asarray(e.L), np.asarray(e.d)
-    if A.ndim != 1 or N < 1:
-        raise ValueError(f"A must be a vector of TFPs, one per country, got shape {A.shape}")
+    if d.ndim != 2 or d.shape[0] != d.shape[1] or d.shape[0] < 1:
+        raise ValueError(f"d must be an N x N trade-cost matrix, got shape {d.shape}")
+    N = d.shape[0]  # the number of countries is that of the trade-cost matrix
+    if N < 2:
+        raise ValueError("the economy has N=1 country: the HAT model needs N >= 2 (trade "
+                         "between countries); a closed economy is not supported")
+    if A.shape != (N,):
+        raise ValueError(f"A (TFP) must have one entry per country, shape ({N},) like the "
+                         f"{N} x {N} trade costs d, got shape {A.shape}")
     if L.shape != (N,):
-        raise ValueError(f"L must have shape ({N},) like A, got {L.shape}")
-    if d.shape != (N, N):
-        raise ValueError(f"d must be an N x N trade-cost matrix with N={N}, got shape {d.shape}")
+        raise ValueError(f"L (labour) must have one entry per country, shape ({N},) like "
+                         f"the {N} x {N} trade costs d, got shape {L.shape}")
     for name, x in (("A", A), ("L", L)):
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             k = int(np.argmin(np.where(np.isfinite(x), x, -np.inf)))
@@ -156,16 +161,27 @@ def validate_economy(e: Economy) -> None:
     _scalar("psi_slope", e.psi_slope)
     phi = _scalar("phi", e.phi)
     amax = _scalar("amax", e.amax)
-    if amax <= -phi:
-        raise ValueError(
-            f"the asset grid [-phi, amax] = [{-phi!r}, {amax!r}] does not cover the borrowing "
-            f"limit -phi={-phi!r}: amax must exceed -phi")
+    # bonds are in zero net supply: the grid [-phi, amax] must contain a = 0 with room
+    # to lend, else the bond market cannot clear (phi < 0 would force everyone to hold
+    # a' >= -phi > 0; amax <= 0 would leave no lender)
+    if phi < 0:
+        raise ValueError(f"phi (borrowing limit a' >= -phi) must be >= 0, got phi={phi!r}: "
+                         "with phi < 0 every household holds positive bonds and the bond "
+                         "market (zero net supply) cannot clear")
+    if amax <= 0:
+        raise ValueError(f"amax (top of the asset grid) must be > 0, got amax={amax!r}: "
+                         "the bond market (zero net supply) needs households that lend")
     if not isinstance(e.Na, (int, np.integer)) or e.Na < 3:
         raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={e.Na!r}")
     validate_transition(e.P, "P (income transition matrix)")
     z = np.asarray(e.z)
     if z.shape != (np.shape(e.P)[0],) or np.any(z <= 0) or not np.all(np.isfinite(z)):
         raise ValueError(f"z (productivity levels) must be positive, one per row of P, got {z}")
+    y_P = np.asarray(e.y_P)
+    if y_P.shape != z.shape or not np.all(np.isfinite(y_P)):
+        raise ValueError(f"y_P (log persistent income, the quality shifter's state) must be "
+                         f"finite with one entry per income state, shape {z.shape}, got "
+                         f"shape {y_P.shape}" + ("" if y_P.shape != z.shape else f": {y_P}"))
     if len(e.countries) != N:
         raise ValueError(f"countries must have {N} labels, got {len(e.countries)}: {e.countries}")
 

@@ -98,7 +98,9 @@ def test_trade_shares_and_symmetry(solved):
 def test_out_files(solved):
     _, res, out_dir = solved
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "countries.csv", "summary.json", "trade_shares.csv"]  # no temporary files left
+        "countries.csv", "manifest.json", "summary.json", "trade_shares.csv"]  # no temp files
+    assert sorted(files.check_output_folder(out_dir)["files"]) == [
+        "countries.csv", "summary.json", "trade_shares.csv"]
     assert json.loads((out_dir / "summary.json").read_text()) == res
     ts = pd.read_csv(out_dir / "trade_shares.csv", index_col=0)
     assert list(ts.index) == ["Home", "Foreign"] and list(ts.columns) == ["Home", "Foreign"]

@@ -22,8 +22,12 @@ D2 = np.array([[1.0, 1.5], [1.5, 1.0]])
         (dict(gamma=-1.0), r"gamma.*gamma=-1\.0"),
         (dict(A=np.array([1.0, -2.0])), r"A\[1\]=.*-2\.0"),
         (dict(L=np.array([1.0, 0.0])), r"L\[1\]=.*0\.0"),
-        (dict(L=np.ones(3)), r"L must have shape \(2,\)"),
-        (dict(phi=0.5, amax=-1.0), r"does not cover the borrowing limit"),
+        (dict(L=np.ones(3)), r"L \(labour\) must have one entry per country, shape \(2,\)"),
+        (dict(A=np.ones(3)), r"A \(TFP\) must have one entry per country, shape \(2,\).*\(3,\)"),
+        (dict(phi=0.5, amax=-1.0), r"amax.*must be > 0, got amax=-1\.0"),
+        (dict(phi=0.5, amax=-0.1), r"amax.*must be > 0, got amax=-0\.1"),
+        (dict(phi=-0.5), r"phi.*must be >= 0, got phi=-0\.5.*cannot clear"),
+        (dict(d=np.ones((1, 1))), r"N=1 country.*closed economy is not supported"),
         (dict(Na=2), r"Na.*Na=2"),
         (dict(countries=("A",)), r"countries must have 2 labels"),
     ],
@@ -42,6 +46,20 @@ def test_non_stochastic_transition_matrix_rejected():
                         y_P=np.zeros(2))
     with pytest.raises(ValueError, match=r"not a stochastic matrix: row 0 sums to 1\.1"):
         hat_jax.make_economy(D2, income=bad)
+
+
+@pytest.mark.parametrize("y_P, match", [
+    (np.ones(3), r"y_P .*shape \(10,\), got shape \(3,\)"),
+    (np.full(10, np.nan), r"y_P .*must be finite"),
+])
+def test_bad_income_shifter_rejected(y_P, match):
+    econ = hat_jax.two_country(Na=20)
+    with pytest.raises(ValueError, match=match):
+        econ.replace(y_P=y_P)
+
+
+def test_phi_zero_is_allowed():
+    assert float(hat_jax.make_economy(D2, phi=0.0).phi) == 0.0
 
 
 def test_replace_validates_too():

@@ -9,7 +9,13 @@
 Each command module has ``add_parser(sub)`` and ``run(args) -> exit code``; what they
 share (economy options, the baseline solve, exit codes, printing) is in
 :mod:`hat_jax.cli.common`. Exit codes: 0 done; 1 bad input (``hat: error: ...``); 2 not
-converged; 130 (calibrate) interrupted. ``python -m hat_jax.cli ...`` works as well.
+converged; 130 interrupted. ``python -m hat_jax.cli ...`` works as well.
+
+Ctrl-C (SIGINT) ends every command at once, also while XLA compiles (C++ code that
+Python's KeyboardInterrupt cannot reach): :func:`hat_jax.cli.common.interrupt_handler`
+prints one line on stderr and exits with 130, after a commit of output files in progress
+is finished and the staging files of unfinished ones are removed (no partial output).
+``--out`` is checked (a folder that can be written or created) before any solve.
 
 Importing this package imports :mod:`hat_jax`, which turns on JAX's 64-bit mode.
 """
@@ -18,12 +24,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Sequence
 
 import hat_jax
 
 from . import calibrate, counterfactual, elasticities, planner, solve
-from .common import EXIT_INPUT, Parser, UsageError
+from hat_jax.data import DataWarning
+from hat_jax.report.files import check_writable_folder
+
+from .common import EXIT_INPUT, Parser, UsageError, interrupt_handler
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -47,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"hat: warning: {message}", file=sys.stderr if file is None else file, flush=True)
+
+
+def _one_line_warnings(quiet: bool) -> None:
+    """Warnings as one line each (``hat: warning: ...``, no source line), each message
+    once; data notes (DataWarning) not at all with --quiet. Call inside catch_warnings."""
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("ignore" if quiet else "once", DataWarning)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hat`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
@@ -60,8 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_INPUT
-    try:
-        return COMMANDS[args.command].run(args)
-    except ValueError as exc:  # bad parameters (hat_jax validation), data errors
-        print(f"hat: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    with interrupt_handler(), warnings.catch_warnings():
+        _one_line_warnings(quiet=bool(getattr(args, "quiet", False)))
+        try:
+            if getattr(args, "out", None) is not None:
+                check_writable_folder(args.out, "--out")
+            return COMMANDS[args.command].run(args)
+        except ValueError as exc:  # bad parameters (hat_jax validation), data errors
+            print(f"hat: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT

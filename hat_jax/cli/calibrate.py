@@ -42,7 +42,17 @@ from hat_jax.report.calibration import calibration_table, summary, write_outputs
 from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
 
-from .common import EXIT_NOT_CONVERGED, EXIT_OK, err, print_text, wrote
+from hat_jax.report.files import check_writable_folder
+
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    err,
+    print_text,
+    set_interrupt_message,
+    wrote,
+)
 
 __all__ = ["CALIBRATION_PRESETS", "EXIT_INTERRUPTED", "add_parser", "options_from_args",
            "format_table", "run"]
@@ -50,7 +60,6 @@ __all__ = ["CALIBRATION_PRESETS", "EXIT_INTERRUPTED", "add_parser", "options_fro
 #: Presets that can be calibrated: the Eaton-Kortum world, and the synthetic self-check.
 CALIBRATION_PRESETS = (*EK_PRESETS, *EK_UNPUBLISHED_PRESETS, "synthetic")
 SYNTHETIC_N, SYNTHETIC_NA = 6, 20
-EXIT_INTERRUPTED = 130
 
 
 def _add_numeric_options(s: argparse.ArgumentParser, defaults: CalibrationOptions) -> None:
@@ -188,8 +197,9 @@ def run(args) -> int:
         raise ValueError(f"preset {args.preset!r} cannot be calibrated; choose one of "
                          f"{', '.join(CALIBRATION_PRESETS)}")
     options = options_from_args(args)
-    problem, source, true_theta = _problem(args, options)
     out = Path(args.out if args.out is not None else f"calibration-{args.preset}")
+    check_writable_folder(out, "--out")
+    problem, source, true_theta = _problem(args, options)
     start = None
     if not (args.resume and args.start is None):
         has_published = getattr(source, "published", None) is not None
@@ -200,6 +210,8 @@ def run(args) -> int:
             f"R={float(problem.R):g}, " + (f"start {start.label}" if start else "resuming")
             + f", out {out}")
     checkpoint = out / CHECKPOINT_NAME
+    set_interrupt_message(f"interrupted: {checkpoint} holds the last finished iteration; "
+                          "continue with --resume")
     try:
         result = calibrate(problem, start, options=options, checkpoint=checkpoint,
                            resume=args.resume, overwrite=args.restart,
@@ -215,7 +227,8 @@ def run(args) -> int:
     wrote(paths, args.quiet)
     rc = EXIT_OK
     if not result.converged:
-        err(f"not converged: {result.message}")
+        msg = result.message
+        err(msg if msg.startswith("not converged") else f"not converged: {msg}")
         rc = EXIT_NOT_CONVERGED
     if args.json:
         _print_json(result, args, paths, checkpoint, true_theta)

@@ -8,15 +8,20 @@ Importing this module imports :mod:`hat_jax`, which turns on JAX's 64-bit mode.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import os
+import signal
+import socket
 import sys
+import threading
 from typing import Any, NamedTuple
 
 
 import hat_jax
 from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
+from hat_jax.fileio import critical_section, discard_pending
 from hat_jax.equilibrium import (
     Equilibrium,
     EquilibriumOptions,
@@ -34,10 +39,11 @@ __all__ = [
     "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
     "economy_from_args", "options_from_args", "starting_prices", "Baseline",
     "solve_baseline", "default_country", "report_not_converged", "err", "wrote",
-    "print_text", "print_result",
+    "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
+    "set_interrupt_message", "memory_estimate", "available_memory", "choose_tangent_solver",
 ]
 
-EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2
+EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 #: CLI option -> keyword of the preset factory (passed only when given).
 _ECONOMY_OPTIONS = {"gamma": "gamma", "sigma": "sigma", "beta": "beta", "d": "d", "Na": "Na",
@@ -98,6 +104,12 @@ def _add_equilibrium_group(s: argparse.ArgumentParser) -> None:
     e.add_argument("--distribution", choices=("direct", "iterate"), default="iterate",
                    help="stationary distribution by forward iteration (default; the "
                    "reference method) or a direct dense linear solve")
+    e.add_argument("--tangent-solver", dest="tangent_solver", choices=("lu", "gmres"),
+                   default=None,
+                   help="linear solver of the implicit-function systems behind the "
+                   "Jacobian: lu (dense LU per country, fastest; memory grows as "
+                   "(2 Nz Na)^2) or gmres (matrix-free, for large grids). Default: lu, "
+                   "or gmres with a note when lu would not fit in the available memory")
 
 
 def add_economy_arguments(s: argparse.ArgumentParser) -> None:
@@ -199,6 +211,7 @@ def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
     return EquilibriumOptions(
         regime=args.regime, unknown=args.unknown, tol=args.tol, hh_tol=args.hh_tol,
         max_iter=args.max_iter, distribution=args.distribution, verbose=not args.quiet,
+        tangent_solver=getattr(args, "tangent_solver", None) or "lu",
     )
 
 
@@ -240,6 +253,8 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
     :func:`report_not_converged`)."""
     economy, world = setup if setup is not None else setup_from_args(args)
     opts = options_from_args(args)
+    opts = opts.replace(tangent_solver=choose_tangent_solver(
+        economy, getattr(args, "tangent_solver", None), quiet=args.quiet))
     W0, R0, beta0, start = starting_prices(args, economy, world, opts)
     progress = not args.quiet
     if progress:
@@ -256,6 +271,79 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
         err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
             f"run {timings.get('run_s', float('nan')):.3f} s")
     return Baseline(economy, world, opts, eq, timings, start)
+
+
+# ------------------------------------------------------------------------------ memory
+#: Peak resident memory of a solve, measured with /usr/bin/time -v (hat solve two_country,
+#: tangent_solver lu, CPU): Na = 100, 200, 400 -> 0.89, 1.20, 2.52 GB, i.e. about 0.76 GB
+#: (the runtime and the compiler) plus 3.45 dense (2 Nz Na)^2 float64 matrices (the
+#: household tangent matrix, I - K, its LU, the distribution's (Nz Na)^2 matrices and
+#: the Jacobian columns; countries are factorised one after another, so N hardly
+#: matters). GMRES needs no dense matrix: 4.7 GB measured at Na = 2000 (issue 17), i.e.
+#: the base plus about 6000 state vectors per country.
+MEMORY_BASE_BYTES = 0.76e9
+MEMORY_LU_MATRICES = 3.45
+MEMORY_GMRES_VECTORS = 6000
+
+
+def memory_estimate(economy: Economy, tangent_solver: str = "lu") -> float:
+    """Estimated peak memory (bytes) of solving ``economy``'s equilibrium on the CPU with
+    ``tangent_solver`` ("lu": dominated by dense (2 Nz Na)^2 float64 matrices;
+    "gmres": linear in Na)."""
+    n = 2 * economy.Nz * economy.Na  # household state size of one country
+    if tangent_solver == "lu":
+        return MEMORY_BASE_BYTES + MEMORY_LU_MATRICES * 8.0 * n * n
+    return MEMORY_BASE_BYTES + MEMORY_GMRES_VECTORS * 8.0 * n * economy.N
+
+
+def available_memory() -> float | None:
+    """Memory this process can still use (bytes): the smaller of MemAvailable
+    (/proc/meminfo) and what a cgroup limit leaves; None where neither is known."""
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found.append(float(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                          "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit) as f:
+                lim = f.read().strip()
+            with open(usage) as f:
+                used = float(f.read().strip())
+            if lim != "max" and float(lim) < 2**60:
+                found.append(float(lim) - used)
+        except (OSError, ValueError):
+            continue
+    return min(found) if found else None
+
+
+def choose_tangent_solver(economy: Economy, requested: str | None, quiet: bool = False,
+                          available: float | None = None) -> str:
+    """The tangent solver for a solve of ``economy``: ``requested`` ("lu" or "gmres") if
+    given, else "lu" when its :func:`memory_estimate` fits in ``available`` bytes
+    (default :func:`available_memory`), else "gmres" with a note on stderr. Raises
+    ValueError, before anything is compiled, when "lu" was requested and does not fit."""
+    available = available_memory() if available is None else available
+    if requested == "gmres" or available is None:
+        return requested or "lu"
+    need = memory_estimate(economy, "lu")
+    if need <= 0.9 * available:
+        return "lu"
+    what = (f"the dense tangent solver (lu) needs about {need / 1e9:.1f} GB at Na={economy.Na}"
+            f" (Nz={economy.Nz}), more than the {available / 1e9:.1f} GB available")
+    if requested == "lu":
+        raise ValueError(f"--tangent-solver lu: {what}; use --tangent-solver gmres "
+                         f"(matrix-free, about "
+                         f"{memory_estimate(economy, 'gmres') / 1e9:.1f} GB) or a smaller --Na")
+    if not quiet:
+        err(f"note: {what}; using --tangent-solver gmres (matrix-free, slower per "
+            "Jacobian)")
+    return "gmres"
 
 
 def default_country(economy, given, fallback) -> int:
@@ -304,3 +392,74 @@ def print_text(text: str) -> None:
 def print_result(args: argparse.Namespace, result: dict, text) -> None:
     """Print ``result`` as JSON with ``--json``, else ``text()`` (the readable summary)."""
     print_text(json_text(result) if args.json else text())
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+_INTERRUPT = {"message": "interrupted"}
+
+
+def set_interrupt_message(message: str) -> None:
+    """The line printed (after ``hat: ``) when the command is interrupted."""
+    _INTERRUPT["message"] = message
+
+
+def _exit_interrupted() -> None:
+    with critical_section():  # let a commit of output files finish
+        discard_pending()  # staging folders and temporary files of unfinished writes
+        try:
+            os.write(2, f"hat: {_INTERRUPT['message']}\n".encode())
+        except OSError:
+            pass
+        os._exit(EXIT_INTERRUPTED)
+
+
+def _watch(sock: socket.socket) -> None:
+    while True:
+        try:
+            data = sock.recv(64)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGINT in data:
+            _exit_interrupted()
+
+
+@contextlib.contextmanager
+def interrupt_handler():
+    """Within the context, SIGINT (Ctrl-C) ends the process at once with exit code 130 and
+    one line on stderr (:func:`set_interrupt_message`), no traceback.
+
+    Python runs a signal handler only when the main thread returns to the interpreter,
+    which can take many seconds while XLA compiles (and unwinding a KeyboardInterrupt
+    through JAX has crashed the process). So the C-level handler's wakeup byte
+    (signal.set_wakeup_fd) is read by a watcher thread, which takes
+    :func:`hat_jax.fileio.critical_section` (a commit of output files in progress is
+    finished), removes unfinished staging files and calls ``os._exit(130)``. Outside the
+    main thread (or where signals cannot be set) the context does nothing. The previous
+    handler and wakeup fd are restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    rsock, wsock = socket.socketpair()
+    wsock.setblocking(False)
+    try:
+        old_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: _exit_interrupted())
+    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+        rsock.close()
+        wsock.close()
+        yield
+        return
+    _INTERRUPT["message"] = "interrupted"
+    watcher = threading.Thread(target=_watch, args=(rsock,), name="hat-sigint", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
+        signal.set_wakeup_fd(old_fd)
+        wsock.close()  # the watcher's recv returns b"" and it ends
+        watcher.join(timeout=1.0)
+        rsock.close()

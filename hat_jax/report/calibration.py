@@ -19,9 +19,10 @@ from ..calibration import (
     parameter_names,
     trade_cost_levels,
 )
-from ..fileio import atomic_write_bytes
+
 from ..gravity import N_COMMON, log_share_ratios
-from .figures import save_figure
+from .figures import figure_bytes, save_figure
+from .files import write_files
 
 __all__ = ["OUTPUT_FILES", "calibration_table", "fit_figure", "params_csv", "prices_csv",
            "summary", "write_outputs"]
@@ -126,25 +127,19 @@ def fit_figure(result: CalibrationResult, path=None):
 
 def write_outputs(out_dir, result: CalibrationResult, preset: str | None = None,
                   figure: bool = True) -> list[Path]:
-    """Write the calibration to ``out_dir`` (created), each file atomically:
+    """Write the calibration to ``out_dir`` as one set (:func:`~hat_jax.report.files.write_files`;
+    a checkpoint in the folder is kept):
 
     params.csv (:func:`params_csv`), prices.csv (:func:`prices_csv`), summary.json
     (:func:`summary`), moments.csv (:func:`calibration_table`) and, with ``figure``,
     fit.png (:func:`fit_figure`). Returns the paths written.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    texts = {
+    files = {
         "params.csv": params_csv(result.theta),
         "prices.csv": prices_csv(result.W, result.beta),
         "summary.json": json.dumps(summary(result, preset), indent=2, allow_nan=False) + "\n",
         "moments.csv": calibration_table(result).to_csv(index=False, float_format="%.17g"),
     }
-    paths = []
-    for name, text in texts.items():
-        atomic_write_bytes(out / name, text.encode())
-        paths.append(out / name)
     if figure:
-        fit_figure(result, out / "fit.png")
-        paths.append(out / "fit.png")
-    return paths
+        files["fit.png"] = figure_bytes(fit_figure(result))
+    return write_files(out_dir, files)

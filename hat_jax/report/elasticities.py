@@ -17,7 +17,7 @@ import pandas as pd
 
 from hat_jax.elasticities import StateElasticities, TradeElasticities, proposition3
 
-from .figures import pyplot, save_figure
+from .figures import figure_bytes, pyplot
 from .files import CSV_FLOAT, json_num, json_nums, json_text, records, write_files
 
 __all__ = [
@@ -173,6 +173,7 @@ def elasticities_summary(te: TradeElasticities, preset: str, eq, opts, hh_tol: f
             "R": json_nums(eq.R), "Na": int(e.Na), "Nz": int(e.Nz), "phi": json_num(e.phi),
             "amax": json_num(e.amax), "regime": opts.regime, "unknown": opts.unknown,
             "tol": float(opts.tol), "hh_tol": float(hh_tol),
+            "tangent_solver": opts.tangent_solver,
         },
     }
     if importer is not None:
@@ -211,16 +212,14 @@ def write_elasticity_outputs(out_dir, te: TradeElasticities, result: dict, state
     if states is not None:
         files[f"states_{states.importer}_{states.partner}.csv"] = states_frame(
             states).to_csv(index=False, float_format=fmt)
-    paths = write_files(out_dir, files)
     if plots:
-        out = Path(out_dir)
         if plot_states is not None:
             name = f"state_heatmaps_{plot_states.importer}_{plot_states.partner}.png"
-            paths.append(save_figure(plot_state_heatmaps(plot_states), out / name))
+            files[name] = figure_bytes(plot_state_heatmaps(plot_states))
         if importer is not None:
             name = f"elasticity_vs_price_{te.countries[importer]}.png"
-            paths.append(save_figure(plot_elasticity_vs_price(te, importer), out / name))
-    return paths
+            files[name] = figure_bytes(plot_elasticity_vs_price(te, importer))
+    return write_files(out_dir, files)
 
 
 def _states_lines(result: dict) -> list[str]:

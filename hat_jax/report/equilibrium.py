@@ -33,7 +33,7 @@ def _settings(eq: Equilibrium, opts: EquilibriumOptions) -> dict:
         "psi_slope": json_num(e.psi_slope), "regime": opts.regime, "unknown": opts.unknown,
         "tol": float(opts.tol), "hh_tol": float(opts.hh_tol), "max_iter": int(opts.max_iter),
         "jacobian_reuse": float(opts.jacobian_reuse), "distribution": opts.distribution,
-        "d": json_nums(e.d),
+        "tangent_solver": opts.tangent_solver, "d": json_nums(e.d),
     }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hat_jax.fileio import atomic_write_bytes
 
-__all__ = ["DPI", "pyplot", "save_figure"]
+__all__ = ["DPI", "pyplot", "figure_bytes", "save_figure"]
 
 DPI = 120  # resolution of every PNG the report layer writes
 
@@ -31,14 +31,20 @@ def pyplot():
     return plt
 
 
+def figure_bytes(fig, dpi: int = DPI) -> bytes:
+    """``fig`` (a matplotlib Figure, or an Axes: its figure) rendered as PNG bytes; the
+    figure is closed. For a set of output files (:func:`hat_jax.report.files.write_files`)."""
+    if not hasattr(fig, "savefig"):  # an Axes
+        fig = fig.figure
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    pyplot().close(fig)
+    return buf.getvalue()
+
+
 def save_figure(fig, path, dpi: int = DPI) -> Path:
     """Write ``fig`` (a matplotlib Figure, or an Axes: its figure) as PNG to ``path``
     atomically (temporary file, fsync, rename), close it, and return the path."""
-    if not hasattr(fig, "savefig"):  # an Axes
-        fig = fig.figure
     path = Path(path)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    atomic_write_bytes(path, buf.getvalue())
-    pyplot().close(fig)
+    atomic_write_bytes(path, figure_bytes(fig, dpi))
     return path

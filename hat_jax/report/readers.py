@@ -18,10 +18,22 @@ def _labelled_costs(path: Path, countries) -> pd.DataFrame:
     df.index = df.index.astype(str).str.strip().str.upper()
     df.columns = df.columns.astype(str).str.strip().str.upper()
     up = [str(c).upper() for c in countries]
+    unknown = sorted((set(df.index) | set(df.columns)) - set(up))
+    if unknown:
+        raise ValueError(f"--costs: {path} names unknown countries {unknown}; the countries "
+                         f"are {', '.join(countries)}")
     missing = sorted(set(up) - set(df.index)) + sorted(set(up) - set(df.columns))
     if missing:
         raise ValueError(f"--costs: {path} lacks countries {sorted(set(missing))}")
     return df.loc[up, up]
+
+
+def _is_number(x) -> bool:
+    try:
+        float(x)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def read_cost_matrix(path, countries) -> np.ndarray:
@@ -33,12 +45,28 @@ def read_cost_matrix(path, countries) -> np.ndarray:
     if not path.is_file():
         raise ValueError(f"--costs: no such file {str(path)!r}")
     if path.suffix == ".npy":
-        d = np.load(path)
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise ValueError(f"--costs: {path} is not a NumPy .npy file (no .npy "
+                                 "header); save the matrix with numpy.save, or as CSV")
+        try:
+            d = np.load(path, allow_pickle=False)
+            d = np.asarray(d, np.float64)
+        except (ValueError, OSError, EOFError, TypeError) as exc:
+            reason = str(exc).split(".")[0].split("\n")[0]
+            raise ValueError(f"--costs: {path} is not a numeric NumPy .npy array "
+                             f"({reason})") from None
     else:
-        df = pd.read_csv(path, header=None)
-        first = {x.upper() for x in df.iloc[0, 1:].astype(str).str.strip()}
-        if first == {str(c).upper() for c in countries}:
-            df = _labelled_costs(path, countries)
+        try:
+            df = pd.read_csv(path, header=None)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"--costs: {path} is empty (expected an N x N matrix with "
+                             f"N={N}: countries {', '.join(countries)})") from None
+        except pd.errors.ParserError as exc:
+            raise ValueError(f"--costs: {path} is not a CSV table ({exc})") from None
+        header = [str(x).strip() for x in df.iloc[0, 1:]] if df.shape[1] > 1 else []
+        if header and not all(_is_number(x) for x in header):
+            df = _labelled_costs(path, countries)  # a header row with country labels
         try:
             d = df.to_numpy(dtype=np.float64)
         except ValueError as exc:

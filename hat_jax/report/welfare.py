@@ -20,7 +20,7 @@ import pandas as pd
 
 from hat_jax import welfare as wf
 
-from .figures import pyplot, save_figure
+from .figures import figure_bytes, pyplot
 from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
 
 __all__ = [
@@ -174,19 +174,19 @@ def write_counterfactual_outputs(out_dir, cf, result: dict, plots: bool = False)
     """Write counterfactual.json (``result``), ev.csv (:func:`ev_frame`) and countries.csv
     (:func:`counterfactual_countries_frame`); with ``plots`` also ev_by_assets.png and
     quintile_gains.png."""
-    paths = write_files(out_dir, {
+    files = {
         "counterfactual.json": json_text(result) + "\n",
         "ev.csv": ev_frame(result).to_csv(index=False, float_format=CSV_FLOAT),
         "countries.csv": counterfactual_countries_frame(cf).to_csv(index=False,
                                                                    float_format=CSV_FLOAT),
-    })
+    }
     if plots:
         for name, plot in (("ev_by_assets.png", plot_ev_by_assets),
                            ("quintile_gains.png", plot_quintile_gains)):
             ax = plot(result)
             ax.figure.tight_layout()
-            paths.append(save_figure(ax.figure, Path(out_dir) / name))
-    return paths
+            files[name] = figure_bytes(ax.figure)
+    return write_files(out_dir, files)
 
 
 def _describe(e: dict) -> str:
@@ -311,16 +311,16 @@ def plot_efficient_trade(result: dict, ax=None):
 def write_planner_outputs(out_dir, result: dict, plots: bool = False) -> list[Path]:
     """Write planner.json (``result``) and planner_pairs.csv; with ``plots`` also
     efficient_trade.png."""
-    paths = write_files(out_dir, {
+    files = {
         "planner.json": json_text(result) + "\n",
         "planner_pairs.csv": planner_pairs_frame(result).to_csv(index=False,
                                                                 float_format=CSV_FLOAT),
-    })
+    }
     if plots:
         ax = plot_efficient_trade(result)
         ax.figure.tight_layout()
-        paths.append(save_figure(ax.figure, Path(out_dir) / "efficient_trade.png"))
-    return paths
+        files["efficient_trade.png"] = figure_bytes(ax.figure)
+    return write_files(out_dir, files)
 
 
 def format_planner(result: dict) -> str:
