@@ -5,8 +5,9 @@ One module per concern, every public name re-exported here
 (``from hat_jax import welfare as wf; wf.global_cut(...)``):
 
 - :mod:`~hat_jax.welfare.costs`: new trade-cost matrices (:func:`unilateral_cut`,
-  :func:`global_cut`, :func:`bilateral_cut`, :func:`scale_costs`), floored at d = 1,
-  and their check (:func:`check_costs`, by :func:`hat_jax.params.validate_trade_costs`);
+  :func:`global_cut`, :func:`bilateral_cut`, :func:`scale_costs`), floored at d = 1
+  by default or, with ``floor=None``, the paper's convention (costs may fall below 1;
+  :class:`CostsBelowOneWarning`, :func:`costs_below_one`), and their check (:func:`check_costs`, by :func:`hat_jax.params.validate_trade_costs`);
 - :mod:`~hat_jax.welfare.counterfactual`: the new stationary equilibrium with beta fixed
   at the baseline's, wages and R solved, warm-started (:func:`counterfactual`);
 - :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.roots`,
@@ -21,8 +22,8 @@ One module per concern, every public name re-exported here
   :func:`welfare_decomposition`, Proposition 4).
 """
 
-from .costs import (bilateral_cut, check_costs, country_index, global_cut, pair_direction,
-                    scale_costs, unilateral_cut)
+from .costs import (CostsBelowOneWarning, bilateral_cut, check_costs, costs_below_one,
+                    country_index, global_cut, pair_direction, scale_costs, unilateral_cut)
 from .counterfactual import (Counterfactual, counterfactual, counterfactual_options,
                              country_problem, country_state, financial_regime,
                              fixed_beta_economy)
@@ -38,7 +39,8 @@ from .summary import (WelfareResult, WelfareSummary, acr_gain, expenditure,
 
 __all__ = [
     # costs
-    "country_index", "check_costs", "scale_costs", "unilateral_cut",
+    "CostsBelowOneWarning", "costs_below_one", "country_index", "check_costs",
+    "scale_costs", "unilateral_cut",
     "global_cut", "bilateral_cut", "pair_direction",
     # counterfactual
     "Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
