@@ -71,7 +71,9 @@ class EquilibriumOptions(eqx.Module):
     "lu" (default: dense LU per country of the household and distribution
     implicit-function systems, factorised once per Jacobian and shared by all
     directions) or "gmres" (matrix-free; for grids too large for (2 Nz Na)^2 doubles
-    per country); verbose, one line per Newton iteration on stderr (printed from Python
+    per country); hh_stop_rule, the household stop rule ("both", default: c and v stop
+    changing; "policy": c alone, the original code's rule; see
+    :class:`~hat_jax.HouseholdOptions`); verbose, one line per Newton iteration on stderr (printed from Python
     by :func:`solve_equilibrium`; inside :func:`solve_equilibrium_jit` a host callback).
 
     Numeric (traced: changing them never recompiles): tol, max |excess demand| / world
@@ -102,6 +104,7 @@ class EquilibriumOptions(eqx.Module):
     trade_tol: float = eqx.field(default=1e-4, converter=as_float)
     tangent_solver: str = eqx.field(static=True, default="lu")
     verbose: bool = eqx.field(static=True, default=False)
+    hh_stop_rule: str = eqx.field(static=True, default="both")
 
     def __check_init__(self):
         if self.regime not in ("global", "autarky"):
@@ -124,7 +127,8 @@ class EquilibriumOptions(eqx.Module):
     def household_options(self, economy: Economy) -> HouseholdOptions:
         """The household settings these options imply for ``economy``."""
         return household_options(economy, tol=self.hh_tol, max_iter=self.hh_max_iter,
-                                 tangent_solver=self.tangent_solver)
+                                 tangent_solver=self.tangent_solver,
+                                 stop_rule=self.hh_stop_rule)
 
     def distribution_options(self) -> DistributionOptions:
         """The stationary-distribution settings these options imply."""

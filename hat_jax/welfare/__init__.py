@@ -32,7 +32,7 @@ from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
                           welfare_gradient, welfare_jvp)
 from .ev import EquivalentVariation, check_ev, equivalent_variation, ev_slope, scaled_values
 from .options import EV_TOL, EVOptions, ev_options
-from .roots import ev_roots, scaled_problem, value_slope
+from .roots import EVRoots, ev_roots, scaled_problem, solve_ev_roots, value_slope
 from .summary import (WelfareResult, WelfareSummary, acr_gain, expenditure,
                       model_trade_elasticity, utilitarian_welfare, weighted_quantile_means,
                       welfare_analysis, welfare_summary)
@@ -47,7 +47,7 @@ __all__ = [
     "financial_regime", "country_problem", "country_state",
     # equivalent variation
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
-    "ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
+    "ev_roots", "EVRoots", "solve_ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
     # aggregates and ACR
     "utilitarian_welfare", "expenditure", "weighted_quantile_means", "WelfareSummary",
     "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",
