@@ -38,7 +38,8 @@ from . import _newton
 from ._compiled import compiled
 from .aggregates import Aggregates, aggregate
 from .distribution import DistributionOptions, DistributionSolution, stationary_distributions
-from .household import HouseholdOptions, HouseholdSolution, initial_state, solve_households
+from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
+                        solve_households)
 from .params import Economy, check_prices, household_options, household_problems
 from .results import (
     ConvergenceError,
@@ -117,6 +118,9 @@ class EquilibriumOptions(eqx.Module):
         if self.tangent_solver not in ("lu", "gmres"):
             raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
                              f"tangent_solver={self.tangent_solver!r}")
+        if self.hh_stop_rule not in STOP_RULES:
+            raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
+                             f"hh_stop_rule={self.hh_stop_rule!r}")
         if self.distribution not in ("direct", "iterate"):
             raise ValueError(f"distribution must be 'direct' or 'iterate', got {self.distribution!r}")
         check_option_values(self, positive=("tol", "max_step", "hh_tol", "dist_tol",
