@@ -120,9 +120,10 @@ def validate_trade_costs(d, countries=None, what: str = "d (trade costs)",
     if floor and np.any(d < 1.0):
         i, j = np.unravel_index(int(np.argmin(d)), d.shape)
         raise ValueError(
-            f"trade costs must satisfy d >= 1 (the cost floor, the default): d[{labels[i]}, "
-            f"{labels[j]}]={float(d[i, j])!r} < 1; to allow costs below 1 off the diagonal "
-            "(the paper's convention for proportional cuts) use cost_floor=False "
+            f"trade costs must satisfy d >= 1: d[{labels[i]}, {labels[j]}]="
+            f"{float(d[i, j])!r} < 1 (the cost floor, the default); to allow costs below 1 "
+            "off the diagonal (the paper's convention for proportional cuts) use "
+            "cost_floor=False "
             "(make_economy, Economy.replace, hat_jax.welfare.counterfactual) or "
             "--no-floor-costs")
     diag = np.diag(d)

@@ -34,7 +34,8 @@ def test_floor_none_keeps_costs_below_one_and_warns():
     assert clamped == [] and paper[0, 1] == pytest.approx(0.5 * 1.745, rel=1e-15)
     assert wf.costs_below_one(e, paper) == [("Home", "Foreign"), ("Foreign", "Home")]
     # the default economy refuses them, naming the way out
-    with pytest.raises(ValueError, match=r"d >= 1 \(the cost floor.*cost_floor=False"):
+    with pytest.raises(ValueError,
+                       match=r"d >= 1: d\[Home, Foreign\].*cost floor.*cost_floor=False"):
         wf.check_costs(e, paper)
     with pytest.raises(ValueError, match="cost_floor=False"):
         e.replace(d=paper)
