@@ -26,8 +26,10 @@ from ..household import (
     flatten_state,
     household_fixed_point,
     household_operator,
+    initial_state,
     policies,
     iteration_settings,
+    stop_scale,
     sweep_changes,
     unflatten_state,
 )
@@ -82,8 +84,11 @@ def _inner_solve(x0, problem, factor, tol_y, like, hopts, max_iter):
     the sup-norm step |F(y) - y| <= tol_y (Anderson, as in hat_jax.household). Returns
     (x, |F(y) - y|, V[a, z], iterations)."""
     prob = scaled_problem(problem, factor)
+    if hopts.stop_rule == "policy":  # the original code: every solve from its guess
+        x0 = flatten_state(initial_state(prob, hopts))
     fn = lambda x: flatten_state(household_operator(unflatten_state(x, like), prob, hopts))
-    x, err, it = anderson_iterate(fn, x0, tol_y, max_iter, *iteration_settings(like, hopts))
+    x, err, it = anderson_iterate(fn, x0, tol_y * stop_scale(hopts), max_iter,
+                                  *iteration_settings(like, hopts))
     return x, err, _values(unflatten_state(x, like), prob, hopts), it
 
 
