@@ -38,7 +38,8 @@ from . import _newton
 from ._compiled import compiled
 from .aggregates import Aggregates, aggregate
 from .distribution import DistributionOptions, DistributionSolution, stationary_distributions
-from .household import HouseholdOptions, HouseholdSolution, initial_state, solve_households
+from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
+                        solve_households)
 from .params import Economy, check_prices, household_options, household_problems
 from .results import (
     ConvergenceError,
@@ -71,7 +72,9 @@ class EquilibriumOptions(eqx.Module):
     "lu" (default: dense LU per country of the household and distribution
     implicit-function systems, factorised once per Jacobian and shared by all
     directions) or "gmres" (matrix-free; for grids too large for (2 Nz Na)^2 doubles
-    per country); verbose, one line per Newton iteration on stderr (printed from Python
+    per country); hh_stop_rule, the household stop rule ("both", default: c and v stop
+    changing; "policy": c alone, the original code's rule; see
+    :class:`~hat_jax.HouseholdOptions`); verbose, one line per Newton iteration on stderr (printed from Python
     by :func:`solve_equilibrium`; inside :func:`solve_equilibrium_jit` a host callback).
 
     Numeric (traced: changing them never recompiles): tol, max |excess demand| / world
@@ -102,6 +105,7 @@ class EquilibriumOptions(eqx.Module):
     trade_tol: float = eqx.field(default=1e-4, converter=as_float)
     tangent_solver: str = eqx.field(static=True, default="lu")
     verbose: bool = eqx.field(static=True, default=False)
+    hh_stop_rule: str = eqx.field(static=True, default="both")
 
     def __check_init__(self):
         if self.regime not in ("global", "autarky"):
@@ -114,6 +118,9 @@ class EquilibriumOptions(eqx.Module):
         if self.tangent_solver not in ("lu", "gmres"):
             raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
                              f"tangent_solver={self.tangent_solver!r}")
+        if self.hh_stop_rule not in STOP_RULES:
+            raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
+                             f"hh_stop_rule={self.hh_stop_rule!r}")
         if self.distribution not in ("direct", "iterate"):
             raise ValueError(f"distribution must be 'direct' or 'iterate', got {self.distribution!r}")
         check_option_values(self, positive=("tol", "max_step", "hh_tol", "dist_tol",
@@ -124,7 +131,8 @@ class EquilibriumOptions(eqx.Module):
     def household_options(self, economy: Economy) -> HouseholdOptions:
         """The household settings these options imply for ``economy``."""
         return household_options(economy, tol=self.hh_tol, max_iter=self.hh_max_iter,
-                                 tangent_solver=self.tangent_solver)
+                                 tangent_solver=self.tangent_solver,
+                                 stop_rule=self.hh_stop_rule)
 
     def distribution_options(self) -> DistributionOptions:
         """The stationary-distribution settings these options imply."""

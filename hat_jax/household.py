@@ -37,7 +37,8 @@ __all__ = [
     "HouseholdProblem", "HouseholdOptions", "HouseholdSolution", "utility",
     "marginal_utility", "choice_probabilities", "expected_value", "asset_grid",
     "cash_on_hand", "invert_egm_knots", "household_operator", "initial_state",
-    "flatten_state", "unflatten_state", "reference_residual", "anderson_iterate",
+    "flatten_state", "unflatten_state", "STOP_RULES", "sweep_changes", "reference_residual",
+    "iteration_settings", "stop_scale", "anderson_iterate",
     "operator_jacobian", "household_fixed_points", "household_fixed_point", "policies",
     "solve_household", "solve_households",
 ]
@@ -65,6 +66,9 @@ class HouseholdProblem(NamedTuple):
     beta: jax.Array
 
 
+STOP_RULES = ("both", "policy")
+
+
 class HouseholdOptions(eqx.Module):
     """Settings of the household solve.
 
@@ -74,10 +78,18 @@ class HouseholdOptions(eqx.Module):
     derivatives are solved: "lu" (dense LU of I - dF/dy per country, shared by all
     directions; memory (2 Nz Na)^2 doubles per country) or "gmres" (matrix-free).
 
+    stop_rule, what must stop changing: "both" (default; model.md s.3), consumption c and
+    the choice-specific values v; "policy", the original code's rule and iteration:
+    plain reference sweeps (no Anderson acceleration) until c alone stops changing
+    (with log utility c converges long before v, so values, and welfare measured with
+    them, are then off their fixed point; offered to emulate the original, not for
+    results).
+
     Traced (changing them never recompiles): gamma, the CRRA coefficient (1 = log
-    utility, the same program); tol, the sup-norm change of consumption c
-    and of the choice-specific values v in one reference sweep from the returned fixed
-    point (reference: 1e-10); max_iter, the cap on accelerated sweeps; gmres_rtol /
+    utility, the same program); tol, the sup-norm change of consumption c and of the
+    choice-specific values v (of c alone with stop_rule="policy") in one reference
+    sweep from the returned fixed point (reference: 1e-10); max_iter, the cap on
+    accelerated sweeps; gmres_rtol /
     gmres_atol, the GMRES tolerances.
 
     Build it with :func:`hat_jax.params.household_options` (gamma and Na from the economy).
@@ -92,8 +104,12 @@ class HouseholdOptions(eqx.Module):
     gmres_atol: float = eqx.field(default=1e-13, converter=as_float)
     gmres_restart: int = eqx.field(static=True, default=40)
     tangent_solver: str = eqx.field(static=True, default="lu")
+    stop_rule: str = eqx.field(static=True, default="both")
 
     def __check_init__(self):
+        if self.stop_rule not in STOP_RULES:
+            raise ValueError(f"stop_rule must be one of {STOP_RULES}, got "
+                             f"stop_rule={self.stop_rule!r}")
         if self.tangent_solver not in ("lu", "gmres"):
             raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
                              f"tangent_solver={self.tangent_solver!r}")
@@ -294,20 +310,48 @@ def unflatten_state(x, like):
     return x[:n0].reshape(like[0].shape), x[n0:].reshape(like[1].shape)
 
 
-def reference_residual(y, problem, opts):
-    """Sup-norm change of (c, v) in one reference sweep from y (the reference stop rule)."""
+def sweep_changes(y, problem, opts):
+    """(sup-norm change of c, sup-norm change of v) in one reference sweep from y; the
+    change of v is the Bellman residual of the values behind y."""
     s0 = _egm(y, problem, opts)
     s1 = _egm(_expectations(s0.c, s0.mu, s0.v, problem), problem, opts)
-    return jnp.maximum(jnp.max(jnp.abs(s1.c - s0.c)), jnp.max(jnp.abs(s1.v - s0.v)))
+    return jnp.max(jnp.abs(s1.c - s0.c)), jnp.max(jnp.abs(s1.v - s0.v))
 
 
-def anderson_iterate(fn, x0, tol, max_iter: int, memory: int):
+def reference_residual(y, problem, opts):
+    """The stop rule's residual in one reference sweep from y: the sup-norm change of
+    (c, v) (``opts.stop_rule == "both"``), or of c alone ("policy")."""
+    dc, dv = sweep_changes(y, problem, opts)
+    return dc if opts.stop_rule == "policy" else jnp.maximum(dc, dv)
+
+
+def iteration_settings(y, opts):
+    """(Anderson memory, entries checked) of :func:`anderson_iterate` for the stop rule:
+    (opts.anderson_memory, all = None) under "both"; under "policy" the original code's
+    iteration, plain sweeps (memory 0) stopping when the log Emu block of y (the one
+    that sets c) stops changing. Accelerated sweeps would converge v along with c and
+    hide the original rule's error."""
+    if opts.stop_rule == "policy":
+        return 0, y[0].size
+    return opts.anderson_memory, None
+
+
+def stop_scale(opts) -> float:
+    """Factor on the tolerance of the reduced-variable stop: under "policy" the log Emu
+    block stops a decade tighter, so that the change of c itself (up to c times that
+    of log Emu) meets ``tol``."""
+    return 0.1 if opts.stop_rule == "policy" else 1.0
+
+
+def anderson_iterate(fn, x0, tol, max_iter: int, memory: int, check: int | None = None):
     """Anderson-accelerated fixed-point iteration x = fn(x) on a flat vector.
 
     Type-II Anderson mixing with ``memory`` past iterates: x+ = sum_i alpha_i fn(x_i) with
     alpha minimising |sum_i alpha_i (fn(x_i) - x_i)|_2 subject to sum alpha = 1 (a small
     regularised normal-equation solve). Stops when |fn(x) - x|_inf <= tol. memory = 0
-    is the plain iteration. Returns (x, |fn(x) - x|_inf of the last step, iterations).
+    is the plain iteration. ``check``: only the first ``check`` entries of the step
+    decide the stop (None: all; see :func:`iteration_settings`). Returns (x, |fn(x) - x|_inf of
+    the last step over those entries, iterations).
     Hand-written because optimistix has no Anderson solver and this must run batched
     (vmap) inside jit with a fixed memory.
     """
@@ -322,7 +366,7 @@ def anderson_iterate(fn, x0, tol, max_iter: int, memory: int):
     def body(carry):
         x, X, G, _, it = carry
         gx = fn(x)
-        err = jnp.max(jnp.abs(gx - x))
+        err = jnp.max(jnp.abs((gx - x)[:check]))
         if memory == 0:
             return gx, X, G, err, it + 1
         X = jnp.roll(X, 1, axis=0).at[0].set(x)
@@ -346,11 +390,14 @@ def anderson_iterate(fn, x0, tol, max_iter: int, memory: int):
 
 
 def _solve_primal(y0, problem, opts):
+    if opts.stop_rule == "policy":  # the original starts every solve from its guess
+        y0 = initial_state(problem, opts)
     fn = lambda x: flatten_state(household_operator(unflatten_state(x, y0), problem, opts))
     # Stop on the reduced variable a decade below tol; the reference residual (change
     # of c and v in one sweep) is then measured exactly and decides `converged`.
-    x, _, it = anderson_iterate(fn, flatten_state(y0), 0.1 * opts.tol, opts.max_iter,
-                                opts.anderson_memory)
+    x, _, it = anderson_iterate(fn, flatten_state(y0), 0.1 * stop_scale(opts) * opts.tol,
+                                opts.max_iter,
+                                *iteration_settings(y0, opts))
     y = unflatten_state(x, y0)
     return y, reference_residual(y, problem, opts), it
 

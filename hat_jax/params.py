@@ -53,7 +53,9 @@ class Economy(eqx.Module):
     gamma: CRRA coefficient (1 = log utility; traced like the other parameters, so
     derivatives with respect to it exist and log utility is not another program).
     Static: Na (asset grid points), countries (labels), scale_by_tfp (the reference
-    country scaling).
+    country scaling), cost_floor (True, the default: every d_ij >= 1, model.md s.1;
+    False: the paper's convention for proportional cost cuts, off-diagonal costs may
+    fall below 1, d_ij > 0; d_ii = 1 either way).
     """
 
     A: jax.Array = eqx.field(converter=_f64)
@@ -71,6 +73,7 @@ class Economy(eqx.Module):
     Na: int = eqx.field(static=True)
     countries: tuple = eqx.field(static=True)
     scale_by_tfp: bool = eqx.field(static=True, default=True)
+    cost_floor: bool = eqx.field(static=True, default=True)
 
     @property
     def N(self) -> int:
@@ -101,11 +104,14 @@ def _scalar(name, x):
     return float(x)
 
 
-def validate_trade_costs(d, countries=None, what: str = "d (trade costs)") -> np.ndarray:
+def validate_trade_costs(d, countries=None, what: str = "d (trade costs)",
+                         floor: bool = True) -> np.ndarray:
     """The one check of an iceberg cost matrix (model.md s.1): N x N (importer rows,
-    exporter columns), finite, d_ij >= 1, d_ii = 1. ``countries``: N labels naming the
-    entries in messages (default: indices, N taken from ``d``). Returns d as float64;
-    raises ValueError naming ``what``, the entry and its value."""
+    exporter columns), finite, d_ij >= 1 (``floor=True``, the default) or d_ij > 0 off
+    the diagonal (``floor=False``: the paper's convention, where a proportional cut may
+    take a cost below 1), d_ii = 1. ``countries``: N labels naming the entries in
+    messages (default: indices, N taken from ``d``). Returns d as float64; raises
+    ValueError naming ``what``, the entry and its value."""
     d = np.asarray(d, dtype=np.float64)
     N = len(countries) if countries is not None else (d.shape[0] if d.ndim else 0)
     labels = list(countries) if countries is not None else list(range(N))
@@ -117,10 +123,19 @@ def validate_trade_costs(d, countries=None, what: str = "d (trade costs)") -> np
         i, j = np.argwhere(~np.isfinite(d))[0]
         raise ValueError(f"{what} has a non-finite entry d[{labels[i]}, {labels[j]}]="
                          f"{float(d[i, j])!r}")
-    if np.any(d < 1.0):
+    if np.any(d <= 0.0):
         i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        raise ValueError(f"trade costs must satisfy d >= 1: d[{labels[i]}, {labels[j]}]="
-                         f"{float(d[i, j])!r} < 1")
+        raise ValueError(f"trade costs must be positive: d[{labels[i]}, {labels[j]}]="
+                         f"{float(d[i, j])!r} <= 0")
+    if floor and np.any(d < 1.0):
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        raise ValueError(
+            f"trade costs must satisfy d >= 1: d[{labels[i]}, {labels[j]}]="
+            f"{float(d[i, j])!r} < 1 (the cost floor, the default); to allow costs below 1 "
+            "off the diagonal (the paper's convention for proportional cuts) use "
+            "cost_floor=False "
+            "(make_economy, Economy.replace, hat_jax.welfare.counterfactual) or "
+            "--no-floor-costs")
     diag = np.diag(d)
     if np.any(diag != 1.0):
         k = int(np.argmax(np.abs(diag - 1.0)))
@@ -148,7 +163,9 @@ def validate_economy(e: Economy) -> None:
         if not np.all(np.isfinite(x)) or np.any(x <= 0):
             k = int(np.argmin(np.where(np.isfinite(x), x, -np.inf)))
             raise ValueError(f"{name} must be positive and finite, got {name}[{k}]={float(x[k])!r}")
-    validate_trade_costs(d)
+    if not isinstance(e.cost_floor, (bool, np.bool_)):
+        raise ValueError(f"cost_floor must be True or False, got cost_floor={e.cost_floor!r}")
+    validate_trade_costs(d, floor=bool(e.cost_floor))
     gamma = _scalar("gamma", e.gamma)
     if gamma <= 0:
         raise ValueError(f"gamma (CRRA coefficient) must be > 0, got gamma={gamma!r}")
@@ -201,9 +218,12 @@ def make_economy(
     income: IncomeProcess | None = None,
     countries: Sequence[str] | None = None,
     scale_by_tfp: bool = True,
+    cost_floor: bool = True,
 ) -> Economy:
     """Build and validate an :class:`Economy`. ``d`` is the N x N trade-cost matrix
-    (importer rows); A and L default to ones; income defaults to the reference process."""
+    (importer rows); A and L default to ones; income defaults to the reference process.
+    cost_floor: True (default) requires d >= 1; False lets off-diagonal costs fall below 1
+    (the paper's convention; see :class:`Economy`)."""
     d = np.asarray(d, dtype=np.float64)
     if d.ndim != 2:
         raise ValueError(f"d must be an N x N matrix, got shape {d.shape}")
@@ -219,6 +239,7 @@ def make_economy(
         A=f(A), L=f(L), d=f(d), beta=f(beta), sigma=f(sigma), psi_slope=f(psi_slope),
         phi=f(phi), amax=f(amax), z=f(income.z), P=f(income.P), y_P=f(income.y_P),
         gamma=float(gamma), Na=_grid_size(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
+        cost_floor=bool(cost_floor),
     )
 
 

@@ -3,7 +3,6 @@ output folders all or nothing, Ctrl-C, checks before the long work, memory, mess
 
 import contextlib
 import io
-import json
 import os
 import signal
 import subprocess

@@ -1,14 +1,17 @@
 """``hat counterfactual``: welfare effects of a change in trade costs (model.md s.10).
 
     hat counterfactual PRESET (--global-cut C | --unilateral ISO C | --bilateral I J C
-                               | --costs FILE) [--symmetric] [--country ISO] [--theta T]
+                               | --costs FILE) [--symmetric] [--floor-costs | --no-floor-costs]
+                      [--country ISO] [--theta T]
                       [--ev-tol TOL] [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
 
 Solves the preset's baseline equilibrium, the equilibrium with the new trade costs (beta
 fixed at the baseline's, wages and R solved, warm-started), the equivalent variation
 lambda_tau(a, z) of every state of ``--country`` and its aggregates, and the ACR
-benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1. ``--country``
+benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
+(``--floor-costs``); ``--no-floor-costs`` keeps costs that fall below 1 (the paper's
+convention; a warning lists the pairs) and lets a ``--costs`` file hold them. ``--country``
 defaults to the cutting country (the importer of a bilateral cut), else USA if present,
 else the first country. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some
 state did not converge).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 
@@ -71,6 +75,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="new N x N trade-cost matrix (CSV or .npy, importer rows)")
     x.add_argument("--symmetric", action="store_true",
                    help="with --bilateral: cut d[J, I] as well")
+    x.add_argument("--floor-costs", dest="floor_costs", action=argparse.BooleanOptionalAction,
+                   default=True,
+                   help="floor scaled costs at d = 1 (default); --no-floor-costs: the "
+                   "paper's convention, off-diagonal costs may fall below 1 (the pairs "
+                   "are listed)")
     w = c.add_argument_group("welfare and output")
     w.add_argument("--country", metavar="ISO",
                    help="country whose households' EV is computed (default: the cutting "
@@ -97,26 +106,30 @@ def experiment_costs(args, economy):
     experiment given on the command line (ValueError on bad input)."""
     if args.symmetric and args.bilateral is None:
         raise ValueError("--symmetric goes with --bilateral")
+    floor_costs = bool(getattr(args, "floor_costs", True))
+    floor = 1.0 if floor_costs else None
+    conv = lambda d: {"floor_costs": floor_costs, "below_one": wf.costs_below_one(economy, d)}
     if args.global_cut is not None:
-        d, cl = wf.global_cut(economy, args.global_cut)
-        return d, {"kind": "global", "cut": args.global_cut, "clamped": cl}, None
+        d, cl = wf.global_cut(economy, args.global_cut, floor=floor)
+        return d, {"kind": "global", "cut": args.global_cut, "clamped": cl, **conv(d)}, None
     if args.unilateral is not None:
         iso, c = args.unilateral
         cut = _cut(c, "--unilateral")
-        d, cl = wf.unilateral_cut(economy, iso, cut)
+        d, cl = wf.unilateral_cut(economy, iso, cut, floor=floor)
         i = wf.country_index(economy, iso)
         return d, {"kind": "unilateral", "country": economy.countries[i], "cut": cut,
-                   "clamped": cl}, i
+                   "clamped": cl, **conv(d)}, i
     if args.bilateral is not None:
         a, b, c = args.bilateral
         cut = _cut(c, "--bilateral")
-        d, cl = wf.bilateral_cut(economy, a, b, cut, symmetric=args.symmetric)
+        d, cl = wf.bilateral_cut(economy, a, b, cut, symmetric=args.symmetric, floor=floor)
         i, j = wf.country_index(economy, a), wf.country_index(economy, b)
         return d, {"kind": "bilateral", "importer": economy.countries[i],
                    "exporter": economy.countries[j], "cut": cut,
-                   "symmetric": bool(args.symmetric), "clamped": cl}, i
-    d = wf.check_costs(economy, read_cost_matrix(args.costs, economy.countries))
-    return d, {"kind": "costs", "file": str(args.costs), "clamped": []}, None
+                   "symmetric": bool(args.symmetric), "clamped": cl, **conv(d)}, i
+    d = wf.check_costs(economy, read_cost_matrix(args.costs, economy.countries),
+                       floor=floor_costs)
+    return d, {"kind": "costs", "file": str(args.costs), "clamped": [], **conv(d)}, None
 
 
 def _check(args) -> None:
@@ -132,7 +145,18 @@ def run(args: argparse.Namespace) -> int:
     """Run ``hat counterfactual``; returns the exit code (ValueError: bad input)."""
     _check(args)
     setup = setup_from_args(args)
-    d_new, experiment, fallback = experiment_costs(args, setup.economy)  # before solving
+    # the baseline carries the cost convention too (a static field of the Economy), so
+    # the baseline and counterfactual solves share one compiled program
+    setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
+    with warnings.catch_warnings(record=True) as caught:  # one line, not a traceback-like
+        warnings.simplefilter("always", wf.CostsBelowOneWarning)
+        d_new, experiment, fallback = experiment_costs(args, setup.economy)  # before solving
+    for w in caught:
+        if issubclass(w.category, wf.CostsBelowOneWarning):
+            if not args.quiet:
+                err(f"warning: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     i = default_country(setup.economy, args.country, fallback)
     base = solve_baseline(args, setup)
     eq = base.eq
@@ -143,7 +167,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         err("solving the counterfactual equilibrium (beta fixed, W and R solved)...")
     t0 = time.perf_counter()
-    cf = wf.counterfactual(eq, d_new, base.opts, throw=False)
+    with warnings.catch_warnings():  # already said above
+        warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
+        cf = wf.counterfactual(eq, d_new, base.opts, cost_floor=bool(args.floor_costs),
+                               throw=False)
     timings["counterfactual_s"] = time.perf_counter() - t0
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)

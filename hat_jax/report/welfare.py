@@ -71,7 +71,9 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
     diag = _ev_diagnostics(res.ev)
     return {
         "preset": preset,
-        "experiment": {**experiment, "clamped": [list(p) for p in experiment["clamped"]]},
+        "experiment": {**experiment, "clamped": [list(p) for p in experiment["clamped"]],
+                       **({"below_one": [list(p) for p in experiment["below_one"]]}
+                          if "below_one" in experiment else {})},
         "country": econ.countries[i],
         "countries": list(econ.countries),
         "R": json_num(R_base),
@@ -212,6 +214,10 @@ def format_counterfactual(result: dict) -> str:
         lines.append(f"{len(e['clamped'])} costs floored at d = 1: "
                      + ", ".join(f"{a}<-{b}" for a, b in e["clamped"][:8])
                      + (" ..." if len(e["clamped"]) > 8 else ""))
+    if e.get("below_one"):
+        lines.append(f"{len(e['below_one'])} costs below 1 (the paper's convention, no "
+                     "floor): " + ", ".join(f"{a}<-{b}" for a, b in e["below_one"][:8])
+                     + (" ..." if len(e["below_one"]) > 8 else ""))
     ev_status = ("all states converged" if result["ev_converged"]
                  else f"{len(result['ev_failures'])} states FAILED")
     lines += [

@@ -5,8 +5,9 @@ One module per concern, every public name re-exported here
 (``from hat_jax import welfare as wf; wf.global_cut(...)``):
 
 - :mod:`~hat_jax.welfare.costs`: new trade-cost matrices (:func:`unilateral_cut`,
-  :func:`global_cut`, :func:`bilateral_cut`, :func:`scale_costs`), floored at d = 1,
-  and their check (:func:`check_costs`, by :func:`hat_jax.params.validate_trade_costs`);
+  :func:`global_cut`, :func:`bilateral_cut`, :func:`scale_costs`), floored at d = 1
+  by default or, with ``floor=None``, the paper's convention (costs may fall below 1;
+  :class:`CostsBelowOneWarning`, :func:`costs_below_one`), and their check (:func:`check_costs`, by :func:`hat_jax.params.validate_trade_costs`);
 - :mod:`~hat_jax.welfare.counterfactual`: the new stationary equilibrium with beta fixed
   at the baseline's, wages and R solved, warm-started (:func:`counterfactual`);
 - :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.roots`,
@@ -21,8 +22,8 @@ One module per concern, every public name re-exported here
   :func:`welfare_decomposition`, Proposition 4).
 """
 
-from .costs import (bilateral_cut, check_costs, country_index, global_cut, pair_direction,
-                    scale_costs, unilateral_cut)
+from .costs import (CostsBelowOneWarning, bilateral_cut, check_costs, costs_below_one,
+                    country_index, global_cut, pair_direction, scale_costs, unilateral_cut)
 from .counterfactual import (Counterfactual, counterfactual, counterfactual_options,
                              country_problem, country_state, financial_regime,
                              fixed_beta_economy)
@@ -31,21 +32,22 @@ from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
                           welfare_gradient, welfare_jvp)
 from .ev import EquivalentVariation, check_ev, equivalent_variation, ev_slope, scaled_values
 from .options import EV_TOL, EVOptions, ev_options
-from .roots import ev_roots, scaled_problem, value_slope
+from .roots import EVRoots, ev_roots, scaled_problem, solve_ev_roots, value_slope
 from .summary import (WelfareResult, WelfareSummary, acr_gain, expenditure,
                       model_trade_elasticity, utilitarian_welfare, weighted_quantile_means,
                       welfare_analysis, welfare_summary)
 
 __all__ = [
     # costs
-    "country_index", "check_costs", "scale_costs", "unilateral_cut",
+    "CostsBelowOneWarning", "costs_below_one", "country_index", "check_costs",
+    "scale_costs", "unilateral_cut",
     "global_cut", "bilateral_cut", "pair_direction",
     # counterfactual
     "Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
     "financial_regime", "country_problem", "country_state",
     # equivalent variation
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
-    "ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
+    "ev_roots", "EVRoots", "solve_ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
     # aggregates and ACR
     "utilitarian_welfare", "expenditure", "weighted_quantile_means", "WelfareSummary",
     "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",

@@ -75,19 +75,29 @@ def country_state(eq: Equilibrium, i: int):
 
 
 def counterfactual(eq: Equilibrium, d_new, opts: EquilibriumOptions | None = None, *,
-                   throw: bool = True, timings: dict | None = None) -> Counterfactual:
+                   cost_floor: bool | None = None, throw: bool = True,
+                   timings: dict | None = None) -> Counterfactual:
     """Solve the stationary equilibrium with trade costs ``d_new`` (model.md s.10).
 
     Beta is fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
     R are solved (one world bond market, or R_i per country if the baseline is under
     financial autarky), starting from the baseline prices and household state. ``opts``
     supplies tolerances and the like; its ``unknown`` / ``regime`` are overridden.
+    cost_floor: whether d_new must satisfy d >= 1 (True) or may fall below 1 off the
+    diagonal (False, the paper's convention for proportional cuts; a
+    :class:`~hat_jax.welfare.CostsBelowOneWarning` lists the pairs); default: the
+    baseline economy's ``cost_floor`` (True unless built with cost_floor=False). The
+    counterfactual economy carries the setting (a static field: a different value
+    compiles a different program; build the baseline with the same value to share it).
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
     throw=False check ``converged``. timings: receives compile_s / run_s.
     """
-    d_new = check_costs(eq.economy, d_new)
+    floor = bool(eq.economy.cost_floor) if cost_floor is None else cost_floor
+    if not isinstance(floor, (bool, np.bool_)):
+        raise ValueError(f"cost_floor must be True, False or None, got cost_floor={cost_floor!r}")
+    d_new = check_costs(eq.economy, d_new, floor=floor)
     cf_opts = counterfactual_options(opts, financial_regime(eq))
-    econ = fixed_beta_economy(eq).replace(d=jnp.asarray(d_new))
+    econ = fixed_beta_economy(eq).replace(d=jnp.asarray(d_new), cost_floor=bool(floor))
     t: dict = {}
     new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
                             beta0=float(eq.beta), hh_state0=eq.world.households.state,

@@ -29,7 +29,7 @@ from ..results import ConvergenceError
 from .costs import country_index
 from .counterfactual import Counterfactual, country_problem, country_state
 from .options import EVOptions, ev_options
-from .roots import ev_roots, scaled_problem, value_slope
+from .roots import scaled_problem, solve_ev_roots, value_slope
 
 __all__ = ["EquivalentVariation", "equivalent_variation", "scaled_values", "check_ev",
            "ev_slope"]
@@ -41,7 +41,10 @@ class EquivalentVariation(NamedTuple):
     factor: the EV income factor lambda_tau (``lam`` is the same array, the documented
     name); converged: per state; residual: |V_old(factor) - V_new| / slope (the
     distance to the root in units of the factor); iterations: household solves per
-    state; slope: dV_old/dlambda at lambda = 1; country: the index; tol: the tolerance.
+    state; slope: dV_old/dlambda at lambda = 1; country: the index; tol: the tolerance;
+    value_residual: the Bellman residual of the values behind each root (sup-norm change
+    of v in one reference sweep at that state's factor; <= hh_tol where converged under
+    the default stop rule, not checked under hh_stop_rule="policy").
     """
 
     factor: jax.Array
@@ -51,6 +54,7 @@ class EquivalentVariation(NamedTuple):
     slope: jax.Array
     country: int
     tol: float = EVOptions().tol
+    value_residual: jax.Array | None = None
 
     @property
     def lam(self):
@@ -63,9 +67,8 @@ def _ev_program(problem, y_base, V_base, V_target, hopts, opts):
     # starting information (no derivative needed: lambda_tau depends on problem, V_target)
     y_base, V_base = lax.stop_gradient((y_base, V_base))
     _, slope, x_dot = value_slope(lax.stop_gradient(problem), y_base, hopts)
-    factor, conv, res, it = ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts,
-                                     opts)
-    return factor, conv, res, it, slope
+    r = solve_ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts)
+    return r.factor, r.converged, r.residual, r.iterations, slope, r.value_residual
 
 
 def _same_grid(e0: Economy, e1: Economy) -> bool:
@@ -119,7 +122,8 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     V_target = _target_values(baseline, new, i)
     args = (country_problem(baseline, i), country_state(baseline, i),
             baseline.world.households.V[i], V_target,
-            household_options(baseline.economy, tol=opts.hh_tol), opts)
+            household_options(baseline.economy, tol=opts.hh_tol,
+                              stop_rule=opts.hh_stop_rule), opts)
     t: dict = {}
     exe = compiled(_ev_program, args, timings=t)
     t0 = time.perf_counter()
@@ -127,7 +131,7 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     t["run_s"] = time.perf_counter() - t0
     if timings is not None:
         timings.update(t)
-    ev = EquivalentVariation(*out, i, opts.tol)
+    ev = EquivalentVariation(*out[:5], i, opts.tol, out[5])
     if throw:
         check_ev(ev, baseline.economy.countries[i])
     return ev

@@ -6,6 +6,7 @@ import dataclasses
 
 import equinox as eqx
 
+from ..household import STOP_RULES
 from ..results import as_float, as_int, check_option_values
 
 __all__ = ["EV_TOL", "EVOptions", "ev_options"]
@@ -24,7 +25,9 @@ class EVOptions(eqx.Module):
     Structural (static; they set array shapes): batch_size, states solved together
     (vmapped; memory grows with it; 25); nodes, household solutions on a grid of the
     income factor that give every state its first guess (40; < 4: the Newton step
-    from 1).
+    from 1); hh_stop_rule, the household stop rule ("both", default: c and v stop
+    changing; "policy": c alone, the original code's rule, see
+    :class:`hat_jax.HouseholdOptions`).
     """
 
     tol: float = eqx.field(default=EV_TOL, converter=as_float)
@@ -32,15 +35,20 @@ class EVOptions(eqx.Module):
     hh_tol: float = eqx.field(default=1e-10, converter=as_float)
     batch_size: int = eqx.field(static=True, default=25, converter=as_int)
     nodes: int = eqx.field(static=True, default=40, converter=as_int)
+    hh_stop_rule: str = eqx.field(static=True, default="both")
 
     def __check_init__(self):
+        if self.hh_stop_rule not in STOP_RULES:
+            raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
+                             f"hh_stop_rule={self.hh_stop_rule!r}")
         check_option_values(self, positive=("tol", "hh_tol"),
                             at_least_one=("max_iter", "batch_size"))
 
 
 def ev_options(opts: EVOptions | None = None, **fields) -> EVOptions:
     """``opts`` (default EVOptions()) with some fields replaced (tol=..., max_iter=...,
-    batch_size=..., nodes=..., hh_tol=...; ``None`` values are ignored)."""
+    batch_size=..., nodes=..., hh_tol=..., hh_stop_rule=...; ``None`` values are
+    ignored)."""
     base = EVOptions() if opts is None else opts
     names = {f.name for f in dataclasses.fields(EVOptions)}
     unknown = set(fields) - names

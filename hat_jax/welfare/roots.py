@@ -26,13 +26,16 @@ from ..household import (
     flatten_state,
     household_fixed_point,
     household_operator,
+    initial_state,
     policies,
-    reference_residual,
+    iteration_settings,
+    stop_scale,
+    sweep_changes,
     unflatten_state,
 )
 from .options import EVOptions
 
-__all__ = ["scaled_problem", "value_slope", "ev_roots"]
+__all__ = ["scaled_problem", "value_slope", "EVRoots", "solve_ev_roots", "ev_roots"]
 
 
 def scaled_problem(problem: HouseholdProblem, factor) -> HouseholdProblem:
@@ -60,11 +63,19 @@ def value_slope(problem: HouseholdProblem, y, hopts: HouseholdOptions):
     return V, dV, dx
 
 
-class _Roots(NamedTuple):
+class EVRoots(NamedTuple):
+    """The EV roots of one country (each [Na, Nz] but ``y``): factor, converged, residual
+    (|f| / slope), iterations (household solves per state) as :func:`ev_roots`;
+    value_residual, the Bellman residual of the values behind each root (sup-norm change
+    of v in one reference sweep from the household state at that state's factor; below
+    the household tolerance when converged under stop_rule "both"); y, the household
+    state of each root (flattened states along the leading axis)."""
+
     factor: jax.Array
     converged: jax.Array
     residual: jax.Array
     iterations: jax.Array
+    value_residual: jax.Array
     y: tuple
 
 
@@ -73,8 +84,11 @@ def _inner_solve(x0, problem, factor, tol_y, like, hopts, max_iter):
     the sup-norm step |F(y) - y| <= tol_y (Anderson, as in hat_jax.household). Returns
     (x, |F(y) - y|, V[a, z], iterations)."""
     prob = scaled_problem(problem, factor)
+    if hopts.stop_rule == "policy":  # the original code: every solve from its guess
+        x0 = flatten_state(initial_state(prob, hopts))
     fn = lambda x: flatten_state(household_operator(unflatten_state(x, like), prob, hopts))
-    x, err, it = anderson_iterate(fn, x0, tol_y, max_iter, hopts.anderson_memory)
+    x, err, it = anderson_iterate(fn, x0, tol_y * stop_scale(hopts), max_iter,
+                                  *iteration_settings(like, hopts))
     return x, err, _values(unflatten_state(x, like), prob, hopts), it
 
 
@@ -284,7 +298,7 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
 
 def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: EVOptions):
     """All states of one country: lax.map over chunks of ``opts.batch_size`` states,
-    vmapped inside a chunk. Returns _Roots with the household state of each root."""
+    vmapped inside a chunk. Returns EVRoots (with the household state of each root)."""
     Na, Nz = V_base.shape
     S, K = Na * Nz, opts.nodes
     a_idx, z_idx = jnp.divmod(jnp.arange(S), Nz)
@@ -310,8 +324,10 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
         l, err, done, it, xs = _root_state(problem, hopts, opts, inner, y_base, x_base,
                                            a_i, z_i, vt, f, se, st)
         y = unflatten_state(xs, y_base)
-        ok = done & (reference_residual(y, scaled_problem(problem, l), hopts) <= hopts.tol)
-        return l, ok, err, it, y
+        dc, dv = sweep_changes(y, scaled_problem(problem, l), hopts)
+        res_hh = dc if hopts.stop_rule == "policy" else jnp.maximum(dc, dv)
+        ok = done & (res_hh <= hopts.tol)
+        return l, ok, err, it, dv, y
 
     # states in order of their slope at 1, so that the few slow ones (small or negative
     # slope, near the borrowing limit) share chunks: a vmapped loop runs as long as its
@@ -321,9 +337,17 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     xs = (a_idx, z_idx, v_t, f0, s_eff, jnp.arange(S))
     xs = jax.tree_util.tree_map(lambda x: x[order], xs)
     out = lax.map(one, xs, batch_size=min(opts.batch_size, S))
-    factor, ok, err, it, y = jax.tree_util.tree_map(lambda x: x[inv], out)
+    factor, ok, err, it, dv, y = jax.tree_util.tree_map(lambda x: x[inv], out)
     shape = lambda x: x.reshape(Na, Nz)
-    return _Roots(shape(factor), shape(ok), shape(err), shape(it), y)
+    return EVRoots(shape(factor), shape(ok), shape(err), shape(it), shape(dv), y)
+
+
+def solve_ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts: HouseholdOptions,
+                   opts: EVOptions) -> EVRoots:
+    """The roots of :func:`ev_roots` with their diagnostics (:class:`EVRoots`: the Bellman
+    residual of the values behind each root and the household states), without
+    derivative rules (use :func:`ev_roots` to differentiate)."""
+    return _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts)
 
 
 @jax.custom_jvp
