@@ -7,7 +7,6 @@ raises a ConvergenceError naming the block that failed: never NaN, never a silen
 A fixed, derandomized set of examples keeps the run short and reproducible.
 """
 
-import dataclasses
 
 import numpy as np
 import pytest
