@@ -48,19 +48,21 @@ def asset_grid_of(problems, i, Na):
 # long file while the other sits idle at the end. Rough minutes on 2 cores, cold
 # compilation cache.
 LONG_FILES = (
+    "test_notebook_welfare.py",       # ~2.2
     "test_welfare.py",                # ~2
-    "test_notebook_welfare.py",       # ~1.4
-    "test_calibration.py",            # ~1.2
-    "test_household.py",              # ~1
+    "test_derivatives.py",            # ~1.3
+    "test_household.py",              # ~1.3
+    "test_calibration.py",            # ~1.1
     "test_ek.py",                     # ~1
-    "test_notebook_calibration.py",   # ~1
-    "test_notebook_elasticities.py",  # ~0.9
-    "test_derivatives.py",            # ~0.9
-    "test_elasticities.py",           # ~0.8
+    "test_calibration_kill.py",       # ~0.8: three processes
     "test_cli.py",                    # ~0.7
-    "test_notebooks.py",              # ~0.5: two notebooks
-    "test_calibration_kill.py",       # ~0.4: three processes
-    "test_planner.py",                # ~0.3
+    "test_failure_modes.py",          # ~0.5: SIGINT subprocesses
+    "test_properties.py",             # ~0.5
+    "test_elasticities.py",           # ~0.45
+    "test_paper.py",                  # ~0.4
+    "test_planner.py",                # ~0.35
+    "test_notebook_elasticities.py",  # ~0.35
+    "test_notebook_calibration.py",   # ~0.3
 )
 
 

@@ -17,7 +17,6 @@ from hypothesis import strategies as st  # noqa: E402
 
 import hat_jax  # noqa: E402
 from hat_jax.equilibrium import EquilibriumOptions, solve_equilibrium  # noqa: E402
-from hat_jax.params import Economy  # noqa: E402
 from hat_jax.results import ConvergenceError  # noqa: E402
 
 NA = 12
