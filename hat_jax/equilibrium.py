@@ -272,16 +272,29 @@ def trade_residual(agg: Aggregates):
                              jnp.where(excess > 0, jnp.inf, 0.0)))
 
 
-def excess_demands(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
-    """The equilibrium system at unknowns x: (residuals [goods j = 1..N-1, bonds],
-    (household states, ok)), ok: every inner solve converged and the goods markets
-    clear relative to trade (:func:`trade_residual` <= trade_tol)."""
+def _system(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
+    """(residuals, (household states, inner solves converged, goods markets clear
+    relative to trade))."""
     W, R, beta = decode(x, economy, opts, R_fixed)
     world = solve_world(economy, W, R, beta, hh_state, opts)
     goods, bonds, _ = market_residuals(world.aggregates, opts)
-    ok = jnp.all(world.households.converged) & jnp.all(world.distribution.converged) \
-        & (trade_residual(world.aggregates) <= opts.trade_tol)
-    return jnp.concatenate([goods, bonds]), (world.households.state, ok)
+    inner = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
+    trade_ok = trade_residual(world.aggregates) <= opts.trade_tol
+    return jnp.concatenate([goods, bonds]), (world.households.state, inner, trade_ok)
+
+
+def excess_demands(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
+    """The equilibrium system at unknowns x: (residuals [goods j = 1..N-1, bonds],
+    (household states, every inner household / distribution solve converged))."""
+    r, (state, inner, _) = _system(x, economy, opts, R_fixed, hh_state)
+    return r, (state, inner)
+
+
+def _newton_system(x, economy, opts, R_fixed, hh_state):
+    """The system Newton iterates on: a root also needs the goods markets to clear
+    relative to each country's trade (:func:`trade_residual` <= trade_tol)."""
+    r, (state, inner, trade_ok) = _system(x, economy, opts, R_fixed, hh_state)
+    return r, (state, inner & trade_ok)
 
 
 def _progress(it, row):
@@ -296,7 +309,7 @@ def _callback_progress(it, row):
 
 
 def _newton_step(c, economy, R_fixed, opts):
-    f = lambda x, s: excess_demands(x, economy, opts, R_fixed, s)
+    f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s)
     return _newton.step(c, f, opts.tol, opts.jacobian_reuse, opts.max_step)
 
 
@@ -308,7 +321,7 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts):
     LU solve (lineax). x0 and hh_state0 are starting values and carry no derivative.
     Returns (x*, household states, iterations, history[HISTORY_ROWS, 4]).
     """
-    f = lambda x, s: excess_demands(x, economy, opts, R_fixed, s)
+    f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s)
     c = _newton.run(lax.stop_gradient(x0), lax.stop_gradient(hh_state0), f, opts.tol,
                     opts.max_iter, opts.jacobian_reuse, opts.max_step,
                     _callback_progress if opts.verbose else None)

@@ -144,3 +144,15 @@ def test_unconverged_equilibrium_raises_with_diagnostics(asymmetric_economy):
         hat_jax.solve_equilibrium(asymmetric_economy, opts)
     eq = hat_jax.solve_equilibrium(asymmetric_economy, opts, throw=False)
     assert not bool(eq.converged) and float(eq.residual) > 1e-10
+
+
+def test_near_autarky_is_diagnosed_not_solved_silently(two_country_eq):
+    """With d = 100 trade is ~2e-8 of GDP: a residual of 1e-10 of GDP would be all of it, so
+    the goods markets must also clear relative to trade (trade_tol) and the failure names
+    vanishing trade; a normal equilibrium clears relative to trade by far."""
+    assert float(two_country_eq.trade_residual) < 1e-6
+    far = hat_jax.two_country(d=100.0, Na=NA_TEST)
+    with pytest.raises(hat_jax.ConvergenceError, match="Trade has nearly vanished"):
+        hat_jax.solve_equilibrium(far, EquilibriumOptions(max_iter=12))
+    with pytest.raises(ValueError, match="trade_tol must be a positive number"):
+        EquilibriumOptions(trade_tol=0.0)
