@@ -1,4 +1,4 @@
-"""A real SIGKILL: ``hat calibrate synthetic`` is killed (kill -9) during its second
+"""A real SIGKILL: ``hat calibrate synthetic`` is killed (kill -9) after its first
 iteration, resumed with ``--resume``, and ends on exactly the files of an uninterrupted
 run. Separate processes, as a user would run them (a file of its own so that the test
 workers can run it beside the other calibration tests)."""
@@ -36,7 +36,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
     assert ref_iterations >= 2
 
     # the run to kill: wait until iteration 1 is reported (its checkpoint is written
-    # before the line), then kill -9 while iteration 2 is being computed
+    # before the line), then kill -9 at once, while a later iteration is being computed
+    # (with the compiled programs in the persistent cache an iteration of this small
+    # world takes a fraction of a second, so which one is racy: any before the last)
     log = tmp_path / "killed.err"
     with open(log, "wb") as f:
         p = _hat("--out", str(run), "--no-figure", stdout=subprocess.DEVNULL, stderr=f)
@@ -44,13 +46,12 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
         while b"calibration   1 " not in log.read_bytes():
             assert p.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() - t0 < TIMEOUT_S, "no iteration 1 reported in time"
-            time.sleep(0.05)
-        time.sleep(0.2)
+            time.sleep(0.01)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=60)
     assert p.returncode == -signal.SIGKILL
     st = load_checkpoint(run / CHECKPOINT_NAME)  # intact: checksum and format verified
-    assert st.status == "running" and st.iteration == 1
+    assert st.status == "running" and 1 <= st.iteration < ref_iterations, st
     assert not [q.name for q in run.iterdir() if q.name.endswith(".tmp")]
 
     p = _hat("--out", str(run), "--resume", "--quiet", "--no-figure",

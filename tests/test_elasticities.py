@@ -196,7 +196,7 @@ def test_one_importer_equals_its_row_of_the_matrix(two_country_eq, te2, te2_tigh
     assert float(st.theta_aggregate) == float(one.theta[0, 1])
 
 
-def test_bad_country_labels(two_country_eq, te2):
+def test_bad_country_labels(two_country_eq, te2, te2_tight):
     with pytest.raises(ValueError, match=r"unknown importer 'USA'.*Home, Foreign"):
         el.trade_elasticities(two_country_eq, importer="USA")
     with pytest.raises(ValueError, match="importer index 5 out of range"):
@@ -207,6 +207,10 @@ def test_bad_country_labels(two_country_eq, te2):
         te2.states("Home", "Mars")
     with pytest.raises(ValueError, match="hh_tol"):
         el.trade_elasticities(two_country_eq, hh_tol=0.0)
+    # one options object: the same re-solve through opts= as through hh_tol=
+    opts = hat_jax.params.household_options(two_country_eq.economy, tol=TIGHT)
+    via_opts = el.trade_elasticities(two_country_eq, importer="home", opts=opts)
+    np.testing.assert_array_equal(np.asarray(via_opts.theta), np.asarray(te2_tight.theta))
 
 
 def test_frames(te2, two_country_eq):
