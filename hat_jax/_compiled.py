@@ -16,7 +16,7 @@ from collections import OrderedDict
 import jax
 import numpy as np
 
-__all__ = ["compiled", "clear", "size"]
+__all__ = ["compiled", "compile_and_run", "clear", "size"]
 
 _CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 _MAX_ENTRIES = 64
@@ -60,6 +60,19 @@ def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | Non
     if timings is not None:
         timings["compile_s"] = time.perf_counter() - t0
     return exe
+
+
+def compile_and_run(jitted, args: tuple, timings: dict | None = None):
+    """``jitted(*args)`` through :func:`compiled`, blocked until ready; if ``timings`` is
+    a dict, ``compile_s`` and ``run_s`` are written into it."""
+    t: dict = {}
+    exe = compiled(jitted, args, timings=t)
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(exe(*args))
+    t["run_s"] = time.perf_counter() - t0
+    if timings is not None:
+        timings.update(t)
+    return out
 
 
 def clear() -> None:

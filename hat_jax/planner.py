@@ -39,7 +39,6 @@ which :func:`planner_checks` verifies against the derivative of W through the so
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import NamedTuple
 
 import equinox as eqx
@@ -48,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
-from ._compiled import compiled
+from ._compiled import compile_and_run
 from .household import marginal_utility, utility
 from .params import Economy, household_problems
 from .results import ConvergenceError, as_float, as_int, check_option_values
@@ -207,14 +206,7 @@ def solve_planner(economy: Economy, weights=None, beta=None, opts: PlannerOption
         opts = dataclasses.replace(opts, tol=tol)
     w = pareto_weights(economy, weights)
     beta = jnp.asarray(economy.beta if beta is None else beta, jnp.float64)
-    args = (economy, w, beta, opts)
-    t: dict = {}
-    exe = compiled(_solve, args, timings=t)
-    t0 = time.perf_counter()
-    sol = jax.block_until_ready(exe(*args))
-    t["run_s"] = time.perf_counter() - t0
-    if timings is not None:
-        timings.update(t)
+    sol = compile_and_run(_solve, (economy, w, beta, opts), timings)
     if throw and not bool(sol.converged):
         k = int(np.nanargmax(np.abs(np.asarray(sol.resource_residuals))))
         raise ConvergenceError(

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._compiled import compiled
+from .._compiled import compile_and_run, compiled
 from ..distribution import stationary_distribution, transition_matrix
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
 from ..household import marginal_utility, solve_household
@@ -212,10 +212,7 @@ def welfare_gradient(eq: Equilibrium, country=None, weights=None, *,
         prog, args = _pe_grad_program, (_arguments(eq, False, i), _log_d(eq),
                                         jnp.asarray(i), d_opts)
     t: dict = {}
-    exe = compiled(prog, args, timings=t)
-    t1 = time.perf_counter()
-    (val, (ok, it, res)), g = jax.block_until_ready(exe(*args))
-    t["run_s"] = time.perf_counter() - t1
+    (val, (ok, it, res)), g = compile_and_run(prog, args, t)
     t["total_s"] = time.perf_counter() - t0
     if timings is not None:
         timings.update(t)

@@ -13,7 +13,6 @@ solved by :func:`hat_jax.welfare.ev_roots` (see :mod:`hat_jax.welfare.roots`).
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 import jax
@@ -21,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._compiled import compiled
+from .._compiled import compile_and_run
 from ..equilibrium import Equilibrium
 from ..household import household_fixed_point, policies
 from ..params import Economy, household_options
@@ -124,13 +123,7 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
             baseline.world.households.V[i], V_target,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
-    t: dict = {}
-    exe = compiled(_ev_program, args, timings=t)
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(exe(*args))
-    t["run_s"] = time.perf_counter() - t0
-    if timings is not None:
-        timings.update(t)
+    out = compile_and_run(_ev_program, args, timings)
     ev = EquivalentVariation(*out[:5], i, opts.tol, out[5])
     if throw:
         check_ev(ev, baseline.economy.countries[i])
