@@ -5,8 +5,8 @@ stays below 1; ``cost_floor=False``).
 Rows (one record each; ``value`` hat_jax, ``published`` the paper's, ``why`` what
 explains a difference):
 
-(a) two-country model (gamma 1.5, sigma 0.25, beta 0.92, d 2.05, as in the original
-    code's two-country notebook at Na = 200): home share, trade elasticity.
+(a) the ``two_country`` preset (gamma 1.5, sigma 0.25, beta 0.92, d 1.745; model.md
+    s.13): home share, trade elasticity.
 (b) ``ek_baseline`` (beta solved at R = 1.01 from the published prices): the US
     trade-weighted elasticity; the US unilateral 10% cut (d_USA,j -> 0.9 d_USA,j; the
     USA-CAN cost falls below 1): mean EV gain, poorest and richest expenditure quintiles,
@@ -87,9 +87,9 @@ def _rec(name, value, t, Na, why, published=None, **extra) -> dict:
 
 
 def _two_country(Na) -> list[dict]:
-    log("(a) two-country model (gamma 1.5, d 2.05)...")
+    log("(a) two-country model (the two_country preset: gamma 1.5, d 1.745)...")
     t0 = time.perf_counter()
-    eq = hat_jax.solve_equilibrium(hat_jax.two_country(d=2.05, Na=Na))
+    eq = hat_jax.solve_equilibrium(hat_jax.two_country(Na=Na))
     home = float(eq.world.aggregates.trade_shares[0, 0])
     _, theta = wf.model_trade_elasticity(eq, 0)
     t = time.perf_counter() - t0
