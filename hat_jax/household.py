@@ -31,14 +31,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .anderson import anderson_iterate
 from .results import as_float, as_int, check_converged, check_option_values, krylov_solve
 
 __all__ = [
-    "HouseholdProblem", "HouseholdOptions", "HouseholdSolution", "utility",
+    "HouseholdProblem", "HouseholdOptions", "HouseholdSolution", "check_grid_size", "utility",
     "marginal_utility", "choice_probabilities", "expected_value", "asset_grid",
     "cash_on_hand", "invert_egm_knots", "household_operator", "initial_state",
     "flatten_state", "unflatten_state", "STOP_RULES", "sweep_changes", "reference_residual",
-    "iteration_settings", "stop_scale", "anderson_iterate",
+    "iteration_settings", "stop_scale",
     "operator_jacobian", "household_fixed_points", "household_fixed_point", "policies",
     "solve_household", "solve_households",
 ]
@@ -102,7 +103,7 @@ class HouseholdOptions(eqx.Module):
     anderson_memory: int = eqx.field(static=True, default=5)
     gmres_rtol: float = eqx.field(default=1e-12, converter=as_float)
     gmres_atol: float = eqx.field(default=1e-13, converter=as_float)
-    gmres_restart: int = eqx.field(static=True, default=40)
+    gmres_restart: int = eqx.field(static=True, default=40, converter=as_int)
     tangent_solver: str = eqx.field(static=True, default="lu")
     stop_rule: str = eqx.field(static=True, default="both")
 
@@ -114,16 +115,11 @@ class HouseholdOptions(eqx.Module):
             raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
                              f"tangent_solver={self.tangent_solver!r}")
         check_option_values(self, positive=("gamma", "tol", "gmres_rtol", "gmres_atol"),
-                            at_least_one=("max_iter",))
-        if isinstance(self.Na, bool) or not isinstance(self.Na, (int, np.integer)) \
-                or self.Na < 3:
-            raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={self.Na!r}")
+                            at_least_one=("max_iter", "gmres_restart"))
+        check_grid_size(self.Na)
         if not isinstance(self.anderson_memory, (int, np.integer)) or self.anderson_memory < 0:
             raise ValueError("anderson_memory must be an integer >= 0, got "
                              f"anderson_memory={self.anderson_memory!r}")
-        if not isinstance(self.gmres_restart, (int, np.integer)) or self.gmres_restart < 1:
-            raise ValueError("gmres_restart must be an integer >= 1, got "
-                             f"gmres_restart={self.gmres_restart!r}")
 
 
 class HouseholdSolution(NamedTuple):
@@ -148,6 +144,15 @@ class HouseholdSolution(NamedTuple):
     converged: jax.Array
     iterations: jax.Array
     residual: jax.Array
+
+
+def check_grid_size(Na) -> int:
+    """Na (asset grid points) as an int: an integer >= 3 (20.0 -> 20; 20.9 is refused,
+    not truncated). Raises ValueError naming Na and the value."""
+    n = as_int(Na)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 3:
+        raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={Na!r}")
+    return n
 
 
 # ----------------------------------------------------------------------------- utility
@@ -341,52 +346,6 @@ def stop_scale(opts) -> float:
     block stops a decade tighter, so that the change of c itself (up to c times that
     of log Emu) meets ``tol``."""
     return 0.1 if opts.stop_rule == "policy" else 1.0
-
-
-def anderson_iterate(fn, x0, tol, max_iter: int, memory: int, check: int | None = None):
-    """Anderson-accelerated fixed-point iteration x = fn(x) on a flat vector.
-
-    Type-II Anderson mixing with ``memory`` past iterates: x+ = sum_i alpha_i fn(x_i) with
-    alpha minimising |sum_i alpha_i (fn(x_i) - x_i)|_2 subject to sum alpha = 1 (a small
-    regularised normal-equation solve). Stops when |fn(x) - x|_inf <= tol. memory = 0
-    is the plain iteration. ``check``: only the first ``check`` entries of the step
-    decide the stop (None: all; see :func:`iteration_settings`). Returns (x, |fn(x) - x|_inf of
-    the last step over those entries, iterations).
-    Hand-written because optimistix has no Anderson solver and this must run batched
-    (vmap) inside jit with a fixed memory.
-    """
-    n = x0.shape[0]
-    m = max(memory, 1)
-    dtype = x0.dtype
-
-    def cond(carry):
-        _, _, _, err, it = carry
-        return (err > tol) & (it < max_iter) & jnp.isfinite(err)
-
-    def body(carry):
-        x, X, G, _, it = carry
-        gx = fn(x)
-        err = jnp.max(jnp.abs((gx - x)[:check]))
-        if memory == 0:
-            return gx, X, G, err, it + 1
-        X = jnp.roll(X, 1, axis=0).at[0].set(x)
-        G = jnp.roll(G, 1, axis=0).at[0].set(gx)
-        valid = jnp.arange(m) < jnp.minimum(it + 1, m)
-        Fm = jnp.where(valid[:, None], G - X, 0.0)
-        H = Fm @ Fm.T
-        H = H + (1e-10 * jnp.trace(H) + 1e-200) * jnp.eye(m, dtype=dtype)
-        H = H + jnp.diag(jnp.where(valid, 0.0, 1.0))
-        alpha = jnp.linalg.solve(H, valid.astype(dtype))
-        alpha = alpha / jnp.sum(alpha)
-        x_new = alpha @ G
-        # fall back to the plain step if the mixing produced garbage
-        x_new = jnp.where(jnp.all(jnp.isfinite(x_new)), x_new, gx)
-        return x_new, X, G, err, it + 1
-
-    X = jnp.zeros((m, n), dtype)
-    init = (x0, X, X, jnp.asarray(jnp.finfo(dtype).max, dtype), jnp.asarray(0, jnp.int32))
-    x, _, _, err, it = lax.while_loop(cond, body, init)
-    return x, err, it
 
 
 def _solve_primal(y0, problem, opts):

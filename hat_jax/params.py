@@ -20,9 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .household import HouseholdOptions, HouseholdProblem
+from .household import HouseholdOptions, HouseholdProblem, check_grid_size
 from .income import IncomeProcess, income_process, validate_transition
-from .results import as_int
 
 __all__ = [
     "Economy", "validate_economy", "validate_trade_costs", "make_economy", "household_options",
@@ -188,8 +187,7 @@ def validate_economy(e: Economy) -> None:
     if amax <= 0:
         raise ValueError(f"amax (top of the asset grid) must be > 0, got amax={amax!r}: "
                          "the bond market (zero net supply) needs households that lend")
-    if not isinstance(e.Na, (int, np.integer)) or e.Na < 3:
-        raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={e.Na!r}")
+    check_grid_size(e.Na)
     validate_transition(e.P, "P (income transition matrix)")
     z = np.asarray(e.z)
     if z.shape != (np.shape(e.P)[0],) or np.any(z <= 0) or not np.all(np.isfinite(z)):
@@ -238,16 +236,9 @@ def make_economy(
     return Economy(
         A=f(A), L=f(L), d=f(d), beta=f(beta), sigma=f(sigma), psi_slope=f(psi_slope),
         phi=f(phi), amax=f(amax), z=f(income.z), P=f(income.P), y_P=f(income.y_P),
-        gamma=float(gamma), Na=_grid_size(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
+        gamma=float(gamma), Na=check_grid_size(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
         cost_floor=bool(cost_floor),
     )
-
-
-def _grid_size(Na) -> int:
-    Na_int = as_int(Na)
-    if not isinstance(Na_int, int) or isinstance(Na_int, bool) or Na_int < 3:
-        raise ValueError(f"Na (asset grid points) must be an integer >= 3, got Na={Na!r}")
-    return Na_int
 
 
 def household_options(economy: Economy, **kw) -> HouseholdOptions:

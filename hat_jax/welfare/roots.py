@@ -19,10 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..anderson import anderson_iterate
 from ..household import (
     HouseholdOptions,
     HouseholdProblem,
-    anderson_iterate,
     flatten_state,
     household_fixed_point,
     household_operator,
