@@ -12,10 +12,10 @@ PKG = ROOT / "hat_jax"
 
 # Layers of the data flow, lowest first; a module may import its own layer or lower ones.
 LAYERS = [
-    {"_config", "_compiled", "results", "fileio", "income"},
+    {"_config", "_compiled", "results", "fileio", "income", "anderson"},
     {"household"},
     {"params", "distribution", "aggregates"},
-    {"_newton", "equilibrium"},
+    {"_newton", "diagnostics", "equilibrium"},
     {"data", "gravity", "preset_registry", "presets", "ek"},
     {"calibration", "elasticities", "welfare", "planner"},
     {"report"},
