@@ -33,7 +33,6 @@ Frames and figures of these results are in :mod:`hat_jax.report.elasticities`.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Sequence
 
 import equinox as eqx
@@ -43,8 +42,9 @@ import numpy as np
 
 from ._compiled import compiled
 from .aggregates import trade_flows
+from .equilibrium import EquilibriumOptions
 from .household import HouseholdOptions, HouseholdProblem, asset_grid, solve_households
-from .params import Economy, household_options, household_problems
+from .params import Economy, household_problems
 from .results import check_converged
 
 __all__ = [
@@ -244,16 +244,16 @@ def country_index(countries: Sequence[str], country, what: str = "country") -> i
     raise ValueError(f"unknown {what} {country!r}: countries are {', '.join(labels)}")
 
 
-def trade_elasticities(equilibrium, importer=None, opts: HouseholdOptions | None = None, *,
-                       throw: bool = True, hh_tol: float | None = None,
-                       hh_max_iter: int | None = None) -> TradeElasticities:
+def trade_elasticities(equilibrium, importer=None, opts: EquilibriumOptions | None = None, *,
+                       throw: bool = True, **overrides) -> TradeElasticities:
     """theta_ij = d log(M_ij/M_ii) / d log d_ij at a solved equilibrium (model.md s.9).
 
     W, R and lambda fixed at ``equilibrium``; each importer's household problem is
     re-solved (warm-started from the equilibrium's) and differentiated by forward-mode AD
-    through its fixed point. opts: the household solve's :class:`HouseholdOptions`
-    (default: ``household_options(economy)``, tolerance 1e-10 on the sup-norm change of c
-    and v); ``hh_tol`` / ``hh_max_iter`` replace its ``tol`` / ``max_iter``.
+    through its fixed point. opts: :class:`EquilibriumOptions`, whose household settings
+    (``hh_tol``, 1e-10 on the sup-norm change of c and v; ``hh_max_iter``;
+    ``hh_stop_rule``; ``tangent_solver``) the re-solve uses, as :func:`solve_world` does;
+    keyword ``overrides`` replace its fields (``hh_tol=1e-13``).
     importer: None (all N importers: the N x N matrix) or one country (label or index:
     one row, one factorisation). throw: raise ConvergenceError if a re-solved household
     problem did not converge (else check ``converged``). Compiled once per grid size and
@@ -263,20 +263,16 @@ def trade_elasticities(equilibrium, importer=None, opts: HouseholdOptions | None
     N = economy.N
     idx = tuple(range(N)) if importer is None else (country_index(economy.countries, importer,
                                                                   "importer"),)
-    opts = household_options(economy) if opts is None else opts
-    changes = {k: v for k, v in (("tol", hh_tol), ("max_iter", hh_max_iter)) if v is not None}
-    if changes:
-        try:
-            opts = dataclasses.replace(opts, **changes)
-        except ValueError as exc:  # name the keyword the caller used
-            raise ValueError(str(exc).replace("tol must", "hh_tol must")
-                             .replace("max_iter must", "hh_max_iter must")) from None
+    opts = EquilibriumOptions() if opts is None else opts
+    if overrides:
+        opts = opts.replace(**overrides)
     rows = np.asarray(idx)
     take = lambda x: jnp.asarray(x)[rows]
     problems = jax.tree_util.tree_map(take, household_problems(economy, equilibrium.W,
                                                                equilibrium.R, equilibrium.beta))
     state0 = jax.tree_util.tree_map(take, equilibrium.world.households.state)
     lam = take(equilibrium.world.distribution.lam)
+    opts = opts.household_options(economy)
     args = (problems, jnp.asarray(rows), lam, take(economy.L), opts, state0)
     out = compiled(_bilateral_jit, args)(*args)
     if throw:

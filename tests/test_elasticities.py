@@ -208,7 +208,7 @@ def test_bad_country_labels(two_country_eq, te2, te2_tight):
     with pytest.raises(ValueError, match="hh_tol"):
         el.trade_elasticities(two_country_eq, hh_tol=0.0)
     # one options object: the same re-solve through opts= as through hh_tol=
-    opts = hat_jax.params.household_options(two_country_eq.economy, tol=TIGHT)
+    opts = hat_jax.EquilibriumOptions(hh_tol=TIGHT)
     via_opts = el.trade_elasticities(two_country_eq, importer="home", opts=opts)
     np.testing.assert_array_equal(np.asarray(via_opts.theta), np.asarray(te2_tight.theta))
 
