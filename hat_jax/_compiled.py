@@ -16,7 +16,7 @@ from collections import OrderedDict
 import jax
 import numpy as np
 
-__all__ = ["compiled", "compile_and_run", "clear", "size"]
+__all__ = ["compiled", "compile_and_run", "clear"]
 
 _CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 _MAX_ENTRIES = 64
@@ -78,7 +78,3 @@ def compile_and_run(jitted, args: tuple, timings: dict | None = None):
 def clear() -> None:
     """Forget every in-process executable (the persistent cache is untouched)."""
     _CACHE.clear()
-
-
-def size() -> int:
-    return len(_CACHE)
