@@ -65,6 +65,15 @@ def running(c, max_iter):
 def step(c, f, tol, jacobian_reuse, max_step):
     """One iteration. ``f(x, s) -> (r, (s_new, ok))``: residual vector, next warm start,
     whether every inner solve converged."""
+    e = evaluate(c, f, tol, jacobian_reuse)
+    J = lax.cond(e["need_J"], lambda e_: jacobian(f, e_),
+                 lambda e_: _secant_update(c, c["x"], e_["r"], e_["accept"]), e)
+    return advance(c, e, J, max_step)
+
+
+def evaluate(c, f, tol, jacobian_reuse):
+    """The first half of :func:`step`: the residual at the trial point, whether it is
+    accepted, the base point, and whether an exact Jacobian is due there."""
     it, x, s = c["it"], c["x"], c["s"]
     r, (s_new, ok) = f(x, s)
     rn = jnp.max(jnp.abs(r))
@@ -82,8 +91,25 @@ def step(c, f, tol, jacobian_reuse, max_step):
     promised = 1.0 - c["frac"] * (1.0 - jacobian_reuse)
     stale = ~c["J_valid"] | (accept & (rn > promised * r_acc))
     need_J = ~done & ((accept & stale) | (~accept & ~c["J_fresh"]))
-    J = lax.cond(need_J, lambda x_, s_: value_and_jacobian(lambda y: f(y, s_), x_)[1],
-                 lambda x_, s_: _secant_update(c, x, r, accept), xb, s)
+    return dict(r=r, rn=rn, accept=accept, done=done, s=s, s_eval=s_eval, xb=xb, rb=rb,
+                need_J=need_J)
+
+
+def jacobian(f, e):
+    """The exact Jacobian at the base point of an :func:`evaluate` record."""
+    return value_and_jacobian(lambda y: f(y, e["s"]), e["xb"])[1]
+
+
+def secant(c, e):
+    """The kept Jacobian (good Broyden update along an accepted step) of :func:`step`."""
+    return _secant_update(c, c["x"], e["r"], e["accept"])
+
+
+def advance(c, e, J, max_step):
+    """The second half of :func:`step`: the (damped, capped) Newton step with J."""
+    it, x = c["it"], c["x"]
+    accept, done, need_J, rn, xb, rb = (e[k] for k in ("accept", "done", "need_J", "rn",
+                                                       "xb", "rb"))
     dx = -jnp.linalg.solve(J, rb)
     scale = jnp.minimum(1.0, max_step / jnp.max(jnp.abs(dx)))
     dx = jnp.where(jnp.all(jnp.isfinite(dx)), dx * scale, jnp.zeros_like(dx))
@@ -93,9 +119,9 @@ def step(c, f, tol, jacobian_reuse, max_step):
     size = jnp.where(done, 0.0, jnp.max(jnp.abs(t * dx_acc)))
     row = jnp.stack([rn, size, accept.astype(rn.dtype), need_J.astype(rn.dtype)])
     return dict(
-        it=it + 1, x=jnp.where(done, x, xb + t * dx_acc), s=s, s_eval=s_eval, x_acc=xb,
-        rvec_acc=rb,
-        r_acc=jnp.where(accept, rn, r_acc), dx_acc=dx_acc, t=t,
+        it=it + 1, x=jnp.where(done, x, xb + t * dx_acc), s=e["s"], s_eval=e["s_eval"],
+        x_acc=xb, rvec_acc=rb,
+        r_acc=jnp.where(accept, rn, c["r_acc"]), dx_acc=dx_acc, t=t,
         frac=jnp.where(new_step, scale, c["frac"] * 0.5), J=J,
         J_valid=(c["J_valid"] | need_J) & jnp.all(jnp.isfinite(J)),
         J_fresh=jnp.where(need_J, True, jnp.where(accept, False, c["J_fresh"])),
@@ -129,3 +155,36 @@ def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None):
         return c
 
     return lax.while_loop(lambda c: running(c, max_iter), body, init(x0, s0))
+
+
+def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step):
+    """K independent iterations (leading axis of x0, s0 and ``params``) in one
+    ``lax.while_loop``: ``f(x, s, p) -> (r, (s_new, ok))`` for one scenario's ``p``.
+
+    Each scenario takes exactly the steps :func:`step` would take on its own: a finished
+    one (converged, or at ``max_iter``) keeps its carry (``jnp.where``, so nothing it
+    holds, not even a NaN of a failing neighbour, moves). Hand-written instead of
+    ``vmap(run)``: under vmap the ``lax.cond`` of :func:`step` becomes a select that
+    computes the exact Jacobian of every scenario at every iteration; here it is computed
+    (for the whole block) only on iterations where some live scenario needs one.
+    """
+    c0 = jax.vmap(init)(x0, s0)
+    live_of = lambda c: jax.vmap(running, in_axes=(0, None))(c, max_iter)
+
+    def body(c):
+        live = live_of(c)
+        e = jax.vmap(lambda ci, p: evaluate(ci, lambda x, s: f(x, s, p), tol,
+                                            jacobian_reuse))(c, params)
+        kept = jax.vmap(secant)(c, e)
+        need = e["need_J"] & live
+
+        def exact(_):
+            J = jax.vmap(lambda ei, p: jacobian(lambda x, s: f(x, s, p), ei))(e, params)
+            return jnp.where(need[:, None, None], J, kept)
+
+        J = lax.cond(jnp.any(need), exact, lambda _: kept, None)
+        new = jax.vmap(lambda ci, ei, Ji: advance(ci, ei, Ji, max_step))(c, e, J)
+        mask = lambda a, b: jnp.where(live.reshape(live.shape + (1,) * (a.ndim - 1)), a, b)
+        return jax.tree_util.tree_map(mask, new, c)
+
+    return lax.while_loop(lambda c: jnp.any(live_of(c)), body, c0)

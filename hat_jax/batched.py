@@ -1,0 +1,148 @@
+"""Many equilibria at once: K economies with a leading scenario axis, solved by one
+jitted program (the Newton of :mod:`hat_jax._newton`, :func:`~hat_jax._newton.run_batched`),
+with the scenario axis sharded over local devices.
+
+Every leaf of the batched :class:`~hat_jax.params.Economy` carries the scenario axis
+(build it with :func:`stack_economies`; generic over the Economy pytree, so a new field
+is batched like the others). Each scenario has its own converged / iterations /
+residual; a scenario that fails stops at ``max_iter`` without touching the others.
+
+Devices: the block of scenarios is padded to a multiple of the device count (with
+copies of its last scenario, dropped afterwards) and split over a one-axis mesh of
+local devices with ``jax.shard_map``: each device runs its own while loop on its share,
+no collective communication, so the results do not depend on the number of devices.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
+
+from . import _newton
+from .equilibrium import (Equilibrium, EquilibriumOptions, _finish, _newton_system, decode,
+                          encode)
+from .household import initial_state
+from .params import Economy, household_problems, validate_economy
+
+__all__ = ["stack_economies", "economy_at", "batch_size_of", "pad_batch", "local_mesh",
+           "solve_equilibria"]
+
+
+def stack_economies(economies) -> Economy:
+    """One :class:`Economy` whose every array leaf has a leading scenario axis (static
+    fields must agree: grid size, labels, cost convention)."""
+    economies = list(economies)
+    if not economies:
+        raise ValueError("no scenarios: need at least one economy to stack")
+    static = {(e.Na, e.countries, e.scale_by_tfp, e.cost_floor) for e in economies}
+    if len(static) > 1:
+        raise ValueError("the scenarios' economies differ in a static field (Na, countries, "
+                         f"scale_by_tfp or cost_floor): {sorted(map(str, static))}")
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *economies)
+
+
+def economy_at(economies: Economy, k: int) -> Economy:
+    """Scenario k of a stacked economy."""
+    return jax.tree_util.tree_map(lambda x: x[k], economies)
+
+
+def batch_size_of(tree) -> int:
+    """The leading (scenario) axis length of a stacked pytree."""
+    return int(jax.tree_util.tree_leaves(tree)[0].shape[0])
+
+
+def pad_batch(tree, size: int):
+    """``tree`` with its leading axis padded to ``size`` by repeating the last entry."""
+    k = batch_size_of(tree)
+    if k == size:
+        return tree
+    return jax.tree_util.tree_map(
+        lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], size - k, axis=0)]), tree)
+
+
+@functools.lru_cache(maxsize=8)
+def local_mesh(n_devices: int | None = None) -> Mesh:
+    """A one-axis mesh (axis ``"scenario"``) of the first ``n_devices`` local devices
+    (default: all of them)."""
+    devs = jax.local_devices()
+    n = len(devs) if n_devices is None else int(n_devices)
+    if not 1 <= n <= len(devs):
+        raise ValueError(f"devices must be between 1 and the {len(devs)} local device(s), "
+                         f"got devices={n_devices!r}")
+    return Mesh(np.array(devs[:n]), ("scenario",))
+
+
+def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions) -> Equilibrium:
+    """The equilibria of one block of scenarios (leading axis), on one device."""
+    f = lambda x, s, e: _newton_system(x, e, opts, R_fixed, s)
+    c = _newton.run_batched(x0, s0, f, economies, opts.tol, opts.max_iter,
+                            opts.jacobian_reuse, opts.max_step)
+    x, s = jax.vmap(_newton.solution)(c)
+    fin = lambda x_, s_, it, h, e: _finish(x_, s_, it, h, e, R_fixed, opts)
+    return jax.vmap(fin)(x, s, c["it"], c["history"], economies)
+
+
+def _starts(economies, W0, R0, beta0, opts, hh_state0):
+    """Unconstrained starting unknowns and household warm starts of every scenario."""
+    R_fixed = jnp.asarray(R0 if opts.unknown == "beta" else 1.0, jnp.float64)
+    x0 = jax.vmap(lambda e: encode(W0, R0, beta0, e, opts))(economies)
+    if hh_state0 is None:
+        def cold(e, x):
+            W, R, beta = decode(x, e, opts, R_fixed)
+            probs = household_problems(e, W, R, beta)
+            return jax.vmap(initial_state, in_axes=(0, None))(probs,
+                                                              opts.household_options(e))
+        s0 = jax.vmap(cold)(economies, x0)
+    else:
+        K = x0.shape[0]
+        s0 = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (K,) + a.shape), hh_state0)
+    return x0, R_fixed, s0
+
+
+@functools.lru_cache(maxsize=8)
+def _program(n_devices: int):
+    """The jitted block solver on ``n_devices`` local devices (1: plain jit)."""
+    def solve(economies, W0, R0, beta0, hh_state0, opts):
+        x0, R_fixed, s0 = _starts(economies, W0, R0, beta0, opts, hh_state0)
+        if n_devices == 1:
+            return _block(economies, x0, s0, R_fixed, opts)
+        S, P = PartitionSpec("scenario"), PartitionSpec()
+        sharded = jax.shard_map(_block, mesh=local_mesh(n_devices),
+                                in_specs=(S, S, S, P, P), out_specs=S, check_vma=False)
+        return sharded(economies, x0, s0, R_fixed, opts)
+
+    return jax.jit(solve)
+
+
+def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions, *,
+                     hh_state0=None, devices: int | None = 1,
+                     validate: bool = True) -> Equilibrium:
+    """The stationary equilibria of K economies (a stacked :class:`Economy`, leading
+    axis K), every one started from the same prices (W0, R0, beta0) and household
+    state ``hh_state0`` (one economy's, e.g. a baseline's; default: the cold start).
+
+    Returns an :class:`~hat_jax.Equilibrium` whose every array has the leading axis K,
+    with per-scenario ``converged``, ``iterations``, ``residual`` (never raises on a
+    scenario that fails). devices: local devices to shard the scenarios over (None: all).
+    validate: check every scenario's economy first (ValueError naming the scenario).
+    """
+    K = batch_size_of(economies)
+    if validate:
+        for k in range(K):
+            try:
+                validate_economy(economy_at(economies, k))
+            except ValueError as exc:
+                raise ValueError(f"scenario {k}: {exc}") from None
+    n = len(local_mesh(devices).devices.reshape(-1))
+    size = -(-K // n) * n
+    prog = _program(n)
+    eq = prog(pad_batch(economies, size), jnp.asarray(W0, jnp.float64),
+              jnp.asarray(R0, jnp.float64), jnp.asarray(beta0, jnp.float64), hh_state0,
+              opts.replace(verbose=False))
+    if size != K:
+        eq = jax.tree_util.tree_map(lambda x: x[:K], eq)
+    return eq
