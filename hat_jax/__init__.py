@@ -85,6 +85,9 @@ from .welfare import (
     welfare_summary,
 )
 from .planner import PlannerSolution, planner_checks, solve_planner
+from . import scenarios
+from .batched import solve_equilibria, stack_economies
+from .scenarios import ScenarioResults, Scenarios, scenario_frame, solve_scenarios
 
 __version__ = "0.1.0"
 
@@ -109,4 +112,6 @@ __all__ = [
     "unilateral_cut", "utilitarian_welfare", "welfare_analysis", "welfare_decomposition",
     "welfare_gradient", "welfare_jvp", "welfare_summary",
     "PlannerSolution", "planner_checks", "solve_planner",
+    "scenarios", "solve_equilibria", "stack_economies", "ScenarioResults", "Scenarios",
+    "scenario_frame", "solve_scenarios",
 ]

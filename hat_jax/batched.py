@@ -119,7 +119,7 @@ def _program(n_devices: int):
 
 
 def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions, *,
-                     hh_state0=None, devices: int | None = 1,
+                     hh_state0=None, devices: int | None = 1, pad_to: int = 1,
                      validate: bool = True) -> Equilibrium:
     """The stationary equilibria of K economies (a stacked :class:`Economy`, leading
     axis K), every one started from the same prices (W0, R0, beta0) and household
@@ -128,6 +128,7 @@ def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions
     Returns an :class:`~hat_jax.Equilibrium` whose every array has the leading axis K,
     with per-scenario ``converged``, ``iterations``, ``residual`` (never raises on a
     scenario that fails). devices: local devices to shard the scenarios over (None: all).
+    pad_to: compile for at least this many scenarios (blocks of one size share a program).
     validate: check every scenario's economy first (ValueError naming the scenario).
     """
     K = batch_size_of(economies)
@@ -138,7 +139,7 @@ def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions
             except ValueError as exc:
                 raise ValueError(f"scenario {k}: {exc}") from None
     n = len(local_mesh(devices).devices.reshape(-1))
-    size = -(-K // n) * n
+    size = -(-max(K, int(pad_to)) // n) * n
     prog = _program(n)
     eq = prog(pad_batch(economies, size), jnp.asarray(W0, jnp.float64),
               jnp.asarray(R0, jnp.float64), jnp.asarray(beta0, jnp.float64), hh_state0,

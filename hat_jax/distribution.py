@@ -32,6 +32,7 @@ import lineax as lx
 import numpy as np
 from jax import lax
 
+from ._backend import country_map
 from .results import as_float, as_int, check_converged, check_option_values, krylov_solve, \
     linear_solve
 
@@ -149,9 +150,9 @@ def _iterate_implicit(G, P, tol, max_iter, tangent_solver):
 @_iterate_implicit.defjvp
 def _iterate_implicit_jvp(tol, max_iter, tangent_solver, primals, tangents):
     """Implicit derivative of lam = Q' lam, sum lam = 1, country by country:
-    (I - Q' + 1 1'/n) dlam = dQ' lam. "lu": dense LU per country, one country after
-    another (lax.map: no batched LAPACK kernel, and the factorisation is shared by all
-    tangent directions); "gmres": matrix-free."""
+    (I - Q' + 1 1'/n) dlam = dQ' lam. "lu": dense LU per country, on the CPU one country
+    after another (lax.map: no batched LAPACK kernel; batched on an accelerator, see
+    hat_jax._backend), the factorisation shared by all tangent directions; "gmres": matrix-free."""
     G, P = primals
     tG, tP = tangents
     lam, it = _iterate_implicit(G, P, tol, max_iter, tangent_solver)
@@ -163,7 +164,7 @@ def _iterate_implicit_jvp(tol, max_iter, tangent_solver, primals, tangents):
             lu = jax.scipy.linalg.lu_factor(_tangent_matrix(g, p))
             return jax.scipy.linalg.lu_solve(lu, b.reshape(-1)).reshape(b.shape)
 
-        t_lam = lax.map(one, (G, P, rhs))
+        t_lam = country_map(one, (G, P, rhs))
     else:
         def one(g, p, b):
             def matvec(t):
@@ -179,7 +180,7 @@ def _solve_batched(G, P, opts: DistributionOptions):
     """lam for every country (leading axis) from the asset transitions G and chains P."""
     if opts.method == "direct":
         # one country after another: a batched LU kernel can wedge XLA's CPU pool
-        lam = lax.map(lambda gp: _direct(*gp), (G, P))
+        lam = country_map(lambda gp: _direct(*gp), (G, P))
         it = jnp.ones(G.shape[0], jnp.int32)
     else:
         lam, it = _iterate_implicit(G, P, opts.tol, opts.max_iter, opts.tangent_solver)

@@ -32,6 +32,7 @@ import numpy as np
 from jax import lax
 
 from .anderson import anderson_iterate
+from ._backend import country_map
 from .results import as_float, as_int, check_converged, check_option_values, krylov_solve
 
 __all__ = [
@@ -414,9 +415,9 @@ def household_fixed_points(y0, problems: HouseholdProblem, opts: HouseholdOption
     ``opts.tangent_solver == "lu"`` (default) dF/dy is built densely
     (:func:`operator_jacobian`) and LU-factorised once per country; the factorisation
     is shared by every tangent direction (jacfwd / vmap over directions batches only the
-    triangular solves). The countries are processed one after another (lax.map), so no
-    batched LAPACK kernel runs (see hat_jax.distribution on why that matters on small
-    CPUs). With ``"gmres"`` the systems are solved matrix-free (lineax GMRES; see
+    triangular solves). On the CPU the countries are processed one after another
+    (lax.map), so no batched LAPACK kernel runs (see hat_jax.distribution on why that
+    matters on small CPUs); on an accelerator as one batch (hat_jax._backend). With ``"gmres"`` the systems are solved matrix-free (lineax GMRES; see
     results.krylov_solve), which needs less memory for very large grids. Reverse mode
     transposes either solve. The iterations are never differentiated and y0 carries no
     derivative. Returns (y*, residual, iterations), each with the country axis.
@@ -432,7 +433,7 @@ def _household_fixed_points_jvp(primals, tangents):
     op = jax.vmap(household_operator, in_axes=(0, 0, None))
     _, rhs = jax.jvp(lambda p, o: op(y, p, o), (problems, opts), (t_problems, t_opts))
     if opts.tangent_solver == "lu":
-        t_y = lax.map(lambda args: _lu_tangent(*args, opts), (y, problems, rhs))
+        t_y = country_map(lambda args: _lu_tangent(*args, opts), (y, problems, rhs))
     else:
         def one(yi, pi, bi):
             def matvec(t):

@@ -12,12 +12,13 @@ PKG = ROOT / "hat_jax"
 
 # Layers of the data flow, lowest first; a module may import its own layer or lower ones.
 LAYERS = [
-    {"_config", "_compiled", "results", "fileio", "income", "anderson"},
+    {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson"},
     {"household"},
     {"params", "distribution", "aggregates"},
-    {"_newton", "diagnostics", "equilibrium"},
+    {"_newton", "diagnostics", "equilibrium", "batched"},
     {"data", "gravity", "preset_registry", "presets", "ek"},
     {"calibration", "elasticities", "welfare", "planner"},
+    {"scenarios"},
     {"report"},
     {"cli"},
 ]

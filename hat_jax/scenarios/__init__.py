@@ -1,0 +1,26 @@
+"""Many scenarios at once (batched counterfactuals) and the ``hat sweep`` engine.
+
+- :mod:`~hat_jax.scenarios.spec`: :class:`Scenarios` (names, stacked economies, floored
+  costs) and builders (:func:`cost_scenarios`, :func:`unilateral_scenarios`,
+  :func:`global_cut_scenarios`, :func:`country_scenarios`, :func:`theta_scenarios`,
+  :func:`theta_draws`), :func:`fingerprint`;
+- :mod:`~hat_jax.scenarios.table`: the tidy scenario file (:func:`scenarios_from_table`);
+- :mod:`~hat_jax.scenarios.solve`: :func:`solve_scenarios` (one jitted, vmapped program
+  per block, sharded over local devices), :class:`ScenarioResults`, :func:`scenario_frame`.
+"""
+
+from .solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
+                    scenario_frame, solve_scenarios)
+from .spec import (Scenarios, cost_scenarios, country_scenarios, fingerprint,
+                   global_cut_scenarios, select_scenarios, theta_draws, theta_scenarios,
+                   unilateral_scenarios)
+from .table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
+                    scenarios_from_table)
+
+__all__ = [
+    "Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
+    "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint", "select_scenarios",
+    "COST_COLUMNS", "COUNTRY_COLUMNS", "read_scenario_table", "scenarios_from_table",
+    "ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta", "scenario_frame",
+    "FRAME_COLUMNS",
+]

@@ -1,0 +1,256 @@
+"""Batched counterfactuals: :func:`solve_scenarios` solves K scenarios against one
+baseline as one jitted program per block of scenarios (vmapped Newton, sharded over
+local devices; :mod:`hat_jax.batched`), with beta fixed at the baseline's and wages and
+R solved, warm-started from the baseline, exactly as :func:`hat_jax.welfare.counterfactual`
+does one at a time.
+
+Per scenario and country (:class:`ScenarioResults`, :func:`scenario_frame`): W, R,
+trade shares, home share pi_ii, utilitarian welfare sum lambda V and its change from the
+baseline, the ACR gain (1/theta_i) log(pi_ii / pi'_ii); optionally the EV summaries of
+chosen countries (mean gain, quintiles of expenditure, share who gain). A scenario that
+does not converge has ``converged = False``, its residual and iteration count, and NaN
+in every other number (never a silent number); the other scenarios are not affected.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .. import elasticities
+from ..batched import batch_size_of, solve_equilibria, stack_economies
+from ..equilibrium import Equilibrium, EquilibriumOptions
+from ..params import Economy
+from ..welfare import (counterfactual_options, country_index, equivalent_variation,
+                       financial_regime, utilitarian_welfare, welfare_summary)
+from .spec import Scenarios, _make, select_scenarios
+
+__all__ = ["ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta",
+           "scenario_frame", "FRAME_COLUMNS"]
+
+#: Columns of :func:`scenario_frame` (then ``ev_mean_gain``, ``ev_q1``..``ev_q5``,
+#: ``ev_share_gain`` for the countries with an EV, and ``share_<exporter>`` per partner).
+FRAME_COLUMNS = ("scenario", "country", "converged", "iterations", "residual",
+                 "trade_residual", "W", "R", "home_share", "home_share_baseline",
+                 "welfare", "welfare_change", "acr_gain", "theta")
+
+
+class ScenarioResults(NamedTuple):
+    """Results of K scenarios (numpy arrays, scenario axis first; NaN where a scenario
+    did not converge). names, countries: labels; converged, iterations, residual (max
+    |excess demand| / world GDP), trade_residual [K]; W [K, N]; R [K] (or [K, N] under
+    financial autarky); trade_shares [K, N, N]; home_share [K, N] and
+    home_share_baseline [N]; welfare [K, N] (sum lambda V) and welfare_change [K, N]
+    (minus the baseline's); theta [N] (the trade elasticities of the ACR gain);
+    acr_gain [K, N]; floored: per scenario the cost pairs floored at 1; ev: {country:
+    {"mean_gain" [K], "quintile_gains" [K, 5], "share_gain" [K], "converged" [K]}};
+    timings: solve_s, ev_s."""
+
+    names: tuple
+    countries: tuple
+    converged: np.ndarray
+    iterations: np.ndarray
+    residual: np.ndarray
+    trade_residual: np.ndarray
+    W: np.ndarray
+    R: np.ndarray
+    trade_shares: np.ndarray
+    home_share: np.ndarray
+    home_share_baseline: np.ndarray
+    welfare: np.ndarray
+    welfare_change: np.ndarray
+    theta: np.ndarray
+    acr_gain: np.ndarray
+    floored: tuple
+    ev: dict
+    timings: dict
+
+    @property
+    def K(self) -> int:
+        return len(self.names)
+
+
+def as_scenarios(baseline: Equilibrium, scenarios) -> Scenarios:
+    """A :class:`Scenarios` from what :func:`solve_scenarios` accepts: a Scenarios; a
+    stacked Economy; a list of Economies; or a dict of Economy fields -> new levels with
+    a leading scenario axis (``{"d": [K, N, N]}``, ``{"A": [K, N], "L": [K, N]}``)."""
+    if isinstance(scenarios, Scenarios):
+        return scenarios
+    base = baseline.economy
+    if isinstance(scenarios, Economy):
+        K = batch_size_of(scenarios)
+        return Scenarios(tuple(f"s{k}" for k in range(K)), scenarios, ((),) * K)
+    if isinstance(scenarios, dict):
+        arrays = {f: np.asarray(v, np.float64) for f, v in scenarios.items()}
+        for f, a in arrays.items():
+            if f not in base.__dataclass_fields__:
+                raise ValueError(f"{f!r} is not a field of the Economy")
+            if a.shape[1:] != np.shape(getattr(base, f)):
+                raise ValueError(f"{f} must have shape (K,) + {np.shape(getattr(base, f))}, "
+                                 f"got {a.shape}")
+        Ks = {a.shape[0] for a in arrays.values()}
+        if len(Ks) != 1:
+            raise ValueError(f"every field needs the same number of scenarios, got {sorted(Ks)}")
+        K = Ks.pop()
+        econs = []
+        for k in range(K):
+            try:
+                econs.append(base.replace(**{f: a[k] for f, a in arrays.items()}))
+            except ValueError as exc:
+                raise ValueError(f"scenario s{k}: {exc}") from None
+        return _make([f"s{k}" for k in range(K)], econs)
+    return _make([f"s{k}" for k in range(len(scenarios))], list(scenarios))
+
+
+def model_theta(baseline: Equilibrium) -> np.ndarray:
+    """The model's trade-weighted trade elasticity of every importer at the baseline
+    (positive numbers; :func:`hat_jax.trade_elasticities`), used by the ACR gain."""
+    te = elasticities.trade_elasticities(baseline)
+    return -np.asarray(te.theta_mean, np.float64)
+
+
+def _summaries(eq_b, baseline: Equilibrium, theta):
+    """Per-scenario numbers of a batched counterfactual (numpy; NaN where not converged)."""
+    ok = np.asarray(eq_b.converged, bool)
+    nan = lambda x: np.where(ok.reshape((-1,) + (1,) * (np.ndim(x) - 1)), x, np.nan)
+    shares = np.asarray(eq_b.world.aggregates.trade_shares)
+    home = np.diagonal(shares, axis1=1, axis2=2)
+    h0 = np.diag(np.asarray(baseline.world.aggregates.trade_shares))
+    welfare = np.asarray(jax.vmap(utilitarian_welfare)(eq_b))
+    w0 = np.asarray(utilitarian_welfare(baseline))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acr = np.log(h0[None, :] / home) / theta[None, :]
+    return dict(converged=ok, iterations=np.asarray(eq_b.iterations),
+                residual=np.asarray(eq_b.residual),
+                trade_residual=np.asarray(eq_b.trade_residual),
+                W=nan(np.asarray(eq_b.W)), R=nan(np.asarray(eq_b.R)), trade_shares=nan(shares),
+                home_share=nan(home), welfare=nan(welfare), welfare_change=nan(welfare - w0),
+                acr_gain=nan(acr))
+
+
+def _ev_block(eq_b, baseline, countries, ok):
+    """EV summaries of ``countries`` in every converged scenario of a block (the public
+    :func:`hat_jax.welfare.equivalent_variation`, one scenario after another)."""
+    K = len(ok)
+    out = {}
+    for i in countries:
+        r = dict(mean_gain=np.full(K, np.nan), quintile_gains=np.full((K, 5), np.nan),
+                 share_gain=np.full(K, np.nan), converged=np.zeros(K, bool))
+        for k in np.flatnonzero(ok):
+            new = jax.tree_util.tree_map(lambda x: x[k], eq_b)
+            ev = equivalent_variation(baseline, new, i, throw=False)
+            s = welfare_summary(baseline, new, ev)
+            good = bool(np.all(np.asarray(ev.converged)))
+            r["converged"][k] = good
+            if good:
+                r["mean_gain"][k], r["share_gain"][k] = s.mean_gain, s.share_gain
+                r["quintile_gains"][k] = s.quintile_gains
+        out[baseline.economy.countries[i]] = r
+    return out
+
+
+def solve_scenarios(baseline: Equilibrium, scenarios, opts: EquilibriumOptions | None = None,
+                    *, batch: int | None = None, devices: int | None = 1, ev=(),
+                    theta=None, on_block=None) -> ScenarioResults:
+    """Solve K counterfactual scenarios against ``baseline`` (model.md s.10).
+
+    scenarios: a :class:`Scenarios` (see :mod:`hat_jax.scenarios.spec` for builders),
+      a stacked Economy, a list of Economies, or a dict of Economy fields -> levels with
+      a leading scenario axis. Beta is fixed at the baseline's; W and R are solved
+      (R_i per country if the baseline is under financial autarky), every scenario
+      warm-started from the baseline's prices and household state.
+    opts: tolerances and the like (``unknown`` / ``regime`` are overridden, as in
+      :func:`hat_jax.welfare.counterfactual`).
+    batch: scenarios per compiled block (default: all K); blocks are padded to this size
+      so every block reuses one program. devices: local devices to shard each block over
+      (None: all). ev: country labels whose EV summaries are computed (one scenario
+      after another). theta: trade elasticity of the ACR gain (scalar or one per
+      country; default: the model's, :func:`model_theta`). on_block(start, results):
+      called after each block with the position of its first scenario.
+    """
+    s = as_scenarios(baseline, scenarios)
+    base_e = baseline.economy
+    if s.economies.countries != base_e.countries:
+        raise ValueError("the scenarios' countries differ from the baseline's: "
+                         f"{s.economies.countries} vs {base_e.countries}")
+    K = s.K
+    B = K if batch is None else int(batch)
+    if B < 1:
+        raise ValueError(f"batch must be >= 1, got batch={batch!r}")
+    ev_idx = [country_index(base_e, c) for c in ev]
+    theta = model_theta(baseline) if theta is None else np.broadcast_to(
+        np.asarray(theta, np.float64), (base_e.N,))
+    if not np.all(np.isfinite(theta) & (theta > 0)):
+        raise ValueError(f"theta (trade elasticities of the ACR gain) must be > 0, got {theta}")
+    cf_opts = counterfactual_options(opts, financial_regime(baseline))
+    beta = jnp.asarray(baseline.beta, jnp.float64)
+    parts, evs, t_solve, t_ev = [], [], 0.0, 0.0
+    for start in range(0, K, B):
+        block = select_scenarios(s, slice(start, start + B))
+        econs = eqx.tree_at(lambda e: e.beta, block.economies,
+                            jnp.broadcast_to(beta, (block.K,)))
+        t0 = time.perf_counter()
+        eq_b = solve_equilibria(econs, baseline.W, baseline.R, baseline.beta, cf_opts,
+                                hh_state0=baseline.world.households.state,
+                                devices=devices, pad_to=B)
+        eq_b = jax.block_until_ready(eq_b)
+        t1 = time.perf_counter()
+        part = _summaries(eq_b, baseline, theta)
+        part_ev = _ev_block(eq_b, baseline, ev_idx, part["converged"]) if ev_idx else {}
+        t_solve, t_ev = t_solve + t1 - t0, t_ev + time.perf_counter() - t1
+        parts.append(part)
+        evs.append(part_ev)
+        if on_block is not None:
+            on_block(start, _results(block, base_e, baseline, theta, [part], [part_ev], {}))
+    return _results(s, base_e, baseline, theta, parts, evs,
+                    {"solve_s": t_solve, "ev_s": t_ev})
+
+
+def _results(s: Scenarios, base_e, baseline, theta, parts, evs, timings) -> ScenarioResults:
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    ev = {}
+    for c in (evs[0] if evs else {}):
+        ev[c] = {k: np.concatenate([e[c][k] for e in evs]) for k in evs[0][c]}
+    h0 = np.diag(np.asarray(baseline.world.aggregates.trade_shares))
+    return ScenarioResults(
+        s.names, tuple(base_e.countries), cat["converged"], cat["iterations"],
+        cat["residual"], cat["trade_residual"], cat["W"], cat["R"], cat["trade_shares"],
+        cat["home_share"], h0, cat["welfare"], cat["welfare_change"], np.asarray(theta),
+        cat["acr_gain"], tuple(s.floored), ev, dict(timings))
+
+
+def scenario_frame(res: ScenarioResults) -> pd.DataFrame:
+    """The tidy table: one row per scenario and country, columns :data:`FRAME_COLUMNS`,
+    ``share_<exporter>`` (the country's trade share on each exporter) and, for the
+    countries with an EV, ``ev_mean_gain``, ``ev_q1``..``ev_q5``, ``ev_share_gain``."""
+    K, N = res.K, len(res.countries)
+    R = res.R if res.R.ndim == 2 else np.repeat(res.R[:, None], N, axis=1)
+    col = lambda x: np.repeat(np.asarray(x), N)
+    data = {
+        "scenario": col(res.names), "country": np.tile(res.countries, K),
+        "converged": col(res.converged), "iterations": col(res.iterations),
+        "residual": col(res.residual), "trade_residual": col(res.trade_residual),
+        "W": res.W.reshape(-1), "R": R.reshape(-1), "home_share": res.home_share.reshape(-1),
+        "home_share_baseline": np.tile(res.home_share_baseline, K),
+        "welfare": res.welfare.reshape(-1), "welfare_change": res.welfare_change.reshape(-1),
+        "acr_gain": res.acr_gain.reshape(-1), "theta": np.tile(res.theta, K),
+    }
+    for j, c in enumerate(res.countries):
+        data[f"share_{c}"] = res.trade_shares[:, :, j].reshape(-1)
+    frame = pd.DataFrame(data)
+    if res.ev:
+        for name in ("ev_mean_gain", *(f"ev_q{q + 1}" for q in range(5)), "ev_share_gain"):
+            frame[name] = np.nan
+        for c, r in res.ev.items():
+            rows = np.flatnonzero(frame["country"].to_numpy() == c)
+            frame.loc[rows, "ev_mean_gain"] = r["mean_gain"]
+            frame.loc[rows, "ev_share_gain"] = r["share_gain"]
+            for q in range(5):
+                frame.loc[rows, f"ev_q{q + 1}"] = r["quintile_gains"][:, q]
+    return frame

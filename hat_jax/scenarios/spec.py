@@ -1,0 +1,202 @@
+"""Sets of scenarios: K changed economies with a leading scenario axis.
+
+A :class:`Scenarios` holds names, the stacked economies (:func:`hat_jax.batched.stack_economies`,
+every leaf of the Economy pytree batched) and, per scenario, the trade costs that were
+floored at 1. Builders: :func:`cost_scenarios` (factors or levels of d),
+:func:`unilateral_scenarios` (every country cuts its import costs),
+:func:`global_cut_scenarios` (a grid of global cuts), :func:`country_scenarios` (levels
+of country arrays such as A and L), :func:`theta_scenarios` / :func:`theta_draws`
+(parameter vectors of the Eaton-Kortum calibration, Theta -> A, d), and
+:func:`scenarios_from_table` (the tidy scenario file of ``hat sweep``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..batched import batch_size_of, stack_economies
+from ..ek import EKWorld, economy_from_params
+from ..params import Economy
+from ..welfare import country_index, global_cut, scale_costs, unilateral_cut
+
+__all__ = ["Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
+           "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint",
+           "select_scenarios"]
+
+
+class Scenarios(NamedTuple):
+    """K scenarios: ``names`` (K unique labels), ``economies`` (a stacked
+    :class:`~hat_jax.params.Economy`, leading axis K) and ``floored`` (per scenario, the
+    (importer, exporter) pairs whose cost fell below 1 and was set to 1)."""
+
+    names: tuple
+    economies: Economy
+    floored: tuple
+
+    @property
+    def K(self) -> int:
+        return len(self.names)
+
+
+def _make(names, economies: list[Economy], floored=None) -> Scenarios:
+    names = tuple(str(n) for n in names)
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"scenario names must be unique, got duplicates: {dup}")
+    if len(names) != len(economies):
+        raise ValueError(f"{len(names)} scenario names for {len(economies)} scenarios")
+    floored = tuple(tuple(f) for f in (floored or [()] * len(names)))
+    return Scenarios(names, stack_economies(economies), floored)
+
+
+def _factors(x, K, N, what):
+    a = np.asarray(x, np.float64)
+    if a.ndim == 2:
+        a = np.broadcast_to(a, (K or 1, N, N))
+    if a.ndim != 3 or a.shape[1:] != (N, N):
+        raise ValueError(f"{what} must have shape (K, {N}, {N}) (scenario, importer, "
+                         f"exporter), got shape {a.shape}")
+    return a
+
+
+def cost_scenarios(economy: Economy, factors=None, levels=None, names=None,
+                   floor: float | None = 1.0) -> Scenarios:
+    """Scenarios of new trade costs: ``factors`` [K, N, N] (d'_ij = factor_ij d_ij off the
+    diagonal) or ``levels`` [K, N, N] (d' itself). Costs below ``floor`` are set to it and
+    listed in ``floored`` (``floor=None``: kept, the paper's convention; the economy
+    must then have ``cost_floor=False``). names: K labels (default ``s0``, ``s1``, ...)."""
+    if (factors is None) == (levels is None):
+        raise ValueError("give exactly one of factors= or levels= (shape (K, N, N))")
+    N = economy.N
+    if factors is not None:
+        f = _factors(factors, None, N, "factors")
+    else:
+        lv = _factors(levels, None, N, "levels")
+        d = np.asarray(economy.d, np.float64)
+        f = lv / np.where(d > 0, d, 1.0)
+    names = [f"s{k}" for k in range(f.shape[0])] if names is None else list(names)
+    econs, floored = [], []
+    for k, fk in enumerate(f):
+        if not np.all(np.isfinite(fk)) or np.any(fk <= 0):
+            raise ValueError(f"scenario {names[k]!r}: cost factors must be positive and "
+                             f"finite, got {fk[~(np.isfinite(fk) & (fk > 0))][0]!r}")
+        try:
+            d, cl = scale_costs(economy, fk, floor)
+        except ValueError as exc:
+            raise ValueError(f"scenario {names[k]!r}: {exc}") from None
+        econs.append(economy.replace(d=d))
+        floored.append(cl)
+    return _make(names, econs, floored)
+
+
+def unilateral_scenarios(economy: Economy, cut: float, floor: float | None = 1.0) -> Scenarios:
+    """Every country in turn cuts its import costs by ``cut`` (d'_ij = (1 - cut) d_ij for
+    that importer i; :func:`hat_jax.welfare.unilateral_cut`); names are the country labels."""
+    econs, floored = [], []
+    for c in economy.countries:
+        d, cl = unilateral_cut(economy, c, cut, floor)
+        econs.append(economy.replace(d=d))
+        floored.append(cl)
+    return _make(economy.countries, econs, floored)
+
+
+def global_cut_scenarios(economy: Economy, start: float, stop: float, K: int,
+                         floor: float | None = 1.0) -> Scenarios:
+    """K global cuts evenly spaced from ``start`` to ``stop`` (each in (0, 1);
+    :func:`hat_jax.welfare.global_cut`); names ``global_<cut>``."""
+    if int(K) != K or K < 1:
+        raise ValueError(f"the number of global cuts must be a positive integer, got K={K!r}")
+    cuts = np.linspace(float(start), float(stop), int(K))
+    econs, floored = [], []
+    for c in cuts:
+        d, cl = global_cut(economy, float(c), floor)
+        econs.append(economy.replace(d=d))
+        floored.append(cl)
+    return _make([f"global_{c:.6g}" for c in cuts], econs, floored)
+
+
+def country_scenarios(economy: Economy, changes: dict, names=None) -> Scenarios:
+    """Scenarios of country-level arrays: ``changes`` maps an Economy field with one
+    entry per country (``"A"``, ``"L"``, ...) to its new levels [K, N]."""
+    if not changes:
+        raise ValueError("country_scenarios needs at least one field, e.g. {'A': [[...]]}")
+    N, K = economy.N, None
+    arrays = {}
+    for field, v in changes.items():
+        if field not in economy.__dataclass_fields__ or np.shape(getattr(economy, field)) != (N,):
+            raise ValueError(f"{field!r} is not a country-level field of the Economy "
+                             f"(one entry per country)")
+        a = np.atleast_2d(np.asarray(v, np.float64))
+        if a.shape[1] != N or (K is not None and a.shape[0] != K):
+            raise ValueError(f"{field} must have shape (K, {N}), got {a.shape}")
+        K = a.shape[0]
+        arrays[field] = a
+    names = [f"s{k}" for k in range(K)] if names is None else list(names)
+    econs = []
+    for k in range(K):
+        try:
+            econs.append(economy.replace(**{f: a[k] for f, a in arrays.items()}))
+        except ValueError as exc:
+            raise ValueError(f"scenario {names[k]!r}: {exc}") from None
+    return _make(names, econs)
+
+
+def theta_scenarios(world: EKWorld, thetas, names=None, economy: Economy | None = None
+                    ) -> Scenarios:
+    """Scenarios of the Eaton-Kortum parameter vector: each row of ``thetas`` [K, P]
+    gives A and d (:func:`hat_jax.ek.economy_from_params`) of ``economy`` (default: the
+    world's)."""
+    base = world.economy if economy is None else economy
+    thetas = np.atleast_2d(np.asarray(thetas, np.float64))
+    P = np.size(world.theta)
+    if thetas.shape[1] != P:
+        raise ValueError(f"thetas must have shape (K, {P}), got {thetas.shape}")
+    names = [f"theta_{k}" for k in range(len(thetas))] if names is None else list(names)
+    for k, t in enumerate(thetas):
+        if not np.all(np.isfinite(t)):
+            raise ValueError(f"scenario {names[k]!r}: Theta has a non-finite entry")
+    econs = jax.vmap(lambda t: economy_from_params(t, base, world.geography,
+                                                   world.theta_d))(jnp.asarray(thetas))
+    one = [jax.tree_util.tree_map(lambda x: x[k], econs) for k in range(len(thetas))]
+    return _make(names, [base.replace(A=e.A, d=e.d) for e in one])
+
+
+def theta_draws(world: EKWorld, K: int, seed: int, scale: float = 0.02, cov=None,
+                economy: Economy | None = None) -> Scenarios:
+    """K draws of Theta ~ Normal(world.theta, cov) (default: independent, standard
+    deviation ``scale`` in every parameter), reproducible from ``seed``."""
+    if int(K) != K or K < 1:
+        raise ValueError(f"the number of draws must be a positive integer, got K={K!r}")
+    theta = np.asarray(world.theta, np.float64)
+    rng = np.random.default_rng(int(seed))
+    cov = np.eye(theta.size) * float(scale) ** 2 if cov is None else np.asarray(cov)
+    draws = rng.multivariate_normal(theta, cov, size=int(K))
+    return theta_scenarios(world, draws, [f"draw_{k}" for k in range(int(K))], economy)
+
+
+def select_scenarios(s: Scenarios, index) -> Scenarios:
+    """The scenarios at positions ``index`` (a slice or integer array)."""
+    idx = np.arange(s.K)[index]
+    return Scenarios(tuple(s.names[k] for k in idx),
+                     jax.tree_util.tree_map(lambda x: x[jnp.asarray(idx)], s.economies),
+                     tuple(s.floored[k] for k in idx))
+
+
+def fingerprint(s: Scenarios) -> str:
+    """SHA-256 of the scenario names and of every leaf of the stacked economies (the
+    exact float64 bytes): two scenario sets with the same fingerprint are the same."""
+    h = hashlib.sha256()
+    h.update("\0".join(s.names).encode())
+    leaves, tree = jax.tree_util.tree_flatten(s.economies)
+    h.update(str(tree).encode())
+    for x in leaves:
+        a = np.ascontiguousarray(np.asarray(x))
+        h.update(str(a.shape).encode() + str(a.dtype).encode())
+        h.update(a.tobytes())
+    assert batch_size_of(s.economies) == s.K
+    return h.hexdigest()
