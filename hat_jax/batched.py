@@ -20,7 +20,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _newton
 from .equilibrium import (Equilibrium, EquilibriumOptions, _finish, _newton_system, decode,
@@ -138,12 +138,17 @@ def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions
                 validate_economy(economy_at(economies, k))
             except ValueError as exc:
                 raise ValueError(f"scenario {k}: {exc}") from None
-    n = len(local_mesh(devices).devices.reshape(-1))
+    mesh = local_mesh(devices)
+    n = mesh.devices.size
     size = -(-max(K, int(pad_to)) // n) * n
-    prog = _program(n)
-    eq = prog(pad_batch(economies, size), jnp.asarray(W0, jnp.float64),
-              jnp.asarray(R0, jnp.float64), jnp.asarray(beta0, jnp.float64), hh_state0,
-              opts.replace(verbose=False))
+    args = (pad_batch(economies, size), jnp.asarray(W0, jnp.float64),
+            jnp.asarray(R0, jnp.float64), jnp.asarray(beta0, jnp.float64), hh_state0,
+            opts.replace(verbose=False))
+    if n > 1:  # scenarios split over the mesh, everything else on every device
+        split, copy = NamedSharding(mesh, PartitionSpec("scenario")), NamedSharding(mesh,
+                                                                                   PartitionSpec())
+        args = (jax.device_put(args[0], split), *jax.device_put(args[1:], copy))
+    eq = _program(n)(*args)
     if size != K:
         eq = jax.tree_util.tree_map(lambda x: x[:K], eq)
     return eq

@@ -29,9 +29,10 @@ from hat_jax import scenarios as sc
 from hat_jax import welfare as wf
 from hat_jax.report import sweep as rs
 
-from .common import (EXIT_INPUT, EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
-                     add_output_arguments, err, print_result, report_not_converged,
-                     setup_from_args, solve_baseline, wrote)
+from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
+                     add_output_arguments, choose_tangent_solver, err, options_from_args,
+                     print_result, report_not_converged, setup_from_args, solve_baseline,
+                     wrote)
 
 __all__ = ["add_parser", "run", "parse_shard", "parse_global_cuts", "build_scenarios",
            "Progress"]
@@ -212,19 +213,22 @@ def _barrier(name: str) -> None:
     distributed.global_state.client.wait_at_barrier(name, 24 * 3600 * 1000)
 
 
-def _manifest(args, base, s: sc.Scenarios, B: int) -> dict:
-    opts = dataclasses.asdict(base.opts)
+def _manifest(args, economy, s: sc.Scenarios, B: int) -> dict:
+    """The sweep manifest of the command line (known before anything is solved)."""
+    opts = options_from_args(args).replace(tangent_solver=choose_tangent_solver(
+        economy, getattr(args, "tangent_solver", None), quiet=True))
+    opts = dataclasses.asdict(opts)
     opts.pop("verbose", None)
     options = {k: (float(v) if isinstance(v, (np.floating, np.ndarray)) or
                    hasattr(v, "dtype") else v) for k, v in opts.items()}
     options.update(floor_costs=bool(args.floor_costs), theta=args.theta,
-                   ev=[str(c) for c in args.ev], start=base.start,
+                   ev=[str(c) for c in args.ev], start=args.start,
                    economy={k: getattr(args, k) for k in ("gamma", "sigma", "beta", "d", "Na",
                                                           "phi", "amax", "psi_slope")})
     return {"format": rs.SWEEP_FORMAT, "fingerprint": sc.fingerprint(s), "preset": args.preset,
             "options": options, "version": hat_jax.__version__, "K": s.K, "batch": B,
             "n_chunks": rs.n_chunks(s.K, B), "chunk_format": rs.chunk_format(),
-            "scenarios": list(s.names), "countries": list(base.economy.countries),
+            "scenarios": list(s.names), "countries": list(economy.countries),
             "floored": {n: [list(p) for p in f] for n, f in zip(s.names, s.floored)}}
 
 
@@ -256,17 +260,17 @@ def run(args: argparse.Namespace) -> int:
                     "(importer<-exporter): " + ", ".join(f"{a}<-{b}" for a, b in fl[:20]))
     devices = hat_jax.batched.local_mesh(args.devices).devices.size
     B = -(-min(args.batch, s.K) // devices) * devices
+    n = rs.n_chunks(s.K, B)
+    mine = rs.chunks_of_shard(n, shard, shards)
+    man = _manifest(args, setup.economy, s, B)
+    if args.out is not None:  # a folder of another sweep is refused before solving
+        rs.prepare_sweep_folder(args.out, man)
+        if args.resume:
+            mine = [c for c in mine if c not in rs.finished_chunks(args.out, man)]
     base = solve_baseline(args, setup)
     if not bool(base.eq.converged):
         report_not_converged(base.eq, base.opts)
         return EXIT_NOT_CONVERGED
-    n = rs.n_chunks(s.K, B)
-    mine = rs.chunks_of_shard(n, shard, shards)
-    man = _manifest(args, base, s, B) if args.out is not None else None
-    if man is not None:
-        rs.prepare_sweep_folder(args.out, man)
-        if args.resume:
-            mine = [c for c in mine if c not in rs.finished_chunks(args.out, man)]
     theta = args.theta if args.theta is not None else sc.model_theta(base.eq)
     todo = sum(min(s.K, (c + 1) * B) - c * B for c in mine)
     if not args.quiet:
@@ -280,15 +284,15 @@ def run(args: argparse.Namespace) -> int:
         res = sc.solve_scenarios(base.eq, block, base.opts, batch=B, devices=devices,
                                  ev=args.ev, theta=theta)
         frame = sc.scenario_frame(res)
-        if man is not None:
+        if args.out is not None:
             rs.write_chunk(args.out, man, c, frame)
         frames.append(frame)
         progress.update(block.K)
-    if man is None:
+    if args.out is None:
         import pandas as pd
 
         frame = pd.concat(frames, ignore_index=True)
-        summary = rs.sweep_summary(_manifest(args, base, s, B), frame)
+        summary = rs.sweep_summary(man, frame)
         print_result(args, summary, lambda: rs.format_sweep(summary, frame))
         return EXIT_OK if summary["converged"] == s.K else EXIT_NOT_CONVERGED
     if nproc > 1:

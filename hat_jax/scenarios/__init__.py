@@ -11,7 +11,7 @@
 
 from .solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
                     scenario_frame, solve_scenarios)
-from .spec import (Scenarios, cost_scenarios, country_scenarios, fingerprint,
+from .spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenarios, fingerprint,
                    global_cut_scenarios, select_scenarios, theta_draws, theta_scenarios,
                    unilateral_scenarios)
 from .table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
@@ -20,6 +20,7 @@ from .table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
 __all__ = [
     "Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
     "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint", "select_scenarios",
+    "concat_scenarios",
     "COST_COLUMNS", "COUNTRY_COLUMNS", "read_scenario_table", "scenarios_from_table",
     "ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta", "scenario_frame",
     "FRAME_COLUMNS",

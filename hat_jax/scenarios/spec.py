@@ -26,7 +26,7 @@ from ..welfare import country_index, global_cut, scale_costs, unilateral_cut
 
 __all__ = ["Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
            "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint",
-           "select_scenarios"]
+           "select_scenarios", "concat_scenarios"]
 
 
 class Scenarios(NamedTuple):
@@ -177,6 +177,15 @@ def theta_draws(world: EKWorld, K: int, seed: int, scale: float = 0.02, cov=None
     cov = np.eye(theta.size) * float(scale) ** 2 if cov is None else np.asarray(cov)
     draws = rng.multivariate_normal(theta, cov, size=int(K))
     return theta_scenarios(world, draws, [f"draw_{k}" for k in range(int(K))], economy)
+
+
+def concat_scenarios(*sets: Scenarios) -> Scenarios:
+    """One scenario set of several (names must stay unique)."""
+    names = sum((x.names for x in sets), ())
+    if len(set(names)) != len(names):
+        raise ValueError(f"scenario names must be unique across the sets, got {names}")
+    econ = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *(x.economies for x in sets))
+    return Scenarios(names, econ, sum((x.floored for x in sets), ()))
 
 
 def select_scenarios(s: Scenarios, index) -> Scenarios:

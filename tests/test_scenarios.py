@@ -1,0 +1,216 @@
+"""Batched counterfactuals (hat_jax.solve_scenarios) and ``hat sweep`` (issue 13).
+
+Kept small (two_country, Na = 40): one in-process batch of three scenarios (two
+unilateral cuts and a deliberately failing one), compared with one-at-a-time
+counterfactuals; one subprocess with four forced host devices; a SIGKILLed sweep
+resumed; two processes under jax.distributed; bad scenario files.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hat_jax
+from hat_jax import cli
+from hat_jax import scenarios as sc
+from hat_jax import welfare as wf
+from hat_jax.report import sweep as rs
+
+from conftest import NA_TEST
+
+# a failing scenario: near-autarky costs (trade too small for the goods markets to pin
+# down wages within max_iter = 8); the good scenarios converge in 5 iterations
+OPTS = hat_jax.EquilibriumOptions(max_iter=8)
+SWEEP = ["sweep", "two_country", "--Na", str(NA_TEST), "--theta", "4", "--max-iter", "8",
+         "--batch", "1"]
+GLOBAL4 = ["--global-cuts", "0.05:0.2:4"]
+
+
+SCENARIOS = """
+uni = sc.unilateral_scenarios(eq.economy, 0.10)
+bad = sc.cost_scenarios(eq.economy, levels=[[[1.0, 30.0], [30.0, 1.0]]], names=["autarkic"])
+s = sc.concat_scenarios(uni, bad)
+"""
+
+
+def _scenarios(eq):
+    env = {"sc": sc, "eq": eq}
+    exec(SCENARIOS, env)
+    return env["s"]
+
+
+@pytest.fixture(scope="module")
+def batch(two_country_eq):
+    s = _scenarios(two_country_eq)
+    return s, hat_jax.solve_scenarios(two_country_eq, s, OPTS, theta=4.0)
+
+
+def test_batch_equals_one_at_a_time_and_a_failure_stays_isolated(two_country_eq, batch):
+    eq = two_country_eq
+    s, res = batch
+    assert res.names == ("Home", "Foreign", "autarkic")
+    assert list(res.converged) == [True, True, False]
+    # the failing scenario: reported with its residuals and iterations, no numbers
+    assert res.iterations[2] == OPTS.max_iter
+    assert np.isfinite(res.residual[2]) and res.trade_residual[2] > OPTS.trade_tol
+    assert np.all(np.isnan(res.W[2])) and np.all(np.isnan(res.welfare_change[2]))
+    w0 = np.asarray(wf.utilitarian_welfare(eq))
+    h0 = np.diag(np.asarray(eq.world.aggregates.trade_shares))
+    for k, iso in enumerate(("Home", "Foreign")):
+        d, _ = wf.unilateral_cut(eq.economy, iso, 0.10)
+        cf = wf.counterfactual(eq, d, OPTS)  # = hat counterfactual --unilateral ISO 0.10
+        new = cf.new
+        assert res.iterations[k] == int(new.iterations)
+        np.testing.assert_allclose(res.W[k], new.W, atol=1e-10, rtol=0)
+        np.testing.assert_allclose(res.R[k], new.R, atol=1e-10, rtol=0)
+        shares = np.asarray(new.world.aggregates.trade_shares)
+        np.testing.assert_allclose(res.trade_shares[k], shares, atol=1e-10, rtol=0)
+        np.testing.assert_allclose(res.welfare_change[k],
+                                   np.asarray(wf.utilitarian_welfare(new)) - w0, atol=1e-10)
+        np.testing.assert_allclose(res.acr_gain[k], np.log(h0 / np.diag(shares)) / 4.0,
+                                   atol=1e-10)
+    # symmetric countries: Home's own cut mirrors Foreign's
+    np.testing.assert_allclose(res.W[0], res.W[1][::-1], atol=1e-9)
+    frame = hat_jax.scenario_frame(res)
+    assert len(frame) == 6 and list(frame.columns[:len(sc.FRAME_COLUMNS)]) == \
+        list(sc.FRAME_COLUMNS)
+    good = frame[frame.converged]
+    np.testing.assert_allclose(good["share_Home"] + good["share_Foreign"], 1.0, atol=1e-12)
+    assert frame.loc[frame.scenario == "autarkic", "W"].isna().all()
+
+
+def test_four_host_devices_equal_one(tmp_path, batch):
+    """The same batch sharded over 4 forced host devices (padded to 4), in a subprocess."""
+    s, res = batch
+    code = f"""
+import json, numpy as np, jax, hat_jax
+from hat_jax import scenarios as sc
+assert len(jax.local_devices()) == 4
+eq = hat_jax.solve_equilibrium(hat_jax.two_country(Na={NA_TEST}))
+{SCENARIOS}
+r = hat_jax.solve_scenarios(eq, s, hat_jax.EquilibriumOptions(max_iter={OPTS.max_iter}),
+                            theta=4.0, devices=4)
+np.savez("{tmp_path}/r.npz", W=r.W, R=r.R, s=r.trade_shares, w=r.welfare_change,
+         c=r.converged, it=r.iterations, res=r.residual)
+"""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               PYTHONPATH=os.pathsep.join([str(_root()), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=600, cwd=_root())
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = np.load(tmp_path / "r.npz")
+    np.testing.assert_array_equal(r["c"], res.converged)
+    np.testing.assert_array_equal(r["it"], res.iterations)
+    for a, b in ((r["W"], res.W), (r["R"], res.R), (r["s"], res.trade_shares),
+                 (r["w"], res.welfare_change)):
+        np.testing.assert_allclose(a, b, atol=1e-12, rtol=0)  # NaN rows equal NaN rows
+
+
+def _root():
+    from pathlib import Path
+    return Path(__file__).resolve().parents[1]
+
+
+def _hat(*argv, **kw):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_root()),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-m", "hat_jax.cli", *argv], env=env,
+                            cwd=_root(), **kw)
+
+
+def _main(argv, capsys):
+    rc = cli.main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_sigkill_then_resume_then_two_processes(tmp_path, capsys):
+    run = tmp_path / "run"
+    p = _hat(*SWEEP, *GLOBAL4, "--out", str(run), "--quiet", stdout=subprocess.DEVNULL,
+             stderr=subprocess.DEVNULL)
+    first = run / "chunks" / rs.chunk_name(0, 4, rs.chunk_format())
+    t0 = time.monotonic()
+    while not first.exists() and p.poll() is None and time.monotonic() - t0 < 600:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    man = json.loads((run / rs.SWEEP_MANIFEST).read_text())
+    done = rs.finished_chunks(run, man)
+    assert 0 in done and len(done) < 4 and not (run / "results.csv").exists()
+    rc, out, err = _main([*SWEEP, *GLOBAL4, "--out", str(run), "--resume", "--json"], capsys)
+    assert rc == 0, err
+    assert f"this process: {4 - len(done)} chunk(s)" in err
+    single = pd.read_csv(run / "results.csv")
+    assert len(single) == 8 and single["converged"].all()
+    # the cuts deepen: the home share falls monotonically in every country
+    hs = single.pivot(index="scenario", columns="country", values="home_share")
+    assert np.all(np.diff(hs.to_numpy(), axis=0) < 0)
+    # a different sweep into the same folder is refused before solving
+    rc, _, err = _main([*SWEEP, "--global-cuts", "0.05:0.2:3", "--out", str(run)], capsys)
+    assert rc == 1 and "holds a different sweep" in err and "fingerprint" in err
+
+    # two processes under jax.distributed on 127.0.0.1, one CPU device each: each writes
+    # its own chunks (no device collectives needed), process 0 merges after the barrier
+    dist = tmp_path / "dist"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    procs = [_hat(*SWEEP, *GLOBAL4, "--out", str(dist), "--quiet", "--distributed",
+                  "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+                  "--process-id", str(i), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for i in range(2)]
+    for q in procs:
+        _, e = q.communicate(timeout=600)
+        assert q.returncode == 0, e.decode()[-3000:]
+    merged = pd.read_csv(dist / "results.csv")
+    pd.testing.assert_frame_equal(merged, single, check_exact=False, rtol=0, atol=1e-12)
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("scenario,importer,exporter,factor\na,Home,Mars,0.9\n", "row 1 (scenario 'a'): unknown exporter 'Mars'"),
+    ("scenario,importer,exporter,factor\na,Home,Foreign,0.9\nb,Home,Foreign,nan\n", "row 2 (scenario 'b'): factor must be a finite number"),
+    ("scenario,importer,exporter,factor\na,Home,Foreign,0\n", "row 1 (scenario 'a'): the factor of Home<-Foreign must be > 0"),
+    ("scenario,importer,exporter,factor\na,Home,Foreign,-1\n", "must be > 0, got -1.0"),
+    ("scenario,importer,exporter,factor\na,Home,Foreign,0.9\na,home,Foreign,0.8\n", "row 2 (scenario 'a'): duplicate of row 1"),
+    ("", "is empty"),
+    ("scenario,importer,exporter,factor\n", "no scenario rows"),
+    ("scenario,country,field,value\nx,Home,A,-2\n", "row 1 (scenario 'x'): A of Home must be > 0"),
+    ("scenario,country,field,value\nx,Home,tfp,2\n", "row 1 (scenario 'x'): unknown field 'tfp'"),
+    ("scenario,a,b\nx,1,2\n", "needs the columns"),
+])
+def test_bad_scenario_files_name_the_row(tmp_path, capsys, text, message):
+    f = _write(tmp_path / "s.csv", text)
+    rc, _, err = _main(["sweep", "two_country", "--Na", str(NA_TEST), "--scenarios", f], capsys)
+    assert rc == 1 and message in err, err
+
+
+def test_scenario_table_floors_costs_below_one_and_lists_them():
+    e = hat_jax.two_country(Na=NA_TEST)  # d = 1.5 off the diagonal (preset)
+    d01 = float(e.d[0, 1])
+    frame = pd.DataFrame({"scenario": ["deep", "deep", "mild"],
+                          "importer": ["Home", "Foreign", "Home"],
+                          "exporter": ["Foreign", "Home", "Foreign"],
+                          "factor": [0.5 / d01, 0.95, 0.9]})
+    s = sc.scenarios_from_table(e, frame)
+    assert s.names == ("deep", "mild") and s.floored == ((("Home", "Foreign"),), ())
+    d = np.asarray(s.economies.d)
+    assert d[0, 0, 1] == 1.0 and d[0, 1, 0] == pytest.approx(0.95 * float(e.d[1, 0]))
+    assert d[1, 0, 1] == pytest.approx(0.9 * d01) and d[1, 1, 0] == float(e.d[1, 0])
+    kept = sc.scenarios_from_table(e.replace(cost_floor=False), frame, floor=None)
+    assert kept.floored == ((), ()) and np.asarray(kept.economies.d)[0, 0, 1] == \
+        pytest.approx(0.5)
+    assert sc.fingerprint(s) != sc.fingerprint(kept) and sc.fingerprint(s) == \
+        sc.fingerprint(sc.scenarios_from_table(e, frame))
