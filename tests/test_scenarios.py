@@ -31,7 +31,11 @@ from conftest import NA_TEST
 OPTS = hat_jax.EquilibriumOptions(max_iter=8)
 SWEEP = ["sweep", "two_country", "--Na", str(NA_TEST), "--theta", "4", "--max-iter", "8",
          "--batch", "1"]
-GLOBAL4 = ["--global-cuts", "0.05:0.2:4"]
+# three deepening symmetric cuts and a failing scenario (costs x 20: near autarky)
+SCENARIO_FILE = "scenario,importer,exporter,factor\n" + "".join(
+    f"{name},{i},{j},{f}\n" for name, f in (("cut05", 0.95), ("cut10", 0.9), ("cut20", 0.8),
+                                            ("autarkic", 20.0))
+    for i, j in (("Home", "Foreign"), ("Foreign", "Home")))
 
 
 SCENARIOS = """
@@ -133,8 +137,12 @@ def _main(argv, capsys):
 
 
 def test_sigkill_then_resume_then_two_processes(tmp_path, capsys):
+    """A sweep of 4 chunks (one failing scenario) SIGKILLed after its first chunk, then
+    resumed; a different sweep into the folder is refused; two jax.distributed processes
+    reproduce the table."""
+    sfile = ["--scenarios", _write(tmp_path / "s.csv", SCENARIO_FILE)]
     run = tmp_path / "run"
-    p = _hat(*SWEEP, *GLOBAL4, "--out", str(run), "--quiet", stdout=subprocess.DEVNULL,
+    p = _hat(*SWEEP, *sfile, "--out", str(run), "--quiet", stdout=subprocess.DEVNULL,
              stderr=subprocess.DEVNULL)
     first = run / "chunks" / rs.chunk_name(0, 4, rs.chunk_format())
     t0 = time.monotonic()
@@ -145,13 +153,19 @@ def test_sigkill_then_resume_then_two_processes(tmp_path, capsys):
     man = json.loads((run / rs.SWEEP_MANIFEST).read_text())
     done = rs.finished_chunks(run, man)
     assert 0 in done and len(done) < 4 and not (run / "results.csv").exists()
-    rc, out, err = _main([*SWEEP, *GLOBAL4, "--out", str(run), "--resume", "--json"], capsys)
-    assert rc == 0, err
+    rc, out, err = _main([*SWEEP, *sfile, "--out", str(run), "--resume", "--json"], capsys)
+    assert rc == 2, err  # the failing scenario: exit 2, every row written
     assert f"this process: {4 - len(done)} chunk(s)" in err
+    summary = json.loads(out)
+    assert summary["converged"] == 3 and [r["scenario"] for r in summary["not_converged"]] \
+        == ["autarkic"] and summary["not_converged"][0]["iterations"] == 8
     single = pd.read_csv(run / "results.csv")
-    assert len(single) == 8 and single["converged"].all()
-    # the cuts deepen: the home share falls monotonically in every country
-    hs = single.pivot(index="scenario", columns="country", values="home_share")
+    assert len(single) == 8 and list(single["converged"]) == [True] * 6 + [False] * 2
+    bad = single[~single["converged"]]
+    assert bad["W"].isna().all() and np.isfinite(bad["residual"]).all()
+    # the cuts deepen: the home share falls in every country
+    hs = single[single.converged].pivot(index="scenario", columns="country",
+                                        values="home_share").loc[["cut05", "cut10", "cut20"]]
     assert np.all(np.diff(hs.to_numpy(), axis=0) < 0)
     # a different sweep into the same folder is refused before solving
     rc, _, err = _main([*SWEEP, "--global-cuts", "0.05:0.2:3", "--out", str(run)], capsys)
@@ -163,13 +177,13 @@ def test_sigkill_then_resume_then_two_processes(tmp_path, capsys):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    procs = [_hat(*SWEEP, *GLOBAL4, "--out", str(dist), "--quiet", "--distributed",
+    procs = [_hat(*SWEEP, *sfile, "--out", str(dist), "--quiet", "--distributed",
                   "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
                   "--process-id", str(i), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
              for i in range(2)]
     for q in procs:
         _, e = q.communicate(timeout=600)
-        assert q.returncode == 0, e.decode()[-3000:]
+        assert q.returncode == 2, e.decode()[-3000:]  # chunk 3 (process 1) fails
     merged = pd.read_csv(dist / "results.csv")
     pd.testing.assert_frame_equal(merged, single, check_exact=False, rtol=0, atol=1e-12)
 
@@ -209,8 +223,29 @@ def test_scenario_table_floors_costs_below_one_and_lists_them():
     d = np.asarray(s.economies.d)
     assert d[0, 0, 1] == 1.0 and d[0, 1, 0] == pytest.approx(0.95 * float(e.d[1, 0]))
     assert d[1, 0, 1] == pytest.approx(0.9 * d01) and d[1, 1, 0] == float(e.d[1, 0])
-    kept = sc.scenarios_from_table(e.replace(cost_floor=False), frame, floor=None)
+    with pytest.warns(wf.CostsBelowOneWarning, match="Home<-Foreign"):
+        kept = sc.scenarios_from_table(e.replace(cost_floor=False), frame, floor=None)
     assert kept.floored == ((), ()) and np.asarray(kept.economies.d)[0, 0, 1] == \
         pytest.approx(0.5)
     assert sc.fingerprint(s) != sc.fingerprint(kept) and sc.fingerprint(s) == \
         sc.fingerprint(sc.scenarios_from_table(e, frame))
+
+
+@pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
+def test_theta_and_country_scenarios_build_the_economies(data_dir):
+    world = hat_jax.ek_world("ek_baseline", data_dir, Na=20)
+    theta = np.asarray(world.theta, np.float64)
+    up = theta.copy()
+    up[0] += 0.1  # log A of the first country
+    s = sc.theta_scenarios(world, np.stack([theta, up]))
+    np.testing.assert_allclose(np.asarray(s.economies.A[0]), world.economy.A, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(s.economies.d[0]), world.economy.d, rtol=1e-12)
+    np.testing.assert_allclose(float(s.economies.A[1, 0]),
+                               float(world.economy.A[0]) * np.exp(0.1), rtol=1e-12)
+    draws = sc.theta_draws(world, 3, seed=7)
+    assert draws.K == 3 and sc.fingerprint(draws) == sc.fingerprint(sc.theta_draws(world, 3, 7))
+    e = hat_jax.two_country(Na=NA_TEST)
+    c = sc.country_scenarios(e, {"L": [[1.0, 2.0], [3.0, 1.0]]}, names=["big_F", "big_H"])
+    np.testing.assert_array_equal(np.asarray(c.economies.L), [[1.0, 2.0], [3.0, 1.0]])
+    with pytest.raises(ValueError, match="scenario 'big_H'.*L must be positive"):
+        sc.country_scenarios(e, {"L": [[1.0, 2.0], [-3.0, 1.0]]}, names=["big_F", "big_H"])

@@ -288,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
             rs.write_chunk(args.out, man, c, frame)
         frames.append(frame)
         progress.update(block.K)
+    own_ok = all(bool(f["converged"].all()) for f in frames)
     if args.out is None:
         import pandas as pd
 
@@ -297,12 +298,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK if summary["converged"] == s.K else EXIT_NOT_CONVERGED
     if nproc > 1:
         _barrier("hat-sweep-chunks-written")
-        if proc != 0:
-            return EXIT_OK
+        if proc != 0:  # process 0 merges and reports; the others say how their share went
+            return EXIT_OK if own_ok else EXIT_NOT_CONVERGED
     elif len(rs.finished_chunks(args.out, man)) < n:
         if not args.quiet:
             err(f"shard {shard}/{shards} done; {n - len(rs.finished_chunks(args.out, man))} "
                 f"chunk(s) of other shards missing: run `hat sweep merge {args.out}` when "
                 "they are written")
-        return EXIT_OK
+        return EXIT_OK if own_ok else EXIT_NOT_CONVERGED
     return _merge_and_print(args, args.out)
