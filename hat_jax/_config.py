@@ -3,8 +3,10 @@
 * ``jax_enable_x64``: float64 everywhere (the solver's 1e-10 tolerances are out of reach
   in float32).
 * ``--xla_cpu_multi_thread_eigen=false`` in ``XLA_FLAGS`` (unless XLA_FLAGS already sets
-  it, or ``HAT_JAX_CPU_MULTITHREAD=1``): XLA's multi-threaded Eigen pool on the CPU
-  deadlocked on this library's nested while loops under jvp/vmap. Only effective if no
+  it, or ``HAT_JAX_CPU_MULTITHREAD=1``, or ``JAX_PLATFORMS`` leaves the CPU out): XLA's
+  multi-threaded Eigen pool on the CPU deadlocked on this library's nested while loops
+  under jvp/vmap (re-measured with jaxlib 0.10.2 for issue 13: no hang in 3 + 3 runs
+  with and without it, no consistent speed difference; kept for the CPU). Only effective if no
   JAX computation ran before the import; a warning says so otherwise.
 * The persistent compilation cache: compiled programs are stored on disk and reused by
   later processes (a second ``hat`` command or notebook kernel does not recompile).
@@ -29,6 +31,9 @@ _OFF = ("0", "false", "no", "off")
 
 def configure_xla_cpu() -> None:
     if os.environ.get("HAT_JAX_CPU_MULTITHREAD", "0") == "1":
+        return
+    platforms = os.environ.get("JAX_PLATFORMS", "").lower()
+    if platforms and "cpu" not in platforms.split(","):  # the flag is for the CPU backend
         return
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_multi_thread_eigen" in flags:
