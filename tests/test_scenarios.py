@@ -54,7 +54,7 @@ def _scenarios(eq):
 @pytest.fixture(scope="module")
 def batch(two_country_eq):
     s = _scenarios(two_country_eq)
-    return s, hat_jax.solve_scenarios(two_country_eq, s, OPTS, theta=4.0)
+    return s, hat_jax.solve_scenarios(two_country_eq, s, OPTS, theta=4.0, ev=("Home",))
 
 
 def test_batch_equals_one_at_a_time_and_a_failure_stays_isolated(two_country_eq, batch):
@@ -86,6 +86,15 @@ def test_batch_equals_one_at_a_time_and_a_failure_stays_isolated(two_country_eq,
     frame = hat_jax.scenario_frame(res)
     assert len(frame) == 6 and list(frame.columns[:len(sc.FRAME_COLUMNS)]) == \
         list(sc.FRAME_COLUMNS)
+    # EV of Home's households: both cuts help Home on average (its own cut most), the
+    # failing scenario has none
+    ev = res.ev["Home"]
+    assert list(ev["converged"]) == [True, True, False] and np.isnan(ev["mean_gain"][2])
+    assert ev["mean_gain"][0] > ev["mean_gain"][1] > 0
+    assert np.all((ev["share_gain"][:2] >= 0) & (ev["share_gain"][:2] <= 1))
+    np.testing.assert_allclose(ev["quintile_gains"][:2].mean(axis=1), ev["mean_gain"][:2],
+                               rtol=1e-9)  # five equal-mass quintiles average to the mean
+    assert frame.loc[frame.country == "Foreign", "ev_mean_gain"].isna().all()
     good = frame[frame.converged]
     np.testing.assert_allclose(good["share_Home"] + good["share_Foreign"], 1.0, atol=1e-12)
     assert frame.loc[frame.scenario == "autarkic", "W"].isna().all()
