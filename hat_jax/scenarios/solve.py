@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import elasticities
-from ..batched import batch_size_of, solve_equilibria, stack_economies
+from ..batched import batch_size_of, solve_equilibria
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..params import Economy
 from ..welfare import (counterfactual_options, country_index, equivalent_variation,

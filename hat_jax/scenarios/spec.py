@@ -22,7 +22,7 @@ import numpy as np
 from ..batched import batch_size_of, stack_economies
 from ..ek import EKWorld, economy_from_params
 from ..params import Economy
-from ..welfare import country_index, global_cut, scale_costs, unilateral_cut
+from ..welfare import global_cut, scale_costs, unilateral_cut
 
 __all__ = ["Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
            "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint",

@@ -110,7 +110,7 @@ def _cost_table(economy: Economy, frame, floor) -> Scenarios:
     if kind is None or "scenario" not in frame.columns:
         raise ValueError("a trade-cost scenario file needs the columns scenario, importer, "
                          f"exporter and factor (or level); got {list(frame.columns)}")
-    labels, N = _labels(economy), economy.N
+    labels = _labels(economy)
     names = _scenario_names(frame)
     order = list(dict.fromkeys(names))
     d0 = np.asarray(economy.d, np.float64)
