@@ -50,6 +50,7 @@ def asset_grid_of(problems, i, Na):
 LONG_FILES = (
     "test_notebook_welfare.py",       # ~2.2
     "test_welfare.py",                # ~2
+    "test_scenarios.py",              # ~1.5?: five subprocesses (jax.distributed, SIGKILL)
     "test_derivatives.py",            # ~1.3
     "test_household.py",              # ~1.3
     "test_calibration.py",            # ~1.1
