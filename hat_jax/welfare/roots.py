@@ -35,6 +35,7 @@ from ..household import (
 )
 from .continuation import Ring, StateStart, continuation_roots
 from .options import EVOptions
+from .policy_rule import policy_rule_roots
 
 __all__ = ["scaled_problem", "value_slope", "EVRoots", "solve_ev_roots", "ev_roots"]
 
@@ -309,6 +310,18 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     ``"safeguarded"``: lax.map over chunks of ``opts.batch_size`` states, vmapped
     inside a chunk. Returns EVRoots (with the household state of each root)."""
     Na, Nz = V_base.shape
+    shape = lambda x: x.reshape(Na, Nz)
+    if hopts.stop_rule == "policy":  # a fixed number of sweeps (policy_rule module)
+        def node_start(nodes, V_nodes, f, vt, se):
+            z1 = jnp.zeros((1,), V_base.dtype)
+            st = _node_start(nodes, V_nodes, jnp.zeros((nodes.shape[0], 1), V_base.dtype),
+                             z1, z1, f, vt, se)[1]
+            return st.factor0, st.s0
+
+        factor, err, done, it, dv, y = policy_rule_roots(problem, y_base, V_base, V_target,
+                                                         hopts, opts, node_start)
+        return EVRoots(shape(factor), shape(done & jnp.isfinite(factor)), shape(err),
+                       shape(it), shape(dv), y)
     S, K = Na * Nz, opts.nodes
     a_idx, z_idx = jnp.divmod(jnp.arange(S), Nz)
     f0 = (V_base - V_target).reshape(-1)
@@ -339,7 +352,7 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     # slope, near the borrowing limit) share chunks: a vmapped loop runs as long as its
     # slowest member
     order = jnp.argsort(slope / slope_typ)
-    if opts.method == "safeguarded" or K < 4 or hopts.stop_rule == "policy":
+    if opts.method == "safeguarded" or K < 4:
         out = lax.map(one, order, batch_size=B)
         factor, err, done, it, X = jax.tree_util.tree_map(
             lambda x: x[jnp.argsort(order)], out)
@@ -368,11 +381,10 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
         l, x = args
         y = unflatten_state(x, y_base)
         dc, dv = sweep_changes(y, scaled_problem(problem, l), hopts)
-        return (dc if hopts.stop_rule == "policy" else jnp.maximum(dc, dv)), dv, y
+        return jnp.maximum(dc, dv), dv, y
 
     res_hh, dv, y = lax.map(finish, (factor, X), batch_size=B)
     ok = done & (res_hh <= hopts.tol)
-    shape = lambda x: x.reshape(Na, Nz)
     return EVRoots(shape(factor), shape(ok), shape(err), shape(it), shape(dv), y)
 
 
