@@ -2,10 +2,13 @@
 
 For each state (a, z) the income factor lambda_tau solves f(l) = V_old(a, z; l) -
 V_new(a, z) = 0, where V_old(.; l) is the household value at the old prices with income
-R a + W z scaled by l (R -> l R, W -> l W). One safeguarded Newton-secant iteration per
-state (:func:`_root_state`), vmapped over states in chunks (``lax.map``), each
-evaluation an inexact warm-started household solve; first guesses from household
-solutions at ``nodes`` values of l interpolated by cubics (:func:`_node_start`).
+R a + W z scaled by l (R -> l R, W -> l W). First guesses from household solutions at
+``nodes`` values of l interpolated by cubics (:func:`_node_start`); then, by default, the
+continuation of :mod:`hat_jax.welfare.continuation` (states share household solves), and
+for the states it does not settle (or every state with ``EVOptions(method="safeguarded")``)
+one safeguarded Newton-secant iteration per state (:func:`_root_state`), each evaluation
+an inexact warm-started household solve. Under the original code's stop rule
+(``hh_stop_rule="policy"``) the roots are those of :mod:`hat_jax.welfare.policy_rule`.
 :func:`ev_roots` is a ``custom_jvp``: its derivatives come from the implicit function
 theorem on each scalar root.
 """
@@ -26,7 +29,6 @@ from ..household import (
     flatten_state,
     household_fixed_point,
     household_operator,
-    initial_state,
     policies,
     iteration_settings,
     stop_scale,
@@ -86,8 +88,6 @@ def _inner_solve(x0, problem, factor, tol_y, like, hopts, max_iter):
     the sup-norm step |F(y) - y| <= tol_y (Anderson, as in hat_jax.household). Returns
     (x, |F(y) - y|, V[a, z], iterations)."""
     prob = scaled_problem(problem, factor)
-    if hopts.stop_rule == "policy":  # the original code: every solve from its guess
-        x0 = flatten_state(initial_state(prob, hopts))
     fn = lambda x: flatten_state(household_operator(unflatten_state(x, like), prob, hopts))
     x, err, it = anderson_iterate(fn, x0, tol_y * stop_scale(hopts), max_iter,
                                   *iteration_settings(like, hopts))
@@ -383,7 +383,7 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
         dc, dv = sweep_changes(y, scaled_problem(problem, l), hopts)
         return jnp.maximum(dc, dv), dv, y
 
-    res_hh, dv, y = lax.map(finish, (factor, X), batch_size=B)
+    res_hh, dv, y = lax.map(finish, (factor, X))  # one by one: vmap saves nothing on a CPU
     ok = done & (res_hh <= hopts.tol)
     return EVRoots(shape(factor), shape(ok), shape(err), shape(it), shape(dv), y)
 
