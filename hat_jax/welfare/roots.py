@@ -266,8 +266,9 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
     of the welfare change); the state interpolated by the same cubic. Without a sign
     change among the nodes: the secant of the two outermost nodes in the search
     direction if it points the right way, else the Newton step from 1. Returns
-    ((found, lo, hi): whether that sign change exists and the two nodes around it,
-    _Start)."""
+    ((found, lo, hi), _Start): found, whether one of the first two guesses applies; [lo,
+    hi], where the root must then lie (the two nodes around the sign change, or beyond
+    the outermost node in the search direction)."""
     K = nodes.shape[0]
     g = V_nodes - v_t  # [K]
     direction = jnp.where(f0 > 0, -1.0, 1.0)
@@ -292,8 +293,14 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
     ext_ok = ~found & jnp.isfinite(l_e) & ((l_e - nodes[e1]) * direction > 0) & (l_e > 0)
     l1 = 1.0 - f0 / s_eff
     pick = lambda a_, b_, c_: jnp.where(good, a_, jnp.where(ext_ok, b_, c_))
-    bracket = (good, jnp.minimum(nodes[kstar], nodes[kstar + 1]),
-               jnp.maximum(nodes[kstar], nodes[kstar + 1]))
+    # where the root must lie: between the two nodes around the sign change, or beyond
+    # the outermost node in the search direction (no sign change among the nodes)
+    beyond = jnp.where(direction > 0, jnp.inf, 0.0)
+    bracket = (good | ext_ok,
+               jnp.where(good, jnp.minimum(nodes[kstar], nodes[kstar + 1]),
+                         jnp.minimum(nodes[e1], beyond)),
+               jnp.where(good, jnp.maximum(nodes[kstar], nodes[kstar + 1]),
+                         jnp.maximum(nodes[e1], beyond)))
     return bracket, _Start(
         factor0=pick(l_c, l_e, l1),
         s0=pick(jnp.where(s_c != 0, s_c, s_eff), s_end, s_eff),
@@ -391,9 +398,10 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
 def _continuation(problem, hopts, opts, inner, y_base, f0, v_t, s_eff, slope, slope_typ,
                   lk, Vk, Xk, start_of):
     """The continuation pass (:func:`continuation_roots`) over the states that may take it:
-    those with a sign change of V(l) - V_new among the nodes in the direction of the
-    gain (the root must end between those two nodes); states already at their root
-    (l = 1) are done as they are."""
+    those with a node guess (a sign change of V(l) - V_new among the nodes in the
+    direction of the gain, the root then between those two nodes; or the secant beyond
+    the outermost node, the root then beyond it); states already at their root (l = 1)
+    are done as they are."""
     S = f0.shape[0]
     K = lk.shape[0]
     (found, lo, hi), st = jax.vmap(start_of)(jnp.arange(S))
