@@ -365,8 +365,7 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
             lambda x: x[jnp.argsort(order)], out)
     else:
         factor, err, done, it, X = _continuation(problem, hopts, opts, inner, y_base, f0, v_t,
-                                                 s_eff, slope, slope_typ, lk, Vk, Xk,
-                                                 start_of)
+                                                 s_eff, lk, Vk, Xk, start_of)
         # the rest (few: no sign change among the nodes, a root outside its node
         # bracket) by the safeguarded solver, one state after another: on a CPU a
         # vmapped chunk costs as much per state as one state alone, and runs as long as
@@ -395,8 +394,7 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     return EVRoots(shape(factor), shape(ok), shape(err), shape(it), shape(dv), y)
 
 
-def _continuation(problem, hopts, opts, inner, y_base, f0, v_t, s_eff, slope, slope_typ,
-                  lk, Vk, Xk, start_of):
+def _continuation(problem, hopts, opts, inner, y_base, f0, v_t, s_eff, lk, Vk, Xk, start_of):
     """The continuation pass (:func:`continuation_roots`) over the states that may take it:
     those with a node guess (a sign change of V(l) - V_new among the nodes in the
     direction of the gain, the root then between those two nodes; or the secant beyond
