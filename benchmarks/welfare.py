@@ -10,10 +10,15 @@ import costs by 10%, ``unilateral``; ``global``: all international costs fall 10
     and household state, tolerance 1e-10). compile_s: the solver's compilation (first
     call); median_s: warm solves (the same computation again).
 (b) ``EV all states``: :func:`hat_jax.welfare.equivalent_variation` for every (a, z)
-    state of the USA (Na x 10 scalar roots to 1e-10, each a chain of warm-started
-    household solves; compile and run timed apart by its ``timings``); records carry
-    ``states``, ``evaluations_mean`` / ``_max`` (household solves per state),
-    ``mean_gain_pct`` and whether every state converged.
+    state of the USA (Na x 10 scalar roots to 1e-10; compile and run timed apart by its
+    ``timings``), once per root method of ``--ev-methods`` (default both:
+    ``continuation``, the default, where states share household solves, and
+    ``safeguarded``, each state its own chain of warm-started solves, the method before
+    issue 13), the runs of the methods interleaved so that both see the same machine
+    load; records carry ``method``, ``states``, ``evaluations_mean`` / ``_max``
+    (household solves per state), ``mean_gain_pct``, whether every state converged,
+    the largest Bellman residual of the values behind the roots and, for every method
+    but the first, ``max_diff_to_<first>`` and ``speedup_vs_<method>``.
 (c) ``welfare gradient``: dW_USA / d log d_ij for all N(N-1) = 342 pairs in general
     equilibrium (W and R re-solved, beta fixed) by one reverse-mode pass through the
     equilibrium (implicit function theorem), :func:`hat_jax.welfare.welfare_gradient`.
@@ -122,10 +127,31 @@ def records(args) -> list[dict]:
                     "evaluations_max": int(np.max(ev.iterations)),
                     "mean_gain_pct": float(100 * np.sum(dist * (np.asarray(ev.factor) - 1)))}
 
-        out.append(_timed(
-            f"EV all states {args.preset} Na={Na}",
-            lambda t: wf.equivalent_variation(eq, cf.new, i, ev_opts, throw=False, timings=t),
-            args.runs, ev_info, batch_size=args.batch_size, nodes=args.nodes, **extra))
+        methods = args.ev_methods.split(",")
+        times = {m: [] for m in methods}
+        comp, last = {}, {}
+        for _ in range(max(1, args.runs)):  # interleaved: the same load for every method
+            for m in methods:
+                t: dict = {}
+                last[m] = wf.equivalent_variation(eq, cf.new, i, ev_opts, throw=False,
+                                                  timings=t, method=m)
+                comp.setdefault(m, t["compile_s"])
+                times[m].append(t["run_s"])
+        first = methods[0]
+        for m in methods:
+            ev = last[m]
+            rec = {"name": f"EV all states [{m}] {args.preset} Na={Na}", "method": m,
+                   "compile_s": comp[m], "median_s": float(np.median(times[m])),
+                   "min_s": float(np.min(times[m])), "runs": len(times[m]), **ev_info(ev),
+                   "max_value_residual": float(np.max(np.asarray(ev.value_residual)))}
+            if m != first:
+                rec[f"max_diff_to_{first}"] = float(np.max(np.abs(
+                    np.asarray(ev.factor) - np.asarray(last[first].factor))))
+            out.append(_stamp(rec, batch_size=args.batch_size, nodes=args.nodes, **extra))
+        for r in out:
+            if r.get("method") == first:
+                for m in methods[1:]:
+                    r[f"speedup_vs_{m}"] = float(np.median(times[m]) / np.median(times[first]))
 
     if "c" in args.sections:
         log("(c) welfare gradient w.r.t. all log d_ij (reverse mode)...")
@@ -163,6 +189,8 @@ def add_arguments(p):
                    help="EV: household solutions on a lambda grid for the first guesses")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=25,
                    help="EV states solved together (vmap)")
+    p.add_argument("--ev-methods", dest="ev_methods", default="continuation,safeguarded",
+                   help="EV root methods to time, comma-separated (default both)")
     p.add_argument("--quick", action="store_true",
                    help=f"Na = {QUICK_NA} unless --na, one run per record")
 

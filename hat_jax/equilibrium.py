@@ -45,7 +45,8 @@ from .diagnostics import (
 from .distribution import DistributionOptions, DistributionSolution, stationary_distributions
 from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
                         solve_households)
-from .params import Economy, check_prices, household_options, household_problems
+from .params import (Economy, check_prices, household_options, household_problems,
+                     traced_cost_check)
 from .results import (
     as_float,
     as_int,
@@ -377,8 +378,11 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     validated when it is built from concrete values; one built inside a trace (for
     example ``economy.replace(d=d)`` with a traced ``d`` under ``jax.jit``) cannot be,
     so validate such inputs before tracing (:func:`hat_jax.params.validate_economy`,
-    :func:`hat_jax.params.validate_trade_costs`).
+    :func:`hat_jax.params.validate_trade_costs`); the trade costs are checked in the
+    program all the same (:func:`hat_jax.params.traced_cost_check`: d > 0, and d >= 1
+    under the cost floor, an error naming d when violated).
     """
+    economy = traced_cost_check(economy)  # d under jit: checked in the program
     x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0)
     x, s, it, history = equilibrium_root(x0, economy, s0, R_fixed, opts)
     eq = _finish(x, s, it, history, economy, R_fixed, opts)

@@ -24,7 +24,8 @@ from .household import HouseholdOptions, HouseholdProblem, check_grid_size
 from .income import IncomeProcess, income_process, validate_transition
 
 __all__ = [
-    "Economy", "validate_economy", "validate_trade_costs", "make_economy", "household_options",
+    "Economy", "validate_economy", "validate_trade_costs", "traced_cost_check", "make_economy",
+    "household_options",
     "delivered_prices", "country_scale", "household_problems", "check_prices",
 ]
 
@@ -141,6 +142,32 @@ def validate_trade_costs(d, countries=None, what: str = "d (trade costs)",
         raise ValueError(f"domestic trade costs must be 1, got d[{labels[k]}, {labels[k]}]="
                          f"{float(diag[k])!r}")
     return d
+
+
+def traced_cost_check(e: Economy) -> Economy:
+    """``e`` with a runtime check of its trade costs attached where they are traced.
+
+    An Economy built inside a trace (``jax.jit``: its leaves are tracers) cannot be
+    validated when it is built. This attaches in-graph checks (``equinox.error_if``:
+    a predicate in the program, no host call unless it fires) that every d_ij > 0 and,
+    under the cost floor (``cost_floor=True``, the default), d_ij >= 1; the returned
+    economy carries them (use it). Costs below 1 stay allowed with cost_floor=False
+    (the paper's convention). Concrete economies are returned unchanged (validated when
+    built)."""
+    if _concrete(e.d):
+        return e
+    d = eqx.error_if(e.d, jnp.any(e.d <= 0.0),
+                     "trade costs must be positive: some d_ij <= 0 (an economy built or "
+                     "passed under jax.jit; validate d before tracing with "
+                     "hat_jax.params.validate_trade_costs)")
+    if e.cost_floor:
+        d = eqx.error_if(d, jnp.any(d < 1.0),
+                         "trade costs must satisfy d >= 1: some d_ij < 1 under jax.jit "
+                         "with cost_floor=True (the cost floor, the default); to allow "
+                         "costs below 1 off the diagonal (the paper's convention) use "
+                         "cost_floor=False, or validate d before tracing with "
+                         "hat_jax.params.validate_trade_costs")
+    return eqx.tree_at(lambda x: x.d, e, d)
 
 
 def validate_economy(e: Economy) -> None:

@@ -13,7 +13,10 @@ One module per concern, every public name re-exported here
 - :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.roots`,
   :mod:`~hat_jax.welfare.ev`: the equivalent variation, for each state (a, z) the income
   factor lambda_tau with V_old(a, z; lambda_tau) = V_new(a, z) (:class:`EVOptions`,
-  :func:`equivalent_variation`, the custom-jvp root :func:`ev_roots`);
+  :func:`equivalent_variation`, the custom-jvp root :func:`ev_roots`), found by
+  :mod:`~hat_jax.welfare.continuation` (states share household solves) with the
+  safeguarded per-state solver behind it, and under the original code's stop rule by
+  :mod:`~hat_jax.welfare.policy_rule` (a fixed number of sweeps);
 - :mod:`~hat_jax.welfare.summary`: the distribution-weighted mean gain, quintiles of
   expenditure, share who gain, utilitarian welfare sum lambda V, ACR
   (:func:`welfare_analysis`);
@@ -31,7 +34,8 @@ from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
                           derivative_options, ev_derivative, welfare_decomposition,
                           welfare_gradient, welfare_jvp)
 from .ev import EquivalentVariation, check_ev, equivalent_variation, ev_slope, scaled_values
-from .options import EV_TOL, EVOptions, ev_options
+from .options import EV_METHODS, EV_TOL, EVOptions, ev_options
+from .policy_rule import policy_rule_roots, policy_rule_sweeps, policy_rule_values
 from .roots import EVRoots, ev_roots, scaled_problem, solve_ev_roots, value_slope
 from .summary import (WelfareResult, WelfareSummary, acr_gain, expenditure,
                       model_trade_elasticity, utilitarian_welfare, weighted_quantile_means,
@@ -48,6 +52,7 @@ __all__ = [
     # equivalent variation
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
     "ev_roots", "EVRoots", "solve_ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
+    "EV_METHODS", "policy_rule_sweeps", "policy_rule_values", "policy_rule_roots",
     # aggregates and ACR
     "utilitarian_welfare", "expenditure", "weighted_quantile_means", "WelfareSummary",
     "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",

@@ -101,7 +101,10 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     counterfactual :class:`Equilibrium` (or a :class:`Counterfactual`, or V_new as an
     [Na, Nz] array on the same grid). opts: :class:`EVOptions` (tol 1e-10 per state in
     units of lambda, max_iter 40 household solves per state, batch_size 25, nodes 40,
-    hh_tol 1e-10); ``fields`` (tol=..., max_iter=..., ...) replace single fields of it.
+    hh_tol 1e-10, method "continuation": states share household solves, the rest by the
+    safeguarded per-state solver; hh_stop_rule "policy": the original code's rule with
+    a fixed number of sweeps, :mod:`hat_jax.welfare.policy_rule`); ``fields``
+    (tol=..., max_iter=..., method=...) replace single fields of it.
     throw: raise ConvergenceError listing failed states (asset index, z index, residual,
     iterations); with throw=False inspect ``converged`` (failed states keep their best
     finite iterate, never NaN). timings: receives compile_s and run_s.

@@ -9,9 +9,10 @@ import equinox as eqx
 from ..household import STOP_RULES
 from ..results import as_float, as_int, check_option_values
 
-__all__ = ["EV_TOL", "EVOptions", "ev_options"]
+__all__ = ["EV_TOL", "EV_METHODS", "EVOptions", "ev_options"]
 
 EV_TOL = 1e-10
+EV_METHODS = ("continuation", "safeguarded")
 
 
 class EVOptions(eqx.Module):
@@ -27,7 +28,11 @@ class EVOptions(eqx.Module):
     income factor that give every state its first guess (40; < 4: the Newton step
     from 1); hh_stop_rule, the household stop rule ("both", default: c and v stop
     changing; "policy": c alone, the original code's rule, see
-    :class:`hat_jax.HouseholdOptions`).
+    :class:`hat_jax.HouseholdOptions`); method, how the roots are found:
+    "continuation" (default; the states, in the order of their guesses, share household
+    solves, :mod:`hat_jax.welfare.continuation`, and those it does not settle fall back
+    to the safeguarded solver) or "safeguarded" (every state by its own safeguarded
+    Newton-secant iteration, :mod:`hat_jax.welfare.roots`; the method before issue 13).
     """
 
     tol: float = eqx.field(default=EV_TOL, converter=as_float)
@@ -36,8 +41,11 @@ class EVOptions(eqx.Module):
     batch_size: int = eqx.field(static=True, default=25, converter=as_int)
     nodes: int = eqx.field(static=True, default=40, converter=as_int)
     hh_stop_rule: str = eqx.field(static=True, default="both")
+    method: str = eqx.field(static=True, default="continuation")
 
     def __check_init__(self):
+        if self.method not in EV_METHODS:
+            raise ValueError(f"method must be one of {EV_METHODS}, got method={self.method!r}")
         if self.hh_stop_rule not in STOP_RULES:
             raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
                              f"hh_stop_rule={self.hh_stop_rule!r}")

@@ -2,10 +2,13 @@
 
 For each state (a, z) the income factor lambda_tau solves f(l) = V_old(a, z; l) -
 V_new(a, z) = 0, where V_old(.; l) is the household value at the old prices with income
-R a + W z scaled by l (R -> l R, W -> l W). One safeguarded Newton-secant iteration per
-state (:func:`_root_state`), vmapped over states in chunks (``lax.map``), each
-evaluation an inexact warm-started household solve; first guesses from household
-solutions at ``nodes`` values of l interpolated by cubics (:func:`_node_start`).
+R a + W z scaled by l (R -> l R, W -> l W). First guesses from household solutions at
+``nodes`` values of l interpolated by cubics (:func:`_node_start`); then, by default, the
+continuation of :mod:`hat_jax.welfare.continuation` (states share household solves), and
+for the states it does not settle (or every state with ``EVOptions(method="safeguarded")``)
+one safeguarded Newton-secant iteration per state (:func:`_root_state`), each evaluation
+an inexact warm-started household solve. Under the original code's stop rule
+(``hh_stop_rule="policy"``) the roots are those of :mod:`hat_jax.welfare.policy_rule`.
 :func:`ev_roots` is a ``custom_jvp``: its derivatives come from the implicit function
 theorem on each scalar root.
 """
@@ -26,14 +29,15 @@ from ..household import (
     flatten_state,
     household_fixed_point,
     household_operator,
-    initial_state,
     policies,
     iteration_settings,
     stop_scale,
     sweep_changes,
     unflatten_state,
 )
+from .continuation import Ring, StateStart, continuation_roots
 from .options import EVOptions
+from .policy_rule import policy_rule_roots
 
 __all__ = ["scaled_problem", "value_slope", "EVRoots", "solve_ev_roots", "ev_roots"]
 
@@ -84,8 +88,6 @@ def _inner_solve(x0, problem, factor, tol_y, like, hopts, max_iter):
     the sup-norm step |F(y) - y| <= tol_y (Anderson, as in hat_jax.household). Returns
     (x, |F(y) - y|, V[a, z], iterations)."""
     prob = scaled_problem(problem, factor)
-    if hopts.stop_rule == "policy":  # the original code: every solve from its guess
-        x0 = flatten_state(initial_state(prob, hopts))
     fn = lambda x: flatten_state(household_operator(unflatten_state(x, like), prob, hopts))
     x, err, it = anderson_iterate(fn, x0, tol_y * stop_scale(hopts), max_iter,
                                   *iteration_settings(like, hopts))
@@ -263,7 +265,10 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
     four nodes around the first sign change of V(l) - v_t in the search direction (that
     of the welfare change); the state interpolated by the same cubic. Without a sign
     change among the nodes: the secant of the two outermost nodes in the search
-    direction if it points the right way, else the Newton step from 1."""
+    direction if it points the right way, else the Newton step from 1. Returns
+    ((found, lo, hi), _Start): found, whether one of the first two guesses applies; [lo,
+    hi], where the root must then lie (the two nodes around the sign change, or beyond
+    the outermost node in the search direction)."""
     K = nodes.shape[0]
     g = V_nodes - v_t  # [K]
     direction = jnp.where(f0 > 0, -1.0, 1.0)
@@ -288,7 +293,15 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
     ext_ok = ~found & jnp.isfinite(l_e) & ((l_e - nodes[e1]) * direction > 0) & (l_e > 0)
     l1 = 1.0 - f0 / s_eff
     pick = lambda a_, b_, c_: jnp.where(good, a_, jnp.where(ext_ok, b_, c_))
-    return _Start(
+    # where the root must lie: between the two nodes around the sign change, or beyond
+    # the outermost node in the search direction (no sign change among the nodes)
+    beyond = jnp.where(direction > 0, jnp.inf, 0.0)
+    bracket = (good | ext_ok,
+               jnp.where(good, jnp.minimum(nodes[kstar], nodes[kstar + 1]),
+                         jnp.minimum(nodes[e1], beyond)),
+               jnp.where(good, jnp.maximum(nodes[kstar], nodes[kstar + 1]),
+                         jnp.maximum(nodes[e1], beyond)))
+    return bracket, _Start(
         factor0=pick(l_c, l_e, l1),
         s0=pick(jnp.where(s_c != 0, s_c, s_eff), s_end, s_eff),
         f_exp=pick(jnp.maximum(gap, 1e-12), 0.1 * jnp.abs(g[e1]), 0.1 * jnp.abs(f0)),
@@ -297,9 +310,25 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
 
 
 def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: EVOptions):
-    """All states of one country: lax.map over chunks of ``opts.batch_size`` states,
-    vmapped inside a chunk. Returns EVRoots (with the household state of each root)."""
+    """All states of one country. ``opts.method == "continuation"`` (default, stop rule
+    "both"): the states in the order of their guesses share household solves
+    (:mod:`hat_jax.welfare.continuation`); the states it does not settle go to the
+    safeguarded per-state solver (:func:`_root_state`), as every state does with
+    ``"safeguarded"``: lax.map over chunks of ``opts.batch_size`` states, vmapped
+    inside a chunk. Returns EVRoots (with the household state of each root)."""
     Na, Nz = V_base.shape
+    shape = lambda x: x.reshape(Na, Nz)
+    if hopts.stop_rule == "policy":  # a fixed number of sweeps (policy_rule module)
+        def node_start(nodes, V_nodes, f, vt, se):
+            z1 = jnp.zeros((1,), V_base.dtype)
+            st = _node_start(nodes, V_nodes, jnp.zeros((nodes.shape[0], 1), V_base.dtype),
+                             z1, z1, f, vt, se)[1]
+            return st.factor0, st.s0
+
+        factor, err, done, it, dv, y = policy_rule_roots(problem, y_base, V_base, V_target,
+                                                         hopts, opts, node_start)
+        return EVRoots(shape(factor), shape(done & jnp.isfinite(factor)), shape(err),
+                       shape(it), shape(dv), y)
     S, K = Na * Nz, opts.nodes
     a_idx, z_idx = jnp.divmod(jnp.arange(S), Nz)
     f0 = (V_base - V_target).reshape(-1)
@@ -310,36 +339,93 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     x_base = flatten_state(y_base)
     inner = jnp.minimum(hopts.max_iter, 500)
     factor1 = 1.0 - f0 / s_eff
+    B = min(opts.batch_size, S)
     if K >= 4:
         lk, Vk, Xk = _node_solutions(problem, x_base, x_dot, factor1, y_base, hopts, K)
         Vk = Vk.reshape(K, S)
 
-    def one(x):
-        a_i, z_i, vt, f, se, s_ = x
+    def start_of(s_):
         if K >= 4:
-            st = _node_start(lk, Vk[:, s_], Xk, x_base, x_dot, f, vt, se)
-        else:
-            l1 = 1.0 - f / se
-            st = _Start(l1, se, 0.1 * jnp.abs(f), x_base + (l1 - 1.0) * x_dot, x_dot)
-        l, err, done, it, xs = _root_state(problem, hopts, opts, inner, y_base, x_base,
-                                           a_i, z_i, vt, f, se, st)
-        y = unflatten_state(xs, y_base)
-        dc, dv = sweep_changes(y, scaled_problem(problem, l), hopts)
-        res_hh = dc if hopts.stop_rule == "policy" else jnp.maximum(dc, dv)
-        ok = done & (res_hh <= hopts.tol)
-        return l, ok, err, it, dv, y
+            return _node_start(lk, Vk[:, s_], Xk, x_base, x_dot, f0[s_], v_t[s_], s_eff[s_])
+        l1 = 1.0 - f0[s_] / s_eff[s_]
+        return ((jnp.asarray(False), l1, l1),
+                _Start(l1, s_eff[s_], 0.1 * jnp.abs(f0[s_]), x_base + (l1 - 1.0) * x_dot, x_dot))
+
+    def one(s_):  # the safeguarded solver of one state
+        return _root_state(problem, hopts, opts, inner, y_base, x_base, a_idx[s_], z_idx[s_],
+                           v_t[s_], f0[s_], s_eff[s_], start_of(s_)[1])
 
     # states in order of their slope at 1, so that the few slow ones (small or negative
     # slope, near the borrowing limit) share chunks: a vmapped loop runs as long as its
     # slowest member
     order = jnp.argsort(slope / slope_typ)
-    inv = jnp.argsort(order)
-    xs = (a_idx, z_idx, v_t, f0, s_eff, jnp.arange(S))
-    xs = jax.tree_util.tree_map(lambda x: x[order], xs)
-    out = lax.map(one, xs, batch_size=min(opts.batch_size, S))
-    factor, ok, err, it, dv, y = jax.tree_util.tree_map(lambda x: x[inv], out)
-    shape = lambda x: x.reshape(Na, Nz)
+    if opts.method == "safeguarded" or K < 4:
+        out = lax.map(one, order, batch_size=B)
+        factor, err, done, it, X = jax.tree_util.tree_map(
+            lambda x: x[jnp.argsort(order)], out)
+    else:
+        factor, err, done, it, X = _continuation(problem, hopts, opts, inner, y_base, f0, v_t,
+                                                 s_eff, lk, Vk, Xk, start_of)
+        # the rest (few: no sign change among the nodes, a root outside its node
+        # bracket) by the safeguarded solver, one state after another: on a CPU a
+        # vmapped chunk costs as much per state as one state alone, and runs as long as
+        # its slowest member (these are the slow ones)
+        todo = jnp.argsort(done, stable=True)
+        n_need = jnp.sum(~done)
+
+        def rest(c):
+            k, (factor, err, done, it, X) = c
+            s_ = todo[k]
+            l, e, d, i, x = one(s_)
+            return k + 1, (factor.at[s_].set(l), err.at[s_].set(e), done.at[s_].set(d),
+                           it.at[s_].add(i), X.at[s_].set(x))
+
+        _, (factor, err, done, it, X) = lax.while_loop(
+            lambda c: c[0] < n_need, rest, (jnp.asarray(0), (factor, err, done, it, X)))
+
+    def finish(args):  # the Bellman residual of the values behind each root
+        l, x = args
+        y = unflatten_state(x, y_base)
+        dc, dv = sweep_changes(y, scaled_problem(problem, l), hopts)
+        return jnp.maximum(dc, dv), dv, y
+
+    res_hh, dv, y = lax.map(finish, (factor, X))  # one by one: vmap saves nothing on a CPU
+    ok = done & (res_hh <= hopts.tol)
     return EVRoots(shape(factor), shape(ok), shape(err), shape(it), shape(dv), y)
+
+
+def _continuation(problem, hopts, opts, inner, y_base, f0, v_t, s_eff, lk, Vk, Xk, start_of):
+    """The continuation pass (:func:`continuation_roots`) over the states that may take it:
+    those with a node guess (a sign change of V(l) - V_new among the nodes in the
+    direction of the gain, the root then between those two nodes; or the secant beyond
+    the outermost node, the root then beyond it); states already at their root (l = 1)
+    are done as they are."""
+    S = f0.shape[0]
+    K = lk.shape[0]
+    (found, lo, hi), st = jax.vmap(start_of)(jnp.arange(S))
+    err0 = jnp.abs(f0) / s_eff
+    trivial = err0 <= opts.tol
+    eligible = found & ~trivial & jnp.isfinite(st.factor0) & (st.s0 != 0)
+    order = jnp.argsort(jnp.where(eligible, st.factor0, jnp.inf))
+    starts = StateStart(jnp.arange(S), v_t, st.factor0, st.s0, st.x0, st.x_slope, lo, hi,
+                        eligible)
+    starts = jax.tree_util.tree_map(lambda a: a[order], starts)
+    k0 = jnp.clip(jnp.searchsorted(lk, starts.l0[0]) - 2, 0, K - 4) + jnp.arange(4)
+    ring0 = Ring(lk[k0], Xk[k0], Vk[k0])
+
+    def solve(x0, l, tol_y):
+        x, err_y, V, it = _inner_solve(x0, problem, l, tol_y, y_base, hopts, inner)
+        return x, err_y, V.reshape(-1), it
+
+    x_base = flatten_state(y_base)
+    out = continuation_roots(solve, ring0, starts, tol=opts.tol, floor=0.1 * hopts.tol,
+                             beta=problem.beta, max_iter=jnp.minimum(opts.max_iter, 8))
+    factor, err, done, it, X = jax.tree_util.tree_map(lambda a: a[jnp.argsort(order)], out)
+    one = jnp.ones_like(factor)
+    factor = jnp.where(trivial, one, factor)
+    err = jnp.where(trivial, err0, err)
+    X = jnp.where(trivial[:, None], x_base[None, :], X)
+    return factor, err, done | trivial, it, X
 
 
 def solve_ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts: HouseholdOptions,
