@@ -177,7 +177,7 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
              theta=None, R: float | None = None, **overrides) -> EKWorld:
     """Build an ``ek_*`` preset world.
 
-    data_dir: the data folder (default ``$HAT_DATA_DIR``, then ``../shared/data``).
+    data_dir: the data folder (default ``$HAT_DATA_DIR``, then the copy shipped in the package).
     theta: 46 structural parameters (default: the preset's published vector, else the
     cold start :func:`static_ek_start`). R: the target interest rate (default: the
     preset's, 1.01 or 1.015). overrides: Economy settings (gamma, sigma, psi_slope, beta,

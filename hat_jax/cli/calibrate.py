@@ -106,7 +106,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     s.add_argument("--Na", type=int, default=None,
                    help="asset grid points (default 100; synthetic: 20)")
     s.add_argument("--data-dir", dest="data_dir", metavar="DIR",
-                   help="data directory (default: $HAT_DATA_DIR, then ../shared/data)")
+                   help="data directory (default: $HAT_DATA_DIR, then the copy shipped in the package)")
     _add_numeric_options(s, CalibrationOptions())
     s.add_argument("--no-figure", dest="figure", action="store_false",
                    help="do not draw fit.png")

@@ -77,7 +77,7 @@ def _add_economy_group(s: argparse.ArgumentParser) -> None:
                    help="quality / home-bias shifter slope")
     g.add_argument("--data-dir", dest="data_dir", metavar="DIR",
                    help="data directory, for presets built from the Eaton-Kortum data "
-                   "(default: $HAT_DATA_DIR, then ../shared/data)")
+                   "(default: $HAT_DATA_DIR, then the copy shipped in the package)")
 
 
 def _add_equilibrium_group(s: argparse.ArgumentParser) -> None:
