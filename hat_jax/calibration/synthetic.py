@@ -78,7 +78,7 @@ def synthetic_problem(N: int = 6, Na: int = 20, seed: int = 0, *, theta=None,
     econ = make_economy(np.ones((N, N)), np.ones(N), L, gamma=gamma, sigma=sigma,
                         beta=0.9, psi_slope=psi_slope, Na=Na,
                         countries=tuple(f"C{i + 1}" for i in range(N)))
-    K = 2 * (N - 1) + N_DIST_BINS + 4
+    K = 2 * (N - 1) + geo.n_coef
     blank = CalibrationProblem(econ, geo, jnp.zeros(K), jnp.zeros((N, N)),
                                jnp.asarray(R, jnp.float64))
     W0, beta0 = np.ones(N), np.asarray(0.95 / R)
