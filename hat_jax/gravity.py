@@ -352,6 +352,7 @@ def make_gravity_regression(geo: Geography, estimator: str = "ols"
     c = jnp.asarray(_contrast(n))
     m = n - 1
 
+    @jax.jit  # one program (inlined when called inside another jit)
     def regress(y) -> GravityMoments:
         b = fit(jnp.asarray(y, jnp.float64)[rows, cols])
         ex = c @ b[m : 2 * m]

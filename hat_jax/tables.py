@@ -157,15 +157,25 @@ def _require(df: pd.DataFrame, f: str, columns) -> None:
         raise TablesError(f"{f}: missing column(s) {missing}; found {list(df.columns)}")
 
 
-def _numbers(df: pd.DataFrame, f: str, col: str, ids=None) -> np.ndarray:
-    """Column ``col`` as finite floats (row 1 is the first data row)."""
+def _show(x) -> str:
+    """A cell value for a message: numbers as plain floats, anything else as repr."""
+    try:
+        return repr(float(x))
+    except (TypeError, ValueError):
+        return repr(x)
+
+
+def _numbers(df: pd.DataFrame, f: str, col: str, ids=None, rownum=None) -> np.ndarray:
+    """Column ``col`` as finite floats. ``ids``: a label per row for messages; ``rownum``:
+    the file's row number of each row (default 1, 2, ...)."""
     v = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
     bad = np.flatnonzero(~np.isfinite(v))
     if bad.size:
         k = bad[0]
+        row = k + 1 if rownum is None else rownum[k]
         who = "" if ids is None else f" ({ids[k]})"
-        raise TablesError(f"{f}: row {k + 1}{who}: {col} = {df[col].iloc[k]!r} is missing or "
-                          f"not a finite number ({bad.size} such row(s))")
+        raise TablesError(f"{f}: row {row}{who}: {col} = {_show(df[col].iloc[k])} is missing "
+                          f"or not a finite number ({bad.size} such row(s))")
     return v
 
 
@@ -185,13 +195,13 @@ def _countries(df: pd.DataFrame, f: str):
     L = _numbers(df, f, "L", iso3)
     if np.any(L <= 0):
         k = int(np.flatnonzero(L <= 0)[0])
-        raise TablesError(f"{f}: row {k + 1} ({iso3[k]}): L = {L[k]!r} must be positive")
+        raise TablesError(f"{f}: row {k + 1} ({iso3[k]}): L = {float(L[k])!r} must be positive")
     A = None
     if "A" in df.columns:
         A = _numbers(df, f, "A", iso3)
         if np.any(A <= 0):
             k = int(np.flatnonzero(A <= 0)[0])
-            raise TablesError(f"{f}: row {k + 1} ({iso3[k]}): A = {A[k]!r} must be positive")
+            raise TablesError(f"{f}: row {k + 1} ({iso3[k]}): A = {float(A[k])!r} must be positive")
     names = tuple(str(x) for x in df["name"].fillna(""))
     return tuple(iso3), names, L, A
 
@@ -229,10 +239,10 @@ def _pairs(df: pd.DataFrame, f: str, iso3: tuple, diagonal: str) -> tuple[np.nda
 def _flows(df: pd.DataFrame, f: str, iso3: tuple, estimator: str) -> np.ndarray:
     i, j = _pairs(df, f, iso3, "required")
     _require(df, f, ("value",))
-    v = _numbers(df, f, "value")
+    v = _numbers(df, f, "value", [f"{iso3[a]}, {iso3[b]}" for a, b in zip(i, j)])
     if np.any(v < 0):
         k = int(np.flatnonzero(v < 0)[0])
-        raise TablesError(f"{f}: row {k + 1} ({iso3[i[k]]}, {iso3[j[k]]}): value = {v[k]!r} "
+        raise TablesError(f"{f}: row {k + 1} ({iso3[i[k]]}, {iso3[j[k]]}): value = {float(v[k])!r} "
                           "is negative")
     home0 = np.flatnonzero((v == 0) & (i == j))
     if home0.size:
@@ -256,15 +266,17 @@ def _regressors(df: pd.DataFrame, f: str, iso3: tuple, spec: GravitySpec):
     i, j = _pairs(df, f, iso3, "ignored")
     off = i != j
     rows = np.flatnonzero(off)
+    sub = df.iloc[rows].reset_index(drop=True)
+    ids = [f"{iso3[a]}, {iso3[b]}" for a, b in zip(i[rows], j[rows])]
     n = len(iso3)
     cols, names = [], []
     if spec.distance is not None:
         _require(df, f, ("distance",))
-        dist = _numbers(df.iloc[rows], f, "distance")
+        dist = _numbers(sub, f, "distance", ids, rows + 1)
         if np.any(dist <= 0):
             k = int(rows[np.flatnonzero(dist <= 0)[0]])
             raise TablesError(f"{f}: row {k + 1} ({iso3[i[k]]}, {iso3[j[k]]}): distance = "
-                              f"{df['distance'].iloc[k]!r} must be positive")
+                              f"{_show(df['distance'].iloc[k])} must be positive")
         if spec.distance == "log":
             cols.append(np.log(dist))
             names.append("log_distance")
@@ -274,7 +286,7 @@ def _regressors(df: pd.DataFrame, f: str, iso3: tuple, spec: GravitySpec):
             if out.size:
                 k = int(rows[out[0]])
                 raise TablesError(f"{f}: row {k + 1} ({iso3[i[k]]}, {iso3[j[k]]}): distance = "
-                                  f"{dist[out[0]]!r} is outside the bins [{e[0]}, {e[-1]})")
+                                  f"{float(dist[out[0]])!r} is outside the bins [{e[0]}, {e[-1]})")
             b = np.searchsorted(e, dist, side="right") - 1
             for k in range(e.size - 1):
                 cols.append((b == k).astype(np.float64))
@@ -283,17 +295,20 @@ def _regressors(df: pd.DataFrame, f: str, iso3: tuple, spec: GravitySpec):
     for c in spec.covariates:
         if c in ("importer", "exporter", "distance"):
             raise TablesError(f"{f}: {c!r} cannot be a covariate")
-        cols.append(_numbers(df.iloc[rows].reset_index(drop=True), f"{f} (pairs i != j)", c))
+        cols.append(_numbers(sub, f, c, ids, rows + 1))
         names.append(str(c))
     if not cols or np.linalg.lstsq(np.column_stack(cols), np.ones(rows.size),
                                    rcond=None)[1].sum() > 1e-9 * rows.size:
         cols.insert(0, np.ones(rows.size))
         names.insert(0, "const")
-    for c, name in zip(cols, names):
-        if name != "const" and np.all(c == c[0]):
-            what = (f"bin {name} has no pairs" if name.startswith("dist_") and c[0] == 0
-                    else f"covariate {name!r} is constant (value {c[0]!r} in every pair i != j)")
-            raise TablesError(f"{f}: {what}: it is not identified next to the fixed effects")
+    n_bins = len(spec.bins) - 1 if spec.distance == "bins" else 0
+    for k, (c, name) in enumerate(zip(cols, names)):
+        if k < n_bins and not c.any():
+            raise TablesError(f"{f}: bin {name} [{spec.bins[k]}, {spec.bins[k + 1]}) has no "
+                              "pairs: its coefficient is not identified; merge it with a neighbour")
+        if k >= n_bins and name != "const" and np.all(c == c[0]):
+            raise TablesError(f"{f}: covariate {name!r} is constant (value {float(c[0])!r} in "
+                              "every pair i != j): it is not identified next to the fixed effects")
     z = np.zeros((n, n, len(cols)))
     z[i[rows], j[rows]] = np.column_stack(cols)
     geo = geography_from_covariates(z, names)
