@@ -27,6 +27,7 @@ likelihood on X_ij / X_ii (Santos Silva and Tenreyro; zeros allowed), in
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, NamedTuple
 
 import equinox as eqx
@@ -352,7 +353,6 @@ def make_gravity_regression(geo: Geography, estimator: str = "ols"
     c = jnp.asarray(_contrast(n))
     m = n - 1
 
-    @jax.jit  # one program (inlined when called inside another jit)
     def regress(y) -> GravityMoments:
         b = fit(jnp.asarray(y, jnp.float64)[rows, cols])
         ex = c @ b[m : 2 * m]
@@ -361,6 +361,7 @@ def make_gravity_regression(geo: Geography, estimator: str = "ols"
     return regress
 
 
+@partial(jax.jit, static_argnames=("estimator",))  # one program per shapes and estimator
 def gravity_regression(y, geo: Geography, estimator: str = "ols") -> GravityMoments:
     """The gravity regression over the N(N-1) pairs i != j of
 

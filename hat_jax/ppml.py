@@ -59,28 +59,37 @@ def _fit(x, v, tol, max_iter):
     return b, ok, it
 
 
+@jax.custom_jvp
+def _ppml(x, v, tol, max_iter):
+    b, ok, _ = _fit(x, v, tol, max_iter)
+    return jnp.where(ok, b, jnp.nan)
+
+
+@_ppml.defjvp
+def _ppml_jvp(primals, tangents):
+    """Implicit function theorem on the score X'(v - exp(X b)) = 0:
+    H db = dX'(v - mu) + X'(dv - mu * (dX b)), H = X' diag(mu) X."""
+    x, v, tol, max_iter = primals
+    dx, dv = tangents[0], tangents[1]
+    b = _ppml(x, v, tol, max_iter)
+    mu = jnp.exp(x @ b)
+    h = x.T @ (mu[:, None] * x)
+    rhs = dx.T @ (v - mu) + x.T @ (dv - mu * (dx @ b))
+    return b, jnp.linalg.solve(h, rhs)
+
+
 def make_ppml(x, tol: float = 1e-12, max_iter: int = 100) -> Callable[[jax.Array], jax.Array]:
     """``v -> b``: the PPML coefficients for the design ``x`` [P, K] (full column rank)
     and flows ``v`` [P] >= 0, NaN if Newton has not converged to a change of the linear
     index below ``tol`` within ``max_iter`` steps. Jit-able; ``jax.jvp`` / ``jacfwd`` /
-    ``grad`` give db = H^{-1} X' dv (a ``custom_jvp``; x is a constant)."""
+    ``grad`` give db = H^{-1} X' dv (a ``custom_jvp``; derivatives with respect to x,
+    when x is traced, are included)."""
     x = jnp.asarray(x, jnp.float64)
+    tol = jnp.asarray(tol, jnp.float64)
+    max_iter = jnp.asarray(max_iter)
 
-    def primal(v):
-        b, ok, _ = _fit(x, v, tol, max_iter)
-        return jnp.where(ok, b, jnp.nan)
-
-    @jax.custom_jvp
     def ppml(v):
-        return primal(jnp.asarray(v, jnp.float64))
-
-    @ppml.defjvp
-    def _ppml_jvp(primals, tangents):
-        (v,), (dv,) = primals, tangents
-        b = primal(jnp.asarray(v, jnp.float64))
-        mu = jnp.exp(x @ b)
-        h = x.T @ (mu[:, None] * x)
-        return b, jnp.linalg.solve(h, x.T @ jnp.asarray(dv, jnp.float64))
+        return _ppml(x, jnp.asarray(v, jnp.float64), tol, max_iter)
 
     return ppml
 

@@ -76,7 +76,7 @@ def test_ppml_matches_statsmodels(ek_pair):
     np.testing.assert_allclose(gm.S[:-1], b[m:2 * m], rtol=0, atol=1e-8)
     # zeros (which OLS refuses): a 6-country world with three zero flows, read from tables
     c, f, g = _tables(n=6, seed=2)
-    f.loc[[1, 14, 27], "value"] = 0.0
+    f.loc[[1, 15, 29], "value"] = 0.0
     t = read_tables({"countries": c, "flows": f, "gravity": g},
                     GravitySpec(distance="log", covariates=("border",), estimator="ppml"))
     sub = t.geography()
@@ -208,13 +208,13 @@ def _synthetic_tables(folder):
     spec = GravitySpec(distance="log", covariates=("border",), estimator="ppml")
     _, f, _ = _tables(n=SYN_N, seed=5)
     world = world_from_tables(countries=c, flows=f, gravity=g, spec=spec, theta=theta,
-                              Na=SYN_NA, psi_slope=0.0)
+                              Na=SYN_NA)  # (N, C, estimator, Na) as notebooks/own_data.ipynb
     eq = hat_jax.solve_equilibrium(world.economy, hat_jax.EquilibriumOptions(unknown="beta"),
                                    W0=np.ones(SYN_N), R0=world.R, beta0=0.95 / world.R)
     pi = np.asarray(eq.world.aggregates.trade_shares)
     f["value"] = pi.ravel() * 1e3
     hat_jax.tables.write_tables(folder, countries=c, flows=f, gravity=g, spec=spec,
-                                model={"Na": SYN_NA, "psi_slope": 0.0})
+                                model={"Na": SYN_NA})
     return theta, np.asarray(log_share_ratios(pi))
 
 
