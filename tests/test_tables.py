@@ -11,9 +11,9 @@ import pytest
 
 import hat_jax
 from hat_jax import cli
-from hat_jax.calibration import problem_from_world, starting_point
+from hat_jax.calibration import problem_from_world, starting_point, synthetic_tables
 from hat_jax.data import DataWarning
-from hat_jax.gravity import gravity_design, gravity_regression, log_share_ratios
+from hat_jax.gravity import gravity_design, gravity_regression
 from hat_jax.tables import GravitySpec, TablesError, ek_tables, read_tables, world_from_tables
 
 SYN_N, SYN_NA = 8, 20
@@ -198,30 +198,12 @@ def test_tables_rules_zeros_ppml_bins_and_drops(tmp_path):
 # ------------------------------------------------------------- synthetic recovery
 
 
-def _synthetic_tables(folder):
-    """An 8-country world whose flows are the model's own at known Theta (log distance,
-    border, PPML moments); returns the true Theta."""
-    c, _, g = _tables(n=SYN_N, seed=5)
-    rng = np.random.default_rng(7)
-    theta = np.concatenate([rng.uniform(-0.3, 0.3, SYN_N - 1), rng.uniform(-0.2, 0.2, SYN_N - 1),
-                            [2.0, -1.2, 0.5]])
-    spec = GravitySpec(distance="log", covariates=("border",), estimator="ppml")
-    _, f, _ = _tables(n=SYN_N, seed=5)
-    world = world_from_tables(countries=c, flows=f, gravity=g, spec=spec, theta=theta,
-                              Na=SYN_NA)  # (N, C, estimator, Na) as notebooks/own_data.ipynb
-    eq = hat_jax.solve_equilibrium(world.economy, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=np.ones(SYN_N), R0=world.R, beta0=0.95 / world.R)
-    pi = np.asarray(eq.world.aggregates.trade_shares)
-    f["value"] = pi.ravel() * 1e3
-    hat_jax.tables.write_tables(folder, countries=c, flows=f, gravity=g, spec=spec,
-                                model={"Na": SYN_NA})
-    return theta, np.asarray(log_share_ratios(pi))
-
-
 def test_synthetic_world_recovered_by_cli_calibration(tmp_path, capsys):
     """`hat calibrate --data DIR --start cold` recovers the known parameters of an
     8-country world from its own flows (PPML moments, log distance + border)."""
-    theta, _ = _synthetic_tables(tmp_path / "tables")
+    # (N, C, estimator, Na) as notebooks/own_data.ipynb: one compiled program for both
+    _, theta = synthetic_tables(tmp_path / "tables", N=SYN_N, seed=5, Na=SYN_NA,
+                                estimator="ppml")
     out = tmp_path / "cal"
     rc = cli.main(["calibrate", "--data", str(tmp_path / "tables"), "--start", "cold",
                    "--out", str(out), "--json", "--quiet", "--no-figure"])
