@@ -174,7 +174,12 @@ class EKWorld:
 
 def data_moments(data: EKData, estimator: str = "ols") -> GravityMoments:
     """The gravity regression of model.md section 7 on log(X_ij / X_ii) of the data
-    (``"ols"``), or PPML on X_ij / X_ii (``"ppml"``). ValueError if PPML does not converge."""
+    (``"ols"``), or PPML on X_ij / X_ii (``"ppml"``). ValueError if PPML does not converge,
+    or for N = 2 (the two pairs do not identify the effects)."""
+    if data.n < 3:
+        raise ValueError(f"gravity moments need N >= 3 countries, got N = {data.n}: with two "
+                         "countries the importer and exporter effects are not separately "
+                         "identified (give theta to build and solve the world)")
     gm = gravity_regression(jnp.asarray(data.trade), data.geography(), estimator)
     if not np.all(np.isfinite(np.asarray(gm.coef))):
         raise ValueError(f"the {estimator.upper()} gravity regression of the data did not "

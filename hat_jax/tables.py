@@ -23,6 +23,11 @@ when the regressors do not already span one (the bins do). The moments are impor
 exporter effects and one coefficient per regressor: K = 2(N-1) + C, matched by the
 calibration from the static Eaton-Kortum inversion (:func:`hat_jax.ek.static_ek_start`).
 
+N = 2 builds a world (give ``theta``: log A_1, mu_1; ``distance=None``, no covariates)
+that can be solved, but its gravity moments are not identified (two pairs for an
+importer and an exporter effect that the sum-to-zero normalisation makes collinear): the
+data moments, the cold start and the calibration need N >= 3.
+
 What is dropped (and only this): columns the specification does not name, and the
 diagonal rows of ``gravity``. Everything else that is wrong raises :class:`TablesError`
 naming the file, the row (1-based data row, as a spreadsheet shows it below the header)
@@ -297,8 +302,12 @@ def _regressors(df: pd.DataFrame, f: str, iso3: tuple, spec: GravitySpec):
             raise TablesError(f"{f}: {c!r} cannot be a covariate")
         cols.append(_numbers(sub, f, c, ids, rows + 1))
         names.append(str(c))
-    if not cols or np.linalg.lstsq(np.column_stack(cols), np.ones(rows.size),
-                                   rcond=None)[1].sum() > 1e-9 * rows.size:
+    if n == 2 and cols:
+        raise TablesError(f"{f}: with N = 2 countries the two pairs cannot identify gravity "
+                          f"coefficients ({names}); use distance=None and no covariates")
+    spanned = bool(cols) and np.linalg.lstsq(np.column_stack(cols), np.ones(rows.size),
+                                             rcond=None)[1].sum() <= 1e-9 * rows.size
+    if n > 2 and not spanned:
         cols.insert(0, np.ones(rows.size))
         names.insert(0, "const")
     n_bins = len(spec.bins) - 1 if spec.distance == "bins" else 0
@@ -310,7 +319,8 @@ def _regressors(df: pd.DataFrame, f: str, iso3: tuple, spec: GravitySpec):
             raise TablesError(f"{f}: covariate {name!r} is constant (value {float(c[0])!r} in "
                               "every pair i != j): it is not identified next to the fixed effects")
     z = np.zeros((n, n, len(cols)))
-    z[i[rows], j[rows]] = np.column_stack(cols)
+    if cols:
+        z[i[rows], j[rows]] = np.column_stack(cols)
     geo = geography_from_covariates(z, names)
     X = np.asarray(gravity_design(geo))
     m = 2 * (n - 1)

@@ -195,6 +195,22 @@ def test_tables_rules_zeros_ppml_bins_and_drops(tmp_path):
                                       estimator="ppml"))
 
 
+def test_two_countries_solve_but_have_no_moments():
+    """N = 2 builds a world from given theta (log A_1, mu_1; d_ij = exp(-mu_i / 4) clamped
+    at 1); its gravity moments are refused (not identified), as are covariates."""
+    c, f, g = _tables(n=2)
+    world = world_from_tables(countries=c, flows=f, gravity=g, spec=GravitySpec(distance=None),
+                              theta=[0.2, -1.0], Na=20)
+    assert world.coef_names == () and world.economy.N == 2
+    np.testing.assert_allclose(world.economy.A, [np.exp(0.2), 1.0], rtol=1e-15)
+    np.testing.assert_allclose(world.economy.d, [[1.0, np.exp(0.25)], [1.0, 1.0]], rtol=1e-15)
+    with pytest.raises(ValueError, match="gravity moments need N >= 3 countries, got N = 2"):
+        world.data_moments()
+    with pytest.raises(TablesError, match=r"with N = 2 countries .*\['const', 'log_distance'\]|"
+                       r"with N = 2 countries .*\['log_distance'\]"):
+        read_tables({"countries": c, "flows": f, "gravity": g}, GravitySpec(distance="log"))
+
+
 # ------------------------------------------------------------- synthetic recovery
 
 
