@@ -16,7 +16,7 @@ from hat_jax.data import DataWarning
 from hat_jax.gravity import gravity_design, gravity_regression
 from hat_jax.tables import GravitySpec, TablesError, ek_tables, read_tables, world_from_tables
 
-SYN_N, SYN_NA = 8, 20
+SYN_N, SYN_NA = 8, 10
 
 
 @pytest.fixture(scope="module")
