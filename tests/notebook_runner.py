@@ -6,8 +6,8 @@ kernelspec put first on JUPYTER_PATH, so a user-installed 'python3' kernel point
 another Python cannot shadow it), with MPLBACKEND=Agg, the notebook's folder as working
 directory, and HAT_DATA_DIR set to the Eaton-Kortum data folder when one can be found.
 Notebooks read HAT_NOTEBOOK_NA (grid size) and HAT_DATA_DIR themselves. Notebooks listed
-in NEEDS_DATA take the data folder from the conftest ``data_dir`` fixture (HAT_DATA_DIR,
-else ../shared/data) and are skipped when it is absent.
+in NEEDS_DATA take the data folder from the conftest ``data_dir`` fixture (the copy
+shipped inside the package).
 """
 
 from __future__ import annotations
