@@ -175,7 +175,7 @@ def add_arguments(parser):
                         choices=sorted([*EK_PRESETS, *EK_UNPUBLISHED_PRESETS]),
                         help="EK preset (default ek_baseline)")
     parser.add_argument("--data-dir", default=None,
-                        help="data folder (default $HAT_DATA_DIR, then ../shared/data)")
+                        help="data folder (default $HAT_DATA_DIR, then the copy shipped in the package)")
     parser.add_argument("--sections", default="abcd",
                         help="any of a (moments), b (Jacobian), c (calibration from the "
                              "published start), d (from the cold start); default abcd")

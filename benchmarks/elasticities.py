@@ -168,7 +168,7 @@ def add_arguments(parser):
     parser.add_argument("--preset", default="ek_baseline", choices=sorted(EK_PRESETS),
                         help="EK preset (default ek_baseline)")
     parser.add_argument("--data-dir", default=None,
-                        help="data folder (default $HAT_DATA_DIR, then ../shared/data)")
+                        help="data folder (default $HAT_DATA_DIR, then the copy shipped in the package)")
     parser.add_argument("--importer", default="USA", help="importer of record (b) (default USA)")
     parser.add_argument("--partner", default="CAN", help="partner of record (b) (default CAN)")
 

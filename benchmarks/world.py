@@ -198,7 +198,7 @@ def add_arguments(parser):
     parser.add_argument("--preset", default="ek_baseline", choices=sorted(EK_PRESETS),
                         help="EK preset (default ek_baseline)")
     parser.add_argument("--data-dir", default=None,
-                        help="data folder (default $HAT_DATA_DIR, then ../shared/data)")
+                        help="data folder (default $HAT_DATA_DIR, then the copy shipped in the package)")
     parser.add_argument("--sections", default="abcd",
                         help="which benchmarks to run: any of a (excess demands), b (Jacobian), "
                              "c (equilibrium from published prices), d (from a cold start); "

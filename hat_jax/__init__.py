@@ -88,6 +88,8 @@ from .planner import PlannerSolution, planner_checks, solve_planner
 from . import scenarios
 from .batched import solve_equilibria, stack_economies
 from .scenarios import ScenarioResults, Scenarios, scenario_frame, solve_scenarios
+from . import tables
+from .tables import GravitySpec, TablesError, world_from_tables
 
 __version__ = "0.1.0"
 
@@ -114,4 +116,5 @@ __all__ = [
     "PlannerSolution", "planner_checks", "solve_planner",
     "scenarios", "solve_equilibria", "stack_economies", "ScenarioResults", "Scenarios",
     "scenario_frame", "solve_scenarios",
+    "tables", "GravitySpec", "TablesError", "world_from_tables",
 ]

@@ -1,7 +1,8 @@
 """Loading the Eaton-Kortum (2002) data and the published HAT parameter vectors.
 
-The data live outside the project (``shared/data``); nothing is copied. Every file is
-validated and any problem raises :class:`DataError` naming the file and the defect.
+The data ship inside the package (``hat_jax/_data``, unchanged copies of the public
+replication files; see ``hat_jax/_data/README.md``); ``HAT_DATA_DIR`` or an explicit
+path overrides them. Every file is validated and any problem raises :class:`DataError` naming the file and the defect.
 Outputs are float64 numpy arrays indexed importer-row / exporter-column in
 ``countries.csv`` order, with ISO3 labels.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ __all__ = [
     "EK_ISO3",
     "DIST_BIN_COLUMNS",
     "PUBLISHED_NAMES",
+    "packaged_data_dir",
     "resolve_data_dir",
     "EKData",
     "load_ek2002",
@@ -78,13 +81,18 @@ def _looks_like_data_dir(p: Path) -> bool:
     return (p / "ek2002").is_dir() or (p / "hat-baseline").is_dir()
 
 
+def packaged_data_dir() -> Path:
+    """The copy of ``ek2002/`` and ``hat-baseline/`` shipped inside the package
+    (``hat_jax/_data``), byte-identical to the public replication files."""
+    return Path(str(resources.files("hat_jax") / "_data"))
+
+
 def resolve_data_dir(path: str | os.PathLike | None = None) -> Path:
     """The directory containing ``ek2002/`` and ``hat-baseline/``.
 
     Order: ``path`` (the data dir itself, or its ``ek2002``/``hat-baseline`` subfolder),
-    else the environment variable ``HAT_DATA_DIR``, else ``../shared/data`` relative to
-    the working directory, else ``shared/data`` next to the repository holding this
-    package (``Path(__file__).parents[2] / "shared" / "data"``).
+    else the environment variable ``HAT_DATA_DIR``, else the copy shipped with the
+    package (:func:`packaged_data_dir`). No other place is searched.
     """
     if path is not None:
         p = Path(path).expanduser()
@@ -97,18 +105,11 @@ def resolve_data_dir(path: str | os.PathLike | None = None) -> Path:
         if not p.is_dir():
             raise DataError(f"HAT_DATA_DIR={env!r}: {p} does not exist or is not a directory")
         return _as_data_dir(p)
-    candidates = [
-        Path.cwd() / ".." / "shared" / "data",
-        Path(__file__).resolve().parents[2] / "shared" / "data",
-    ]
-    for c in candidates:
-        if _looks_like_data_dir(c):
-            return c.resolve()
-    looked = ", ".join(str(c) for c in candidates)
-    raise DataError(
-        "could not find the data directory (one containing ek2002/ and hat-baseline/): "
-        f"HAT_DATA_DIR is not set and none of these exist: {looked}"
-    )
+    p = packaged_data_dir()
+    if not _looks_like_data_dir(p):  # pragma: no cover - a broken installation
+        raise DataError(f"the packaged data folder {p} is missing (a broken installation?); "
+                        "set HAT_DATA_DIR or pass the data directory")
+    return p
 
 
 def _subdir(path, name: str) -> Path:

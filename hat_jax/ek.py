@@ -45,12 +45,10 @@ import numpy as np
 
 from .data import EKData, PublishedVectors, load_ek2002, load_published
 from .gravity import (
-    N_DIST_BINS,
     Geography,
     GravityMoments,
     TradeCostParams,
     gravity_regression,
-    n_countries_from_length,
     pack_params,
     tfp,
     trade_costs,
@@ -93,26 +91,33 @@ EK_UNPUBLISHED_PRESETS = {name: _ek_spec(name)
                           for name in names(from_data=True, published=False)}
 
 _COMMON = dict(phi=0.5, amax=8.0, Na=100)
+N_COEF_EK = 10
 
 
 def economy_from_params(theta, base: Economy, geography: Geography,
                         theta_d: float = THETA_D) -> Economy:
     """The economy ``base`` with A and d from Theta (pure JAX; differentiable in Theta).
 
-    A = exp(log A) with A_N = 1; d from :func:`hat_jax.gravity.trade_costs`.
+    A = exp(log A) with A_N = 1; d from :func:`hat_jax.gravity.trade_costs` (Theta has
+    2(N-1) + C entries, C the geography's covariates).
     """
-    p = unpack_params(theta)
+    p = unpack_params(theta, geography.n_coef)
     return base.replace(A=tfp(p), d=trade_costs(p, geography, theta_d))
 
 
 @dataclass(frozen=True, eq=False)
 class EKWorld:
-    """A 19-country economy built from the Eaton-Kortum data.
+    """An economy built from trade data: the 19-country Eaton-Kortum presets, or a world
+    from your own tables (:func:`hat_jax.tables.world_from_tables`).
 
-    name: the preset; economy: the :class:`Economy` (ISO3 ``countries``; its ``beta`` is
-    the published beta, the starting guess when beta is solved); data: the loaded data;
-    theta: the 46 structural parameters; published: the published vectors (or None);
-    R: the target gross interest rate (beta is the equilibrium unknown).
+    name: the preset (or ``tables:DIR``); economy: the :class:`Economy` (ISO3
+    ``countries``; its ``beta`` is the published beta, the starting guess when beta is
+    solved); data: the loaded data (:class:`~hat_jax.data.EKData` or
+    :class:`~hat_jax.tables.TradeTables`: ``iso3``, ``trade`` = log(X_ij/X_ii), ``L``,
+    ``geography()``); theta: the K = 2(N-1) + C structural parameters; published: the
+    published vectors (or None); R: the target gross interest rate (beta is the
+    equilibrium unknown); estimator: ``"ols"`` or ``"ppml"`` (gravity moments of data
+    and model).
     """
 
     name: str
@@ -122,6 +127,7 @@ class EKWorld:
     published: PublishedVectors | None
     R: float = 1.01
     theta_d: float = THETA_D
+    estimator: str = "ols"
     geography: Geography = field(init=False)
 
     def __post_init__(self):
@@ -133,7 +139,12 @@ class EKWorld:
 
     @property
     def params(self) -> TradeCostParams:
-        return unpack_params(self.theta)
+        return unpack_params(self.theta, self.geography.n_coef)
+
+    @property
+    def coef_names(self) -> tuple[str, ...]:
+        """Names of the C covariate coefficients (EK: dist_1..6, border, language, EC, EFTA)."""
+        return self.geography.names
 
     def start(self, kind: str = "published"):
         """Starting prices (W0, R0, beta0) of a start kind, for the "beta" mode at the
@@ -153,31 +164,42 @@ class EKWorld:
                          f"got start={kind!r}")
 
     def data_moments(self) -> GravityMoments:
-        """Gravity moments of the Eaton-Kortum trade data."""
-        return data_moments(self.data)
+        """Gravity moments of the trade data."""
+        return data_moments(self.data, self.estimator)
 
     def model_moments(self, trade_shares) -> GravityMoments:
         """Gravity moments of model trade shares pi_ij (importer rows)."""
-        return model_moments(trade_shares, self.geography)
+        return model_moments(trade_shares, self.geography, self.estimator)
 
 
-def data_moments(data: EKData) -> GravityMoments:
-    """The gravity regression of model.md section 7 on log(X_ij / X_ii) of the data."""
-    return gravity_regression(jnp.asarray(data.trade), data.geography())
+def data_moments(data: EKData, estimator: str = "ols") -> GravityMoments:
+    """The gravity regression of model.md section 7 on log(X_ij / X_ii) of the data
+    (``"ols"``), or PPML on X_ij / X_ii (``"ppml"``). ValueError if PPML does not converge,
+    or for N = 2 (the two pairs do not identify the effects)."""
+    if data.n < 3:
+        raise ValueError(f"gravity moments need N >= 3 countries, got N = {data.n}: with two "
+                         "countries the importer and exporter effects are not separately "
+                         "identified (give theta to build and solve the world)")
+    gm = gravity_regression(jnp.asarray(data.trade), data.geography(), estimator)
+    if not np.all(np.isfinite(np.asarray(gm.coef))):
+        raise ValueError(f"the {estimator.upper()} gravity regression of the data did not "
+                         "converge (for PPML: check that every country has positive "
+                         "flows with several partners)")
+    return gm
 
 
-def model_moments(trade_shares, geography: Geography) -> GravityMoments:
+def model_moments(trade_shares, geography: Geography, estimator: str = "ols") -> GravityMoments:
     """The same regression on log(pi_ij / pi_ii) of model trade shares."""
     pi = jnp.asarray(trade_shares)
     y = jnp.log(pi) - jnp.log(jnp.diagonal(pi))[:, None]
-    return gravity_regression(y, geography)
+    return gravity_regression(y, geography, estimator)
 
 
 def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = None, *,
              theta=None, R: float | None = None, **overrides) -> EKWorld:
     """Build an ``ek_*`` preset world.
 
-    data_dir: the data folder (default ``$HAT_DATA_DIR``, then ``../shared/data``).
+    data_dir: the data folder (default ``$HAT_DATA_DIR``, then the copy shipped in the package).
     theta: 46 structural parameters (default: the preset's published vector, else the
     cold start :func:`static_ek_start`). R: the target interest rate (default: the
     preset's, 1.01 or 1.015). overrides: Economy settings (gamma, sigma, psi_slope, beta,
@@ -197,7 +219,7 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
     R_target = float(spec.pop("R") if R is None else R)
     if not (np.isfinite(R_target) and R_target > 0):
         raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
-    K = 2 * (data.n - 1) + 10
+    K = 2 * (data.n - 1) + N_COEF_EK
     if theta is None:
         if published is not None:
             theta = published.params
@@ -215,7 +237,7 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
     kw.update(gamma=spec["gamma"], sigma=spec["sigma"], psi_slope=spec["psi_slope"],
               beta=published.beta if published is not None else 0.95 / R_target)
     kw.update(overrides)
-    p = unpack_params(theta)
+    p = unpack_params(theta, N_COEF_EK)
     d = np.asarray(trade_costs(p, data.geography(), THETA_D))
     A = np.asarray(tfp(p))
     economy = make_economy(d, A, np.asarray(data.L), countries=data.iso3, **kw)
@@ -256,13 +278,14 @@ def static_ek_start(target, L, geography: Geography, theta_d: float = THETA_D):
     to A_N = 1 (and W to mean one). Returns (Theta [K], W [N]).
     """
     target = np.asarray(target, np.float64)
-    n = n_countries_from_length(target.size)
+    n = int(np.asarray(L).shape[0])
     m = n - 1
+    if target.size != 2 * m + geography.n_coef:
+        raise ValueError(f"target has {target.size} moments, expected 2(N-1) + C = "
+                         f"{2 * m + geography.n_coef}")
     ex = np.append(target[:m], -target[:m].sum())
     mu = np.append(target[m:2 * m], -target[m:2 * m].sum())
-    tail = target[2 * m:]
-    p = TradeCostParams(jnp.zeros(n), jnp.asarray(mu), jnp.asarray(tail[:N_DIST_BINS]),
-                        *(jnp.asarray(tail[N_DIST_BINS + k]) for k in range(4)))
+    p = TradeCostParams(jnp.zeros(n), jnp.asarray(mu), jnp.asarray(target[2 * m:]))
     d = np.asarray(trade_costs(p, geography, theta_d))
     price = np.exp(-ex / theta_d)
     x = (d * price[None, :]) ** (-theta_d)

@@ -4,37 +4,58 @@ Conventions: ``X[i, j]`` is importer (buyer) ``i``, exporter (seller) ``j``. Eve
 here is plain ``jax.numpy`` in float64 and differentiable; shapes are static, so the
 functions can be ``jax.jit``-ed with the geography closed over or passed as an argument.
 
-Parameter / moment layout (length ``K = 2(N-1) + 10``, 46 for N = 19, 0-based):
+A :class:`Geography` holds C pair covariates z_ij (zero on the diagonal) with names; the
+Eaton-Kortum world's are the six distance-bin dummies, border, language, EC and EFTA
+(C = 10, :data:`COMMON_NAMES`), a world from your own tables has its own
+(:mod:`hat_jax.tables`). Parameter / moment layout (length ``K = 2(N-1) + C``; 46 for
+the Eaton-Kortum N = 19, C = 10; 0-based):
 
 ======================  ===============================  ===============================
 positions               parameters Theta                  gravity moments
 ======================  ===============================  ===============================
 ``0 .. N-2``            log A_1..A_{N-1} (A_N = 1)        S_1..S_{N-1} (S_N = -sum)
 ``N-1 .. 2N-3``         mu_1..mu_{N-1} (mu_N = -sum)      m_1..m_{N-1} (m_N = -sum)
-``2N-2 .. 2N+3``        dist_1..dist_6                    dist_1..dist_6
-``2N+4 .. 2N+7``        border, language, EC, EFTA        border, language, EC, EFTA
+``2N-2 .. 2N-3+C``      coefficients of z (EK: dist_1..6, border, language, EC, EFTA)
 ======================  ===============================  ===============================
+
+Two estimators give the moments from the same design (importer and exporter effects,
+each summing to zero, and the covariates; no intercept): ``"ols"`` on
+y_ij = log(X_ij / X_ii) (Eaton and Kortum) and ``"ppml"``, Poisson pseudo-maximum
+likelihood on X_ij / X_ii (Santos Silva and Tenreyro; zeros allowed), in
+:mod:`hat_jax.ppml`.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
+from .ppml import make_ppml
+
 #: Number of distance bins: [0,375), [375,750), [750,1500), [1500,3000), [3000,6000), [6000,max].
 N_DIST_BINS = 6
-#: Number of non-fixed-effect entries in a parameter / moment vector (6 bins + 4 dummies).
+#: Number of non-fixed-effect entries in an Eaton-Kortum parameter / moment vector (6 bins + 4 dummies).
 N_COMMON = N_DIST_BINS + 4
+#: Names of the Eaton-Kortum covariates (and of their coefficients).
+COMMON_NAMES = tuple(f"dist_{k + 1}" for k in range(N_DIST_BINS)) + (
+    "border", "language", "EC", "EFTA")
+#: Gravity estimators: OLS on log share ratios, PPML on share ratios.
+ESTIMATORS = ("ols", "ppml")
 
 __all__ = [
     "N_DIST_BINS",
     "N_COMMON",
+    "COMMON_NAMES",
+    "ESTIMATORS",
     "Geography",
     "geography_from_arrays",
+    "geography_from_covariates",
     "TradeCostParams",
     "n_countries_from_length",
     "unpack_params",
@@ -55,40 +76,73 @@ __all__ = [
 # --------------------------------------------------------------------------- geography
 
 
-class Geography(NamedTuple):
-    """Pair characteristics, importer rows / exporter columns, zero on the diagonal.
+class Geography(eqx.Module):
+    """Pair covariates, importer rows / exporter columns, zero on the diagonal.
 
-    ``dist_bin_onehot[i, j, k] = 1`` iff pair (i, j) is in distance bin k (all-zero rows
-    on the diagonal); ``border, language, ec, efta`` are 0/1 floats ``[N, N]``.
+    ``covariates[i, j, c]`` is covariate c of pair (i, j) (``[N, N, C]``), ``names`` its
+    C names (static). The Eaton-Kortum layout (:data:`COMMON_NAMES`) has the accessors
+    ``dist_bin_onehot`` ``[N, N, 6]`` and ``border, language, ec, efta`` ``[N, N]``.
     """
 
-    dist_bin_onehot: jax.Array  # [N, N, 6]
-    border: jax.Array  # [N, N]
-    language: jax.Array  # [N, N]
-    ec: jax.Array  # [N, N]
-    efta: jax.Array  # [N, N]
+    covariates: jax.Array  # [N, N, C]
+    names: tuple = eqx.field(static=True, default=COMMON_NAMES)
 
     @property
     def n(self) -> int:
-        return self.border.shape[0]
+        return self.covariates.shape[0]
+
+    @property
+    def n_coef(self) -> int:
+        return self.covariates.shape[2]
+
+    def covariate(self, name: str) -> jax.Array:
+        """The ``[N, N]`` covariate called ``name`` (KeyError listing the names)."""
+        if name not in self.names:
+            raise KeyError(f"no covariate {name!r}; this geography has {list(self.names)}")
+        return self.covariates[..., self.names.index(name)]
+
+    @property
+    def dist_bin_onehot(self) -> jax.Array:
+        return self.covariates[..., :N_DIST_BINS]
+
+    @property
+    def border(self) -> jax.Array:
+        return self.covariate("border")
+
+    @property
+    def language(self) -> jax.Array:
+        return self.covariate("language")
+
+    @property
+    def ec(self) -> jax.Array:
+        return self.covariate("EC")
+
+    @property
+    def efta(self) -> jax.Array:
+        return self.covariate("EFTA")
+
+
+def geography_from_covariates(covariates, names) -> Geography:
+    """A :class:`Geography` from ``[N, N, C]`` covariates (forced to zero on the diagonal:
+    home purchases carry no trade cost) and their C names."""
+    z = jnp.asarray(covariates, dtype=jnp.float64)
+    names = tuple(str(x) for x in names)
+    if z.ndim != 3 or z.shape[0] != z.shape[1] or z.shape[2] != len(names):
+        raise ValueError(f"covariates must be [N, N, C] with C = {len(names)} names, "
+                         f"got shape {z.shape}")
+    off = 1.0 - jnp.eye(z.shape[0], dtype=jnp.float64)
+    return Geography(z * off[..., None], names)
 
 
 def geography_from_arrays(dist_bin, border, language, ec, efta) -> Geography:
-    """Build a :class:`Geography` from a 0-based bin index matrix (``-1`` on the diagonal).
-
-    ``onehot[i, j, k] = 1{dist_bin[i, j] == k}``; every array is forced to zero on the
-    diagonal (home purchases carry no trade cost).
+    """The Eaton-Kortum :class:`Geography` from a 0-based bin index matrix (``-1`` on the
+    diagonal) and the four dummies: covariates ``onehot[i, j, k] = 1{dist_bin[i, j] == k}``,
+    border, language, EC, EFTA (names :data:`COMMON_NAMES`), zero on the diagonal.
     """
     dist_bin = jnp.asarray(dist_bin)
-    n = dist_bin.shape[0]
-    off = 1.0 - jnp.eye(n, dtype=jnp.float64)
     onehot = (dist_bin[..., None] == jnp.arange(N_DIST_BINS)).astype(jnp.float64)
-    onehot = onehot * off[..., None]
-
-    def f(x):
-        return jnp.asarray(x, dtype=jnp.float64) * off
-
-    return Geography(onehot, f(border), f(language), f(ec), f(efta))
+    rest = jnp.stack([jnp.asarray(x, jnp.float64) for x in (border, language, ec, efta)], -1)
+    return geography_from_covariates(jnp.concatenate([onehot, rest], -1), COMMON_NAMES)
 
 
 # ---------------------------------------------------------------- parameters and costs
@@ -97,65 +151,70 @@ def geography_from_arrays(dist_bin, border, language, ec, efta) -> Geography:
 class TradeCostParams(NamedTuple):
     """Structural parameters Theta in named form.
 
-    ``log_A`` [N] with ``log_A[-1] = 0`` (USA numeraire technology), ``mu`` [N] importer
-    cost effects summing to zero, ``dist`` [6] bin coefficients and the scalar dummy
-    coefficients ``border, language, ec, efta`` (all on the gravity-regression scale,
-    i.e. minus theta_d times the log-cost effect).
+    ``log_A`` [N] with ``log_A[-1] = 0`` (numeraire technology), ``mu`` [N] importer
+    cost effects summing to zero, ``coef`` [C] covariate coefficients (on the
+    gravity-regression scale, i.e. minus theta_d times the log-cost effect). The
+    Eaton-Kortum layout has the accessors ``dist`` [6], ``border, language, ec, efta``.
     """
 
     log_A: jax.Array
     mu: jax.Array
-    dist: jax.Array
-    border: jax.Array
-    language: jax.Array
-    ec: jax.Array
-    efta: jax.Array
+    coef: jax.Array
+
+    @property
+    def dist(self):
+        return self.coef[:N_DIST_BINS]
+
+    @property
+    def border(self):
+        return self.coef[N_DIST_BINS]
+
+    @property
+    def language(self):
+        return self.coef[N_DIST_BINS + 1]
+
+    @property
+    def ec(self):
+        return self.coef[N_DIST_BINS + 2]
+
+    @property
+    def efta(self):
+        return self.coef[N_DIST_BINS + 3]
 
 
-def n_countries_from_length(k: int) -> int:
-    """N from a parameter/moment vector length ``k = 2(N-1) + 10``."""
-    if k < N_COMMON + 2 or (k - N_COMMON) % 2:
-        raise ValueError(f"vector length {k} is not of the form 2(N-1)+10 with N >= 2")
-    return (k - N_COMMON) // 2 + 1
+def n_countries_from_length(k: int, n_coef: int = N_COMMON) -> int:
+    """N from a parameter/moment vector length ``k = 2(N-1) + n_coef``."""
+    if k < n_coef + 2 or (k - n_coef) % 2:
+        raise ValueError(f"vector length {k} is not of the form 2(N-1)+{n_coef} with N >= 2")
+    return (k - n_coef) // 2 + 1
 
 
-def unpack_params(theta) -> TradeCostParams:
-    """Theta (length 2(N-1)+10) -> named parameters, with log A_N = 0, mu_N = -sum mu_1..N-1."""
+def unpack_params(theta, n_coef: int = N_COMMON) -> TradeCostParams:
+    """Theta (length 2(N-1)+C) -> named parameters, with log A_N = 0, mu_N = -sum mu_1..N-1."""
     theta = jnp.asarray(theta, dtype=jnp.float64)
     if theta.ndim != 1:
         raise ValueError(f"theta must be 1-D, got shape {theta.shape}")
-    n = n_countries_from_length(theta.shape[0])
+    n = n_countries_from_length(theta.shape[0], n_coef)
     m = n - 1
     log_a = jnp.concatenate([theta[:m], jnp.zeros(1, theta.dtype)])
     mu_free = theta[m : 2 * m]
     mu = jnp.concatenate([mu_free, -jnp.sum(mu_free, keepdims=True)])
-    c = 2 * m
-    dist = theta[c : c + N_DIST_BINS]
-    b, l, e, f = (theta[c + N_DIST_BINS + k] for k in range(4))
-    return TradeCostParams(log_a, mu, dist, b, l, e, f)
+    return TradeCostParams(log_a, mu, theta[2 * m :])
 
 
 def pack_params(p: TradeCostParams) -> jax.Array:
     """Inverse of :func:`unpack_params`: drops log A_N and mu_N (assumed 0 and -sum)."""
-    tail = jnp.stack([jnp.asarray(x, jnp.float64) for x in (p.border, p.language, p.ec, p.efta)])
     return jnp.concatenate(
         [jnp.asarray(p.log_A, jnp.float64)[:-1], jnp.asarray(p.mu, jnp.float64)[:-1],
-         jnp.asarray(p.dist, jnp.float64), tail]
+         jnp.asarray(p.coef, jnp.float64)]
     )
 
 
 def log_trade_costs_unclamped(p: TradeCostParams, geo: Geography, theta_d=4.0) -> jax.Array:
-    """x_ij = -(1/theta_d) [dist_k(ij) + b border_ij + l lang_ij + e EC_ij + f EFTA_ij + mu_i]
-    for i != j, and x_ii = 0 (log of the trade cost before the clamp at 1)."""
-    n = geo.border.shape[0]
-    idx = (
-        geo.dist_bin_onehot @ p.dist
-        + p.border * geo.border
-        + p.language * geo.language
-        + p.ec * geo.ec
-        + p.efta * geo.efta
-        + p.mu[:, None]
-    )
+    """x_ij = -(1/theta_d) [sum_c coef_c z_ij,c + mu_i] for i != j, and x_ii = 0 (log of
+    the trade cost before the clamp at 1; EK: dist_k(ij) + b border + l lang + e EC + f EFTA)."""
+    n = geo.n
+    idx = geo.covariates @ p.coef + p.mu[:, None]
     off = 1.0 - jnp.eye(n, dtype=jnp.float64)
     return -(idx / theta_d) * off
 
@@ -185,35 +244,54 @@ class GravityMoments(NamedTuple):
     """Gravity-regression moments in Eaton-Kortum form.
 
     ``S`` [N] exporter effects S_j = ex_j, ``m`` [N] destination effects m_i = im_i + ex_i
-    (both sum to zero), ``dist`` [6] bin coefficients, and the scalars ``border,
-    language, EC, EFTA``.
+    (both sum to zero), ``coef`` [C] covariate coefficients (Eaton-Kortum accessors
+    ``dist`` [6], ``border, language, EC, EFTA``).
     """
 
     S: jax.Array
     m: jax.Array
-    dist: jax.Array
-    border: jax.Array
-    language: jax.Array
-    EC: jax.Array
-    EFTA: jax.Array
+    coef: jax.Array
+
+    @property
+    def dist(self):
+        return self.coef[:N_DIST_BINS]
+
+    @property
+    def border(self):
+        return self.coef[N_DIST_BINS]
+
+    @property
+    def language(self):
+        return self.coef[N_DIST_BINS + 1]
+
+    @property
+    def EC(self):
+        return self.coef[N_DIST_BINS + 2]
+
+    @property
+    def EFTA(self):
+        return self.coef[N_DIST_BINS + 3]
 
     def moment_vector(self) -> jax.Array:
         """See :func:`moment_vector`."""
         return moment_vector(self)
 
-    def as_dict(self) -> dict:
-        """Plain Python floats/lists: keys S, m, dist, border, language, EC, EFTA."""
-        out = {}
-        for k, v in self._asdict().items():
-            a = np.asarray(v, dtype=np.float64)
-            out[k] = a.tolist() if a.ndim else float(a)
+    def as_dict(self, names=COMMON_NAMES) -> dict:
+        """Plain Python floats/lists: keys S, m and, for the Eaton-Kortum names, dist (6),
+        border, language, EC, EFTA; otherwise one key per coefficient name."""
+        out = {k: np.asarray(v, np.float64).tolist() for k, v in (("S", self.S), ("m", self.m))}
+        coef = np.asarray(self.coef, np.float64)
+        names = tuple(names)
+        if names == COMMON_NAMES:
+            out["dist"] = coef[:N_DIST_BINS].tolist()
+            names, coef = names[N_DIST_BINS:], coef[N_DIST_BINS:]
+        out.update({k: float(v) for k, v in zip(names, coef)})
         return out
 
 
 def moment_vector(gm: GravityMoments) -> jax.Array:
-    """[S_1..S_{N-1}, m_1..m_{N-1}, dist_1..6, border, language, EC, EFTA] (length 2(N-1)+10)."""
-    tail = jnp.stack([jnp.asarray(x, jnp.float64) for x in (gm.border, gm.language, gm.EC, gm.EFTA)])
-    return jnp.concatenate([gm.S[:-1], gm.m[:-1], gm.dist, tail])
+    """[S_1..S_{N-1}, m_1..m_{N-1}, coef_1..C] (length 2(N-1)+C)."""
+    return jnp.concatenate([gm.S[:-1], gm.m[:-1], jnp.asarray(gm.coef, jnp.float64)])
 
 
 def log_share_ratios(shares) -> jax.Array:
@@ -234,64 +312,63 @@ def _contrast(n: int) -> np.ndarray:
 
 
 def gravity_design(geo: Geography) -> jax.Array:
-    """Design matrix X [N(N-1), 2(N-1)+10] over off-diagonal pairs (importer-major).
+    """Design matrix X [N(N-1), 2(N-1)+C] over off-diagonal pairs (importer-major).
 
     Columns: importer effects (sum-to-zero contrast, N-1), exporter effects (same, N-1),
-    the six distance-bin dummies (no intercept), border, language, EC, EFTA.
+    the C covariates (EK: the six distance-bin dummies, no intercept, border, language,
+    EC, EFTA).
     """
-    n = geo.border.shape[0]
+    n = geo.n
     rows, cols = offdiag_indices(n)
     c = jnp.asarray(_contrast(n))
-    return jnp.concatenate(
-        [
-            c[rows],
-            c[cols],
-            geo.dist_bin_onehot[rows, cols],
-            jnp.stack([a[rows, cols] for a in (geo.border, geo.language, geo.ec, geo.efta)], axis=1),
-        ],
-        axis=1,
-    )
+    return jnp.concatenate([c[rows], c[cols], geo.covariates[rows, cols]], axis=1)
 
 
-def make_gravity_regression(geo: Geography) -> Callable[[jax.Array], GravityMoments]:
-    """Build the OLS operator once; return ``y [N, N] -> GravityMoments``.
+def make_gravity_regression(geo: Geography, estimator: str = "ols"
+                            ) -> Callable[[jax.Array], GravityMoments]:
+    """Build the estimator once; return ``y [N, N] -> GravityMoments`` (y = log(X_ij/X_ii)).
 
-    With X = QR (``jnp.linalg.qr``), the coefficients are b = R^{-1} Q' y_off, a fixed
-    linear map P = R^{-1} Q' precomputed here, so the returned function is linear in y,
-    jit-able and exactly differentiable. Then im = C b_im, ex = C b_ex, S = ex, m = im + ex.
+    ``"ols"``: with X = QR (``jnp.linalg.qr``), the coefficients are b = R^{-1} Q' y_off,
+    a fixed linear map P = R^{-1} Q' precomputed here, so the returned function is linear
+    in y, jit-able and exactly differentiable. ``"ppml"``: Poisson PML of exp(y_off) on X
+    (:func:`hat_jax.ppml.make_ppml`: Newton / IRLS, differentiated implicitly; -inf in y,
+    a zero flow, is allowed). Then im = C b_im, ex = C b_ex, S = ex, m = im + ex.
     """
-    n = geo.border.shape[0]
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+    n = geo.n
     x = gravity_design(geo)
-    q, r = jnp.linalg.qr(x, mode="reduced")
-    proj = solve_triangular(r, q.T, lower=False)  # [K, N(N-1)]
     rows, cols = offdiag_indices(n)
+    if estimator == "ols":
+        q, r = jnp.linalg.qr(x, mode="reduced")
+        proj = solve_triangular(r, q.T, lower=False)  # [K, N(N-1)]
+
+        def fit(y_off):
+            return proj @ y_off
+    else:
+        ppml = make_ppml(x)
+
+        def fit(y_off):
+            return ppml(jnp.exp(y_off))
     c = jnp.asarray(_contrast(n))
     m = n - 1
 
     def regress(y) -> GravityMoments:
-        b = proj @ jnp.asarray(y, jnp.float64)[rows, cols]
-        im = c @ b[:m]
+        b = fit(jnp.asarray(y, jnp.float64)[rows, cols])
         ex = c @ b[m : 2 * m]
-        t = b[2 * m :]
-        return GravityMoments(
-            S=ex,
-            m=im + ex,
-            dist=t[:N_DIST_BINS],
-            border=t[N_DIST_BINS],
-            language=t[N_DIST_BINS + 1],
-            EC=t[N_DIST_BINS + 2],
-            EFTA=t[N_DIST_BINS + 3],
-        )
+        return GravityMoments(S=ex, m=c @ b[:m] + ex, coef=b[2 * m :])
 
     return regress
 
 
-def gravity_regression(y, geo: Geography) -> GravityMoments:
-    """OLS over the N(N-1) pairs i != j of
+@partial(jax.jit, static_argnames=("estimator",))  # one program per shapes and estimator
+def gravity_regression(y, geo: Geography, estimator: str = "ols") -> GravityMoments:
+    """The gravity regression over the N(N-1) pairs i != j of
 
-        y_ij = im_i + ex_j + sum_k dist_k bin_k(ij) + b border + l lang + e EC + f EFTA,
+        y_ij = im_i + ex_j + sum_c coef_c z_ij,c      (EK: dist_k + b border + l lang + ...),
 
-    sum(im) = sum(ex) = 0, no intercept; returns S_j = ex_j, m_i = im_i + ex_i, the
-    coefficients. For repeated calls on one geography use :func:`make_gravity_regression`.
+    sum(im) = sum(ex) = 0, no intercept, by OLS on y = log(X_ij / X_ii) or PPML on
+    exp(y); returns S_j = ex_j, m_i = im_i + ex_i, the coefficients. For repeated calls
+    on one geography use :func:`make_gravity_regression`.
     """
-    return make_gravity_regression(geo)(y)
+    return make_gravity_regression(geo, estimator)(y)

@@ -6,7 +6,7 @@ Each takes keyword overrides (gamma, sigma, beta, d, Na, phi, amax, psi_slope, .
 
 The 19-country presets ``ek_baseline``, ``ek_no_quality``, ``ek_log`` and
 ``ek_paper_2023`` (see :mod:`hat_jax.ek`) read the Eaton-Kortum data (``data_dir``
-argument, else ``$HAT_DATA_DIR``, else ``../shared/data``); they solve beta at their
+argument, else ``$HAT_DATA_DIR``, else the copy shipped in the package); they solve beta at their
 target R (:func:`solve_defaults`) and start from their default start kind
 (:func:`preset_start`: the published prices, or cold for ``ek_paper_2023``).
 

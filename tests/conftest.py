@@ -1,6 +1,5 @@
 """Shared fixtures. Importing hat_jax turns on float64 (jax_enable_x64)."""
 
-import os
 from pathlib import Path
 
 import jax
@@ -17,12 +16,11 @@ NA_TEST = 40
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared data directory (HAT_DATA_DIR, else ../shared/data); skip if absent."""
-    env = os.environ.get("HAT_DATA_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not (path / "ek2002").is_dir():
-        pytest.skip(f"Eaton-Kortum data not found at {path}")
-    return path
+    """The data copy shipped inside the package (hat_jax/_data): tests use it, whatever
+    HAT_DATA_DIR says (tests/test_packaged_data.py checks it against the originals)."""
+    from hat_jax.data import packaged_data_dir
+
+    return packaged_data_dir()
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ kernelspec put first on JUPYTER_PATH, so a user-installed 'python3' kernel point
 another Python cannot shadow it), with MPLBACKEND=Agg, the notebook's folder as working
 directory, and HAT_DATA_DIR set to the Eaton-Kortum data folder when one can be found.
 Notebooks read HAT_NOTEBOOK_NA (grid size) and HAT_DATA_DIR themselves. Notebooks listed
-in NEEDS_DATA take the data folder from the conftest ``data_dir`` fixture (HAT_DATA_DIR,
-else ../shared/data) and are skipped when it is absent.
+in NEEDS_DATA take the data folder from the conftest ``data_dir`` fixture (the copy
+shipped inside the package).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMALL_NA = "40"  # = conftest.NA_TEST: the notebooks reuse the tests' compiled programs
 # Per-notebook grid sizes where SMALL_NA is too slow (19-country notebooks).
 NOTEBOOK_NA = {"ek_world.ipynb": "20", "calibration.ipynb": "10", "welfare.ipynb": "20",
-               "elasticities.ipynb": "20"}
+               "elasticities.ipynb": "20", "own_data.ipynb": "10"}
 # Notebooks that read the Eaton-Kortum data.
-NEEDS_DATA = {"ek_world.ipynb", "elasticities.ipynb", "calibration.ipynb", "welfare.ipynb"}
+NEEDS_DATA = {"ek_world.ipynb", "elasticities.ipynb", "calibration.ipynb", "welfare.ipynb",
+              "own_data.ipynb"}
 CELL_TIMEOUT_S = 600
 # Notebooks executed by a test file of their own (tests/test_notebook_<stem>.py), so that
 # the two pytest-xdist workers (whole files per worker) share the long notebooks.

@@ -16,7 +16,7 @@ LAYERS = [
     {"household"},
     {"params", "distribution", "aggregates"},
     {"_newton", "diagnostics", "equilibrium", "batched"},
-    {"data", "gravity", "preset_registry", "presets", "ek"},
+    {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
     {"calibration", "elasticities", "welfare", "planner"},
     {"scenarios"},
     {"report"},

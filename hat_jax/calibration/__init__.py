@@ -17,7 +17,8 @@ checkpointed after every iteration. One concern per module:
 * :mod:`~hat_jax.calibration.starts`: :class:`Start`, :func:`starting_point`;
 * :mod:`~hat_jax.calibration.checkpoint`: fingerprinted, checksummed checkpoints;
 * :mod:`~hat_jax.calibration.newton`: the driver :func:`calibrate`;
-* :mod:`~hat_jax.calibration.synthetic`: worlds with known parameters.
+* :mod:`~hat_jax.calibration.synthetic`: worlds with known parameters (also as tidy
+  tables, :func:`synthetic_tables`).
 
 The output files (params.csv, prices.csv, summary.json, moments.csv, fit.png) are written
 by :mod:`hat_jax.report.calibration`. The cold start :func:`static_ek_start` lives in
@@ -53,7 +54,7 @@ from .problem import (
     trade_cost_levels,
 )
 from .starts import Start, read_start_file, starting_point
-from .synthetic import synthetic_geography, synthetic_problem, synthetic_theta
+from .synthetic import synthetic_geography, synthetic_problem, synthetic_tables, synthetic_theta
 
 __all__ = [
     "CHECKPOINT_NAME", "CheckpointError", "CalibrationProblem", "CalibrationOptions",
@@ -62,6 +63,7 @@ __all__ = [
     "load_checkpoint", "make_moments", "moment_gaps", "moment_names", "moments_and_jacobian",
     "newton_step", "parameter_names", "problem_fingerprint", "problem_from_world",
     "read_start_file", "save_checkpoint", "start_fingerprint", "starting_point",
-    "static_ek_start", "synthetic_geography", "synthetic_problem", "synthetic_theta",
+    "static_ek_start", "synthetic_geography", "synthetic_problem", "synthetic_tables",
+    "synthetic_theta",
     "trade_cost_levels",
 ]

@@ -80,13 +80,14 @@ def problem_fingerprint(problem: CalibrationProblem) -> dict:
     e = problem.economy
     h = hashlib.sha256()
     _hash_arrays(h, [("L", e.L), ("z", e.z), ("P", e.P), ("y_P", e.y_P),
-                     *((f"geo{k}", a) for k, a in enumerate(problem.geography)),
+                     ("geography", problem.geography.covariates),
                      ("target", problem.target), ("data_trade", problem.data_trade)])
     return {
         "N": int(e.N), "Na": int(e.Na), "Nz": int(e.Nz), "gamma": float(e.gamma),
         "sigma": float(e.sigma), "psi_slope": float(e.psi_slope), "phi": float(e.phi),
         "amax": float(e.amax), "scale_by_tfp": bool(e.scale_by_tfp),
         "R": float(problem.R), "theta_d": float(problem.theta_d),
+        "estimator": problem.estimator, "covariates": list(problem.coef_names),
         "countries": list(e.countries), "data_sha256": h.hexdigest(),
     }
 

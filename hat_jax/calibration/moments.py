@@ -85,7 +85,7 @@ def _world_outputs(x, theta, problem: CalibrationProblem, state, opts: Equilibri
                         hh_max_iter=opts.hh_max_iter, distribution=opts.distribution,
                         dist_tol=opts.dist_tol, tangent_solver=opts.tangent_solver)
     goods, bonds, _ = market_residuals(world.aggregates, opts)
-    regress = make_gravity_regression(problem.geography)
+    regress = make_gravity_regression(problem.geography, problem.estimator)
     m = regress(log_share_ratios(world.aggregates.trade_shares)).moment_vector()
     return jnp.concatenate([goods, bonds]), m
 
@@ -116,7 +116,7 @@ def _solve(theta, problem: CalibrationProblem, W0, beta0, s0, opts: EquilibriumO
     theta = lax.stop_gradient(theta)
     econ = economy_from_params(theta, problem.economy, problem.geography, problem.theta_d)
     eq = solve_equilibrium_jit(econ, W0, problem.R, beta0, opts, s0, throw=False)
-    regress = make_gravity_regression(problem.geography)
+    regress = make_gravity_regression(problem.geography, problem.estimator)
     model = regress(log_share_ratios(eq.world.aggregates.trade_shares)).moment_vector()
     return model - problem.target, model, eq
 

@@ -9,15 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..ek import THETA_D, EKWorld
-from ..gravity import N_DIST_BINS, Geography
+from ..gravity import COMMON_NAMES, ESTIMATORS, Geography
 from ..params import Economy
 
 __all__ = ["CalibrationProblem", "COMMON_NAMES", "problem_from_world", "parameter_names",
            "moment_names", "trade_cost_levels"]
 
-#: Names of the coefficients shared by all pairs (the last 10 of Theta and of the moments).
-COMMON_NAMES = tuple(f"dist_{k + 1}" for k in range(N_DIST_BINS)) + (
-    "border", "language", "EC", "EFTA")
 
 
 class CalibrationProblem(eqx.Module):
@@ -27,8 +24,10 @@ class CalibrationProblem(eqx.Module):
       not used, beta is solved); geography: pair characteristics; target: the K data
       moments (S_1..S_{N-1}, m_1..m_{N-1}, dist_1..6, border, language, EC, EFTA);
       data_trade: the data's log(X_ij / X_ii) [N, N] (for the fit figure only);
-      R: the target gross interest rate; theta_d: trade-cost curvature (static).
-      K = 2(N - 1) + 10 parameters and moments.
+      R: the target gross interest rate; theta_d: trade-cost curvature (static);
+      estimator: ``"ols"`` or ``"ppml"``, the gravity estimator of the model moments
+      (static; the target must come from the same estimator).
+      K = 2(N - 1) + C parameters and moments, C the geography's covariates (EK: 10).
     """
 
     economy: Economy
@@ -37,6 +36,12 @@ class CalibrationProblem(eqx.Module):
     data_trade: jax.Array
     R: jax.Array
     theta_d: float = eqx.field(static=True, default=THETA_D)
+    estimator: str = eqx.field(static=True, default="ols")
+
+    def __check_init__(self):
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, "
+                             f"got {self.estimator!r}")
 
     @property
     def N(self) -> int:
@@ -44,7 +49,12 @@ class CalibrationProblem(eqx.Module):
 
     @property
     def K(self) -> int:
-        return 2 * (self.economy.N - 1) + N_DIST_BINS + 4
+        return 2 * (self.economy.N - 1) + self.geography.n_coef
+
+    @property
+    def coef_names(self) -> tuple:
+        """Names of the C covariate coefficients (the last C of Theta and the moments)."""
+        return self.geography.names
 
     @property
     def countries(self) -> tuple:
@@ -58,26 +68,28 @@ def problem_from_world(world: EKWorld) -> CalibrationProblem:
         economy=world.economy, geography=world.geography,
         target=jnp.asarray(np.asarray(world.data_moments().moment_vector()), jnp.float64),
         data_trade=jnp.asarray(np.asarray(world.data.trade), jnp.float64),
-        R=jnp.asarray(float(world.R), jnp.float64), theta_d=float(world.theta_d))
+        R=jnp.asarray(float(world.R), jnp.float64), theta_d=float(world.theta_d),
+        estimator=world.estimator)
 
 
-def parameter_names(countries) -> list[str]:
-    """Names of the K parameters: logA_ISO, mu_ISO (countries 1..N-1), dist_1..6,
-    border, language, EC, EFTA."""
+def parameter_names(countries, coef_names=COMMON_NAMES) -> list[str]:
+    """Names of the K parameters: logA_ISO, mu_ISO (countries 1..N-1), then the
+    coefficient names (EK: dist_1..6, border, language, EC, EFTA)."""
     c = list(countries)[:-1]
-    return [f"logA_{x}" for x in c] + [f"mu_{x}" for x in c] + list(COMMON_NAMES)
+    return [f"logA_{x}" for x in c] + [f"mu_{x}" for x in c] + list(coef_names)
 
 
-def moment_names(countries) -> list[str]:
-    """Names of the K moments: S_ISO, m_ISO (countries 1..N-1), dist_1..6, border,
-    language, EC, EFTA."""
+def moment_names(countries, coef_names=COMMON_NAMES) -> list[str]:
+    """Names of the K moments: S_ISO, m_ISO (countries 1..N-1), then the coefficient
+    names (EK: dist_1..6, border, language, EC, EFTA)."""
     c = list(countries)[:-1]
-    return [f"S_{x}" for x in c] + [f"m_{x}" for x in c] + list(COMMON_NAMES)
+    return [f"S_{x}" for x in c] + [f"m_{x}" for x in c] + list(coef_names)
 
 
-def trade_cost_levels(theta, theta_d: float = THETA_D) -> dict:
-    """exp(-x/theta_d) for the distance bins and the border, language, EC, EFTA
-    coefficients x of Theta (the trade-cost factor each implies; < 1 lowers costs)."""
+def trade_cost_levels(theta, theta_d: float = THETA_D, coef_names=COMMON_NAMES) -> dict:
+    """exp(-x/theta_d) for the covariate coefficients x of Theta (the last C; EK: the
+    distance bins, border, language, EC, EFTA): the trade-cost factor each implies
+    (< 1 lowers costs)."""
     theta = np.asarray(theta, np.float64)
-    tail = theta[-(N_DIST_BINS + 4):]
-    return {name: float(np.exp(-v / theta_d)) for name, v in zip(COMMON_NAMES, tail)}
+    tail = theta[-len(coef_names):]
+    return {name: float(np.exp(-v / theta_d)) for name, v in zip(coef_names, tail)}

@@ -47,15 +47,16 @@ def _guess_column(f: Path, what: str) -> np.ndarray:
     return v
 
 
-def read_start_file(path) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+def read_start_file(path, n_coef: int = 10) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """Theta from a params file (column ``guess``, K rows: the published layout, e.g.
     ``hat-baseline/baseline-params.csv`` or a calibration's ``params.csv``), and the
     prices from its sibling (``X-params.csv`` -> ``X-prices.csv``, ``params.csv`` ->
-    ``prices.csv``) when that exists: (theta, W or None, beta or None). The prices file
+    ``prices.csv``) when that exists (``n_coef``: C, the number of covariate
+    coefficients, 10 for Eaton-Kortum): (theta, W or None, beta or None). The prices file
     holds W_1..W_{N-1} (mean-one wages) then beta; W_N = N - sum(W_1..W_{N-1})."""
     path = Path(path).expanduser()
     theta = _guess_column(path, "start (params)")
-    n = n_countries_from_length(theta.size)  # validates the length
+    n = n_countries_from_length(theta.size, n_coef)  # validates the length
     name = path.name
     sib = None
     if name.endswith("params.csv"):
@@ -100,7 +101,7 @@ def starting_point(source, start: str = "published") -> Start:
                                    problem.geography, problem.theta_d)
     if start == "cold":
         return Start(theta_c, W_c, 0.95 / R, "cold")
-    theta, W, beta = read_start_file(start)
+    theta, W, beta = read_start_file(start, problem.geography.n_coef)
     if theta.size != theta_c.size:
         raise ValueError(f"start file {start}: expected {theta_c.size} parameters "
                          f"(published layout), found {theta.size}")

@@ -14,7 +14,7 @@ from .moments import compiled_evaluator, initial_household_state
 from .options import CalibrationOptions
 from .problem import CalibrationProblem
 
-__all__ = ["synthetic_geography", "synthetic_theta", "synthetic_problem"]
+__all__ = ["synthetic_geography", "synthetic_theta", "synthetic_problem", "synthetic_tables"]
 
 
 def synthetic_geography(N: int, seed: int = 0) -> Geography:
@@ -78,7 +78,7 @@ def synthetic_problem(N: int = 6, Na: int = 20, seed: int = 0, *, theta=None,
     econ = make_economy(np.ones((N, N)), np.ones(N), L, gamma=gamma, sigma=sigma,
                         beta=0.9, psi_slope=psi_slope, Na=Na,
                         countries=tuple(f"C{i + 1}" for i in range(N)))
-    K = 2 * (N - 1) + N_DIST_BINS + 4
+    K = 2 * (N - 1) + geo.n_coef
     blank = CalibrationProblem(econ, geo, jnp.zeros(K), jnp.zeros((N, N)),
                                jnp.asarray(R, jnp.float64))
     W0, beta0 = np.ones(N), np.asarray(0.95 / R)
@@ -92,3 +92,46 @@ def synthetic_problem(N: int = 6, Na: int = 20, seed: int = 0, *, theta=None,
                                  log_share_ratios(ev.trade_shares),
                                  jnp.asarray(R, jnp.float64))
     return problem, theta, np.asarray(ev.W), float(ev.beta)
+
+
+def synthetic_tables(folder, N: int = 8, seed: int = 0, *, Na: int = 20,
+                     estimator: str = "ols", theta=None, **settings):
+    """Tidy tables (:mod:`hat_jax.tables`) of an N-country world whose flows are the
+    model's own at known parameters: countries ``C1..CN`` with L uniform in [0.5, 2],
+    random positions in a 3000 x 3000 square (distance = Euclidean + 100), a symmetric
+    ``border`` dummy, gravity specification log distance + border (``const``,
+    ``log_distance``, ``border``) with ``estimator``; Theta (default: log A in [-0.3, 0.3],
+    mu in [-0.2, 0.2], coefficients 2.0, -1.2, 0.5) -> equilibrium at beta unknown, R of
+    the settings (default 1.01) -> flows = trade shares. ``settings``: model settings
+    written to spec.json (Na included). Returns (folder, theta); ConvergenceError if the
+    equilibrium does not converge."""
+    import pandas as pd
+
+    from ..equilibrium import EquilibriumOptions, solve_equilibrium
+    from ..tables import GravitySpec, world_from_tables, write_tables
+
+    rng = np.random.default_rng(seed)
+    iso = [f"C{k + 1}" for k in range(N)]
+    countries = pd.DataFrame({"iso3": iso, "name": iso, "L": rng.uniform(0.5, 2.0, N)})
+    I, J = (a.ravel() for a in np.meshgrid(range(N), range(N), indexing="ij"))
+    off = I != J
+    xy = rng.uniform(0, 3000, (N, 2))
+    near = np.linalg.norm(xy[:, None] - xy[None], axis=-1) < 1200
+    gravity = pd.DataFrame({"importer": np.take(iso, I[off]), "exporter": np.take(iso, J[off]),
+                            "distance": np.linalg.norm(xy[I[off]] - xy[J[off]], axis=1) + 100,
+                            "border": near[I[off], J[off]].astype(float)})
+    flows = pd.DataFrame({"importer": np.take(iso, I), "exporter": np.take(iso, J),
+                          "value": 1.0})
+    if theta is None:
+        theta = np.concatenate([rng.uniform(-0.3, 0.3, N - 1), rng.uniform(-0.2, 0.2, N - 1),
+                                [2.0, -1.2, 0.5]])
+    spec = GravitySpec(distance="log", covariates=("border",), estimator=estimator)
+    model = dict(settings, Na=Na)
+    world = world_from_tables(countries=countries, flows=flows, gravity=gravity, spec=spec,
+                              theta=theta, **model)
+    eq = solve_equilibrium(world.economy, EquilibriumOptions(unknown="beta"), W0=np.ones(N),
+                           R0=world.R, beta0=0.95 / world.R)
+    flows["value"] = np.asarray(eq.world.aggregates.trade_shares).ravel()
+    write_tables(folder, countries=countries, flows=flows, gravity=gravity, spec=spec,
+                 model=model)
+    return folder, np.asarray(theta, np.float64)

@@ -45,6 +45,8 @@ from hat_jax.results import ConvergenceError
 from hat_jax.report.files import check_writable_folder
 
 from .common import (
+    add_tables_arguments,
+    tables_world,
     EXIT_INTERRUPTED,
     EXIT_NOT_CONVERGED,
     EXIT_OK,
@@ -88,7 +90,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         f"{CHECKPOINT_NAME}. Exit codes: 0 converged, 1 bad input or unusable "
         "checkpoint, 2 not converged, 130 interrupted (resume with --resume).",
     )
-    s.add_argument("preset", metavar="PRESET", help=f"one of {', '.join(CALIBRATION_PRESETS)}")
+    s.add_argument("preset", metavar="PRESET", nargs="?", default=None,
+                   help=f"one of {', '.join(CALIBRATION_PRESETS)} (optional with --data: "
+                   "then an ek_* preset lends its utility settings and R)")
     s.add_argument("--start", default=None, metavar="published|cold|FILE",
                    help="starting point: the published vectors (default where they exist), "
                    "the cold start from the data (static Eaton-Kortum inversion; default "
@@ -106,7 +110,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     s.add_argument("--Na", type=int, default=None,
                    help="asset grid points (default 100; synthetic: 20)")
     s.add_argument("--data-dir", dest="data_dir", metavar="DIR",
-                   help="data directory (default: $HAT_DATA_DIR, then ../shared/data)")
+                   help="data directory (default: $HAT_DATA_DIR, then the copy shipped in the package)")
+    add_tables_arguments(s)
     _add_numeric_options(s, CalibrationOptions())
     s.add_argument("--no-figure", dest="figure", action="store_false",
                    help="do not draw fit.png")
@@ -135,7 +140,8 @@ def format_table(result, preset: str, true_theta=None) -> str:
     """The readable summary: status, Table 1 (common coefficients) and the worst gaps."""
 
     table = calibration_table(result)
-    common = table.iloc[-10:][["moment", "data", "model", "value", "trade_cost_level"]]
+    C = result.problem.geography.n_coef
+    common = table.iloc[-C:][["moment", "data", "model", "value", "trade_cost_level"]]
     common = common.rename(columns={"value": "parameter"})
     lines = [
         f"HAT calibration: {preset} (N={result.problem.N}, Na={result.problem.economy.Na}, "
@@ -153,7 +159,7 @@ def format_table(result, preset: str, true_theta=None) -> str:
     ]
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         lines.append(common.to_string(index=False, float_format="{:.6f}".format))
-        fe = table.iloc[:-10]
+        fe = table.iloc[:-C]
         worst = fe.reindex(fe["gap"].abs().sort_values(ascending=False).index).head(5)
         lines += ["", "Largest gaps among the exporter (S) and destination (m) effects "
                   "(all in moments.csv)",
@@ -173,6 +179,11 @@ def _problem(args, options: CalibrationOptions):
             options=options)
         return problem, problem, true_theta
     overrides = {} if args.Na is None else {"Na": args.Na}
+    if args.data is not None:
+        if args.data_dir is not None:
+            raise ValueError("--data builds the world from the tables; --data-dir does not apply")
+        world = tables_world(args, **overrides)
+        return problem_from_world(world), world, None
     with warnings.catch_warnings():
         if args.quiet:
             warnings.simplefilter("ignore", DataWarning)
@@ -193,13 +204,22 @@ def _print_json(result, args, paths, checkpoint: Path, true_theta) -> None:
 def run(args) -> int:
     """Run ``hat calibrate`` (see the module docstring); returns the exit code."""
 
-    if args.preset not in CALIBRATION_PRESETS:
+    if args.data is not None:
+        if args.preset is not None and args.preset not in (EK_PRESETS | EK_UNPUBLISHED_PRESETS):
+            raise ValueError(f"with --data, PRESET must be an ek_* preset (its utility "
+                             f"settings are used), got {args.preset!r}")
+    elif args.preset is None:
+        raise ValueError("PRESET is required (unless --data DIR is given)")
+    elif args.preset not in CALIBRATION_PRESETS:
         raise ValueError(f"preset {args.preset!r} cannot be calibrated; choose one of "
                          f"{', '.join(CALIBRATION_PRESETS)}")
     options = options_from_args(args)
-    out = Path(args.out if args.out is not None else f"calibration-{args.preset}")
+    default_out = "calibration-tables" if args.data is not None else f"calibration-{args.preset}"
+    out = Path(args.out if args.out is not None else default_out)
     check_writable_folder(out, "--out")
     problem, source, true_theta = _problem(args, options)
+    if args.data is not None:
+        args.preset = source.name
     start = None
     if not (args.resume and args.start is None):
         has_published = getattr(source, "published", None) is not None

@@ -16,10 +16,12 @@ import signal
 import socket
 import sys
 import threading
+import warnings
 from typing import Any, NamedTuple
 
 
 import hat_jax
+from hat_jax.data import DataWarning
 from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
 from hat_jax.fileio import critical_section, discard_pending
 from hat_jax.equilibrium import (
@@ -37,7 +39,7 @@ from hat_jax.welfare import country_index
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_NOT_CONVERGED", "UsageError", "Parser",
     "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
-    "economy_from_args", "options_from_args", "starting_prices", "Baseline",
+    "add_tables_arguments", "tables_world", "economy_from_args", "options_from_args", "starting_prices", "Baseline",
     "solve_baseline", "default_country", "report_not_converged", "err", "wrote",
     "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
     "set_interrupt_message", "memory_estimate", "available_memory", "choose_tangent_solver",
@@ -77,7 +79,7 @@ def _add_economy_group(s: argparse.ArgumentParser) -> None:
                    help="quality / home-bias shifter slope")
     g.add_argument("--data-dir", dest="data_dir", metavar="DIR",
                    help="data directory, for presets built from the Eaton-Kortum data "
-                   "(default: $HAT_DATA_DIR, then ../shared/data)")
+                   "(default: $HAT_DATA_DIR, then the copy shipped in the package)")
 
 
 def _add_equilibrium_group(s: argparse.ArgumentParser) -> None:
@@ -115,10 +117,44 @@ def _add_equilibrium_group(s: argparse.ArgumentParser) -> None:
 def add_economy_arguments(s: argparse.ArgumentParser) -> None:
     """PRESET and the economy / equilibrium options shared by every command that solves
     a baseline equilibrium first (solve, and the analysis commands)."""
-    s.add_argument("preset", metavar="PRESET",
-                   help=f"preset economy: one of {', '.join(sorted(hat_jax.PRESETS))}")
+    s.add_argument("preset", metavar="PRESET", nargs="?", default=None,
+                   help=f"preset economy: one of {', '.join(sorted(hat_jax.PRESETS))} "
+                   "(optional with --data: then an ek_* preset lends its utility settings)")
     _add_economy_group(s)
+    add_tables_arguments(s)
     _add_equilibrium_group(s)
+
+
+def add_tables_arguments(s: argparse.ArgumentParser) -> None:
+    """--data DIR and --gravity-estimator: a world from your own tidy tables."""
+    g = s.add_argument_group("your own data (hat_jax.tables)")
+    g.add_argument("--data", metavar="DIR", default=None,
+                   help="a folder of tidy tables (countries, flows, gravity; CSV or Parquet; "
+                   "optional spec.json): the world is built from them instead of a preset's "
+                   "data (README: Your own data)")
+    g.add_argument("--gravity-estimator", dest="gravity_estimator", default=None,
+                   choices=("ols", "ppml"),
+                   help="gravity estimator of the data and model moments (default: spec.json's, "
+                   "else ols)")
+
+
+def tables_world(args: argparse.Namespace, **overrides) -> EKWorld:
+    """The world of ``--data DIR`` (with PRESET's utility settings when one is given)."""
+    from dataclasses import replace
+
+    from hat_jax.tables import GravitySpec, load_spec, world_from_tables
+
+    spec = None
+    if args.gravity_estimator is not None:
+        spec = load_spec(args.data)[0] or GravitySpec()
+        spec = replace(spec, estimator=args.gravity_estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        world = world_from_tables(args.data, spec=spec, preset=args.preset, **overrides)
+    if not getattr(args, "quiet", False):
+        for note in world.data.notes:
+            err(f"note: {note}")
+    return world
 
 
 def add_output_arguments(s: argparse.ArgumentParser, files: str, plots: str | None = None,
@@ -178,6 +214,16 @@ def _overrides(args: argparse.Namespace, factory) -> dict[str, Any]:
 def setup_from_args(args: argparse.Namespace) -> Setup:
     """Build the preset's economy (and EK world) from ``args``; ValueError on bad input.
     Commands call it once and pass the result on (:func:`solve_baseline`)."""
+    if getattr(args, "data", None) is not None:
+        if args.d is not None or args.data_dir is not None:
+            raise ValueError("--data builds d from the tables; --d and --data-dir do not apply")
+        overrides = {k: getattr(args, k) for k in _ECONOMY_OPTIONS if k != "d"}
+        world = tables_world(args, **overrides)
+        if args.preset is None:
+            args.preset = world.name
+        return Setup(world.economy, world)
+    if args.preset is None:
+        raise ValueError("PRESET is required (unless --data DIR is given)")
     factory = hat_jax.PRESETS.get(args.preset)
     if factory is None:
         hat_jax.preset(args.preset)  # raises ValueError listing the presets
@@ -199,7 +245,8 @@ def economy_from_args(args: argparse.Namespace) -> Economy:
 def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
     """Equilibrium options; ``--unknown`` defaults to the preset's (see SOLVE_DEFAULTS)."""
     if args.unknown is None:
-        args.unknown = solve_defaults(args.preset)["unknown"]
+        args.unknown = ("beta" if getattr(args, "data", None) is not None
+                        else solve_defaults(args.preset)["unknown"])
     if not (args.hh_tol > 0 and math.isfinite(args.hh_tol)):
         raise ValueError(f"--hh-tol must be > 0, got hh_tol={args.hh_tol!r}")
     if not math.isfinite(args.tol):

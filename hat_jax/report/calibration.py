@@ -20,7 +20,7 @@ from ..calibration import (
     trade_cost_levels,
 )
 
-from ..gravity import N_COMMON, log_share_ratios
+from ..gravity import log_share_ratios
 from .figures import figure_bytes, save_figure
 from .files import write_files
 
@@ -37,14 +37,14 @@ def calibration_table(result: CalibrationResult):
     theta_d) for the importer effects mu and the common coefficients (NaN for log A)."""
     import pandas as pd
 
-    countries = result.problem.countries
-    K = result.theta.size
-    m = (K - N_COMMON) // 2
+    countries, names = result.problem.countries, result.problem.coef_names
+    m = result.problem.N - 1
     level = np.exp(-result.theta / result.problem.theta_d)
     level[:m] = np.nan
     return pd.DataFrame({
-        "moment": moment_names(countries), "data": result.target, "model": result.model,
-        "gap": result.gaps, "parameter": parameter_names(countries), "value": result.theta,
+        "moment": moment_names(countries, names), "data": result.target,
+        "model": result.model, "gap": result.gaps,
+        "parameter": parameter_names(countries, names), "value": result.theta,
         "trade_cost_level": level})
 
 
@@ -71,7 +71,7 @@ def summary(result: CalibrationResult, preset: str | None = None) -> dict:
     hist = [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
             for r in result.history]
     fp = result.fingerprint
-    countries = result.problem.countries
+    countries, names = result.problem.countries, result.problem.coef_names
     return {
         "preset": preset, "countries": list(countries),
         "converged": bool(result.converged), "iterations": int(result.iterations),
@@ -79,11 +79,12 @@ def summary(result: CalibrationResult, preset: str | None = None) -> dict:
         "compile_s": _num(result.compile_s), "start": result.start,
         "resumed": bool(result.resumed), "message": result.message,
         "theta": [_num(v) for v in result.theta],
-        "parameters": dict(zip(parameter_names(countries), (_num(v) for v in result.theta))),
-        "trade_cost_levels": trade_cost_levels(result.theta, result.problem.theta_d),
+        "parameters": dict(zip(parameter_names(countries, names),
+                               (_num(v) for v in result.theta))),
+        "trade_cost_levels": trade_cost_levels(result.theta, result.problem.theta_d, names),
         "wages": [_num(v) for v in result.W], "beta": _num(result.beta), "R": _num(result.R),
         "eq_residual": _num(result.eq_residual),
-        "gaps": dict(zip(moment_names(countries), (_num(v) for v in result.gaps))),
+        "gaps": dict(zip(moment_names(countries, names), (_num(v) for v in result.gaps))),
         "history": hist,
         "settings": {**fp["problem"], **fp["options"]},
     }

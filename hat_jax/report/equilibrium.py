@@ -21,8 +21,9 @@ __all__ = ["summary", "gravity_summary", "trade_shares_frame", "countries_frame"
 def gravity_summary(eq: Equilibrium, world) -> dict:
     """{"model": moments of the model's trade shares, "data": moments of the data}
     (``world``: the :class:`hat_jax.ek.EKWorld` the economy was built from)."""
-    return {"model": world.model_moments(eq.world.aggregates.trade_shares).as_dict(),
-            "data": world.data_moments().as_dict()}
+    names = world.coef_names
+    return {"model": world.model_moments(eq.world.aggregates.trade_shares).as_dict(names),
+            "data": world.data_moments().as_dict(names)}
 
 
 def _settings(eq: Equilibrium, opts: EquilibriumOptions) -> dict:
@@ -127,14 +128,15 @@ def countries_frame(eq: Equilibrium) -> pd.DataFrame:
 
 def gravity_frame(gravity: dict) -> pd.DataFrame:
     """Moments side by side: one row per moment (S_1..S_N, m_1..m_N, dist_1..dist_6,
-    border, language, EC, EFTA; see :func:`label_gravity` for country labels), columns
-    data, model, model_minus_data."""
+    border, language, EC, EFTA, or a world's own coefficient names; see
+    :func:`label_gravity` for country labels), columns data, model, model_minus_data."""
     rows = []
-    for key in ("S", "m", "dist"):
-        for k, (d, m) in enumerate(zip(gravity["data"][key], gravity["model"][key])):
-            rows.append((f"{key}_{k + 1}", d, m))
-    for key in ("border", "language", "EC", "EFTA"):
-        rows.append((key, gravity["data"][key], gravity["model"][key]))
+    for key in gravity["data"]:
+        d, m = gravity["data"][key], gravity["model"][key]
+        if isinstance(d, list):
+            rows.extend((f"{key}_{k + 1}", a, b) for k, (a, b) in enumerate(zip(d, m)))
+        else:
+            rows.append((key, d, m))
     df = pd.DataFrame(rows, columns=["moment", "data", "model"])
     df["model_minus_data"] = df["model"] - df["data"]
     return df
