@@ -2,7 +2,6 @@
 accounts identities, the symmetric log-utility theory check, bad input, counterfactuals,
 welfare derivatives against central differences, optimal and Nash tariffs."""
 
-import jax
 import numpy as np
 import pytest
 
@@ -79,3 +78,38 @@ def test_bad_tariffs(two_country_eq, bad, match):
         two_country_eq.economy.replace(tariffs=np.asarray(bad))
     with pytest.raises(ValueError, match=match):
         wf.counterfactual(two_country_eq, tariffs=np.asarray(bad))
+
+
+def test_welfare_gradient_in_tariffs_matches_central_differences(two_country_eq):
+    """dW_i/dt_kl by AD through the equilibrium (IFT) against central differences."""
+    t = np.array([[0.0, 0.1], [0.05, 0.0]])
+    args = policy.tariff_args(two_country_eq)
+    opts = policy.policy_options(two_country_eq)
+    welfare = lambda tt: policy.welfare_program(args, tt, opts)[0]
+    g = policy.tariff_gradient(two_country_eq, "Home", t)
+    assert g.converged and abs(g.value - float(welfare(t)[0])) < 1e-10
+    h = 1e-5
+    for k, l in ((0, 1), (1, 0)):
+        E = np.zeros((2, 2))
+        E[k, l] = h
+        fd = float((welfare(t + E)[0] - welfare(t - E)[0]) / (2 * h))
+        assert abs(g.grad[k, l] - fd) <= 1e-6 * max(1.0, abs(fd)), (k, l, g.grad[k, l], fd)
+    assert g.grad[0, 1] > 0 > g.grad[1, 0]  # own tariff helps at 10%, the partner's hurts
+
+
+@pytest.fixture(scope="module")
+def home_optimum(two_country_eq):
+    return policy.optimal_tariff(two_country_eq, "Home", "uniform", start=0.3)
+
+
+def test_optimal_uniform_tariff(two_country_eq, home_optimum):
+    o = home_optimum
+    assert o.converged and o.foc_residual <= 1e-6
+    rate = float(o.rates[1])
+    assert 0.05 < rate < 1.0 and o.welfare > o.welfare0
+    args = policy.tariff_args(two_country_eq)
+    opts = policy.policy_options(two_country_eq)
+    grid = rate + np.array([-0.1, -0.01, 0.01, 0.1])
+    for r in grid:
+        w, (ok, _, _) = policy.welfare_program(args, r * np.array([[0.0, 1.0], [0.0, 0.0]]), opts)
+        assert bool(ok) and float(w[0]) < o.welfare, (r, float(w[0]), o.welfare)

@@ -8,11 +8,11 @@ optimal tariffs of one country and Nash tariffs, by gradients through the equili
 """
 
 from .gradient import (TariffArgs, TariffGradient, policy_options, tariff_args, tariff_gradient,
-                       tariff_welfare)
+                       tariff_welfare, value_and_gradient, welfare_program)
 from .nash import NashTariffs, foc_residuals, nash_tariffs, ra_optimal_tariff
 from .optimal import MODES, OptimalTariff, optimal_tariff, softplus_inverse, tariff_row
 
 __all__ = ["NashTariffs", "foc_residuals", "nash_tariffs", "ra_optimal_tariff",
            "MODES", "OptimalTariff", "optimal_tariff", "softplus_inverse", "tariff_row",
            "TariffArgs", "TariffGradient", "policy_options", "tariff_args", "tariff_gradient",
-           "tariff_welfare"]
+           "tariff_welfare", "value_and_gradient", "welfare_program"]

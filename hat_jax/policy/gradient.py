@@ -24,7 +24,7 @@ from ..tariffs import validate_tariffs
 from ..welfare import country_index, counterfactual_options, financial_regime, fixed_beta_economy
 
 __all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tariff_gradient",
-           "policy_options"]
+           "policy_options", "value_and_gradient", "welfare_program"]
 
 
 class TariffArgs(NamedTuple):
@@ -41,8 +41,9 @@ class TariffArgs(NamedTuple):
 
 def policy_options(eq: Equilibrium, opts: EquilibriumOptions | None = None):
     """Options of the equilibria inside tariff derivatives and optimisation: ``opts`` with
-    unknown R (beta fixed) and the baseline's bond-market regime."""
-    return counterfactual_options(opts, financial_regime(eq))
+    unknown R (beta fixed), the baseline's bond-market regime and no Newton printing
+    (progress is reported per evaluation by the optimisers instead)."""
+    return counterfactual_options(opts, financial_regime(eq)).replace(verbose=False)
 
 
 def tariff_args(eq: Equilibrium) -> TariffArgs:
@@ -54,24 +55,47 @@ def tariff_args(eq: Equilibrium) -> TariffArgs:
                       eq.world.households.state, T)
 
 
+def _solve(args: TariffArgs, t, opts: EquilibriumOptions):
+    e = solve_equilibrium_jit(args.economy.replace(tariffs=t), args.W, args.R, args.beta,
+                              opts, hh_state0=args.state, throw=False, T0=args.T)
+    welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
+    return welfare, e
+
+
 def tariff_welfare(args: TariffArgs, t, opts: EquilibriumOptions):
     """(W_i(t) for every country [N], (converged, iterations, residual)): utilitarian
     welfare at the equilibrium with tariffs t, started from the baseline ``args``.
     Traceable and differentiable in t (jit it; derivatives by the implicit function
     theorem)."""
-    e = solve_equilibrium_jit(args.economy.replace(tariffs=t), args.W, args.R, args.beta,
-                              opts, hh_state0=args.state, throw=False, T0=args.T)
-    welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
+    welfare, e = _solve(args, t, opts)
     return welfare, (e.converged, e.iterations, e.residual)
+
+
+#: ``tariff_welfare`` compiled (one program per shape; share it rather than re-jitting)
+welfare_program = jax.jit(tariff_welfare)
 
 
 @jax.jit
 def _gradient_program(args, t, w, opts):
+    """(w . W(t), (converged, iterations, residual, TariffArgs at t: a warm start)), and
+    the gradient in t."""
+
     def objective(tt):
-        welfare, aux = tariff_welfare(args, tt, opts)
-        return jnp.dot(w, welfare), aux
+        welfare, e = _solve(args, tt, opts)
+        warm = args._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state, T=e.T)
+        return jnp.dot(w, welfare), (e.converged, e.iterations, e.residual,
+                                     jax.lax.stop_gradient(warm))
 
     return jax.value_and_grad(objective, has_aux=True)(t)
+
+
+def value_and_gradient(args: TariffArgs, t, w, opts: EquilibriumOptions):
+    """(w . W(t), grad [N, N], converged, warm start at t): one equilibrium solve from
+    ``args`` and one reverse pass (compiled once per shape)."""
+    (val, (ok, it, res, warm)), g = compile_and_run(
+        _gradient_program, (args, jnp.asarray(t, jnp.float64), jnp.asarray(w, jnp.float64),
+                            opts))
+    return float(val), np.asarray(g), bool(ok), warm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +126,7 @@ def tariff_gradient(eq: Equilibrium, country, tariffs=None, *,
     w = jnp.zeros(econ.N).at[i].set(1.0)
     t0 = time.perf_counter()
     tm: dict = {}
-    (val, (ok, it, res)), g = compile_and_run(
+    (val, (ok, it, res, _)), g = compile_and_run(
         _gradient_program, (tariff_args(eq), jnp.asarray(t, jnp.float64), w,
                             policy_options(eq, opts)), tm)
     tm["total_s"] = time.perf_counter() - t0

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..tariffs import validate_tariffs
-from ..welfare import country_index
+from ..welfare import country_index, utilitarian_welfare
 from .gradient import tariff_gradient
 from .optimal import MODES, optimal_tariff
 
@@ -70,17 +70,18 @@ def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
     return W, foc
 
 
-def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start: float = 0.1,
+def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
                  tol: float = 1e-7, gtol: float = 1e-6, max_rounds: int = 30,
                  opts: EquilibriumOptions | None = None, progress: bool = False
                  ) -> NashTariffs:
     """Nash tariffs of every country by Jacobi best-response iteration from the uniform
-    profile ``start`` (see the module docstring). ``eq``: the free-trade baseline (the
-    equilibrium each solve starts from and the welfare reference)."""
+    profile ``start`` (a number, or an N x N matrix such as a previous answer; see the
+    module docstring). ``eq``: the free-trade baseline (the equilibrium each solve
+    starts from and the welfare reference). progress: one line per round on stderr."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
     N = eq.economy.N
-    t = validate_tariffs(start * (1.0 - np.eye(N)), N)
+    t = validate_tariffs(np.asarray(start, np.float64) * (1.0 - np.eye(N)), N)
     t0 = time.perf_counter()
     change, rounds = np.inf, 0
     while rounds < max_rounds and change > tol:
@@ -94,7 +95,7 @@ def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start: float = 0.1,
             print(f"Nash round {rounds}: largest tariff change {change:.3e}",
                   file=sys.stderr, flush=True)
     W, foc = foc_residuals(eq, t, mode, opts=opts)
-    W_free, _ = foc_residuals(eq, np.zeros((N, N)), mode, opts=opts)
+    W_free = np.asarray(utilitarian_welfare(eq))  # the baseline (free trade)
     res = float(np.max(foc))
     return NashTariffs(t, W, W_free, res, foc, bool(change <= tol and res <= gtol), rounds,
                        change, time.perf_counter() - t0, mode)
