@@ -113,3 +113,14 @@ def test_optimal_uniform_tariff(two_country_eq, home_optimum):
     for r in grid:
         w, (ok, _, _) = policy.welfare_program(args, r * np.array([[0.0, 1.0], [0.0, 0.0]]), opts)
         assert bool(ok) and float(w[0]) < o.welfare, (r, float(w[0]), o.welfare)
+
+
+def test_symmetric_nash_tariffs(two_country_eq, home_optimum):
+    """Nash tariffs of the symmetric economy (Broyden on the stacked FOCs) are symmetric,
+    every FOC holds and both countries lose against free trade (a tariff war)."""
+    n = policy.nash_tariffs(two_country_eq, "uniform", start=float(home_optimum.rates[1]))
+    assert n.converged and n.foc_residual <= 1e-6
+    assert abs(n.tariffs[0, 1] - n.tariffs[1, 0]) <= 1e-6
+    assert abs(n.welfare[0] - n.welfare[1]) <= 1e-7
+    assert np.all(n.welfare < n.welfare_free)
+    assert 0.05 < n.tariffs[0, 1] < 1.0

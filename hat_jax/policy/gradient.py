@@ -24,7 +24,7 @@ from ..tariffs import validate_tariffs
 from ..welfare import country_index, counterfactual_options, financial_regime, fixed_beta_economy
 
 __all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tariff_gradient",
-           "policy_options", "value_and_gradient", "welfare_program"]
+           "policy_options", "value_and_gradient", "welfare_program", "welfare_jacobian"]
 
 
 class TariffArgs(NamedTuple):
@@ -87,6 +87,27 @@ def _gradient_program(args, t, w, opts):
                                      jax.lax.stop_gradient(warm))
 
     return jax.value_and_grad(objective, has_aux=True)(t)
+
+
+@jax.jit
+def _jacobian_program(args, t, opts):
+    """(dW_i/dt_kl [N, N, N] by N reverse passes sharing one solve, (W [N], converged,
+    warm start at t))."""
+
+    def f(tt):
+        welfare, e = _solve(args, tt, opts)
+        warm = args._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state, T=e.T)
+        return welfare, jax.lax.stop_gradient((welfare, e.converged, warm))
+
+    return jax.jacrev(f, has_aux=True)(t)
+
+
+def welfare_jacobian(args: TariffArgs, t, opts: EquilibriumOptions):
+    """(W [N], dW_i/dt_kl [N, N, N], converged, warm start at t): every country's welfare
+    gradient in one program (compiled once per shape)."""
+    J, (W, ok, warm) = compile_and_run(_jacobian_program,
+                                       (args, jnp.asarray(t, jnp.float64), opts))
+    return np.asarray(W), np.asarray(J), bool(ok), warm
 
 
 def value_and_gradient(args: TariffArgs, t, w, opts: EquilibriumOptions):

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..tariffs import validate_tariffs
-from ..welfare import country_index
+from ..welfare import country_index, utilitarian_welfare
 from .gradient import policy_options, tariff_args, value_and_gradient
 
 __all__ = ["MODES", "OptimalTariff", "optimal_tariff", "tariff_row", "softplus_inverse"]
@@ -113,8 +113,9 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     the FOC residual (uniform: |sum_j dW_i/dt_ij|; by partner: max_j |dW_i/dt_ij|) is
     below gtol / 10, or after ``max_steps``; ``converged``: the equilibrium at the
     optimum converged and the FOC residual <= ``gtol``. progress: one line per
-    evaluation on stderr. The equilibrium in each evaluation
-    starts from the baseline ``eq``."""
+    evaluation on stderr. The first equilibrium starts from ``eq`` (which may carry
+    tariffs: pass the equilibrium at the current tariffs as a warm start), each later
+    one from the previous evaluation."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
     econ = eq.economy
@@ -134,7 +135,10 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     w[i] = 1.0
     idx = list(partners)
     t0 = time.perf_counter()
-    w0 = value_and_gradient(warm[0], base, w, p_opts)[0]
+    if tariffs is None:  # the baseline's own tariffs: its welfare, no solve
+        w0 = float(utilitarian_welfare(eq)[i])
+    else:
+        w0 = value_and_gradient(warm[0], base, w, p_opts)[0]
     seen: dict = {}
 
     def fg(s):
