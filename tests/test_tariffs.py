@@ -2,10 +2,14 @@
 accounts identities, the symmetric log-utility theory check, bad input, counterfactuals,
 welfare derivatives against central differences, optimal and Nash tariffs."""
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 
 import hat_jax
+from hat_jax import cli
 from hat_jax import policy
 from hat_jax import welfare as wf
 
@@ -124,3 +128,37 @@ def test_symmetric_nash_tariffs(two_country_eq, home_optimum):
     assert abs(n.welfare[0] - n.welfare[1]) <= 1e-7
     assert np.all(n.welfare < n.welfare_free)
     assert 0.05 < n.tariffs[0, 1] < 1.0
+
+
+def test_tariffs_under_financial_autarky(two_country_eq):
+    """Both bond-market regimes: under financial autarky (R_i each, A'_i = 0) with
+    asymmetric tariffs the rebates clear and Y_i + Rev_i = PC_i (trade balanced at
+    producer prices plus revenue)."""
+    econ = two_country_eq.economy.replace(tariffs=np.array([[0.0, 0.2], [0.05, 0.0]]))
+    eq = hat_jax.solve_equilibrium(econ, hat_jax.EquilibriumOptions(regime="autarky"))
+    a = eq.world.aggregates
+    gdp = float(np.sum(a.Y))
+    assert np.shape(eq.R) == (2,) and float(eq.residual) <= 1e-10
+    np.testing.assert_allclose(np.asarray(econ.L) * np.asarray(eq.T), a.revenue,
+                               atol=1e-10 * gdp)
+    np.testing.assert_allclose(a.Y + a.revenue, a.PC, atol=1e-9 * gdp)
+    np.testing.assert_allclose(a.Y + a.revenue, a.PC + a.exports - a.imports, atol=1e-10 * gdp)
+    assert float(a.revenue[0]) > float(a.revenue[1]) > 0
+
+
+def _cli(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(argv)
+    return rc, err.getvalue()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["counterfactual", "two_country", "--tariff-war", "-0.1"], "--tariff-war: the tariff must be >= 0"),
+    (["counterfactual", "two_country", "--uniform-tariff", "Home", "x"], "--uniform-tariff: the tariff must be a number"),
+    (["counterfactual", "two_country", "--uniform-tariff", "Mars", "0.1"], "Mars"),
+    (["tariff", "two_country", "--grid", "1"], "--grid must be 0 or at least 2"),
+])
+def test_cli_bad_tariff_input(argv, message):
+    rc, err = _cli(argv + ["--Na", str(NA_TEST)])
+    assert rc == 1 and message in err, err
