@@ -8,7 +8,10 @@ dropped, as in the reference; the numeraire is mean(W) = 1.
 Unknowns are mapped to an unconstrained vector x so that Newton steps cannot leave the
 admissible set: wages W = N softmax(x_W, 0) (positive, mean one); R = (1 - e^{x_R})/beta
 (so beta R < 1 always), or in the "beta" mode (R given) beta = (1 - e^{x_beta})/R.
-Residuals are excess demands divided by world GDP.
+Residuals are excess demands divided by world GDP. With tariffs (``economy.tariffs`` not
+None, model.md s.14) the N lump-sum rebates T_i are unknowns too (levels, the last N
+entries of x) with the revenue conditions L_i T_i = Rev_i, and the goods markets clear
+at producer prices; free trade (tariffs None) solves exactly the system above.
 
 The root is found by damped Newton with the exact Jacobian (forward-mode AD through the
 household and distribution fixed points, which are themselves differentiated by the
