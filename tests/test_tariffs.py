@@ -87,10 +87,11 @@ def test_bad_tariffs(two_country_eq, bad, match):
 def test_welfare_gradient_in_tariffs_matches_central_differences(two_country_eq):
     """dW_i/dt_kl by AD through the equilibrium (IFT) against central differences."""
     t = np.array([[0.0, 0.1], [0.05, 0.0]])
-    args = policy.tariff_args(two_country_eq)
-    opts = policy.policy_options(two_country_eq)
+    at_t = wf.counterfactual(two_country_eq, tariffs=t).new  # a warm start for every solve
+    args = policy.tariff_args(at_t)
+    opts = policy.policy_options(at_t)
     welfare = lambda tt: policy.welfare_program(args, tt, opts)[0]
-    g = policy.tariff_gradient(two_country_eq, "Home", t)
+    g = policy.tariff_gradient(at_t, "Home")
     assert g.converged and abs(g.value - float(welfare(t)[0])) < 1e-10
     h = 1e-5
     for k, l in ((0, 1), (1, 0)):
@@ -111,8 +112,9 @@ def test_optimal_uniform_tariff(two_country_eq, home_optimum):
     assert o.converged and o.foc_residual <= 1e-6
     rate = float(o.rates[1])
     assert 0.05 < rate < 1.0 and o.welfare > o.welfare0
-    args = policy.tariff_args(two_country_eq)
-    opts = policy.policy_options(two_country_eq)
+    at_opt = wf.counterfactual(two_country_eq, tariffs=o.tariffs).new  # warm start
+    args = policy.tariff_args(at_opt)
+    opts = policy.policy_options(at_opt)
     grid = rate + np.array([-0.1, -0.01, 0.01, 0.1])
     for r in grid:
         w, (ok, _, _) = policy.welfare_program(args, r * np.array([[0.0, 1.0], [0.0, 0.0]]), opts)
