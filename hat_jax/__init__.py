@@ -90,6 +90,9 @@ from .batched import solve_equilibria, stack_economies
 from .scenarios import ScenarioResults, Scenarios, scenario_frame, solve_scenarios
 from . import tables
 from .tables import GravitySpec, TablesError, world_from_tables
+from .tariffs import tariff_war, uniform_tariffs, validate_tariffs
+from . import policy
+from .policy import NashTariffs, OptimalTariff, nash_tariffs, optimal_tariff, tariff_gradient
 
 __version__ = "0.1.0"
 
@@ -117,4 +120,6 @@ __all__ = [
     "scenarios", "solve_equilibria", "stack_economies", "ScenarioResults", "Scenarios",
     "scenario_frame", "solve_scenarios",
     "tables", "GravitySpec", "TablesError", "world_from_tables",
+    "tariff_war", "uniform_tariffs", "validate_tariffs", "policy", "NashTariffs",
+    "OptimalTariff", "nash_tariffs", "optimal_tariff", "tariff_gradient",
 ]

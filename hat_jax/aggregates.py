@@ -9,6 +9,11 @@ With lambda_i(a, z) summing to one in every country i:
 
 Identities (tests): Y_i = PC_i + (A'_i - R A_i) always, and Y_i = PC_i + X_i - M_i when
 the goods markets clear (X_i = sum_{n != i} M_ni exports, M_i = sum_{j != i} M_ij imports).
+
+With tariffs t (model.md s.14) M is at consumer prices; the seller j's sales are
+S_j = sum_i M_ij / (1 + t_ij) (the goods market is Y_j = S_j), exports and imports are
+at producer prices, Rev_i = sum_j t_ij/(1 + t_ij) M_ij, and the identities read
+Y_i + Rev_i = PC_i + (A'_i - R A_i) = PC_i + X_i - M_i (with T_i = Rev_i / L_i).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from .household import HouseholdProblem, HouseholdSolution, asset_grid
+from .tariffs import producer_values, tariff_revenue
 
 __all__ = [
     "Aggregates", "efficiency_units", "trade_flows", "asset_demand", "aggregate",
@@ -26,7 +32,11 @@ __all__ = [
 
 
 class Aggregates(NamedTuple):
-    """Country aggregates (arrays over countries; M and trade_shares are [importer, exporter])."""
+    """Country aggregates (arrays over countries; M and trade_shares are [importer, exporter]).
+
+    sales[j] = sum_i M_ij / (1 + t_ij): the value seller j receives (the goods market is
+    Y_j = sales_j); revenue[i]: importer i's tariff revenue (zeros under free trade).
+    """
 
     M: jax.Array
     trade_shares: jax.Array
@@ -39,6 +49,8 @@ class Aggregates(NamedTuple):
     imports: jax.Array
     home_choice_mean: jax.Array
     share_constrained: jax.Array
+    sales: jax.Array | None = None
+    revenue: jax.Array | None = None
 
 
 def efficiency_units(lam, z, L):
@@ -56,9 +68,10 @@ def asset_demand(lam, pi, a_next, L):
     return L * jnp.einsum("iaz,iazj->i", lam, pi * a_next)
 
 
-def aggregate(households: HouseholdSolution, lam, problems: HouseholdProblem, L, Na: int
-              ) -> Aggregates:
-    """All aggregates of the world at given policies and distributions."""
+def aggregate(households: HouseholdSolution, lam, problems: HouseholdProblem, L, Na: int,
+              tariffs=None) -> Aggregates:
+    """All aggregates of the world at given policies and distributions (``tariffs``: the
+    N x N tariff matrix the consumer prices ``problems.p`` include, or None)."""
     grid = jax.vmap(asset_grid, in_axes=(0, None))(problems, Na)  # [i, a]
     Neff = efficiency_units(lam, problems.z, L)
     Y = problems.W * Neff
@@ -67,7 +80,12 @@ def aggregate(households: HouseholdSolution, lam, problems: HouseholdProblem, L,
     shares = M / PC[:, None]
     bonds = asset_demand(lam, households.pi, households.a_next, L)
     assets = L * jnp.einsum("iaz,ia->i", lam, grid)
-    offdiag = M - jnp.diag(jnp.diag(M))
+    if tariffs is None:
+        M_seller, revenue = M, jnp.zeros_like(PC)
+    else:
+        M_seller, revenue = producer_values(M, tariffs), tariff_revenue(M, tariffs)
+    sales = jnp.sum(M_seller, axis=0)
+    offdiag = M_seller - jnp.diag(jnp.diag(M_seller))
     exports = jnp.sum(offdiag, axis=0)
     imports = jnp.sum(offdiag, axis=1)
     N = lam.shape[0]
@@ -75,4 +93,4 @@ def aggregate(households: HouseholdSolution, lam, problems: HouseholdProblem, L,
     home = jnp.einsum("iaz,iaz->i", lam, pi_home)
     constrained = jnp.sum(lam[:, 0, :], axis=1)
     return Aggregates(M, shares, PC, Y, Neff, bonds, assets, exports, imports, home,
-                      constrained)
+                      constrained, sales, revenue)

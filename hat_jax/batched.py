@@ -24,7 +24,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _newton
 from .equilibrium import (Equilibrium, EquilibriumOptions, _finish, _newton_system, decode,
-                          encode)
+                          encode, transfers_from_x)
 from .household import initial_state
 from .params import Economy, household_problems, validate_economy
 
@@ -93,7 +93,7 @@ def _starts(economies, W0, R0, beta0, opts, hh_state0):
     if hh_state0 is None:
         def cold(e, x):
             W, R, beta = decode(x, e, opts, R_fixed)
-            probs = household_problems(e, W, R, beta)
+            probs = household_problems(e, W, R, beta, transfers_from_x(x, e))
             return jax.vmap(initial_state, in_axes=(0, None))(probs,
                                                               opts.household_options(e))
         s0 = jax.vmap(cold)(economies, x0)

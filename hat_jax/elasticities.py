@@ -269,7 +269,8 @@ def trade_elasticities(equilibrium, importer=None, opts: EquilibriumOptions | No
     rows = np.asarray(idx)
     take = lambda x: jnp.asarray(x)[rows]
     problems = jax.tree_util.tree_map(take, household_problems(economy, equilibrium.W,
-                                                               equilibrium.R, equilibrium.beta))
+                                                               equilibrium.R, equilibrium.beta,
+                                                               equilibrium.T))
     state0 = jax.tree_util.tree_map(take, equilibrium.world.households.state)
     lam = take(equilibrium.world.distribution.lam)
     opts = opts.household_options(economy)

@@ -8,7 +8,10 @@ dropped, as in the reference; the numeraire is mean(W) = 1.
 Unknowns are mapped to an unconstrained vector x so that Newton steps cannot leave the
 admissible set: wages W = N softmax(x_W, 0) (positive, mean one); R = (1 - e^{x_R})/beta
 (so beta R < 1 always), or in the "beta" mode (R given) beta = (1 - e^{x_beta})/R.
-Residuals are excess demands divided by world GDP.
+Residuals are excess demands divided by world GDP. With tariffs (``economy.tariffs`` not
+None, model.md s.14) the N lump-sum rebates T_i are unknowns too (levels, the last N
+entries of x) with the revenue conditions L_i T_i = Rev_i, and the goods markets clear
+at producer prices; free trade (tariffs None) solves exactly the system above.
 
 The root is found by damped Newton with the exact Jacobian (forward-mode AD through the
 household and distribution fixed points, which are themselves differentiated by the
@@ -58,8 +61,9 @@ from .results import (
 __all__ = [
     "Equilibrium", "EquilibriumOptions", "HISTORY_COLUMNS", "World", "check_equilibrium",
     "decode", "default_guess", "encode", "equilibrium_root", "excess_demands",
-    "market_residuals", "newton_path", "solve_equilibrium", "solve_equilibrium_jit",
-    "solve_world", "trade_residual", "value_and_jacobian",
+    "market_residuals", "newton_path", "revenue_residuals", "solve_equilibrium",
+    "solve_equilibrium_jit", "solve_world", "trade_residual", "transfers_from_x",
+    "value_and_jacobian",
 ]
 
 HISTORY_COLUMNS = _newton.HISTORY_COLUMNS
@@ -174,7 +178,9 @@ class Equilibrium(NamedTuple):
     see :func:`newton_path`): every iteration from :func:`solve_equilibrium`, the first
     64 rows (NaN after the last iteration) from :func:`solve_equilibrium_jit`;
     trade_residual: the largest goods-market excess demand relative to the seller's
-    trade volume (see :func:`trade_residual`).
+    trade volume (see :func:`trade_residual`); T[i]: the lump-sum tariff rebate per
+    household (zeros under free trade); revenue_residuals[i]: (L_i T_i - Rev_i) / world
+    GDP (empty under free trade, ``economy.tariffs is None``).
     """
 
     economy: Economy
@@ -191,6 +197,8 @@ class Equilibrium(NamedTuple):
     residual: jax.Array
     history: jax.Array
     trade_residual: jax.Array
+    T: jax.Array | None = None
+    revenue_residuals: jax.Array | None = None
 
 
 # ----------------------------------------------------------------- unknowns <-> prices
@@ -211,7 +219,7 @@ def decode(x, economy: Economy, opts: EquilibriumOptions, R_fixed):
     W = wages_from_x(x[: N - 1])
     if opts.regime == "autarky":
         beta = economy.beta
-        R = (1.0 - jnp.exp(x[N - 1:])) / beta
+        R = (1.0 - jnp.exp(x[N - 1:2 * N - 1])) / beta
     elif opts.unknown == "R":
         beta = economy.beta
         R = (1.0 - jnp.exp(x[N - 1])) / beta
@@ -221,8 +229,16 @@ def decode(x, economy: Economy, opts: EquilibriumOptions, R_fixed):
     return W, R, beta
 
 
-def encode(W, R, beta, economy: Economy, opts: EquilibriumOptions):
-    """(W, R, beta) -> unconstrained x (inverse of :func:`decode`)."""
+def transfers_from_x(x, economy: Economy):
+    """The lump-sum rebates T (the last N unknowns with tariffs; zeros under free trade)."""
+    if not economy.has_tariffs:
+        return jnp.zeros(economy.N, x.dtype)
+    return x[x.shape[0] - economy.N:]
+
+
+def encode(W, R, beta, economy: Economy, opts: EquilibriumOptions, T=None):
+    """(W, R, beta[, T]) -> unconstrained x (inverse of :func:`decode` and
+    :func:`transfers_from_x`; T, default zeros, is appended only with tariffs)."""
     xw = x_from_wages(W)
     if opts.regime == "autarky":
         xr = jnp.log(1.0 - economy.beta * jnp.broadcast_to(jnp.asarray(R, jnp.float64),
@@ -231,13 +247,17 @@ def encode(W, R, beta, economy: Economy, opts: EquilibriumOptions):
         xr = jnp.log(1.0 - economy.beta * jnp.asarray(R, jnp.float64))[None]
     else:
         xr = jnp.log(1.0 - jnp.asarray(beta, jnp.float64) * jnp.asarray(R, jnp.float64))[None]
-    return jnp.concatenate([xw, xr])
+    if not economy.has_tariffs:
+        return jnp.concatenate([xw, xr])
+    T = jnp.zeros(economy.N) if T is None else jnp.asarray(T, jnp.float64)
+    return jnp.concatenate([xw, xr, jnp.broadcast_to(T, (economy.N,))])
 
 
 # ------------------------------------------------------------------- world at prices
 def solve_world(economy: Economy, W, R, beta, hh_state0=None,
-                opts: EquilibriumOptions | None = None, **overrides) -> World:
-    """Households, stationary distributions and aggregates of every country at (W, R, beta).
+                opts: EquilibriumOptions | None = None, *, T=None, **overrides) -> World:
+    """Households, stationary distributions and aggregates of every country at (W, R, beta)
+    and lump-sum transfers T (default 0; prices include the economy's tariffs).
 
     opts: :class:`EquilibriumOptions` (only its household and distribution settings
     matter here); keyword ``overrides`` replace its fields (``hh_tol=1e-12``, ...).
@@ -247,20 +267,20 @@ def solve_world(economy: Economy, W, R, beta, hh_state0=None,
     opts = EquilibriumOptions() if opts is None else opts
     if overrides:
         opts = opts.replace(**overrides)
-    problems = household_problems(economy, W, R, beta)
+    problems = household_problems(economy, W, R, beta, T)
     hh = solve_households(problems, opts.household_options(economy), state0=hh_state0,
                           throw=False)
     dist = stationary_distributions(hh.pi, hh.lottery_lo, hh.lottery_w, problems.P,
                                     opts.distribution_options(), throw=False)
-    agg = aggregate(hh, dist.lam, problems, economy.L, economy.Na)
+    agg = aggregate(hh, dist.lam, problems, economy.L, economy.Na, economy.tariffs)
     return World(problems, hh, dist, agg)
 
 
 def market_residuals(agg: Aggregates, opts: EquilibriumOptions):
     """(goods residuals j=1..N-1, bond residual(s), dropped goods residual j=0), each
-    relative to world GDP."""
+    relative to world GDP; goods markets at producer prices (Y_j = sales_j)."""
     gdp = jnp.sum(agg.Y)
-    goods = (agg.Y - jnp.sum(agg.M, axis=0)) / gdp
+    goods = (agg.Y - _sales(agg)) / gdp
     if opts.regime == "global":
         bonds = jnp.sum(agg.bond_demand)[None] / gdp
     else:
@@ -268,10 +288,19 @@ def market_residuals(agg: Aggregates, opts: EquilibriumOptions):
     return goods[1:], bonds, goods[0]
 
 
+def _sales(agg: Aggregates):
+    return jnp.sum(agg.M, axis=0) if agg.sales is None else agg.sales
+
+
+def revenue_residuals(agg: Aggregates, L, T):
+    """(L_i T_i - Rev_i) / world GDP: the rebate condition of every country."""
+    return (L * T - agg.revenue) / jnp.sum(agg.Y)
+
+
 def trade_residual(agg: Aggregates):
     """max_j |Y_j - sum_i M_ij| / (exports_j + imports_j): goods-market excess demand
     relative to each seller's trade volume (every market, the dropped one included)."""
-    excess = jnp.abs(agg.Y - jnp.sum(agg.M, axis=0))
+    excess = jnp.abs(agg.Y - _sales(agg))
     trade = agg.exports + agg.imports
     return jnp.max(jnp.where(trade > 0, excess / jnp.where(trade > 0, trade, 1.0),
                              jnp.where(excess > 0, jnp.inf, 0.0)))
@@ -281,8 +310,11 @@ def _system(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
     """(residuals, (household states, inner solves converged, goods markets clear
     relative to trade))."""
     W, R, beta = decode(x, economy, opts, R_fixed)
-    world = solve_world(economy, W, R, beta, hh_state, opts)
+    T = transfers_from_x(x, economy)
+    world = solve_world(economy, W, R, beta, hh_state, opts, T=T)
     goods, bonds, _ = market_residuals(world.aggregates, opts)
+    if economy.has_tariffs:
+        bonds = jnp.concatenate([bonds, revenue_residuals(world.aggregates, economy.L, T)])
     inner = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
     trade_ok = trade_residual(world.aggregates) <= opts.trade_tol
     return jnp.concatenate([goods, bonds]), (world.households.state, inner, trade_ok)
@@ -341,13 +373,13 @@ def _equilibrium_root_jvp(opts, primals, tangents):
                               jnp.zeros_like(hist))
 
 
-def _start(economy, W0, R0, beta0, opts, hh_state0):
-    """(x0, R_fixed, household warm start) from starting prices."""
+def _start(economy, W0, R0, beta0, opts, hh_state0, T0=None):
+    """(x0, R_fixed, household warm start) from starting prices (and rebates T0)."""
     R_fixed = jnp.asarray(R0 if opts.unknown == "beta" else 1.0, jnp.float64)
-    x0 = lax.stop_gradient(encode(W0, R0, beta0, economy, opts))
+    x0 = lax.stop_gradient(encode(W0, R0, beta0, economy, opts, T0))
     if hh_state0 is None:
         W, R, beta = decode(x0, economy, opts, R_fixed)
-        probs = household_problems(economy, W, R, beta)
+        probs = household_problems(economy, W, R, beta, transfers_from_x(x0, economy))
         hopts = opts.household_options(economy)
         hh_state0 = jax.vmap(initial_state, in_axes=(0, None))(probs, hopts)
     return x0, R_fixed, lax.stop_gradient(hh_state0)
@@ -356,22 +388,28 @@ def _start(economy, W0, R0, beta0, opts, hh_state0):
 def _finish(x, s, it, history, economy, R_fixed, opts) -> Equilibrium:
     """The equilibrium record at the root x (world re-solved from the warm start s)."""
     W, R, beta = decode(x, economy, opts, R_fixed)
-    world = solve_world(economy, W, R, beta, s, opts)
+    T = transfers_from_x(x, economy)
+    world = solve_world(economy, W, R, beta, s, opts, T=T)
     goods, bonds, walras = market_residuals(world.aggregates, opts)
+    rev = revenue_residuals(world.aggregates, economy.L, T)[:economy.N if economy.has_tariffs
+                                                            else 0]
     res = jnp.maximum(jnp.max(jnp.abs(goods)), jnp.max(jnp.abs(bonds)))
+    if economy.has_tariffs:
+        res = jnp.maximum(res, jnp.max(jnp.abs(rev)))
     trade_res = trade_residual(world.aggregates)
     ok = (res <= opts.tol) & (trade_res <= opts.trade_tol) \
         & jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
     return Equilibrium(economy, W, R, beta, world, goods, bonds, walras, x, ok, it, res,
-                       history, trade_res)
+                       history, trade_res, T, rev)
 
 
 def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
-                          hh_state0=None, throw: bool = True) -> Equilibrium:
+                          hh_state0=None, throw: bool = True, T0=None) -> Equilibrium:
     """The jit-able, differentiable core of :func:`solve_equilibrium`.
 
     W0, R0, beta0: starting prices (in the "beta" mode R0 is the fixed target R, and
-    derivatives with respect to it are exact too). throw: attach a runtime error
+    derivatives with respect to it are exact too); T0: starting tariff rebates (default
+    0; used only when the economy has tariffs). throw: attach a runtime error
     (equinox.error_if) that fires if the equilibrium or an inner solve did not converge;
     with throw=False inspect ``converged`` / ``residual`` yourself. ``history`` keeps the
     first HISTORY_ROWS (64) Newton iterations. Validation: an :class:`Economy` is
@@ -383,7 +421,7 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     under the cost floor, an error naming d when violated).
     """
     economy = traced_cost_check(economy)  # d under jit: checked in the program
-    x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0)
+    x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0, T0)
     x, s, it, history = equilibrium_root(x0, economy, s0, R_fixed, opts)
     eq = _finish(x, s, it, history, economy, R_fixed, opts)
     if throw:
@@ -431,11 +469,13 @@ _finish_jit = jax.jit(_finish)
 
 def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, *, W0=None,
                       R0=None, beta0=None, hh_state0=None, throw: bool = True,
-                      timings: dict | None = None) -> Equilibrium:
+                      timings: dict | None = None, T0=None) -> Equilibrium:
     """Solve the stationary world equilibrium (model.md section 6).
 
     opts: :class:`EquilibriumOptions` (regime, unknown R or beta, tolerances).
     W0, R0, beta0: starting prices; in the "beta" mode R0 is the target R (default 1.01).
+    T0: starting tariff rebates per household (default 0; only with tariffs, when the N
+      rebates T_i = Rev_i / L_i are unknowns too, model.md s.14).
     throw: raise ConvergenceError with residuals and iterations if not converged.
     timings: if a dict is given, 'compile_s' and 'run_s' are written into it (compile_s
       is ~0 when the programs for these shapes were compiled before in this process,
@@ -451,8 +491,9 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     opts = opts.replace(verbose=False)  # printing happens here, not in the programs
     W0, R0, beta0 = default_guess(economy, opts, W0, R0, beta0)
     check_prices(economy, W0, R0, beta0 if opts.unknown == "beta" else None)
+    T0 = None if T0 is None or not economy.has_tariffs else jnp.asarray(T0, jnp.float64)
     args = (economy, jnp.asarray(W0), jnp.asarray(R0, jnp.float64),
-            jnp.asarray(beta0, jnp.float64), opts, hh_state0)
+            jnp.asarray(beta0, jnp.float64), opts, hh_state0, T0)
     t0 = time.perf_counter()
     start = compiled(_start_jit, args)
     x0, R_fixed, s0 = start.out_info

@@ -22,6 +22,7 @@ import numpy as np
 
 from .household import HouseholdOptions, HouseholdProblem, check_grid_size
 from .income import IncomeProcess, income_process, validate_transition
+from .tariffs import validate_tariffs
 
 __all__ = [
     "Economy", "validate_economy", "validate_trade_costs", "traced_cost_check", "make_economy",
@@ -36,6 +37,11 @@ def _f64(x):
     if isinstance(x, jax.core.Tracer):
         return x
     return jnp.asarray(x, dtype=jnp.float64)
+
+
+def _f64_or_none(x):
+    """Field converter of optional arrays (the tariff matrix): None stays None."""
+    return None if x is None else _f64(x)
 
 
 def _concrete(x) -> bool:
@@ -56,6 +62,11 @@ class Economy(eqx.Module):
     country scaling), cost_floor (True, the default: every d_ij >= 1, model.md s.1;
     False: the paper's convention for proportional cost cuts, off-diagonal costs may
     fall below 1, d_ij > 0; d_ii = 1 either way).
+    tariffs[i, j] >= 0 (t_ii = 0): ad-valorem tariff of importer i on j's variety
+    (model.md s.14), or None (the default): free trade, and the equilibrium solves the
+    same program as before tariffs existed. With a matrix (zeros included) the
+    equilibrium also solves the lump-sum rebates T_i (see :mod:`hat_jax.tariffs`);
+    :attr:`tariff_matrix` is the matrix either way.
     """
 
     A: jax.Array = eqx.field(converter=_f64)
@@ -74,10 +85,23 @@ class Economy(eqx.Module):
     countries: tuple = eqx.field(static=True)
     scale_by_tfp: bool = eqx.field(static=True, default=True)
     cost_floor: bool = eqx.field(static=True, default=True)
+    tariffs: jax.Array | None = eqx.field(default=None, converter=_f64_or_none)
 
     @property
     def N(self) -> int:
         return self.A.shape[0]
+
+    @property
+    def has_tariffs(self) -> bool:
+        """Whether the economy carries a tariff matrix (static: a different program)."""
+        return self.tariffs is not None
+
+    @property
+    def tariff_matrix(self):
+        """The N x N tariff matrix t (zeros under free trade, tariffs=None)."""
+        if self.tariffs is None:
+            return jnp.zeros((self.N, self.N), self.A.dtype)
+        return self.tariffs
 
     @property
     def Nz(self) -> int:
@@ -91,7 +115,7 @@ class Economy(eqx.Module):
 
     def __check_init__(self):
         if _concrete((self.A, self.L, self.d, self.beta, self.sigma, self.phi, self.amax,
-                      self.P, self.z, self.y_P, self.gamma)):
+                      self.P, self.z, self.y_P, self.gamma, self.tariffs)):
             validate_economy(self)
 
 
@@ -226,6 +250,8 @@ def validate_economy(e: Economy) -> None:
                          f"shape {y_P.shape}" + ("" if y_P.shape != z.shape else f": {y_P}"))
     if len(e.countries) != N:
         raise ValueError(f"countries must have {N} labels, got {len(e.countries)}: {e.countries}")
+    if e.tariffs is not None:
+        validate_tariffs(e.tariffs, N, e.countries)
 
 
 def make_economy(
@@ -244,11 +270,13 @@ def make_economy(
     countries: Sequence[str] | None = None,
     scale_by_tfp: bool = True,
     cost_floor: bool = True,
+    tariffs=None,
 ) -> Economy:
     """Build and validate an :class:`Economy`. ``d`` is the N x N trade-cost matrix
     (importer rows); A and L default to ones; income defaults to the reference process.
     cost_floor: True (default) requires d >= 1; False lets off-diagonal costs fall below 1
-    (the paper's convention; see :class:`Economy`)."""
+    (the paper's convention; see :class:`Economy`). tariffs: an N x N tariff matrix
+    (importer rows) or None (free trade; see :class:`Economy`)."""
     d = np.asarray(d, dtype=np.float64)
     if d.ndim != 2:
         raise ValueError(f"d must be an N x N matrix, got shape {d.shape}")
@@ -265,6 +293,7 @@ def make_economy(
         phi=f(phi), amax=f(amax), z=f(income.z), P=f(income.P), y_P=f(income.y_P),
         gamma=float(gamma), Na=check_grid_size(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
         cost_floor=bool(cost_floor),
+        tariffs=None if tariffs is None else f(validate_tariffs(tariffs, N, countries)),
     )
 
 
@@ -274,8 +303,10 @@ def household_options(economy: Economy, **kw) -> HouseholdOptions:
 
 
 def delivered_prices(economy: Economy, W):
-    """p_ij = d_ij W_j / A_j (the price of j's variety delivered to i; W_j/A_j = p_j)."""
-    return economy.d * (W / economy.A)[None, :]
+    """p_ij = (1 + t_ij) d_ij W_j / A_j: the consumer price of j's variety delivered to i
+    (W_j/A_j = p_j; t = 0 under free trade, where the factor is left out)."""
+    p = economy.d * (W / economy.A)[None, :]
+    return p if economy.tariffs is None else (1.0 + economy.tariffs) * p
 
 
 def country_scale(economy: Economy):
@@ -288,8 +319,9 @@ def country_scale(economy: Economy):
 def household_problems(economy: Economy, W, R, beta=None, T=None) -> HouseholdProblem:
     """Per-country household inputs (leading axis = country) at wages W and interest R.
 
-    R may be a scalar (financial globalization) or one per country (autarky).
-    sigma_i = sigma A_i^(1-gamma); psi_ij(z) = psi_slope A_i^(1-gamma) y_P(z) 1{j=i};
+    R may be a scalar (financial globalization) or one per country (autarky); T: the
+    lump-sum transfer of each country's households (the tariff rebate; default 0).
+    Prices p_ij include the economy's tariffs. sigma_i = sigma A_i^(1-gamma); psi_ij(z) = psi_slope A_i^(1-gamma) y_P(z) 1{j=i};
     grid from -phi A_i to amax A_i (A_i = 1 without scaling).
     """
     N, Na, Nz = economy.N, economy.Na, economy.Nz

@@ -47,6 +47,8 @@ def asset_grid_of(problems, i, Na):
 # compilation cache.
 LONG_FILES = (
     "test_notebook_welfare.py",       # ~2.2
+    "test_tariffs.py",                # ~2-4 (optimal and Nash tariffs; loaded machine)
+    "test_notebook_trade_policy.py",  # ~2-5 (loaded machine)
     "test_welfare.py",                # ~2
     "test_scenarios.py",              # ~1.5?: five subprocesses (jax.distributed, SIGKILL)
     "test_derivatives.py",            # ~1.3

@@ -35,7 +35,7 @@ NEEDS_DATA = {"ek_world.ipynb", "elasticities.ipynb", "calibration.ipynb", "welf
 CELL_TIMEOUT_S = 600
 # Notebooks executed by a test file of their own (tests/test_notebook_<stem>.py), so that
 # the two pytest-xdist workers (whole files per worker) share the long notebooks.
-OWN_FILE = {"welfare.ipynb", "calibration.ipynb", "elasticities.ipynb"}
+OWN_FILE = {"welfare.ipynb", "calibration.ipynb", "elasticities.ipynb", "trade_policy.ipynb"}
 
 
 def _data_dir() -> str | None:

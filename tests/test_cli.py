@@ -280,8 +280,8 @@ def test_save_figure_atomic_and_closed(tmp_path):
 
 
 def test_every_command_is_registered():
-    """The six commands, in help order, each a module with add_parser and run."""
+    """The commands, in help order, each a module with add_parser and run."""
     assert list(cli.COMMANDS) == ["solve", "elasticities", "calibrate", "counterfactual",
-                                  "planner", "sweep"]
+                                  "planner", "sweep", "tariff"]
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
     assert list(sub.choices) == list(cli.COMMANDS)

@@ -12,13 +12,13 @@ PKG = ROOT / "hat_jax"
 
 # Layers of the data flow, lowest first; a module may import its own layer or lower ones.
 LAYERS = [
-    {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson"},
+    {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson", "tariffs"},
     {"household"},
     {"params", "distribution", "aggregates"},
     {"_newton", "diagnostics", "equilibrium", "batched"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
     {"calibration", "elasticities", "welfare", "planner"},
-    {"scenarios"},
+    {"scenarios", "policy"},
     {"report"},
     {"cli"},
 ]

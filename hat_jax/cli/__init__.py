@@ -6,6 +6,7 @@
     hat counterfactual PRESET ...   (:mod:`hat_jax.cli.counterfactual`)
     hat planner PRESET ...          (:mod:`hat_jax.cli.planner`)
     hat sweep PRESET ...            (:mod:`hat_jax.cli.sweep`)
+    hat tariff PRESET ...           (:mod:`hat_jax.cli.tariff`)
 
 Each command module has ``add_parser(sub)`` and ``run(args) -> exit code``; what they
 share (economy options, the baseline solve, exit codes, printing) is in
@@ -30,7 +31,7 @@ from typing import Sequence
 
 import hat_jax
 
-from . import calibrate, counterfactual, elasticities, planner, solve, sweep
+from . import calibrate, counterfactual, elasticities, planner, solve, sweep, tariff
 from hat_jax.data import DataWarning
 from hat_jax.report.files import check_writable_folder
 
@@ -46,6 +47,7 @@ COMMANDS = {
     "counterfactual": counterfactual,
     "planner": planner,
     "sweep": sweep,
+    "tariff": tariff,
 }
 
 

@@ -1,7 +1,8 @@
 """``hat counterfactual``: welfare effects of a change in trade costs (model.md s.10).
 
     hat counterfactual PRESET (--global-cut C | --unilateral ISO C | --bilateral I J C
-                               | --costs FILE) [--symmetric] [--floor-costs | --no-floor-costs]
+                               | --costs FILE | --tariffs FILE | --uniform-tariff ISO T
+                               | --tariff-war T) [--symmetric] [--floor-costs | --no-floor-costs]
                       [--country ISO] [--theta T]
                       [--ev-tol TOL] [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
@@ -13,7 +14,10 @@ benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by def
 (``--floor-costs``); ``--no-floor-costs`` keeps costs that fall below 1 (the paper's
 convention; a warning lists the pairs) and lets a ``--costs`` file hold them. ``--country``
 defaults to the cutting country (the importer of a bilateral cut), else USA if present,
-else the first country. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some
+else the first country. Tariff experiments (model.md s.14) keep the costs and impose an
+N x N tariff matrix (``--tariffs``, importer rows), one country's uniform rate on every
+partner (``--uniform-tariff``) or the same rate everywhere (``--tariff-war``); the revenue
+is rebated lump sum and the EV scales all income, the rebate included. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some
 state did not converge).
 """
 
@@ -25,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from hat_jax import tariffs as tf
 from hat_jax import welfare as wf
 from hat_jax.report.readers import read_cost_matrix
 from hat_jax.report.welfare import (
@@ -48,7 +53,7 @@ from .common import (
     wrote,
 )
 
-__all__ = ["add_parser", "experiment_costs", "run"]
+__all__ = ["add_parser", "experiment_costs", "experiment_tariffs", "run"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -73,6 +78,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="scale d[I, J] (I importing from J) by 1 - C")
     g.add_argument("--costs", metavar="FILE",
                    help="new N x N trade-cost matrix (CSV or .npy, importer rows)")
+    g.add_argument("--tariffs", metavar="FILE",
+                   help="N x N ad-valorem tariff matrix t_ij >= 0, t_ii = 0 (CSV or .npy, "
+                   "importer rows), revenue rebated lump sum")
+    g.add_argument("--uniform-tariff", dest="uniform_tariff", nargs=2, metavar=("ISO", "T"),
+                   help="country ISO levies the tariff T (e.g. 0.1) on every partner")
+    g.add_argument("--tariff-war", dest="tariff_war", type=float, metavar="T",
+                   help="every country levies the tariff T on every partner")
     x.add_argument("--symmetric", action="store_true",
                    help="with --bilateral: cut d[J, I] as well")
     x.add_argument("--floor-costs", dest="floor_costs", action=argparse.BooleanOptionalAction,
@@ -132,6 +144,34 @@ def experiment_costs(args, economy):
     return d, {"kind": "costs", "file": str(args.costs), "clamped": [], **conv(d)}, None
 
 
+def experiment_tariffs(args, economy):
+    """(tariff matrix or None, description dict, default country index or None) of a
+    tariff experiment on the command line (None: not a tariff experiment)."""
+    N = economy.N
+    if getattr(args, "tariffs", None) is not None:
+        t = tf.validate_tariffs(read_cost_matrix(args.tariffs, economy.countries, "--tariffs"),
+                                N, economy.countries, "--tariffs")
+        return t, {"kind": "tariffs", "file": str(args.tariffs)}, None
+    if getattr(args, "uniform_tariff", None) is not None:
+        iso, rate = args.uniform_tariff
+        try:
+            rate = float(rate)
+        except ValueError:
+            raise ValueError(f"--uniform-tariff: the tariff must be a number >= 0, got "
+                             f"{rate!r}") from None
+        if not (np.isfinite(rate) and rate >= 0):
+            raise ValueError(f"--uniform-tariff: the tariff must be >= 0, got {rate!r}")
+        i = wf.country_index(economy, iso)
+        return (tf.uniform_tariffs(N, i, rate), {"kind": "uniform_tariff",
+                "country": economy.countries[i], "tariff": rate}, i)
+    if getattr(args, "tariff_war", None) is not None:
+        rate = args.tariff_war
+        if not (np.isfinite(rate) and rate >= 0):
+            raise ValueError(f"--tariff-war: the tariff must be >= 0, got {rate!r}")
+        return tf.tariff_war(N, rate), {"kind": "tariff_war", "tariff": rate}, None
+    return None, {}, None
+
+
 def _check(args) -> None:
     if not (np.isfinite(args.theta) and args.theta > 0):
         raise ValueError(f"--theta must be > 0, got {args.theta!r}")
@@ -150,7 +190,11 @@ def run(args: argparse.Namespace) -> int:
     setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
     with warnings.catch_warnings(record=True) as caught:  # one line, not a traceback-like
         warnings.simplefilter("always", wf.CostsBelowOneWarning)
-        d_new, experiment, fallback = experiment_costs(args, setup.economy)  # before solving
+        t_new, experiment, fallback = experiment_tariffs(args, setup.economy)
+        if t_new is None:
+            d_new, experiment, fallback = experiment_costs(args, setup.economy)  # before solving
+        else:
+            d_new = np.asarray(setup.economy.d)
     for w in caught:
         if issubclass(w.category, wf.CostsBelowOneWarning):
             if not args.quiet:
@@ -170,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():  # already said above
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
         cf = wf.counterfactual(eq, d_new, base.opts, cost_floor=bool(args.floor_costs),
-                               throw=False)
+                               throw=False, tariffs=t_new)
     timings["counterfactual_s"] = time.perf_counter() - t0
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)

@@ -12,7 +12,7 @@ import pandas as pd
 __all__ = ["read_cost_matrix", "read_weights"]
 
 
-def _labelled_costs(path: Path, countries) -> pd.DataFrame:
+def _labelled_costs(path: Path, countries, flag: str = "--costs") -> pd.DataFrame:
     """The CSV read with its header row and index column, reordered to ``countries``."""
     df = pd.read_csv(path, index_col=0)
     df.index = df.index.astype(str).str.strip().str.upper()
@@ -20,11 +20,11 @@ def _labelled_costs(path: Path, countries) -> pd.DataFrame:
     up = [str(c).upper() for c in countries]
     unknown = sorted((set(df.index) | set(df.columns)) - set(up))
     if unknown:
-        raise ValueError(f"--costs: {path} names unknown countries {unknown}; the countries "
+        raise ValueError(f"{flag}: {path} names unknown countries {unknown}; the countries "
                          f"are {', '.join(countries)}")
     missing = sorted(set(up) - set(df.index)) + sorted(set(up) - set(df.columns))
     if missing:
-        raise ValueError(f"--costs: {path} lacks countries {sorted(set(missing))}")
+        raise ValueError(f"{flag}: {path} lacks countries {sorted(set(missing))}")
     return df.loc[up, up]
 
 
@@ -36,44 +36,45 @@ def _is_number(x) -> bool:
         return False
 
 
-def read_cost_matrix(path, countries) -> np.ndarray:
+def read_cost_matrix(path, countries, flag: str = "--costs") -> np.ndarray:
     """An N x N cost matrix d_ij (importer rows) from ``path``: .npy, or CSV with labels
     (header row and index column naming the countries, matched case-insensitively and
-    reordered to ``countries``) or plain numbers."""
+    reordered to ``countries``) or plain numbers. ``flag`` names the option in messages
+    (``--costs``, ``--tariffs``)."""
     path = Path(path)
     N = len(countries)
     if not path.is_file():
-        raise ValueError(f"--costs: no such file {str(path)!r}")
+        raise ValueError(f"{flag}: no such file {str(path)!r}")
     if path.suffix == ".npy":
         with open(path, "rb") as f:
             if f.read(6) != b"\x93NUMPY":
-                raise ValueError(f"--costs: {path} is not a NumPy .npy file (no .npy "
+                raise ValueError(f"{flag}: {path} is not a NumPy .npy file (no .npy "
                                  "header); save the matrix with numpy.save, or as CSV")
         try:
             d = np.load(path, allow_pickle=False)
             d = np.asarray(d, np.float64)
         except (ValueError, OSError, EOFError, TypeError) as exc:
             reason = str(exc).split(".")[0].split("\n")[0]
-            raise ValueError(f"--costs: {path} is not a numeric NumPy .npy array "
+            raise ValueError(f"{flag}: {path} is not a numeric NumPy .npy array "
                              f"({reason})") from None
     else:
         try:
             df = pd.read_csv(path, header=None)
         except pd.errors.EmptyDataError:
-            raise ValueError(f"--costs: {path} is empty (expected an N x N matrix with "
+            raise ValueError(f"{flag}: {path} is empty (expected an N x N matrix with "
                              f"N={N}: countries {', '.join(countries)})") from None
         except pd.errors.ParserError as exc:
-            raise ValueError(f"--costs: {path} is not a CSV table ({exc})") from None
+            raise ValueError(f"{flag}: {path} is not a CSV table ({exc})") from None
         header = [str(x).strip() for x in df.iloc[0, 1:]] if df.shape[1] > 1 else []
         if header and not all(_is_number(x) for x in header):
-            df = _labelled_costs(path, countries)  # a header row with country labels
+            df = _labelled_costs(path, countries, flag)  # a header row with country labels
         try:
             d = df.to_numpy(dtype=np.float64)
         except ValueError as exc:
-            raise ValueError(f"--costs: {path} has non-numeric entries ({exc})") from None
+            raise ValueError(f"{flag}: {path} has non-numeric entries ({exc})") from None
     d = np.asarray(d, np.float64)
     if d.shape != (N, N):
-        raise ValueError(f"--costs: the matrix in {path} must be {N} x {N} (countries "
+        raise ValueError(f"{flag}: the matrix in {path} must be {N} x {N} (countries "
                          f"{', '.join(countries)}), got shape {d.shape}")
     return d
 

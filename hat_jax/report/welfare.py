@@ -71,7 +71,8 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
     diag = _ev_diagnostics(res.ev)
     return {
         "preset": preset,
-        "experiment": {**experiment, "clamped": [list(p) for p in experiment["clamped"]],
+        "experiment": {**experiment,
+                       "clamped": [list(p) for p in experiment.get("clamped", [])],
                        **({"below_one": [list(p) for p in experiment["below_one"]]}
                           if "below_one" in experiment else {})},
         "country": econ.countries[i],
@@ -103,6 +104,8 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
         "converged": bool(base.converged) and bool(new.converged) and diag["ev_converged"],
         "equilibrium": _equilibria(base, new),
         "d_new": json_nums(cf.d),
+        "tariffs_new": json_nums(new.economy.tariff_matrix),
+        "transfers_new": json_nums(np.zeros(econ.N) if new.T is None else new.T),
         "timings": {k: json_num(v) for k, v in timings.items()},
     }
 
@@ -192,6 +195,12 @@ def write_counterfactual_outputs(out_dir, cf, result: dict, plots: bool = False)
 
 
 def _describe(e: dict) -> str:
+    if e["kind"] == "tariffs":
+        return f"tariffs from {e['file']}"
+    if e["kind"] == "uniform_tariff":
+        return f"{e['country']} levies a tariff of {100 * e['tariff']:g}% on every partner"
+    if e["kind"] == "tariff_war":
+        return f"tariff war: every country levies {100 * e['tariff']:g}% on every partner"
     if e["kind"] == "global":
         return f"global cut of {100 * e['cut']:g}% in all international costs"
     if e["kind"] == "unilateral":

@@ -1,5 +1,6 @@
-"""Counterfactual equilibria (model.md s.10): new trade costs d', beta fixed at the
-baseline's, wages and R solved, warm-started from the baseline."""
+"""Counterfactual equilibria (model.md s.10, s.14): new trade costs d' and/or tariffs t',
+beta fixed at the baseline's, wages, R (and the tariff rebates T) solved, warm-started
+from the baseline."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
 from ..params import Economy, household_problems
 from ..household import HouseholdProblem
+from ..tariffs import validate_tariffs
 from .costs import check_costs
 
 __all__ = ["Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
@@ -23,7 +25,8 @@ class Counterfactual(NamedTuple):
     """A baseline and a counterfactual stationary equilibrium (beta fixed, W and R solved).
 
     baseline, new: :class:`~hat_jax.Equilibrium`; d: the new cost matrix; opts: the
-    options of the counterfactual solve; timings: compile_s / run_s of that solve.
+    options of the counterfactual solve; timings: compile_s / run_s of that solve;
+    tariffs: the new tariff matrix (None: the baseline's, free trade if it had none).
     converged, iterations, residual: those of the counterfactual solve (``new``).
     """
 
@@ -32,6 +35,7 @@ class Counterfactual(NamedTuple):
     d: np.ndarray
     opts: EquilibriumOptions
     timings: dict
+    tariffs: np.ndarray | None = None
 
     @property
     def converged(self):
@@ -64,8 +68,9 @@ def fixed_beta_economy(eq: Equilibrium) -> Economy:
 
 
 def country_problem(eq: Equilibrium, i: int) -> HouseholdProblem:
-    """Country i's household problem at the equilibrium prices (W, R, beta) of ``eq``."""
-    probs = household_problems(eq.economy, eq.W, eq.R, eq.beta)
+    """Country i's household problem at the equilibrium prices (W, R, beta) and tariff
+    rebates T of ``eq``."""
+    probs = household_problems(eq.economy, eq.W, eq.R, eq.beta, eq.T)
     return jax.tree_util.tree_map(lambda x: x[i], probs)
 
 
@@ -74,9 +79,9 @@ def country_state(eq: Equilibrium, i: int):
     return jax.tree_util.tree_map(lambda x: x[i], eq.world.households.state)
 
 
-def counterfactual(eq: Equilibrium, d_new, opts: EquilibriumOptions | None = None, *,
+def counterfactual(eq: Equilibrium, d_new=None, opts: EquilibriumOptions | None = None, *,
                    cost_floor: bool | None = None, throw: bool = True,
-                   timings: dict | None = None) -> Counterfactual:
+                   timings: dict | None = None, tariffs=None) -> Counterfactual:
     """Solve the stationary equilibrium with trade costs ``d_new`` (model.md s.10).
 
     Beta is fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
@@ -91,17 +96,23 @@ def counterfactual(eq: Equilibrium, d_new, opts: EquilibriumOptions | None = Non
     compiles a different program; build the baseline with the same value to share it).
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
     throw=False check ``converged``. timings: receives compile_s / run_s.
+    d_new=None keeps the baseline's costs. tariffs: a new N x N tariff matrix (importer
+    rows, t_ij >= 0, t_ii = 0; model.md s.14), rebated lump sum (the rebates T are
+    solved with W and R); None keeps the baseline's.
     """
     floor = bool(eq.economy.cost_floor) if cost_floor is None else cost_floor
     if not isinstance(floor, (bool, np.bool_)):
         raise ValueError(f"cost_floor must be True, False or None, got cost_floor={cost_floor!r}")
-    d_new = check_costs(eq.economy, d_new, floor=floor)
+    d_new = check_costs(eq.economy, eq.economy.d if d_new is None else d_new, floor=floor)
     cf_opts = counterfactual_options(opts, financial_regime(eq))
     econ = fixed_beta_economy(eq).replace(d=jnp.asarray(d_new), cost_floor=bool(floor))
+    if tariffs is not None:
+        tariffs = validate_tariffs(tariffs, econ.N, econ.countries)
+        econ = econ.replace(tariffs=jnp.asarray(tariffs))
     t: dict = {}
     new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
                             beta0=float(eq.beta), hh_state0=eq.world.households.state,
-                            throw=throw, timings=t)
+                            throw=throw, timings=t, T0=eq.T)
     if timings is not None:
         timings.update(t)
-    return Counterfactual(eq, new, d_new, cf_opts, t)
+    return Counterfactual(eq, new, d_new, cf_opts, t, tariffs)

@@ -6,8 +6,8 @@ For each state (a, z) of country i the income factor lambda_tau(a, z) solves
 
 where V_old(.; lambda) is the ex-ante value (logit option value included) at the OLD
 prices when income R a + W_i z is multiplied by lambda in every period (R -> lambda R,
-W_i -> lambda W_i; same grid and borrowing limit; the transfer T, zero in every preset,
-is not scaled). lambda_tau - 1 > 0 is a gain, in percent of income. The roots are
+W_i -> lambda W_i, and the tariff rebate T -> lambda T, model.md s.14; same grid and
+borrowing limit). lambda_tau - 1 > 0 is a gain, in percent of income. The roots are
 solved by :func:`hat_jax.welfare.ev_roots` (see :mod:`hat_jax.welfare.roots`).
 """
 

@@ -43,9 +43,9 @@ __all__ = ["scaled_problem", "value_slope", "EVRoots", "solve_ev_roots", "ev_roo
 
 
 def scaled_problem(problem: HouseholdProblem, factor) -> HouseholdProblem:
-    """Income R a + W z scaled by ``factor``: R -> factor R, W -> factor W (grid, borrowing
-    limit and transfer T unchanged)."""
-    return problem._replace(R=factor * problem.R, W=factor * problem.W)
+    """All income R a + W z + T scaled by ``factor``: R -> factor R, W -> factor W,
+    T -> factor T (the tariff rebate, model.md s.14; grid and borrowing limit unchanged)."""
+    return problem._replace(R=factor * problem.R, W=factor * problem.W, T=factor * problem.T)
 
 
 def _values(y, problem, hopts):

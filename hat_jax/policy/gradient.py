@@ -1,0 +1,162 @@
+"""Welfare as a differentiable function of the tariff matrix (model.md s.14).
+
+:func:`tariff_welfare` maps a tariff matrix t to every country's utilitarian welfare
+W_i(t) = sum_{a,z} lambda_i V_i at the stationary equilibrium with tariffs t (beta fixed
+at the baseline's; wages, R and the rebates T solved by
+:func:`hat_jax.solve_equilibrium_jit`, differentiated by the implicit function theorem).
+:func:`tariff_gradient` is dW_i/dt_kl for all pairs by one reverse-mode pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._compiled import compile_and_run
+from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
+from ..results import ConvergenceError
+from ..tariffs import validate_tariffs
+from ..welfare import country_index, counterfactual_options, financial_regime, fixed_beta_economy
+
+__all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tariff_gradient",
+           "policy_options", "value_and_gradient", "welfare_program", "welfare_jacobian"]
+
+
+class TariffArgs(NamedTuple):
+    """The baseline a tariff change starts from: economy (beta fixed at the baseline's,
+    with a tariff matrix), prices W, R, beta, household state and rebates T."""
+
+    economy: object
+    W: jax.Array
+    R: jax.Array
+    beta: jax.Array
+    state: object
+    T: jax.Array
+
+
+def policy_options(eq: Equilibrium, opts: EquilibriumOptions | None = None):
+    """Options of the equilibria inside tariff derivatives and optimisation: ``opts`` with
+    unknown R (beta fixed), the baseline's bond-market regime and no Newton printing
+    (progress is reported per evaluation by the optimisers instead)."""
+    return counterfactual_options(opts, financial_regime(eq)).replace(verbose=False)
+
+
+def tariff_args(eq: Equilibrium) -> TariffArgs:
+    """The :class:`TariffArgs` of a baseline equilibrium (free trade or with tariffs)."""
+    econ = fixed_beta_economy(eq)
+    econ = econ.replace(tariffs=jnp.asarray(econ.tariff_matrix))
+    T = jnp.zeros(econ.N) if eq.T is None else jnp.asarray(eq.T)
+    return TariffArgs(econ, jnp.asarray(eq.W), jnp.asarray(eq.R), jnp.asarray(eq.beta),
+                      eq.world.households.state, T)
+
+
+def _solve(args: TariffArgs, t, opts: EquilibriumOptions):
+    e = solve_equilibrium_jit(args.economy.replace(tariffs=t), args.W, args.R, args.beta,
+                              opts, hh_state0=args.state, throw=False, T0=args.T)
+    welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
+    return welfare, e
+
+
+def tariff_welfare(args: TariffArgs, t, opts: EquilibriumOptions):
+    """(W_i(t) for every country [N], (converged, iterations, residual)): utilitarian
+    welfare at the equilibrium with tariffs t, started from the baseline ``args``.
+    Traceable and differentiable in t (jit it; derivatives by the implicit function
+    theorem)."""
+    welfare, e = _solve(args, t, opts)
+    return welfare, (e.converged, e.iterations, e.residual)
+
+
+#: ``tariff_welfare`` compiled (one program per shape; share it rather than re-jitting)
+welfare_program = jax.jit(tariff_welfare)
+
+
+@jax.jit
+def _gradient_program(args, t, w, opts):
+    """(w . W(t), (converged, iterations, residual, TariffArgs at t: a warm start)), and
+    the gradient in t."""
+
+    def objective(tt):
+        welfare, e = _solve(args, tt, opts)
+        warm = args._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state, T=e.T)
+        return jnp.dot(w, welfare), (e.converged, e.iterations, e.residual,
+                                     jax.lax.stop_gradient(warm))
+
+    return jax.value_and_grad(objective, has_aux=True)(t)
+
+
+@jax.jit
+def _jacobian_program(args, t, opts):
+    """(dW_i/dt_kl [N, N, N] by N reverse passes sharing one solve, (W [N], converged,
+    warm start at t))."""
+
+    def f(tt):
+        welfare, e = _solve(args, tt, opts)
+        warm = args._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state, T=e.T)
+        return welfare, jax.lax.stop_gradient((welfare, e.converged, warm))
+
+    return jax.jacrev(f, has_aux=True)(t)
+
+
+def welfare_jacobian(args: TariffArgs, t, opts: EquilibriumOptions):
+    """(W [N], dW_i/dt_kl [N, N, N], converged, warm start at t): every country's welfare
+    gradient in one program (compiled once per shape)."""
+    J, (W, ok, warm) = compile_and_run(_jacobian_program,
+                                       (args, jnp.asarray(t, jnp.float64), opts))
+    return np.asarray(W), np.asarray(J), bool(ok), warm
+
+
+def value_and_gradient(args: TariffArgs, t, w, opts: EquilibriumOptions):
+    """(w . W(t), grad [N, N], converged, warm start at t): one equilibrium solve from
+    ``args`` and one reverse pass (compiled once per shape)."""
+    (val, (ok, it, res, warm)), g = compile_and_run(
+        _gradient_program, (args, jnp.asarray(t, jnp.float64), jnp.asarray(w, jnp.float64),
+                            opts))
+    return float(val), np.asarray(g), bool(ok), warm
+
+
+@dataclasses.dataclass(frozen=True)
+class TariffGradient:
+    """dW_country/dt_kl: value (welfare at t), grad [N, N] (zero diagonal), and the
+    convergence of the equilibrium at t. Unpacks as ``value, grad``."""
+
+    value: float
+    grad: np.ndarray
+    converged: bool
+    iterations: int
+    residual: float
+
+    def __iter__(self):
+        return iter((self.value, self.grad))
+
+
+def tariff_gradient(eq: Equilibrium, country, tariffs=None, *,
+                    opts: EquilibriumOptions | None = None, throw: bool = True,
+                    timings: dict | None = None) -> TariffGradient:
+    """Gradient of ``country``'s utilitarian welfare with respect to every tariff t_kl at
+    the tariff matrix ``tariffs`` (default: the baseline's own), general equilibrium
+    (W, R, T re-solved, beta fixed), one reverse-mode pass."""
+    econ = eq.economy
+    i = country_index(econ, country)
+    t = econ.tariff_matrix if tariffs is None else validate_tariffs(tariffs, econ.N,
+                                                                     econ.countries)
+    w = jnp.zeros(econ.N).at[i].set(1.0)
+    t0 = time.perf_counter()
+    tm: dict = {}
+    (val, (ok, it, res, _)), g = compile_and_run(
+        _gradient_program, (tariff_args(eq), jnp.asarray(t, jnp.float64), w,
+                            policy_options(eq, opts)), tm)
+    tm["total_s"] = time.perf_counter() - t0
+    if timings is not None:
+        timings.update(tm)
+    if throw and not bool(ok):
+        raise ConvergenceError(f"tariff gradient: the equilibrium with the given tariffs did "
+                               f"not converge: residual {float(res):.3e} after {int(it)} "
+                               "iterations")
+    N = econ.N
+    return TariffGradient(float(val), np.asarray(g) * (1.0 - np.eye(N)), bool(ok), int(it),
+                          float(res))

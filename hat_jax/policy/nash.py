@@ -1,0 +1,187 @@
+"""Nash tariffs (model.md s.14) by best-response iteration, and the representative-agent
+optimal tariff of the same trade elasticity.
+
+Nash: every country's tariffs (one uniform rate each, or one per partner) are a best
+response to the others' at once. Uniform tariffs: Broyden's method on the stacked
+first-order conditions (exact FOCs, every country's welfare gradient in one program).
+By partner (or on request): Jacobi best-response iteration, in each round every
+country's optimal tariffs (:func:`~hat_jax.policy.optimal_tariff`, BFGS with exact
+gradients through the equilibrium) against the previous round's profile, until the
+largest change is below ``tol``. The first-order-condition residual reported is
+max_i max_j |dW_i/dt_ij| at the final profile (uniform: |sum_j dW_i/dt_ij|).
+
+Representative-agent benchmark (two-country Armington / logit economy, trade elasticity
+epsilon, balanced trade): Foreign's import demand m* is proportional to lambda_FH(q) / q
+in Home's terms of trade q, so its elasticity is 1 + epsilon lambda_FF, and Lerner's
+optimal tariff 1 / (elasticity - 1) is
+
+    t* = 1 / (epsilon lambda_FF),
+
+with lambda_FF Foreign's domestic expenditure share (Gros 1987, J. Int. Econ. 23;
+Costinot and Rodriguez-Clare 2014, Handbook of International Economics vol. 4, ch. 4).
+With N countries :func:`ra_optimal_tariff` applies it with the export-weighted mean of
+the partners' domestic shares (an approximation, stated as such).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from ..equilibrium import Equilibrium, EquilibriumOptions
+from ..results import ConvergenceError
+from ..tariffs import validate_tariffs
+from ..welfare import counterfactual, country_index, utilitarian_welfare
+from .gradient import policy_options, tariff_args, welfare_jacobian
+from .optimal import MODES, optimal_tariff
+
+__all__ = ["NashTariffs", "nash_tariffs", "ra_optimal_tariff", "foc_residuals"]
+
+
+class NashTariffs(NamedTuple):
+    """Nash tariffs: tariffs (N x N), welfare (W_i at Nash), welfare_free (W_i at free
+    trade, the baseline), foc_residual (largest over countries), foc (per country),
+    converged (rounds converged and foc_residual <= gtol), rounds, change (largest
+    tariff change in the last round), seconds."""
+
+    tariffs: np.ndarray
+    welfare: np.ndarray
+    welfare_free: np.ndarray
+    foc_residual: float
+    foc: np.ndarray
+    converged: bool
+    rounds: int
+    change: float
+    seconds: float
+    mode: str
+
+
+def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
+                  opts: EquilibriumOptions | None = None):
+    """(welfare W_i [N], FOC residual of each country [N]) at the tariff matrix: uniform,
+    |sum_{j != i} dW_i/dt_ij|; by partner, max_{j != i} |dW_i/dt_ij| (one solve from
+    ``eq``, best the equilibrium at these tariffs, and N reverse passes)."""
+    N = eq.economy.N
+    t = validate_tariffs(tariffs, N)
+    W, J, ok, _ = welfare_jacobian(tariff_args(eq), t, policy_options(eq, opts))
+    if not ok:
+        raise ConvergenceError("FOC residuals: the equilibrium at the tariffs did not converge")
+    off = 1.0 - np.eye(N)
+    foc = np.array([abs(np.sum(J[i, i] * off[i])) if mode == "uniform"
+                    else np.max(np.abs(J[i, i][off[i] > 0])) for i in range(N)])
+    return W, foc
+
+
+def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress):
+    """Jacobi best-response iteration from the profile t: (t, rounds, change)."""
+    N = eq.economy.N
+    change, rounds = np.inf, 0
+    while rounds < max_rounds and change > tol:
+        # the equilibrium at the current profile: every best response starts from it
+        cur = counterfactual(eq, None, policy_options(eq, opts), tariffs=t).new
+        new = t.copy()
+        for i in range(N):
+            row = np.delete(t[i], i)
+            s = max(float(row.mean()), 1e-3) if mode == "uniform" else np.maximum(row, 1e-3)
+            new[i] = optimal_tariff(cur, i, mode, start=s, opts=opts, gtol=gtol).rates
+        change, t, rounds = float(np.max(np.abs(new - t))), new, rounds + 1
+        if progress:
+            print(f"Nash round {rounds}: largest tariff change {change:.3e}",
+                  file=sys.stderr, flush=True)
+    return t, rounds, change
+
+
+def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4):
+    """Broyden's method on the stacked first-order conditions of uniform tariffs,
+    G_i(x) = sum_{j != i} dW_i/dt_ij at t = x (1 - I) = 0, every G evaluated exactly (one
+    solve, N reverse passes; warm-started from the last); the first Jacobian by forward
+    differences of the exact G (N more evaluations), then secant updates. Hand-written:
+    the warm start carried between evaluations is outside optimistix's root finders.
+    Returns (x, iterations, last step)."""
+    N = eq.economy.N
+    off = 1.0 - np.eye(N)
+    p_opts = policy_options(eq, opts)
+    warm = [tariff_args(eq)]
+
+    def G(x):
+        _, J, ok, w = welfare_jacobian(warm[0], np.maximum(x, 0.0)[:, None] * off, p_opts)
+        if not ok:
+            raise ConvergenceError(f"Nash tariffs: the equilibrium at tariffs {x} did not "
+                                   "converge")
+        warm[0] = w
+        return np.array([np.sum(J[i, i] * off[i]) for i in range(N)])
+
+    g = G(x)
+    J = np.empty((N, N))
+    for k in range(N):
+        e = np.zeros(N)
+        e[k] = h
+        J[:, k] = (G(x + e) - g) / h
+    g = G(x)  # back at x (warm start)
+    it, step = 0, np.inf
+    while np.max(np.abs(g)) > gtol / 10 and it < max_rounds:
+        dx = -np.linalg.solve(J, g)
+        dx *= min(1.0, 0.1 / max(float(np.max(np.abs(dx))), 1e-300))  # at most 0.1
+        x_new = np.maximum(x + dx, 1e-8)
+        g_new = G(x_new)
+        dx, dg = x_new - x, g_new - g
+        J += np.outer(dg - J @ dx, dx) / (dx @ dx)
+        x, g, step, it = x_new, g_new, float(np.max(np.abs(dx))), it + 1
+        if progress:
+            print(f"Nash iteration {it}: max |FOC| {np.max(np.abs(g)):.3e}, step {step:.3e}",
+                  file=sys.stderr, flush=True)
+    return x, it, step
+
+
+def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
+                 method: str | None = None, tol: float = 1e-7, gtol: float = 1e-6,
+                 max_rounds: int = 30, opts: EquilibriumOptions | None = None,
+                 progress: bool = False) -> NashTariffs:
+    """Nash tariffs of every country from the uniform profile ``start`` (a number, or an
+    N x N matrix such as a previous answer). method: "foc" (uniform tariffs only, the
+    default there: Broyden on the stacked first-order conditions, exact FOCs) or
+    "best_response" (the default by partner: Jacobi best-response iteration until the
+    largest tariff change is below ``tol``). ``eq``: the free-trade baseline (the
+    equilibrium the solves start from and the welfare reference). converged: the
+    stacked FOC residual at the answer <= gtol. progress: lines on stderr."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
+    method = method or ("foc" if mode == "uniform" else "best_response")
+    if method not in ("foc", "best_response") or (method == "foc" and mode != "uniform"):
+        raise ValueError(f"method must be 'foc' (uniform tariffs) or 'best_response', got "
+                         f"method={method!r} with mode={mode!r}")
+    N = eq.economy.N
+    t = validate_tariffs(np.asarray(start, np.float64) * (1.0 - np.eye(N)), N)
+    t0 = time.perf_counter()
+    if method == "foc":
+        x, rounds, change = _stacked_focs(eq, t.sum(axis=1) / (N - 1), gtol, max_rounds,
+                                          opts, progress)
+        t = validate_tariffs(x[:, None] * (1.0 - np.eye(N)), N)
+    else:
+        t, rounds, change = _best_responses(eq, mode, t, tol, gtol, max_rounds, opts,
+                                            progress)
+    cur = counterfactual(eq, None, policy_options(eq, opts), tariffs=t).new
+    W, foc = foc_residuals(cur, t, mode, opts=opts)
+    W_free = np.asarray(utilitarian_welfare(eq))  # the baseline (free trade)
+    res = float(np.max(foc))
+    return NashTariffs(t, W, W_free, res, foc, bool(res <= gtol), rounds, change,
+                       time.perf_counter() - t0, mode)
+
+
+def ra_optimal_tariff(eq: Equilibrium, country, elasticity: float) -> float:
+    """t* = 1 / (epsilon lambda_FF): the representative-agent optimal tariff of the
+    two-country Armington economy with trade elasticity ``elasticity`` (> 0), Foreign's
+    domestic share taken from ``eq``; with N > 2, lambda_FF is the mean of the partners'
+    domestic shares weighted by ``country``'s exports to them (an approximation)."""
+    if not (np.isfinite(elasticity) and elasticity > 0):
+        raise ValueError(f"elasticity must be > 0, got {elasticity!r}")
+    i = country_index(eq.economy, country)
+    a = eq.world.aggregates
+    shares = np.diag(np.asarray(a.trade_shares))
+    M = np.asarray(a.M)
+    others = [j for j in range(eq.economy.N) if j != i]
+    w = M[others, i] / M[others, i].sum()
+    return float(1.0 / (elasticity * np.dot(w, shares[others])))

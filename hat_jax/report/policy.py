@@ -1,0 +1,150 @@
+"""Outputs of ``hat tariff`` (model.md s.14): the --json object, the readable summary,
+the files in --out (tariff.json, ev.csv, welfare_by_tariff.csv; with --plots
+welfare_by_tariff.png and ev_by_assets.png)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hat_jax import welfare as wf
+
+from .figures import figure_bytes, pyplot
+from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .welfare import ev_frame, plot_ev_by_assets
+
+__all__ = ["tariff_summary", "format_tariff", "write_tariff_outputs", "plot_welfare_by_tariff"]
+
+
+def _pct(new, old):
+    return 100.0 * (float(new) - float(old)) / abs(float(old))
+
+
+def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=None,
+                   timings: dict | None = None) -> dict:
+    """The ``hat tariff --json`` object (keys in the README). ``opt``: the
+    :class:`~hat_jax.policy.OptimalTariff`; ``cf``: the counterfactual at the optimum
+    (baseline = free trade); ``res``: its welfare analysis for the country; ra_tariff:
+    the representative-agent optimal tariff; grid: (rates, welfare) of uniform tariffs;
+    nash: a :class:`~hat_jax.policy.NashTariffs` or None."""
+    base, new = cf.baseline, cf.new
+    econ = base.economy
+    i = opt.country
+    s = res.summary
+    prob = wf.country_problem(base, i)
+    out = {
+        "preset": preset,
+        "country": econ.countries[i],
+        "countries": list(econ.countries),
+        "mode": opt.mode,
+        "objective": "utilitarian",
+        "tariffs": json_nums(opt.tariffs),
+        "rates": json_nums(opt.rates),
+        "welfare": json_num(opt.welfare),
+        "welfare_free": json_num(s.welfare_old),
+        "welfare_gain_pct": json_num(_pct(opt.welfare, s.welfare_old)),
+        "mean_gain_pct": json_num(100 * s.mean_gain),
+        "quintile_gains_pct": json_nums(100 * np.asarray(s.quintile_gains)),
+        "share_gain": json_num(s.share_gain),
+        "foc_residual": json_num(opt.foc_residual),
+        "gradient": json_nums(opt.gradient),
+        "steps": int(opt.steps),
+        "converged": bool(opt.converged) and bool(new.converged) and bool(
+            np.all(np.asarray(res.ev.converged))),
+        "wages": json_nums(new.W),
+        "wages_free": json_nums(base.W),
+        "R": json_num(np.ravel(new.R)[0] if np.ndim(new.R) == 0 else np.asarray(new.R)[i]),
+        "R_free": json_num(np.ravel(base.R)[0] if np.ndim(base.R) == 0
+                           else np.asarray(base.R)[i]),
+        "transfers": json_nums(new.T),
+        "home_share": json_num(res.home_share),
+        "home_share_new": json_num(res.home_share_new),
+        "theta_model": json_num(res.theta_model),
+        "ra_optimal_tariff": json_num(ra_tariff),
+        "ev": json_nums(res.ev.lam),
+        "assets": json_nums(np.asarray(prob.a_min + prob.da * np.arange(econ.Na))),
+        "z": json_nums(econ.z),
+        "distribution": json_nums(base.world.distribution.lam[i]),
+    }
+    if grid is not None:
+        out["grid"] = {"rates": json_nums(grid[0]), "welfare": json_nums(grid[1])}
+    if nash is not None:
+        out["nash"] = {
+            "mode": nash.mode, "tariffs": json_nums(nash.tariffs),
+            "welfare": json_nums(nash.welfare), "welfare_free": json_nums(nash.welfare_free),
+            "welfare_gain_pct": [_pct(a, b) for a, b in zip(nash.welfare, nash.welfare_free)],
+            "foc_residual": json_num(nash.foc_residual), "rounds": int(nash.rounds),
+            "converged": bool(nash.converged)}
+    out["timings"] = {k: json_num(v) for k, v in (timings or {}).items()}
+    return out
+
+
+def format_tariff(r: dict) -> str:
+    """The readable summary printed by ``hat tariff`` without --json."""
+    c = r["country"]
+    q = r["quintile_gains_pct"]
+    others = [k for k in r["countries"] if k != c]
+    rates = [r["rates"][r["countries"].index(k)] for k in others]
+    lines = [f"HAT optimal tariff: {r['preset']}, {c}, {r['mode']} (utilitarian welfare)",
+             f"converged: {'yes' if r['converged'] else 'NO'}; FOC residual "
+             f"{r['foc_residual']:.2e} after {r['steps']} BFGS steps"]
+    if r["mode"] == "uniform":
+        lines.append(f"optimal tariff {100 * rates[0]:.3f}% on every partner "
+                     f"(representative agent, theta {r['theta_model']:.3f}: "
+                     f"{100 * r['ra_optimal_tariff']:.3f}%)")
+    else:
+        lines.append("optimal tariffs: " + ", ".join(
+            f"{k} {100 * t:.2f}%" for k, t in zip(others, rates)))
+        lines.append(f"representative agent (uniform, theta {r['theta_model']:.3f}): "
+                     f"{100 * r['ra_optimal_tariff']:.3f}%")
+    lines += [f"utilitarian welfare {r['welfare_free']:.8f} -> {r['welfare']:.8f} "
+              f"({r['welfare_gain_pct']:+.4f}%)",
+              f"EV: mean {r['mean_gain_pct']:+.4f}%, share who gain "
+              f"{100 * r['share_gain']:.1f}%, by expenditure quintile "
+              + ", ".join(f"{x:+.3f}%" for x in q)]
+    if "nash" in r:
+        n = r["nash"]
+        lines.append(f"Nash ({n['mode']}, {n['rounds']} rounds, FOC residual "
+                     f"{n['foc_residual']:.2e}, converged {'yes' if n['converged'] else 'NO'}):")
+        for k, name in enumerate(r["countries"]):
+            row = [t for j, t in enumerate(n["tariffs"][k]) if j != k]
+            lines.append(f"  {name}: tariffs {100 * np.mean(row):.3f}% (mean), welfare "
+                         f"vs free trade {n['welfare_gain_pct'][k]:+.4f}%")
+    return "\n".join(lines)
+
+
+def plot_welfare_by_tariff(r: dict):
+    """Utilitarian welfare of the country against its uniform tariff (the grid), the
+    optimum marked."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    g = r["grid"]
+    ax.plot(100 * np.asarray(g["rates"]), g["welfare"], "o-", ms=3)
+    if r["mode"] == "uniform":
+        t = [x for k, x in enumerate(r["rates"]) if r["countries"][k] != r["country"]][0]
+        ax.axvline(100 * t, color="tab:red", ls=":", label=f"optimum {100 * t:.2f}%")
+        ax.legend()
+    ax.set(xlabel="uniform tariff (%)", ylabel="utilitarian welfare",
+           title=f"{r['country']}: welfare against its uniform tariff")
+    return ax
+
+
+def write_tariff_outputs(out_dir, result: dict, plots: bool = False) -> list[Path]:
+    """Write tariff.json, ev.csv (and welfare_by_tariff.csv with a grid); with ``plots``
+    welfare_by_tariff.png and ev_by_assets.png."""
+    files = {"tariff.json": json_text(result) + "\n",
+             "ev.csv": ev_frame(result).to_csv(index=False, float_format=CSV_FLOAT)}
+    if "grid" in result:
+        files["welfare_by_tariff.csv"] = pd.DataFrame(result["grid"]).to_csv(
+            index=False, float_format=CSV_FLOAT)
+    if plots:
+        figs = [("ev_by_assets.png", plot_ev_by_assets)]
+        if "grid" in result:
+            figs.append(("welfare_by_tariff.png", plot_welfare_by_tariff))
+        for name, plot in figs:
+            ax = plot(result)
+            ax.figure.tight_layout()
+            files[name] = figure_bytes(ax.figure)
+    return write_files(out_dir, files)

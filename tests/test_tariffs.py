@@ -1,0 +1,166 @@
+"""Tariffs in the equilibrium (model.md s.14): free trade reproduced, revenue and national
+accounts identities, the symmetric log-utility theory check, bad input, counterfactuals,
+welfare derivatives against central differences, optimal and Nash tariffs."""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import cli
+from hat_jax import policy
+from hat_jax import welfare as wf
+
+from conftest import NA_TEST
+
+T10 = 0.1 * (1.0 - np.eye(2))
+
+
+@pytest.fixture(scope="module")
+def tariff_eq(two_country_eq):
+    """The two-country economy with a 10% tariff both ways (beta fixed at the baseline)."""
+    return wf.counterfactual(two_country_eq, tariffs=T10).new
+
+
+def test_zero_tariffs_reproduce_free_trade(two_country_eq):
+    zero = hat_jax.solve_equilibrium(two_country_eq.economy.replace(tariffs=np.zeros((2, 2))))
+    np.testing.assert_allclose(zero.W, two_country_eq.W, rtol=0, atol=1e-12)
+    assert abs(float(zero.R) - float(two_country_eq.R)) <= 1e-12
+    np.testing.assert_array_equal(zero.T, 0.0)
+    for a, b in ((zero.world.aggregates.M, two_country_eq.world.aggregates.M),
+                 (zero.world.distribution.lam, two_country_eq.world.distribution.lam),
+                 (zero.world.households.c, two_country_eq.world.households.c)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(zero.world.households.V, two_country_eq.world.households.V,
+                               rtol=1e-12)
+
+
+def test_revenue_and_national_accounts(tariff_eq):
+    eq = tariff_eq
+    a, e = eq.world.aggregates, eq.economy
+    t = np.asarray(e.tariffs)
+    M = np.asarray(a.M)
+    rev = np.sum(t / (1 + t) * M, axis=1)
+    np.testing.assert_allclose(a.revenue, rev, rtol=1e-14)
+    gdp = float(np.sum(a.Y))
+    assert np.max(np.abs(np.asarray(e.L) * np.asarray(eq.T) - rev)) / gdp <= 1e-10
+    assert np.all(np.asarray(eq.T) > 0)
+    # goods markets at producer prices: Y_j = sum_i M_ij / (1 + t_ij)
+    np.testing.assert_allclose(a.Y, np.sum(M / (1 + t), axis=0), rtol=0, atol=1e-10 * gdp)
+    # Y + Rev = PC + (A' - R A) = PC + X - M (producer prices)
+    lhs = np.asarray(a.Y) + rev
+    np.testing.assert_allclose(lhs, np.asarray(a.PC) + np.asarray(a.bond_demand)
+                               - float(eq.R) * np.asarray(a.assets), atol=1e-10 * gdp)
+    np.testing.assert_allclose(lhs, np.asarray(a.PC) + np.asarray(a.exports)
+                               - np.asarray(a.imports), atol=1e-10 * gdp)
+    assert float(eq.residual) <= 1e-10
+
+
+def test_symmetric_log_utility_theory(two_country_log_eq):
+    """Same tariff both ways in the symmetric log economy: W = 1 and home share
+    1 / (1 + ((1 + t) d)^(-1/sigma))."""
+    t = 0.15
+    cf = wf.counterfactual(two_country_log_eq, tariffs=t * (1 - np.eye(2)))
+    e, eq = cf.new.economy, cf.new
+    np.testing.assert_allclose(eq.W, 1.0, atol=1e-12)
+    d, sigma = float(e.d[0, 1]), float(e.sigma)
+    home = 1.0 / (1.0 + ((1 + t) * d) ** (-1.0 / sigma))
+    np.testing.assert_allclose(np.diag(eq.world.aggregates.trade_shares), home, atol=1e-9)
+    np.testing.assert_allclose(eq.T[0], eq.T[1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([[0.0, -0.1], [0.0, 0.0]], r"tariffs\[0, 1\] \(Home on Foreign\)=-0.1 < 0"),
+    ([[0.0, np.nan], [0.0, 0.0]], r"tariffs\[0, 1\] \(Home on Foreign\)=nan is not finite"),
+    ([[0.2, 0.1], [0.0, 0.0]], r"tariffs\[0, 0\] \(Home on Home\)=0.2: .*own \(home\) good"),
+    (np.zeros((3, 3)), r"must be 2 x 2 .*got shape \(3, 3\)"),
+])
+def test_bad_tariffs(two_country_eq, bad, match):
+    with pytest.raises(ValueError, match=match):
+        two_country_eq.economy.replace(tariffs=np.asarray(bad))
+    with pytest.raises(ValueError, match=match):
+        wf.counterfactual(two_country_eq, tariffs=np.asarray(bad))
+
+
+def test_welfare_gradient_in_tariffs_matches_central_differences(two_country_eq):
+    """dW_i/dt_kl by AD through the equilibrium (IFT) against central differences."""
+    t = np.array([[0.0, 0.1], [0.05, 0.0]])
+    at_t = wf.counterfactual(two_country_eq, tariffs=t).new  # a warm start for every solve
+    args = policy.tariff_args(at_t)
+    opts = policy.policy_options(at_t)
+    welfare = lambda tt: policy.welfare_program(args, tt, opts)[0]
+    g = policy.tariff_gradient(at_t, "Home")
+    assert g.converged and abs(g.value - float(welfare(t)[0])) < 1e-10
+    h = 1e-5
+    for k, l in ((0, 1), (1, 0)):
+        E = np.zeros((2, 2))
+        E[k, l] = h
+        fd = float((welfare(t + E)[0] - welfare(t - E)[0]) / (2 * h))
+        assert abs(g.grad[k, l] - fd) <= 1e-6 * max(1.0, abs(fd)), (k, l, g.grad[k, l], fd)
+    assert g.grad[0, 1] > 0 > g.grad[1, 0]  # own tariff helps at 10%, the partner's hurts
+
+
+@pytest.fixture(scope="module")
+def home_optimum(two_country_eq):
+    return policy.optimal_tariff(two_country_eq, "Home", "uniform", start=0.3)
+
+
+def test_optimal_uniform_tariff(two_country_eq, home_optimum):
+    o = home_optimum
+    assert o.converged and o.foc_residual <= 1e-6
+    rate = float(o.rates[1])
+    assert 0.05 < rate < 1.0 and o.welfare > o.welfare0
+    at_opt = wf.counterfactual(two_country_eq, tariffs=o.tariffs).new  # warm start
+    args = policy.tariff_args(at_opt)
+    opts = policy.policy_options(at_opt)
+    grid = rate + np.array([-0.1, -0.01, 0.01, 0.1])
+    for r in grid:
+        w, (ok, _, _) = policy.welfare_program(args, r * np.array([[0.0, 1.0], [0.0, 0.0]]), opts)
+        assert bool(ok) and float(w[0]) < o.welfare, (r, float(w[0]), o.welfare)
+
+
+def test_symmetric_nash_tariffs(two_country_eq, home_optimum):
+    """Nash tariffs of the symmetric economy (Broyden on the stacked FOCs) are symmetric,
+    every FOC holds and both countries lose against free trade (a tariff war)."""
+    n = policy.nash_tariffs(two_country_eq, "uniform", start=float(home_optimum.rates[1]))
+    assert n.converged and n.foc_residual <= 1e-6
+    assert abs(n.tariffs[0, 1] - n.tariffs[1, 0]) <= 1e-6
+    assert abs(n.welfare[0] - n.welfare[1]) <= 1e-7
+    assert np.all(n.welfare < n.welfare_free)
+    assert 0.05 < n.tariffs[0, 1] < 1.0
+
+
+def test_tariffs_under_financial_autarky(two_country_eq):
+    """Both bond-market regimes: under financial autarky (R_i each, A'_i = 0) with
+    asymmetric tariffs the rebates clear and Y_i + Rev_i = PC_i (trade balanced at
+    producer prices plus revenue)."""
+    econ = two_country_eq.economy.replace(tariffs=np.array([[0.0, 0.2], [0.05, 0.0]]))
+    eq = hat_jax.solve_equilibrium(econ, hat_jax.EquilibriumOptions(regime="autarky"))
+    a = eq.world.aggregates
+    gdp = float(np.sum(a.Y))
+    assert np.shape(eq.R) == (2,) and float(eq.residual) <= 1e-10
+    np.testing.assert_allclose(np.asarray(econ.L) * np.asarray(eq.T), a.revenue,
+                               atol=1e-10 * gdp)
+    np.testing.assert_allclose(a.Y + a.revenue, a.PC, atol=1e-9 * gdp)
+    np.testing.assert_allclose(a.Y + a.revenue, a.PC + a.exports - a.imports, atol=1e-10 * gdp)
+    assert float(a.revenue[0]) > float(a.revenue[1]) > 0
+
+
+def _cli(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(argv)
+    return rc, err.getvalue()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["counterfactual", "two_country", "--tariff-war", "-0.1"], "--tariff-war: the tariff must be >= 0"),
+    (["counterfactual", "two_country", "--uniform-tariff", "Home", "x"], "--uniform-tariff: the tariff must be a number"),
+    (["counterfactual", "two_country", "--uniform-tariff", "Mars", "0.1"], "Mars"),
+    (["tariff", "two_country", "--grid", "1"], "--grid must be 0 or at least 2"),
+])
+def test_cli_bad_tariff_input(argv, message):
+    rc, err = _cli(argv + ["--Na", str(NA_TEST)])
+    assert rc == 1 and message in err, err
