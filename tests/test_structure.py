@@ -17,7 +17,7 @@ LAYERS = [
     {"params", "distribution", "aggregates"},
     {"_newton", "diagnostics", "equilibrium"},
     {"data", "gravity", "preset_registry", "presets", "ek"},
-    {"calibration", "elasticities", "welfare", "planner"},
+    {"calibration", "elasticities", "welfare", "planner", "transition"},
     {"report"},
     {"cli"},
 ]
