@@ -5,6 +5,7 @@
     hat calibrate PRESET ...        (:mod:`hat_jax.cli.calibrate`)
     hat counterfactual PRESET ...   (:mod:`hat_jax.cli.counterfactual`)
     hat planner PRESET ...          (:mod:`hat_jax.cli.planner`)
+    hat transition PRESET ...       (:mod:`hat_jax.cli.transition`)
 
 Each command module has ``add_parser(sub)`` and ``run(args) -> exit code``; what they
 share (economy options, the baseline solve, exit codes, printing) is in
@@ -29,7 +30,7 @@ from typing import Sequence
 
 import hat_jax
 
-from . import calibrate, counterfactual, elasticities, planner, solve
+from . import calibrate, counterfactual, elasticities, planner, solve, transition
 from hat_jax.data import DataWarning
 from hat_jax.report.files import check_writable_folder
 
@@ -44,6 +45,7 @@ COMMANDS = {
     "calibrate": calibrate,
     "counterfactual": counterfactual,
     "planner": planner,
+    "transition": transition,
 }
 
 

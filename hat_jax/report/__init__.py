@@ -12,8 +12,9 @@ figure is drawn):
 - :mod:`hat_jax.report.elasticities` -- trade-elasticity frames, tables and figures;
 - :mod:`hat_jax.report.welfare` -- counterfactual and planner summaries, frames, figures;
 - :mod:`hat_jax.report.readers` -- input files of the command (cost matrix, weights);
-- :mod:`hat_jax.report.calibration` -- calibration summary, table, fit figure and files.
+- :mod:`hat_jax.report.calibration` -- calibration summary, table, fit figure and files;
+- :mod:`hat_jax.report.transition` -- transition summary, path table, figures and files.
 """
 
 __all__ = ["calibration", "elasticities", "equilibrium", "figures", "files", "readers",
-           "welfare"]
+           "welfare", "transition"]

@@ -6,6 +6,8 @@
   to trade costs, TFP or any economy field (:func:`shock_path`);
 - :mod:`~hat_jax.transition.solve`: the sequence-space Jacobian by AD
   (:func:`sequence_jacobian`), quasi-Newton, the differentiable root :func:`path_root`;
+- :mod:`~hat_jax.transition.fakenews`: the stationary sequence-space Jacobian by the
+  fake-news algorithm (:func:`fake_news_jacobian`);
 - :mod:`~hat_jax.transition.driver`: :func:`solve_transition` (endpoints, Jacobian,
   Newton, terminal gap);
 - :mod:`~hat_jax.transition.elasticity`: the trade elasticity at every horizon
@@ -15,7 +17,8 @@
 """
 
 from .driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
-    stationary_shock
+    stationary_jacobian, stationary_shock
+from .fakenews import fake_news_jacobian
 from .elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
 from .path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
                    steady_unknowns)
@@ -25,7 +28,7 @@ from .welfare import TransitionWelfare, transition_welfare
 
 __all__ = [
     "Transition", "check_transition", "endpoint_equilibria", "solve_transition",
-    "stationary_shock", "HorizonElasticities", "horizon_elasticities", "time_series_estimate",
+    "stationary_shock", "stationary_jacobian", "fake_news_jacobian", "HorizonElasticities", "horizon_elasticities", "time_series_estimate",
     "Endpoint", "PathOutcomes", "ShockPath", "endpoint", "path_outcomes", "path_residuals",
     "steady_unknowns", "DEFAULT_T", "check_horizon", "shock_path", "TransitionOptions",
     "path_root", "sequence_jacobian", "terminal_gap", "TransitionWelfare",

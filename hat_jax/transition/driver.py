@@ -27,12 +27,14 @@ import numpy as np
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
 from ..params import household_options
 from ..results import ConvergenceError
-from .path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes,
+from .path import (PathOutcomes, ShockPath, endpoint, path_outcomes,
                    steady_unknowns)
 from .shocks import DEFAULT_T, shock_path
+from .fakenews import fake_news_jacobian
 from .solve import TransitionOptions, newton_step, sequence_jacobian, terminal_gap
 
-__all__ = ["Transition", "solve_transition", "endpoint_equilibria", "stationary_shock"]
+__all__ = ["Transition", "solve_transition", "endpoint_equilibria", "stationary_shock",
+           "stationary_jacobian", "check_transition", "transition_eq_options"]
 
 
 class Transition(NamedTuple):
@@ -71,7 +73,9 @@ def stationary_shock(economy, T: int) -> ShockPath:
     return shock_path(economy, T)
 
 
-def _eq_options(opts: TransitionOptions, base: EquilibriumOptions | None):
+def transition_eq_options(opts: TransitionOptions, base: EquilibriumOptions | None):
+    """The stationary solves' options: ``base`` with unknown R (beta fixed) and the
+    transition's household tolerance."""
     base = EquilibriumOptions() if base is None else base
     if base.regime != "global":
         raise ValueError("transitions need one world bond market (regime='global'), got "
@@ -89,7 +93,7 @@ def endpoint_equilibria(eq: Equilibrium, shock: ShockPath, opts: TransitionOptio
         raise ValueError("transitions need one world bond market; this equilibrium has "
                          "one R per country (financial autarky)")
     econ = eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
-    eo = _eq_options(opts, eq_opts)
+    eo = transition_eq_options(opts, eq_opts)
     kw = dict(W0=np.asarray(eq.W), R0=float(eq.R), hh_state0=eq.world.households.state)
     initial = solve_equilibrium(econ, eo, **kw)
     term_econ = shock.terminal(econ)
@@ -107,6 +111,21 @@ _outcomes_jit = jax.jit(path_outcomes)
 _step_jit = jax.jit(newton_step)
 _jacobian_jit = jax.jit(sequence_jacobian, static_argnames=("batch",))
 _lu_jit = jax.jit(jax.scipy.linalg.lu_factor)
+_fake_news_jit = jax.jit(fake_news_jacobian, static_argnums=(2,))
+
+
+def stationary_jacobian(eq: Equilibrium, T: int, opts: TransitionOptions | None = None):
+    """The sequence-space Jacobian [N T, N T] at the stationary path of ``eq`` (its
+    economy constant over T dates), by the fake-news algorithm
+    (``opts.jacobian_method == "fake_news"``, default) or one jvp per column ("jvp")."""
+    opts = TransitionOptions() if opts is None else opts
+    econ = eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
+    hopts = household_options(econ, tol=opts.hh_tol)
+    end = endpoint(eq)
+    if opts.jacobian_method == "fake_news":
+        return _fake_news_jit(econ, end, T, hopts)
+    return _jacobian_jit(steady_unknowns(end, T), econ, stationary_shock(econ, T), end, end,
+                         hopts, batch=opts.jacobian_batch)
 
 
 def _log(verbose, msg):
@@ -145,10 +164,7 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | None = None, *, d=None,
     n_jac = 0
     if jacobian is None:
         _log(verbose, f"sequence-space Jacobian ({econ.N * T} columns)...")
-        still = shock_path(terminal.economy, T)
-        jacobian = _jacobian_jit(U, terminal.economy, still, end, end, hopts,
-                                 batch=opts.jacobian_batch)
-        jacobian = jax.block_until_ready(jacobian)
+        jacobian = jax.block_until_ready(stationary_jacobian(terminal, T, opts))
         n_jac += 1
     jacobian = jnp.asarray(jacobian)
     if jacobian.shape != (econ.N * T, econ.N * T):

@@ -33,14 +33,20 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
+
+from functools import partial
 
 from .._compiled import compiled
-from ..equilibrium import EquilibriumOptions, solve_equilibrium_jit, solve_world
+from ..equilibrium import EquilibriumOptions, decode, encode, excess_demands, solve_world
 from ..household import household_fixed_points
 from ..params import household_problems
 from ..welfare.costs import country_index
 from .path import Endpoint, ShockPath, endpoint, path_outcomes, steady_unknowns
-from .solve import TransitionOptions, path_root
+from ..params import household_options
+from .driver import stationary_jacobian, transition_eq_options
+from .shocks import check_horizon
+from .solve import TransitionOptions, linear_path
 
 __all__ = ["HorizonElasticities", "horizon_elasticities", "time_series_estimate"]
 
@@ -87,57 +93,82 @@ def _directions(N, i, partners):
     return jnp.asarray(D)
 
 
-def _program(economy, end, J, eps, D, rho, hopts, eq_opts, opts, i, partners, T):
-    """All responses, as Jacobians with respect to eps [K] (one per partner)."""
-    js = jnp.asarray(partners)
+@partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _stationary_root(x, economy, state, eq_opts):
+    """x, a known root of the stationary excess demands (unknown R, beta fixed), with the
+    implicit derivative dx = -(df/dx)^{-1} (df/deconomy) deconomy."""
+    return x
+
+
+@_stationary_root.defjvp
+def _stationary_root_jvp(eq_opts, primals, tangents):
+    x, economy, state = primals
+    t_econ = tangents[1]
+    f = lambda xx, e: excess_demands(xx, e, eq_opts, 1.0, state)[0]
+    Jx = jax.jacfwd(f)(x, economy)
+    _, rhs = jax.jvp(lambda e: f(x, e), (economy,), (t_econ,))
+    return x, -jnp.linalg.solve(Jx, rhs)
+
+
+def _terminal(economy, end, eq_opts):
+    """The stationary equilibrium of ``economy`` linearized at ``end`` (a root of the
+    unperturbed economy): its Endpoint and trade flows, with implicit derivatives."""
+    x0 = encode(end.W, end.R, economy.beta, economy, eq_opts)
+    x = _stationary_root(x0, economy, end.y, eq_opts)
+    W, R, beta = decode(x, economy, eq_opts, 1.0)
+    world = solve_world(economy, W, R, beta, end.y, eq_opts)
+    return (Endpoint(W, R, world.households.state, world.distribution.lam),
+            world.aggregates.M)
+
+
+def _program(economy, end, J, D, js, rho, hopts, eq_opts, i, T):
+    """All responses for the partners js [K] (directions D [K, N, N], log d_i,js[k]):
+    forward-mode derivatives, one partner after another (lax.map: one trace, and
+    memory for one path's tangent at a time)."""
     U_ss = steady_unknowns(end, T)
     t_idx = jnp.arange(T + 1)
+    w_perm = jnp.ones(T + 1, U_ss.dtype)
+    w_temp = jnp.where(t_idx < T, rho ** t_idx.astype(U_ss.dtype), 0.0)
 
-    def costs(e, weights):
-        logd = jnp.log(economy.d)[None] + weights[:, None, None] * jnp.tensordot(e, D, 1)[None]
-        return jnp.exp(logd)
+    def one(args):
+        Dk, j = args
+        stat = lambda M: _log_ratio(M, i, j)
 
-    def stats(M):
-        return jax.vmap(lambda j: _log_ratio(M, i, j))(js)  # [K, ...]
+        def costs(e, weights):
+            return jnp.exp(jnp.log(economy.d)[None] + e * weights[:, None, None] * Dk[None])
 
-    def fixed(e):
-        d = costs(e, jnp.ones(T + 1))
-        probs = household_problems(economy.replace(d=d[0]), end.W, end.R, economy.beta)
-        y_new = household_fixed_points(end.y, probs, hopts)[0]
-        term = Endpoint(end.W, end.R, y_new, end.lam)
-        out = path_outcomes(U_ss, economy, ShockPath({"d": d}), end, term, hopts)
-        M = out.M  # [T, N, N]
-        world = solve_world(economy.replace(d=d[0]), end.W, end.R, economy.beta, end.y,
-                            eq_opts)
-        return jnp.concatenate([stats(M), stats(world.aggregates.M)[:, None]], axis=1)
+        def fixed(e):
+            d = costs(e, w_perm)
+            probs = household_problems(economy.replace(d=d[0]), end.W, end.R, economy.beta)
+            y_new = household_fixed_points(end.y, probs, hopts)[0]
+            term = Endpoint(end.W, end.R, y_new, end.lam)
+            out = path_outcomes(U_ss, economy, ShockPath({"d": d}), end, term, hopts)
+            world = solve_world(economy.replace(d=d[0]), end.W, end.R, economy.beta, end.y,
+                                eq_opts)
+            return jnp.concatenate([stat(out.M), stat(world.aggregates.M)[None]])
 
-    def general(e, weights, permanent):
-        d = costs(e, weights)
-        if permanent:
-            new = solve_equilibrium_jit(economy.replace(d=d[-1]), end.W, end.R, economy.beta,
-                                        eq_opts, end.y)
-            term = endpoint(new)
-            M_lr = new.world.aggregates.M
-        else:
-            term, M_lr = end, None
-        shock = ShockPath({"d": d})
-        U = path_root(U_ss, J, economy, shock, end, term, hopts, opts)[0]
-        out = path_outcomes(U, economy, shock, end, term, hopts)
-        M = out.M
-        if permanent:
-            return jnp.concatenate([stats(M), stats(M_lr)[:, None]], axis=1)
-        return stats(M)
+        def general(e, weights, permanent):
+            d = costs(e, weights)
+            if permanent:
+                term, M_lr = _terminal(economy.replace(d=d[-1]), end, eq_opts)
+            else:
+                term, M_lr = end, None
+            shock = ShockPath({"d": d})
+            U = linear_path(U_ss, J, economy, shock, end, term, hopts)
+            out = path_outcomes(U, economy, shock, end, term, hopts)
+            if permanent:
+                return jnp.concatenate([stat(out.M), stat(M_lr)[None]])
+            return stat(out.M)
 
-    jac = lambda f: jnp.moveaxis(jax.jacfwd(f)(eps), -1, 1)  # [K(out), K(in), ...]
-    diag = lambda x: jax.vmap(lambda k: x[k, k])(jnp.arange(len(partners)))
-    a = diag(jac(fixed))
-    b = diag(jac(lambda e: general(e, jnp.ones(T + 1), True)))
-    w_temp = jnp.where(t_idx < T, rho ** t_idx.astype(eps.dtype), 0.0)
-    c = diag(jac(lambda e: general(e, w_temp, False)))
-    return a, b, c
+        zero, one_ = jnp.zeros((), U_ss.dtype), jnp.ones((), U_ss.dtype)
+        d_ = lambda f: jax.jvp(f, (zero,), (one_,))[1]
+        return (d_(fixed), d_(lambda e: general(e, w_perm, True)),
+                d_(lambda e: general(e, w_temp, False)))
+
+    return lax.map(one, (D, js))
 
 
-_program_jit = jax.jit(_program, static_argnames=("i", "partners", "T"))
+_program_jit = jax.jit(_program, static_argnames=("i", "T"))
 
 
 def time_series_estimate(irf, rho: float, n: int = 20_000, seed: int = 0):
@@ -166,17 +197,12 @@ def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: flo
     stationary path (e.g. a no-shock :func:`solve_transition`'s ``jacobian``; computed
     if None). rho: persistence of the AR(1) cost shocks of the time-series estimate
     (default 0.9, in [0, 1))."""
-    from .driver import _eq_options, _jacobian_jit, stationary_shock  # same layer
-    from ..params import household_options
-    from .shocks import check_horizon
 
     T = check_horizon(T)
     if not (np.isfinite(rho) and 0.0 <= rho < 1.0):
         raise ValueError(f"rho (persistence of the cost shocks) must lie in [0, 1), got "
                          f"rho={rho!r}")
     opts = TransitionOptions() if opts is None else opts
-    opts = opts.__class__(**{**{k: getattr(opts, k) for k in opts.__dataclass_fields__},
-                             "tangent_jacobian": "given"})
     economy = eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
     N = economy.N
     i = country_index(economy, importer)
@@ -186,17 +212,15 @@ def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: flo
         partners = tuple(country_index(economy, j) for j in np.atleast_1d(exporters))
         if i in partners:
             raise ValueError(f"exporters must differ from the importer {economy.countries[i]}")
-    eo = _eq_options(opts, eq_opts)
+    eo = transition_eq_options(opts, eq_opts)
     hopts = household_options(economy, tol=opts.hh_tol)
     end = endpoint(eq)
     if jacobian is None:
-        jacobian = _jacobian_jit(steady_unknowns(end, T), economy, stationary_shock(economy, T),
-                                 end, end, hopts, batch=opts.jacobian_batch)
+        jacobian = stationary_jacobian(eq, T, opts)
     D = _directions(N, i, partners)
-    eps = jnp.zeros(len(partners))
-    args = (economy, end, jnp.asarray(jacobian), eps, D, jnp.asarray(rho, jnp.float64), hopts,
-            eo, opts)
-    a, b, c = compiled(_program_jit, args, static=dict(i=i, partners=partners, T=T))(*args)
+    args = (economy, end, jnp.asarray(jacobian), D, jnp.asarray(partners, jnp.int32),
+            jnp.asarray(rho, jnp.float64), hopts, eo)
+    a, b, c = compiled(_program_jit, args, static=dict(i=i, T=T))(*args)
     a, b, c = np.asarray(a), np.asarray(b), np.asarray(c)
     ts = np.array([time_series_estimate(c[k], rho, n_sim, seed) for k in range(len(partners))])
     shares = np.asarray(eq.world.aggregates.trade_shares)[i, list(partners)]

@@ -29,7 +29,7 @@ from ..results import as_float, as_int, check_option_values
 from .path import ShockPath, path_residuals
 
 __all__ = ["TransitionOptions", "sequence_jacobian", "newton_step", "path_root",
-           "terminal_gap"]
+           "linear_path", "terminal_gap"]
 
 
 class TransitionOptions(eqx.Module):
@@ -52,6 +52,7 @@ class TransitionOptions(eqx.Module):
     hh_tol: float = eqx.field(default=1e-12, converter=as_float)
     jacobian_batch: int = eqx.field(static=True, default=64)
     tangent_jacobian: str = eqx.field(static=True, default="exact")
+    jacobian_method: str = eqx.field(static=True, default="fake_news")
 
     def __check_init__(self):
         check_option_values(self, positive=("tol", "terminal_tol", "hh_tol"),
@@ -59,6 +60,9 @@ class TransitionOptions(eqx.Module):
         if not isinstance(self.jacobian_batch, (int, np.integer)) or self.jacobian_batch < 1:
             raise ValueError(f"jacobian_batch must be an integer >= 1, got "
                              f"jacobian_batch={self.jacobian_batch!r}")
+        if self.jacobian_method not in ("fake_news", "jvp"):
+            raise ValueError("jacobian_method must be 'fake_news' or 'jvp', got "
+                             f"jacobian_method={self.jacobian_method!r}")
         if self.tangent_jacobian not in ("exact", "given"):
             raise ValueError("tangent_jacobian must be 'exact' or 'given', got "
                              f"tangent_jacobian={self.tangent_jacobian!r}")
@@ -126,6 +130,27 @@ def _path_root_jvp(opts, primals, tangents):
     lu = jax.scipy.linalg.lu_factor(lax.stop_gradient(J))
     t_U = -jax.scipy.linalg.lu_solve(lu, rhs.reshape(-1)).reshape(U.shape)
     return (U, rn, it), (t_U, jnp.zeros_like(rn), np.zeros(np.shape(it), jax.dtypes.float0))
+
+
+@jax.custom_jvp
+def linear_path(U, J, economy, shock, initial, terminal, hopts):
+    """U, a known root of H (e.g. the stationary path at a zero shock), with the implicit
+    derivative dU = -J^{-1} (dH/dtheta) dtheta for the differentiable inputs theta
+    (economy, shock, endpoints, household options): first-order responses without
+    tracing the Newton iteration. J must be the exact Jacobian at U."""
+    return U
+
+
+@linear_path.defjvp
+def _linear_path_jvp(primals, tangents):
+    U, J, economy, shock, initial, terminal, hopts = primals
+    _, _, t_econ, t_shock, t_init, t_term, t_h = tangents
+    _, rhs = jax.jvp(lambda e, s, a, b, h: path_residuals(U, e, s, a, b, h),
+                     (economy, shock, initial, terminal, hopts),
+                     (t_econ, t_shock, t_init, t_term, t_h))
+    lu = jax.scipy.linalg.lu_factor(lax.stop_gradient(J))
+    t_U = -jax.scipy.linalg.lu_solve(lu, rhs.reshape(-1)).reshape(U.shape)
+    return U, t_U
 
 
 def terminal_gap(out, terminal) -> jax.Array:
