@@ -153,3 +153,26 @@ def test_bad_inputs(two_country_eq):
         tn.shock_path(econ, 1, d=d)
     with pytest.raises(ValueError, match=r"T=4 is too short: the terminal gap .* is \d"):
         tn.solve_transition(two_country_eq, d=d, T=4)
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("HAT_SLOW_TESTS"),
+                    reason="compiles for minutes: set HAT_SLOW_TESTS=1")
+def test_transition_jit_parameter_derivative_matches_finite_differences(cut):
+    """jax.jvp of a path statistic with respect to sigma through transition_jit (both
+    stationary solves and the path by the implicit function theorem, the exact
+    sequence-space Jacobian at the solution) against central differences."""
+    opts = tn.TransitionOptions()
+    eo = tn.transition_eq_options(opts, None)
+
+    def stat(sig):
+        e = cut.economy.replace(sigma=sig)
+        out, ok, _, _ = tn.transition_jit(e, cut.shock, cut.initial.W, cut.initial.R,
+                                          cut.initial.world.households.state, cut.jacobian,
+                                          opts, eo)
+        return jnp.log(out.M[:, 0, 1] / out.M[:, 0, 0])[jnp.array([0, 5, 30])]
+
+    s0 = cut.economy.sigma
+    _, dv = jax.jit(lambda s: jax.jvp(stat, (s,), (jnp.ones(()),)))(s0)
+    g = jax.jit(stat)
+    fd = (g(s0 + 1e-5) - g(s0 - 1e-5)) / 2e-5
+    np.testing.assert_allclose(dv, fd, rtol=1e-6)

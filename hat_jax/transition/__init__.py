@@ -17,7 +17,7 @@
 """
 
 from .driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
-    stationary_jacobian, stationary_shock
+    stationary_jacobian, stationary_shock, transition_eq_options, transition_jit
 from .fakenews import fake_news_jacobian
 from .elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
 from .path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
@@ -28,7 +28,7 @@ from .welfare import TransitionWelfare, transition_welfare
 
 __all__ = [
     "Transition", "check_transition", "endpoint_equilibria", "solve_transition",
-    "stationary_shock", "stationary_jacobian", "fake_news_jacobian", "HorizonElasticities", "horizon_elasticities", "time_series_estimate",
+    "stationary_shock", "stationary_jacobian", "transition_eq_options", "transition_jit", "fake_news_jacobian", "HorizonElasticities", "horizon_elasticities", "time_series_estimate",
     "Endpoint", "PathOutcomes", "ShockPath", "endpoint", "path_outcomes", "path_residuals",
     "steady_unknowns", "DEFAULT_T", "check_horizon", "shock_path", "TransitionOptions",
     "path_root", "sequence_jacobian", "terminal_gap", "TransitionWelfare",

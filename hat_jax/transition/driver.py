@@ -34,7 +34,8 @@ from .fakenews import fake_news_jacobian
 from .solve import TransitionOptions, newton_step, sequence_jacobian, terminal_gap
 
 __all__ = ["Transition", "solve_transition", "endpoint_equilibria", "stationary_shock",
-           "stationary_jacobian", "check_transition", "transition_eq_options"]
+           "stationary_jacobian", "check_transition", "transition_eq_options",
+           "transition_jit"]
 
 
 class Transition(NamedTuple):
@@ -190,7 +191,7 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | None = None, *, d=None,
         U, rn_prev, it = U_new, rn, it + 1
     out = jax.block_until_ready(_outcomes_jit(U, econ, shock, start, end, hopts))
     timings["newton_s"] = time.perf_counter() - t2
-    gap = float(terminal_gap(out, end))
+    gap = float(terminal_gap(out, end, terminal.world.aggregates))
     converged = bool(rn <= tol)
     tr = Transition(econ, shock, initial, terminal, U, out, jacobian, converged, it, n_jac,
                     rn, gap, timings)
@@ -211,3 +212,31 @@ def check_transition(tr: Transition, opts: TransitionOptions) -> None:
             f"T={tr.T} is too short: the terminal gap (last date vs the terminal stationary "
             f"equilibrium) is {tr.terminal_gap:.3e} > terminal_tol "
             f"{float(opts.terminal_tol):g}; increase T")
+
+
+def transition_jit(economy, shock: ShockPath, W0, R0, hh_state0, jacobian,
+                   opts: TransitionOptions, eq_opts: EquilibriumOptions):
+    """The jit-able, differentiable transition: (PathOutcomes, converged, residual,
+    iterations). ``economy`` carries the fixed beta; the initial and terminal stationary
+    equilibria are solved by :func:`hat_jax.solve_equilibrium_jit` (unknown R, from W0,
+    R0 and the household state hh_state0) and the path by :func:`path_root` from the
+    constant terminal path with ``jacobian`` (e.g. ``Transition.jacobian``). Every
+    step is differentiated by the implicit function theorem, so ``jax.jvp`` /
+    ``jax.grad`` of any path statistic with respect to the economy's parameters or the
+    shock path never unroll a Newton iteration (``opts.tangent_jacobian="exact"``
+    recomputes the sequence-space Jacobian at the solution for that)."""
+    from ..equilibrium import solve_equilibrium_jit
+    from .solve import path_root
+
+    eo = transition_eq_options(opts, eq_opts)
+    initial = solve_equilibrium_jit(economy, W0, R0, economy.beta, eo, hh_state0, throw=False)
+    terminal = solve_equilibrium_jit(shock.terminal(economy), initial.W, initial.R,
+                                     economy.beta, eo, initial.world.households.state,
+                                     throw=False)
+    hopts = household_options(economy, tol=opts.hh_tol)
+    start, end = endpoint(initial), endpoint(terminal)
+    U0 = steady_unknowns(end, shock.T)
+    U, rn, it = path_root(U0, jacobian, economy, shock, start, end, hopts, opts)
+    out = path_outcomes(U, economy, shock, start, end, hopts)
+    ok = (rn <= opts.tol) & initial.converged & terminal.converged
+    return out, ok, rn, it

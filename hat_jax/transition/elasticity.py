@@ -39,7 +39,9 @@ from functools import partial
 
 from .._compiled import compiled
 from ..equilibrium import EquilibriumOptions, decode, encode, excess_demands, solve_world
-from ..household import household_fixed_points
+from ..aggregates import trade_flows
+from ..distribution import stationary_distributions
+from ..household import household_fixed_points, policies
 from ..params import household_problems
 from ..welfare.costs import country_index
 from .path import Endpoint, ShockPath, endpoint, path_outcomes, steady_unknowns
@@ -143,9 +145,13 @@ def _program(economy, end, J, D, js, rho, hopts, eq_opts, i, T):
             y_new = household_fixed_points(end.y, probs, hopts)[0]
             term = Endpoint(end.W, end.R, y_new, end.lam)
             out = path_outcomes(U_ss, economy, ShockPath({"d": d}), end, term, hopts)
-            world = solve_world(economy.replace(d=d[0]), end.W, end.R, economy.beta, end.y,
-                                eq_opts)
-            return jnp.concatenate([stat(out.M), stat(world.aggregates.M)[None]])
+            # the stationary partial equilibrium: lambda adjusting to the new policies
+            c, a_next, v, pi, V, lo, w = jax.vmap(policies, in_axes=(0, 0, None))(
+                y_new, probs, hopts)
+            lam = stationary_distributions(pi, lo, w, probs.P, eq_opts.distribution_options(),
+                                           throw=False).lam
+            M = trade_flows(lam, c, pi, probs.p, economy.L)
+            return jnp.concatenate([stat(out.M), stat(M)[None]])
 
         def general(e, weights, permanent):
             d = costs(e, weights)

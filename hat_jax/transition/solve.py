@@ -37,7 +37,7 @@ class TransitionOptions(eqx.Module):
 
     Traced: tol, max |market residual| / world GDP at every date (1e-9); max_iter,
     quasi-Newton iterations (50); terminal_tol, the largest terminal gap accepted (see
-    :func:`terminal_gap`; 1e-8 of the prices and of the distribution's mass, model.md
+    :func:`terminal_gap`: prices, trade shares and net foreign assets; 1e-8, model.md
     s.12); hh_tol, the household tolerance of the two stationary equilibria (1e-12,
     so that the stationary path is a path to 1e-12). Static: jacobian_batch, Jacobian
     columns pushed forward at once (memory ~ jacobian_batch times one path);
@@ -153,11 +153,14 @@ def _linear_path_jvp(primals, tangents):
     return U, t_U
 
 
-def terminal_gap(out, terminal) -> jax.Array:
-    """How far the last date is from the terminal stationary equilibrium: the largest of
-    |W_{i,T-1} - W*_i|, |R_T - R*| and the total-variation distance sum |lam_T - lam*|
-    (largest over countries)."""
+def terminal_gap(out, terminal, aggregates) -> jax.Array:
+    """How far the last date is from the terminal stationary equilibrium (``terminal``:
+    its Endpoint, ``aggregates``: its Aggregates): the largest of |W_{i,T-1} - W*_i|,
+    |R_T - R*|, |pi_ij,T-1 - pi*_ij| (trade shares) and |A'_{i,T-1} - A'*_i| / world GDP
+    (net foreign assets)."""
     gap_w = jnp.max(jnp.abs(out.W[-1] - terminal.W))
     gap_r = jnp.abs(out.R_next[-1] - terminal.R)
-    gap_lam = jnp.max(jnp.sum(jnp.abs(out.lam_T - terminal.lam), axis=(1, 2)))
-    return jnp.maximum(jnp.maximum(gap_w, gap_r), gap_lam)
+    gap_pi = jnp.max(jnp.abs(out.trade_shares[-1] - aggregates.trade_shares))
+    gap_b = jnp.max(jnp.abs(out.bond_demand[-1] - aggregates.bond_demand)) \
+        / jnp.sum(aggregates.Y)
+    return jnp.max(jnp.stack([gap_w, gap_r, gap_pi, gap_b]))
