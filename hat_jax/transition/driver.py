@@ -112,7 +112,7 @@ _outcomes_jit = jax.jit(path_outcomes)
 _step_jit = jax.jit(newton_step)
 _jacobian_jit = jax.jit(sequence_jacobian, static_argnames=("batch",))
 _lu_jit = jax.jit(jax.scipy.linalg.lu_factor)
-_fake_news_jit = jax.jit(fake_news_jacobian, static_argnums=(2,))
+_fake_news_jit = jax.jit(fake_news_jacobian, static_argnums=(2, 4))
 
 
 def stationary_jacobian(eq: Equilibrium, T: int, opts: TransitionOptions | None = None):
@@ -124,7 +124,7 @@ def stationary_jacobian(eq: Equilibrium, T: int, opts: TransitionOptions | None 
     hopts = household_options(econ, tol=opts.hh_tol)
     end = endpoint(eq)
     if opts.jacobian_method == "fake_news":
-        return _fake_news_jit(econ, end, T, hopts)
+        return _fake_news_jit(econ, end, T, hopts, max(1, opts.jacobian_batch // 32))
     return _jacobian_jit(steady_unknowns(end, T), econ, stationary_shock(econ, T), end, end,
                          hopts, batch=opts.jacobian_batch)
 

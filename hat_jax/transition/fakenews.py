@@ -42,9 +42,10 @@ def _residual_map(o, N):
     return jnp.concatenate([(Y - S)[1:], B[None]]) / jnp.sum(Y)
 
 
-def fake_news_jacobian(economy, end: Endpoint, T: int, hopts):
+def fake_news_jacobian(economy, end: Endpoint, T: int, hopts, batch: int = 1):
     """dH/dU [N T, N T] at the stationary path of ``end`` (the economy constant over
-    time, initial = terminal = ``end``); rows and columns date-major (t N + k)."""
+    time, initial = terminal = ``end``); rows and columns date-major (t N + k).
+    batch: inputs pushed forward at once (memory: batch times one path's tangent)."""
     N = economy.N
     H = T + 1
     x_ss = jnp.concatenate([x_from_wages(end.W), jnp.reshape(end.R, (1,))])
@@ -75,7 +76,8 @@ def fake_news_jacobian(economy, end: Endpoint, T: int, hopts):
         dx = jnp.zeros((H, N), x_ss.dtype).at[H - 1].set(e)
         return jax.jvp(frozen, (xs_ss,), (dx,))[1]
 
-    dO, dD = jax.vmap(shock_last)(jnp.eye(N, dtype=x_ss.dtype))  # [k, H, 2N+1], [k, H, N, Na, Nz]
+    dO, dD = lax.map(shock_last, jnp.eye(N, dtype=x_ss.dtype),
+                     batch_size=min(batch, N))  # [k, H, 2N+1], [k, H, N, Na, Nz]
     # u periods ahead = date H-1-u
     curlyY = jnp.flip(dO, axis=1)                      # [k, u, o]
     curlyD = jnp.flip(dD, axis=1)                      # [k, u, N, Na, Nz]
