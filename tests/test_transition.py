@@ -76,8 +76,7 @@ def test_walras_and_national_accounts_every_date(cut):
     np.testing.assert_allclose(Y, PC + Ap - R * A, rtol=0, atol=1e-10 * gdp.max())
     M = np.asarray(p.M)
     off = M * (1 - np.eye(2))
-    X, Mi = off.sum(axis=1 - 0 + 0), off.sum(axis=2)  # exports: column sums over importers
-    X = off.sum(axis=1)
+    X, Mi = off.sum(axis=1), off.sum(axis=2)  # exports (over importers), imports
     np.testing.assert_allclose(Y, PC + X - Mi, rtol=0, atol=2e-9 * gdp.max())
     # assets carried forward: A_{t+1} = A'_t (the distribution moves with the policies)
     np.testing.assert_allclose(A[1:], Ap[:-1], rtol=0, atol=1e-10)
@@ -176,3 +175,29 @@ def test_transition_jit_parameter_derivative_matches_finite_differences(cut):
     g = jax.jit(stat)
     fd = (g(s0 + 1e-5) - g(s0 - 1e-5)) / 2e-5
     np.testing.assert_allclose(dv, fd, rtol=1e-6)
+
+
+def test_cli_json_keys_and_bad_input(capsys, tmp_path):
+    from hat_jax.cli import main
+
+    base = ["transition", "two_country", "--Na", str(NA_TEST), "--T", str(T), "--quiet"]
+    assert main(base + ["--global-cut", "0.1", "--announce", str(T)]) == 1
+    assert "announce" in capsys.readouterr().err
+    assert main(base + ["--global-cut", "0.1", "--temporary", "1.5"]) == 1
+    assert "--temporary" in capsys.readouterr().err
+    import json
+
+    rc = main(base + ["--global-cut", "0.1", "--json", "--out", str(tmp_path / "o")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    for key in ("t", "R", "wages", "home_share", "converged", "residual", "terminal_gap",
+                "elasticity_by_horizon", "ev", "mean_gain_pct", "steady_state_mean_gain_pct"):
+        assert key in out, key
+    assert len(out["R"]) == T and np.shape(out["wages"]) == (T, 2)
+    assert np.shape(out["ev"]) == (NA_TEST, 10)
+    eh = out["elasticity_by_horizon"]
+    assert len(eh["fixed_prices"]) == T and len(eh["general_equilibrium"]) == T
+    assert out["converged"] and out["residual"] <= 1e-9
+    # the transition gain and the steady-state gain are close for a permanent cut
+    assert abs(out["mean_gain_pct"] - out["steady_state_mean_gain_pct"]) < 0.1
+    assert {"summary.json", "path.csv", "ev.csv"} <= {p.name for p in (tmp_path / "o").iterdir()}
