@@ -71,20 +71,21 @@ def records(args) -> list[dict]:
                      load1=os.getloadavg()[0])
         log("  first transition (compiles)...")
         t0 = time.perf_counter()
-        tr = tn.solve_transition(eq, d=d, T=args.T, verbose=True)
+        tr = tn.solve_transition(eq, d=d, T=args.T, verbose=True, throw=False)
         first = time.perf_counter() - t0
         opts = tn.TransitionOptions()
         jac, med, mn = _median(lambda: tn.stationary_jacobian(tr.terminal, args.T, opts),
                                args.runs)
         out.append(dict(name=f"{name} jacobian", compile_s=float("nan"), median_s=med,
                         min_s=mn, runs=args.runs, **extra))
-        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, jacobian=jac),
-                               args.runs)
+        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, jacobian=jac,
+                                                           throw=False), args.runs)
         newton_s = res.timings["newton_s"]
         out.append(dict(name=f"{name} newton", compile_s=float("nan"), median_s=newton_s,
                         runs=1, iterations=res.iterations, residual=res.residual,
                         terminal_gap=res.terminal_gap, **extra))
-        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T), args.runs)
+        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, throw=False),
+                               args.runs)
         out.append(dict(name=f"{name} transition", compile_s=first - med, median_s=med,
                         min_s=mn, runs=args.runs, iterations=res.iterations,
                         jacobians=res.jacobians, residual=res.residual,

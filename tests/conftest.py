@@ -48,7 +48,7 @@ def asset_grid_of(problems, i, Na):
 # long file while the other sits idle at the end. Rough minutes on 2 cores, cold
 # compilation cache.
 LONG_FILES = (
-    "test_notebook_transition.py",    # ~4.5 (19 countries, Na = 10, T = 40)
+    "test_notebook_transition.py",    # ~5 (19 countries, Na = 10, T = 20)
     "test_notebook_welfare.py",       # ~2.2
     "test_welfare.py",                # ~2
     "test_derivatives.py",            # ~1.3

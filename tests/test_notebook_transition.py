@@ -10,5 +10,6 @@ from notebook_runner import ROOT, run_notebook
 
 @pytest.mark.slow
 def test_notebook_executes(request, monkeypatch):
-    monkeypatch.setenv("HAT_NOTEBOOK_T", "40")
+    monkeypatch.setenv("HAT_NOTEBOOK_T", "20")
+    monkeypatch.setenv("HAT_NOTEBOOK_PARTNERS", "CAN,JPN,GBR")
     run_notebook(ROOT / "notebooks" / "transition.ipynb", request, monkeypatch)
