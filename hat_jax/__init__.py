@@ -85,6 +85,8 @@ from .welfare import (
     welfare_summary,
 )
 from .planner import PlannerSolution, planner_checks, solve_planner
+from .transition import (Transition, TransitionOptions, horizon_elasticities, solve_transition,
+                         transition_welfare)
 
 __version__ = "0.1.0"
 
@@ -109,4 +111,6 @@ __all__ = [
     "unilateral_cut", "utilitarian_welfare", "welfare_analysis", "welfare_decomposition",
     "welfare_gradient", "welfare_jvp", "welfare_summary",
     "PlannerSolution", "planner_checks", "solve_planner",
+    "Transition", "TransitionOptions", "horizon_elasticities", "solve_transition",
+    "transition_welfare",
 ]
