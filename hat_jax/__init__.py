@@ -93,6 +93,8 @@ from .tables import GravitySpec, TablesError, world_from_tables
 from .tariffs import tariff_war, uniform_tariffs, validate_tariffs
 from . import policy
 from .policy import NashTariffs, OptimalTariff, nash_tariffs, optimal_tariff, tariff_gradient
+from .transition import (Transition, TransitionOptions, horizon_elasticities, solve_transition,
+                         transition_welfare)
 
 __version__ = "0.1.0"
 
@@ -122,4 +124,6 @@ __all__ = [
     "tables", "GravitySpec", "TablesError", "world_from_tables",
     "tariff_war", "uniform_tariffs", "validate_tariffs", "policy", "NashTariffs",
     "OptimalTariff", "nash_tariffs", "optimal_tariff", "tariff_gradient",
+    "Transition", "TransitionOptions", "horizon_elasticities", "solve_transition",
+    "transition_welfare",
 ]

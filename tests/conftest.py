@@ -46,6 +46,7 @@ def asset_grid_of(problems, i, Na):
 # long file while the other sits idle at the end. Rough minutes on 2 cores, cold
 # compilation cache.
 LONG_FILES = (
+    "test_notebook_transition.py",    # ~5 (19 countries, Na = 10, T = 20)
     "test_notebook_welfare.py",       # ~2.2
     "test_tariffs.py",                # ~2-4 (optimal and Nash tariffs; loaded machine)
     "test_notebook_trade_policy.py",  # ~2-5 (loaded machine)
@@ -60,6 +61,7 @@ LONG_FILES = (
     "test_failure_modes.py",          # ~0.5: SIGINT subprocesses
     "test_properties.py",             # ~0.5
     "test_elasticities.py",           # ~0.45
+    "test_transition.py",             # ~1 (loaded machine; ~0.7 warm)
     "test_paper.py",                  # ~0.4
     "test_planner.py",                # ~0.35
     "test_notebook_elasticities.py",  # ~0.35

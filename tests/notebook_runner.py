@@ -28,14 +28,16 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMALL_NA = "40"  # = conftest.NA_TEST: the notebooks reuse the tests' compiled programs
 # Per-notebook grid sizes where SMALL_NA is too slow (19-country notebooks).
 NOTEBOOK_NA = {"ek_world.ipynb": "20", "calibration.ipynb": "10", "welfare.ipynb": "20",
-               "elasticities.ipynb": "20", "own_data.ipynb": "10"}
+               "elasticities.ipynb": "20", "own_data.ipynb": "10",
+               "transition.ipynb": "10"}
 # Notebooks that read the Eaton-Kortum data.
 NEEDS_DATA = {"ek_world.ipynb", "elasticities.ipynb", "calibration.ipynb", "welfare.ipynb",
-              "own_data.ipynb"}
+              "own_data.ipynb", "transition.ipynb"}
 CELL_TIMEOUT_S = 600
 # Notebooks executed by a test file of their own (tests/test_notebook_<stem>.py), so that
 # the two pytest-xdist workers (whole files per worker) share the long notebooks.
-OWN_FILE = {"welfare.ipynb", "calibration.ipynb", "elasticities.ipynb", "trade_policy.ipynb"}
+OWN_FILE = {"welfare.ipynb", "calibration.ipynb", "elasticities.ipynb", "trade_policy.ipynb",
+            "transition.ipynb"}
 
 
 def _data_dir() -> str | None:

@@ -17,7 +17,7 @@ LAYERS = [
     {"params", "distribution", "aggregates"},
     {"_newton", "diagnostics", "equilibrium", "batched"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
-    {"calibration", "elasticities", "welfare", "planner"},
+    {"calibration", "elasticities", "welfare", "planner", "transition"},
     {"scenarios", "policy"},
     {"report"},
     {"cli"},

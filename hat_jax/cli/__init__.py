@@ -7,6 +7,7 @@
     hat planner PRESET ...          (:mod:`hat_jax.cli.planner`)
     hat sweep PRESET ...            (:mod:`hat_jax.cli.sweep`)
     hat tariff PRESET ...           (:mod:`hat_jax.cli.tariff`)
+    hat transition PRESET ...       (:mod:`hat_jax.cli.transition`)
 
 Each command module has ``add_parser(sub)`` and ``run(args) -> exit code``; what they
 share (economy options, the baseline solve, exit codes, printing) is in
@@ -31,7 +32,8 @@ from typing import Sequence
 
 import hat_jax
 
-from . import calibrate, counterfactual, elasticities, planner, solve, sweep, tariff
+from . import (calibrate, counterfactual, elasticities, planner, solve, sweep, tariff,
+               transition)
 from hat_jax.data import DataWarning
 from hat_jax.report.files import check_writable_folder
 
@@ -48,6 +50,7 @@ COMMANDS = {
     "planner": planner,
     "sweep": sweep,
     "tariff": tariff,
+    "transition": transition,
 }
 
 

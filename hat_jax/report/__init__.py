@@ -14,8 +14,9 @@ figure is drawn):
 - :mod:`hat_jax.report.readers` -- input files of the command (cost matrix, weights);
 - :mod:`hat_jax.report.calibration` -- calibration summary, table, fit figure and files;
 - :mod:`hat_jax.report.sweep` -- the resumable ``hat sweep`` folder (manifest, chunks,
-  merge), its summary and figure.
+  merge), its summary and figure;
+- :mod:`hat_jax.report.transition` -- transition summary, path table, figures and files.
 """
 
 __all__ = ["calibration", "elasticities", "equilibrium", "figures", "files", "readers",
-           "sweep", "welfare"]
+           "sweep", "transition", "welfare"]

@@ -1,0 +1,129 @@
+"""Benchmark: perfect-foresight transitions (hat_jax.transition, issue 14).
+
+Economies: ``two_country`` and ``ek_baseline`` (19 countries; beta solved at R = 1.01
+from the published prices), Na = 100 by default, T = 150, a global 10% cut of every
+international trade cost (permanent, at t = 0).
+
+Records per economy:
+- ``jacobian``: the stationary sequence-space Jacobian (N T x N T) at the terminal
+  equilibrium by the fake-news algorithm (``hat_jax.transition.stationary_jacobian``);
+- ``newton``: the quasi-Newton solve of the path with that Jacobian (from the constant
+  terminal path to max |residual| / GDP <= 1e-9), iterations in ``iterations``;
+- ``transition``: the whole ``solve_transition`` call (initial and terminal stationary
+  equilibria, Jacobian, Newton), warm;
+- with ``--elasticities``: ``elasticity_by_horizon``, the trade elasticity of the first
+  country (two_country) / USA (ek) by horizon, every partner (fixed prices, GE, the
+  time-series estimate), warm, and a table of the trade-weighted means.
+
+    python benchmarks/transition.py --quick        # Na = 20 for EK, Na = 40 two-country
+    python benchmarks/transition.py                # Na = 100, T = 150
+    python benchmarks/transition.py --economies two_country --na 100 --runs 3
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from _common import load_ek_world, log, main  # noqa: E402
+
+import hat_jax  # noqa: E402  (float64)
+from hat_jax import transition as tn  # noqa: E402
+from hat_jax import welfare as wf  # noqa: E402
+
+HORIZONS = (0, 1, 2, 5, 10, 20)
+
+
+def _baseline(name: str, Na: int, data_dir):
+    if name.startswith("ek_"):
+        world = load_ek_world(name, data_dir, Na)
+        W0, R0, beta0 = world.start("published")
+        opts = hat_jax.EquilibriumOptions(unknown="beta")
+        return hat_jax.solve_equilibrium(world.economy, opts, W0=W0, R0=R0, beta0=beta0)
+    return hat_jax.solve_equilibrium(hat_jax.preset(name, Na=Na))
+
+
+def _median(fn, runs):
+    times, out = [], None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        jax.block_until_ready(out)
+        times.append(time.perf_counter() - t0)
+    return out, float(np.median(times)), float(min(times))
+
+
+def records(args) -> list[dict]:
+    out = []
+    for name in args.economies.split(","):
+        Na = args.Na if args.Na is not None else (20 if args.quick and name.startswith("ek_")
+                                                  else 40 if args.quick else 100)
+        log(f"{name}: Na={Na}, T={args.T}: baseline...")
+        eq = _baseline(name, Na, args.data_dir)
+        d, _ = wf.global_cut(eq.economy, 0.1)
+        extra = dict(economy=name, N=eq.economy.N, Na=Na, T=args.T,
+                     load1=os.getloadavg()[0])
+        log("  first transition (compiles)...")
+        t0 = time.perf_counter()
+        tr = tn.solve_transition(eq, d=d, T=args.T, verbose=True, throw=False)
+        first = time.perf_counter() - t0
+        opts = tn.TransitionOptions()
+        jac, med, mn = _median(lambda: tn.stationary_jacobian(tr.terminal, args.T, opts),
+                               args.runs)
+        out.append(dict(name=f"{name} jacobian", compile_s=float("nan"), median_s=med,
+                        min_s=mn, runs=args.runs, **extra))
+        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, jacobian=jac,
+                                                           throw=False), args.runs)
+        newton_s = res.timings["newton_s"]
+        out.append(dict(name=f"{name} newton", compile_s=float("nan"), median_s=newton_s,
+                        runs=1, iterations=res.iterations, residual=res.residual,
+                        terminal_gap=res.terminal_gap, **extra))
+        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, throw=False),
+                               args.runs)
+        out.append(dict(name=f"{name} transition", compile_s=first - med, median_s=med,
+                        min_s=mn, runs=args.runs, iterations=res.iterations,
+                        jacobians=res.jacobians, residual=res.residual,
+                        terminal_gap=res.terminal_gap, first_call_s=first, **extra))
+        if args.elasticities:
+            i = "USA" if "USA" in eq.economy.countries else 0
+            t0 = time.perf_counter()
+            he = tn.horizon_elasticities(tr.initial, i, T=args.T, rho=0.9)
+            first = time.perf_counter() - t0
+            he, med, mn = _median(lambda: tn.horizon_elasticities(tr.initial, i, T=args.T),
+                                  1)
+            fp, ge = he.mean("fixed_prices"), he.mean("general_equilibrium")
+            table = {f"h{h}": (float(fp[h]), float(ge[h])) for h in HORIZONS if h < args.T}
+            table["long_run"] = (float(he.mean("limit_fixed_prices")),
+                                 float(he.mean("long_run")))
+            table["time_series"] = float(he.mean("time_series"))
+            log(f"  elasticity by horizon (fixed prices, GE): {table}")
+            out.append(dict(name=f"{name} elasticity_by_horizon", compile_s=first - med,
+                            median_s=med, runs=1, table=table, **extra))
+    return out
+
+
+def add_arguments(p):
+    p.add_argument("--economies", default="two_country,ek_baseline")
+    p.add_argument("--na", dest="Na", type=int, default=None)
+    p.add_argument("--T", dest="T", type=int, default=150)
+    p.add_argument("--quick", action="store_true", help="small grids, one run")
+    p.add_argument("--elasticities", action="store_true",
+                   help="also the elasticity by horizon (US for ek)")
+    p.add_argument("--data-dir", dest="data_dir", default=os.environ.get("HAT_DATA_DIR"))
+
+
+def records_fn(args):
+    if args.quick:
+        args.runs = 1
+    return records(args)
+
+
+if __name__ == "__main__":
+    main(records_fn, description=__doc__.split("\n\n")[0], add_arguments=add_arguments,
+         default_runs=1)

@@ -1,0 +1,225 @@
+"""Tables, figures and files of a transition (``hat transition``, issue 14).
+
+:func:`transition_summary` (the ``--json`` object), :func:`path_frame` (one row per
+date and country), :func:`format_transition` (the readable summary),
+:func:`plot_price_paths`, :func:`plot_trade_paths`, :func:`plot_elasticity_by_horizon`,
+:func:`plot_transition_gains` (figures drawn from the summary dict, so a notebook can
+draw them from a saved JSON file), :func:`write_transition_outputs` (``--out DIR``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .figures import figure_bytes, pyplot
+from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+
+__all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
+           "plot_trade_paths", "plot_elasticity_by_horizon", "plot_transition_gains",
+           "write_transition_outputs", "HORIZONS"]
+
+#: Horizons of the elasticity table.
+HORIZONS = (0, 1, 2, 5, 10, 20)
+
+
+def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
+                       timings: dict | None = None) -> dict:
+    """The ``--json`` object of ``hat transition`` (keys in the README)."""
+    p = tr.path
+    econ = tr.economy
+    out = {
+        "preset": preset, "countries": list(econ.countries), "experiment": experiment,
+        "T": int(tr.T), "t": list(range(int(tr.T))),
+        "R": json_nums(p.R), "R_next": json_nums(p.R_next),
+        "wages": json_nums(p.W), "home_share": json_nums(p.home_share),
+        "trade_shares": json_nums(p.trade_shares),
+        "nfa_gdp": json_nums(np.asarray(p.bond_demand) / np.asarray(p.Y)),
+        "share_borrowing_limit": json_nums(p.share_constrained),
+        "consumption_inequality": json_nums(p.dispersion),
+        "initial": {"W": json_nums(tr.initial.W), "R": json_num(tr.initial.R),
+                    "home_share": json_nums(np.diag(np.asarray(
+                        tr.initial.world.aggregates.trade_shares)))},
+        "terminal": {"W": json_nums(tr.terminal.W), "R": json_num(tr.terminal.R),
+                     "home_share": json_nums(np.diag(np.asarray(
+                         tr.terminal.world.aggregates.trade_shares)))},
+        "beta": json_num(tr.initial.beta),
+        "converged": bool(tr.converged), "residual": json_num(tr.residual),
+        "terminal_gap": json_num(tr.terminal_gap),
+        "iterations": {"newton": int(tr.iterations), "jacobians": int(tr.jacobians)},
+        "timings": {k: json_num(v) for k, v in (timings or tr.timings).items()},
+    }
+    if he is not None:
+        k = lambda name: json_nums(he.mean(name))
+        out["elasticity_by_horizon"] = {
+            "importer": econ.countries[he.importer],
+            "partners": [econ.countries[j] for j in he.partners],
+            "h": [int(h) for h in he.h], "fixed_prices": k("fixed_prices"),
+            "general_equilibrium": k("general_equilibrium"),
+            "limit_fixed_prices": k("limit_fixed_prices"), "long_run": k("long_run"),
+            "time_series": k("time_series"),
+            "time_series_population": k("time_series_population"), "rho": he.rho,
+        }
+    if tw is not None:
+        lam = np.asarray(tr.initial.world.distribution.lam[tw.country])
+        prob = tr.initial.world.problems
+        i = tw.country
+        out.update({
+            "country": econ.countries[i], "ev": json_nums(tw.ev.factor),
+            "steady_state_ev": json_nums(tw.steady_state.factor),
+            "assets": json_nums(prob.a_min[i] + prob.da[i] * np.arange(econ.Na)),
+            "z": json_nums(econ.z), "distribution": json_nums(lam),
+            "mean_gain_pct": json_num(tw.mean_gain_pct),
+            "steady_state_mean_gain_pct": json_num(tw.steady_state_mean_gain_pct),
+            "ev_converged": bool(np.all(np.asarray(tw.ev.converged))
+                                 and np.all(np.asarray(tw.steady_state.converged))),
+        })
+    return out
+
+
+def path_frame(result: dict) -> pd.DataFrame:
+    """One row per date and country: t, country, W, R (paid at t), R_next, home_share,
+    nfa_gdp, share_borrowing_limit, consumption_inequality."""
+    rows = []
+    for t in result["t"]:
+        for k, c in enumerate(result["countries"]):
+            rows.append({"t": t, "country": c, "W": result["wages"][t][k], "R": result["R"][t],
+                         "R_next": result["R_next"][t], "home_share": result["home_share"][t][k],
+                         "nfa_gdp": result["nfa_gdp"][t][k],
+                         "share_borrowing_limit": result["share_borrowing_limit"][t][k],
+                         "consumption_inequality": result["consumption_inequality"][t][k]})
+    return pd.DataFrame(rows)
+
+
+def format_transition(result: dict) -> str:
+    """The readable summary of a transition."""
+    c = result["countries"]
+    T = result["T"]
+    lines = [f"transition: {result['preset']}, {result['experiment'].get('kind', '')}, "
+             f"T = {T}", f"converged: {result['converged']} (max residual / GDP "
+             f"{result['residual']:.2e}, {result['iterations']['newton']} quasi-Newton "
+             f"iterations, {result['iterations']['jacobians']} Jacobians), terminal gap "
+             f"{result['terminal_gap']:.2e}"]
+    show = [t for t in (0, 1, 2, 5, 10, 20, 50, T - 1) if t < T]
+    lines.append("")
+    lines.append("   t        R  " + "  ".join(f"{'W_' + x:>9s} {'home_' + x:>10s}"
+                                               for x in c[:6]))
+    for t in sorted(set(show)):
+        row = "  ".join(f"{result['wages'][t][k]:9.5f} {result['home_share'][t][k]:10.5f}"
+                        for k in range(min(6, len(c))))
+        lines.append(f"{t:4d} {result['R'][t]:8.5f}  {row}")
+    lines.append(f"   terminal R {result['terminal']['R']:.6f}")
+    eh = result.get("elasticity_by_horizon")
+    if eh is not None:
+        lines.append("")
+        lines.append(f"trade elasticity of {eh['importer']} by horizon (trade-weighted):")
+        lines.append("      h   fixed prices   general eq.")
+        for h in HORIZONS:
+            if h < T:
+                lines.append(f"  {h:5d}   {eh['fixed_prices'][h]:12.4f}  "
+                             f"{eh['general_equilibrium'][h]:12.4f}")
+        lines.append(f"  long run {eh['limit_fixed_prices']:10.4f}  {eh['long_run']:12.4f}")
+        lines.append(f"  time-series estimate (AR(1) costs, rho = {eh['rho']}): "
+                     f"{eh['time_series']:.4f}")
+    if "mean_gain_pct" in result:
+        lines.append("")
+        lines.append(f"welfare of {result['country']}: mean EV gain {result['mean_gain_pct']:.4f}% "
+                     f"with the transition, {result['steady_state_mean_gain_pct']:.4f}% "
+                     "across steady states")
+    return "\n".join(lines)
+
+
+def _ax(ax, size=(6.5, 4.2)):
+    if ax is None:
+        _, ax = pyplot().subplots(figsize=size)
+    return ax
+
+
+def plot_price_paths(result: dict, ax=None):
+    """Wages by country and R over the transition (R on a twin axis). Returns the Axes."""
+    ax = _ax(ax)
+    W = np.asarray(result["wages"], np.float64)
+    for k, c in enumerate(result["countries"]):
+        ax.plot(result["t"], W[:, k], lw=1, label=c if len(result["countries"]) <= 6 else None)
+    ax.set_xlabel("t (years)")
+    ax.set_ylabel("wage W_i,t (mean one)")
+    ax2 = ax.twinx()
+    ax2.plot(result["t"], result["R"], color="k", ls="--", label="R_t")
+    ax2.set_ylabel("R_t (dashed)")
+    if len(result["countries"]) <= 6:
+        ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def plot_trade_paths(result: dict, ax=None):
+    """Import share 1 - pi_ii,t by country, with the terminal value dotted."""
+    ax = _ax(ax)
+    H = 1.0 - np.asarray(result["home_share"], np.float64)
+    term = 1.0 - np.asarray(result["terminal"]["home_share"], np.float64)
+    for k, c in enumerate(result["countries"]):
+        line, = ax.plot(result["t"], H[:, k], lw=1,
+                        label=c if len(result["countries"]) <= 6 else None)
+        ax.axhline(term[k], color=line.get_color(), ls=":", lw=0.8)
+    ax.set_xlabel("t (years)")
+    ax.set_ylabel("import share 1 - pi_ii,t")
+    if len(result["countries"]) <= 6:
+        ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def plot_elasticity_by_horizon(result: dict, ax=None, h_max: int = 40):
+    """theta(h) at fixed prices and in general equilibrium, long-run values dotted and
+    the time-series estimate marked."""
+    ax = _ax(ax)
+    eh = result["elasticity_by_horizon"]
+    h = np.asarray(eh["h"])[: h_max + 1]
+    ax.plot(h, np.asarray(eh["fixed_prices"])[: h_max + 1], label="fixed prices")
+    ax.plot(h, np.asarray(eh["general_equilibrium"])[: h_max + 1], label="general equilibrium")
+    ax.axhline(eh["limit_fixed_prices"], color="C0", ls=":", lw=0.8)
+    ax.axhline(eh["long_run"], color="C1", ls=":", lw=0.8, label="long run (GE)")
+    ax.axhline(eh["time_series"], color="C3", ls="--", lw=1,
+               label=f"time-series estimate (rho = {eh['rho']})")
+    ax.set_xlabel("horizon h (years)")
+    ax.set_ylabel(f"trade elasticity of {eh['importer']}")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def plot_transition_gains(result: dict, ax=None):
+    """Mean gain 100 (lambda_tau - 1) by assets (over productivity, weighted by the
+    initial distribution), with and without the transition."""
+    ax = _ax(ax)
+    a = np.asarray(result["assets"])
+    lam = np.asarray(result["distribution"], np.float64)
+    w = lam / np.maximum(lam.sum(axis=1, keepdims=True), 1e-300)
+    for key, label in (("ev", "with the transition"), ("steady_state_ev", "steady states")):
+        g = 100.0 * (np.asarray(result[key], np.float64) - 1.0)
+        ax.plot(a, np.where(lam.sum(axis=1) > 0, (w * g).sum(axis=1), g.mean(axis=1)),
+                label=label)
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set_xlabel("assets a")
+    ax.set_ylabel(f"welfare gain of {result['country']} (% of income)")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def write_transition_outputs(out_dir, result: dict, plots: bool = False):
+    """summary.json, path.csv (and ev.csv with a country; figures with ``plots``)."""
+    files: dict = {"summary.json": json_text(result),
+                   "path.csv": path_frame(result).to_csv(index=False, float_format=CSV_FLOAT)}
+    if "ev" in result:
+        ev = np.asarray(result["ev"], np.float64)
+        ss = np.asarray(result["steady_state_ev"], np.float64)
+        rows = [{"asset": result["assets"][a], "z_index": k, "z": result["z"][k],
+                 "ev": ev[a, k], "steady_state_ev": ss[a, k],
+                 "lam": result["distribution"][a][k]}
+                for a in range(ev.shape[0]) for k in range(ev.shape[1])]
+        files["ev.csv"] = pd.DataFrame(rows).to_csv(index=False, float_format=CSV_FLOAT)
+    if plots:
+        files["price_paths.png"] = figure_bytes(plot_price_paths(result))
+        files["trade_paths.png"] = figure_bytes(plot_trade_paths(result))
+        if "elasticity_by_horizon" in result:
+            files["elasticity_by_horizon.png"] = figure_bytes(plot_elasticity_by_horizon(result))
+        if "ev" in result:
+            files["transition_gains.png"] = figure_bytes(plot_transition_gains(result))
+    return write_files(out_dir, files)

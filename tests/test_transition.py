@@ -1,0 +1,203 @@
+"""Transitions after a trade shock (issue 14, model.md s.12): the perfect-foresight path,
+the sequence-space Jacobian, implicit derivatives, elasticities by horizon, transition
+welfare. Two-country economy, Na = 40, T = 60 (the terminal gaps are checked)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import transition as tn
+from hat_jax import welfare as wf
+
+from conftest import NA_TEST
+
+T = 60
+
+
+@pytest.fixture(scope="module")
+def still(two_country_eq):
+    """The no-shock transition (its Jacobian is the stationary sequence-space Jacobian)."""
+    return tn.solve_transition(two_country_eq, T=T)
+
+
+@pytest.fixture(scope="module")
+def cut(two_country_eq, still):
+    """A permanent 10% global cut (symmetric), Jacobian computed at its terminal
+    equilibrium by the solver."""
+    d, _ = wf.global_cut(two_country_eq.economy, 0.1)
+    return tn.solve_transition(two_country_eq, d=d, T=T)
+
+
+def test_no_shock_path_is_the_stationary_equilibrium(still, two_country_eq):
+    p = still.path
+    assert still.converged and still.iterations == 0
+    np.testing.assert_allclose(p.W, np.broadcast_to(still.initial.W, p.W.shape), rtol=0,
+                               atol=1e-12)
+    np.testing.assert_allclose(p.R_next, float(still.initial.R), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p.R, float(still.initial.R), rtol=0, atol=1e-12)
+    # quantities: the stationary ones, up to the solves' own tolerances
+    agg = still.initial.world.aggregates
+    np.testing.assert_allclose(p.trade_shares, np.broadcast_to(agg.trade_shares, p.M.shape),
+                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p.V0, still.initial.world.households.V, rtol=0, atol=1e-10)
+    assert still.terminal_gap < 1e-9
+    assert abs(float(still.initial.R) - float(two_country_eq.R)) < 1e-9  # same equilibrium
+
+
+def test_zero_shock_transition_ev_is_exactly_one(still):
+    tw = tn.transition_welfare(still, 0)
+    assert np.all(np.asarray(tw.ev.factor) == 1.0)
+    assert tw.mean_gain_pct == 0.0
+
+
+def test_permanent_cut_ends_at_the_counterfactual(cut, two_country_eq):
+    assert cut.converged and cut.residual <= 1e-9
+    assert cut.terminal_gap <= 1e-8
+    cf = wf.counterfactual(two_country_eq, cut.shock.fields["d"][-1])
+    p = cut.path
+    for t in range(T - 5, T):
+        np.testing.assert_allclose(p.W[t], cf.new.W, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.R_next[t], cf.new.R, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.trade_shares[t], cf.new.world.aggregates.trade_shares,
+                                   rtol=0, atol=1e-8)
+    # at t = 0 R is predetermined, at the initial equilibrium's value
+    assert float(p.R[0]) == float(cut.initial.R)
+
+
+def test_walras_and_national_accounts_every_date(cut):
+    p = cut.path
+    gdp = np.asarray(p.Y).sum(axis=1)
+    assert np.max(np.abs(p.residuals)) <= 1e-9
+    assert np.max(np.abs(p.walras)) <= 1e-9  # the dropped goods market clears too
+    Y, PC, Ap, A = (np.asarray(x) for x in (p.Y, p.PC, p.bond_demand, p.assets))
+    R = np.asarray(p.R)[:, None]
+    np.testing.assert_allclose(Y, PC + Ap - R * A, rtol=0, atol=1e-10 * gdp.max())
+    M = np.asarray(p.M)
+    off = M * (1 - np.eye(2))
+    X, Mi = off.sum(axis=1), off.sum(axis=2)  # exports (over importers), imports
+    np.testing.assert_allclose(Y, PC + X - Mi, rtol=0, atol=2e-9 * gdp.max())
+    # assets carried forward: A_{t+1} = A'_t (the distribution moves with the policies)
+    np.testing.assert_allclose(A[1:], Ap[:-1], rtol=0, atol=1e-10)
+
+
+def test_symmetric_shock_keeps_symmetry(cut):
+    p = cut.path
+    np.testing.assert_allclose(p.W[:, 0], p.W[:, 1], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p.home_share[:, 0], p.home_share[:, 1], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p.bond_demand, 0.0, atol=1e-9)
+
+
+def test_sequence_jacobian_matches_central_differences(still):
+    econ, end = still.economy, tn.endpoint(still.initial)
+    hopts = hat_jax.params.household_options(econ, tol=1e-12)
+    shock = tn.stationary_shock(econ, T)
+    H = jax.jit(lambda u: tn.path_residuals(u, econ, shock, end, end, hopts))
+    U = np.asarray(still.U)
+    J = np.asarray(still.jacobian)
+    eps = 1e-5
+    for col in (0, 1, 2 * 7 + 1, 2 * 30, 2 * (T - 1) + 1):
+        t, k = divmod(col, 2)
+        dU = np.zeros_like(U)
+        dU[t, k] = eps
+        fd = (np.asarray(H(U + dU)) - np.asarray(H(U - dU))).reshape(-1) / (2 * eps)
+        np.testing.assert_allclose(J[:, col], fd, rtol=0, atol=2e-6 * max(1, np.abs(fd).max()))
+
+
+def test_path_derivative_matches_finite_differences(two_country_eq, still):
+    """jvp of the path (implicit function theorem, no unrolled Newton) against central
+    differences of two solved transitions: the GE response of log(M_01/M_00) at
+    horizons 0, 3, 20 to a permanent change of log d_01."""
+    he = tn.horizon_elasticities(still.initial, 0, T=T, jacobian=still.jacobian)
+    eps = 1e-4
+    econ = still.economy
+    stat = []
+    for s in (1, -1):
+        d = np.asarray(econ.d).copy()
+        d[0, 1] *= np.exp(s * eps)
+        tr = tn.solve_transition(still.initial, d=d, T=T, jacobian=still.jacobian)
+        M = np.asarray(tr.path.M)
+        stat.append(np.log(M[:, 0, 1] / M[:, 0, 0]))
+    fd = (stat[0] - stat[1]) / (2 * eps)
+    for h in (0, 3, 20):
+        assert abs(he.general_equilibrium[0, h] - fd[h]) < 1e-5, (h, fd[h])
+    # the GE path tends to the long-run elasticity across stationary equilibria
+    assert abs(he.general_equilibrium[0, -1] - he.long_run[0]) < 1e-4
+    # fixed prices: h = 0 is the static elasticity; the limit the stationary PE one
+    te = hat_jax.trade_elasticities(still.initial, hh_tol=1e-12)
+    assert abs(he.fixed_prices[0, 0] - float(te.theta[0, 1])) < 1e-7
+    assert abs(he.fixed_prices[0, -1] - he.limit_fixed_prices[0]) < 1e-6
+    # the time-series estimate is close to its population value
+    assert abs(he.time_series[0] - he.time_series_population[0]) < 0.05
+
+
+def test_log_utility_fixed_price_elasticity_is_minus_one_over_sigma(two_country_log_eq):
+    he = tn.horizon_elasticities(two_country_log_eq, 0, T=T)
+    sigma = float(two_country_log_eq.economy.sigma)
+    np.testing.assert_allclose(he.fixed_prices[0], -1.0 / sigma, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(he.limit_fixed_prices[0], -1.0 / sigma, rtol=0, atol=1e-8)
+
+
+def test_bad_inputs(two_country_eq):
+    econ = two_country_eq.economy
+    d, _ = wf.global_cut(econ, 0.1)
+    with pytest.raises(ValueError, match=r"announce.*T=60.*announce=60"):
+        tn.shock_path(econ, T, d=d, announce=60)
+    with pytest.raises(ValueError, match=r"rho.*\[0, 1\).*rho=1.0"):
+        tn.shock_path(econ, T, d=d, rho=1.0)
+    with pytest.raises(ValueError, match=r"rho.*rho=-0.1"):
+        tn.shock_path(econ, T, d=d, rho=-0.1)
+    with pytest.raises(ValueError, match=r"T \(transition dates\).*T=1"):
+        tn.shock_path(econ, 1, d=d)
+    with pytest.raises(ValueError, match=r"T=4 is too short: the terminal gap .* is \d"):
+        tn.solve_transition(two_country_eq, d=d, T=4)
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("HAT_SLOW_TESTS"),
+                    reason="compiles for minutes: set HAT_SLOW_TESTS=1")
+def test_transition_jit_parameter_derivative_matches_finite_differences(cut):
+    """jax.jvp of a path statistic with respect to sigma through transition_jit (both
+    stationary solves and the path by the implicit function theorem, the exact
+    sequence-space Jacobian at the solution) against central differences."""
+    opts = tn.TransitionOptions()
+    eo = tn.transition_eq_options(opts, None)
+
+    def stat(sig):
+        e = cut.economy.replace(sigma=sig)
+        out, ok, _, _ = tn.transition_jit(e, cut.shock, cut.initial.W, cut.initial.R,
+                                          cut.initial.world.households.state, cut.jacobian,
+                                          opts, eo)
+        return jnp.log(out.M[:, 0, 1] / out.M[:, 0, 0])[jnp.array([0, 5, 30])]
+
+    s0 = cut.economy.sigma
+    _, dv = jax.jit(lambda s: jax.jvp(stat, (s,), (jnp.ones(()),)))(s0)
+    g = jax.jit(stat)
+    fd = (g(s0 + 1e-5) - g(s0 - 1e-5)) / 2e-5
+    np.testing.assert_allclose(dv, fd, rtol=1e-6)
+
+
+def test_cli_json_keys_and_bad_input(capsys, tmp_path):
+    from hat_jax.cli import main
+
+    base = ["transition", "two_country", "--Na", str(NA_TEST), "--T", str(T), "--quiet"]
+    assert main(base + ["--global-cut", "0.1", "--announce", str(T)]) == 1
+    assert "announce" in capsys.readouterr().err
+    assert main(base + ["--global-cut", "0.1", "--temporary", "1.5"]) == 1
+    assert "--temporary" in capsys.readouterr().err
+    import json
+
+    rc = main(base + ["--global-cut", "0.1", "--json", "--out", str(tmp_path / "o")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    for key in ("t", "R", "wages", "home_share", "converged", "residual", "terminal_gap",
+                "elasticity_by_horizon", "ev", "mean_gain_pct", "steady_state_mean_gain_pct"):
+        assert key in out, key
+    assert len(out["R"]) == T and np.shape(out["wages"]) == (T, 2)
+    assert np.shape(out["ev"]) == (NA_TEST, 10)
+    eh = out["elasticity_by_horizon"]
+    assert len(eh["fixed_prices"]) == T and len(eh["general_equilibrium"]) == T
+    assert out["converged"] and out["residual"] <= 1e-9
+    # the transition gain and the steady-state gain are close for a permanent cut
+    assert abs(out["mean_gain_pct"] - out["steady_state_mean_gain_pct"]) < 0.1
+    assert {"summary.json", "path.csv", "ev.csv"} <= {p.name for p in (tmp_path / "o").iterdir()}
