@@ -53,7 +53,25 @@ from .common import (
     wrote,
 )
 
-__all__ = ["add_parser", "experiment_costs", "experiment_tariffs", "run"]
+__all__ = ["add_cost_experiment", "add_parser", "experiment_costs", "experiment_tariffs", "run"]
+
+
+def add_cost_experiment(c: argparse.ArgumentParser):
+    """The cost experiment options shared by ``hat counterfactual`` and ``hat
+    transition`` (read by :func:`experiment_costs`): a group "experiment (exactly one)"
+    with --global-cut, --unilateral, --bilateral, --costs. Returns (group, the
+    mutually exclusive subgroup) for a command to add its own options."""
+    x = c.add_argument_group("experiment (exactly one)")
+    g = x.add_mutually_exclusive_group(required=True)
+    g.add_argument("--global-cut", dest="global_cut", type=float, metavar="C",
+                   help="scale every international cost d_ij (i != j) by 1 - C (0 < C < 1)")
+    g.add_argument("--unilateral", nargs=2, metavar=("ISO", "C"),
+                   help="country ISO scales its import costs d_ISO,j by 1 - C")
+    g.add_argument("--bilateral", nargs=3, metavar=("I", "J", "C"),
+                   help="scale d[I, J] (I importing from J) by 1 - C")
+    g.add_argument("--costs", metavar="FILE",
+                   help="new N x N trade-cost matrix (CSV or .npy, importer rows)")
+    return x, g
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -68,16 +86,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "input, 2 not converged.",
     )
     add_economy_arguments(c)
-    x = c.add_argument_group("experiment (exactly one)")
-    g = x.add_mutually_exclusive_group(required=True)
-    g.add_argument("--global-cut", dest="global_cut", type=float, metavar="C",
-                   help="scale every international cost d_ij (i != j) by 1 - C (0 < C < 1)")
-    g.add_argument("--unilateral", nargs=2, metavar=("ISO", "C"),
-                   help="country ISO scales its import costs d_ISO,j by 1 - C")
-    g.add_argument("--bilateral", nargs=3, metavar=("I", "J", "C"),
-                   help="scale d[I, J] (I importing from J) by 1 - C")
-    g.add_argument("--costs", metavar="FILE",
-                   help="new N x N trade-cost matrix (CSV or .npy, importer rows)")
+    x, g = add_cost_experiment(c)
     g.add_argument("--tariffs", metavar="FILE",
                    help="N x N ad-valorem tariff matrix t_ij >= 0, t_ii = 0 (CSV or .npy, "
                    "importer rows), revenue rebated lump sum")

@@ -29,7 +29,7 @@ from hat_jax.report.transition import (format_transition, transition_summary,
 from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments, add_output_arguments,
                      default_country, err, print_result, report_not_converged,
                      setup_from_args, solve_baseline, wrote)
-from .counterfactual import experiment_costs
+from .counterfactual import add_cost_experiment, experiment_costs
 
 __all__ = ["add_parser", "run"]
 
@@ -44,15 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "every household state with the transition. Exit codes: 0 done, 1 bad input (or T "
         "too short), 2 not converged.")
     add_economy_arguments(c)
-    x = c.add_argument_group("experiment (exactly one)")
-    g = x.add_mutually_exclusive_group(required=True)
-    g.add_argument("--global-cut", dest="global_cut", type=float, metavar="C",
-                   help="scale every international cost d_ij (i != j) by 1 - C")
-    g.add_argument("--unilateral", nargs=2, metavar=("ISO", "C"),
-                   help="country ISO scales its import costs by 1 - C")
-    g.add_argument("--bilateral", nargs=3, metavar=("I", "J", "C"),
-                   help="scale d[I, J] by 1 - C")
-    g.add_argument("--costs", metavar="FILE", help="new N x N trade-cost matrix (CSV or .npy)")
+    add_cost_experiment(c)
     t = c.add_argument_group("transition")
     t.add_argument("--announce", type=int, default=0, metavar="S",
                    help="the change takes effect at date S (news at 0; 0 <= S < T)")
