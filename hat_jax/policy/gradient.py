@@ -21,7 +21,8 @@ from .._compiled import compile_and_run
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
 from ..results import ConvergenceError
 from ..tariffs import validate_tariffs
-from ..welfare import country_index, counterfactual_options, financial_regime, fixed_beta_economy
+from ..welfare import (WelfareGradient, country_index, counterfactual_options, financial_regime,
+                       fixed_beta_economy)
 
 __all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tariff_gradient",
            "policy_options", "value_and_gradient", "welfare_program", "welfare_jacobian"]
@@ -120,18 +121,10 @@ def value_and_gradient(args: TariffArgs, t, w, opts: EquilibriumOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class TariffGradient:
+class TariffGradient(WelfareGradient):
     """dW_country/dt_kl: value (welfare at t), grad [N, N] (zero diagonal), and the
-    convergence of the equilibrium at t. Unpacks as ``value, grad``."""
-
-    value: float
-    grad: np.ndarray
-    converged: bool
-    iterations: int
-    residual: float
-
-    def __iter__(self):
-        return iter((self.value, self.grad))
+    convergence of the equilibrium at t (the fields of
+    :class:`~hat_jax.welfare.WelfareGradient`). Unpacks as ``value, grad``."""
 
 
 def tariff_gradient(eq: Equilibrium, country, tariffs=None, *,
