@@ -201,3 +201,23 @@ def test_cli_json_keys_and_bad_input(capsys, tmp_path):
     # the transition gain and the steady-state gain are close for a permanent cut
     assert abs(out["mean_gain_pct"] - out["steady_state_mean_gain_pct"]) < 0.1
     assert {"summary.json", "path.csv", "ev.csv"} <= {p.name for p in (tmp_path / "o").iterdir()}
+
+
+def test_cli_cost_conventions_as_counterfactual():
+    """`hat transition` takes the cost experiment of `hat counterfactual`, with
+    --floor-costs (default: scaled costs floored at 1) and --no-floor-costs (the
+    paper's convention: costs below 1 kept and listed). Parsing only, nothing solved."""
+    from hat_jax.cli import build_parser
+    from hat_jax.cli.counterfactual import experiment_costs
+
+    econ = hat_jax.two_country(Na=NA_TEST)  # d_HF = d_FH = 1.745: a 60% cut gives 0.698
+    argv = ["transition", "two_country", "--global-cut", "0.6"]
+    floored = build_parser().parse_args(argv)
+    d, exp, _ = experiment_costs(floored, econ)
+    assert floored.floor_costs and np.allclose(np.asarray(d), 1.0)
+    assert exp["below_one"] == []
+    paper = build_parser().parse_args(argv + ["--no-floor-costs"])
+    with pytest.warns(wf.CostsBelowOneWarning):
+        d, exp, _ = experiment_costs(paper, econ.replace(cost_floor=False))
+    assert not paper.floor_costs and np.isclose(float(d[0, 1]), 0.4 * 1.745)
+    assert [list(p) for p in exp["below_one"]] == [["Home", "Foreign"], ["Foreign", "Home"]]

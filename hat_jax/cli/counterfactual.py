@@ -59,7 +59,8 @@ __all__ = ["add_cost_experiment", "add_parser", "experiment_costs", "experiment_
 def add_cost_experiment(c: argparse.ArgumentParser):
     """The cost experiment options shared by ``hat counterfactual`` and ``hat
     transition`` (read by :func:`experiment_costs`): a group "experiment (exactly one)"
-    with --global-cut, --unilateral, --bilateral, --costs. Returns (group, the
+    with --global-cut, --unilateral, --bilateral, --costs, and --symmetric,
+    --floor-costs / --no-floor-costs. Returns (group, the
     mutually exclusive subgroup) for a command to add its own options."""
     x = c.add_argument_group("experiment (exactly one)")
     g = x.add_mutually_exclusive_group(required=True)
@@ -71,6 +72,13 @@ def add_cost_experiment(c: argparse.ArgumentParser):
                    help="scale d[I, J] (I importing from J) by 1 - C")
     g.add_argument("--costs", metavar="FILE",
                    help="new N x N trade-cost matrix (CSV or .npy, importer rows)")
+    x.add_argument("--symmetric", action="store_true",
+                   help="with --bilateral: cut d[J, I] as well")
+    x.add_argument("--floor-costs", dest="floor_costs", action=argparse.BooleanOptionalAction,
+                   default=True,
+                   help="floor scaled costs at d = 1 (default); --no-floor-costs: the "
+                   "paper's convention, off-diagonal costs may fall below 1 (the pairs "
+                   "are listed)")
     return x, g
 
 
@@ -94,13 +102,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="country ISO levies the tariff T (e.g. 0.1) on every partner")
     g.add_argument("--tariff-war", dest="tariff_war", type=float, metavar="T",
                    help="every country levies the tariff T on every partner")
-    x.add_argument("--symmetric", action="store_true",
-                   help="with --bilateral: cut d[J, I] as well")
-    x.add_argument("--floor-costs", dest="floor_costs", action=argparse.BooleanOptionalAction,
-                   default=True,
-                   help="floor scaled costs at d = 1 (default); --no-floor-costs: the "
-                   "paper's convention, off-diagonal costs may fall below 1 (the pairs "
-                   "are listed)")
     w = c.add_argument_group("welfare and output")
     w.add_argument("--country", metavar="ISO",
                    help="country whose households' EV is computed (default: the cutting "

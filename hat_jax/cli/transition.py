@@ -1,7 +1,8 @@
 """``hat transition``: the perfect-foresight transition after a trade shock (model.md s.12).
 
     hat transition PRESET (--global-cut C | --unilateral ISO C | --bilateral I J C
-                           | --costs FILE) [--announce S] [--temporary RHO] [--T T]
+                           | --costs FILE) [--symmetric] [--floor-costs | --no-floor-costs]
+                   [--announce S] [--temporary RHO] [--T T]
                    [--country ISO] [--ts-rho RHO] [economy / equilibrium options of hat solve]
                    [--json] [--out DIR] [--plots] [--quiet]
 
@@ -61,7 +62,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_output_arguments(c, "summary.json, path.csv, ev.csv (and price_paths.png, "
                          "trade_paths.png, elasticity_by_horizon.png, transition_gains.png "
                          "with --plots)", plots="save figures to --out DIR (needs matplotlib)")
-    c.set_defaults(symmetric=False, floor_costs=True)
     return c
 
 
@@ -81,6 +81,7 @@ def _check(args, economy) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``hat transition``; returns the exit code (ValueError: bad input)."""
     setup = setup_from_args(args)
+    setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
     _check(args, setup.economy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
