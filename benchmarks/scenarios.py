@@ -8,8 +8,10 @@ device count already), so one and two devices are compared in the same run.
 (a) ``sequential K``: K unilateral 10% cuts (the first K countries) one after another
     with :func:`hat_jax.welfare.counterfactual` (the host-driven Newton, programs
     compiled once; compile_s: the first call's compilation).
-(b) ``batched K, D dev``: the same K scenarios by :func:`hat_jax.solve_scenarios` as
-    one block (``batch=K``) on D devices (ACR theta fixed at 4, so the model's
+(b) ``batched K, D dev, S``: the same K scenarios by :func:`hat_jax.solve_scenarios` as
+    one block (``batch=K``) on D devices with block strategy S (``--strategies``; ``map``:
+    one scenario after another inside the program, the CPU default; ``vmap``: lock step,
+    the accelerator default) (ACR theta fixed at 4, so the model's
     elasticities are not timed). compile_s: the first call (compilation, or loading
     from the persistent cache); median_s: warm calls. ``scen_per_s`` = K / median_s.
     For K = 19 (every unilateral 10% cut) the record also carries ``max_diff``: the
@@ -44,6 +46,7 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import scenarios as sc  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
+from hat_jax.batched import resolve_strategy  # noqa: E402
 
 from _common import device_description, load_ek_world, log, main  # noqa: E402
 
@@ -82,14 +85,15 @@ def _sequential(eq, s: sc.Scenarios, opts, runs: int):
             "min_s": float(np.min(times)), "runs": runs}, outs
 
 
-def _batched(eq, s: sc.Scenarios, opts, devices: int, runs: int):
+def _batched(eq, s: sc.Scenarios, opts, devices: int, runs: int, strategy: str):
     t0 = time.perf_counter()
-    res = hat_jax.solve_scenarios(eq, s, opts, theta=4.0, devices=devices)
+    res = hat_jax.solve_scenarios(eq, s, opts, theta=4.0, devices=devices, strategy=strategy)
     first = time.perf_counter() - t0
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        res = hat_jax.solve_scenarios(eq, s, opts, theta=4.0, devices=devices)
+        res = hat_jax.solve_scenarios(eq, s, opts, theta=4.0, devices=devices,
+                                      strategy=strategy)
         times.append(time.perf_counter() - t0)
     med = float(np.median(times))
     return {"compile_s": max(first - med, 0.0), "median_s": med, "min_s": float(np.min(times)),
@@ -114,10 +118,12 @@ def records(args) -> list[dict]:
             rec, seq = _sequential(eq, s, opts, args.runs)
             out.append(_stamp({"name": f"sequential {K}", **rec}, K=K, Na=Na,
                               scen_per_s=K / rec["median_s"]))
-        for D in devs:
-            log(f"K={K}: batched on {D} device(s)...")
-            rec, res = _batched(eq, s, opts, D, args.runs)
-            extra = {"K": K, "Na": Na, "devices": D, "scen_per_s": K / rec["median_s"],
+        for strategy, D in ((st, D) for st in args.strategies.split(",") for D in devs):
+            strategy = resolve_strategy(strategy)
+            log(f"K={K}: batched ({strategy}) on {D} device(s)...")
+            rec, res = _batched(eq, s, opts, D, args.runs, strategy)
+            extra = {"K": K, "Na": Na, "devices": D, "strategy": strategy,
+                     "scen_per_s": K / rec["median_s"],
                      "converged": int(res.converged.sum()),
                      "iterations_max": int(res.iterations.max())}
             if seq is not None:
@@ -127,7 +133,7 @@ def records(args) -> list[dict]:
                         float(np.max(np.abs(res.trade_shares[k]
                                             - np.asarray(n.world.aggregates.trade_shares)))))
                     for k, n in enumerate(seq))
-            out.append(_stamp({"name": f"batched {K}, {D} dev", **rec}, **extra))
+            out.append(_stamp({"name": f"batched {K}, {D} dev, {strategy}", **rec}, **extra))
     return out
 
 
@@ -137,6 +143,9 @@ def add_arguments(p) -> None:
     p.add_argument("--sizes", default="1,8,19", help="numbers of scenarios K (default 1,8,19)")
     p.add_argument("--devices", type=int, default=None,
                    help="only this device count (default: 1 and 2)")
+    p.add_argument("--strategies", default="auto",
+                   help="block strategies, comma-separated: auto (by backend), map, vmap "
+                   "(default auto)")
     p.add_argument("--no-sequential", dest="no_sequential", action="store_true")
     p.add_argument("--data-dir", dest="data_dir", default=None)
 

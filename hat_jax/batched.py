@@ -7,6 +7,17 @@ Every leaf of the batched :class:`~hat_jax.params.Economy` carries the scenario 
 is batched like the others). Each scenario has its own converged / iterations /
 residual; a scenario that fails stops at ``max_iter`` without touching the others.
 
+Strategy (``strategy``): ``"vmap"`` runs the K Newton iterations in lock step (one
+``while_loop`` over the batch, :func:`~hat_jax._newton.run_batched`): every scenario's
+household problems are solved as one batch at every iteration, which keeps an
+accelerator busy, but a batch runs to its slowest member's iteration count (and inner
+household loops to the slowest scenario's sweep count). ``"map"`` runs the scenarios
+one after another inside the same compiled program (``lax.map`` of the single-economy
+Newton, :func:`~hat_jax._newton.run`): each takes only its own iterations, which is
+what pays on a CPU, where a batched kernel is no faster than a loop. ``"auto"`` (the
+default) chooses ``"map"`` on the CPU and ``"vmap"`` on an accelerator
+(:mod:`hat_jax._backend`). Both give the same numbers (the same steps per scenario).
+
 Devices: the block of scenarios is padded to a multiple of the device count (with
 copies of its last scenario, dropped afterwards) and split over a one-axis mesh of
 local devices with ``jax.shard_map``: each device runs its own while loop on its share,
@@ -20,16 +31,20 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import _newton
+from . import _backend, _newton
 from .equilibrium import (Equilibrium, EquilibriumOptions, _finish, _newton_system, decode,
                           encode, transfers_from_x)
 from .household import initial_state
 from .params import Economy, household_problems, validate_economy
 
 __all__ = ["stack_economies", "economy_at", "batch_size_of", "pad_batch", "local_mesh",
-           "solve_equilibria"]
+           "solve_equilibria", "resolve_strategy", "STRATEGIES"]
+
+#: How a block of scenarios is iterated (see the module docstring).
+STRATEGIES = ("auto", "vmap", "map")
 
 
 def stack_economies(economies) -> Economy:
@@ -76,11 +91,19 @@ def local_mesh(n_devices: int | None = None) -> Mesh:
     return Mesh(np.array(devs[:n]), ("scenario",))
 
 
-def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions) -> Equilibrium:
+def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions,
+           strategy: str = "vmap") -> Equilibrium:
     """The equilibria of one block of scenarios (leading axis), on one device."""
     f = lambda x, s, e: _newton_system(x, e, opts, R_fixed, s)
-    c = _newton.run_batched(x0, s0, f, economies, opts.tol, opts.max_iter,
-                            opts.jacobian_reuse, opts.max_step)
+    if strategy == "map":
+        def one(args):
+            xk, sk, ek = args
+            return _newton.run(xk, sk, lambda x, s: f(x, s, ek), opts.tol, opts.max_iter,
+                               opts.jacobian_reuse, opts.max_step)
+        c = lax.map(one, (x0, s0, economies))
+    else:
+        c = _newton.run_batched(x0, s0, f, economies, opts.tol, opts.max_iter,
+                                opts.jacobian_reuse, opts.max_step)
     x, s = jax.vmap(_newton.solution)(c)
     fin = lambda x_, s_, it, h, e: _finish(x_, s_, it, h, e, R_fixed, opts)
     return jax.vmap(fin)(x, s, c["it"], c["history"], economies)
@@ -103,15 +126,26 @@ def _starts(economies, W0, R0, beta0, opts, hh_state0):
     return x0, R_fixed, s0
 
 
+def resolve_strategy(strategy: str) -> str:
+    """``"vmap"`` or ``"map"`` for a requested strategy (``"auto"``: by backend)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got strategy={strategy!r}")
+    if strategy == "auto":
+        return "map" if _backend.sequential_linalg() else "vmap"
+    return strategy
+
+
 @functools.lru_cache(maxsize=8)
-def _program(n_devices: int):
+def _program(n_devices: int, strategy: str):
     """The jitted block solver on ``n_devices`` local devices (1: plain jit)."""
+    block = functools.partial(_block, strategy=strategy)
+
     def solve(economies, W0, R0, beta0, hh_state0, opts):
         x0, R_fixed, s0 = _starts(economies, W0, R0, beta0, opts, hh_state0)
         if n_devices == 1:
-            return _block(economies, x0, s0, R_fixed, opts)
+            return block(economies, x0, s0, R_fixed, opts)
         S, P = PartitionSpec("scenario"), PartitionSpec()
-        sharded = jax.shard_map(_block, mesh=local_mesh(n_devices),
+        sharded = jax.shard_map(block, mesh=local_mesh(n_devices),
                                 in_specs=(S, S, S, P, P), out_specs=S, check_vma=False)
         return sharded(economies, x0, s0, R_fixed, opts)
 
@@ -120,7 +154,7 @@ def _program(n_devices: int):
 
 def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions, *,
                      hh_state0=None, devices: int | None = 1, pad_to: int = 1,
-                     validate: bool = True) -> Equilibrium:
+                     validate: bool = True, strategy: str = "auto") -> Equilibrium:
     """The stationary equilibria of K economies (a stacked :class:`Economy`, leading
     axis K), every one started from the same prices (W0, R0, beta0) and household
     state ``hh_state0`` (one economy's, e.g. a baseline's; default: the cold start).
@@ -130,7 +164,9 @@ def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions
     scenario that fails). devices: local devices to shard the scenarios over (None: all).
     pad_to: compile for at least this many scenarios (blocks of one size share a program).
     validate: check every scenario's economy first (ValueError naming the scenario).
+    strategy: ``"auto"`` (default), ``"vmap"`` or ``"map"`` (module docstring).
     """
+    strategy = resolve_strategy(strategy)
     K = batch_size_of(economies)
     if validate:
         for k in range(K):
@@ -148,7 +184,7 @@ def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions
         split, copy = NamedSharding(mesh, PartitionSpec("scenario")), NamedSharding(mesh,
                                                                                    PartitionSpec())
         args = (jax.device_put(args[0], split), *jax.device_put(args[1:], copy))
-    eq = _program(n)(*args)
+    eq = _program(n, strategy)(*args)
     if size != K:
         eq = jax.tree_util.tree_map(lambda x: x[:K], eq)
     return eq

@@ -81,6 +81,11 @@ def test_batch_equals_one_at_a_time_and_a_failure_stays_isolated(two_country_eq,
                                    np.asarray(wf.utilitarian_welfare(new)) - w0, atol=1e-10)
         np.testing.assert_allclose(res.acr_gain[k], np.log(h0 / np.diag(shares)) / 4.0,
                                    atol=1e-10)
+        # the batched EV summaries equal the one-at-a-time EV's
+        one = wf.welfare_summary(eq, new, wf.equivalent_variation(eq, new, "Home"))
+        np.testing.assert_allclose(res.ev["Home"]["mean_gain"][k], one.mean_gain, atol=1e-12)
+        np.testing.assert_allclose(res.ev["Home"]["quintile_gains"][k], one.quintile_gains,
+                                   atol=1e-12)
     # symmetric countries: Home's own cut mirrors Foreign's
     np.testing.assert_allclose(res.W[0], res.W[1][::-1], atol=1e-9)
     frame = hat_jax.scenario_frame(res)
@@ -100,8 +105,11 @@ def test_batch_equals_one_at_a_time_and_a_failure_stays_isolated(two_country_eq,
     assert frame.loc[frame.scenario == "autarkic", "W"].isna().all()
 
 
-def test_four_host_devices_equal_one(tmp_path, batch):
-    """The same batch sharded over 4 forced host devices (padded to 4), in a subprocess."""
+@pytest.mark.parametrize("strategy", ["vmap"])
+def test_four_host_devices_equal_one(tmp_path, batch, strategy):
+    """The same batch sharded over 4 forced host devices (padded to 4), in a subprocess,
+    iterated in lock step (``vmap``, the accelerator strategy) against the in-process
+    batch (``auto``: ``map`` on this CPU): same iterations, same numbers."""
     s, res = batch
     code = f"""
 import json, numpy as np, jax, hat_jax
@@ -110,7 +118,7 @@ assert len(jax.local_devices()) == 4
 eq = hat_jax.solve_equilibrium(hat_jax.two_country(Na={NA_TEST}))
 {SCENARIOS}
 r = hat_jax.solve_scenarios(eq, s, hat_jax.EquilibriumOptions(max_iter={OPTS.max_iter}),
-                            theta=4.0, devices=4)
+                            theta=4.0, devices=4, strategy="{strategy}")
 np.savez("{tmp_path}/r.npz", W=r.W, R=r.R, s=r.trade_shares, w=r.welfare_change,
          c=r.converged, it=r.iterations, res=r.residual)
 """
@@ -258,3 +266,38 @@ def test_theta_and_country_scenarios_build_the_economies(data_dir):
     np.testing.assert_array_equal(np.asarray(c.economies.L), [[1.0, 2.0], [3.0, 1.0]])
     with pytest.raises(ValueError, match="scenario 'big_H'.*L must be positive"):
         sc.country_scenarios(e, {"L": [[1.0, 2.0], [-3.0, 1.0]]}, names=["big_F", "big_H"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_chunks_round_trip_in_either_format(tmp_path, fmt):
+    """Chunks written as Parquet (pyarrow present) or CSV (the fallback) read back as the
+    same table: float64 bit for bit, NaN rows of a failed scenario, booleans, labels."""
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"scenario": ["a", "a", "007", "007"],
+                          "country": ["Home", "Foreign", "Home", "Foreign"],
+                          "converged": [True, True, False, False],
+                          "W": [1.0, 0.1 + 0.2, np.nan, np.nan],
+                          "welfare_change": [1e-300, -np.pi, np.nan, np.nan]})
+    man = {"format": rs.SWEEP_FORMAT, "n_chunks": 2, "chunk_format": fmt, "batch": 1,
+           "scenarios": ["a", "007"]}
+    rs.prepare_sweep_folder(tmp_path, man)
+    for c in (0, 1):
+        path = rs.write_chunk(tmp_path, man, c, frame.iloc[2 * c:2 * c + 2])
+        assert path.suffix == "." + fmt
+    assert rs.finished_chunks(tmp_path, man) == {0, 1}
+    _, back = rs.read_chunks(tmp_path)
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+
+
+def test_parquet_scenario_file_equals_csv(tmp_path):
+    """The same scenarios from a Parquet file and from the CSV file."""
+    pytest.importorskip("pyarrow")
+    e = hat_jax.two_country(Na=NA_TEST)
+    csv = _write(tmp_path / "s.csv", SCENARIO_FILE)
+    frame = pd.read_csv(csv)
+    frame.to_parquet(tmp_path / "s.parquet", index=False)
+    a = sc.scenarios_from_table(e, sc.read_scenario_table(csv))
+    b = sc.scenarios_from_table(e, sc.read_scenario_table(tmp_path / "s.parquet"))
+    assert a.names == b.names == ("cut05", "cut10", "cut20", "autarkic")
+    np.testing.assert_array_equal(np.asarray(a.economies.d), np.asarray(b.economies.d))

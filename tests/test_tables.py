@@ -57,6 +57,24 @@ def test_ek_tables_round_trip(ek_pair):
     assert (log_world.economy.gamma, log_world.economy.sigma) == (1.0, 0.2369)
 
 
+def test_parquet_tables_equal_csv(ek_pair, tmp_path):
+    """The same tables in Parquet give the same world (moments, geography, L)."""
+    pytest.importorskip("pyarrow")
+    _, tab, folder = ek_pair
+    for f in folder.iterdir():
+        if f.suffix == ".csv":
+            pd.read_csv(f, keep_default_na=False, na_values=[""]).to_parquet(
+                tmp_path / f"{f.stem}.parquet", index=False)
+        else:
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    pq = world_from_tables(tmp_path)
+    assert pq.countries == tab.countries and pq.coef_names == tab.coef_names
+    np.testing.assert_array_equal(pq.economy.L, tab.economy.L)
+    np.testing.assert_array_equal(pq.geography.covariates, tab.geography.covariates)
+    np.testing.assert_array_equal(pq.data_moments().moment_vector(),
+                                  tab.data_moments().moment_vector())
+
+
 def _ppml_reference(X, v):
     sm = pytest.importorskip("statsmodels.api")
     return sm.GLM(v, X, family=sm.families.Poisson()).fit(tol=1e-14, maxiter=200).params

@@ -79,6 +79,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="scenarios per compiled block and output chunk (default 32)")
     r.add_argument("--devices", type=int, default=None,
                    help="local devices to shard each block over (default: all)")
+    r.add_argument("--strategy", choices=("auto", "vmap", "map"), default="auto",
+                   help="iterate a block's scenarios in lock step (vmap: accelerators) or one "
+                   "after another inside one program (map: CPU); default auto, by backend")
     r.add_argument("--distributed", action="store_true",
                    help="jax.distributed.initialize() (SLURM / Open MPI detected; else "
                    "--coordinator, --num-processes, --process-id); each process solves its "
@@ -282,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
     for c in mine:
         block = sc.select_scenarios(s, slice(c * B, (c + 1) * B))
         res = sc.solve_scenarios(base.eq, block, base.opts, batch=B, devices=devices,
-                                 ev=args.ev, theta=theta)
+                                 ev=args.ev, theta=theta, strategy=args.strategy)
         frame = sc.scenario_frame(res)
         if args.out is not None:
             rs.write_chunk(args.out, man, c, frame)

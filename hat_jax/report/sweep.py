@@ -131,8 +131,10 @@ def read_chunks(out) -> tuple[dict, pd.DataFrame]:
     parts = []
     for c in range(n):
         p = out / "chunks" / chunk_name(c, n, fmt)
+        # labels stay text: a scenario named "007" must not come back as 7
         parts.append(pd.read_parquet(p) if fmt == "parquet" else
-                     pd.read_csv(p, keep_default_na=True))
+                     pd.read_csv(p, keep_default_na=True,
+                                 dtype={"scenario": str, "country": str}))
     frame = pd.concat(parts, ignore_index=True)
     frame["scenario"] = frame["scenario"].astype(str)
     frame["converged"] = frame["converged"].astype(str).str.lower().isin(("true", "1"))

@@ -27,7 +27,8 @@ from .. import elasticities
 from ..batched import batch_size_of, solve_equilibria
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..params import Economy
-from ..welfare import (counterfactual_options, country_index, equivalent_variation,
+from ..batched import resolve_strategy
+from ..welfare import (counterfactual_options, country_index, equivalent_variations, ev_at,
                        financial_regime, utilitarian_welfare, welfare_summary)
 from .spec import Scenarios, _make, select_scenarios
 
@@ -134,30 +135,35 @@ def _summaries(eq_b, baseline: Equilibrium, theta):
                 acr_gain=nan(acr))
 
 
-def _ev_block(eq_b, baseline, countries, ok):
-    """EV summaries of ``countries`` in every converged scenario of a block (the public
-    :func:`hat_jax.welfare.equivalent_variation`, one scenario after another)."""
+def _ev_block(eq_b, baseline, countries, ok, strategy):
+    """EV summaries of ``countries`` in every converged scenario of a block: the roots of
+    all those scenarios by one batched program per country
+    (:func:`hat_jax.welfare.equivalent_variations`), then the summaries."""
     K = len(ok)
+    ks = np.flatnonzero(ok)
     out = {}
     for i in countries:
         r = dict(mean_gain=np.full(K, np.nan), quintile_gains=np.full((K, 5), np.nan),
                  share_gain=np.full(K, np.nan), converged=np.zeros(K, bool))
-        for k in np.flatnonzero(ok):
-            new = jax.tree_util.tree_map(lambda x: x[k], eq_b)
-            ev = equivalent_variation(baseline, new, i, throw=False)
-            s = welfare_summary(baseline, new, ev)
-            good = bool(np.all(np.asarray(ev.converged)))
-            r["converged"][k] = good
-            if good:
-                r["mean_gain"][k], r["share_gain"][k] = s.mean_gain, s.share_gain
-                r["quintile_gains"][k] = s.quintile_gains
+        if ks.size:
+            V_new = eq_b.world.households.V[jnp.asarray(ks), i]
+            evs = equivalent_variations(baseline, V_new, i, strategy=strategy)
+            for n, k in enumerate(ks):
+                ev = ev_at(evs, n)
+                good = bool(np.all(np.asarray(ev.converged)))
+                r["converged"][k] = good
+                if good:
+                    new = jax.tree_util.tree_map(lambda x: x[k], eq_b)
+                    s = welfare_summary(baseline, new, ev)
+                    r["mean_gain"][k], r["share_gain"][k] = s.mean_gain, s.share_gain
+                    r["quintile_gains"][k] = s.quintile_gains
         out[baseline.economy.countries[i]] = r
     return out
 
 
 def solve_scenarios(baseline: Equilibrium, scenarios, opts: EquilibriumOptions | None = None,
                     *, batch: int | None = None, devices: int | None = 1, ev=(),
-                    theta=None, on_block=None) -> ScenarioResults:
+                    theta=None, on_block=None, strategy: str = "auto") -> ScenarioResults:
     """Solve K counterfactual scenarios against ``baseline`` (model.md s.10).
 
     scenarios: a :class:`Scenarios` (see :mod:`hat_jax.scenarios.spec` for builders),
@@ -169,11 +175,15 @@ def solve_scenarios(baseline: Equilibrium, scenarios, opts: EquilibriumOptions |
       :func:`hat_jax.welfare.counterfactual`).
     batch: scenarios per compiled block (default: all K); blocks are padded to this size
       so every block reuses one program. devices: local devices to shard each block over
-      (None: all). ev: country labels whose EV summaries are computed (one scenario
-      after another). theta: trade elasticity of the ACR gain (scalar or one per
+      (None: all). ev: country labels whose EV summaries are computed (per country,
+      the scenarios of a block by one batched program). theta: trade elasticity of the ACR gain (scalar or one per
       country; default: the model's, :func:`model_theta`). on_block(start, results):
       called after each block with the position of its first scenario.
+    strategy: how a block is iterated: ``"vmap"`` (lock step, for accelerators),
+      ``"map"`` (one scenario after another in the same program, for the CPU) or
+      ``"auto"`` (by backend; :mod:`hat_jax.batched`).
     """
+    strategy = resolve_strategy(strategy)
     s = as_scenarios(baseline, scenarios)
     base_e = baseline.economy
     if s.economies.countries != base_e.countries:
@@ -198,11 +208,12 @@ def solve_scenarios(baseline: Equilibrium, scenarios, opts: EquilibriumOptions |
         t0 = time.perf_counter()
         eq_b = solve_equilibria(econs, baseline.W, baseline.R, baseline.beta, cf_opts,
                                 hh_state0=baseline.world.households.state,
-                                devices=devices, pad_to=B)
+                                devices=devices, pad_to=B, strategy=strategy)
         eq_b = jax.block_until_ready(eq_b)
         t1 = time.perf_counter()
         part = _summaries(eq_b, baseline, theta)
-        part_ev = _ev_block(eq_b, baseline, ev_idx, part["converged"]) if ev_idx else {}
+        part_ev = (_ev_block(eq_b, baseline, ev_idx, part["converged"], strategy)
+                   if ev_idx else {})
         t_solve, t_ev = t_solve + t1 - t0, t_ev + time.perf_counter() - t1
         parts.append(part)
         evs.append(part_ev)

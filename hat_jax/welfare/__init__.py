@@ -33,7 +33,8 @@ from .counterfactual import (Counterfactual, counterfactual, counterfactual_opti
 from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
                           derivative_options, ev_derivative, welfare_decomposition,
                           welfare_gradient, welfare_jvp)
-from .ev import EquivalentVariation, check_ev, equivalent_variation, ev_slope, scaled_values
+from .ev import (EquivalentVariation, check_ev, equivalent_variation, equivalent_variations,
+                 ev_at, ev_slope, scaled_values)
 from .options import EV_METHODS, EV_TOL, EVOptions, ev_options
 from .policy_rule import policy_rule_roots, policy_rule_sweeps, policy_rule_values
 from .roots import EVRoots, ev_roots, scaled_problem, solve_ev_roots, value_slope
@@ -51,6 +52,7 @@ __all__ = [
     "financial_regime", "country_problem", "country_state",
     # equivalent variation
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
+    "equivalent_variations", "ev_at",
     "ev_roots", "EVRoots", "solve_ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
     "EV_METHODS", "policy_rule_sweeps", "policy_rule_values", "policy_rule_roots",
     # aggregates and ACR

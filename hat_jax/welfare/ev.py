@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _backend
 from .._compiled import compile_and_run
 from ..equilibrium import Equilibrium
 from ..household import household_fixed_point, policies
@@ -30,8 +31,8 @@ from .counterfactual import Counterfactual, country_problem, country_state
 from .options import EVOptions, ev_options
 from .roots import scaled_problem, solve_ev_roots, value_slope
 
-__all__ = ["EquivalentVariation", "equivalent_variation", "scaled_values", "check_ev",
-           "ev_slope"]
+__all__ = ["EquivalentVariation", "equivalent_variation", "equivalent_variations",
+           "ev_at", "scaled_values", "check_ev", "ev_slope"]
 
 
 class EquivalentVariation(NamedTuple):
@@ -131,6 +132,58 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     if throw:
         check_ev(ev, baseline.economy.countries[i])
     return ev
+
+
+def _ev_batch(problem, y_base, V_base, V_targets, hopts, opts, strategy):
+    # the slope at lambda = 1 and its state derivative depend on the baseline only:
+    # computed once for every scenario
+    y_base, V_base = lax.stop_gradient((y_base, V_base))
+    _, slope, x_dot = value_slope(lax.stop_gradient(problem), y_base, hopts)
+    one = lambda V_t: solve_ev_roots(problem, y_base, V_base, V_t, slope, x_dot, hopts, opts)
+    r = lax.map(one, V_targets) if strategy == "map" else jax.vmap(one)(V_targets)
+    return r.factor, r.converged, r.residual, r.iterations, slope, r.value_residual
+
+
+_EV_BATCH = {s: jax.jit(lambda *a, s=s: _ev_batch(*a, s)) for s in ("map", "vmap")}
+
+
+def equivalent_variations(baseline: Equilibrium, V_new, country,
+                          opts: EVOptions | None = None, *, strategy: str = "auto",
+                          timings: dict | None = None, **fields) -> EquivalentVariation:
+    """The EV of ``country`` in K counterfactuals at once, against one baseline: V_new
+    [K, Na, Nz] (the new values of each scenario, e.g. ``eq_b.world.households.V[:, i]``
+    of a batch of equilibria). One compiled program: the baseline's slope is computed
+    once, then each scenario's roots as :func:`equivalent_variation` finds them.
+    strategy: ``"map"`` (one scenario after another: the CPU), ``"vmap"`` (lock step: an
+    accelerator) or ``"auto"`` (by backend). Returns an :class:`EquivalentVariation`
+    whose arrays have the leading axis K (``slope`` too); never raises on a state that
+    fails (see ``converged``; :func:`ev_at` and :func:`check_ev` for one scenario)."""
+    opts = ev_options(opts, **fields)
+    i = country_index(baseline.economy, country)
+    like = baseline.world.households.V[i]
+    V_new = jnp.asarray(V_new, jnp.float64)
+    if V_new.ndim != 3 or V_new.shape[1:] != like.shape:
+        raise ValueError(f"V_new must have shape (K,) + {like.shape} (K scenarios of Na x "
+                         f"Nz values), got {V_new.shape}")
+    if strategy == "auto":
+        strategy = "map" if _backend.sequential_linalg() else "vmap"
+    if strategy not in _EV_BATCH:
+        raise ValueError(f"strategy must be 'auto', 'map' or 'vmap', got {strategy!r}")
+    args = (country_problem(baseline, i), country_state(baseline, i),
+            baseline.world.households.V[i], V_new,
+            household_options(baseline.economy, tol=opts.hh_tol,
+                              stop_rule=opts.hh_stop_rule), opts)
+    f, conv, res, its, slope, vres = compile_and_run(_EV_BATCH[strategy], args, timings)
+    slope = jnp.broadcast_to(slope, f.shape)
+    return EquivalentVariation(f, conv, res, its, slope, i, opts.tol, vres)
+
+
+def ev_at(evs: EquivalentVariation, k: int) -> EquivalentVariation:
+    """Scenario k of a batch from :func:`equivalent_variations`."""
+    at = lambda x: None if x is None else x[k]
+    return evs._replace(factor=evs.factor[k], converged=evs.converged[k],
+                        residual=evs.residual[k], iterations=evs.iterations[k],
+                        slope=evs.slope[k], value_residual=at(evs.value_residual))
 
 
 @jax.jit
