@@ -49,7 +49,7 @@ from .distribution import DistributionOptions, DistributionSolution, stationary_
 from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
                         solve_households)
 from .params import (Economy, check_prices, household_options, household_problems,
-                     traced_cost_check)
+                     traced_cost_check, traced_costs_ok)
 from .results import (
     as_float,
     as_int,
@@ -418,12 +418,20 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     so validate such inputs before tracing (:func:`hat_jax.params.validate_economy`,
     :func:`hat_jax.params.validate_trade_costs`); the trade costs are checked in the
     program all the same (:func:`hat_jax.params.traced_cost_check`: d > 0, and d >= 1
-    under the cost floor, an error naming d when violated).
+    under the cost floor, an error naming d when violated; with throw=False no error
+    is attached, the result is unconverged with an infinite residual instead).
     """
-    economy = traced_cost_check(economy)  # d under jit: checked in the program
+    # d under jit is checked in the program: a runtime error with throw=True; with
+    # throw=False (no host callback, so the program stays in the persistent cache) bad
+    # costs make the result unconverged with an infinite residual
+    costs_ok = None if throw else traced_costs_ok(economy)
+    economy = traced_cost_check(economy) if throw else economy
     x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0, T0)
     x, s, it, history = equilibrium_root(x0, economy, s0, R_fixed, opts)
     eq = _finish(x, s, it, history, economy, R_fixed, opts)
+    if costs_ok is not None:
+        eq = eq._replace(converged=eq.converged & costs_ok,
+                         residual=jnp.where(costs_ok, eq.residual, jnp.inf))
     if throw:
         res = check_converged("world equilibrium (or an inner household/distribution solve)",
                               eq.converged, it, eq.residual, opts.tol)

@@ -25,7 +25,8 @@ from .income import IncomeProcess, income_process, validate_transition
 from .tariffs import validate_tariffs
 
 __all__ = [
-    "Economy", "validate_economy", "validate_trade_costs", "traced_cost_check", "make_economy",
+    "Economy", "validate_economy", "validate_trade_costs", "traced_cost_check",
+    "traced_costs_ok", "make_economy",
     "household_options",
     "delivered_prices", "country_scale", "household_problems", "check_prices",
 ]
@@ -192,6 +193,18 @@ def traced_cost_check(e: Economy) -> Economy:
                          "cost_floor=False, or validate d before tracing with "
                          "hat_jax.params.validate_trade_costs")
     return eqx.tree_at(lambda x: x.d, e, d)
+
+
+def traced_costs_ok(e: Economy):
+    """The same condition as :func:`traced_cost_check` as a traced boolean (d > 0, and
+    d >= 1 under the cost floor), with no runtime error attached; ``None`` for a
+    concrete economy (validated when built). For programs that report failure in their
+    outputs (``throw=False``): a host callback such as ``equinox.error_if`` keeps a
+    program out of JAX's persistent compilation cache."""
+    if _concrete(e.d):
+        return None
+    ok = jnp.all(e.d > 0.0)
+    return ok & jnp.all(e.d >= 1.0) if e.cost_floor else ok
 
 
 def validate_economy(e: Economy) -> None:

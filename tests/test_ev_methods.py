@@ -86,5 +86,15 @@ def test_solve_equilibrium_jit_carries_the_cost_check():
     e = hat_jax.two_country(Na=20)
     opts = hat_jax.EquilibriumOptions()
     W0, R0, b0 = default_guess(e, opts)
-    text = lambda econ: str(jax.make_jaxpr(solve_equilibrium_jit)(econ, W0, R0, b0, opts))
+    text = lambda econ, throw=True: str(jax.make_jaxpr(
+        lambda *a: solve_equilibrium_jit(*a, throw=throw))(econ, W0, R0, b0, opts))
     assert text(e).count("callback") > text(e.replace(cost_floor=False)).count("callback")
+    # with throw=False the program has no host callback at all (so JAX's persistent
+    # cache keeps it: the derivative programs of welfare, tariffs, calibration use it);
+    # bad costs then give an unconverged result with an infinite residual
+    assert text(e, throw=False).count("callback") == 0
+    from hat_jax.params import traced_costs_ok
+    ok = jax.jit(lambda econ: traced_costs_ok(econ))
+    bad = eqx.tree_at(lambda x: x.d, e, np.array([[1.0, 0.9], [0.9, 1.0]]))
+    assert bool(ok(e)) and not bool(ok(bad)) and bool(ok(bad.replace(cost_floor=False)))
+    assert traced_costs_ok(e) is None  # concrete: validated when built
