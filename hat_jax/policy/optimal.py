@@ -122,7 +122,8 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None)
     forward differences of the exact gradient once at x0 (n gradient evaluations),
     then BFGS updates of it; negative definiteness enforced on its eigenvalues; steps
     capped at 0.2 in x, Armijo backtracking, rates at the bound with a negative
-    derivative held there. Returns (x, f, g, steps, hessian_evaluations).
+    derivative held there. Returns (x, f, g, steps, gradient evaluations for the
+    Hessian).
 
     Hand-written for the reason given in :func:`_bfgs` (the warm start lives on the
     host); with n ~ 18 unknowns of very different curvature (a small partner's tariff
@@ -131,14 +132,17 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None)
     x = np.maximum(np.asarray(x0, np.float64), 0.0)
     f, g, ok = fg(x)
     n = x.size
-    H = np.empty((n, n))
-    for k in range(n):
-        e = np.zeros(n)
-        e[k] = h
-        H[:, k] = (fg(x + e)[1] - g) / h
-    H = 0.5 * (H + H.T)  # (the last column's equilibrium, h away, warm-starts the next)
+    H, evals = None, 0
     steps = 0
     while _kkt(x, g) > gtol / 10 and steps < max_steps:
+        if H is None:  # only when a step is needed (a best response may start at it)
+            H = np.empty((n, n))
+            for k in range(n):
+                e = np.zeros(n)
+                e[k] = h
+                H[:, k] = (fg(x + e)[1] - g) / h
+            H = 0.5 * (H + H.T)  # (the last column's equilibrium warm-starts the step)
+            evals = n
         free = (x > 0) | (g > 0)
         lam, U = np.linalg.eigh(H[np.ix_(free, free)])
         lam = np.minimum(lam, -1e-8 * max(float(np.max(np.abs(lam))), 1e-300))
@@ -163,7 +167,7 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None)
         steps += 1
         if progress is not None:
             progress(steps, _kkt(x, g))
-    return x, f, g, steps, n
+    return x, f, g, steps, evals
 
 
 def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None, *,
