@@ -121,10 +121,15 @@ def test_optimal_uniform_tariff(two_country_eq, home_optimum):
         assert bool(ok) and float(w[0]) < o.welfare, (r, float(w[0]), o.welfare)
 
 
-def test_symmetric_nash_tariffs(two_country_eq, home_optimum):
+@pytest.fixture(scope="module")
+def uniform_nash(two_country_eq, home_optimum):
+    return policy.nash_tariffs(two_country_eq, "uniform", start=float(home_optimum.rates[1]))
+
+
+def test_symmetric_nash_tariffs(uniform_nash):
     """Nash tariffs of the symmetric economy (Broyden on the stacked FOCs) are symmetric,
     every FOC holds and both countries lose against free trade (a tariff war)."""
-    n = policy.nash_tariffs(two_country_eq, "uniform", start=float(home_optimum.rates[1]))
+    n = uniform_nash
     assert n.converged and n.foc_residual <= 1e-6
     assert abs(n.tariffs[0, 1] - n.tariffs[1, 0]) <= 1e-6
     assert abs(n.welfare[0] - n.welfare[1]) <= 1e-7
@@ -164,3 +169,87 @@ def _cli(argv):
 def test_cli_bad_tariff_input(argv, message):
     rc, err = _cli(argv + ["--Na", str(NA_TEST)])
     assert rc == 1 and message in err, err
+
+
+def test_by_partner_optimum_and_best_response_nash(two_country_eq, home_optimum,
+                                                   uniform_nash):
+    """With one partner, "by partner" is "uniform" solved another way: the projected
+    Newton optimum equals the BFGS one, and the uniform Nash tariffs (Broyden on the
+    stacked FOCs) are a fixed point of by-partner best responses."""
+    rate = float(home_optimum.rates[1])
+    b = policy.optimal_tariff(two_country_eq, "Home", "by_partner", start=1.05 * rate)
+    assert b.converged and b.foc_residual <= 1e-6 and b.objective == "utilitarian"
+    assert abs(float(b.rates[1]) - rate) <= 1e-5 and abs(b.welfare - home_optimum.welfare) <= 1e-8
+    n = policy.nash_tariffs(two_country_eq, "by_partner", start=uniform_nash.tariffs, tol=1e-6)
+    assert n.mode == "by_partner" and n.converged and n.foc_residual <= 1e-6 and n.rounds == 1
+    np.testing.assert_allclose(n.tariffs, uniform_nash.tariffs, atol=1e-6)
+    np.testing.assert_allclose(n.welfare, uniform_nash.welfare, rtol=1e-10)
+
+
+def test_optimal_tariff_not_converged_reports_foc(two_country_eq, home_optimum):
+    """One BFGS step from far away: converged is False and the FOC residual reported is
+    the one of an independent gradient at the answer (never a silent number)."""
+    o = policy.optimal_tariff(two_country_eq, "Home", "uniform", start=0.02, max_steps=1)
+    assert not o.converged and o.steps == 1
+    g = policy.tariff_gradient(two_country_eq, "Home", o.tariffs)
+    assert o.foc_residual > 1e-6 and abs(o.foc_residual - abs(g.grad[0, 1])) <= 1e-9
+    assert o.welfare < home_optimum.welfare
+
+
+def test_partial_equilibrium_gradient_includes_rebate(tariff_eq):
+    """At fixed W, R and rebates T (here T > 0 from a 10% tariff) the welfare is the
+    equilibrium's own sum lambda V (T in every household's income) and its gradient in
+    log d agrees with central differences."""
+    g = wf.welfare_gradient(tariff_eq, "Home", general_equilibrium=False)
+    assert abs(g.value - float(wf.utilitarian_welfare(tariff_eq)[0])) <= 1e-9
+    h = 1e-4
+    d = np.asarray(tariff_eq.economy.d)
+    E = np.zeros((2, 2))
+    E[0, 1] = h
+    vals = [wf.welfare_gradient(tariff_eq._replace(
+        economy=tariff_eq.economy.replace(d=d * np.exp(s * E))), "Home",
+        general_equilibrium=False).value for s in (1.0, -1.0)]
+    fd = (vals[0] - vals[1]) / (2 * h)
+    assert abs(g.grad[0, 1] - fd) <= 2e-6 * max(1.0, abs(fd)), (g.grad[0, 1], fd)
+
+
+def test_mean_ev_gradient_matches_central_differences(two_country_eq):
+    """The lambda-weighted mean EV against free trade and its exact gradient (IFT through
+    the equilibrium and every EV root) against central differences of the mean EV from
+    :func:`hat_jax.welfare.equivalent_variation`."""
+    t = np.array([[0.0, 0.1], [0.05, 0.0]])
+    at_t = wf.counterfactual(two_country_eq, tariffs=t).new
+    args, opts = policy.tariff_args(at_t), policy.policy_options(at_t)
+    ev_opts = wf.EVOptions(nodes=8)  # first guesses from 8 household solves, not 40
+    ref = policy.ev_reference(two_country_eq, 0, ev_opts)
+    val, g, ok, _ = policy.mean_ev_value_and_gradient(args, t, ref, opts)
+
+    def mean_ev(tt):
+        new = wf.counterfactual(at_t, tariffs=tt).new
+        ev = wf.equivalent_variation(two_country_eq, new, 0, ev_opts)
+        return wf.welfare_summary(two_country_eq, new, ev).mean_gain
+
+    assert ok and abs(val - mean_ev(t)) <= 1e-9 and val > 0
+    h = 1e-5
+    E = np.zeros((2, 2))
+    E[0, 1] = h
+    fd = (mean_ev(t + E) - mean_ev(t - E)) / (2 * h)
+    assert abs(g[0, 1] - fd) <= 1e-6 * max(1.0, abs(fd)), (g[0, 1], fd)
+
+
+def test_comparison_with_planner_and_ra(two_country_eq, home_optimum):
+    """The planner's per-household values add up to its objective, efficiency is worth
+    more than free trade (risk sharing), and the RA tariff does no better in the HAT
+    model than the HAT optimum (which maximises the same welfare)."""
+    P, sol = policy.planner_values(two_country_eq)
+    L, psi = np.asarray(two_country_eq.economy.L), np.asarray(sol.weights)
+    assert abs(np.sum(psi * L * P) - float(sol.welfare)) <= 1e-10 * abs(float(sol.welfare))
+    assert abs(P[0] - P[1]) <= 1e-10  # symmetric economy
+    theta = float(wf.model_trade_elasticity(two_country_eq, 0)[1])
+    ra = policy.ra_optimal_tariff(two_country_eq, 0, theta)
+    c = policy.compare_optimum(two_country_eq, home_optimum, ra)
+    W = wf.utilitarian_welfare(two_country_eq)
+    gain = 100 * (home_optimum.welfare - float(W[0])) / abs(float(W[0]))
+    assert c.planner_gain_pct > gain > c.ra_welfare_gain_pct
+    assert abs(c.tariff_share_of_planner_pct - 100 * gain / c.planner_gain_pct) <= 1e-6
+    assert abs(c.tariff_minus_ra_pp - 100 * (home_optimum.rates[1] - ra)) <= 1e-12

@@ -1,16 +1,18 @@
 """``hat tariff``: one country's optimal tariffs and Nash tariffs (model.md s.14).
 
     hat tariff PRESET --country ISO [--uniform | --by-partner] [--nash]
-               [--objective utilitarian] [--grid K] [economy / equilibrium options]
+               [--objective utilitarian|mean-ev] [--grid K] [economy / equilibrium options]
                [--out DIR] [--json] [--plots] [--quiet]
 
 Solves the preset's (free-trade) baseline, then the tariffs of ``--country`` (one uniform
 rate, the default, or one per partner) that maximise its utilitarian welfare sum lambda V
-with the other countries' tariffs at zero (BFGS with exact gradients through the
-equilibrium; beta fixed, W, R and the rebates T solved), the equilibrium and the EV by
-household state at the optimum, the representative-agent optimal tariff of the model's
-trade elasticity and, with ``--nash``, every country's Nash tariffs (best-response
-iteration). Exit codes as ``hat solve`` (2: not converged).
+(or, ``--objective mean-ev``, its lambda-weighted mean EV) with the other countries'
+tariffs at zero (uniform: BFGS; by partner: projected Newton from the uniform optimum;
+exact gradients through the equilibrium; beta fixed, W, R and the rebates T solved),
+the equilibrium and the EV by household state at the optimum, the comparison with the
+planner and the representative-agent optimal tariff of the model's trade elasticity
+(:func:`hat_jax.policy.compare_optimum`) and, with ``--nash``, every country's Nash
+tariffs. Exit codes as ``hat solve`` (2: not converged).
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="one rate per partner")
     t.add_argument("--nash", action="store_true",
                    help="also every country's Nash tariffs (same mode; best responses)")
-    t.add_argument("--objective", choices=("utilitarian",), default="utilitarian",
-                   help="the country's objective: utilitarian welfare sum lambda V")
+    t.add_argument("--objective", choices=("utilitarian", "mean-ev"), default="utilitarian",
+                   help="the country's objective: utilitarian welfare sum lambda V "
+                   "(default), or mean-ev, the lambda-weighted mean EV against free trade "
+                   "(exact gradient through the EV roots; slower, small grids)")
     t.add_argument("--grid", type=int, default=0, metavar="K",
                    help="also evaluate welfare at K uniform tariffs from 0 to twice the "
                    "optimum (default 0; 9 with --plots)")
@@ -106,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         err(f"optimal {args.mode.replace('_', ' ')} tariffs of {name} (BFGS, exact "
             "gradients through the equilibrium)...")
     t0 = time.perf_counter()
-    opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, progress=not args.quiet)
+    objective = args.objective.replace("-", "_")
+    opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, objective=objective,
+                                progress=not args.quiet)
     timings["optimal_s"] = time.perf_counter() - t0
     cf = wf.counterfactual(eq, None, base.opts, tariffs=opt.tariffs, throw=False)
     if not bool(cf.new.converged):
@@ -118,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
     res = wf.welfare_analysis(cf, i, throw=False)
     timings["ev_s"] = time.perf_counter() - t0
     ra = policy.ra_optimal_tariff(cf.new, i, res.theta_model)
+    t0 = time.perf_counter()
+    comparison = policy.compare_optimum(eq, opt, ra, 100 * np.asarray(res.summary.quintile_gains),
+                                        opts=base.opts)
+    timings["comparison_s"] = time.perf_counter() - t0
     k = args.grid or (9 if args.plots else 0)
     grid = None
     if k:
@@ -131,9 +141,10 @@ def run(args: argparse.Namespace) -> int:
             err("Nash tariffs (best-response iteration)...")
         t0 = time.perf_counter()
         nash = policy.nash_tariffs(eq, args.mode, start=float(np.mean(np.delete(opt.rates, i))),
-                                   opts=base.opts, progress=not args.quiet)
+                                   opts=base.opts, objective=objective,
+                                   progress=not args.quiet)
         timings["nash_s"] = time.perf_counter() - t0
-    result = tariff_summary(args.preset, opt, cf, res, ra, grid, nash, timings)
+    result = tariff_summary(args.preset, opt, cf, res, ra, grid, nash, timings, comparison)
     rc = EXIT_OK if result["converged"] and (nash is None or nash.converged) \
         else EXIT_NOT_CONVERGED
     if rc != EXIT_OK:

@@ -2,18 +2,28 @@
 optimal tariffs of one country and Nash tariffs, by gradients through the equilibrium.
 
 - :mod:`~hat_jax.policy.gradient`: :func:`tariff_welfare` (traceable), :func:`tariff_gradient`;
-- :mod:`~hat_jax.policy.optimal`: :func:`optimal_tariff` (uniform or by partner, BFGS);
+- :mod:`~hat_jax.policy.mean_ev`: the lambda-weighted mean EV and its exact gradient
+  (:func:`mean_ev_value_and_gradient`, :func:`ev_reference`);
+- :mod:`~hat_jax.policy.optimal`: :func:`optimal_tariff` (uniform or by partner, BFGS or
+  projected Newton; utilitarian or mean-EV objective);
 - :mod:`~hat_jax.policy.nash`: :func:`nash_tariffs` (stacked FOCs or best responses),
-  :func:`foc_residuals`, :func:`ra_optimal_tariff` (the representative-agent benchmark).
+  :func:`foc_residuals`, :func:`ra_optimal_tariff` (the representative-agent benchmark);
+- :mod:`~hat_jax.policy.compare`: the optimum against the planner and the RA tariff
+  (:func:`compare_optimum`, :func:`planner_values`).
 """
 
 from .gradient import (TariffArgs, TariffGradient, policy_options, tariff_args, tariff_gradient,
                        tariff_welfare, value_and_gradient, welfare_jacobian,
                        welfare_program)
 from .nash import NashTariffs, foc_residuals, nash_tariffs, ra_optimal_tariff
-from .optimal import MODES, OptimalTariff, optimal_tariff, softplus_inverse, tariff_row
+from .compare import TariffComparison, compare_optimum, planner_values
+from .mean_ev import EVReference, ev_reference, mean_ev_value_and_gradient
+from .optimal import (MODES, OBJECTIVES, OptimalTariff, optimal_tariff, softplus_inverse,
+                      tariff_row)
 
-__all__ = ["NashTariffs", "foc_residuals", "nash_tariffs", "ra_optimal_tariff",
-           "MODES", "OptimalTariff", "optimal_tariff", "softplus_inverse", "tariff_row",
+__all__ = ["TariffComparison", "compare_optimum", "planner_values",
+           "NashTariffs", "foc_residuals", "nash_tariffs", "ra_optimal_tariff",
+           "EVReference", "ev_reference", "mean_ev_value_and_gradient",
+           "MODES", "OBJECTIVES", "OptimalTariff", "optimal_tariff", "softplus_inverse", "tariff_row",
            "TariffArgs", "TariffGradient", "policy_options", "tariff_args", "tariff_gradient",
            "tariff_welfare", "value_and_gradient", "welfare_jacobian", "welfare_program"]

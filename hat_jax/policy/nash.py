@@ -36,7 +36,8 @@ from ..results import ConvergenceError
 from ..tariffs import validate_tariffs
 from ..welfare import counterfactual, country_index, utilitarian_welfare
 from .gradient import policy_options, tariff_args, welfare_jacobian
-from .optimal import MODES, optimal_tariff
+from .mean_ev import ev_reference, mean_ev_value_and_gradient
+from .optimal import MODES, OBJECTIVES, optimal_tariff
 
 __all__ = ["NashTariffs", "nash_tariffs", "ra_optimal_tariff", "foc_residuals"]
 
@@ -75,8 +76,10 @@ def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
     return W, foc
 
 
-def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress):
-    """Jacobi best-response iteration from the profile t: (t, rounds, change)."""
+def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress,
+                    objective="utilitarian"):
+    """Jacobi best-response iteration from the profile t: (t, rounds, change); with the
+    mean-EV objective every country's EV is measured against ``eq`` (free trade)."""
     N = eq.economy.N
     change, rounds = np.inf, 0
     while rounds < max_rounds and change > tol:
@@ -86,7 +89,8 @@ def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress):
         for i in range(N):
             row = np.delete(t[i], i)
             s = max(float(row.mean()), 1e-3) if mode == "uniform" else np.maximum(row, 1e-3)
-            new[i] = optimal_tariff(cur, i, mode, start=s, opts=opts, gtol=gtol).rates
+            new[i] = optimal_tariff(cur, i, mode, start=s, opts=opts, gtol=gtol,
+                                    objective=objective, reference=eq).rates
         change, t, rounds = float(np.max(np.abs(new - t))), new, rounds + 1
         if progress:
             print(f"Nash round {rounds}: largest tariff change {change:.3e}",
@@ -136,20 +140,42 @@ def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4):
     return x, it, step
 
 
+def _mean_ev_focs(eq, cur, t, mode, opts):
+    """Each country's FOC residual of its mean EV against ``eq`` at the profile t."""
+    N = eq.economy.N
+    args, p_opts = tariff_args(cur), policy_options(eq, opts)
+    foc = np.empty(N)
+    for i in range(N):
+        g = mean_ev_value_and_gradient(args, t, ev_reference(eq, i), p_opts)[1][i]
+        g = np.delete(g, i)
+        foc[i] = abs(g.sum()) if mode == "uniform" else np.max(np.abs(g))
+    return foc
+
+
 def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
                  method: str | None = None, tol: float = 1e-7, gtol: float = 1e-6,
                  max_rounds: int = 30, opts: EquilibriumOptions | None = None,
-                 progress: bool = False) -> NashTariffs:
+                 objective: str = "utilitarian", progress: bool = False) -> NashTariffs:
     """Nash tariffs of every country from the uniform profile ``start`` (a number, or an
     N x N matrix such as a previous answer). method: "foc" (uniform tariffs only, the
     default there: Broyden on the stacked first-order conditions, exact FOCs) or
     "best_response" (the default by partner: Jacobi best-response iteration until the
     largest tariff change is below ``tol``). ``eq``: the free-trade baseline (the
     equilibrium the solves start from and the welfare reference). converged: the
-    stacked FOC residual at the answer <= gtol. progress: lines on stderr."""
+    stacked FOC residual at the answer <= gtol. objective: "utilitarian" or "mean_ev"
+    (every country's lambda-weighted mean EV against ``eq``; best responses only, the
+    FOC residuals then from each country's mean-EV gradient). progress: lines on
+    stderr."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
-    method = method or ("foc" if mode == "uniform" else "best_response")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got objective={objective!r}")
+    method = method or ("foc" if mode == "uniform" and objective == "utilitarian"
+                        else "best_response")
+    if method == "foc" and objective != "utilitarian":
+        raise ValueError("method='foc' (stacked first-order conditions) needs "
+                         f"objective='utilitarian', got objective={objective!r}: use "
+                         "method='best_response'")
     if method not in ("foc", "best_response") or (method == "foc" and mode != "uniform"):
         raise ValueError(f"method must be 'foc' (uniform tariffs) or 'best_response', got "
                          f"method={method!r} with mode={mode!r}")
@@ -162,9 +188,11 @@ def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
         t = validate_tariffs(x[:, None] * (1.0 - np.eye(N)), N)
     else:
         t, rounds, change = _best_responses(eq, mode, t, tol, gtol, max_rounds, opts,
-                                            progress)
+                                            progress, objective)
     cur = counterfactual(eq, None, policy_options(eq, opts), tariffs=t).new
     W, foc = foc_residuals(cur, t, mode, opts=opts)
+    if objective == "mean_ev":
+        foc = _mean_ev_focs(eq, cur, t, mode, opts)
     W_free = np.asarray(utilitarian_welfare(eq))  # the baseline (free trade)
     res = float(np.max(foc))
     return NashTariffs(t, W, W_free, res, foc, bool(res <= gtol), rounds, change,

@@ -23,12 +23,17 @@ import numpy as np
 
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..tariffs import validate_tariffs
-from ..welfare import country_index, utilitarian_welfare
+from ..welfare import EVOptions, country_index, utilitarian_welfare
 from .gradient import policy_options, tariff_args, value_and_gradient
+from .mean_ev import ev_reference, mean_ev_value_and_gradient
 
-__all__ = ["MODES", "OptimalTariff", "optimal_tariff", "tariff_row", "softplus_inverse"]
+__all__ = ["MODES", "OBJECTIVES", "OptimalTariff", "optimal_tariff", "tariff_row",
+           "softplus_inverse"]
 
 MODES = ("uniform", "by_partner")
+#: utilitarian: W_i = sum lambda V_i; mean_ev: sum lambda_ref (lambda_tau - 1), the
+#: lambda-weighted mean EV against the reference equilibrium (:mod:`.mean_ev`)
+OBJECTIVES = ("utilitarian", "mean_ev")
 
 
 def softplus_inverse(t):
@@ -47,7 +52,8 @@ def tariff_row(s, base, i: int, partners):
 class OptimalTariff(NamedTuple):
     """Country i's optimal tariffs: country (index), mode, tariffs (the N x N matrix at
     the optimum, others' rows as given), rates (i's row), welfare (W_i at the optimum) and
-    welfare0 (at the starting matrix), foc_residual (max_j |dW_i/dt_ij|), gradient (i's
+    welfare0 (at the starting matrix; both the objective: W_i, or the mean EV as a
+    fraction with ``objective="mean_ev"``), foc_residual (max_j |dW_i/dt_ij|), gradient (i's
     row of dW_i/dt), converged (the equilibrium at the optimum and foc_residual <= gtol),
     steps (BFGS steps), seconds."""
 
@@ -62,6 +68,7 @@ class OptimalTariff(NamedTuple):
     converged: bool
     steps: int
     seconds: float
+    objective: str = "utilitarian"
 
 
 def _bfgs(fg, s0, gtol: float, max_steps: int):
@@ -103,63 +110,171 @@ def _bfgs(fg, s0, gtol: float, max_steps: int):
     return s, f, g, steps
 
 
+def _kkt(x, g):
+    """First-order residual of max f s.t. x >= 0 (projected gradient): |g_j| where
+    x_j > 0, max(g_j, 0) at the bound x_j = 0."""
+    return float(np.max(np.where(x > 0, np.abs(g), np.maximum(g, 0.0))))
+
+
+def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None):
+    """Maximise f over x >= 0 by projected Newton steps from x0; ``fg(x) -> (f, df/dx,
+    ok)`` (exact gradient; every call warm-starts the next equilibrium). The Hessian:
+    forward differences of the exact gradient once at x0 (n gradient evaluations),
+    then BFGS updates of it; negative definiteness enforced on its eigenvalues; steps
+    capped at 0.2 in x, Armijo backtracking, rates at the bound with a negative
+    derivative held there. Returns (x, f, g, steps, gradient evaluations for the
+    Hessian).
+
+    Hand-written for the reason given in :func:`_bfgs` (the warm start lives on the
+    host); with n ~ 18 unknowns of very different curvature (a small partner's tariff
+    moves welfare far less than a large one's) BFGS from a scaled identity needs many
+    steps, which the finite-difference Hessian at the start removes."""
+    x = np.maximum(np.asarray(x0, np.float64), 0.0)
+    f, g, ok = fg(x)
+    n = x.size
+    H, evals = None, 0
+    steps = 0
+    while _kkt(x, g) > gtol / 10 and steps < max_steps:
+        if H is None:  # only when a step is needed (a best response may start at it)
+            H = np.empty((n, n))
+            for k in range(n):
+                e = np.zeros(n)
+                e[k] = h
+                H[:, k] = (fg(x + e)[1] - g) / h
+            H = 0.5 * (H + H.T)  # (the last column's equilibrium warm-starts the step)
+            evals = n
+        free = (x > 0) | (g > 0)
+        lam, U = np.linalg.eigh(H[np.ix_(free, free)])
+        lam = np.minimum(lam, -1e-8 * max(float(np.max(np.abs(lam))), 1e-300))
+        dx = np.zeros(n)
+        dx[free] = -U @ ((U.T @ g[free]) / lam)
+        dx *= min(1.0, 0.2 / max(float(np.max(np.abs(dx))), 1e-300))
+        a = 1.0
+        for _ in range(20):
+            x1 = np.maximum(x + a * dx, 0.0)
+            f1, g1, ok1 = fg(x1)
+            if ok1 and np.isfinite(f1) and f1 >= f + 1e-4 * (g @ (x1 - x)):
+                break
+            a *= 0.5
+        else:
+            break  # no increase along the step: the FOC residual says how close we are
+        s_, y_ = x1 - x, g1 - g
+        if -(y_ @ s_) > 1e-16 * np.linalg.norm(y_) * np.linalg.norm(s_):
+            # BFGS update of B = -H (positive definite) with (s, -y)
+            Bs = -H @ s_
+            H = H + np.outer(Bs, Bs) / (s_ @ Bs) + np.outer(y_, y_) / (y_ @ s_)
+        x, f, g = x1, f1, g1
+        steps += 1
+        if progress is not None:
+            progress(steps, _kkt(x, g))
+    return x, f, g, steps, evals
+
+
 def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None, *,
-                   start: float | np.ndarray = 0.1, opts: EquilibriumOptions | None = None,
-                   gtol: float = 1e-6, max_steps: int = 60,
+                   start: float | np.ndarray | None = None,
+                   opts: EquilibriumOptions | None = None, gtol: float = 1e-6,
+                   max_steps: int = 60, objective: str = "utilitarian",
+                   reference: Equilibrium | None = None, method: str | None = None,
+                   ev_opts: EVOptions | None = None,
                    progress: bool = False) -> OptimalTariff:
     """The tariffs of ``country`` (uniform, or ``mode="by_partner"``) maximising its
-    utilitarian welfare, the other rows of ``tariffs`` (default: the baseline's own)
-    fixed. Starts at rate ``start`` (> 0; a number or one per partner); BFGS stops when
-    the FOC residual (uniform: |sum_j dW_i/dt_ij|; by partner: max_j |dW_i/dt_ij|) is
-    below gtol / 10, or after ``max_steps``; ``converged``: the equilibrium at the
-    optimum converged and the FOC residual <= ``gtol``. progress: one line per
-    evaluation on stderr. The first equilibrium starts from ``eq`` (which may carry
-    tariffs: pass the equilibrium at the current tariffs as a warm start), each later
-    one from the previous evaluation."""
+    ``objective`` ("utilitarian": W_i = sum lambda V_i; "mean_ev": the lambda-weighted
+    mean EV against ``reference``, default ``eq``, see :mod:`hat_jax.policy.mean_ev`),
+    the other rows of ``tariffs`` (default: the baseline's own) fixed, t >= 0.
+
+    method: "bfgs" (the default for uniform: BFGS on t = softplus(s)) or "newton" (the
+    default by partner: projected Newton in t with a finite-difference Hessian of the
+    exact gradient at the start, then BFGS updates; see :func:`_newton`). start: the
+    first rate (> 0; a number or one per partner); default 0.1 for uniform, and by
+    partner the uniform optimum (solved first, its time included). Stops when the FOC
+    residual (uniform: |sum_j dW_i/dt_ij|; by partner: max_j |dW_i/dt_ij|, at a rate
+    on the bound t = 0 only a positive derivative counts) is below gtol / 10, or after
+    ``max_steps`` steps; ``converged``: the equilibrium (and, for mean_ev, every EV
+    root) at the optimum converged and the FOC residual <= ``gtol``. progress: lines on
+    stderr. The first equilibrium starts from ``eq`` (which may carry tariffs: pass the
+    equilibrium at the current tariffs as a warm start), each later one from the
+    previous evaluation."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got objective={objective!r}")
+    method = method or ("bfgs" if mode == "uniform" else "newton")
+    if method not in ("bfgs", "newton"):
+        raise ValueError(f"method must be 'bfgs' or 'newton', got method={method!r}")
     econ = eq.economy
     N, i = econ.N, country_index(econ, country)
     base = econ.tariff_matrix if tariffs is None else validate_tariffs(tariffs, N,
                                                                        econ.countries)
     base = jnp.asarray(base, jnp.float64)
     partners = tuple(j for j in range(N) if j != i)
-    start = np.asarray(start, np.float64)
+    t0 = time.perf_counter()
+    if start is None and mode == "by_partner":
+        u = optimal_tariff(eq, i, "uniform", tariffs, opts=opts, gtol=gtol,
+                           objective=objective, reference=reference, ev_opts=ev_opts,
+                           progress=progress)
+        start = max(float(np.mean(np.delete(u.rates, i))), 1e-3)
+    start = np.asarray(0.1 if start is None else start, np.float64)
     if np.any(~np.isfinite(start)) or np.any(start <= 0):
         raise ValueError(f"start must be a positive tariff rate, got start={start!r}")
     shape = (1,) if mode == "uniform" else (N - 1,)
-    s0 = jnp.asarray(np.broadcast_to(softplus_inverse(start), shape).copy())
     p_opts = policy_options(eq, opts)
     warm = [tariff_args(eq)]
-    w = np.zeros(N)
-    w[i] = 1.0
     idx = list(partners)
-    t0 = time.perf_counter()
-    if tariffs is None:  # the baseline's own tariffs: its welfare, no solve
-        w0 = float(utilitarian_welfare(eq)[i])
+    if objective == "mean_ev":
+        ref = ev_reference(eq if reference is None else reference, i, ev_opts)
+        evaluate = lambda t: mean_ev_value_and_gradient(warm[0], t, ref, p_opts)
     else:
-        w0 = value_and_gradient(warm[0], base, w, p_opts)[0]
+        w = np.zeros(N)
+        w[i] = 1.0
+        evaluate = lambda t: value_and_gradient(warm[0], t, w, p_opts)
+    if tariffs is None and objective == "utilitarian":  # the baseline's welfare, no solve
+        w0 = float(utilitarian_welfare(eq)[i])
+    elif tariffs is None and reference is None:  # EV of the baseline against itself
+        w0 = 0.0
+    else:
+        w0 = evaluate(base)[0]
     seen: dict = {}
 
-    def fg(s):
+    def at(t):
+        """(value, gradient in i's rates, ok, foc) at the matrix t (recorded)."""
+        val, grad, ok, new_warm = evaluate(t)
+        if not ok:
+            return np.inf, None, False, np.inf
+        warm[0] = new_warm
+        g_t = grad[i, idx] if mode == "by_partner" else np.atleast_1d(grad[i, idx].sum())
+        x = t[i, idx] if mode == "by_partner" else t[i, idx[:1]]
+        foc = _kkt(np.asarray(x), g_t)
+        seen[np.asarray(t).tobytes()] = dict(t=t, val=val, grad=grad[i], ok=ok, foc=foc)
+        if progress:
+            print(f"  {econ.countries[i]}: {objective} {val:.10f}, FOC residual {foc:.3e}",
+                  file=sys.stderr, flush=True)
+        return val, g_t, ok, foc
+
+    def fg_s(s):  # BFGS on s, t = softplus(s): minimise -f
         t = np.asarray(tariff_row(jnp.asarray(s), base, i, partners))
-        val, grad, ok, new_warm = value_and_gradient(warm[0], t, w, p_opts)
+        val, g_t, ok, foc = at(t)
         if not ok:
             return np.inf, np.full(s.shape, np.nan), False
-        warm[0] = new_warm
-        g_t = grad[i, idx]
-        g_s = -(g_t if mode == "by_partner" else np.atleast_1d(g_t.sum())) \
-            * np.asarray(jax.nn.sigmoid(jnp.asarray(s)))
-        foc = np.max(np.abs(g_t)) if mode == "by_partner" else abs(g_t.sum())
-        seen[np.asarray(s).tobytes()] = dict(t=t, val=val, grad=grad[i], ok=ok, foc=float(foc))
-        if progress:
-            print(f"  {econ.countries[i]}: welfare {val:.10f}, FOC residual {foc:.3e}",
-                  file=sys.stderr, flush=True)
-        return -val, g_s, foc <= gtol / 10
+        return -val, -g_t * np.asarray(jax.nn.sigmoid(jnp.asarray(s))), foc <= gtol / 10
 
-    s, _, _, steps = _bfgs(fg, np.asarray(s0), gtol, max_steps)
-    last = seen[np.asarray(s).tobytes()]  # the last accepted point
+    def fg_x(x):  # Newton on the rates x >= 0: maximise f
+        rates = np.broadcast_to(x, (N - 1,))
+        t = np.asarray(base.at[i, jnp.asarray(idx)].set(jnp.asarray(rates)))
+        val, g_t, ok, _ = at(t)
+        return (val, g_t, ok) if ok else (-np.inf, np.full(x.shape, np.nan), False)
+
+    x0 = np.broadcast_to(start, shape).copy()
+    if method == "bfgs":
+        s, _, _, steps = _bfgs(fg_s, softplus_inverse(x0), gtol, max_steps)
+        t_last = np.asarray(tariff_row(jnp.asarray(s), base, i, partners))
+    else:
+        report = None if not progress else lambda k, r: print(
+            f"  Newton step {k}: FOC residual {r:.3e}", file=sys.stderr, flush=True)
+        x, _, _, steps, _ = _newton(fg_x, x0, gtol, max_steps, progress=report)
+        t_last = np.asarray(base.at[i, jnp.asarray(idx)].set(
+            jnp.broadcast_to(jnp.asarray(x), (N - 1,))))
+    last = seen[t_last.tobytes()]  # the last accepted point
     t_opt = last["t"]
     return OptimalTariff(i, mode, t_opt, t_opt[i].copy(), last["val"], w0, last["foc"],
                          last["grad"].copy(), bool(last["ok"] and last["foc"] <= gtol),
-                         int(steps), time.perf_counter() - t0)
+                         int(steps), time.perf_counter() - t0, objective)

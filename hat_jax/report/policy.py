@@ -23,12 +23,13 @@ def _pct(new, old):
 
 
 def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=None,
-                   timings: dict | None = None) -> dict:
+                   timings: dict | None = None, comparison=None) -> dict:
     """The ``hat tariff --json`` object (keys in the README). ``opt``: the
     :class:`~hat_jax.policy.OptimalTariff`; ``cf``: the counterfactual at the optimum
     (baseline = free trade); ``res``: its welfare analysis for the country; ra_tariff:
     the representative-agent optimal tariff; grid: (rates, welfare) of uniform tariffs;
-    nash: a :class:`~hat_jax.policy.NashTariffs` or None."""
+    nash: a :class:`~hat_jax.policy.NashTariffs` or None; comparison: a
+    :class:`~hat_jax.policy.TariffComparison` or None."""
     base, new = cf.baseline, cf.new
     econ = base.economy
     i = opt.country
@@ -39,12 +40,14 @@ def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=
         "country": econ.countries[i],
         "countries": list(econ.countries),
         "mode": opt.mode,
-        "objective": "utilitarian",
+        "objective": getattr(opt, "objective", "utilitarian"),
+        "objective_value": json_num(opt.welfare),
+        "objective_free": json_num(opt.welfare0),
         "tariffs": json_nums(opt.tariffs),
         "rates": json_nums(opt.rates),
-        "welfare": json_num(opt.welfare),
+        "welfare": json_num(s.welfare_new),
         "welfare_free": json_num(s.welfare_old),
-        "welfare_gain_pct": json_num(_pct(opt.welfare, s.welfare_old)),
+        "welfare_gain_pct": json_num(_pct(s.welfare_new, s.welfare_old)),
         "mean_gain_pct": json_num(100 * s.mean_gain),
         "quintile_gains_pct": json_nums(100 * np.asarray(s.quintile_gains)),
         "share_gain": json_num(s.share_gain),
@@ -68,6 +71,8 @@ def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=
         "z": json_nums(econ.z),
         "distribution": json_nums(base.world.distribution.lam[i]),
     }
+    if comparison is not None:
+        out["comparison"] = {k: json_num(v) for k, v in comparison._asdict().items()}
     if grid is not None:
         out["grid"] = {"rates": json_nums(grid[0]), "welfare": json_nums(grid[1])}
     if nash is not None:
@@ -87,7 +92,8 @@ def format_tariff(r: dict) -> str:
     q = r["quintile_gains_pct"]
     others = [k for k in r["countries"] if k != c]
     rates = [r["rates"][r["countries"].index(k)] for k in others]
-    lines = [f"HAT optimal tariff: {r['preset']}, {c}, {r['mode']} (utilitarian welfare)",
+    obj = {"mean_ev": "mean EV"}.get(r["objective"], "utilitarian welfare")
+    lines = [f"HAT optimal tariff: {r['preset']}, {c}, {r['mode']} ({obj})",
              f"converged: {'yes' if r['converged'] else 'NO'}; FOC residual "
              f"{r['foc_residual']:.2e} after {r['steps']} BFGS steps"]
     if r["mode"] == "uniform":
@@ -104,6 +110,15 @@ def format_tariff(r: dict) -> str:
               f"EV: mean {r['mean_gain_pct']:+.4f}%, share who gain "
               f"{100 * r['share_gain']:.1f}%, by expenditure quintile "
               + ", ".join(f"{x:+.3f}%" for x in q)]
+    if "comparison" in r:
+        k = r["comparison"]
+        lines += [f"planner (efficient allocation, no tariffs): welfare {k['planner_welfare']:.8f} "
+                  f"({k['planner_gain_pct']:+.4f}% vs free trade); the tariff's gain is "
+                  f"{k['tariff_share_of_planner_pct']:.2f}% of it",
+                  f"representative-agent tariff {100 * k['ra_optimal_tariff']:.3f}%: HAT welfare "
+                  f"gain {k['ra_welfare_gain_pct']:+.4f}%; optimum minus RA "
+                  f"{k['tariff_minus_ra_pp']:+.3f} pp; EV poorest minus richest quintile "
+                  f"{k['quintile_spread_pp']:+.3f} pp"]
     if "nash" in r:
         n = r["nash"]
         lines.append(f"Nash ({n['mode']}, {n['rounds']} rounds, FOC residual "

@@ -87,10 +87,11 @@ def _ge_outputs(econ, W0, R0, b0, state, log_d, i, opts):
                     e.converged, e.iterations, e.residual)
 
 
-def _pe_outputs(econ, W, R, beta, y_i, log_d, i, opts):
-    """Country i's households and distribution at fixed prices with costs exp(log_d)."""
+def _pe_outputs(econ, W, R, beta, T, y_i, log_d, i, opts):
+    """Country i's households and distribution at fixed prices and fixed tariff rebates
+    T (model.md s.14: part of every household's income) with costs exp(log_d)."""
     e = econ.replace(d=jnp.exp(log_d))
-    prob = jax.tree_util.tree_map(lambda x: x[i], household_problems(e, W, R, beta))
+    prob = jax.tree_util.tree_map(lambda x: x[i], household_problems(e, W, R, beta, T))
     hopts = household_options(econ, tol=opts.hh_tol, max_iter=opts.hh_max_iter,
                               tangent_solver=opts.tangent_solver,
                               stop_rule=opts.hh_stop_rule)
@@ -136,12 +137,14 @@ def _pe_grad_program(args, log_d, i, opts):
 
 def _arguments(eq: Equilibrium, general_equilibrium: bool, i: int):
     """(economy, W, R, beta, household state): the whole world's state in general
-    equilibrium (beta fixed), country i's alone at fixed prices."""
+    equilibrium (beta fixed); at fixed prices (economy, W, R, beta, T, country i's
+    state), the tariff rebates T held at the baseline's (zero under free trade)."""
     W, R, beta = jnp.asarray(eq.W), jnp.asarray(eq.R), jnp.asarray(eq.beta)
     if general_equilibrium:
         return (fixed_beta_economy(eq), W, R, beta, eq.world.households.state)
     y_i = jax.tree_util.tree_map(lambda x: x[i], eq.world.households.state)
-    return (eq.economy, W, R, beta, y_i)
+    T = jnp.zeros(eq.economy.N) if eq.T is None else jnp.asarray(eq.T)
+    return (eq.economy, W, R, beta, T, y_i)
 
 
 def _log_d(eq):
