@@ -124,7 +124,7 @@ def stationary_jacobian(eq: Equilibrium, T: int, opts: TransitionOptions | None 
     hopts = household_options(econ, tol=opts.hh_tol)
     end = endpoint(eq)
     if opts.jacobian_method == "fake_news":
-        return _fake_news_jit(econ, end, T, hopts, max(1, opts.jacobian_batch // 32))
+        return _fake_news_jit(econ, end, T, hopts, max(1, opts.jacobian_batch // 4))
     return _jacobian_jit(steady_unknowns(end, T), econ, stationary_shock(econ, T), end, end,
                          hopts, batch=opts.jacobian_batch)
 

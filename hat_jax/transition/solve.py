@@ -42,7 +42,7 @@ class TransitionOptions(eqx.Module):
     so the default accepts that and the gap is always reported; set 1e-8 to insist); hh_tol, the household tolerance of the two stationary equilibria (1e-12,
     so that the stationary path is a path to 1e-12). Static: jacobian_batch, Jacobian
     columns pushed forward at once by the "jvp" method (memory ~ jacobian_batch times
-    one path; the fake-news method pushes jacobian_batch // 32 inputs at once);
+    one path; the fake-news method pushes jacobian_batch // 4 jvps of one date at once);
     tangent_jacobian, the Jacobian behind implicit derivatives: "exact" (recomputed at
     the solution) or "given" (the one passed to :func:`path_root`, exact when the
     solution is the stationary path it was computed at, e.g. for linearized responses).
