@@ -243,6 +243,8 @@ def test_bad_inputs(two_country_eq):
         tn.shock_path(econ, T, d=d, rho=1.0)
     with pytest.raises(ValueError, match=r"rho.*rho=-0.1"):
         tn.shock_path(econ, T, d=d, rho=-0.1)
+    with pytest.raises(ValueError, match=r"hh_max_iter.*hh_max_iter=0"):
+        tn.TransitionOptions(hh_max_iter=0)
     with pytest.raises(ValueError, match=r"T \(transition dates\).*T=1"):
         tn.shock_path(econ, 1, d=d)
     with pytest.raises(ValueError, match=r"T=4 is too short: the terminal gap .* is \d"):
