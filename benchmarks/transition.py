@@ -89,7 +89,8 @@ def records(args) -> list[dict]:
         out.append(dict(name=f"{name} transition", compile_s=first - med, median_s=med,
                         min_s=mn, runs=args.runs, iterations=res.iterations,
                         jacobians=res.jacobians, residual=res.residual,
-                        terminal_gap=res.terminal_gap, first_call_s=first, **extra))
+                        terminal_gap=res.terminal_gap, first_call_s=first,
+                        **{k: float(v) for k, v in res.timings.items()}, **extra))
         if args.elasticities:
             i = "USA" if "USA" in eq.economy.countries else 0
             t0 = time.perf_counter()

@@ -139,6 +139,101 @@ def test_log_utility_fixed_price_elasticity_is_minus_one_over_sigma(two_country_
     np.testing.assert_allclose(he.limit_fixed_prices[0], -1.0 / sigma, rtol=0, atol=1e-8)
 
 
+
+def _clears_every_date(tr, tol=1e-9):
+    """Every goods market (the dropped one too) and the bond market clear at every date."""
+    p = tr.path
+    assert tr.converged and tr.residual <= tol
+    assert np.max(np.abs(p.residuals)) <= tol and np.max(np.abs(p.walras)) <= tol
+
+
+def test_announced_cut_anticipation_and_terminal(two_country_eq, cut):
+    """A 10% cut announced at t = 0 for date S: costs are the old ones before S, prices
+    move before S only through anticipation (news), the path ends at the counterfactual
+    of the new costs (cut's terminal, itself checked against `counterfactual`), and the
+    date-0 gain is positive but below that of the immediate cut (the gains come later)."""
+    S = 10
+    d_new = cut.shock.fields["d"][-1]
+    tr = tn.solve_transition(two_country_eq, d=d_new, announce=S, T=T, jacobian=cut.jacobian)
+    _clears_every_date(tr)
+    d = np.asarray(tr.shock.fields["d"])
+    assert np.all(d[:S] == np.asarray(two_country_eq.economy.d)) and np.all(d[S:] == d_new)
+    p, R0 = tr.path, float(tr.initial.R)
+    assert np.max(np.abs(np.asarray(p.R_next[:S]) - R0)) > 1e-5  # news moves R before S
+    np.testing.assert_allclose(p.W, 1.0, rtol=0, atol=1e-8)  # symmetric: wages stay 1
+    for t in range(T - 5, T):
+        np.testing.assert_allclose(p.W[t], cut.terminal.W, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.R_next[t], cut.terminal.R, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.trade_shares[t], cut.terminal.world.aggregates.trade_shares,
+                                   rtol=0, atol=1e-8)
+    late = tn.transition_welfare(tr, 0).mean_gain_pct
+    now = tn.transition_welfare(cut, 0).mean_gain_pct
+    assert 0.0 < late < now, (late, now)
+
+
+def test_temporary_cut_returns_to_the_initial_equilibrium(two_country_eq, still):
+    """A temporary AR(1) cut (rho = 0.7): costs log d_t = log d + rho^t (log d' - log d),
+    the terminal economy is the initial one, and the path returns to the initial
+    equilibrium (terminal gap and last dates to 1e-8); imports jump on impact."""
+    rho = 0.7
+    econ = two_country_eq.economy
+    d_new, _ = wf.global_cut(econ, 0.1)
+    tr = tn.solve_transition(two_country_eq, d=d_new, rho=rho, T=T, jacobian=still.jacobian)
+    _clears_every_date(tr)
+    d = np.asarray(tr.shock.fields["d"])
+    t = np.arange(T)[:, None, None]
+    np.testing.assert_allclose(np.log(d[:T]), np.log(econ.d) + rho ** t
+                               * np.log(np.asarray(d_new) / np.asarray(econ.d)), atol=1e-14)
+    np.testing.assert_array_equal(d[T], np.asarray(econ.d))
+    assert tr.terminal is tr.initial and tr.terminal_gap < 1e-8
+    p, agg = tr.path, tr.initial.world.aggregates
+    for s in range(T - 5, T):
+        np.testing.assert_allclose(p.W[s], tr.initial.W, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.R_next[s], tr.initial.R, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.trade_shares[s], agg.trade_shares, rtol=0, atol=1e-8)
+    home0 = np.asarray(agg.trade_shares)[0, 0]
+    assert p.home_share[0, 0] < home0 - 1e-3  # cheaper imports on impact
+    assert abs(p.home_share[20, 0] - home0) < 0.1 * abs(p.home_share[0, 0] - home0)
+
+
+def test_tfp_path_ends_at_the_stationary_equilibrium_of_the_new_tfp():
+    """A permanent 2% rise of Home's TFP (economy without TFP scaling of the grid): every
+    market clears at every date, the terminal is the stationary equilibrium at the new A
+    (solved independently, beta fixed) and the last dates reach it to 1e-8 (net foreign
+    assets adjust slowly: the gap falls about 4% a year), and Home's relative wage rises."""
+    econ = hat_jax.two_country(Na=NA_TEST, scale_by_tfp=False)
+    eq = hat_jax.solve_equilibrium(econ)
+    A_new = np.array([1.02, 1.0])
+    tr = tn.solve_transition(eq, A=A_new, T=T)
+    _clears_every_date(tr)
+    np.testing.assert_allclose(np.asarray(tr.shock.fields["A"][:T]), np.broadcast_to(A_new, (T, 2)))
+    eo = tn.transition_eq_options(tn.TransitionOptions(), None)
+    new = hat_jax.solve_equilibrium(econ.replace(A=A_new, beta=eq.beta), eo,
+                                    W0=np.asarray(eq.W), R0=float(eq.R))
+    np.testing.assert_allclose(tr.terminal.W, new.W, rtol=0, atol=1e-12)
+    assert abs(float(tr.terminal.R) - float(new.R)) < 1e-12
+    assert tr.terminal_gap < 1e-7
+    p = tr.path
+    for t in (T - 2, T - 1):
+        np.testing.assert_allclose(p.W[t], new.W, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.R_next[t], new.R, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(p.trade_shares[t], new.world.aggregates.trade_shares,
+                                   rtol=0, atol=1e-8)
+    assert new.W[0] > new.W[1] and p.W[0, 0] > p.W[0, 1]
+
+
+def test_fake_news_jacobian_equals_the_jvp_jacobian(still):
+    """The fake-news Jacobian (date blocks iterated) equals the one-jvp-per-column
+    Jacobian of the stacked residuals at the stationary path (T = 12)."""
+    econ, end = still.economy, tn.endpoint(still.initial)
+    Ts = 12
+    J = tn.stationary_jacobian(still.initial, Ts)
+    hopts = hat_jax.params.household_options(econ, tol=1e-12)
+    Jj = tn.sequence_jacobian(tn.steady_unknowns(end, Ts), econ, tn.stationary_shock(econ, Ts),
+                              end, end, hopts)
+    assert J.shape == (2 * Ts, 2 * Ts)
+    np.testing.assert_allclose(J, Jj, rtol=0, atol=1e-9 * np.abs(Jj).max())
+
 def test_bad_inputs(two_country_eq):
     econ = two_country_eq.economy
     d, _ = wf.global_cut(econ, 0.1)
@@ -148,6 +243,8 @@ def test_bad_inputs(two_country_eq):
         tn.shock_path(econ, T, d=d, rho=1.0)
     with pytest.raises(ValueError, match=r"rho.*rho=-0.1"):
         tn.shock_path(econ, T, d=d, rho=-0.1)
+    with pytest.raises(ValueError, match=r"hh_max_iter.*hh_max_iter=0"):
+        tn.TransitionOptions(hh_max_iter=0)
     with pytest.raises(ValueError, match=r"T \(transition dates\).*T=1"):
         tn.shock_path(econ, 1, d=d)
     with pytest.raises(ValueError, match=r"T=4 is too short: the terminal gap .* is \d"):

@@ -76,13 +76,13 @@ def stationary_shock(economy, T: int) -> ShockPath:
 
 def transition_eq_options(opts: TransitionOptions, base: EquilibriumOptions | None):
     """The stationary solves' options: ``base`` with unknown R (beta fixed) and the
-    transition's household tolerance."""
+    transition's household tolerance and sweep cap."""
     base = EquilibriumOptions() if base is None else base
     if base.regime != "global":
         raise ValueError("transitions need one world bond market (regime='global'), got "
                          f"regime={base.regime!r}")
     return dataclasses.replace(base, unknown="R", hh_tol=min(base.hh_tol, opts.hh_tol),
-                               verbose=False)
+                               hh_max_iter=opts.hh_max_iter, verbose=False)
 
 
 def endpoint_equilibria(eq: Equilibrium, shock: ShockPath, opts: TransitionOptions,
@@ -124,7 +124,7 @@ def stationary_jacobian(eq: Equilibrium, T: int, opts: TransitionOptions | None 
     hopts = household_options(econ, tol=opts.hh_tol)
     end = endpoint(eq)
     if opts.jacobian_method == "fake_news":
-        return _fake_news_jit(econ, end, T, hopts, max(1, opts.jacobian_batch // 32))
+        return _fake_news_jit(econ, end, T, hopts, max(1, opts.jacobian_batch // 4))
     return _jacobian_jit(steady_unknowns(end, T), econ, stationary_shock(econ, T), end, end,
                          hopts, batch=opts.jacobian_batch)
 

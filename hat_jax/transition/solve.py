@@ -40,9 +40,14 @@ class TransitionOptions(eqx.Module):
     :func:`terminal_gap`: prices, trade shares and net foreign assets; 1e-6: model.md
     s.12 asks 1e-8, which ek_baseline misses at the issue's default T = 150 (gap 1.6e-8),
     so the default accepts that and the gap is always reported; set 1e-8 to insist); hh_tol, the household tolerance of the two stationary equilibria (1e-12,
-    so that the stationary path is a path to 1e-12). Static: jacobian_batch, Jacobian
+    so that the stationary path is a path to 1e-12); hh_max_iter, the cap on the household
+    sweeps of those solves (150: at 1e-12 the Anderson stop, a decade below the tolerance
+    on the reduced variable, can stall at rounding level in one country of ek_baseline at
+    Na = 100 while the sweep residual already meets 1e-12, and a batched solve then ran
+    the default 2000 sweeps in every evaluation; an unmet tolerance still fails loudly).
+    Static: jacobian_batch, Jacobian
     columns pushed forward at once by the "jvp" method (memory ~ jacobian_batch times
-    one path; the fake-news method pushes jacobian_batch // 32 inputs at once);
+    one path; the fake-news method pushes jacobian_batch // 4 jvps of one date at once);
     tangent_jacobian, the Jacobian behind implicit derivatives: "exact" (recomputed at
     the solution) or "given" (the one passed to :func:`path_root`, exact when the
     solution is the stationary path it was computed at, e.g. for linearized responses).
@@ -52,13 +57,14 @@ class TransitionOptions(eqx.Module):
     max_iter: int = eqx.field(default=50, converter=as_int)
     terminal_tol: float = eqx.field(default=1e-6, converter=as_float)
     hh_tol: float = eqx.field(default=1e-12, converter=as_float)
+    hh_max_iter: int = eqx.field(default=150, converter=as_int)
     jacobian_batch: int = eqx.field(static=True, default=64)
     tangent_jacobian: str = eqx.field(static=True, default="exact")
     jacobian_method: str = eqx.field(static=True, default="fake_news")
 
     def __check_init__(self):
         check_option_values(self, positive=("tol", "terminal_tol", "hh_tol"),
-                            at_least_one=("max_iter",))
+                            at_least_one=("max_iter", "hh_max_iter"))
         if not isinstance(self.jacobian_batch, (int, np.integer)) or self.jacobian_batch < 1:
             raise ValueError(f"jacobian_batch must be an integer >= 1, got "
                              f"jacobian_batch={self.jacobian_batch!r}")
