@@ -115,18 +115,31 @@ def check_converged(what: str, converged, iterations, residual, tol, unit: str |
 
 
 def linear_solve(operator, vector, solver):
-    """lineax.linear_solve without runtime callbacks (``throw=False``).
+    """A x = b by lineax (``operator``, ``solver``) without runtime callbacks.
 
     lineax's default ``throw=True`` attaches a host callback (equinox.error_if); nested
     inside the Newton while loop and transposed for reverse mode, those callbacks
-    deadlocked XLA's CPU runtime. The solves here are derivative (tangent) solves of
-    contractions with generous step limits, and a failed dense solve yields non-finite
-    values that the callers' residual checks catch; the accuracy of every derivative is
-    verified against central finite differences in the tests.
+    deadlocked XLA's CPU runtime. And lineax differentiates and transposes its own solve
+    with ``throw=True`` whatever the caller passed (lineax 0.1.1, ``_solve.py``), which
+    puts a host callback into every program differentiated through this solve; JAX
+    keeps no program with a host callback in its persistent compilation cache, so each
+    new process compiled those derivative programs again. Hence ``lax.custom_linear_solve``
+    around lineax with ``throw=False``: JAX differentiates and transposes it by calling
+    the solves given here (the derivative with respect to A through ``matvec``), so no
+    callback enters any program. The solves here are derivative (tangent) solves and the
+    distribution's mass condition; a failed dense solve yields non-finite values that
+    the callers' residual checks catch, and the accuracy of every derivative is verified
+    against central finite differences in the tests.
     """
     import lineax as lx
 
-    return lx.linear_solve(operator, vector, solver, throw=False).value
+    def solve(_, b):
+        return lx.linear_solve(operator, b, solver, throw=False).value
+
+    def transpose_solve(_, b):
+        return lx.linear_solve(operator.transpose(), b, solver, throw=False).value
+
+    return jax.lax.custom_linear_solve(operator.mv, vector, solve, transpose_solve)
 
 
 def krylov_solve(matvec, b, rtol: float, atol: float, max_steps: int = 50,
