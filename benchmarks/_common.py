@@ -103,10 +103,15 @@ def time_fn(name: str, fn: Callable, *args, runs: int = 5, compile=None, warmup:
     record = {"name": name, "compile_s": compile_s, **stats}
     if info is not None:
         record.update(info(out))
+    return stamp(record, **extra)
+
+
+def stamp(record: dict, **extra) -> dict:
+    """``record`` with ``extra`` fields, the device and the 1-minute load average after
+    the runs (timings on a shared machine are only comparable when it is below the
+    number of cores) added in place; returns it."""
     record.update(extra)
     record.setdefault("device", device_description())
-    # 1-minute load average after the runs: timings on a shared machine are only
-    # comparable when this is below the number of cores.
     record.setdefault("load1", round(os.getloadavg()[0], 2))
     return record
 

@@ -23,7 +23,6 @@ Each record is one run (the computations are long); median_s is that run's wall 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,20 +34,11 @@ from hat_jax import policy  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
 from hat_jax.ek import EK_PRESETS  # noqa: E402
 
-from _common import device_description, load_ek_world, log, main  # noqa: E402
+from _common import load_ek_world, log, main, stamp  # noqa: E402
 
 QUICK_NA = 20
 DEFAULT_NA = 100
 COUNTRY = "USA"
-
-
-def _stamp(record: dict, **extra) -> dict:
-    import os
-
-    record.update(extra)
-    record.setdefault("device", device_description())
-    record.setdefault("load1", round(os.getloadavg()[0], 2))
-    return record
 
 
 def _gains(eq, tariffs, i):
@@ -81,19 +71,19 @@ def records(args) -> list[dict]:
             cf = wf.counterfactual(eq, None, tariffs=t10, timings=t)
             comp = t["compile_s"] if comp is None else comp
             times.append(t["run_s"])
-        out.append(_stamp({"name": f"tariff equilibrium {args.preset} Na={Na}",
-                           "compile_s": comp, "median_s": float(np.median(times)),
-                           "runs": len(times), "iterations": int(cf.new.iterations),
-                           "residual": float(cf.new.residual),
-                           "T_USA": float(cf.new.T[i])}, **extra))
+        out.append(stamp({"name": f"tariff equilibrium {args.preset} Na={Na}",
+                          "compile_s": comp, "median_s": float(np.median(times)),
+                          "runs": len(times), "iterations": int(cf.new.iterations),
+                          "residual": float(cf.new.residual),
+                          "T_USA": float(cf.new.T[i])}, **extra))
     if "b" in args.sections:
         log("(b) gradient of US welfare w.r.t. all 342 tariffs...")
         t: dict = {}
         g = policy.tariff_gradient(eq, i, t10, timings=t)
-        out.append(_stamp({"name": f"tariff gradient (342 t_ij) {args.preset} Na={Na}",
-                           "compile_s": t["compile_s"], "median_s": t["run_s"], "runs": 1,
-                           "dW_USA_dt_USA_CAN": float(g.grad[i, wf.country_index(economy,
-                                                                                 "CAN")])},
+        out.append(stamp({"name": f"tariff gradient (342 t_ij) {args.preset} Na={Na}",
+                          "compile_s": t["compile_s"], "median_s": t["run_s"], "runs": 1,
+                          "dW_USA_dt_USA_CAN": float(g.grad[i, wf.country_index(economy,
+                                                                                "CAN")])},
                           **extra))
     for key, mode in (("c", "uniform"), ("d", "by_partner")):
         if key not in args.sections:
@@ -102,27 +92,27 @@ def records(args) -> list[dict]:
         o = policy.optimal_tariff(eq, i, mode, progress=True)
         gain, mean, quint = _gains(eq, o.tariffs, i)
         rates = np.delete(o.rates, i)
-        out.append(_stamp({"name": f"optimal {mode} tariff USA {args.preset} Na={Na}",
-                           "compile_s": float("nan"), "median_s": o.seconds, "runs": 1,
-                           "steps": o.steps, "foc_residual": o.foc_residual,
-                           "converged": o.converged, "tariff_mean_pct": 100 * rates.mean(),
-                           "tariff_min_pct": 100 * rates.min(),
-                           "tariff_max_pct": 100 * rates.max(),
-                           "tariffs_pct": [float(x) for x in 100 * o.rates],
-                           "welfare_gain_pct": gain, "mean_gain_pct": mean,
-                           "quintile_gains_pct": quint}, **extra))
+        out.append(stamp({"name": f"optimal {mode} tariff USA {args.preset} Na={Na}",
+                          "compile_s": float("nan"), "median_s": o.seconds, "runs": 1,
+                          "steps": o.steps, "foc_residual": o.foc_residual,
+                          "converged": o.converged, "tariff_mean_pct": 100 * rates.mean(),
+                          "tariff_min_pct": 100 * rates.min(),
+                          "tariff_max_pct": 100 * rates.max(),
+                          "tariffs_pct": [float(x) for x in 100 * o.rates],
+                          "welfare_gain_pct": gain, "mean_gain_pct": mean,
+                          "quintile_gains_pct": quint}, **extra))
     if "e" in args.sections:
         log("(e) Nash tariffs (uniform) of all countries...")
         n = policy.nash_tariffs(eq, "uniform", start=args.nash_start, progress=True,
                                 max_rounds=args.nash_rounds)
         gains = 100 * (n.welfare - n.welfare_free) / np.abs(n.welfare_free)
-        out.append(_stamp({"name": f"Nash uniform tariffs {args.preset} Na={Na}",
-                           "compile_s": float("nan"), "median_s": n.seconds, "runs": 1,
-                           "rounds": n.rounds, "converged": n.converged,
-                           "foc_residual": n.foc_residual,
-                           "tariffs_pct": [float(100 * np.delete(n.tariffs[k], k).mean())
-                                           for k in range(N)],
-                           "welfare_gain_pct": [float(x) for x in gains]}, **extra))
+        out.append(stamp({"name": f"Nash uniform tariffs {args.preset} Na={Na}",
+                          "compile_s": float("nan"), "median_s": n.seconds, "runs": 1,
+                          "rounds": n.rounds, "converged": n.converged,
+                          "foc_residual": n.foc_residual,
+                          "tariffs_pct": [float(100 * np.delete(n.tariffs[k], k).mean())
+                                          for k in range(N)],
+                          "welfare_gain_pct": [float(x) for x in gains]}, **extra))
     return out
 
 

@@ -48,16 +48,9 @@ from hat_jax import scenarios as sc  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
 from hat_jax.batched import resolve_strategy  # noqa: E402
 
-from _common import device_description, load_ek_world, log, main  # noqa: E402
+from _common import load_ek_world, log, main, stamp  # noqa: E402
 
 CUT = 0.10
-
-
-def _stamp(record: dict, **extra) -> dict:
-    record.update(extra)
-    record.setdefault("device", device_description())
-    record.setdefault("load1", round(os.getloadavg()[0], 2))
-    return record
 
 
 def _scenarios(eq, K: int) -> sc.Scenarios:
@@ -116,7 +109,7 @@ def records(args) -> list[dict]:
         if K <= 19 and not args.no_sequential:
             log(f"K={K}: sequential counterfactuals...")
             rec, seq = _sequential(eq, s, opts, args.runs)
-            out.append(_stamp({"name": f"sequential {K}", **rec}, K=K, Na=Na,
+            out.append(stamp({"name": f"sequential {K}", **rec}, K=K, Na=Na,
                               scen_per_s=K / rec["median_s"]))
         for strategy, D in ((st, D) for st in args.strategies.split(",") for D in devs):
             strategy = resolve_strategy(strategy)
@@ -133,7 +126,7 @@ def records(args) -> list[dict]:
                         float(np.max(np.abs(res.trade_shares[k]
                                             - np.asarray(n.world.aggregates.trade_shares)))))
                     for k, n in enumerate(seq))
-            out.append(_stamp({"name": f"batched {K}, {D} dev, {strategy}", **rec}, **extra))
+            out.append(stamp({"name": f"batched {K}, {D} dev, {strategy}", **rec}, **extra))
     return out
 
 

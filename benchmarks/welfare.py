@@ -49,21 +49,12 @@ from hat_jax import planner as pl  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
 from hat_jax.ek import EK_PRESETS  # noqa: E402
 
-from _common import device_description, load_ek_world, log, main  # noqa: E402
+from _common import load_ek_world, log, main, stamp  # noqa: E402
 
 QUICK_NA = 20
 DEFAULT_NA = 100
 COUNTRY = "USA"
 CUT = 0.10
-
-
-def _stamp(record: dict, **extra) -> dict:
-    import os
-
-    record.update(extra)
-    record.setdefault("device", device_description())
-    record.setdefault("load1", round(os.getloadavg()[0], 2))
-    return record
 
 
 def _timed(name: str, call, runs: int, info, **extra) -> dict:
@@ -75,8 +66,8 @@ def _timed(name: str, call, runs: int, info, **extra) -> dict:
         o = call(t)
         comp = t["compile_s"] if comp is None else comp
         times.append(t["run_s"])
-    return _stamp({"name": name, "compile_s": comp, "median_s": float(np.median(times)),
-                   "min_s": float(np.min(times)), "runs": len(times), **info(o)}, **extra)
+    return stamp({"name": name, "compile_s": comp, "median_s": float(np.median(times)),
+                  "min_s": float(np.min(times)), "runs": len(times), **info(o)}, **extra)
 
 
 def records(args) -> list[dict]:
@@ -107,7 +98,7 @@ def records(args) -> list[dict]:
             comp = t["compile_s"] if comp is None else comp
             times.append(t["run_s"])
         if "a" in args.sections:
-            out.append(_stamp({
+            out.append(stamp({
                 "name": f"counterfactual equilibrium {args.preset} Na={Na}",
                 "compile_s": comp, "median_s": float(np.median(times)),
                 "min_s": float(np.min(times)), "runs": len(times),
@@ -147,7 +138,7 @@ def records(args) -> list[dict]:
             if m != first:
                 rec[f"max_diff_to_{first}"] = float(np.max(np.abs(
                     np.asarray(ev.factor) - np.asarray(last[first].factor))))
-            out.append(_stamp(rec, batch_size=args.batch_size, nodes=args.nodes, **extra))
+            out.append(stamp(rec, batch_size=args.batch_size, nodes=args.nodes, **extra))
         for r in out:
             if r.get("method") == first:
                 for m in methods[1:]:
