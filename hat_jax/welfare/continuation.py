@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["Ring", "lagrange_weights", "continuation_roots"]
+__all__ = ["Ring", "lagrange_weights", "node_grid", "continuation_roots"]
 
 RING = 4
 MAX_WEIGHT = 8.0  # |Lagrange weight| above which the ring does not bracket a point
@@ -44,6 +44,18 @@ class Ring(NamedTuple):
     l: jax.Array
     x: jax.Array
     V: jax.Array
+
+
+def node_grid(factor1, K: int):
+    """K equally spaced income factors covering 1 and the first-order guesses
+    ``factor1`` with a 25% margin (and at least 0.05), one of them exactly 1: the nodes
+    whose household solutions give every state's first guess. Returns (nodes[K], h)."""
+    lo = jnp.minimum(1.0, jnp.min(factor1))
+    hi = jnp.maximum(1.0, jnp.max(factor1))
+    pad = 0.25 * (hi - lo) + 1e-4
+    lo, hi = jnp.maximum(lo - pad, 0.05), hi + pad
+    h = (hi - lo) / (K - 2)
+    return 1.0 + h * (jnp.floor((lo - 1.0) / h) + jnp.arange(K)), h
 
 
 def lagrange_weights(ls, l, use=None):

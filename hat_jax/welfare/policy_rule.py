@@ -32,6 +32,7 @@ from ..household import (
     policies,
     sweep_changes,
 )
+from .continuation import node_grid
 
 __all__ = ["policy_rule_sweeps", "policy_rule_values", "policy_rule_roots"]
 
@@ -74,12 +75,7 @@ def policy_rule_roots(problem, y_base, V_base, V_target, hopts, opts, node_start
     s_eff = jnp.maximum(slope, 0.25 * slope_typ)
     factor1 = 1.0 - f0 / s_eff
     K = max(opts.nodes, 4)
-    lo = jnp.minimum(1.0, jnp.min(factor1))
-    hi = jnp.maximum(1.0, jnp.max(factor1))
-    pad = 0.25 * (hi - lo) + 1e-4
-    lo, hi = jnp.maximum(lo - pad, 0.05), hi + pad
-    h = (hi - lo) / (K - 2)
-    nodes = 1.0 + h * (jnp.floor((lo - 1.0) / h) + jnp.arange(K))
+    nodes, _ = node_grid(factor1, K)
     V_nodes = lax.map(values, nodes)  # [K, S]
 
     def root(s_):

@@ -35,7 +35,7 @@ from ..household import (
     sweep_changes,
     unflatten_state,
 )
-from .continuation import Ring, StateStart, continuation_roots
+from .continuation import Ring, StateStart, continuation_roots, node_grid
 from .options import EVOptions
 from .policy_rule import policy_rule_roots
 
@@ -215,12 +215,7 @@ def _node_solutions(problem, x_base, x_dot, factor1, like, hopts, K: int):
     first-order guesses ``factor1`` (25% margin), one of them exactly 1; solved one after
     another, each warm-started from the previous one extrapolated along their secant.
     Returns (nodes[K], V[K, a, z], x[K, n])."""
-    lo = jnp.minimum(1.0, jnp.min(factor1))
-    hi = jnp.maximum(1.0, jnp.max(factor1))
-    pad = 0.25 * (hi - lo) + 1e-4
-    lo, hi = jnp.maximum(lo - pad, 0.05), hi + pad
-    h = (hi - lo) / (K - 2)
-    nodes = 1.0 + h * (jnp.floor((lo - 1.0) / h) + jnp.arange(K))
+    nodes, h = node_grid(factor1, K)
     floor = 0.1 * hopts.tol
 
     def step(carry, l):
