@@ -15,6 +15,11 @@ from jax import lax
 
 __all__: list[str] = []
 
+#: How a batch of independent problems (scenarios) is iterated: ``"vmap"`` in lock step
+#: (accelerators), ``"map"`` one after another inside one program (the CPU), ``"auto"``
+#: by backend (see :mod:`hat_jax.batched`).
+STRATEGIES = ("auto", "vmap", "map")
+
 
 def sequential_linalg() -> bool:
     """Whether per-country factorisations run one after another (the CPU backend)."""
@@ -25,3 +30,13 @@ def country_map(f, xs):
     """``f`` over the leading (country) axis of ``xs``: ``lax.map`` on the CPU, ``vmap``
     on an accelerator (see the module docstring)."""
     return lax.map(f, xs) if sequential_linalg() else jax.vmap(f)(xs)
+
+
+def resolve_strategy(strategy: str) -> str:
+    """``"vmap"`` or ``"map"`` for a requested strategy (``"auto"``: ``"map"`` on the
+    CPU, ``"vmap"`` on an accelerator); ValueError naming any other value."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got strategy={strategy!r}")
+    if strategy == "auto":
+        return "map" if sequential_linalg() else "vmap"
+    return strategy

@@ -34,7 +34,8 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import _backend, _newton
+from . import _newton
+from ._backend import STRATEGIES, resolve_strategy
 from .equilibrium import (Equilibrium, EquilibriumOptions, _finish, _newton_system, decode,
                           encode, transfers_from_x)
 from .household import initial_state
@@ -42,9 +43,6 @@ from .params import Economy, household_problems, validate_economy
 
 __all__ = ["stack_economies", "economy_at", "batch_size_of", "pad_batch", "local_mesh",
            "solve_equilibria", "resolve_strategy", "STRATEGIES"]
-
-#: How a block of scenarios is iterated (see the module docstring).
-STRATEGIES = ("auto", "vmap", "map")
 
 
 def stack_economies(economies) -> Economy:
@@ -124,15 +122,6 @@ def _starts(economies, W0, R0, beta0, opts, hh_state0):
         K = x0.shape[0]
         s0 = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (K,) + a.shape), hh_state0)
     return x0, R_fixed, s0
-
-
-def resolve_strategy(strategy: str) -> str:
-    """``"vmap"`` or ``"map"`` for a requested strategy (``"auto"``: by backend)."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got strategy={strategy!r}")
-    if strategy == "auto":
-        return "map" if _backend.sequential_linalg() else "vmap"
-    return strategy
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _backend
+from .._backend import resolve_strategy
 from .._compiled import compile_and_run
 from ..equilibrium import Equilibrium
 from ..household import household_fixed_point, policies
@@ -165,10 +165,7 @@ def equivalent_variations(baseline: Equilibrium, V_new, country,
     if V_new.ndim != 3 or V_new.shape[1:] != like.shape:
         raise ValueError(f"V_new must have shape (K,) + {like.shape} (K scenarios of Na x "
                          f"Nz values), got {V_new.shape}")
-    if strategy == "auto":
-        strategy = "map" if _backend.sequential_linalg() else "vmap"
-    if strategy not in _EV_BATCH:
-        raise ValueError(f"strategy must be 'auto', 'map' or 'vmap', got {strategy!r}")
+    strategy = resolve_strategy(strategy)
     args = (country_problem(baseline, i), country_state(baseline, i),
             baseline.world.households.V[i], V_new,
             household_options(baseline.economy, tol=opts.hh_tol,
