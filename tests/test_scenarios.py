@@ -301,3 +301,16 @@ def test_parquet_scenario_file_equals_csv(tmp_path):
     b = sc.scenarios_from_table(e, sc.read_scenario_table(tmp_path / "s.parquet"))
     assert a.names == b.names == ("cut05", "cut10", "cut20", "autarkic")
     np.testing.assert_array_equal(np.asarray(a.economies.d), np.asarray(b.economies.d))
+
+
+def test_bad_strategy_and_ev_shapes_are_refused(two_country_eq):
+    """An unknown block strategy and new values of the wrong shape name the bad value."""
+    eq = two_country_eq
+    s = sc.unilateral_scenarios(eq.economy, 0.10)
+    with pytest.raises(ValueError, match=r"strategy must be one of .*got strategy='lockstep'"):
+        hat_jax.solve_scenarios(eq, s, strategy="lockstep")
+    V = np.asarray(eq.world.households.V[0])
+    with pytest.raises(ValueError, match=r"V_new must have shape \(K,\)"):
+        wf.equivalent_variations(eq, V, "Home")  # one scenario's [Na, Nz], no K axis
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        wf.equivalent_variations(eq, V[None], "Home", strategy="scan")
