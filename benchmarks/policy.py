@@ -11,8 +11,9 @@ baseline is solved first (beta at R = 1.01 from the published prices; not timed)
 (c) ``optimal uniform`` and (d) ``optimal by partner``: the USA's optimal tariffs
     (:func:`hat_jax.policy.optimal_tariff`, BFGS with exact gradients), with the US
     welfare gain, the EV mean and quintile gains at the optimum.
-(e) ``Nash uniform``: every country's uniform Nash tariff by best-response iteration
-    (:func:`hat_jax.policy.nash_tariffs`), and every country's welfare against free trade.
+(e) ``Nash uniform``: every country's uniform Nash tariff, Broyden's method on the 19
+    stacked first-order conditions with exact FOCs (:func:`hat_jax.policy.nash_tariffs`,
+    method "foc"), and every country's welfare against free trade.
 
 Each record is one run (the computations are long); median_s is that run's wall time.
 

@@ -98,12 +98,14 @@ def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress,
     return t, rounds, change
 
 
-def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4):
+def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3):
     """Broyden's method on the stacked first-order conditions of uniform tariffs,
     G_i(x) = sum_{j != i} dW_i/dt_ij at t = x (1 - I) = 0, every G evaluated exactly (one
-    solve, N reverse passes; warm-started from the last); the first Jacobian by forward
-    differences of the exact G (N more evaluations), then secant updates. Hand-written:
-    the warm start carried between evaluations is outside optimistix's root finders.
+    solve, N reverse passes; warm-started from the last). The Jacobian dG/dx: forward
+    differences of the exact G (N more evaluations), then secant updates; it is built
+    afresh by differences (at most ``max_refresh`` times) when a full step fails to halve
+    max |G|, which is where a stale secant Jacobian stalls Broyden. Hand-written: the
+    warm start carried between evaluations is outside optimistix's root finders.
     Returns (x, iterations, last step)."""
     N = eq.economy.N
     off = 1.0 - np.eye(N)
@@ -118,24 +120,36 @@ def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4):
         warm[0] = w
         return np.array([np.sum(J[i, i] * off[i]) for i in range(N)])
 
+    def jacobian(x, g):
+        J = np.empty((N, N))
+        for k in range(N):
+            e = np.zeros(N)
+            e[k] = h
+            J[:, k] = (G(x + e) - g) / h
+        return J, G(x)  # back at x (warm start)
+
     g = G(x)
-    J = np.empty((N, N))
-    for k in range(N):
-        e = np.zeros(N)
-        e[k] = h
-        J[:, k] = (G(x + e) - g) / h
-    g = G(x)  # back at x (warm start)
-    it, step = 0, np.inf
+    J, g = jacobian(x, g)
+    it, step, refreshes = 0, np.inf, 0
     while np.max(np.abs(g)) > gtol / 10 and it < max_rounds:
         dx = -np.linalg.solve(J, g)
-        dx *= min(1.0, 0.1 / max(float(np.max(np.abs(dx))), 1e-300))  # at most 0.1
+        scale = min(1.0, 0.1 / max(float(np.max(np.abs(dx))), 1e-300))  # at most 0.1
+        dx *= scale
         x_new = np.maximum(x + dx, 1e-8)
         g_new = G(x_new)
         dx, dg = x_new - x, g_new - g
-        J += np.outer(dg - J @ dx, dx) / (dx @ dx)
+        # a full (uncapped) secant step that does not halve max |G|
+        stalled = scale == 1.0 and np.max(np.abs(g_new)) > 0.5 * np.max(np.abs(g))
         x, g, step, it = x_new, g_new, float(np.max(np.abs(dx))), it + 1
+        rebuilt = bool(stalled and refreshes < max_refresh)
+        if rebuilt:
+            J, g = jacobian(x, g)
+            refreshes += 1
+        else:
+            J += np.outer(dg - J @ dx, dx) / (dx @ dx)
         if progress:
-            print(f"Nash iteration {it}: max |FOC| {np.max(np.abs(g)):.3e}, step {step:.3e}",
+            print(f"Nash iteration {it}: max |FOC| {np.max(np.abs(g)):.3e}, step {step:.3e}"
+                  + (f" (Jacobian rebuilt, {refreshes} of {max_refresh})" if rebuilt else ""),
                   file=sys.stderr, flush=True)
     return x, it, step
 
