@@ -234,6 +234,28 @@ def test_fake_news_jacobian_equals_the_jvp_jacobian(still):
     assert J.shape == (2 * Ts, 2 * Ts)
     np.testing.assert_allclose(J, Jj, rtol=0, atol=1e-9 * np.abs(Jj).max())
 
+def test_jacobian_refresh_cap_reports_non_convergence(two_country_eq, cut):
+    """A Jacobian four times too large makes every step cut the residual by only about a
+    quarter; with max_refresh=0 the solver stops at the first step that fails to halve
+    it and says so (residual, iterations, why) instead of recomputing Jacobians."""
+    opts = tn.TransitionOptions(max_refresh=0)
+    d = cut.shock.fields["d"][-1]
+    tr = tn.solve_transition(two_country_eq, d=d, T=T, jacobian=4 * cut.jacobian, opts=opts,
+                             throw=False)
+    assert not tr.converged and tr.stop == "max_refresh"
+    assert tr.iterations == 1 and tr.jacobians == 0
+    assert np.isfinite(tr.residual) and tr.residual > 1e-9
+    with pytest.raises(hat_jax.ConvergenceError,
+                       match=r"did not converge: max \|market residual\| / world GDP "
+                             r"\d\.\d+e-\d+ > tol 1e-09 after 1 quasi-Newton iterations "
+                             r"\(0 exact Jacobians\); stopped: a step failed to halve the "
+                             r"residual with the max_refresh=0 exact-Jacobian refreshes"):
+        tn.check_transition(tr, opts)
+    with pytest.raises(ValueError, match=r"max_refresh must be an integer >= 0, got "
+                                         r"max_refresh=-1"):
+        tn.TransitionOptions(max_refresh=-1)
+
+
 def test_bad_inputs(two_country_eq):
     econ = two_country_eq.economy
     d, _ = wf.global_cut(econ, 0.1)
