@@ -234,6 +234,45 @@ def test_fake_news_jacobian_equals_the_jvp_jacobian(still):
     assert J.shape == (2 * Ts, 2 * Ts)
     np.testing.assert_allclose(J, Jj, rtol=0, atol=1e-9 * np.abs(Jj).max())
 
+def test_linear_path_response_equals_the_path_jvp(still):
+    """The linearized path from the date blocks (two cost directions, every input by
+    date, the terminal wages and household state) equals the forward-mode jvp of the
+    residuals and of importer 0's purchases through the whole path (T = 12)."""
+    econ, end = still.economy, tn.endpoint(still.initial)
+    Ts, N = 12, 2
+    hopts = hat_jax.params.household_options(econ, tol=1e-12)
+    D = np.zeros((2, N, N))
+    D[0, 0, 1] = D[1, 1, 0] = 1.0
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=(Ts + 1, N + 2)) * 1e-2
+    e[0, N - 1] = 0.0  # R_0 is predetermined
+    dy_T = jax.tree_util.tree_map(lambda a: 1e-3 * rng.normal(size=a.shape), end.y)
+    lin = jax.jit(lambda e, y: tn.linear_path_response(
+        tn.linear_path_blocks(econ, end, hopts, 0, jnp.asarray(D)), e, y, 0))
+    dres, dM = lin(e, dy_T)
+    U = tn.steady_unknowns(end, Ts)
+    dU = np.concatenate([e[:Ts, : N - 1], e[1:, N - 1:N]], axis=1)
+    d_path = jnp.broadcast_to(econ.d, (Ts + 1, N, N))
+    dd = econ.d[None] * np.tensordot(e[:, N:], D, axes=1)
+    eqm = hat_jax.equilibrium
+    dW = jax.jvp(eqm.wages_from_x, (eqm.x_from_wages(end.W),), (jnp.asarray(e[Ts, : N - 1]),))[1]
+
+    def f(U, dp, W_T, y_T):
+        out = tn.path_outcomes(U, econ, tn.ShockPath({"d": dp}), end,
+                               tn.Endpoint(W_T, end.R, y_T, end.lam), hopts)
+        return out.residuals, out.M[:, 0]
+
+    # two tangents (t, -t) at once: the unbatched jvp of the path with respect to U is
+    # NaN (a batch of one too), the batched one is not (see the branch report)
+    two = lambda x: jnp.stack([jnp.asarray(x), -jnp.asarray(x)])
+    ref = jax.jit(jax.vmap(lambda *t: jax.jvp(f, (U, d_path, end.W, end.y), t)[1]))(
+        two(dU), two(dd), two(dW), jax.tree_util.tree_map(two, dy_T))
+    ref = [r[0] for r in ref]
+    for got, want in zip((dres, dM), ref):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * np.abs(want).max())
+    assert np.abs(ref[0]).max() > 1e-4 and np.abs(ref[1]).max() > 1e-4
+
+
 def test_jacobian_refresh_cap_reports_non_convergence(two_country_eq, cut):
     """A Jacobian four times too large makes every step cut the residual by only about a
     quarter; with max_refresh=0 the solver stops at the first step that fails to halve

@@ -37,11 +37,12 @@ from jax import lax
 
 from .._compiled import compiled
 from ..equilibrium import (EquilibriumOptions, decode, encode, market_residuals,
-                           revenue_residuals, solve_world, transfers_from_x)
+                           revenue_residuals, solve_world, transfers_from_x, x_from_wages)
 from ..params import household_options
 from ..welfare.costs import country_index
 from .driver import stationary_jacobian, transition_eq_options
-from .path import Endpoint, ShockPath, endpoint, path_outcomes, steady_unknowns
+from .linear import linear_path_blocks, linear_path_response
+from .path import endpoint
 from .shocks import check_horizon
 from .solve import TransitionOptions
 
@@ -124,10 +125,12 @@ def _program(economy, end, J, D, js, rho, hopts, eq_opts, i, T, batch):
        the long-run dx_k = -Jx^{-1} d(excess)/dd D_k (implicit function theorem) and
        every stationary response is the cost column plus Jx-columns times dx_k (the
        fixed-price one, lambda adjusting: the cost column alone);
-    2. the path at the stationary prices, with initial = ``end``: the jvps of (residuals,
-       M_i,t) along the cost path and the terminal (W_T, y_T) tangents of (a) fixed
-       prices, (b) permanent GE, (c) temporary; then dU = -J^{-1} dresiduals for (b),
-       (c) (J: the exact Jacobian at the stationary path) and their jvps along dU.
+    2. the path, linearized at the stationary one (initial = ``end``) by the constant
+       date blocks (:mod:`~hat_jax.transition.linear`, no jvp through T dates): the
+       responses of (residuals, M_i,t) to the cost path and the terminal (W_T, y_T)
+       tangents of (a) fixed prices, (b) permanent GE, (c) temporary; then dU = -J^{-1}
+       dresiduals for (b), (c) (J: the exact Jacobian at the stationary path) and the
+       responses to dU.
     Statistic: d log(M_ij / M_ii) = dM_ij / M_ij - dM_ii / M_ii.
     """
     N, K = economy.N, D.shape[0]
@@ -149,32 +152,34 @@ def _program(economy, end, J, D, js, rho, hopts, eq_opts, i, T, batch):
     limit_fixed, long_run = stat(dM[n:], M_ss), stat(lr(dM), M_ss)
     dy_fixed = jax.tree_util.tree_map(lambda a: a[n:], dy)
     dy_lr, dW_lr = jax.tree_util.tree_map(lr, dy), lr(dW)
-    # 2. the path
-    U_ss = steady_unknowns(end, T)
+    # 2. the path: linear responses from the constant date blocks (linear.py)
+    lp = linear_path_blocks(economy, end, hopts, i, D)
+    dt = x0.dtype
     t_idx = jnp.arange(T + 1)
-    w_perm = jnp.ones(T + 1, U_ss.dtype)
-    w_temp = jnp.where(t_idx < T, rho ** t_idx.astype(U_ss.dtype), 0.0)
-    dpath = lambda w: d0[None, None] * w[None, :, None, None] * D[:, None]   # [K, T+1, N, N]
-
-    def path_f(U, d_path, W_T, y_T):
-        term = Endpoint(W_T, end.R, y_T, end.lam)
-        out = path_outcomes(U, economy, ShockPath({"d": d_path}), end, term, hopts)
-        return out.residuals, out.M[:, i]
-
-    primals = (U_ss, jnp.broadcast_to(d0, (T + 1, N, N)), end.W, end.y)
+    w_perm = jnp.ones(T + 1, dt)
+    w_temp = jnp.where(t_idx < T, rho ** t_idx.astype(dt), 0.0)
+    onehot = jnp.eye(K, dtype=dt)
+    cost = lambda w: w[None, :, None] * onehot[:, None, :]                 # [K, T+1, K]
+    zx = jnp.zeros((K, T + 1, N), dt)
+    dxW_lr = jax.vmap(lambda t: jax.jvp(x_from_wages, (end.W,), (t,))[1])(dW_lr)
+    x_lr = zx.at[:, T, : N - 1].set(dxW_lr)                  # the terminal wages, date T
     zy = jax.tree_util.tree_map(jnp.zeros_like, dy_fixed)
     cat = lambda *xs: jnp.concatenate(xs)
-    tangents = (jnp.zeros((3 * K,) + U_ss.shape, U_ss.dtype),
-                cat(dpath(w_perm), dpath(w_perm), dpath(w_temp)),
-                cat(jnp.zeros_like(dW_lr), dW_lr, jnp.zeros_like(dW_lr)),
-                jax.tree_util.tree_map(cat, dy_fixed, dy_lr, zy))
-    (_, M_path), (dres, dM_dir) = _push(path_f, primals, tangents, batch)
+    e = cat(jnp.concatenate([zx, cost(w_perm)], axis=2),
+            jnp.concatenate([x_lr, cost(w_perm)], axis=2),
+            jnp.concatenate([zx, cost(w_temp)], axis=2))
+    response = lambda ee, yy: lax.map(lambda a: linear_path_response(lp, *a, i), (ee, yy),
+                                      batch_size=batch)
+    dres, dM_dir = response(e, jax.tree_util.tree_map(cat, dy_fixed, dy_lr, zy))
     lu = jax.scipy.linalg.lu_factor(J)
     dU = -jax.scipy.linalg.lu_solve(lu, dres[K:].reshape(2 * K, -1).T).T.reshape(
-        (2 * K,) + U_ss.shape)
-    zeros = lambda x: jnp.zeros((2 * K,) + jnp.shape(x), U_ss.dtype)
-    tangents = (dU, zeros(primals[1]), zeros(end.W), jax.tree_util.tree_map(zeros, end.y))
-    _, (_, dM_U) = _push(path_f, primals, tangents, batch)
+        2 * K, T, N)
+    # U_t = (x_W,t, R_{t+1}): the R of date s is U[s - 1]; R_0 is predetermined
+    e_U = jnp.zeros((2 * K, T + 1, N + K), dt)
+    e_U = e_U.at[:, :T, : N - 1].set(dU[..., : N - 1]).at[:, 1:, N - 1].set(dU[..., N - 1])
+    zy2 = jax.tree_util.tree_map(lambda a: jnp.zeros((2 * K,) + a.shape[1:], a.dtype), zy)
+    _, dM_U = response(e_U, zy2)
+    M_path = jnp.broadcast_to(M_ss, (T, N))
     dM_ge = dM_dir[K:] + dM_U
     with_limit = lambda path, limit: jnp.concatenate([path, limit[:, None]], axis=1)
     return (with_limit(stat(dM_dir[:K], M_path), limit_fixed),
@@ -210,7 +215,7 @@ def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: flo
     stationary path (e.g. a no-shock :func:`solve_transition`'s ``jacobian``; computed
     if None). rho: persistence of the AR(1) cost shocks of the time-series estimate
     (default 0.9, in [0, 1)). batch: tangents (3 per partner, then 2) pushed through
-    the path at once (memory grows with it: about one path's tangent each)."""
+    the linearized path at once (memory grows with it)."""
 
     T = check_horizon(T)
     if not (np.isfinite(rho) and 0.0 <= rho < 1.0):
