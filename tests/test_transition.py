@@ -262,8 +262,8 @@ def test_linear_path_response_equals_the_path_jvp(still):
                                tn.Endpoint(W_T, end.R, y_T, end.lam), hopts)
         return out.residuals, out.M[:, 0]
 
-    # two tangents (t, -t) at once: the unbatched jvp of the path with respect to U is
-    # NaN (a batch of one too), the batched one is not (see the branch report)
+    # two tangents (t, -t) at once: the unbatched jvp of the path with respect to U comes
+    # out NaN here (a batch of one too; not yet explained), the batched one does not
     two = lambda x: jnp.stack([jnp.asarray(x), -jnp.asarray(x)])
     ref = jax.jit(jax.vmap(lambda *t: jax.jvp(f, (U, d_path, end.W, end.y), t)[1]))(
         two(dU), two(dd), two(dW), jax.tree_util.tree_map(two, dy_T))
