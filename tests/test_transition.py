@@ -130,6 +130,20 @@ def test_path_derivative_matches_finite_differences(two_country_eq, still):
     assert abs(he.fixed_prices[0, -1] - he.limit_fixed_prices[0]) < 1e-6
     # the time-series estimate is close to its population value
     assert abs(he.time_series[0] - he.time_series_population[0]) < 0.05
+    # the values of the previous implementation (jvps through the stationary solve and the
+    # whole path per partner, commit c9c37a0): the linearized path reproduces them
+    H = [0, 1, 5, 20, 59]
+    np.testing.assert_allclose(he.fixed_prices[0, H], [
+        -4.123775204176, -4.12263649621, -4.121201927689, -4.120701492247, -4.120691542123],
+        rtol=0, atol=1e-9)
+    np.testing.assert_allclose(he.general_equilibrium[0, H], [
+        -2.362729560424, -2.35369725092, -2.328641209508, -2.304304488203, -2.302294213913],
+        rtol=0, atol=1e-9)
+    np.testing.assert_allclose(he.irf[0, H], [
+        -2.464236439301, -2.187747530235, -1.374840567442, -0.259891030287, -0.004372450864],
+        rtol=0, atol=1e-9)
+    np.testing.assert_allclose([he.limit_fixed_prices[0], he.long_run[0]],
+                               [-4.120691537778, -2.302292503953], rtol=0, atol=1e-11)
 
 
 def test_log_utility_fixed_price_elasticity_is_minus_one_over_sigma(two_country_log_eq):
