@@ -11,9 +11,11 @@ Records per economy:
   terminal path to max |residual| / GDP <= 1e-9), iterations in ``iterations``;
 - ``transition``: the whole ``solve_transition`` call (initial and terminal stationary
   equilibria, Jacobian, Newton), warm;
-- with ``--elasticities``: ``elasticity_by_horizon``, the trade elasticity of the first
-  country (two_country) / USA (ek) by horizon, every partner (fixed prices, GE, the
-  time-series estimate), warm, and a table of the trade-weighted means.
+- with ``--elasticities`` (or only it: ``--elasticities-only``):
+  ``elasticity_by_horizon``, the trade elasticity of the first country (two_country) /
+  USA (ek) by horizon, every partner (fixed prices, GE, the time-series estimate),
+  including the stationary sequence-space Jacobian, first call and warm median, and a
+  table of the trade-weighted means.
 
     python benchmarks/transition.py --quick        # Na = 20 for EK, Na = 40 two-country
     python benchmarks/transition.py                # Na = 100, T = 150
@@ -69,6 +71,12 @@ def records(args) -> list[dict]:
         d, _ = wf.global_cut(eq.economy, 0.1)
         extra = dict(economy=name, N=eq.economy.N, Na=Na, T=args.T,
                      load1=os.getloadavg()[0])
+        if args.elasticities_only:
+            opts = tn.TransitionOptions()
+            initial, _ = tn.endpoint_equilibria(eq, tn.stationary_shock(
+                eq.economy.replace(beta=jax.numpy.asarray(eq.beta)), args.T), opts)[1:]
+            out.append(_elasticity_record(initial, args, extra))
+            continue
         log("  first transition (compiles)...")
         t0 = time.perf_counter()
         tr = tn.solve_transition(eq, d=d, T=args.T, verbose=True, throw=False)
@@ -92,21 +100,30 @@ def records(args) -> list[dict]:
                         terminal_gap=res.terminal_gap, first_call_s=first,
                         **{k: float(v) for k, v in res.timings.items()}, **extra))
         if args.elasticities:
-            i = "USA" if "USA" in eq.economy.countries else 0
-            t0 = time.perf_counter()
-            he = tn.horizon_elasticities(tr.initial, i, T=args.T, rho=0.9)
-            first = time.perf_counter() - t0
-            he, med, mn = _median(lambda: tn.horizon_elasticities(tr.initial, i, T=args.T),
-                                  1)
-            fp, ge = he.mean("fixed_prices"), he.mean("general_equilibrium")
-            table = {f"h{h}": (float(fp[h]), float(ge[h])) for h in HORIZONS if h < args.T}
-            table["long_run"] = (float(he.mean("limit_fixed_prices")),
-                                 float(he.mean("long_run")))
-            table["time_series"] = float(he.mean("time_series"))
-            log(f"  elasticity by horizon (fixed prices, GE): {table}")
-            out.append(dict(name=f"{name} elasticity_by_horizon", compile_s=first - med,
-                            median_s=med, runs=1, table=table, **extra))
+            out.append(_elasticity_record(tr.initial, args, extra))
     return out
+
+
+def _elasticity_record(initial, args, extra):
+    """horizon_elasticities of USA (ek) / the first country, every partner, including the
+    stationary sequence-space Jacobian at ``initial``: first call and warm median."""
+    i = "USA" if "USA" in initial.economy.countries else 0
+    log(f"  elasticity by horizon of {i} (first call)...")
+    t0 = time.perf_counter()
+    tn.horizon_elasticities(initial, i, T=args.T, rho=0.9)
+    first = time.perf_counter() - t0
+    log("  elasticity by horizon (warm)...")
+    he, med, mn = _median(lambda: tn.horizon_elasticities(initial, i, T=args.T, rho=0.9),
+                          args.runs)
+    fp, ge = he.mean("fixed_prices"), he.mean("general_equilibrium")
+    table = {f"h{h}": (float(fp[h]), float(ge[h])) for h in HORIZONS if h < args.T}
+    table["long_run"] = (float(he.mean("limit_fixed_prices")), float(he.mean("long_run")))
+    table["time_series"] = float(he.mean("time_series"))
+    table["time_series_population"] = float(he.mean("time_series_population"))
+    log(f"  elasticity by horizon (fixed prices, GE): {table}")
+    return dict(name=f"{extra['economy']} elasticity_by_horizon", compile_s=first - med,
+                median_s=med, min_s=mn, runs=args.runs, first_call_s=first,
+                partners=len(he.partners), table=table, **extra)
 
 
 def add_arguments(p):
@@ -116,6 +133,8 @@ def add_arguments(p):
     p.add_argument("--quick", action="store_true", help="small grids, one run")
     p.add_argument("--elasticities", action="store_true",
                    help="also the elasticity by horizon (US for ek)")
+    p.add_argument("--elasticities-only", dest="elasticities_only", action="store_true",
+                   help="only the elasticity by horizon (no transition records)")
     p.add_argument("--data-dir", dest="data_dir", default=os.environ.get("HAT_DATA_DIR"))
 
 

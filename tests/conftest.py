@@ -61,7 +61,7 @@ LONG_FILES = (
     "test_failure_modes.py",          # ~0.5: SIGINT subprocesses
     "test_properties.py",             # ~0.5
     "test_elasticities.py",           # ~0.45
-    "test_transition.py",             # ~1 (loaded machine; ~0.7 warm)
+    "test_transition.py",             # ~1 (loaded machine; ~0.9 warm with the sigma jvp)
     "test_paper.py",                  # ~0.4
     "test_planner.py",                # ~0.35
     "test_notebook_elasticities.py",  # ~0.35

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     tr = tn.solve_transition(eq, shock, eq_opts=base.opts, verbose=not args.quiet, throw=False)
     if not tr.converged:
         err(f"not converged: transition residual {tr.residual:.3e} after {tr.iterations} "
-            "quasi-Newton iterations")
+            f"quasi-Newton iterations ({tr.jacobians} exact Jacobians; stopped: {tr.stop})")
     elif tr.terminal_gap > float(tn.TransitionOptions().terminal_tol):
         tn.check_transition(tr, tn.TransitionOptions())  # raises ValueError naming T, gap
     say(f"trade elasticity of {eq.economy.countries[i]} by horizon...")

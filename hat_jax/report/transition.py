@@ -46,7 +46,8 @@ def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
         "beta": json_num(tr.initial.beta),
         "converged": bool(tr.converged), "residual": json_num(tr.residual),
         "terminal_gap": json_num(tr.terminal_gap),
-        "iterations": {"newton": int(tr.iterations), "jacobians": int(tr.jacobians)},
+        "iterations": {"newton": int(tr.iterations), "jacobians": int(tr.jacobians),
+                       "stop": tr.stop},
         "timings": {k: json_num(v) for k, v in (timings or tr.timings).items()},
     }
     if he is not None:

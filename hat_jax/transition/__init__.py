@@ -8,6 +8,8 @@
   (:func:`sequence_jacobian`), quasi-Newton, the differentiable root :func:`path_root`;
 - :mod:`~hat_jax.transition.fakenews`: the stationary sequence-space Jacobian by the
   fake-news algorithm (:func:`fake_news_jacobian`);
+- :mod:`~hat_jax.transition.linear`: the linearized path at a stationary equilibrium from
+  the constant date blocks (:func:`linear_path_blocks`, :func:`linear_path_response`);
 - :mod:`~hat_jax.transition.driver`: :func:`solve_transition` (endpoints, Jacobian,
   Newton, terminal gap);
 - :mod:`~hat_jax.transition.elasticity`: the trade elasticity at every horizon
@@ -19,6 +21,7 @@
 from .driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
     stationary_jacobian, stationary_shock, transition_eq_options, transition_jit
 from .fakenews import fake_news_jacobian
+from .linear import LinearPath, linear_path_blocks, linear_path_response
 from .elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
 from .path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
                    steady_unknowns)
@@ -32,5 +35,5 @@ __all__ = [
     "Endpoint", "PathOutcomes", "ShockPath", "endpoint", "path_outcomes", "path_residuals",
     "steady_unknowns", "DEFAULT_T", "check_horizon", "shock_path", "TransitionOptions",
     "path_root", "sequence_jacobian", "terminal_gap", "TransitionWelfare",
-    "transition_welfare",
+    "transition_welfare", "LinearPath", "linear_path_blocks", "linear_path_response",
 ]

@@ -9,7 +9,8 @@
    taken from ``jacobian=``) and LU-factorised.
 3. Quasi-Newton from the constant terminal path, one compiled step per iteration
    (progress on stderr with ``verbose``); a step that does not halve max|H| triggers
-   an exact Jacobian at the current path.
+   an exact Jacobian at the current path, at most ``opts.max_refresh`` times; once
+   they are spent such a step ends the solve, not converged (``Transition.stop``).
 4. The terminal gap is checked: a T too short raises ValueError naming T and the gap.
 """
 
@@ -47,7 +48,10 @@ class Transition(NamedTuple):
     residuals by date, date-0 values), jacobian (the sequence-space Jacobian at the
     terminal stationary path, [N T, N T]), converged, iterations (quasi-Newton steps),
     jacobians (exact Jacobians computed), residual (max |H| / world GDP over all
-    dates), terminal_gap, timings (jacobian_s, newton_s, endpoints_s).
+    dates), terminal_gap, timings (jacobian_s, newton_s, endpoints_s), stop (why the
+    quasi-Newton iteration ended: "converged", "max_iter", "max_refresh": a step
+    failed to halve the residual with the exact-Jacobian refreshes spent, or
+    "not finite").
     """
 
     economy: object
@@ -63,6 +67,7 @@ class Transition(NamedTuple):
     residual: float
     terminal_gap: float
     timings: dict
+    stop: str = "converged"
 
     @property
     def T(self) -> int:
@@ -174,15 +179,24 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | None = None, *, d=None,
     lu = _lu_jit(jacobian)
     t2 = time.perf_counter()
     timings["jacobian_s"] = t2 - t1
-    it, rn_prev, rn = 0, np.inf, np.inf
+    it, rn_prev, rn, refreshes = 0, np.inf, np.inf, 0
     tol, max_iter = float(opts.tol), int(opts.max_iter)
     while True:
         U_new, H = _step_jit(U, lu, econ, shock, start, end, hopts)
         rn = float(jnp.max(jnp.abs(H)))
         _log(verbose, f"  newton {it:3d}: max |residual| / GDP = {rn:.3e}")
-        if rn <= tol or it >= max_iter or not np.isfinite(rn):
+        stop = ("converged" if rn <= tol else "not finite" if not np.isfinite(rn)
+                else "max_iter" if it >= max_iter else None)
+        if stop is not None:
             break
         if rn > 0.5 * rn_prev:  # the reused Jacobian no longer delivers: refresh it
+            if refreshes >= int(opts.max_refresh):
+                stop = "max_refresh"
+                _log(verbose, f"  the step did not halve the residual and the "
+                              f"max_refresh={int(opts.max_refresh)} exact Jacobians are "
+                              f"spent: stopping")
+                break
+            refreshes += 1
             _log(verbose, "  exact Jacobian at the current path...")
             J = _jacobian_jit(U, econ, shock, start, end, hopts, batch=opts.jacobian_batch)
             lu = _lu_jit(J)
@@ -194,10 +208,20 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | None = None, *, d=None,
     gap = float(terminal_gap(out, end, terminal.world.aggregates))
     converged = bool(rn <= tol)
     tr = Transition(econ, shock, initial, terminal, U, out, jacobian, converged, it, n_jac,
-                    rn, gap, timings)
+                    rn, gap, timings, stop)
     if throw:
         check_transition(tr, opts)
     return tr
+
+
+_STOPS = {
+    "converged": lambda o: "converged",
+    "max_iter": lambda o: f"max_iter={int(o.max_iter)} iterations reached",
+    "max_refresh": lambda o: (f"a step failed to halve the residual with the "
+                              f"max_refresh={int(o.max_refresh)} exact-Jacobian refreshes "
+                              f"spent"),
+    "not finite": lambda o: "the residual is not finite",
+}
 
 
 def check_transition(tr: Transition, opts: TransitionOptions) -> None:
@@ -206,7 +230,7 @@ def check_transition(tr: Transition, opts: TransitionOptions) -> None:
         raise ConvergenceError(
             f"transition path did not converge: max |market residual| / world GDP "
             f"{tr.residual:.3e} > tol {float(opts.tol):g} after {tr.iterations} quasi-Newton "
-            f"iterations ({tr.jacobians} exact Jacobians)")
+            f"iterations ({tr.jacobians} exact Jacobians); stopped: {_STOPS[tr.stop](opts)}")
     if not tr.terminal_gap <= float(opts.terminal_tol):
         raise ValueError(
             f"T={tr.T} is too short: the terminal gap (last date vs the terminal stationary "

@@ -7,7 +7,8 @@ The N T stacked residuals H(U) (hat_jax.transition.path) are solved by quasi-New
 with J = dH/dU the exact sequence-space Jacobian, computed by forward-mode automatic
 differentiation through the backward and forward passes (one jvp per column, batched by
 ``lax.map(..., batch_size)``) once at the terminal stationary equilibrium and reused.
-If a step fails to halve max|H| the exact Jacobian is recomputed at the current path.
+If a step fails to halve max|H| the exact Jacobian is recomputed at the current path, at
+most ``max_refresh`` times; after that such a step stops the solve (not converged).
 
 :func:`path_root` is the jit-able root with an implicit-function derivative: at the
 solution U*, dU* = -J(U*)^{-1} (dH/dtheta) dtheta for any differentiable input theta
@@ -44,7 +45,11 @@ class TransitionOptions(eqx.Module):
     sweeps of those solves (150: at 1e-12 the Anderson stop, a decade below the tolerance
     on the reduced variable, can stall at rounding level in one country of ek_baseline at
     Na = 100 while the sweep residual already meets 1e-12, and a batched solve then ran
-    the default 2000 sweeps in every evaluation; an unmet tolerance still fails loudly).
+    the default 2000 sweeps in every evaluation; an unmet tolerance still fails loudly);
+    max_refresh, the most exact Jacobians recomputed along the path when a step fails to
+    halve max|H| (2: at 19 countries one costs minutes to hours); a step that fails
+    once they are spent ends the solve, reported as not converged with its residual and
+    iteration count.
     Static: jacobian_batch, Jacobian
     columns pushed forward at once by the "jvp" method (memory ~ jacobian_batch times
     one path; the fake-news method pushes jacobian_batch // 4 jvps of one date at once);
@@ -58,6 +63,7 @@ class TransitionOptions(eqx.Module):
     terminal_tol: float = eqx.field(default=1e-6, converter=as_float)
     hh_tol: float = eqx.field(default=1e-12, converter=as_float)
     hh_max_iter: int = eqx.field(default=150, converter=as_int)
+    max_refresh: int = eqx.field(default=2, converter=as_int)
     jacobian_batch: int = eqx.field(static=True, default=64)
     tangent_jacobian: str = eqx.field(static=True, default="exact")
     jacobian_method: str = eqx.field(static=True, default="fake_news")
@@ -65,6 +71,10 @@ class TransitionOptions(eqx.Module):
     def __check_init__(self):
         check_option_values(self, positive=("tol", "terminal_tol", "hh_tol"),
                             at_least_one=("max_iter", "hh_max_iter"))
+        r = self.max_refresh
+        if not isinstance(r, jax.core.Tracer) and not (
+                isinstance(r, int) and not isinstance(r, bool) and r >= 0):
+            raise ValueError(f"max_refresh must be an integer >= 0, got max_refresh={r!r}")
         if not isinstance(self.jacobian_batch, (int, np.integer)) or self.jacobian_batch < 1:
             raise ValueError(f"jacobian_batch must be an integer >= 1, got "
                              f"jacobian_batch={self.jacobian_batch!r}")
