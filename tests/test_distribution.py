@@ -65,12 +65,15 @@ def test_distribution_derivatives_direct_iterate_and_fd(household):
                                     tol=1e-13, throw=False, tangent_solver=solver)
         return jnp.sum(d.lam[0])  # households at the borrowing limit
 
-    g_direct = jax.grad(lambda s: mass_at_limit(s, "direct"))(1.0)
-    g_iter = jax.grad(lambda s: mass_at_limit(s, "iterate"))(1.0)
-    g_gmres = jax.grad(lambda s: mass_at_limit(s, "iterate", "gmres"))(1.0)
-    t_iter = jax.jvp(lambda s: mass_at_limit(s, "iterate"), (1.0,), (1.0,))[1]
+    # compiled (op-by-op dispatch of the solves' loops is slower than compiling them)
+    grad = jax.jit(jax.grad(mass_at_limit), static_argnums=(1, 2))
+    g_direct, g_iter = grad(1.0, "direct"), grad(1.0, "iterate")
+    g_gmres = grad(1.0, "iterate", "gmres")
+    t_iter = jax.jit(lambda s: jax.jvp(lambda u: mass_at_limit(u, "iterate"), (s,),
+                                       (1.0,))[1])(1.0)
     h = 1e-5
-    fd = (mass_at_limit(1.0 + h, "direct") - mass_at_limit(1.0 - h, "direct")) / (2 * h)
+    direct = jax.jit(lambda s: mass_at_limit(s, "direct"))
+    fd = (direct(1.0 + h) - direct(1.0 - h)) / (2 * h)
     assert float(g_direct) == pytest.approx(float(fd), rel=1e-6)
     assert float(g_iter) == pytest.approx(float(g_direct), rel=1e-7)
     assert float(g_gmres) == pytest.approx(float(g_iter), rel=1e-9)

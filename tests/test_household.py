@@ -177,8 +177,8 @@ def test_operator_jacobian_is_the_dense_derivative_of_the_sweep(solved):
     first = lambda x: jax.tree_util.tree_map(lambda a: a[1], x)
     p, y = first(probs), first(sol.state)
     K = np.asarray(operator_jacobian(y, p, opts))
-    dense = jax.jacfwd(lambda x: flatten_state(household_operator(unflatten_state(x, y), p, opts)))(
-        flatten_state(y))
+    sweep = lambda x: flatten_state(household_operator(unflatten_state(x, y), p, opts))
+    dense = jax.jit(jax.jacfwd(sweep))(flatten_state(y))  # compiled: op-by-op is slower
     assert K.shape == (2 * econ.Nz * econ.Na,) * 2
     np.testing.assert_allclose(K, np.asarray(dense), atol=1e-13, rtol=0)
     assert np.max(np.abs(np.linalg.eigvals(K))) == pytest.approx(float(econ.beta), abs=1e-8)
@@ -195,11 +195,13 @@ def test_lu_and_gmres_tangent_solvers_agree_forward_and_reverse():
         return jnp.sum(sol.a_next * sol.pi, axis=-1)
 
     W = jnp.array([1.1, 0.9])
-    J_lu = jax.jacfwd(savings)(W, "lu")
-    J_gm = jax.jacfwd(savings)(W, "gmres")
+    # compiled (op-by-op dispatch of the solves' loops costs several times more here)
+    jac = jax.jit(jax.jacfwd(savings), static_argnums=1)
+    J_lu, J_gm = jac(W, "lu"), jac(W, "gmres")
     np.testing.assert_allclose(np.asarray(J_lu), np.asarray(J_gm), atol=1e-11, rtol=0)
     loss = lambda W, s: jnp.sum(savings(W, s) ** 2)
-    g_lu, g_gm = jax.grad(loss)(W, "lu"), jax.grad(loss)(W, "gmres")
+    grad = jax.jit(jax.grad(loss), static_argnums=1)
+    g_lu, g_gm = grad(W, "lu"), grad(W, "gmres")
     np.testing.assert_allclose(np.asarray(g_lu), np.asarray(g_gm), rtol=1e-10)
     with pytest.raises(ValueError, match="tangent_solver must be 'lu' or 'gmres'"):
         HouseholdOptions(gamma=1.5, Na=10, tangent_solver="qr")
