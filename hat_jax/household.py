@@ -269,7 +269,10 @@ def _choice_aggregates(c, mu, v, problem: HouseholdProblem):
     cell); m = sum_j pi_j u'(c_j)/p_j.
     """
     logits = (v + problem.psi[:, :, None]) / problem.sigma
-    mx = jnp.max(logits, axis=1, keepdims=True)
+    # the shift is constant to AD (the exact derivative does not depend on it): JAX
+    # differentiates max through the mask logits == max, which a fused XLA program can
+    # evaluate with the logits rounded differently from the max (no element equal), 0/0
+    mx = lax.stop_gradient(jnp.max(logits, axis=1, keepdims=True))
     e = jnp.exp(logits - mx)
     s = jnp.sum(e, axis=1, keepdims=True)
     phi = problem.sigma * (mx + jnp.log(s))[:, 0, :]

@@ -205,3 +205,31 @@ def test_lu_and_gmres_tangent_solvers_agree_forward_and_reverse():
     np.testing.assert_allclose(np.asarray(g_lu), np.asarray(g_gm), rtol=1e-10)
     with pytest.raises(ValueError, match="tangent_solver must be 'lu' or 'gmres'"):
         HouseholdOptions(gamma=1.5, Na=10, tangent_solver="qr")
+
+
+def test_compiled_sweep_derivative_in_prices_is_finite_and_exact(solved):
+    """jit(jvp) of one sweep of both countries with respect to the goods prices p alone,
+    also inside a scan (the backward pass of a transition), against central differences.
+    Regression: the logit's max shift was differentiated through the mask logits == max,
+    which a fused program evaluated with other rounding (no element equal: 0/0, NaN)."""
+    from hat_jax.household import household_operator
+
+    econ, probs, opts, sol = solved
+    y = sol.state
+    op = jax.vmap(household_operator, in_axes=(0, 0, None))
+    sweep = lambda p: op(y, probs._replace(p=p), opts)[0]
+
+    def in_scan(p):
+        back = lambda yy, pr: (op(yy, pr, opts),) * 2
+        steps = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), probs._replace(p=p))
+        return jax.lax.scan(back, y, steps)[1][0][-1]
+
+    t = jnp.asarray([[0.0, 1.0], [0.5, 0.0]]) * probs.p
+    h = 1e-6
+    for f in (sweep, in_scan):
+        g = jax.jit(f)
+        tangent = jax.jit(lambda p: jax.jvp(f, (p,), (t,))[1])(probs.p)
+        assert np.all(np.isfinite(np.asarray(tangent)))
+        fd = (g(probs.p + h * t) - g(probs.p - h * t)) / (2 * h)
+        assert np.max(np.abs(np.asarray(fd))) > 1e-3  # a real response
+        np.testing.assert_allclose(np.asarray(tangent), np.asarray(fd), rtol=1e-5, atol=1e-8)
