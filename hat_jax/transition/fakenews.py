@@ -42,7 +42,7 @@ from ..household import HouseholdSolution, household_operator, marginal_utility,
 from ..params import household_problems
 from .path import Endpoint
 
-__all__ = ["fake_news_jacobian", "date_blocks"]
+__all__ = ["fake_news_jacobian", "date_blocks", "stationary_mix", "block_step"]
 
 
 def _residual_map(o, N):
@@ -89,6 +89,25 @@ def date_blocks(economy, end: Endpoint, hopts, batch: int = 20):
     return jnp.transpose(cols, (1, 2, 3, 0))
 
 
+def stationary_mix(end: Endpoint, prob, hopts):
+    """(P, P m) at the stationary state: the expectation over z' [N, Nz, Nz'] and the
+    marginal-utility term it scales, P m [N, Nz, Na] (m = sum_j pi_j u'(c_j)/p_j)."""
+    c, _, _, pi = jax.vmap(policies, in_axes=(0, 0, None))(end.y, prob, hopts)[:4]
+    m = jnp.sum(pi * marginal_utility(c, hopts.gamma) / prob.p[:, None, None, :], axis=3)
+    return prob.P, jnp.einsum("nzw,naw->nza", prob.P, m)
+
+
+def block_step(blocks, P, Pm, dy, Na: int, N: int):
+    """One date back through the constant blocks for one column dy = (d log Emu, d EPhi)
+    [N, Nz, Na]: (dy_{t-1}, dM [N, Nz, N] purchases by z, dB [N, Nz] bond demand by z,
+    dlambda_{t+1} [N, Na, Nz])."""
+    out = jnp.einsum("nzrc,nzc->nzr", blocks, jnp.concatenate([dy[0], dy[1]], axis=-1))
+    dm, dphi = out[..., :Na], out[..., Na:2 * Na]
+    dM, dB, dD = out[..., 2 * Na:2 * Na + N], out[..., 2 * Na + N], out[..., -Na:]
+    dy_prev = (jnp.einsum("nzw,nwa->nza", P, dm) / Pm, jnp.einsum("nzw,nwa->nza", P, dphi))
+    return dy_prev, dM, dB, jnp.einsum("nzw,nza->naw", P, dD)
+
+
 def fake_news_jacobian(economy, end: Endpoint, T: int, hopts, batch: int = 20):
     """dH/dU [N T, N T] at the stationary path of ``end`` (the economy constant over
     time, initial = terminal = ``end``); rows and columns date-major (t N + k).
@@ -121,22 +140,12 @@ def fake_news_jacobian(economy, end: Endpoint, T: int, hopts, batch: int = 20):
     dy0, dO0, dD0 = jax.vmap(impact)(jnp.eye(N, dtype=x_ss.dtype))
     # u >= 1: iterate the constant blocks dZ/dy
     blocks = date_blocks(economy, end, hopts, batch)                # [n, z, r, 2 Na]
-    prob = prob_of(x_ss)
-    P = prob.P                                                      # [n, z, z']
-    m_ss = jnp.sum(pol(end.y, prob, hopts)[3] * marginal_utility(
-        pol(end.y, prob, hopts)[0], hopts.gamma) / prob.p[:, None, None, :], axis=3)
-    Pm = jnp.einsum("nzw,naw->nza", P, m_ss)                        # P m at the state
+    P, Pm = stationary_mix(end, prob_of(x_ss), hopts)              # [n, z, z'], P m
 
-    def step(dy, _):
-        dyz = jnp.concatenate([dy[0], dy[1]], axis=-1)              # [k, n, z, 2 Na]
-        out = jnp.einsum("nzrc,knzc->knzr", blocks, dyz)
-        dm, dphi = out[..., :Na], out[..., Na:2 * Na]
-        dM, dB, dD = out[..., 2 * Na:2 * Na + N], out[..., 2 * Na + N], out[..., -Na:]
-        dy_prev = (jnp.einsum("nzw,knwa->knza", P, dm) / Pm[None],
-                   jnp.einsum("nzw,knwa->knza", P, dphi))
-        dO = jnp.concatenate([jnp.zeros((N, N), dm.dtype), jnp.sum(dM, axis=(1, 2)),
+    def step(dy, _):                                                # k columns at once
+        dy_prev, dM, dB, dlam = jax.vmap(lambda d: block_step(blocks, P, Pm, d, Na, N))(dy)
+        dO = jnp.concatenate([jnp.zeros((N, N), dM.dtype), jnp.sum(dM, axis=(1, 2)),
                               jnp.sum(dB, axis=(1, 2))[:, None]], axis=1)
-        dlam = jnp.einsum("nzw,knza->knaw", P, dD)
         return dy_prev, (dO, dlam)
 
     _, (dO, dD) = lax.scan(step, dy0, None, length=H - 1)           # u = 1..H-1

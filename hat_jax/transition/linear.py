@@ -30,9 +30,9 @@ from jax import lax
 from ..aggregates import aggregate
 from ..distribution import asset_transition, distribution_step
 from ..equilibrium import wages_from_x, x_from_wages
-from ..household import HouseholdSolution, household_operator, marginal_utility, policies
+from ..household import HouseholdSolution, household_operator, policies
 from ..params import household_problems
-from .fakenews import _residual_map, date_blocks
+from .fakenews import _residual_map, block_step, date_blocks, stationary_mix
 from .path import Endpoint
 
 __all__ = ["LinearPath", "linear_path_blocks", "linear_path_response"]
@@ -90,10 +90,7 @@ def linear_path_blocks(economy, end: Endpoint, hopts, i: int, D, batch: int = 20
 
     iy, io, iD = jax.vmap(impact)(basis)
     _, o_ss, _, G, prob = date(end.lam, x_ss, c0)
-    P = prob.P
-    c, _, _, pi = pol(end.y, prob, hopts)[:4]
-    m_ss = jnp.sum(pi * marginal_utility(c, hopts.gamma) / prob.p[:, None, None, :], axis=3)
-    Pm = jnp.einsum("nzw,naw->nza", P, m_ss)
+    P, Pm = stationary_mix(end, prob, hopts)
     _, vjp_o = jax.vjp(lambda lam: date(lam, x_ss, c0)[1], end.lam)
     E_o = jax.vmap(lambda row: vjp_o(row)[0])(jnp.eye(o_ss.shape[0], dtype=o_ss.dtype))
     Dphi = jax.jacfwd(_residual_map)(o_ss[: 2 * N + 1], N)
@@ -104,14 +101,10 @@ def linear_path_blocks(economy, end: Endpoint, hopts, i: int, D, batch: int = 20
 def _step(lp: LinearPath, dy, i, Na, N):
     """Z_y dy_t: (dy_{t-1}, dO_t, dD_t) for one column (dy: (d log Emu, d EPhi) [N, Nz,
     Na]); the block rows as in fakenews.fake_news_jacobian's iteration."""
-    out = jnp.einsum("nzrc,nzc->nzr", lp.blocks, jnp.concatenate([dy[0], dy[1]], axis=-1))
-    dm, dphi = out[..., :Na], out[..., Na:2 * Na]
-    dM, dB, dD = out[..., 2 * Na:2 * Na + N], out[..., 2 * Na + N], out[..., -Na:]
-    dy_prev = (jnp.einsum("nzw,nwa->nza", lp.P, dm) / lp.Pm,
-               jnp.einsum("nzw,nwa->nza", lp.P, dphi))
-    dO = jnp.concatenate([jnp.zeros(N, dm.dtype), jnp.sum(dM, axis=(0, 1)),
+    dy_prev, dM, dB, dlam = block_step(lp.blocks, lp.P, lp.Pm, dy, Na, N)
+    dO = jnp.concatenate([jnp.zeros(N, dM.dtype), jnp.sum(dM, axis=(0, 1)),
                           jnp.sum(dB)[None], jnp.sum(dM[i], axis=0)])
-    return dy_prev, dO, jnp.einsum("nzw,nza->naw", lp.P, dD)
+    return dy_prev, dO, dlam
 
 
 def linear_path_response(lp: LinearPath, e, dy_T, i: int):
