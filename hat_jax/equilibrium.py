@@ -62,8 +62,8 @@ __all__ = [
     "Equilibrium", "EquilibriumOptions", "HISTORY_COLUMNS", "World", "check_equilibrium",
     "decode", "default_guess", "encode", "equilibrium_root", "excess_demands",
     "market_residuals", "newton_path", "revenue_residuals", "solve_equilibrium",
-    "solve_equilibrium_jit", "solve_world", "trade_residual", "transfers_from_x",
-    "value_and_jacobian",
+    "solve_equilibrium_jit", "solve_world", "system_residuals", "trade_residual",
+    "transfers_from_x", "value_and_jacobian",
 ]
 
 HISTORY_COLUMNS = _newton.HISTORY_COLUMNS
@@ -312,12 +312,19 @@ def _system(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
     W, R, beta = decode(x, economy, opts, R_fixed)
     T = transfers_from_x(x, economy)
     world = solve_world(economy, W, R, beta, hh_state, opts, T=T)
+    inner = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
+    trade_ok = trade_residual(world.aggregates) <= opts.trade_tol
+    return system_residuals(world, economy, opts, T), (world.households.state, inner,
+                                                       trade_ok)
+
+
+def system_residuals(world, economy: Economy, opts: EquilibriumOptions, T):
+    """The residuals of the equilibrium system in a solved world: goods j = 1..N-1, bonds
+    (per country under autarky) and, with tariffs, the N revenue conditions (rebates T)."""
     goods, bonds, _ = market_residuals(world.aggregates, opts)
     if economy.has_tariffs:
         bonds = jnp.concatenate([bonds, revenue_residuals(world.aggregates, economy.L, T)])
-    inner = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
-    trade_ok = trade_residual(world.aggregates) <= opts.trade_tol
-    return jnp.concatenate([goods, bonds]), (world.households.state, inner, trade_ok)
+    return jnp.concatenate([goods, bonds])
 
 
 def excess_demands(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):

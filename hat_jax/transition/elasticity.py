@@ -37,8 +37,8 @@ import numpy as np
 from jax import lax
 
 from .._compiled import compiled
-from ..equilibrium import (EquilibriumOptions, decode, encode, market_residuals,
-                           revenue_residuals, solve_world, transfers_from_x, x_from_wages)
+from ..equilibrium import (EquilibriumOptions, decode, encode, solve_world, system_residuals,
+                           transfers_from_x, x_from_wages)
 from ..params import household_options
 from ..welfare.costs import country_index
 from .driver import stationary_jacobian, transition_eq_options
@@ -108,10 +108,8 @@ def _stationary(x, d, economy, end, eq_opts, i):
     W, R, beta = decode(x, e, eq_opts, 1.0)
     t = transfers_from_x(x, e)
     world = solve_world(e, W, R, beta, end.y, eq_opts, T=t)
-    goods, bonds, _ = market_residuals(world.aggregates, eq_opts)
-    if e.has_tariffs:
-        bonds = jnp.concatenate([bonds, revenue_residuals(world.aggregates, e.L, t)])
-    return jnp.concatenate([goods, bonds]), world.households.state, W, world.aggregates.M[i]
+    return (system_residuals(world, e, eq_opts, t), world.households.state, W,
+            world.aggregates.M[i])
 
 
 def _program(economy, end, J, D, js, rho, hopts, eq_opts, i, T, batch):
