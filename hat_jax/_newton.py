@@ -44,15 +44,19 @@ def value_and_jacobian(f, x):
     return y, J, aux
 
 
-def init(x0, s0):
-    """The carry before the first iteration (x0: unknowns, s0: warm start)."""
+def init(x0, s0, J0=None):
+    """The carry before the first iteration (x0: unknowns, s0: warm start; J0: a Jacobian
+    at or near x0 to start from, e.g. a previous solve's, kept while its steps deliver)."""
     n, dtype = x0.shape[0], x0.dtype
+    J_valid = jnp.asarray(J0 is not None) & jnp.all(jnp.isfinite(
+        jnp.zeros(()) if J0 is None else J0))
+    J0 = jnp.eye(n, dtype=dtype) if J0 is None else jnp.where(J_valid, J0, jnp.eye(n, dtype=dtype))
     return dict(
         it=jnp.asarray(0, jnp.int32), x=x0, s=s0, s_eval=s0, x_acc=x0,
         rvec_acc=jnp.zeros(n, dtype), r_acc=jnp.asarray(jnp.inf, dtype),
         dx_acc=jnp.zeros(n, dtype), t=jnp.asarray(1.0, dtype),
-        frac=jnp.asarray(1.0, dtype), J=jnp.eye(n, dtype=dtype),
-        J_valid=jnp.asarray(False), J_fresh=jnp.asarray(False), done=jnp.asarray(False),
+        frac=jnp.asarray(1.0, dtype), J=J0,
+        J_valid=J_valid, J_fresh=jnp.asarray(False), done=jnp.asarray(False),
         row=jnp.full((len(HISTORY_COLUMNS),), jnp.nan, dtype),
         history=jnp.full((HISTORY_ROWS, len(HISTORY_COLUMNS)), jnp.nan, dtype))
 
@@ -145,16 +149,17 @@ def solution(c):
     return jnp.where(c["done"], c["x"], c["x_acc"]), c["s_eval"]
 
 
-def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None):
+def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None, J0=None):
     """The whole iteration in one ``lax.while_loop``; returns the final carry.
-    ``progress(it, row)`` (optional) is called inside the loop (a host callback)."""
+    ``progress(it, row)`` (optional) is called inside the loop (a host callback); J0: see
+    :func:`init`."""
     def body(c):
         c = step(c, f, tol, jacobian_reuse, max_step)
         if progress is not None:
             progress(c["it"] - 1, c["row"])
         return c
 
-    return lax.while_loop(lambda c: running(c, max_iter), body, init(x0, s0))
+    return lax.while_loop(lambda c: running(c, max_iter), body, init(x0, s0, J0))
 
 
 def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step):

@@ -57,6 +57,7 @@ from .results import (
     check_option_values,
     linear_solve,
 )
+from .unknowns import decode, encode, transfers_from_x, wages_from_x, x_from_wages
 
 __all__ = [
     "Equilibrium", "EquilibriumOptions", "HISTORY_COLUMNS", "World", "check_equilibrium",
@@ -180,7 +181,9 @@ class Equilibrium(NamedTuple):
     trade_residual: the largest goods-market excess demand relative to the seller's
     trade volume (see :func:`trade_residual`); T[i]: the lump-sum tariff rebate per
     household (zeros under free trade); revenue_residuals[i]: (L_i T_i - Rev_i) / world
-    GDP (empty under free trade, ``economy.tariffs is None``).
+    GDP (empty under free trade, ``economy.tariffs is None``); jacobian: the Newton's last
+    Jacobian of the excess demands in x (exact or secant-updated near the root; None from
+    a batched solve), a warm start (``J0``) for a nearby solve of the same economy's shape.
     """
 
     economy: Economy
@@ -199,58 +202,7 @@ class Equilibrium(NamedTuple):
     trade_residual: jax.Array
     T: jax.Array | None = None
     revenue_residuals: jax.Array | None = None
-
-
-# ----------------------------------------------------------------- unknowns <-> prices
-def wages_from_x(xw):
-    """W = N softmax([x_W, 0]): positive, mean one."""
-    full = jnp.concatenate([xw, jnp.zeros((1,), xw.dtype)])
-    return full.shape[0] * jax.nn.softmax(full)
-
-
-def x_from_wages(W):
-    W = jnp.asarray(W, jnp.float64)
-    return jnp.log(W[:-1] / W[-1])
-
-
-def decode(x, economy: Economy, opts: EquilibriumOptions, R_fixed):
-    """Unconstrained x -> (W, R, beta)."""
-    N = economy.N
-    W = wages_from_x(x[: N - 1])
-    if opts.regime == "autarky":
-        beta = economy.beta
-        R = (1.0 - jnp.exp(x[N - 1:2 * N - 1])) / beta
-    elif opts.unknown == "R":
-        beta = economy.beta
-        R = (1.0 - jnp.exp(x[N - 1])) / beta
-    else:
-        R = R_fixed
-        beta = (1.0 - jnp.exp(x[N - 1])) / R
-    return W, R, beta
-
-
-def transfers_from_x(x, economy: Economy):
-    """The lump-sum rebates T (the last N unknowns with tariffs; zeros under free trade)."""
-    if not economy.has_tariffs:
-        return jnp.zeros(economy.N, x.dtype)
-    return x[x.shape[0] - economy.N:]
-
-
-def encode(W, R, beta, economy: Economy, opts: EquilibriumOptions, T=None):
-    """(W, R, beta[, T]) -> unconstrained x (inverse of :func:`decode` and
-    :func:`transfers_from_x`; T, default zeros, is appended only with tariffs)."""
-    xw = x_from_wages(W)
-    if opts.regime == "autarky":
-        xr = jnp.log(1.0 - economy.beta * jnp.broadcast_to(jnp.asarray(R, jnp.float64),
-                                                           (economy.N,)))
-    elif opts.unknown == "R":
-        xr = jnp.log(1.0 - economy.beta * jnp.asarray(R, jnp.float64))[None]
-    else:
-        xr = jnp.log(1.0 - jnp.asarray(beta, jnp.float64) * jnp.asarray(R, jnp.float64))[None]
-    if not economy.has_tariffs:
-        return jnp.concatenate([xw, xr])
-    T = jnp.zeros(economy.N) if T is None else jnp.asarray(T, jnp.float64)
-    return jnp.concatenate([xw, xr, jnp.broadcast_to(T, (economy.N,))])
+    jacobian: jax.Array | None = None
 
 
 # ------------------------------------------------------------------- world at prices
@@ -351,33 +303,34 @@ def _newton_step(c, economy, R_fixed, opts):
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
-def equilibrium_root(x0, economy, hh_state0, R_fixed, opts):
+def equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0=None):
     """The root x* of the excess demands by damped Newton (hat_jax._newton), differentiated
     by the implicit function theorem: dx* = -(df/dx)^{-1} (df/d(economy, R_fixed))
     d(economy, R_fixed), with df/dx the exact N x N Jacobian (forward mode) and a dense
-    LU solve (lineax). x0 and hh_state0 are starting values and carry no derivative.
-    Returns (x*, household states, iterations, history[HISTORY_ROWS, 4]).
+    LU solve (lineax). x0, hh_state0 and J0 (a Jacobian to start Newton from) are
+    starting values and carry no derivative.
+    Returns (x*, household states, iterations, history[HISTORY_ROWS, 4], last Jacobian).
     """
     f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s)
     c = _newton.run(lax.stop_gradient(x0), lax.stop_gradient(hh_state0), f, opts.tol,
                     opts.max_iter, opts.jacobian_reuse, opts.max_step,
-                    _callback_progress if opts.verbose else None)
+                    _callback_progress if opts.verbose else None, lax.stop_gradient(J0))
     x, s = _newton.solution(c)
-    return x, s, c["it"], c["history"]
+    return x, s, c["it"], c["history"], c["J"]
 
 
 @equilibrium_root.defjvp
 def _equilibrium_root_jvp(opts, primals, tangents):
-    x0, economy, hh_state0, R_fixed = primals
-    _, t_economy, _, t_R = tangents
-    x, s, it, hist = equilibrium_root(x0, economy, hh_state0, R_fixed, opts)
+    x0, economy, hh_state0, R_fixed, J0 = primals
+    _, t_economy, _, t_R, _ = tangents
+    x, s, it, hist, J_last = equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0)
     f = lambda xx, e, r: excess_demands(xx, e, opts, r, s)[0]
     J = jax.jacfwd(f)(x, economy, R_fixed)
     _, rhs = jax.jvp(lambda e, r: f(x, e, r), (economy, R_fixed), (t_economy, t_R))
     t_x = -linear_solve(lx.MatrixLinearOperator(J), rhs, lx.LU())
     t_s = jax.tree_util.tree_map(jnp.zeros_like, s)
-    return (x, s, it, hist), (t_x, t_s, np.zeros(np.shape(it), jax.dtypes.float0),
-                              jnp.zeros_like(hist))
+    return (x, s, it, hist, J_last), (t_x, t_s, np.zeros(np.shape(it), jax.dtypes.float0),
+                                      jnp.zeros_like(hist), jnp.zeros_like(J_last))
 
 
 def _start(economy, W0, R0, beta0, opts, hh_state0, T0=None):
@@ -392,7 +345,7 @@ def _start(economy, W0, R0, beta0, opts, hh_state0, T0=None):
     return x0, R_fixed, lax.stop_gradient(hh_state0)
 
 
-def _finish(x, s, it, history, economy, R_fixed, opts) -> Equilibrium:
+def _finish(x, s, it, history, economy, R_fixed, opts, J=None) -> Equilibrium:
     """The equilibrium record at the root x (world re-solved from the warm start s)."""
     W, R, beta = decode(x, economy, opts, R_fixed)
     T = transfers_from_x(x, economy)
@@ -407,16 +360,18 @@ def _finish(x, s, it, history, economy, R_fixed, opts) -> Equilibrium:
     ok = (res <= opts.tol) & (trade_res <= opts.trade_tol) \
         & jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
     return Equilibrium(economy, W, R, beta, world, goods, bonds, walras, x, ok, it, res,
-                       history, trade_res, T, rev)
+                       history, trade_res, T, rev, J)
 
 
 def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
-                          hh_state0=None, throw: bool = True, T0=None) -> Equilibrium:
+                          hh_state0=None, throw: bool = True, T0=None, J0=None) -> Equilibrium:
     """The jit-able, differentiable core of :func:`solve_equilibrium`.
 
     W0, R0, beta0: starting prices (in the "beta" mode R0 is the fixed target R, and
     derivatives with respect to it are exact too); T0: starting tariff rebates (default
-    0; used only when the economy has tariffs). throw: attach a runtime error
+    0; used only when the economy has tariffs); J0: a Jacobian to start Newton from
+    (``Equilibrium.jacobian`` of a nearby solve; kept while its steps cut the excess
+    demands as it predicts, recomputed otherwise). throw: attach a runtime error
     (equinox.error_if) that fires if the equilibrium or an inner solve did not converge;
     with throw=False inspect ``converged`` / ``residual`` yourself. ``history`` keeps the
     first HISTORY_ROWS (64) Newton iterations. Validation: an :class:`Economy` is
@@ -434,8 +389,9 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     costs_ok = None if throw else traced_costs_ok(economy)
     economy = traced_cost_check(economy) if throw else economy
     x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0, T0)
-    x, s, it, history = equilibrium_root(x0, economy, s0, R_fixed, opts)
-    eq = _finish(x, s, it, history, economy, R_fixed, opts)
+    x, s, it, history, J = equilibrium_root(x0, economy, s0, R_fixed, opts,
+                                            _check_J0(J0, x0))
+    eq = _finish(x, s, it, history, economy, R_fixed, opts, J)
     if costs_ok is not None:
         eq = eq._replace(converged=eq.converged & costs_ok,
                          residual=jnp.where(costs_ok, eq.residual, jnp.inf))
@@ -444,6 +400,17 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
                               eq.converged, it, eq.residual, opts.tol)
         eq = eq._replace(residual=res)
     return eq
+
+
+def _check_J0(J0, x0):
+    """J0 as a float64 array of the unknowns' shape (n, n), or None."""
+    if J0 is None:
+        return None
+    n = x0.shape[0]
+    if jnp.shape(J0) != (n, n):
+        raise ValueError(f"J0 must be the ({n}, {n}) Jacobian of this economy's unknowns "
+                         f"(Equilibrium.jacobian), got shape J0.shape={jnp.shape(J0)}")
+    return jnp.asarray(J0, jnp.float64)
 
 
 def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, beta0=None):
@@ -484,13 +451,14 @@ _finish_jit = jax.jit(_finish)
 
 def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, *, W0=None,
                       R0=None, beta0=None, hh_state0=None, throw: bool = True,
-                      timings: dict | None = None, T0=None) -> Equilibrium:
+                      timings: dict | None = None, T0=None, J0=None) -> Equilibrium:
     """Solve the stationary world equilibrium (model.md section 6).
 
     opts: :class:`EquilibriumOptions` (regime, unknown R or beta, tolerances).
     W0, R0, beta0: starting prices; in the "beta" mode R0 is the target R (default 1.01).
     T0: starting tariff rebates per household (default 0; only with tariffs, when the N
       rebates T_i = Rev_i / L_i are unknowns too, model.md s.14).
+    J0: a Jacobian to start Newton from (``Equilibrium.jacobian`` of a nearby solve).
     throw: raise ConvergenceError with residuals and iterations if not converged.
     timings: if a dict is given, 'compile_s' and 'run_s' are written into it (compile_s
       is ~0 when the programs for these shapes were compiled before in this process,
@@ -512,15 +480,16 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     t0 = time.perf_counter()
     start = compiled(_start_jit, args)
     x0, R_fixed, s0 = start.out_info
-    init = compiled(_init_jit, (x0, s0))
+    J0 = _check_J0(J0, x0)
+    init = compiled(_init_jit, (x0, s0, J0))
     step = compiled(_step_jit, (init.out_info, economy, R_fixed, opts))
     finish = compiled(_finish_jit, (x0, s0, jax.ShapeDtypeStruct((), jnp.int32), None,
-                                    economy, R_fixed, opts))
+                                    economy, R_fixed, opts, init.out_info["J"]))
     t1 = time.perf_counter()
     if verbose:
         print(f"compiled in {t1 - t0:.1f} s; solving...", file=sys.stderr, flush=True)
     x0, R_fixed, s0 = start(*args)
-    c = init(x0, s0)
+    c = init(x0, s0, J0)
     rows = []
     while int(c["it"]) < opts.max_iter and not bool(c["done"]):
         c = step(c, economy, R_fixed, opts)
@@ -528,7 +497,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
         if verbose:
             print_progress(len(rows) - 1, rows[-1])
     warn_if_singular(c)
-    eq = finish(*_newton.solution(c), c["it"], None, economy, R_fixed, opts)
+    eq = finish(*_newton.solution(c), c["it"], None, economy, R_fixed, opts, c["J"])
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
     t2 = time.perf_counter()
