@@ -89,7 +89,9 @@ def test_welfare_gradient_in_tariffs_matches_central_differences(two_country_eq)
     t = np.array([[0.0, 0.1], [0.05, 0.0]])
     at_t = wf.counterfactual(two_country_eq, tariffs=t).new  # a warm start for every solve
     args = policy.tariff_args(at_t)
-    opts = policy.policy_options(at_t)
+    # differences of h = 1e-5 need solves below the default tolerances (1e-10): the
+    # household values and the markets at 1e-10 move W by ~1e-10, 1e-5 of the quotient
+    opts = policy.policy_options(at_t).replace(tol=1e-12, hh_tol=1e-13)
     welfare = lambda tt: policy.welfare_program(args, tt, opts)[0]
     g = policy.tariff_gradient(at_t, "Home")
     assert g.converged and abs(g.value - float(welfare(t)[0])) < 1e-10
@@ -165,6 +167,7 @@ def _cli(argv):
     (["counterfactual", "two_country", "--uniform-tariff", "Home", "x"], "--uniform-tariff: the tariff must be a number"),
     (["counterfactual", "two_country", "--uniform-tariff", "Mars", "0.1"], "Mars"),
     (["tariff", "two_country", "--grid", "1"], "--grid must be 0 or at least 2"),
+    (["tariff", "two_country", "--coarse", "1"], "coarse must be 0 (no coarse stage) or"),
 ])
 def test_cli_bad_tariff_input(argv, message):
     rc, err = _cli(argv + ["--Na", str(NA_TEST)])
@@ -184,6 +187,23 @@ def test_by_partner_optimum_and_best_response_nash(two_country_eq, home_optimum,
     assert n.mode == "by_partner" and n.converged and n.foc_residual <= 1e-6 and n.rounds == 1
     np.testing.assert_allclose(n.tariffs, uniform_nash.tariffs, atol=1e-6)
     np.testing.assert_allclose(n.welfare, uniform_nash.welfare, rtol=1e-10)
+
+
+def test_coarse_grid_stage(two_country_eq, home_optimum):
+    """A coarse stage (Na = 20; its optimum and quasi-Newton Hessian start the fine grid's
+    Newton) reaches the fine grid's own optimum: the one found without it, FOC <= 1e-6
+    on the fine grid; bad ``coarse`` values are refused by name."""
+    b = policy.optimal_tariff(two_country_eq, "Home", "by_partner", coarse=20)
+    assert b.coarse == 20 and b.converged and b.foc_residual <= 1e-6
+    assert b.hessian.shape == (1, 1) and float(b.hessian[0, 0]) < 0
+    assert abs(float(b.rates[1]) - float(home_optimum.rates[1])) <= 1e-5
+    assert abs(b.welfare - home_optimum.welfare) <= 1e-8
+    assert home_optimum.coarse == 0 and home_optimum.hessian is None  # BFGS, given start
+    for bad in (1, NA_TEST, -3, 2.5, True):
+        with pytest.raises(ValueError, match=rf"coarse must be .*coarse={bad!r}"):
+            policy.optimal_tariff(two_country_eq, "Home", "uniform", coarse=bad)
+    with pytest.raises(ValueError, match="pass start or coarse, not both"):
+        policy.optimal_tariff(two_country_eq, "Home", "uniform", coarse=20, start=0.3)
 
 
 def test_optimal_tariff_not_converged_reports_foc(two_country_eq, home_optimum):

@@ -70,6 +70,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="the country's objective: utilitarian welfare sum lambda V "
                    "(default), or mean-ev, the lambda-weighted mean EV against free trade "
                    "(exact gradient through the EV roots; slower, small grids)")
+    t.add_argument("--coarse", type=int, default=None, metavar="NA",
+                   help="solve first on a coarse asset grid of NA points and start from its "
+                   "optimum (and Hessian): fewer evaluations on the fine grid, whose own "
+                   "optimum and FOC are reported (default: 20 when --Na is at least 60; "
+                   "0: off)")
     t.add_argument("--grid", type=int, default=0, metavar="K",
                    help="also evaluate welfare at K uniform tariffs from 0 to twice the "
                    "optimum (default 0; 9 with --plots)")
@@ -107,12 +112,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_CONVERGED
     name = eq.economy.countries[i]
     if not args.quiet:
-        err(f"optimal {args.mode.replace('_', ' ')} tariffs of {name} (BFGS, exact "
+        err(f"optimal {args.mode.replace('_', ' ')} tariffs of {name} (quasi-Newton, exact "
             "gradients through the equilibrium)...")
     t0 = time.perf_counter()
     objective = args.objective.replace("-", "_")
     opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, objective=objective,
-                                progress=not args.quiet)
+                                coarse=args.coarse, progress=not args.quiet)
     timings["optimal_s"] = time.perf_counter() - t0
     cf = wf.counterfactual(eq, None, base.opts, tariffs=opt.tariffs, throw=False)
     if not bool(cf.new.converged):

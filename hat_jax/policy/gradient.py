@@ -25,12 +25,16 @@ from ..welfare import (WelfareGradient, country_index, counterfactual_options, f
                        fixed_beta_economy)
 
 __all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tariff_gradient",
-           "policy_options", "value_and_gradient", "welfare_program", "welfare_jacobian"]
+           "policy_options", "value_and_gradient", "warm_start", "welfare_program",
+           "welfare_jacobian"]
 
 
 class TariffArgs(NamedTuple):
     """The baseline a tariff change starts from: economy (beta fixed at the baseline's,
-    with a tariff matrix), prices W, R, beta, household state and rebates T."""
+    with a tariff matrix), prices W, R, beta, household state, rebates T and J, the
+    Newton Jacobian of the last solve (NaN when there is none yet: Newton then computes
+    it). Each evaluation's warm start is the next one's: a small tariff change then
+    needs no new Jacobian, only a few residual evaluations."""
 
     economy: object
     W: jax.Array
@@ -38,6 +42,7 @@ class TariffArgs(NamedTuple):
     beta: jax.Array
     state: object
     T: jax.Array
+    J: jax.Array | None = None
 
 
 def policy_options(eq: Equilibrium, opts: EquilibriumOptions | None = None):
@@ -52,15 +57,26 @@ def tariff_args(eq: Equilibrium) -> TariffArgs:
     econ = fixed_beta_economy(eq)
     econ = econ.replace(tariffs=jnp.asarray(econ.tariff_matrix))
     T = jnp.zeros(econ.N) if eq.T is None else jnp.asarray(eq.T)
+    n = econ.N - 1 + np.size(eq.R) + econ.N  # wages, R (one or N), rebates
+    J = eq.jacobian if eq.jacobian is not None and np.shape(eq.jacobian) == (n, n) else None
+    J = jnp.full((n, n), jnp.nan) if J is None else jnp.asarray(J)  # one program either way
     return TariffArgs(econ, jnp.asarray(eq.W), jnp.asarray(eq.R), jnp.asarray(eq.beta),
-                      eq.world.households.state, T)
+                      eq.world.households.state, T, J)
 
 
 def _solve(args: TariffArgs, t, opts: EquilibriumOptions):
     e = solve_equilibrium_jit(args.economy.replace(tariffs=t), args.W, args.R, args.beta,
-                              opts, hh_state0=args.state, throw=False, T0=args.T)
+                              opts, hh_state0=args.state, throw=False, T0=args.T, J0=args.J)
     welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
     return welfare, e
+
+
+def warm_start(args: TariffArgs, e) -> TariffArgs:
+    """``args`` moved to the solved equilibrium ``e`` (prices, household state, rebates,
+    Newton Jacobian), without derivatives: the start of the next evaluation."""
+    return jax.lax.stop_gradient(args._replace(W=e.W, R=jnp.asarray(e.R),
+                                               state=e.world.households.state, T=e.T,
+                                               J=e.jacobian))
 
 
 def tariff_welfare(args: TariffArgs, t, opts: EquilibriumOptions):
@@ -83,9 +99,8 @@ def _gradient_program(args, t, w, opts):
 
     def objective(tt):
         welfare, e = _solve(args, tt, opts)
-        warm = args._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state, T=e.T)
         return jnp.dot(w, welfare), (e.converged, e.iterations, e.residual,
-                                     jax.lax.stop_gradient(warm))
+                                     warm_start(args, e))
 
     return jax.value_and_grad(objective, has_aux=True)(t)
 
@@ -97,8 +112,7 @@ def _jacobian_program(args, t, opts):
 
     def f(tt):
         welfare, e = _solve(args, tt, opts)
-        warm = args._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state, T=e.T)
-        return welfare, jax.lax.stop_gradient((welfare, e.converged, warm))
+        return welfare, (jax.lax.stop_gradient(welfare), e.converged, warm_start(args, e))
 
     return jax.jacrev(f, has_aux=True)(t)
 

@@ -31,7 +31,7 @@ from .._compiled import compile_and_run
 from ..equilibrium import Equilibrium
 from ..params import household_options
 from ..welfare import EVOptions, country_problem, country_state, ev_roots, value_slope
-from .gradient import _solve
+from .gradient import _solve, warm_start
 
 __all__ = ["EVReference", "ev_reference", "mean_ev_value_and_gradient"]
 
@@ -80,9 +80,8 @@ def _mean_ev_program(args, t, ref: EVReference, opts):
         V_new = e.world.households.V[ref.i]
         factor, ok, _, _ = ev_roots(lax.stop_gradient(ref.problem), ref.y, ref.V, V_new,
                                     ref.slope, ref.x_dot, ref.hopts, ref.opts)
-        warm = args._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state, T=e.T)
         return jnp.sum(ref.lam * (factor - 1.0)), (e.converged, e.iterations, e.residual,
-                                                   lax.stop_gradient(warm), jnp.all(ok))
+                                                   warm_start(args, e), jnp.all(ok))
 
     return jax.value_and_grad(objective, has_aux=True)(t)
 

@@ -21,19 +21,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..equilibrium import Equilibrium, EquilibriumOptions
+from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
 from ..tariffs import validate_tariffs
-from ..welfare import EVOptions, country_index, utilitarian_welfare
+from ..welfare import EVOptions, country_index, fixed_beta_economy, utilitarian_welfare
 from .gradient import policy_options, tariff_args, value_and_gradient
 from .mean_ev import ev_reference, mean_ev_value_and_gradient
 
-__all__ = ["MODES", "OBJECTIVES", "OptimalTariff", "optimal_tariff", "tariff_row",
-           "softplus_inverse"]
+__all__ = ["COARSE_NA", "MODES", "OBJECTIVES", "OptimalTariff", "coarse_equilibrium",
+           "optimal_tariff", "tariff_row", "softplus_inverse"]
 
 MODES = ("uniform", "by_partner")
 #: utilitarian: W_i = sum lambda V_i; mean_ev: sum lambda_ref (lambda_tau - 1), the
 #: lambda-weighted mean EV against the reference equilibrium (:mod:`.mean_ev`)
 OBJECTIVES = ("utilitarian", "mean_ev")
+#: asset grid of the coarse stage of :func:`optimal_tariff` (used when the grid has at
+#: least three times as many points)
+COARSE_NA = 20
 
 
 def softplus_inverse(t):
@@ -55,7 +58,10 @@ class OptimalTariff(NamedTuple):
     welfare0 (at the starting matrix; both the objective: W_i, or the mean EV as a
     fraction with ``objective="mean_ev"``), foc_residual (max_j |dW_i/dt_ij|), gradient (i's
     row of dW_i/dt), converged (the equilibrium at the optimum and foc_residual <= gtol),
-    steps (BFGS steps), seconds."""
+    steps (BFGS or Newton steps; with a coarse stage, those on the given grid), seconds
+    (all stages), coarse (the coarse grid's Na, 0 without that stage), hessian (Newton
+    method: the quasi-Newton d2W_i/dt_ij dt_ik at the optimum, finite-difference start
+    plus BFGS updates; None for BFGS)."""
 
     country: int
     mode: str
@@ -69,6 +75,8 @@ class OptimalTariff(NamedTuple):
     steps: int
     seconds: float
     objective: str = "utilitarian"
+    coarse: int = 0
+    hessian: np.ndarray | None = None
 
 
 def _bfgs(fg, s0, gtol: float, max_steps: int):
@@ -93,7 +101,8 @@ def _bfgs(fg, s0, gtol: float, max_steps: int):
         a = 1.0
         for _ in range(30):
             f1, g1, stop1 = fg(s + a * step)
-            if np.isfinite(f1) and f1 <= f + 1e-4 * a * (g @ step):
+            if np.isfinite(f1) and (f1 <= f + 1e-4 * a * (g @ step) or _flat_progress(
+                    f, f1, np.max(np.abs(g)), np.max(np.abs(g1)))):
                 break
             a *= 0.5
         else:
@@ -110,20 +119,34 @@ def _bfgs(fg, s0, gtol: float, max_steps: int):
     return s, f, g, steps
 
 
+#: relative size of the objective's rounding noise (the equilibrium is solved to 1e-10;
+#: welfare then moves in about its 11th digit from one warm start to the next)
+F_NOISE = 1e-10
+
+
+def _flat_progress(f, f1, foc, foc1) -> bool:
+    """Accept a trial point (minimising f) that does not raise f beyond its noise level and
+    at least halves the first-order residual: near the optimum the Armijo test compares
+    increases below the objective's rounding noise (about F_NOISE |f|) and would reject
+    the very steps that converge."""
+    return bool(f1 <= f + F_NOISE * max(1.0, abs(f)) and foc1 <= 0.5 * foc)
+
+
 def _kkt(x, g):
     """First-order residual of max f s.t. x >= 0 (projected gradient): |g_j| where
     x_j > 0, max(g_j, 0) at the bound x_j = 0."""
     return float(np.max(np.where(x > 0, np.abs(g), np.maximum(g, 0.0))))
 
 
-def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None):
+def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None,
+            H0=None):
     """Maximise f over x >= 0 by projected Newton steps from x0; ``fg(x) -> (f, df/dx,
     ok)`` (exact gradient; every call warm-starts the next equilibrium). The Hessian:
-    forward differences of the exact gradient once at x0 (n gradient evaluations),
-    then BFGS updates of it; negative definiteness enforced on its eigenvalues; steps
-    capped at 0.2 in x, Armijo backtracking, rates at the bound with a negative
-    derivative held there. Returns (x, f, g, steps, gradient evaluations for the
-    Hessian).
+    H0 if given, else forward differences of the exact gradient once at x0 (n gradient
+    evaluations), then BFGS updates of it; negative definiteness enforced on its
+    eigenvalues; steps capped at 0.2 in x, Armijo backtracking, rates at the bound with
+    a negative derivative held there. Returns (x, f, g, steps, gradient evaluations for
+    the Hessian, the last Hessian or None).
 
     Hand-written for the reason given in :func:`_bfgs` (the warm start lives on the
     host); with n ~ 18 unknowns of very different curvature (a small partner's tariff
@@ -132,7 +155,7 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None)
     x = np.maximum(np.asarray(x0, np.float64), 0.0)
     f, g, ok = fg(x)
     n = x.size
-    H, evals = None, 0
+    H, evals = (None if H0 is None else np.array(H0, np.float64)), 0
     steps = 0
     while _kkt(x, g) > gtol / 10 and steps < max_steps:
         if H is None:  # only when a step is needed (a best response may start at it)
@@ -153,7 +176,8 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None)
         for _ in range(20):
             x1 = np.maximum(x + a * dx, 0.0)
             f1, g1, ok1 = fg(x1)
-            if ok1 and np.isfinite(f1) and f1 >= f + 1e-4 * (g @ (x1 - x)):
+            if ok1 and np.isfinite(f1) and (f1 >= f + 1e-4 * (g @ (x1 - x)) or _flat_progress(
+                    -f, -f1, _kkt(x, g), _kkt(x1, g1))):
                 break
             a *= 0.5
         else:
@@ -167,7 +191,7 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None)
         steps += 1
         if progress is not None:
             progress(steps, _kkt(x, g))
-    return x, f, g, steps, evals
+    return x, f, g, steps, evals, H
 
 
 def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None, *,
@@ -175,7 +199,7 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
                    opts: EquilibriumOptions | None = None, gtol: float = 1e-6,
                    max_steps: int = 60, objective: str = "utilitarian",
                    reference: Equilibrium | None = None, method: str | None = None,
-                   ev_opts: EVOptions | None = None,
+                   ev_opts: EVOptions | None = None, coarse: int | None = None,
                    progress: bool = False) -> OptimalTariff:
     """The tariffs of ``country`` (uniform, or ``mode="by_partner"``) maximising its
     ``objective`` ("utilitarian": W_i = sum lambda V_i; "mean_ev": the lambda-weighted
@@ -186,7 +210,14 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     default by partner: projected Newton in t with a finite-difference Hessian of the
     exact gradient at the start, then BFGS updates; see :func:`_newton`). start: the
     first rate (> 0; a number or one per partner); default 0.1 for uniform, and by
-    partner the uniform optimum (solved first, its time included). Stops when the FOC
+    partner the uniform optimum (solved first, its time included). coarse: without a
+    ``start``, first solve the same problem on a coarse asset grid of ``coarse`` points
+    (``eq``'s economy and beta, prices re-solved; FOC to 100 gtol) and start from its
+    optimum, by partner also from its Hessian: the fine grid then needs a few
+    evaluations instead of the uniform stage and n for a finite-difference Hessian; the
+    result is the fine grid's own optimum, its FOC checked there (default: COARSE_NA =
+    20 when the grid has at least 3 COARSE_NA points; 0: no coarse stage). Stops when
+    the FOC
     residual (uniform: |sum_j dW_i/dt_ij|; by partner: max_j |dW_i/dt_ij|, at a rate
     on the bound t = 0 only a positive derivative counts) is below gtol / 10, or after
     ``max_steps`` steps; ``converged``: the equilibrium (and, for mean_ev, every EV
@@ -208,6 +239,19 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     base = jnp.asarray(base, jnp.float64)
     partners = tuple(j for j in range(N) if j != i)
     t0 = time.perf_counter()
+    Na_c = _coarse_na(econ, coarse, start)
+    H0 = None
+    if Na_c:
+        if progress:
+            print(f"  {econ.countries[i]}: coarse stage on a {Na_c}-point asset grid",
+                  file=sys.stderr, flush=True)
+        ref_c = None if reference is None else coarse_equilibrium(reference, Na_c, opts)
+        c = optimal_tariff(coarse_equilibrium(eq, Na_c, opts), i, mode, tariffs, opts=opts,
+                           gtol=100 * gtol, max_steps=max_steps, objective=objective,
+                           reference=ref_c, method=method, ev_opts=ev_opts, coarse=0,
+                           progress=progress)
+        rates = np.maximum(np.delete(c.rates, i), 1e-3)
+        start, H0 = (rates.mean() if mode == "uniform" else rates), c.hessian
     if start is None and mode == "by_partner":
         u = optimal_tariff(eq, i, "uniform", tariffs, opts=opts, gtol=gtol,
                            objective=objective, reference=reference, ev_opts=ev_opts,
@@ -264,17 +308,40 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
         return (val, g_t, ok) if ok else (-np.inf, np.full(x.shape, np.nan), False)
 
     x0 = np.broadcast_to(start, shape).copy()
+    H = None
     if method == "bfgs":
         s, _, _, steps = _bfgs(fg_s, softplus_inverse(x0), gtol, max_steps)
         t_last = np.asarray(tariff_row(jnp.asarray(s), base, i, partners))
     else:
         report = None if not progress else lambda k, r: print(
             f"  Newton step {k}: FOC residual {r:.3e}", file=sys.stderr, flush=True)
-        x, _, _, steps, _ = _newton(fg_x, x0, gtol, max_steps, progress=report)
+        x, _, _, steps, _, H = _newton(fg_x, x0, gtol, max_steps, progress=report, H0=H0)
         t_last = np.asarray(base.at[i, jnp.asarray(idx)].set(
             jnp.broadcast_to(jnp.asarray(x), (N - 1,))))
     last = seen[t_last.tobytes()]  # the last accepted point
     t_opt = last["t"]
     return OptimalTariff(i, mode, t_opt, t_opt[i].copy(), last["val"], w0, last["foc"],
                          last["grad"].copy(), bool(last["ok"] and last["foc"] <= gtol),
-                         int(steps), time.perf_counter() - t0, objective)
+                         int(steps), time.perf_counter() - t0, objective, Na_c, H)
+
+
+def _coarse_na(econ, coarse, start) -> int:
+    """The coarse stage's grid (0: none); see :func:`optimal_tariff`."""
+    if coarse is None:
+        return COARSE_NA if start is None and econ.Na >= 3 * COARSE_NA else 0
+    if isinstance(coarse, bool) or not isinstance(coarse, (int, np.integer)) or coarse < 0 \
+            or 0 < coarse < 2 or coarse >= econ.Na:
+        raise ValueError(f"coarse must be 0 (no coarse stage) or a number of asset grid points "
+                         f"from 2 to Na - 1 = {econ.Na - 1}, got coarse={coarse!r}")
+    if coarse and start is not None:
+        raise ValueError("coarse: a coarse stage chooses the start; pass start or coarse, "
+                         f"not both (got start={start!r}, coarse={coarse!r})")
+    return int(coarse)
+
+
+def coarse_equilibrium(eq: Equilibrium, Na: int, opts: EquilibriumOptions | None = None
+                       ) -> Equilibrium:
+    """``eq``'s economy (its tariffs included) on an ``Na``-point asset grid at ``eq``'s beta,
+    with wages, R and rebates re-solved from ``eq``'s: the start of a coarse stage."""
+    econ = fixed_beta_economy(eq).replace(Na=Na)
+    return solve_equilibrium(econ, policy_options(eq, opts), W0=eq.W, R0=eq.R, T0=eq.T)

@@ -54,6 +54,7 @@ def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=
         "foc_residual": json_num(opt.foc_residual),
         "gradient": json_nums(opt.gradient),
         "steps": int(opt.steps),
+        "coarse": int(getattr(opt, "coarse", 0)),
         "converged": bool(opt.converged) and bool(new.converged) and bool(
             np.all(np.asarray(res.ev.converged))),
         "wages": json_nums(new.W),
