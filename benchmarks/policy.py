@@ -9,8 +9,10 @@ baseline is solved first (beta at R = 1.01 from the published prices; not timed)
 (b) ``tariff gradient``: dW_USA / dt_ij for all 342 pairs at that tariff matrix, one
     reverse pass through the equilibrium (:func:`hat_jax.policy.tariff_gradient`).
 (c) ``optimal uniform`` and (d) ``optimal by partner``: the USA's optimal tariffs
-    (:func:`hat_jax.policy.optimal_tariff`, BFGS with exact gradients), with the US
-    welfare gain, the EV mean and quintile gains at the optimum.
+    (:func:`hat_jax.policy.optimal_tariff`, BFGS / projected Newton with exact
+    gradients, from scratch: at Na >= 60 its coarse stage on a 20-point grid first, its
+    time included; ``coarse`` and ``steps`` (on the fine grid) in the record), with the
+    US welfare gain, the EV mean and quintile gains at the optimum.
 (e) ``Nash uniform``: every country's uniform Nash tariff, Broyden's method on the 19
     stacked first-order conditions with exact FOCs (:func:`hat_jax.policy.nash_tariffs`,
     method "foc"), and every country's welfare against free trade.
@@ -95,7 +97,8 @@ def records(args) -> list[dict]:
         rates = np.delete(o.rates, i)
         out.append(stamp({"name": f"optimal {mode} tariff USA {args.preset} Na={Na}",
                           "compile_s": float("nan"), "median_s": o.seconds, "runs": 1,
-                          "steps": o.steps, "foc_residual": o.foc_residual,
+                          "steps": o.steps, "coarse": o.coarse,
+                          "foc_residual": o.foc_residual,
                           "converged": o.converged, "tariff_mean_pct": 100 * rates.mean(),
                           "tariff_min_pct": 100 * rates.min(),
                           "tariff_max_pct": 100 * rates.max(),
