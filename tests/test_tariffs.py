@@ -198,7 +198,13 @@ def test_coarse_grid_stage(two_country_eq, home_optimum):
     assert b.hessian.shape == (1, 1) and float(b.hessian[0, 0]) < 0
     assert abs(float(b.rates[1]) - float(home_optimum.rates[1])) <= 1e-5
     assert abs(b.welfare - home_optimum.welfare) <= 1e-8
-    assert home_optimum.coarse == 0 and home_optimum.hessian is None  # BFGS, given start
+    u = policy.optimal_tariff(two_country_eq, "Home", "uniform", coarse=20)
+    assert u.coarse == 20 and u.converged and u.foc_residual <= 1e-6
+    assert abs(float(u.rates[1]) - float(home_optimum.rates[1])) <= 1e-5
+    assert home_optimum.coarse == 0 and float(home_optimum.hessian[0, 0]) < 0
+    # the one-rate problem seen two ways: BFGS's secant curvature (mapped from s to t) and
+    # Newton's (difference Hessian plus updates) agree
+    assert float(u.hessian[0, 0]) == pytest.approx(float(b.hessian[0, 0]), rel=0.05)
     for bad in (1, NA_TEST, -3, 2.5, True):
         with pytest.raises(ValueError, match=rf"coarse must be .*coarse={bad!r}"):
             policy.optimal_tariff(two_country_eq, "Home", "uniform", coarse=bad)

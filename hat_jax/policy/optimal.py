@@ -59,9 +59,10 @@ class OptimalTariff(NamedTuple):
     fraction with ``objective="mean_ev"``), foc_residual (max_j |dW_i/dt_ij|), gradient (i's
     row of dW_i/dt), converged (the equilibrium at the optimum and foc_residual <= gtol),
     steps (BFGS or Newton steps; with a coarse stage, those on the given grid), seconds
-    (all stages), coarse (the coarse grid's Na, 0 without that stage), hessian (Newton
-    method: the quasi-Newton d2W_i/dt_ij dt_ik at the optimum, finite-difference start
-    plus BFGS updates; None for BFGS)."""
+    (all stages), coarse (the coarse grid's Na, 0 without that stage), hessian (the
+    quasi-Newton d2W_i/dt_ij dt_ik in i's rates at the optimum, 1 x 1 along the uniform
+    rate: Newton's finite-difference start plus BFGS updates, or BFGS's secant estimate
+    mapped from s to t)."""
 
     country: int
     mode: str
@@ -79,9 +80,11 @@ class OptimalTariff(NamedTuple):
     hessian: np.ndarray | None = None
 
 
-def _bfgs(fg, s0, gtol: float, max_steps: int):
+def _bfgs(fg, s0, gtol: float, max_steps: int, H0=None):
     """Minimise f by BFGS with Armijo backtracking from s0; ``fg(s) -> (f, df/ds, stop)``
-    (stop: the first-order condition holds to tolerance). Returns (s, f, g, steps).
+    (stop: the first-order condition holds to tolerance); H0: the initial inverse Hessian
+    (default: a scaled identity, rescaled after the first step). Returns (s, f, g, steps,
+    the last inverse Hessian).
 
     Hand-written rather than optimistix / jax.scipy: each evaluation is one equilibrium
     solve, and warm-starting it from the previous evaluation's prices and household
@@ -90,7 +93,7 @@ def _bfgs(fg, s0, gtol: float, max_steps: int):
     closure conversion leaks the equilibrium's traced options through custom_jvp)."""
     s = np.asarray(s0, np.float64)
     f, g, stop = fg(s)
-    H = np.eye(s.size) * (0.5 / max(float(np.max(np.abs(g))), 1e-12))
+    H = np.eye(s.size) * (0.5 / max(float(np.max(np.abs(g))), 1e-12)) if H0 is None else H0
     steps = 0
     while not stop and steps < max_steps:
         step = -H @ g
@@ -108,7 +111,7 @@ def _bfgs(fg, s0, gtol: float, max_steps: int):
         else:
             break  # no decrease along the step: the FOC residual says how close we are
         ds, dg = a * step, g1 - g
-        if steps == 0 and dg @ ds > 0:
+        if steps == 0 and dg @ ds > 0 and H0 is None:
             H = np.eye(s.size) * (dg @ ds) / (dg @ dg)
         if dg @ ds > 1e-16 * np.linalg.norm(dg) * np.linalg.norm(ds):
             rho = 1.0 / (dg @ ds)
@@ -116,7 +119,7 @@ def _bfgs(fg, s0, gtol: float, max_steps: int):
             H = V @ H @ V.T + rho * np.outer(ds, ds)
         s, f, g, stop = s + ds, f1, g1, stop1
         steps += 1
-    return s, f, g, steps
+    return s, f, g, steps, H
 
 
 #: relative size of the objective's rounding noise (the equilibrium is solved to 1e-10;
@@ -213,8 +216,8 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     partner the uniform optimum (solved first, its time included). coarse: without a
     ``start``, first solve the same problem on a coarse asset grid of ``coarse`` points
     (``eq``'s economy and beta, prices re-solved; FOC to 100 gtol) and start from its
-    optimum, by partner also from its Hessian: the fine grid then needs a few
-    evaluations instead of the uniform stage and n for a finite-difference Hessian; the
+    optimum and its Hessian: the fine grid then needs a few evaluations (by partner,
+    instead of the uniform stage and n for a finite-difference Hessian); the
     result is the fine grid's own optimum, its FOC checked there (default: COARSE_NA =
     20 when the grid has at least 3 COARSE_NA points; 0: no coarse stage). Stops when
     the FOC
@@ -310,7 +313,9 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     x0 = np.broadcast_to(start, shape).copy()
     H = None
     if method == "bfgs":
-        s, _, _, steps = _bfgs(fg_s, softplus_inverse(x0), gtol, max_steps)
+        s0 = softplus_inverse(x0)
+        s, _, _, steps, Hinv = _bfgs(fg_s, s0, gtol, max_steps, _inverse_hessian_s(H0, s0))
+        H = _hessian_t(Hinv, s)
         t_last = np.asarray(tariff_row(jnp.asarray(s), base, i, partners))
     else:
         report = None if not progress else lambda k, r: print(
@@ -323,6 +328,24 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     return OptimalTariff(i, mode, t_opt, t_opt[i].copy(), last["val"], w0, last["foc"],
                          last["grad"].copy(), bool(last["ok"] and last["foc"] <= gtol),
                          int(steps), time.perf_counter() - t0, objective, Na_c, H)
+
+
+def _inverse_hessian_s(H_t, s):
+    """BFGS's start (the inverse Hessian of -W in s, t = softplus(s)) from a Hessian of W
+    in t: -(D H_t D)^{-1}, D = diag(sigmoid(s)) (the term in dW/dt vanishes near the
+    optimum); None unless H_t is negative definite."""
+    if H_t is None or np.shape(H_t) != (s.size, s.size):
+        return None
+    D = np.diag(np.asarray(jax.nn.sigmoid(jnp.asarray(s))))
+    B = -D @ H_t @ D
+    return np.linalg.inv(B) if np.all(np.linalg.eigvalsh(0.5 * (B + B.T)) > 0) else None
+
+
+def _hessian_t(Hinv, s):
+    """The Hessian of W in t from BFGS's inverse Hessian of -W in s (inverse of
+    :func:`_inverse_hessian_s`)."""
+    D_inv = np.diag(1.0 / np.asarray(jax.nn.sigmoid(jnp.asarray(s))))
+    return -D_inv @ np.linalg.inv(Hinv) @ D_inv
 
 
 def _coarse_na(econ, coarse, start) -> int:
