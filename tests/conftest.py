@@ -69,6 +69,14 @@ LONG_FILES = (
 )
 
 
+def pytest_configure(config):
+    # pytest-xdist (>= 3.6) reorders --dist loadfile work units by their number of tests
+    # unless told not to, which would hand out the one-test notebook files last and
+    # ignore LONG_FILES; keep the collection order
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     rank = {name: k for k, name in enumerate(LONG_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within files
