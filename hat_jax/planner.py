@@ -237,6 +237,13 @@ def _ratio_of_costs(log_d, chi, economy, weights, beta):
     return jnp.log(pi) - jnp.log(jnp.diag(pi))[:, None]
 
 
+# one jitted function each for every call of planner_checks: a jax.jit made per call
+# traced, lowered and compiled its program again (the cost check inside
+# economy.replace is a host callback, so the persistent cache does not keep it)
+_welfare_gradient = jax.jit(jax.grad(welfare_of_costs))
+_ratio_jacobian = jax.jit(jax.jacfwd(_ratio_of_costs))
+
+
 def planner_checks(economy: Economy, sol: PlannerSolution) -> dict:
     """Numerical checks of the efficient allocation (Proposition 2 and section 11).
 
@@ -251,10 +258,10 @@ def planner_checks(economy: Economy, sol: PlannerSolution) -> dict:
     N = economy.N
     off = ~np.eye(N, dtype=bool)
     foc = w[:, None] * marginal_utility(sol.c, economy.gamma) / (sol.chi[None, :] * economy.d)
-    grad = jax.jit(jax.grad(welfare_of_costs))(log_d, economy, w, beta)
+    grad = _welfare_gradient(log_d, economy, w, beta)
     gain = np.asarray(sol.welfare_gain)
     err_gain = np.max(np.abs(-np.asarray(grad)[off] - gain[off])) / np.max(np.abs(gain[off]))
-    J = jax.jit(jax.jacfwd(_ratio_of_costs))(log_d, sol.chi, economy, w, beta)  # [i,j,k,l]
+    J = _ratio_jacobian(log_d, sol.chi, economy, w, beta)  # [i,j,k,l]
     Jn = np.asarray(J)
     ii, jj = np.nonzero(off)
     own = Jn[ii, jj, ii, jj]

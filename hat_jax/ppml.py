@@ -94,9 +94,13 @@ def make_ppml(x, tol: float = 1e-12, max_iter: int = 100) -> Callable[[jax.Array
     return ppml
 
 
+# one jitted function for every call (a jax.jit made per call traced and lowered again)
+_fit_jit = jax.jit(_fit, static_argnums=3)
+
+
 def ppml_fit(x, v, tol: float = 1e-12, max_iter: int = 100):
     """(b, converged, iterations) of the PPML fit of ``v`` on ``x`` (no NaN marker;
     for diagnostics on the host)."""
-    b, ok, it = jax.jit(_fit, static_argnums=3)(jnp.asarray(x, jnp.float64),
-                                                jnp.asarray(v, jnp.float64), tol, max_iter)
+    b, ok, it = _fit_jit(jnp.asarray(x, jnp.float64), jnp.asarray(v, jnp.float64), tol,
+                         max_iter)
     return b, bool(ok), int(it)

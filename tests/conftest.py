@@ -41,32 +41,49 @@ def asset_grid_of(problems, i, Na):
 
 
 # The suite runs in two pytest-xdist workers that take whole files (pyproject: -n 2
-# --dist loadfile), handed out in collection order. Collecting the longest files first
+# --dist loadfile), handed out in collection order (pytest_configure below keeps
+# xdist from reordering them). Collecting the longest files first
 # (longest-processing-time-first scheduling) keeps one worker from starting a
-# long file while the other sits idle at the end. Rough minutes on 2 cores, cold
-# compilation cache.
+# long file while the other sits idle at the end. The first two do not share compiled
+# programs (two-country fixtures / 19 countries), so the workers do not compile the
+# same program at the same time; later files load the shared ones from the persistent
+# cache. Rough seconds in a full CI run (2 cores, cold compilation cache).
 LONG_FILES = (
-    "test_notebook_transition.py",    # ~5 (19 countries, Na = 10, T = 20)
-    "test_notebook_welfare.py",       # ~2.2
-    "test_tariffs.py",                # ~2-4 (optimal and Nash tariffs; loaded machine)
-    "test_notebook_trade_policy.py",  # ~2-5 (loaded machine)
-    "test_welfare.py",                # ~2
-    "test_scenarios.py",              # ~1.5?: five subprocesses (jax.distributed, SIGKILL)
-    "test_derivatives.py",            # ~1.3
-    "test_household.py",              # ~1.3
-    "test_calibration.py",            # ~1.1
-    "test_ek.py",                     # ~1
-    "test_calibration_kill.py",       # ~0.8: three processes
-    "test_cli.py",                    # ~0.7
-    "test_failure_modes.py",          # ~0.5: SIGINT subprocesses
-    "test_properties.py",             # ~0.5
-    "test_elasticities.py",           # ~0.45
-    "test_transition.py",             # ~1 (loaded machine; ~0.9 warm with the sigma jvp)
-    "test_paper.py",                  # ~0.4
-    "test_planner.py",                # ~0.35
-    "test_notebook_elasticities.py",  # ~0.35
-    "test_notebook_calibration.py",   # ~0.3
+    "test_tariffs.py",                # ~150 (optimal and Nash tariffs)
+    "test_notebook_welfare.py",       # ~115 (19 countries, Na = 20)
+    "test_transition.py",             # ~130
+    "test_notebook_transition.py",    # ~95 (19 countries, Na = 10, T = 20)
+    "test_scenarios.py",              # ~150: subprocesses (4 host devices, SIGKILL, jax.distributed)
+    "test_welfare.py",                # ~140
+    "test_derivatives.py",            # ~110
+    "test_calibration.py",            # ~90
+    "test_household.py",              # ~85
+    "test_elasticities.py",           # ~60
+    "test_tables.py",                 # ~50
+    "test_notebook_calibration.py",   # ~47
+    "test_planner.py",                # ~45
+    "test_ev_methods.py",             # ~40
+    "test_notebooks.py",              # ~40 (two_country, ek_world, own_data)
+    "test_compile.py",                # ~40: subprocesses
+    "test_paper.py",                  # ~35
+    "test_calibration_kill.py",       # ~35: three processes
+    "test_notebook_trade_policy.py",  # ~35
+    "test_properties.py",             # ~33
+    "test_ek.py",                     # ~30
+    "test_notebook_elasticities.py",  # ~25
+    "test_cli.py",                    # ~20
+    "test_failure_modes.py",          # ~20: SIGINT subprocesses
+    "test_equilibrium.py",            # ~20
+    "test_distribution.py",           # ~17
 )
+
+
+def pytest_configure(config):
+    # pytest-xdist (>= 3.6) reorders --dist loadfile work units by their number of tests
+    # unless told not to, which would hand out the one-test notebook files last and
+    # ignore LONG_FILES; keep the collection order
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):

@@ -309,7 +309,7 @@ def test_jacobian_refresh_cap_reports_non_convergence(two_country_eq, cut):
         tn.TransitionOptions(max_refresh=-1)
 
 
-def test_bad_inputs(two_country_eq):
+def test_bad_inputs(two_country_eq, cut):
     econ = two_country_eq.economy
     d, _ = wf.global_cut(econ, 0.1)
     with pytest.raises(ValueError, match=r"announce.*T=60.*announce=60"):
@@ -322,8 +322,15 @@ def test_bad_inputs(two_country_eq):
         tn.TransitionOptions(hh_max_iter=0)
     with pytest.raises(ValueError, match=r"T \(transition dates\).*T=1"):
         tn.shock_path(econ, 1, d=d)
-    with pytest.raises(ValueError, match=r"T=4 is too short: the terminal gap .* is \d"):
-        tn.solve_transition(two_country_eq, d=d, T=4)
+    # T too short for the terminal gap: T = 60 against a terminal_tol far below the gap
+    # it leaves (about 1e-9), so the compiled T = 60 programs of ``cut`` serve (a T = 4
+    # path compiled three programs of its own)
+    short = tn.TransitionOptions(terminal_tol=1e-14)
+    assert cut.terminal_gap > 1e-13
+    with pytest.raises(ValueError, match=r"T=60 is too short: the terminal gap \(last date "
+                                         r"vs the terminal stationary equilibrium\) is "
+                                         r"\d\.\d+e-\d+ > terminal_tol 1e-14; increase T"):
+        tn.solve_transition(two_country_eq, d=d, T=T, opts=short, jacobian=cut.jacobian)
 
 
 def test_transition_jit_parameter_derivative_matches_finite_differences(cut):
