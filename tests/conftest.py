@@ -44,11 +44,10 @@ def asset_grid_of(problems, i, Na):
 # --dist loadfile). Files are collected longest first (longest-processing-time-first
 # scheduling: one worker does not start a long file while the other sits idle at the
 # end); pytest-xdist (>= 3.6) then hands them out by their number of tests, which puts
-# the one-test notebook files last, where their kernels load the programs the tests
-# compiled from the shared persistent cache. (Keeping the collection order instead,
-# notebooks early, a CI run took 17:47 against 13:37, the notebooks compiling programs
-# of their own: welfare 116 s -> 202 s, trade_policy 36 s -> 99 s.) Rough seconds in a
-# full CI run (2 cores, cold compilation cache).
+# the one-test notebook files last, where their kernels can load the programs the tests
+# compiled from the shared persistent cache. (Keeping the collection order instead, with
+# the notebooks early, a CI run took 17:47; this order, 17:02.) Rough seconds in a full
+# CI run (2 cores, cold compilation cache).
 LONG_FILES = (
     "test_tariffs.py",                # ~150 (optimal and Nash tariffs)
     "test_notebook_welfare.py",       # ~115 (19 countries, Na = 20)
