@@ -48,9 +48,12 @@ def init(x0, s0, J0=None):
     """The carry before the first iteration (x0: unknowns, s0: warm start; J0: a Jacobian
     at or near x0 to start from, e.g. a previous solve's, kept while its steps deliver)."""
     n, dtype = x0.shape[0], x0.dtype
-    J_valid = jnp.asarray(J0 is not None) & jnp.all(jnp.isfinite(
-        jnp.zeros(()) if J0 is None else J0))
-    J0 = jnp.eye(n, dtype=dtype) if J0 is None else jnp.where(J_valid, J0, jnp.eye(n, dtype=dtype))
+    eye = jnp.eye(n, dtype=dtype)
+    if J0 is None:
+        J0, J_valid = eye, jnp.asarray(False)
+    else:  # a non-finite J0 (e.g. NaN: "none yet") counts as none
+        J_valid = jnp.all(jnp.isfinite(J0))
+        J0 = jnp.where(J_valid, J0, eye)
     return dict(
         it=jnp.asarray(0, jnp.int32), x=x0, s=s0, s_eval=s0, x_acc=x0,
         rvec_acc=jnp.zeros(n, dtype), r_acc=jnp.asarray(jnp.inf, dtype),

@@ -21,6 +21,7 @@ from .._compiled import compile_and_run
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
 from ..results import ConvergenceError
 from ..tariffs import validate_tariffs
+from ..unknowns import encode
 from ..welfare import (WelfareGradient, country_index, counterfactual_options, financial_regime,
                        fixed_beta_economy)
 
@@ -57,7 +58,7 @@ def tariff_args(eq: Equilibrium) -> TariffArgs:
     econ = fixed_beta_economy(eq)
     econ = econ.replace(tariffs=jnp.asarray(econ.tariff_matrix))
     T = jnp.zeros(econ.N) if eq.T is None else jnp.asarray(eq.T)
-    n = econ.N - 1 + np.size(eq.R) + econ.N  # wages, R (one or N), rebates
+    n = encode(eq.W, eq.R, eq.beta, econ, policy_options(eq)).shape[0]  # the unknowns
     J = eq.jacobian if eq.jacobian is not None and np.shape(eq.jacobian) == (n, n) else None
     J = jnp.full((n, n), jnp.nan) if J is None else jnp.asarray(J)  # one program either way
     return TariffArgs(econ, jnp.asarray(eq.W), jnp.asarray(eq.R), jnp.asarray(eq.beta),

@@ -220,8 +220,7 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     instead of the uniform stage and n for a finite-difference Hessian); the
     result is the fine grid's own optimum, its FOC checked there (default: COARSE_NA =
     20 when the grid has at least 3 COARSE_NA points; 0: no coarse stage). Stops when
-    the FOC
-    residual (uniform: |sum_j dW_i/dt_ij|; by partner: max_j |dW_i/dt_ij|, at a rate
+    the FOC residual (uniform: |sum_j dW_i/dt_ij|; by partner: max_j |dW_i/dt_ij|, at a rate
     on the bound t = 0 only a positive derivative counts) is below gtol / 10, or after
     ``max_steps`` steps; ``converged``: the equilibrium (and, for mean_ev, every EV
     root) at the optimum converged and the FOC residual <= ``gtol``. progress: lines on
