@@ -2,7 +2,7 @@
 
 Importing ``hat_jax`` turns on JAX's 64-bit mode (``jax_enable_x64``) process-wide:
 the solver's tolerances (1e-10) are out of reach in float32. This is a global side
-effect, documented in the README.
+effect, documented in docs/model.md (Conventions).
 
 It also adds ``--xla_cpu_multi_thread_eigen=false`` to ``XLA_FLAGS`` (see
 ``hat_jax._config``) and turns on JAX's persistent compilation cache in the user's cache

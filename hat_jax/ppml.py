@@ -10,7 +10,7 @@ mu = exp(X b).
 Hand-written rather than an optimistix root find because (i) the derivative is a single
 factorisation of H = X' diag(mu) X shared by every tangent direction (the calibration
 pushes N + K directions through it under ``vmap``; a per-direction batched LAPACK call
-is what the CPU-threading note of the README warns about), and (ii) the step safeguard
+is what the CPU-threading note of docs/performance.md warns about), and (ii) the step safeguard
 below keeps the first Newton steps from overflowing exp(X b) from a rough start.
 
 Derivative (implicit function theorem on the score, never through the iterations):

@@ -65,7 +65,7 @@ def _ek(name, gamma, sigma, psi_slope, published, R) -> Preset:
                   start="cold" if published is None else "published")
 
 
-#: Every preset, by name (insertion order: the order of the README).
+#: Every preset, by name (insertion order: the order of the documentation).
 REGISTRY: Mapping[str, Preset] = MappingProxyType({p.name: p for p in (
     Preset("two_country", MappingProxyType(dict(gamma=1.5, sigma=0.25, beta=0.92, d=1.745))),
     Preset("two_country_log", MappingProxyType(dict(gamma=1.0, sigma=0.25, beta=0.92, d=2.05))),

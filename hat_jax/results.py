@@ -159,7 +159,7 @@ def krylov_solve(matvec, b, rtol: float, atol: float, max_steps: int = 50,
     jax.scipy's GMRES (its custom_linear_solve cannot be transposed inside a custom_jvp
     rule). Known risk: GMRES solves a small QR per restart with jaxlib's LAPACK kernel;
     batched (under vmap) and running concurrently with another batched LAPACK kernel,
-    it can wedge XLA's CPU thread pool on 2-core machines (see the README).
+    it can wedge XLA's CPU thread pool on 2-core machines (see docs/performance.md, CPU threading).
     """
     import lineax as lx
 

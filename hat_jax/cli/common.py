@@ -131,7 +131,7 @@ def add_tables_arguments(s: argparse.ArgumentParser) -> None:
     g.add_argument("--data", metavar="DIR", default=None,
                    help="a folder of tidy tables (countries, flows, gravity; CSV or Parquet; "
                    "optional spec.json): the world is built from them instead of a preset's "
-                   "data (README: Your own data)")
+                   "data (docs/tasks/own-data.md)")
     g.add_argument("--gravity-estimator", dest="gravity_estimator", default=None,
                    choices=("ols", "ppml"),
                    help="gravity estimator of the data and model moments (default: spec.json's, "

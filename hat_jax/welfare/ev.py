@@ -58,7 +58,7 @@ class EquivalentVariation(NamedTuple):
 
     @property
     def lam(self):
-        """The EV factor lambda_tau (alias of ``factor``, as documented in the README)."""
+        """The EV factor lambda_tau (alias of ``factor``, as documented in docs/tasks/welfare.md)."""
         return self.factor
 
 
