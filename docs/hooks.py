@@ -46,6 +46,7 @@ API_SECTIONS = {
     "distribution": "Stationary distributions",
     "aggregates": "Aggregates",
     "equilibrium": "Equilibrium",
+    "diagnostics": "Equilibrium",
     "results": "Results and failures",
     "elasticities": "Trade elasticities",
     "calibration": "Calibration",
@@ -58,6 +59,15 @@ API_SECTIONS = {
     "policy": "Tariffs and trade policy",
     "transition": "Transitions",
 }
+
+
+# The order of the sections (titles not listed here follow, in order of appearance).
+SECTION_ORDER = ["Economies", "Presets", "The Eaton-Kortum world", "Equilibrium",
+                 "Results and failures", "Households", "Income processes",
+                 "Stationary distributions", "Aggregates", "Trade elasticities",
+                 "Calibration", "Welfare", "The planner", "Many scenarios",
+                 "Tariffs and trade policy", "Transitions", "Your own data",
+                 "Configuration"]
 
 
 def _import_package():
@@ -84,7 +94,8 @@ def api_sections() -> dict[str, list[str]]:
         home = _home_module(getattr(hat_jax, name), name)
         title = API_SECTIONS.get(home, home.strip("_").replace("_", " ").capitalize())
         sections.setdefault(title, []).append(name)
-    return sections
+    rank = {t: k for k, t in enumerate(SECTION_ORDER)}
+    return dict(sorted(sections.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
 def api_reference() -> str:
@@ -293,6 +304,16 @@ def on_nav(nav, config, files):
         if inner is not None and f.src_uri.startswith("tutorials/"):
             f.__dict__["abs_src_path"] = inner.abs_src_path
     return nav
+
+
+SPHINX_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|data|attr|exc|obj):(?=<code>)")
+
+
+def on_page_content(html_text, page, config, files):
+    """Docstrings use Sphinx roles (``:func:`name```); shown as plain code."""
+    if page.file.src_uri == "reference/api.md":
+        html_text = SPHINX_ROLE.sub("", html_text)
+    return html_text
 
 
 def on_page_markdown(markdown, page, config, files):
