@@ -4,9 +4,13 @@
 
 Each PNG output of notebooks/NAME.ipynb becomes docs/figures/NAME-K.png (K = 1, 2, ...
 in the order of the notebook's outputs). Nothing is executed: a notebook stored without
-outputs gives no figure, and the pages then point to the tutorial instead (the
-``<!-- figure NAME.ipynb K: caption -->`` marks, see docs/hooks.py). Figures of a
-notebook that no longer has them are removed.
+outputs gives no figure. Figures of a notebook that no longer has them are removed.
+
+The site does not need this step: docs/hooks.py adds the same figures to the build in
+memory (``figures/NAME-K.png``, a file of that name in docs/figures/ taking precedence),
+and the ``<!-- figure NAME.ipynb K: caption -->`` marks of the task pages show figure K
+of the notebook, or point to the tutorial while the notebook has no stored outputs. Run
+it for files to link from elsewhere (the README on GitHub, slides).
 """
 
 from __future__ import annotations
@@ -19,19 +23,25 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "figures"
 
 
-def extract(notebook: Path, out: Path = FIGURES) -> list[Path]:
-    """Write the notebook's stored PNG outputs to ``out``; returns the files written."""
+def stored_figures(notebook: Path) -> list[bytes]:
+    """The PNG outputs stored in a notebook, in order (nothing is executed)."""
     nb = json.loads(notebook.read_text())
-    written = []
+    found = []
     for cell in nb.get("cells", []):
         for output in cell.get("outputs", []):
             png = output.get("data", {}).get("image/png")
-            if png is None:
-                continue
-            path = out / f"{notebook.stem}-{len(written) + 1}.png"
-            data = "".join(png) if isinstance(png, list) else png
-            path.write_bytes(base64.b64decode(data))
-            written.append(path)
+            if png is not None:
+                found.append(base64.b64decode("".join(png) if isinstance(png, list) else png))
+    return found
+
+
+def extract(notebook: Path, out: Path = FIGURES) -> list[Path]:
+    """Write the notebook's stored PNG outputs to ``out``; returns the files written."""
+    written = []
+    for k, data in enumerate(stored_figures(notebook), start=1):
+        path = out / f"{notebook.stem}-{k}.png"
+        path.write_bytes(data)
+        written.append(path)
     for stale in out.glob(f"{notebook.stem}-*.png"):
         if stale not in written:
             stale.unlink()

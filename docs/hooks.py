@@ -23,6 +23,7 @@ import ast
 import html
 import re
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -253,13 +254,28 @@ FIGURE = re.compile(r"<!-- figure (\S+?)\.ipynb (\d+): (.+?) -->")
 FIGURES = ROOT / "docs" / "figures"
 
 
+def _stored_figures(path: Path) -> list[bytes]:
+    spec = importlib.util.spec_from_file_location(
+        "docs_extract_figures", ROOT / "docs" / "extract_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.stored_figures(path)
+
+
+def figure_count(notebook: str) -> int:
+    """How many figures notebooks/NOTEBOOK.ipynb has stored (or docs/figures/ holds)."""
+    path = NOTEBOOKS / f"{notebook}.ipynb"
+    stored = len(_stored_figures(path)) if path.is_file() else 0
+    return max(stored, len(list(FIGURES.glob(f"{notebook}-*.png"))))
+
+
 def figure_markdown(notebook: str, k: int, caption: str, depth: int) -> str:
-    """The k-th (1-based) stored figure of notebooks/NOTEBOOK.ipynb, as extracted to
-    docs/figures/ by docs/extract_figures.py; a note that points to the tutorial while
-    the notebook is stored without outputs."""
+    """The k-th (1-based) stored figure of notebooks/NOTEBOOK.ipynb (added to the build
+    by :func:`on_files`, or extracted to docs/figures/ by docs/extract_figures.py); a
+    note that points to the tutorial while the notebook is stored without outputs."""
     up = "../" * depth
     name = f"{notebook}-{k}.png"
-    if (FIGURES / name).is_file():
+    if (FIGURES / name).is_file() or figure_count(notebook) >= k:
         return f"![{caption}]({up}figures/{name})\n\n*{caption}* ([tutorial]({up}tutorials/{notebook}.ipynb))"
     return (f'!!! info "Figure: {caption}"\n'
             f"    Drawn by the tutorial [{notebook}.ipynb]({up}tutorials/{notebook}.ipynb). The\n"
@@ -293,6 +309,10 @@ def on_files(files, config):
     for path in notebooks():
         files.append(File.generated(config, f"tutorials/{path.name}",
                                     abs_src_path=str(path)))
+        for k, data in enumerate(_stored_figures(path), start=1):
+            uri = f"figures/{path.stem}-{k}.png"
+            if files.get_file_from_path(uri) is None:  # docs/figures/ takes precedence
+                files.append(File.generated(config, uri, content=data))
     return files
 
 
