@@ -193,7 +193,8 @@ def cli_reference() -> str:
         lines.append(f"| [`hat {name}`](#hat-{name}) | {html.escape(first)} |")
     lines.append("")
     for name, parser in commands.items():
-        usage = parser.format_usage().replace("usage: ", "", 1).rstrip()
+        usage = parser.format_usage().rstrip().replace("usage: ", "", 1)
+        usage = usage.replace("\n" + " " * len("usage: "), "\n")  # continuation lines
         lines += [f"## `hat {name}` {{#hat-{name}}}", "", "```text", usage, "```", ""]
         if parser.description:
             lines += [" ".join(parser.description.split()), ""]
