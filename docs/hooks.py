@@ -38,6 +38,7 @@ NOTEBOOK_ORDER = ["two_country", "ek_world", "elasticities", "calibration", "wel
 # Section titles of the API reference, by the module that defines a public name.
 API_SECTIONS = {
     "_config": "Configuration",
+    "change": "Experiments: Change",
     "income": "Income processes",
     "household": "Households",
     "params": "Economies",
@@ -66,7 +67,7 @@ API_SECTIONS = {
 SECTION_ORDER = ["Economies", "Presets", "The Eaton-Kortum world", "Equilibrium",
                  "Results and failures", "Households", "Income processes",
                  "Stationary distributions", "Aggregates", "Trade elasticities",
-                 "Calibration", "Welfare", "The planner", "Many scenarios",
+                 "Experiments: Change", "Calibration", "Welfare", "The planner", "Many scenarios",
                  "Tariffs and trade policy", "Transitions", "Your own data",
                  "Configuration"]
 
@@ -93,7 +94,9 @@ def api_sections() -> dict[str, list[str]]:
     sections: dict[str, list[str]] = {}
     for name in hat_jax.__all__:
         home = _home_module(getattr(hat_jax, name), name)
-        title = API_SECTIONS.get(home, home.strip("_").replace("_", " ").capitalize())
+        key = home.lstrip("_")  # a module made private (_name.py) keeps its section
+        title = API_SECTIONS.get(home) or API_SECTIONS.get(
+            key, key.replace("_", " ").capitalize())
         sections.setdefault(title, []).append(name)
     rank = {t: k for k, t in enumerate(SECTION_ORDER)}
     return dict(sorted(sections.items(), key=lambda kv: rank.get(kv[0], len(rank))))
