@@ -24,7 +24,7 @@ def _pct(new, old):
 
 def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=None,
                    timings: dict | None = None, comparison=None) -> dict:
-    """The ``hat tariff --json`` object (keys in docs/reference/outputs.md). ``opt``: the
+    """The ``hat tariff --json`` object (keys in the README). ``opt``: the
     :class:`~hat_jax.policy.OptimalTariff`; ``cf``: the counterfactual at the optimum
     (baseline = free trade); ``res``: its welfare analysis for the country; ra_tariff:
     the representative-agent optimal tariff; grid: (rates, welfare) of uniform tariffs;

@@ -25,7 +25,7 @@ HORIZONS = (0, 1, 2, 5, 10, 20)
 
 def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
                        timings: dict | None = None) -> dict:
-    """The ``--json`` object of ``hat transition`` (keys in docs/reference/outputs.md)."""
+    """The ``--json`` object of ``hat transition`` (keys in the README)."""
     p = tr.path
     econ = tr.economy
     out = {

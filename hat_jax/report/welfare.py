@@ -57,7 +57,7 @@ def _equilibria(base, new) -> dict:
 
 
 def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict) -> dict:
-    """The ``hat counterfactual --json`` object (keys in docs/reference/outputs.md): ``cf`` the
+    """The ``hat counterfactual --json`` object (keys in the README): ``cf`` the
     counterfactual (baseline and new equilibria, new costs), ``res`` the welfare analysis
     of one country (EV lambda_tau(a, z), its aggregates, ACR numbers)."""
     base, new = cf.baseline, cf.new
@@ -255,7 +255,7 @@ def format_counterfactual(result: dict) -> str:
 
 # ------------------------------------------------------------------------------ planner
 def planner_summary(preset: str, eq, sol, checks: dict, country: int, timings: dict) -> dict:
-    """The ``hat planner --json`` object (keys in docs/reference/outputs.md): ``eq`` the decentralized
+    """The ``hat planner --json`` object (keys in the README): ``eq`` the decentralized
     equilibrium, ``sol`` the planner's solution, ``checks`` its accuracy checks."""
     econ = eq.economy
     dec = np.asarray(eq.world.aggregates.trade_shares)
