@@ -204,6 +204,40 @@ def test_tangent_solver_choice():
         common.choose_tangent_solver(econ, "lu", available=2e9)
 
 
+def test_library_resolves_auto(recwarn):
+    """tangent_solver="auto" (the default) is resolved inside the library: "lu" where it
+    fits, else "gmres" with a TangentSolverNote; "lu" that does not fit is refused."""
+    from hat_jax.memory import TangentSolverNote, resolve_tangent_solver
+
+    econ = hat_jax.two_country(Na=400)
+    assert hat_jax.EquilibriumOptions().tangent_solver == "auto"
+    assert resolve_tangent_solver(econ, "auto", available=10e9) == "lu"
+    with pytest.warns(TangentSolverNote, match=r"needs about 2\.5 GB.*tangent_solver='gmres'"):
+        assert resolve_tangent_solver(econ, "auto", available=2e9) == "gmres"
+    with pytest.raises(ValueError, match=r"tangent_solver='lu': .*2\.5 GB"):
+        resolve_tangent_solver(econ, "lu", available=2e9)
+    with pytest.raises(ValueError, match=r"tangent_solver must be one of .* got "
+                       r"tangent_solver='cholesky'"):
+        hat_jax.EquilibriumOptions(tangent_solver="cholesky")
+    small = hat_jax.two_country(Na=20)
+    assert hat_jax.EquilibriumOptions().resolved(small).tangent_solver == "lu"
+    assert hat_jax.EquilibriumOptions().household_options(small).tangent_solver == "lu"
+
+
+def test_available_memory_reads_the_process_limit():
+    """A process under RLIMIT_AS (ulimit -v) sees that limit, not the machine's free
+    memory (issue 26, B5: --Na 1000 died with RESOURCE_EXHAUSTED under a 10 GiB limit)."""
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (10 * 2**30, "
+            "resource.RLIM_INFINITY)); from hat_jax.memory import available_memory; "
+            "import hat_jax; from hat_jax.memory import resolve_tangent_solver; "
+            "import warnings; warnings.simplefilter('ignore'); "
+            "print(available_memory() / 2**30, resolve_tangent_solver("
+            "hat_jax.two_country(Na=1000), 'auto'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert 0 < float(out[0]) < 10 and out[1] == "gmres"
+
+
 def test_cli_refuses_lu_that_does_not_fit(monkeypatch):
     monkeypatch.setattr(common, "available_memory", lambda: 8e9)
     t0 = time.perf_counter()
