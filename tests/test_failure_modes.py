@@ -178,6 +178,30 @@ def test_interrupt_handler_restores_the_previous_handler():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_ctrl_c_waits_for_a_commit_on_the_main_thread(tmp_path):
+    """Ctrl-C while the main thread itself is inside the critical section (replacing an
+    --out folder) ends the process only after the commit (issue 26, B2: the handler ran
+    on the thread that held the re-entrant lock and exited mid-commit)."""
+    marker = tmp_path / "committed"
+    code = (
+        "import os, signal, time\n"
+        "from hat_jax.cli import common\n"
+        "from hat_jax.fileio import critical_section\n"
+        "with common.interrupt_handler():\n"
+        "    with critical_section():\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        for _ in range(50):\n"
+        "            time.sleep(0.01)\n"
+        f"        open({str(marker)!r}, 'w').write('done')\n"
+        "    time.sleep(10)\n")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert marker.read_text() == "done"
+    assert time.perf_counter() - t0 < 60  # ended at the interrupt, not after the sleep
+
+
 # ------------------------------------------------------------------- 7. memory
 def test_memory_estimate_matches_measurements():
     """Peak RSS measured with /usr/bin/time -v (hat solve two_country, lu): 0.89, 1.20,

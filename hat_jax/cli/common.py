@@ -438,7 +438,8 @@ def interrupt_handler():
     Python runs a signal handler only when the main thread returns to the interpreter,
     which can take many seconds while XLA compiles (and unwinding a KeyboardInterrupt
     through JAX has crashed the process). So the C-level handler's wakeup byte
-    (signal.set_wakeup_fd) is read by a watcher thread, which takes
+    (signal.set_wakeup_fd) is read by a watcher thread (the Python-level handler does
+    nothing: it runs on the main thread, which may itself hold the lock), which takes
     :func:`hat_jax.fileio.critical_section` (a commit of output files in progress is
     finished), removes unfinished staging files and calls ``os._exit(130)``. Outside the
     main thread (or where signals cannot be set) the context does nothing. The previous
@@ -451,7 +452,11 @@ def interrupt_handler():
     wsock.setblocking(False)
     try:
         old_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
-        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: _exit_interrupted())
+        # The Python-level handler runs on the main thread, which may hold the
+        # (re-entrant) critical section mid-commit: it must not exit there. It does
+        # nothing; the C-level handler's wakeup byte reaches the watcher thread, which
+        # waits for the critical section like any other thread (issue 26, B2).
+        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: None)
     except (ValueError, OSError):  # pragma: no cover - not the main interpreter
         rsock.close()
         wsock.close()
