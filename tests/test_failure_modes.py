@@ -202,6 +202,26 @@ def test_ctrl_c_waits_for_a_commit_on_the_main_thread(tmp_path):
     assert time.perf_counter() - t0 < 60  # ended at the interrupt, not after the sleep
 
 
+def test_resume_refusal_names_the_changed_option(tmp_path):
+    """A resumed sweep with another --Na is refused naming options.economy.Na and both
+    values (issue 26, B7: the text was cut before the difference)."""
+    from hat_jax.report.sweep import prepare_sweep_folder
+
+    econ = {k: None for k in ("gamma", "sigma", "beta", "d", "phi", "amax", "psi_slope")}
+    base = {"format": 1, "fingerprint": "a" * 64, "preset": "ek_baseline", "version": "0",
+            "K": 19, "batch": 4, "n_chunks": 5, "chunk_format": "csv",
+            "options": {"tol": 1e-10, "regime": "global", "ev": [], "start": None,
+                        "economy": dict(econ, Na=30)}}
+    prepare_sweep_folder(tmp_path, base)
+    other = dict(base, fingerprint="b" * 64,
+                 options=dict(base["options"], economy=dict(econ, Na=40)))
+    with pytest.raises(ValueError) as info:
+        prepare_sweep_folder(tmp_path, other)
+    msg = str(info.value)
+    assert "options.economy.Na: folder has 30, this run 40" in msg
+    assert msg.index("options.economy.Na") < msg.index("fingerprint:")
+
+
 # ------------------------------------------------------------------- 7. memory
 def test_memory_estimate_matches_measurements():
     """Peak RSS measured with /usr/bin/time -v (hat solve two_country, lu): 0.89, 1.20,
