@@ -46,6 +46,7 @@ from .diagnostics import (
     warn_if_singular,
 )
 from .distribution import DistributionOptions, DistributionSolution, stationary_distributions
+from .memory import TANGENT_SOLVERS, resolve_tangent_solver
 from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
                         solve_households)
 from .params import (Economy, check_prices, household_options, household_problems,
@@ -79,10 +80,12 @@ class EquilibriumOptions(eqx.Module):
     beta) or "beta" (solve beta at a given R; global regime only); distribution,
     "iterate" (default; forward iteration to dist_tol, implicit derivative by LU or
     GMRES) or "direct" (dense LU per country; see hat_jax.distribution); tangent_solver,
-    "lu" (default: dense LU per country of the household and distribution
+    "lu" (dense LU per country of the household and distribution
     implicit-function systems, factorised once per Jacobian and shared by all
     directions) or "gmres" (matrix-free; for grids too large for (2 Nz Na)^2 doubles
-    per country); hh_stop_rule, the household stop rule ("both", default: c and v stop
+    per country) or "auto" (default: "lu" where its memory estimate fits in what this
+    process may use, else "gmres"; resolved by :meth:`resolved` at the start of every
+    solve, see :mod:`hat_jax.memory`); hh_stop_rule, the household stop rule ("both", default: c and v stop
     changing; "policy": c alone, the original code's rule; see
     :class:`~hat_jax.HouseholdOptions`); verbose, one line per Newton iteration on stderr (printed from Python
     by :func:`solve_equilibrium`; inside :func:`solve_equilibrium_jit` a host callback).
@@ -113,7 +116,7 @@ class EquilibriumOptions(eqx.Module):
     dist_tol: float = eqx.field(default=1e-12, converter=as_float)
     dist_max_iter: int = eqx.field(default=100_000, converter=as_int)
     trade_tol: float = eqx.field(default=1e-4, converter=as_float)
-    tangent_solver: str = eqx.field(static=True, default="lu")
+    tangent_solver: str = eqx.field(static=True, default="auto")
     verbose: bool = eqx.field(static=True, default=False)
     hh_stop_rule: str = eqx.field(static=True, default="both")
 
@@ -125,8 +128,8 @@ class EquilibriumOptions(eqx.Module):
         if self.regime == "autarky" and self.unknown == "beta":
             raise ValueError("unknown='beta' needs one world bond market (regime='global'); "
                              "under financial autarky solve R_i at a given beta")
-        if self.tangent_solver not in ("lu", "gmres"):
-            raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
+        if self.tangent_solver not in TANGENT_SOLVERS:
+            raise ValueError(f"tangent_solver must be one of {TANGENT_SOLVERS}, got "
                              f"tangent_solver={self.tangent_solver!r}")
         if self.hh_stop_rule not in STOP_RULES:
             raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
@@ -138,17 +141,24 @@ class EquilibriumOptions(eqx.Module):
                             at_least_one=("max_iter", "hh_max_iter", "dist_max_iter"),
                             unit_interval=("jacobian_reuse",))
 
+    def resolved(self, economy: Economy) -> "EquilibriumOptions":
+        """These options with ``tangent_solver="auto"`` resolved for ``economy`` (see
+        :func:`hat_jax.memory.resolve_tangent_solver`); unchanged otherwise."""
+        if self.tangent_solver != "auto":
+            return self
+        return self.replace(tangent_solver=resolve_tangent_solver(economy, "auto"))
+
     def household_options(self, economy: Economy) -> HouseholdOptions:
         """The household settings these options imply for ``economy``."""
         return household_options(economy, tol=self.hh_tol, max_iter=self.hh_max_iter,
-                                 tangent_solver=self.tangent_solver,
+                                 tangent_solver=self.resolved(economy).tangent_solver,
                                  stop_rule=self.hh_stop_rule)
 
-    def distribution_options(self) -> DistributionOptions:
-        """The stationary-distribution settings these options imply."""
+    def distribution_options(self, economy: Economy) -> DistributionOptions:
+        """The stationary-distribution settings these options imply for ``economy``."""
         return DistributionOptions(method=self.distribution, tol=self.dist_tol,
                                    max_iter=self.dist_max_iter,
-                                   tangent_solver=self.tangent_solver)
+                                   tangent_solver=self.resolved(economy).tangent_solver)
 
     def replace(self, **changes) -> "EquilibriumOptions":
         """A copy with some fields changed (validated)."""
@@ -219,11 +229,12 @@ def solve_world(economy: Economy, W, R, beta, hh_state0=None,
     opts = EquilibriumOptions() if opts is None else opts
     if overrides:
         opts = opts.replace(**overrides)
+    opts = opts.resolved(economy)
     problems = household_problems(economy, W, R, beta, T)
     hh = solve_households(problems, opts.household_options(economy), state0=hh_state0,
                           throw=False)
     dist = stationary_distributions(hh.pi, hh.lottery_lo, hh.lottery_w, problems.P,
-                                    opts.distribution_options(), throw=False)
+                                    opts.distribution_options(economy), throw=False)
     agg = aggregate(hh, dist.lam, problems, economy.L, economy.Na, economy.tariffs)
     return World(problems, hh, dist, agg)
 
@@ -386,6 +397,7 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     # d under jit is checked in the program: a runtime error with throw=True; with
     # throw=False (no host callback, so the program stays in the persistent cache) bad
     # costs make the result unconverged with an infinite residual
+    opts = opts.resolved(economy)
     costs_ok = None if throw else traced_costs_ok(economy)
     economy = traced_cost_check(economy) if throw else economy
     x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0, T0)
@@ -469,7 +481,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     iterations. For derivatives, call :func:`solve_equilibrium_jit` under jax.jvp / grad
     / jacfwd.
     """
-    opts = EquilibriumOptions() if opts is None else opts
+    opts = (EquilibriumOptions() if opts is None else opts).resolved(economy)
     verbose = opts.verbose
     opts = opts.replace(verbose=False)  # printing happens here, not in the programs
     W0, R0, beta0 = default_guess(economy, opts, W0, R0, beta0)

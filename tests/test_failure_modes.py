@@ -178,6 +178,50 @@ def test_interrupt_handler_restores_the_previous_handler():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_ctrl_c_waits_for_a_commit_on_the_main_thread(tmp_path):
+    """Ctrl-C while the main thread itself is inside the critical section (replacing an
+    --out folder) ends the process only after the commit (issue 26, B2: the handler ran
+    on the thread that held the re-entrant lock and exited mid-commit)."""
+    marker = tmp_path / "committed"
+    code = (
+        "import os, signal, time\n"
+        "from hat_jax.cli import common\n"
+        "from hat_jax.fileio import critical_section\n"
+        "with common.interrupt_handler():\n"
+        "    with critical_section():\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        for _ in range(50):\n"
+        "            time.sleep(0.01)\n"
+        f"        open({str(marker)!r}, 'w').write('done')\n"
+        "    time.sleep(10)\n")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert marker.read_text() == "done"
+    assert time.perf_counter() - t0 < 60  # ended at the interrupt, not after the sleep
+
+
+def test_resume_refusal_names_the_changed_option(tmp_path):
+    """A resumed sweep with another --Na is refused naming options.economy.Na and both
+    values (issue 26, B7: the text was cut before the difference)."""
+    from hat_jax.report.sweep import prepare_sweep_folder
+
+    econ = {k: None for k in ("gamma", "sigma", "beta", "d", "phi", "amax", "psi_slope")}
+    base = {"format": 1, "fingerprint": "a" * 64, "preset": "ek_baseline", "version": "0",
+            "K": 19, "batch": 4, "n_chunks": 5, "chunk_format": "csv",
+            "options": {"tol": 1e-10, "regime": "global", "ev": [], "start": None,
+                        "economy": dict(econ, Na=30)}}
+    prepare_sweep_folder(tmp_path, base)
+    other = dict(base, fingerprint="b" * 64,
+                 options=dict(base["options"], economy=dict(econ, Na=40)))
+    with pytest.raises(ValueError) as info:
+        prepare_sweep_folder(tmp_path, other)
+    msg = str(info.value)
+    assert "options.economy.Na: folder has 30, this run 40" in msg
+    assert msg.index("options.economy.Na") < msg.index("fingerprint:")
+
+
 # ------------------------------------------------------------------- 7. memory
 def test_memory_estimate_matches_measurements():
     """Peak RSS measured with /usr/bin/time -v (hat solve two_country, lu): 0.89, 1.20,
@@ -202,6 +246,40 @@ def test_tangent_solver_choice():
     with pytest.raises(ValueError, match=r"--tangent-solver lu: .*2\.5 GB.*--tangent-solver "
                        "gmres"):
         common.choose_tangent_solver(econ, "lu", available=2e9)
+
+
+def test_library_resolves_auto(recwarn):
+    """tangent_solver="auto" (the default) is resolved inside the library: "lu" where it
+    fits, else "gmres" with a TangentSolverNote; "lu" that does not fit is refused."""
+    from hat_jax.memory import TangentSolverNote, resolve_tangent_solver
+
+    econ = hat_jax.two_country(Na=400)
+    assert hat_jax.EquilibriumOptions().tangent_solver == "auto"
+    assert resolve_tangent_solver(econ, "auto", available=10e9) == "lu"
+    with pytest.warns(TangentSolverNote, match=r"needs about 2\.5 GB.*tangent_solver='gmres'"):
+        assert resolve_tangent_solver(econ, "auto", available=2e9) == "gmres"
+    with pytest.raises(ValueError, match=r"tangent_solver='lu': .*2\.5 GB"):
+        resolve_tangent_solver(econ, "lu", available=2e9)
+    with pytest.raises(ValueError, match=r"tangent_solver must be one of .* got "
+                       r"tangent_solver='cholesky'"):
+        hat_jax.EquilibriumOptions(tangent_solver="cholesky")
+    small = hat_jax.two_country(Na=20)
+    assert hat_jax.EquilibriumOptions().resolved(small).tangent_solver == "lu"
+    assert hat_jax.EquilibriumOptions().household_options(small).tangent_solver == "lu"
+
+
+def test_available_memory_reads_the_process_limit():
+    """A process under RLIMIT_AS (ulimit -v) sees that limit, not the machine's free
+    memory (issue 26, B5: --Na 1000 died with RESOURCE_EXHAUSTED under a 10 GiB limit)."""
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (10 * 2**30, "
+            "resource.RLIM_INFINITY)); from hat_jax.memory import available_memory; "
+            "import hat_jax; from hat_jax.memory import resolve_tangent_solver; "
+            "import warnings; warnings.simplefilter('ignore'); "
+            "print(available_memory() / 2**30, resolve_tangent_solver("
+            "hat_jax.two_country(Na=1000), 'auto'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert 0 < float(out[0]) < 10 and out[1] == "gmres"
 
 
 def test_cli_refuses_lu_that_does_not_fit(monkeypatch):

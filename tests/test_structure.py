@@ -12,7 +12,7 @@ PKG = ROOT / "hat_jax"
 
 # Layers of the data flow, lowest first; a module may import its own layer or lower ones.
 LAYERS = [
-    {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson", "tariffs"},
+    {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson", "tariffs", "memory"},
     {"household"},
     {"params", "distribution", "aggregates"},
     {"unknowns", "_newton", "diagnostics", "equilibrium", "batched"},

@@ -168,6 +168,8 @@ def _cli(argv):
     (["counterfactual", "two_country", "--uniform-tariff", "Mars", "0.1"], "Mars"),
     (["tariff", "two_country", "--grid", "1"], "--grid must be 0 or at least 2"),
     (["tariff", "two_country", "--coarse", "1"], "coarse must be 0 (no coarse stage) or"),
+    # issue 26 B8: 2 passed the range check and failed later with "Na must be >= 3"
+    (["tariff", "two_country", "--coarse", "2"], "asset grid points from 3 to Na - 1"),
 ])
 def test_cli_bad_tariff_input(argv, message):
     rc, err = _cli(argv + ["--Na", str(NA_TEST)])

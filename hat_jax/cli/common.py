@@ -30,6 +30,8 @@ from hat_jax.equilibrium import (
     check_equilibrium,
     solve_equilibrium,
 )
+from hat_jax.memory import (TangentSolverNote, available_memory, memory_estimate,
+                            resolve_tangent_solver)
 from hat_jax.params import Economy
 from hat_jax.presets import solve_defaults
 from hat_jax.report.files import json_text
@@ -106,12 +108,13 @@ def _add_equilibrium_group(s: argparse.ArgumentParser) -> None:
     e.add_argument("--distribution", choices=("direct", "iterate"), default="iterate",
                    help="stationary distribution by forward iteration (default; the "
                    "reference method) or a direct dense linear solve")
-    e.add_argument("--tangent-solver", dest="tangent_solver", choices=("lu", "gmres"),
+    e.add_argument("--tangent-solver", dest="tangent_solver", choices=("auto", "lu", "gmres"),
                    default=None,
                    help="linear solver of the implicit-function systems behind the "
                    "Jacobian: lu (dense LU per country, fastest; memory grows as "
-                   "(2 Nz Na)^2) or gmres (matrix-free, for large grids). Default: lu, "
-                   "or gmres with a note when lu would not fit in the available memory")
+                   "(2 Nz Na)^2) or gmres (matrix-free, for large grids). Default: auto, "
+                   "lu or gmres with a note when lu would not fit in the memory this "
+                   "process may use (free memory, cgroup and ulimit -v limits)")
 
 
 def add_economy_arguments(s: argparse.ArgumentParser) -> None:
@@ -258,7 +261,7 @@ def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
     return EquilibriumOptions(
         regime=args.regime, unknown=args.unknown, tol=args.tol, hh_tol=args.hh_tol,
         max_iter=args.max_iter, distribution=args.distribution, verbose=not args.quiet,
-        tangent_solver=getattr(args, "tangent_solver", None) or "lu",
+        tangent_solver=getattr(args, "tangent_solver", None) or "auto",
     )
 
 
@@ -321,76 +324,31 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
 
 
 # ------------------------------------------------------------------------------ memory
-#: Peak resident memory of a solve, measured with /usr/bin/time -v (hat solve two_country,
-#: tangent_solver lu, CPU): Na = 100, 200, 400 -> 0.89, 1.20, 2.52 GB, i.e. about 0.76 GB
-#: (the runtime and the compiler) plus 3.45 dense (2 Nz Na)^2 float64 matrices (the
-#: household tangent matrix, I - K, its LU, the distribution's (Nz Na)^2 matrices and
-#: the Jacobian columns; countries are factorised one after another, so N hardly
-#: matters). GMRES needs no dense matrix: 4.7 GB measured at Na = 2000 (issue 17), i.e.
-#: the base plus about 6000 state vectors per country.
-MEMORY_BASE_BYTES = 0.76e9
-MEMORY_LU_MATRICES = 3.45
-MEMORY_GMRES_VECTORS = 6000
-
-
-def memory_estimate(economy: Economy, tangent_solver: str = "lu") -> float:
-    """Estimated peak memory (bytes) of solving ``economy``'s equilibrium on the CPU with
-    ``tangent_solver`` ("lu": dominated by dense (2 Nz Na)^2 float64 matrices;
-    "gmres": linear in Na)."""
-    n = 2 * economy.Nz * economy.Na  # household state size of one country
-    if tangent_solver == "lu":
-        return MEMORY_BASE_BYTES + MEMORY_LU_MATRICES * 8.0 * n * n
-    return MEMORY_BASE_BYTES + MEMORY_GMRES_VECTORS * 8.0 * n * economy.N
-
-
-def available_memory() -> float | None:
-    """Memory this process can still use (bytes): the smaller of MemAvailable
-    (/proc/meminfo) and what a cgroup limit leaves; None where neither is known."""
-    found = []
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    found.append(float(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                          "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            with open(limit) as f:
-                lim = f.read().strip()
-            with open(usage) as f:
-                used = float(f.read().strip())
-            if lim != "max" and float(lim) < 2**60:
-                found.append(float(lim) - used)
-        except (OSError, ValueError):
-            continue
-    return min(found) if found else None
-
-
 def choose_tangent_solver(economy: Economy, requested: str | None, quiet: bool = False,
                           available: float | None = None) -> str:
-    """The tangent solver for a solve of ``economy``: ``requested`` ("lu" or "gmres") if
-    given, else "lu" when its :func:`memory_estimate` fits in ``available`` bytes
-    (default :func:`available_memory`), else "gmres" with a note on stderr. Raises
-    ValueError, before anything is compiled, when "lu" was requested and does not fit."""
+    """The command line's face of :func:`hat_jax.memory.resolve_tangent_solver`: the
+    option named as the flag (``--tangent-solver``), the note on stderr. ``requested``
+    None means "auto"; ``available`` defaults to :func:`available_memory`."""
     available = available_memory() if available is None else available
-    if requested == "gmres" or available is None:
-        return requested or "lu"
-    need = memory_estimate(economy, "lu")
-    if need <= 0.9 * available:
-        return "lu"
-    what = (f"the dense tangent solver (lu) needs about {need / 1e9:.1f} GB at Na={economy.Na}"
-            f" (Nz={economy.Nz}), more than the {available / 1e9:.1f} GB available")
-    if requested == "lu":
-        raise ValueError(f"--tangent-solver lu: {what}; use --tangent-solver gmres "
-                         f"(matrix-free, about "
-                         f"{memory_estimate(economy, 'gmres') / 1e9:.1f} GB) or a smaller --Na")
-    if not quiet:
-        err(f"note: {what}; using --tangent-solver gmres (matrix-free, slower per "
-            "Jacobian)")
-    return "gmres"
+    flag = {"tangent_solver='lu'": "--tangent-solver lu",
+            "tangent_solver='gmres'": "--tangent-solver gmres", "smaller Na": "smaller --Na"}
+
+    def as_flags(text: str) -> str:
+        for lib, cli in flag.items():
+            text = text.replace(lib, cli)
+        return text
+
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", TangentSolverNote)
+        try:
+            choice = resolve_tangent_solver(economy, requested or "auto",
+                                            available=available)
+        except ValueError as exc:
+            raise ValueError(as_flags(str(exc))) from None
+    for note in notes:
+        if issubclass(note.category, TangentSolverNote) and not quiet:
+            err(f"note: {as_flags(str(note.message))}")
+    return choice
 
 
 def default_country(economy, given, fallback) -> int:
@@ -480,7 +438,8 @@ def interrupt_handler():
     Python runs a signal handler only when the main thread returns to the interpreter,
     which can take many seconds while XLA compiles (and unwinding a KeyboardInterrupt
     through JAX has crashed the process). So the C-level handler's wakeup byte
-    (signal.set_wakeup_fd) is read by a watcher thread, which takes
+    (signal.set_wakeup_fd) is read by a watcher thread (the Python-level handler does
+    nothing: it runs on the main thread, which may itself hold the lock), which takes
     :func:`hat_jax.fileio.critical_section` (a commit of output files in progress is
     finished), removes unfinished staging files and calls ``os._exit(130)``. Outside the
     main thread (or where signals cannot be set) the context does nothing. The previous
@@ -493,7 +452,11 @@ def interrupt_handler():
     wsock.setblocking(False)
     try:
         old_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
-        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: _exit_interrupted())
+        # The Python-level handler runs on the main thread, which may hold the
+        # (re-entrant) critical section mid-commit: it must not exit there. It does
+        # nothing; the C-level handler's wakeup byte reaches the watcher thread, which
+        # waits for the critical section like any other thread (issue 26, B2).
+        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: None)
     except (ValueError, OSError):  # pragma: no cover - not the main interpreter
         rsock.close()
         wsock.close()

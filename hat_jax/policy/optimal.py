@@ -352,9 +352,10 @@ def _coarse_na(econ, coarse, start) -> int:
     if coarse is None:
         return COARSE_NA if start is None and econ.Na >= 3 * COARSE_NA else 0
     if isinstance(coarse, bool) or not isinstance(coarse, (int, np.integer)) or coarse < 0 \
-            or 0 < coarse < 2 or coarse >= econ.Na:
+            or 0 < coarse < 3 or coarse >= econ.Na:
+        # an asset grid has at least 3 points (hat_jax.params): the coarse one too
         raise ValueError(f"coarse must be 0 (no coarse stage) or a number of asset grid points "
-                         f"from 2 to Na - 1 = {econ.Na - 1}, got coarse={coarse!r}")
+                         f"from 3 to Na - 1 = {econ.Na - 1}, got coarse={coarse!r}")
     if coarse and start is not None:
         raise ValueError("coarse: a coarse stage chooses the start; pass start or coarse, "
                          f"not both (got start={start!r}, coarse={coarse!r})")

@@ -70,6 +70,21 @@ def _read_manifest(out: Path) -> dict | None:
         raise ValueError(f"{p}: not a readable sweep manifest ({exc})") from None
 
 
+def _differences(a, b, path: str) -> list[tuple[str, object, object]]:
+    """The leaves where two manifest values differ, as (dotted path, a, b): a changed
+    ``--Na`` is named as ``economy.Na``, not hidden in a cut-off dump of the economy."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in list(a) + [k for k in b if k not in a]:
+            if a.get(k) != b.get(k):
+                out += _differences(a.get(k), b.get(k), f"{path}.{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) if x != y
+                for d in _differences(x, y, f"{path}[{i}]")][:5]
+    return [(path, a, b)]
+
+
 def prepare_sweep_folder(out, manifest: dict) -> None:
     """Create ``out`` with ``manifest`` (atomically), or check that the manifest already
     there describes the same sweep (ValueError naming the keys that differ)."""
@@ -82,10 +97,14 @@ def prepare_sweep_folder(out, manifest: dict) -> None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out / SWEEP_MANIFEST, (json_text(manifest) + "\n").encode())
         return
-    diff = [k for k in _IDENTITY if old.get(k) != manifest.get(k)]
+    # the fingerprint (a hash of the scenario set) last: it follows from what is named
+    diff = sorted((k for k in _IDENTITY if old.get(k) != manifest.get(k)),
+                  key=lambda k: k == "fingerprint")
     if diff:
-        detail = "; ".join(f"{k}: folder has {json.dumps(old.get(k))[:120]}, this run "
-                           f"{json.dumps(manifest.get(k))[:120]}" for k in diff)
+        detail = "; ".join(f"{path}: folder has {json.dumps(a)[:120]}, this run "
+                           f"{json.dumps(b)[:120]}"
+                           for k in diff for path, a, b in _differences(old.get(k),
+                                                                        manifest.get(k), k))
         raise ValueError(f"{out} holds a different sweep ({SWEEP_MANIFEST} differs in "
                          f"{', '.join(diff)}): {detail}. Use another --out folder, or remove "
                          "this one to start over")

@@ -92,9 +92,8 @@ def _pe_outputs(econ, W, R, beta, T, y_i, log_d, i, opts):
     T (model.md s.14: part of every household's income) with costs exp(log_d)."""
     e = econ.replace(d=jnp.exp(log_d))
     prob = jax.tree_util.tree_map(lambda x: x[i], household_problems(e, W, R, beta, T))
-    hopts = household_options(econ, tol=opts.hh_tol, max_iter=opts.hh_max_iter,
-                              tangent_solver=opts.tangent_solver,
-                              stop_rule=opts.hh_stop_rule)
+    opts = opts.resolved(econ)
+    hopts = opts.household_options(econ)
     sol = solve_household(prob, hopts, state0=y_i, throw=False)
     dist = stationary_distribution(sol.pi, sol.lottery_lo, sol.lottery_w, prob.P,
                                    method="iterate", tol=opts.dist_tol, throw=False,

@@ -1,0 +1,125 @@
+"""The memory model of a solve: which tangent solver fits this machine.
+
+The household and distribution implicit-function systems are solved either with dense
+LU factors per country ("lu": fast, (2 Nz Na)^2 float64 numbers per matrix) or
+matrix-free with GMRES ("gmres": linear in Na). ``tangent_solver="auto"`` (the default
+of :class:`~hat_jax.EquilibriumOptions`) picks "lu" when its estimated peak fits in the
+memory this process may still use, else "gmres" with a :class:`TangentSolverNote`.
+"""
+
+from __future__ import annotations
+
+import resource
+import warnings
+
+__all__ = ["TANGENT_SOLVERS", "TangentSolverNote", "available_memory", "memory_estimate",
+           "resolve_tangent_solver"]
+
+#: the accepted values of ``tangent_solver``
+TANGENT_SOLVERS = ("auto", "lu", "gmres")
+
+#: Peak resident memory of a solve, measured with /usr/bin/time -v (hat solve two_country,
+#: tangent_solver lu, CPU): Na = 100, 200, 400 -> 0.89, 1.20, 2.52 GB, i.e. about 0.76 GB
+#: (the runtime and the compiler) plus 3.45 dense (2 Nz Na)^2 float64 matrices (the
+#: household tangent matrix, I - K, its LU, the distribution's (Nz Na)^2 matrices and
+#: the Jacobian columns; countries are factorised one after another, so N hardly
+#: matters). GMRES needs no dense matrix: 4.7 GB measured at Na = 2000 (issue 17), i.e.
+#: the base plus about 6000 state vectors per country.
+MEMORY_BASE_BYTES = 0.76e9
+MEMORY_LU_MATRICES = 3.45
+MEMORY_GMRES_VECTORS = 6000
+
+
+class TangentSolverNote(UserWarning):
+    """``tangent_solver="auto"`` chose the matrix-free solver: "lu" would not fit."""
+
+
+def memory_estimate(economy, tangent_solver: str = "lu") -> float:
+    """Estimated peak memory (bytes) of solving ``economy``'s equilibrium on the CPU:
+    base + 3.45 * 8 (2 Nz Na)^2 with "lu", base + 6000 * 8 (2 Nz Na) N with "gmres"."""
+    n = 2 * economy.Nz * economy.Na  # household state size of one country
+    if tangent_solver == "lu":
+        return MEMORY_BASE_BYTES + MEMORY_LU_MATRICES * 8.0 * n * n
+    return MEMORY_BASE_BYTES + MEMORY_GMRES_VECTORS * 8.0 * n * economy.N
+
+
+def _meminfo_available() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_left() -> list[float]:
+    left = []
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                          "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit) as f:
+                lim = f.read().strip()
+            with open(usage) as f:
+                used = float(f.read().strip())
+            if lim != "max" and float(lim) < 2**60:
+                left.append(float(lim) - used)
+        except (OSError, ValueError):
+            continue
+    return left
+
+
+def _address_space_left() -> float | None:
+    """What the process's own RLIMIT_AS (``ulimit -v``) leaves of its address space."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return float(soft) - float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return float(soft)
+
+
+def available_memory() -> float | None:
+    """Memory this process can still use (bytes): the smallest of MemAvailable
+    (/proc/meminfo), what a cgroup limit leaves and what the process's address-space
+    limit (RLIMIT_AS) leaves; None where none is known."""
+    found = [v for v in (_meminfo_available(), _address_space_left()) if v is not None]
+    found += _cgroup_left()
+    return min(found) if found else None
+
+
+def resolve_tangent_solver(economy, requested: str = "auto",
+                           available: float | None = None) -> str:
+    """The tangent solver for a solve of ``economy``: ``requested`` ("lu" or "gmres")
+    as given, or for "auto" "lu" when its :func:`memory_estimate` is at most 90% of
+    ``available`` bytes (default :func:`available_memory`; "lu" when unknown), else
+    "gmres" with a :class:`TangentSolverNote`. Raises ValueError, before anything is
+    compiled, when "lu" was requested and does not fit."""
+    if requested not in TANGENT_SOLVERS:
+        raise ValueError(f"tangent_solver must be one of {TANGENT_SOLVERS}, got "
+                         f"tangent_solver={requested!r}")
+    if requested == "gmres":
+        return "gmres"
+    available = available_memory() if available is None else available
+    if available is None:
+        return "lu"
+    need = memory_estimate(economy, "lu")
+    if need <= 0.9 * available:
+        return "lu"
+    what = (f"the dense tangent solver (lu) needs about {need / 1e9:.1f} GB at "
+            f"Na={economy.Na} (Nz={economy.Nz}), more than the {available / 1e9:.1f} GB "
+            "this process can use")
+    if requested == "lu":
+        raise ValueError(f"tangent_solver='lu': {what}; use tangent_solver='gmres' "
+                         f"(matrix-free, about {memory_estimate(economy, 'gmres') / 1e9:.1f}"
+                         " GB) or a smaller Na")
+    warnings.warn(f"{what}; using tangent_solver='gmres' (matrix-free, slower per "
+                  "Jacobian)", TangentSolverNote, stacklevel=3)
+    return "gmres"
