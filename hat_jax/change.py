@@ -327,8 +327,8 @@ class Change(eqx.Module):
                        what: str = "uniform tariff") -> "Change":
         """Importer ``country`` levies ``rate`` on every partner (``base``: the other
         rows, default free trade; :func:`hat_jax.tariffs.uniform_tariffs`)."""
-        i = country_index(economy, country)
         rate = _check_rate(rate, what)
+        i = country_index(economy, country)
         info = {"kind": "uniform_tariff", "country": economy.countries[i], "tariff": rate}
         return cls({"tariffs": uniform_tariffs(economy.N, i, rate, base)},
                    f"tariff_{economy.countries[i]}", NOTES["uniform_tariff"](info), info)

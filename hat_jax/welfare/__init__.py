@@ -27,7 +27,7 @@ One module per concern, every public name re-exported here
 
 from .costs import (CostsBelowOneWarning, bilateral_cut, check_costs, costs_below_one,
                     country_index, global_cut, pair_direction, scale_costs, unilateral_cut)
-from .counterfactual import (Counterfactual, counterfactual, counterfactual_options,
+from .counterfactual import (Counterfactual, as_change, counterfactual, counterfactual_options,
                              country_problem, country_state, financial_regime,
                              fixed_beta_economy)
 from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
@@ -48,7 +48,7 @@ __all__ = [
     "scale_costs", "unilateral_cut",
     "global_cut", "bilateral_cut", "pair_direction",
     # counterfactual
-    "Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
+    "Counterfactual", "counterfactual", "as_change", "counterfactual_options", "fixed_beta_economy",
     "financial_regime", "country_problem", "country_state",
     # equivalent variation
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
