@@ -242,14 +242,16 @@ class Change(eqx.Module):
                 raise ValueError(f"Change {self.label!r}: {name} must have shape {want}, "
                                  f"got shape {np.shape(v)}")
 
-    def apply(self, economy: Economy) -> Economy:
+    def apply(self, economy: Economy, where: str | None = None) -> Economy:
         """``economy`` with this change's values (validated like any economy when the
-        values are concrete: a bad value raises ValueError naming the field and value)."""
+        values are concrete: a bad value raises ValueError naming the field and value,
+        after ``where``, default ``Change '<label>'``)."""
         self.check(economy)
         try:
             return economy.replace(**self.values)
         except ValueError as exc:
-            raise ValueError(f"Change {self.label!r}: {exc}") from None
+            where = f"Change {self.label!r}" if where is None else where
+            raise ValueError(f"{where}: {exc}") from None
 
     # ------------------------------------------------------------------ trade costs
     @classmethod
