@@ -171,6 +171,16 @@ def experiment_record(change: Change, economy, floor_costs: bool = True):
     return record, (None if who is None else wf.country_index(economy, who))
 
 
+def _check_ev_country(change: Change, economy, i: int) -> None:
+    """The EV of country i needs its asset grid and preferences unchanged: refuse (before
+    solving) a change of A_i under the reference country scaling."""
+    A = change.values.get("A")
+    if A is not None and economy.scale_by_tfp and float(A[i]) != float(economy.A[i]):
+        raise ValueError(f"--country {economy.countries[i]}: its TFP changes, which scales "
+                         "its asset grid and preferences (the reference country scaling), "
+                         "so its EV is not defined; choose another --country")
+
+
 def _check(args) -> None:
     if not (np.isfinite(args.theta) and args.theta > 0):
         raise ValueError(f"--theta must be > 0, got {args.theta!r}")
@@ -198,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     i = default_country(setup.economy, args.country, fallback)
+    _check_ev_country(change, setup.economy, i)
     base = solve_baseline(args, setup)
     eq = base.eq
     timings = {"baseline_s": base.timings.get("compile_s", 0.0) + base.timings.get("run_s", 0.0)}
