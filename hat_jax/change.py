@@ -65,6 +65,7 @@ NOTES: dict[str, Callable[[dict], str]] = {
                             "every partner",
     "country": lambda e: f"{e['field']} of {e['country']} set to {e['value']:g}",
     "population": lambda e: f"population L of {e['country']} scaled by {e['factor']:g}",
+    "tfp": lambda e: f"TFP A of {e['country']} scaled by {e['factor']:g}",
 }
 
 
@@ -369,6 +370,17 @@ class Change(eqx.Module):
         L[k] *= factor
         info = {"kind": "population", "country": economy.countries[k], "factor": factor}
         return cls({"L": L}, f"L_{economy.countries[k]}", NOTES["population"](info), info)
+
+    @classmethod
+    def tfp(cls, economy: Economy, country, factor: float) -> "Change":
+        """A'_k = factor A_k for country k (factor > 0); with the reference country
+        scaling (``scale_by_tfp``) k's asset grid and income scale with A_k."""
+        factor = _positive(factor, "TFP factor")
+        k = country_index(economy, country)
+        A = np.asarray(economy.A, np.float64).copy()
+        A[k] *= factor
+        info = {"kind": "tfp", "country": economy.countries[k], "factor": factor}
+        return cls({"A": A}, f"A_{economy.countries[k]}", NOTES["tfp"](info), info)
 
 
 def _positive(x, what: str) -> float:

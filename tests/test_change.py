@@ -101,3 +101,23 @@ def test_bad_builder_inputs_name_the_value(economy):
         Change.tariff_war(economy, -0.1)
     with pytest.raises(ValueError, match=r"'gamma' is not a country-level field"):
         Change.country(economy, "gamma", 0, 2.0)
+
+
+def test_tfp_change_and_cli(economy):
+    import contextlib
+    import io
+    import json
+
+    from hat_jax import cli
+
+    A = Change.tfp(economy, "home", 1.1).apply(economy).A
+    np.testing.assert_array_equal(A, [1.1 * economy.A[0], economy.A[1]])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        rc = cli.main(["counterfactual", "two_country", "--Na", "20", "--quiet",
+                       "--tfp", "Home", "1.1", "--country", "Foreign", "--json"])
+    r = json.loads(out.getvalue())
+    assert rc == 0 and r["converged"] is True and r["country"] == "Foreign"
+    assert r["experiment"] == {"kind": "tfp", "country": "Home", "factor": 1.1, "clamped": []}
+    assert r["wages_new"][0] > r["wages"][0]  # Home's wage rises with its TFP
+    assert np.isfinite(r["mean_gain_pct"]) and r["ev_converged"] is True

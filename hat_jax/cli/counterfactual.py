@@ -103,6 +103,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="country ISO levies the tariff T (e.g. 0.1) on every partner")
     g.add_argument("--tariff-war", dest="tariff_war", type=float, metavar="T",
                    help="every country levies the tariff T on every partner")
+    g.add_argument("--tfp", nargs=2, metavar=("ISO", "FACTOR"),
+                   help="scale country ISO's TFP A by FACTOR (e.g. 1.1); its asset grid "
+                   "scales with A, so the EV is for another --country")
     w = c.add_argument_group("welfare and output")
     w.add_argument("--country", metavar="ISO",
                    help="country whose households' EV is computed (default: the cutting "
@@ -156,6 +159,8 @@ def experiment_change(args, economy) -> Change:
         return Change.uniform_tariff(economy, iso, rate, what="--uniform-tariff")
     if getattr(args, "tariff_war", None) is not None:
         return Change.tariff_war(economy, args.tariff_war, what="--tariff-war")
+    if getattr(args, "tfp", None) is not None:
+        return Change.tfp(economy, *args.tfp)
     return cost_change(args, economy)
 
 
