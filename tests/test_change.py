@@ -121,3 +121,23 @@ def test_tfp_change_and_cli(economy):
     assert r["experiment"] == {"kind": "tfp", "country": "Home", "factor": 1.1, "clamped": []}
     assert r["wages_new"][0] > r["wages"][0]  # Home's wage rises with its TFP
     assert np.isfinite(r["mean_gain_pct"]) and r["ev_converged"] is True
+
+
+def test_scenarios_and_shock_paths_are_changes(economy):
+    from hat_jax import scenarios as sc
+    from hat_jax import transition as tn
+
+    uni = sc.unilateral_scenarios(economy, 0.1)
+    assert [c.note for c in uni.changes] == ["Home cuts its import costs by 10%",
+                                            "Foreign cuts its import costs by 10%"]
+    same = sc.scenarios_of(economy, [Change.unilateral_cut(economy, c, 0.1)
+                                     for c in economy.countries])
+    assert same.names == uni.names and sc.fingerprint(same) == sc.fingerprint(uni)
+    with pytest.raises(ValueError, match=r"scenario 'bad': L must be positive"):
+        sc.scenarios_of(economy, [Change({"L": [-1.0, 1.0]}, "bad")])
+    c = Change.global_cut(economy, 0.1)
+    new = tn.shock_path(economy, c, 20, announce=3, rho=0.5)
+    old = tn.shock_path(economy, 20, d=c.values["d"], announce=3, rho=0.5)  # deprecated
+    np.testing.assert_array_equal(new.fields["d"], old.fields["d"])
+    with pytest.raises(ValueError, match="either a Change or d= / A= / fields="):
+        tn.shock_path(economy, c, 20, d=c.values["d"])

@@ -1,24 +1,25 @@
-"""``hat counterfactual``: welfare effects of a change in trade costs (model.md s.10).
+"""``hat counterfactual``: welfare effects of a change (model.md s.10, s.14).
 
-    hat counterfactual PRESET (--global-cut C | --unilateral ISO C | --bilateral I J C
-                               | --costs FILE | --tariffs FILE | --uniform-tariff ISO T
-                               | --tariff-war T) [--symmetric] [--floor-costs | --no-floor-costs]
+    hat counterfactual PRESET EXPERIMENT [--symmetric] [--floor-costs | --no-floor-costs]
                       [--country ISO] [--theta T]
                       [--ev-tol TOL] [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
 
-Solves the preset's baseline equilibrium, the equilibrium with the new trade costs (beta
-fixed at the baseline's, wages and R solved, warm-started), the equivalent variation
-lambda_tau(a, z) of every state of ``--country`` and its aggregates, and the ACR
-benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
+EXPERIMENT is exactly one flag (``hat counterfactual --help`` lists them: --global-cut,
+--unilateral, --bilateral, --costs, --tariffs, --uniform-tariff, --tariff-war, --tfp,
+...); each parses into one :class:`~hat_jax.Change` (:func:`experiment_change`), whose
+``info`` is the ``"experiment"`` object of the --json output and whose ``note`` the
+summary prints. Solves the preset's baseline equilibrium, the equilibrium after the
+change (beta fixed at the baseline's, wages and R solved, warm-started), the equivalent
+variation lambda_tau(a, z) of every state of ``--country`` and its aggregates, and the
+ACR benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
 (``--floor-costs``); ``--no-floor-costs`` keeps costs that fall below 1 (the paper's
 convention; a warning lists the pairs) and lets a ``--costs`` file hold them. ``--country``
-defaults to the cutting country (the importer of a bilateral cut), else USA if present,
-else the first country. Tariff experiments (model.md s.14) keep the costs and impose an
-N x N tariff matrix (``--tariffs``, importer rows), one country's uniform rate on every
-partner (``--uniform-tariff``) or the same rate everywhere (``--tariff-war``); the revenue
-is rebated lump sum and the EV scales all income, the rebate included. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some
-state did not converge).
+defaults to the change's country (the importer of a bilateral cut), else USA if present,
+else the first country. Tariff experiments (model.md s.14) keep the costs and impose a
+tariff matrix; the revenue is rebated lump sum and the EV scales all income, the rebate
+included. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some state did not
+converge).
 """
 
 from __future__ import annotations
