@@ -88,8 +88,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Add ``hat counterfactual`` to the ``hat`` command's subparsers."""
     c = sub.add_parser(
         "counterfactual",
-        help="welfare effects of a change in trade costs (EV by household state)",
-        description="Solve a preset's equilibrium and the equilibrium with new trade costs "
+        help="welfare effects of a change: trade costs, tariffs, TFP (EV by household state)",
+        description="Solve a preset's equilibrium and the equilibrium after a change "
         "(beta fixed, wages and R solved), the equivalent variation lambda_tau(a, z) of "
         "every household state of one country, its aggregates (mean, quintiles of "
         "expenditure, share who gain) and the ACR benchmark. Exit codes: 0 done, 1 bad "

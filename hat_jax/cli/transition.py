@@ -118,6 +118,6 @@ def run(args: argparse.Namespace) -> int:
     rc = EXIT_OK if tr.converged and result["ev_converged"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_transition_outputs(args.out, result, plots=args.plots), args.quiet)
-    print_result(args, result, lambda: format_transition(result))
+    print_result(args, result, lambda: format_transition(result, change.note))
     return rc
 
