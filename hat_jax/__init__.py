@@ -84,6 +84,7 @@ from .welfare import (
     welfare_jvp,
     welfare_summary,
 )
+from .change import Change
 from .planner import PlannerSolution, planner_checks, solve_planner
 from . import scenarios
 from .batched import solve_equilibria, stack_economies
@@ -126,4 +127,5 @@ __all__ = [
     "OptimalTariff", "nash_tariffs", "optimal_tariff", "tariff_gradient",
     "Transition", "TransitionOptions", "horizon_elasticities", "solve_transition",
     "transition_welfare",
+    "Change",
 ]

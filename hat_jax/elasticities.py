@@ -42,6 +42,7 @@ import numpy as np
 
 from ._compiled import compiled
 from .aggregates import trade_flows
+from .change import country_index
 from .equilibrium import EquilibriumOptions
 from .household import HouseholdOptions, HouseholdProblem, asset_grid, solve_households
 from .params import Economy, household_problems
@@ -224,24 +225,6 @@ class StateElasticities(eqx.Module):
     constrained: jax.Array
     importer: str = eqx.field(static=True)
     partner: str = eqx.field(static=True)
-
-
-def country_index(countries: Sequence[str], country, what: str = "country") -> int:
-    """Index of ``country`` (a label, matched case-insensitively, or an int index) in
-    ``countries``; ValueError naming ``what`` and listing the labels otherwise."""
-    labels = list(countries)
-    if isinstance(country, (int, np.integer)) and not isinstance(country, bool):
-        if not 0 <= int(country) < len(labels):
-            raise ValueError(f"{what} index {int(country)} out of range: {len(labels)} "
-                             f"countries ({', '.join(labels)})")
-        return int(country)
-    if isinstance(country, str):
-        if country in labels:
-            return labels.index(country)
-        folded = [c.casefold() for c in labels]
-        if country.casefold() in folded:
-            return folded.index(country.casefold())
-    raise ValueError(f"unknown {what} {country!r}: countries are {', '.join(labels)}")
 
 
 def trade_elasticities(equilibrium, importer=None, opts: EquilibriumOptions | None = None, *,

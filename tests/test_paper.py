@@ -16,7 +16,7 @@ import pytest
 import hat_jax
 from hat_jax import cli
 from hat_jax import welfare as wf
-from hat_jax.cli.counterfactual import experiment_costs
+from hat_jax.cli.counterfactual import cost_change, experiment_record
 from hat_jax.household import solve_household, sweep_changes
 from hat_jax.params import household_options
 
@@ -78,20 +78,26 @@ def test_cli_floor_flags():
     e = hat_jax.two_country(Na=20)
     args = p.parse_args(["counterfactual", "two_country", "--global-cut", "0.5"])
     assert args.floor_costs is True
-    d, exp, _ = experiment_costs(args, e)
+    c = cost_change(args, e)
+    exp, _ = experiment_record(c, e, args.floor_costs)
+    d = np.asarray(c.values["d"])
     assert exp["floor_costs"] is True and exp["below_one"] == [] and len(exp["clamped"]) == 2
     assert np.all(d == 1.0)
     args = p.parse_args(["counterfactual", "two_country", "--global-cut", "0.5",
                          "--no-floor-costs"])
     assert args.floor_costs is False
     with pytest.warns(wf.CostsBelowOneWarning):
-        d, exp, _ = experiment_costs(args, e.replace(cost_floor=False))
+        c = cost_change(args, e.replace(cost_floor=False))
+        exp, _ = experiment_record(c, e.replace(cost_floor=False), args.floor_costs)
+        d = np.asarray(c.values["d"])
     assert exp["floor_costs"] is False and exp["clamped"] == []
     assert exp["below_one"] == [("Home", "Foreign"), ("Foreign", "Home")]
     assert d[0, 1] == pytest.approx(0.8725)
     args = p.parse_args(["counterfactual", "two_country", "--unilateral", "Home", "0.1",
                          "--floor-costs"])
-    d, exp, i = experiment_costs(args, e)
+    c = cost_change(args, e)
+    exp, i = experiment_record(c, e, args.floor_costs)
+    d = np.asarray(c.values["d"])
     assert exp["floor_costs"] is True and i == 0 and d[0, 1] == pytest.approx(0.9 * 1.745)
 
 

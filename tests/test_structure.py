@@ -14,7 +14,7 @@ PKG = ROOT / "hat_jax"
 LAYERS = [
     {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson", "tariffs", "memory"},
     {"household"},
-    {"params", "distribution", "aggregates"},
+    {"params", "distribution", "aggregates", "change"},
     {"unknowns", "_newton", "diagnostics", "equilibrium", "batched"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
     {"calibration", "elasticities", "welfare", "planner", "transition"},

@@ -390,16 +390,20 @@ def test_cli_cost_conventions_as_counterfactual():
     --floor-costs (default: scaled costs floored at 1) and --no-floor-costs (the
     paper's convention: costs below 1 kept and listed). Parsing only, nothing solved."""
     from hat_jax.cli import build_parser
-    from hat_jax.cli.counterfactual import experiment_costs
+    from hat_jax.cli.counterfactual import cost_change, experiment_record
 
     econ = hat_jax.two_country(Na=NA_TEST)  # d_HF = d_FH = 1.745: a 60% cut gives 0.698
     argv = ["transition", "two_country", "--global-cut", "0.6"]
     floored = build_parser().parse_args(argv)
-    d, exp, _ = experiment_costs(floored, econ)
+    c = cost_change(floored, econ)
+    exp, _ = experiment_record(c, econ, floored.floor_costs)
+    d = np.asarray(c.values["d"])
     assert floored.floor_costs and np.allclose(np.asarray(d), 1.0)
     assert exp["below_one"] == []
     paper = build_parser().parse_args(argv + ["--no-floor-costs"])
     with pytest.warns(wf.CostsBelowOneWarning):
-        d, exp, _ = experiment_costs(paper, econ.replace(cost_floor=False))
+        c = cost_change(paper, econ.replace(cost_floor=False))
+        exp, _ = experiment_record(c, econ.replace(cost_floor=False), paper.floor_costs)
+        d = np.asarray(c.values["d"])
     assert not paper.floor_costs and np.isclose(float(d[0, 1]), 0.4 * 1.745)
     assert [list(p) for p in exp["below_one"]] == [["Home", "Foreign"], ["Foreign", "Home"]]

@@ -1,24 +1,25 @@
-"""``hat counterfactual``: welfare effects of a change in trade costs (model.md s.10).
+"""``hat counterfactual``: welfare effects of a change (model.md s.10, s.14).
 
-    hat counterfactual PRESET (--global-cut C | --unilateral ISO C | --bilateral I J C
-                               | --costs FILE | --tariffs FILE | --uniform-tariff ISO T
-                               | --tariff-war T) [--symmetric] [--floor-costs | --no-floor-costs]
+    hat counterfactual PRESET EXPERIMENT [--symmetric] [--floor-costs | --no-floor-costs]
                       [--country ISO] [--theta T]
                       [--ev-tol TOL] [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
 
-Solves the preset's baseline equilibrium, the equilibrium with the new trade costs (beta
-fixed at the baseline's, wages and R solved, warm-started), the equivalent variation
-lambda_tau(a, z) of every state of ``--country`` and its aggregates, and the ACR
-benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
+EXPERIMENT is exactly one flag (``hat counterfactual --help`` lists them: --global-cut,
+--unilateral, --bilateral, --costs, --tariffs, --uniform-tariff, --tariff-war, --tfp,
+...); each parses into one :class:`~hat_jax.Change` (:func:`experiment_change`), whose
+``info`` is the ``"experiment"`` object of the --json output and whose ``note`` the
+summary prints. Solves the preset's baseline equilibrium, the equilibrium after the
+change (beta fixed at the baseline's, wages and R solved, warm-started), the equivalent
+variation lambda_tau(a, z) of every state of ``--country`` and its aggregates, and the
+ACR benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
 (``--floor-costs``); ``--no-floor-costs`` keeps costs that fall below 1 (the paper's
 convention; a warning lists the pairs) and lets a ``--costs`` file hold them. ``--country``
-defaults to the cutting country (the importer of a bilateral cut), else USA if present,
-else the first country. Tariff experiments (model.md s.14) keep the costs and impose an
-N x N tariff matrix (``--tariffs``, importer rows), one country's uniform rate on every
-partner (``--uniform-tariff``) or the same rate everywhere (``--tariff-war``); the revenue
-is rebated lump sum and the EV scales all income, the rebate included. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some
-state did not converge).
+defaults to the change's country (the importer of a bilateral cut), else USA if present,
+else the first country. Tariff experiments (model.md s.14) keep the costs and impose a
+tariff matrix; the revenue is rebated lump sum and the EV scales all income, the rebate
+included. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some state did not
+converge).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import warnings
 
 import numpy as np
 
-from hat_jax import tariffs as tf
 from hat_jax import welfare as wf
+from hat_jax.change import Change
 from hat_jax.report.readers import read_cost_matrix
 from hat_jax.report.welfare import (
     counterfactual_summary,
@@ -53,12 +54,13 @@ from .common import (
     wrote,
 )
 
-__all__ = ["add_cost_experiment", "add_parser", "experiment_costs", "experiment_tariffs", "run"]
+__all__ = ["add_cost_experiment", "add_parser", "cost_change", "experiment_change",
+           "experiment_record", "run"]
 
 
 def add_cost_experiment(c: argparse.ArgumentParser):
     """The cost experiment options shared by ``hat counterfactual`` and ``hat
-    transition`` (read by :func:`experiment_costs`): a group "experiment (exactly one)"
+    transition`` (read by :func:`cost_change`): a group "experiment (exactly one)"
     with --global-cut, --unilateral, --bilateral, --costs, and --symmetric,
     --floor-costs / --no-floor-costs. Returns (group, the
     mutually exclusive subgroup) for a command to add its own options."""
@@ -86,8 +88,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Add ``hat counterfactual`` to the ``hat`` command's subparsers."""
     c = sub.add_parser(
         "counterfactual",
-        help="welfare effects of a change in trade costs (EV by household state)",
-        description="Solve a preset's equilibrium and the equilibrium with new trade costs "
+        help="welfare effects of a change: trade costs, tariffs, TFP (EV by household state)",
+        description="Solve a preset's equilibrium and the equilibrium after a change "
         "(beta fixed, wages and R solved), the equivalent variation lambda_tau(a, z) of "
         "every household state of one country, its aggregates (mean, quintiles of "
         "expenditure, share who gain) and the ACR benchmark. Exit codes: 0 done, 1 bad "
@@ -102,6 +104,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="country ISO levies the tariff T (e.g. 0.1) on every partner")
     g.add_argument("--tariff-war", dest="tariff_war", type=float, metavar="T",
                    help="every country levies the tariff T on every partner")
+    g.add_argument("--tfp", nargs=2, metavar=("ISO", "FACTOR"),
+                   help="scale country ISO's TFP A by FACTOR (e.g. 1.1); its asset grid "
+                   "scales with A, so the EV is for another --country")
     w = c.add_argument_group("welfare and output")
     w.add_argument("--country", metavar="ISO",
                    help="country whose households' EV is computed (default: the cutting "
@@ -123,63 +128,63 @@ def _cut(text: str, flag: str) -> float:
         raise ValueError(f"{flag}: the cut must be a number in (0, 1), got {text!r}") from None
 
 
-def experiment_costs(args, economy):
-    """(new cost matrix, description dict, default country index or None) of the
-    experiment given on the command line (ValueError on bad input)."""
+def cost_change(args, economy) -> Change:
+    """The trade-cost :class:`~hat_jax.Change` given on the command line (--global-cut,
+    --unilateral, --bilateral, --costs; ValueError on bad input)."""
     if args.symmetric and args.bilateral is None:
         raise ValueError("--symmetric goes with --bilateral")
     floor_costs = bool(getattr(args, "floor_costs", True))
     floor = 1.0 if floor_costs else None
-    conv = lambda d: {"floor_costs": floor_costs, "below_one": wf.costs_below_one(economy, d)}
     if args.global_cut is not None:
-        d, cl = wf.global_cut(economy, args.global_cut, floor=floor)
-        return d, {"kind": "global", "cut": args.global_cut, "clamped": cl, **conv(d)}, None
+        return Change.global_cut(economy, args.global_cut, floor=floor)
     if args.unilateral is not None:
         iso, c = args.unilateral
-        cut = _cut(c, "--unilateral")
-        d, cl = wf.unilateral_cut(economy, iso, cut, floor=floor)
-        i = wf.country_index(economy, iso)
-        return d, {"kind": "unilateral", "country": economy.countries[i], "cut": cut,
-                   "clamped": cl, **conv(d)}, i
+        return Change.unilateral_cut(economy, iso, _cut(c, "--unilateral"), floor=floor)
     if args.bilateral is not None:
         a, b, c = args.bilateral
-        cut = _cut(c, "--bilateral")
-        d, cl = wf.bilateral_cut(economy, a, b, cut, symmetric=args.symmetric, floor=floor)
-        i, j = wf.country_index(economy, a), wf.country_index(economy, b)
-        return d, {"kind": "bilateral", "importer": economy.countries[i],
-                   "exporter": economy.countries[j], "cut": cut,
-                   "symmetric": bool(args.symmetric), "clamped": cl, **conv(d)}, i
-    d = wf.check_costs(economy, read_cost_matrix(args.costs, economy.countries),
-                       floor=floor_costs)
-    return d, {"kind": "costs", "file": str(args.costs), "clamped": [], **conv(d)}, None
+        return Change.bilateral_cut(economy, a, b, _cut(c, "--bilateral"),
+                                    symmetric=args.symmetric, floor=floor)
+    return Change.costs(economy, read_cost_matrix(args.costs, economy.countries),
+                        floor=floor_costs, source=args.costs)
 
 
-def experiment_tariffs(args, economy):
-    """(tariff matrix or None, description dict, default country index or None) of a
-    tariff experiment on the command line (None: not a tariff experiment)."""
-    N = economy.N
+def experiment_change(args, economy) -> Change:
+    """The :class:`~hat_jax.Change` of ``hat counterfactual``'s experiment flag (exactly
+    one; ValueError on bad input)."""
     if getattr(args, "tariffs", None) is not None:
-        t = tf.validate_tariffs(read_cost_matrix(args.tariffs, economy.countries, "--tariffs"),
-                                N, economy.countries, "--tariffs")
-        return t, {"kind": "tariffs", "file": str(args.tariffs)}, None
+        return Change.tariffs(economy, read_cost_matrix(args.tariffs, economy.countries,
+                                                        "--tariffs"),
+                              source=args.tariffs, what="--tariffs")
     if getattr(args, "uniform_tariff", None) is not None:
         iso, rate = args.uniform_tariff
-        try:
-            rate = float(rate)
-        except ValueError:
-            raise ValueError(f"--uniform-tariff: the tariff must be a number >= 0, got "
-                             f"{rate!r}") from None
-        if not (np.isfinite(rate) and rate >= 0):
-            raise ValueError(f"--uniform-tariff: the tariff must be >= 0, got {rate!r}")
-        i = wf.country_index(economy, iso)
-        return (tf.uniform_tariffs(N, i, rate), {"kind": "uniform_tariff",
-                "country": economy.countries[i], "tariff": rate}, i)
+        return Change.uniform_tariff(economy, iso, rate, what="--uniform-tariff")
     if getattr(args, "tariff_war", None) is not None:
-        rate = args.tariff_war
-        if not (np.isfinite(rate) and rate >= 0):
-            raise ValueError(f"--tariff-war: the tariff must be >= 0, got {rate!r}")
-        return tf.tariff_war(N, rate), {"kind": "tariff_war", "tariff": rate}, None
-    return None, {}, None
+        return Change.tariff_war(economy, args.tariff_war, what="--tariff-war")
+    if getattr(args, "tfp", None) is not None:
+        return Change.tfp(economy, *args.tfp)
+    return cost_change(args, economy)
+
+
+def experiment_record(change: Change, economy, floor_costs: bool = True):
+    """(the ``"experiment"`` object of the --json output, default country index or None):
+    the change's ``info`` plus, for new trade costs, the cost convention (floor_costs)
+    and the pairs below 1; the default country is the change's country (or importer)."""
+    record = change.experiment
+    if "d" in change.values:
+        record.update(floor_costs=bool(floor_costs),
+                      below_one=wf.costs_below_one(economy, change.values["d"]))
+    who = record.get("country", record.get("importer"))
+    return record, (None if who is None else wf.country_index(economy, who))
+
+
+def _check_ev_country(change: Change, economy, i: int) -> None:
+    """The EV of country i needs its asset grid and preferences unchanged: refuse (before
+    solving) a change of A_i under the reference country scaling."""
+    A = change.values.get("A")
+    if A is not None and economy.scale_by_tfp and float(A[i]) != float(economy.A[i]):
+        raise ValueError(f"--country {economy.countries[i]}: its TFP changes, which scales "
+                         "its asset grid and preferences (the reference country scaling), "
+                         "so its EV is not defined; choose another --country")
 
 
 def _check(args) -> None:
@@ -200,11 +205,8 @@ def run(args: argparse.Namespace) -> int:
     setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
     with warnings.catch_warnings(record=True) as caught:  # one line, not a traceback-like
         warnings.simplefilter("always", wf.CostsBelowOneWarning)
-        t_new, experiment, fallback = experiment_tariffs(args, setup.economy)
-        if t_new is None:
-            d_new, experiment, fallback = experiment_costs(args, setup.economy)  # before solving
-        else:
-            d_new = np.asarray(setup.economy.d)
+        change = experiment_change(args, setup.economy)  # before solving
+    experiment, fallback = experiment_record(change, setup.economy, args.floor_costs)
     for w in caught:
         if issubclass(w.category, wf.CostsBelowOneWarning):
             if not args.quiet:
@@ -212,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     i = default_country(setup.economy, args.country, fallback)
+    _check_ev_country(change, setup.economy, i)
     base = solve_baseline(args, setup)
     eq = base.eq
     timings = {"baseline_s": base.timings.get("compile_s", 0.0) + base.timings.get("run_s", 0.0)}
@@ -223,8 +226,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # already said above
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
-        cf = wf.counterfactual(eq, d_new, base.opts, cost_floor=bool(args.floor_costs),
-                               throw=False, tariffs=t_new)
+        cf = wf.counterfactual(eq, change, base.opts, cost_floor=bool(args.floor_costs),
+                               throw=False)
     timings["counterfactual_s"] = time.perf_counter() - t0
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)
@@ -245,5 +248,5 @@ def run(args: argparse.Namespace) -> int:
         rc = EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_counterfactual_outputs(args.out, cf, result, plots=args.plots), args.quiet)
-    print_result(args, result, lambda: format_counterfactual(result))
+    print_result(args, result, lambda: format_counterfactual(result, change.note))
     return rc

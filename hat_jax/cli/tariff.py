@@ -24,6 +24,7 @@ import numpy as np
 
 from hat_jax import policy
 from hat_jax import welfare as wf
+from hat_jax.change import Change
 from hat_jax.tariffs import uniform_tariffs
 from hat_jax.report.policy import format_tariff, tariff_summary, write_tariff_outputs
 
@@ -119,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, objective=objective,
                                 coarse=args.coarse, progress=not args.quiet)
     timings["optimal_s"] = time.perf_counter() - t0
-    cf = wf.counterfactual(eq, None, base.opts, tariffs=opt.tariffs, throw=False)
+    cf = wf.counterfactual(eq, Change.tariffs(eq.economy, opt.tariffs, label="optimal"),
+                           base.opts, throw=False)
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)
         return EXIT_NOT_CONVERGED

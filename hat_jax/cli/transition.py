@@ -30,7 +30,7 @@ from hat_jax.report.transition import (format_transition, transition_summary,
 from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments, add_output_arguments,
                      default_country, err, print_result, report_not_converged,
                      setup_from_args, solve_baseline, wrote)
-from .counterfactual import add_cost_experiment, experiment_costs
+from .counterfactual import add_cost_experiment, cost_change, experiment_record
 
 __all__ = ["add_parser", "run"]
 
@@ -85,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
     _check(args, setup.economy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
-        d_new, experiment, fallback = experiment_costs(args, setup.economy)
+        change = cost_change(args, setup.economy)
+    experiment, fallback = experiment_record(change, setup.economy, args.floor_costs)
     experiment.update(announce=args.announce, temporary=args.temporary)
     i = default_country(setup.economy, args.country, fallback)
-    shock = tn.shock_path(setup.economy, args.T, d=d_new, announce=args.announce,
+    shock = tn.shock_path(setup.economy, change, args.T, announce=args.announce,
                           rho=args.temporary)
     base = solve_baseline(args, setup)
     eq = base.eq
@@ -117,6 +118,6 @@ def run(args: argparse.Namespace) -> int:
     rc = EXIT_OK if tr.converged and result["ev_converged"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_transition_outputs(args.out, result, plots=args.plots), args.quiet)
-    print_result(args, result, lambda: format_transition(result))
+    print_result(args, result, lambda: format_transition(result, change.note))
     return rc
 

@@ -31,11 +31,11 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from ..change import Change
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..household import utility
 from ..params import household_problems
 from ..planner import solve_planner, stationary_income_distribution
-from ..tariffs import uniform_tariffs
 from ..welfare import counterfactual, country_index, utilitarian_welfare
 
 __all__ = ["TariffComparison", "planner_values", "compare_optimum"]
@@ -79,12 +79,11 @@ def compare_optimum(eq: Equilibrium, opt, ra_tariff: float, quintile_gains_pct=N
     free-trade baseline ``eq``; ra_tariff: the RA optimal tariff; quintile_gains_pct:
     the EV by expenditure quintile at the optimum (percent), if known."""
     i = country_index(eq.economy, opt.country)
-    N = eq.economy.N
     W_free = float(utilitarian_welfare(eq)[i])
-    W_opt = float(utilitarian_welfare(counterfactual(eq, None, opts,
-                                                     tariffs=opt.tariffs).new)[i])
+    W_opt = float(utilitarian_welfare(counterfactual(
+        eq, Change.tariffs(eq.economy, opt.tariffs, label="optimal"), opts).new)[i])
     P = float(planner_values(eq)[0][i])
-    ra_eq = counterfactual(eq, None, opts, tariffs=uniform_tariffs(N, i, ra_tariff)).new
+    ra_eq = counterfactual(eq, Change.uniform_tariff(eq.economy, i, ra_tariff), opts).new
     W_ra = float(utilitarian_welfare(ra_eq)[i])
     pct = lambda x: 100.0 * (x - W_free) / abs(W_free)
     rate = float(np.mean(np.delete(np.asarray(opt.rates), i)))

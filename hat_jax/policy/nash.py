@@ -33,6 +33,7 @@ import numpy as np
 
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..results import ConvergenceError
+from ..change import Change
 from ..tariffs import validate_tariffs
 from ..welfare import counterfactual, country_index, utilitarian_welfare
 from .gradient import policy_options, tariff_args, welfare_jacobian
@@ -84,7 +85,8 @@ def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress,
     change, rounds = np.inf, 0
     while rounds < max_rounds and change > tol:
         # the equilibrium at the current profile: every best response starts from it
-        cur = counterfactual(eq, None, policy_options(eq, opts), tariffs=t).new
+        cur = counterfactual(eq, Change({"tariffs": t}, "profile"),
+                             policy_options(eq, opts)).new
         new = t.copy()
         for i in range(N):
             row = np.delete(t[i], i)
@@ -203,7 +205,7 @@ def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
     else:
         t, rounds, change = _best_responses(eq, mode, t, tol, gtol, max_rounds, opts,
                                             progress, objective)
-    cur = counterfactual(eq, None, policy_options(eq, opts), tariffs=t).new
+    cur = counterfactual(eq, Change({"tariffs": t}, "nash"), policy_options(eq, opts)).new
     W, foc = foc_residuals(cur, t, mode, opts=opts)
     if objective == "mean_ev":
         foc = _mean_ev_focs(eq, cur, t, mode, opts)

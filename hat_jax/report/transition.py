@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hat_jax.change import note_of
+
 from .figures import figure_bytes, pyplot
 from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
 
@@ -92,12 +94,14 @@ def path_frame(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def format_transition(result: dict) -> str:
-    """The readable summary of a transition."""
+def format_transition(result: dict, note: str | None = None) -> str:
+    """The readable summary of a transition; ``note``: the shock's sentence (the
+    :class:`~hat_jax.Change`'s note; default: :func:`hat_jax.change.note_of` of the
+    result's ``"experiment"`` object)."""
     c = result["countries"]
     T = result["T"]
-    lines = [f"transition: {result['preset']}, {result['experiment'].get('kind', '')}, "
-             f"T = {T}", f"converged: {result['converged']} (max residual / GDP "
+    note = note_of(result["experiment"]) if note is None else note
+    lines = [f"transition: {result['preset']}, {note}, T = {T}", f"converged: {result['converged']} (max residual / GDP "
              f"{result['residual']:.2e}, {result['iterations']['newton']} quasi-Newton "
              f"iterations, {result['iterations']['jacobians']} Jacobians), terminal gap "
              f"{result['terminal_gap']:.2e}"]

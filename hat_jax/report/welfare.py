@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hat_jax import welfare as wf
+from hat_jax.change import note_of
 
 from .figures import figure_bytes, pyplot
 from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
@@ -194,30 +195,16 @@ def write_counterfactual_outputs(out_dir, cf, result: dict, plots: bool = False)
     return write_files(out_dir, files)
 
 
-def _describe(e: dict) -> str:
-    if e["kind"] == "tariffs":
-        return f"tariffs from {e['file']}"
-    if e["kind"] == "uniform_tariff":
-        return f"{e['country']} levies a tariff of {100 * e['tariff']:g}% on every partner"
-    if e["kind"] == "tariff_war":
-        return f"tariff war: every country levies {100 * e['tariff']:g}% on every partner"
-    if e["kind"] == "global":
-        return f"global cut of {100 * e['cut']:g}% in all international costs"
-    if e["kind"] == "unilateral":
-        return f"{e['country']} cuts its import costs by {100 * e['cut']:g}%"
-    if e["kind"] == "bilateral":
-        return (f"cut of {100 * e['cut']:g}% in d[{e['importer']}, {e['exporter']}]"
-                + (" and the reverse" if e["symmetric"] else ""))
-    return f"trade costs from {e['file']}"
-
-
-def format_counterfactual(result: dict) -> str:
-    """The readable summary printed by ``hat counterfactual`` without --json."""
+def format_counterfactual(result: dict, note: str | None = None) -> str:
+    """The readable summary printed by ``hat counterfactual`` without --json; ``note``:
+    the experiment's sentence (the :class:`~hat_jax.Change`'s note; default: the note of
+    the result's ``"experiment"`` object, :func:`hat_jax.change.note_of`)."""
     e = result["experiment"]
     c = result["country"]
     k = result["countries"].index(c)
     q = result["quintile_gains_pct"]
-    lines = [f"HAT counterfactual: {result['preset']}, {_describe(e)}",
+    lines = [f"HAT counterfactual: {result['preset']}, "
+             f"{note_of(e) if note is None else note}",
              f"converged: {'yes' if result['converged'] else 'NO'}"]
     if e["clamped"]:
         lines.append(f"{len(e['clamped'])} costs floored at d = 1: "

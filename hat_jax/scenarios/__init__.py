@@ -1,7 +1,8 @@
 """Many scenarios at once (batched counterfactuals) and the ``hat sweep`` engine.
 
 - :mod:`~hat_jax.scenarios.spec`: :class:`Scenarios` (names, stacked economies, floored
-  costs) and builders (:func:`cost_scenarios`, :func:`unilateral_scenarios`,
+  costs, the :class:`~hat_jax.Change` of each scenario) and builders
+  (:func:`scenarios_of` any list of Changes, :func:`cost_scenarios`, :func:`unilateral_scenarios`,
   :func:`global_cut_scenarios`, :func:`country_scenarios`, :func:`theta_scenarios`,
   :func:`theta_draws`), :func:`fingerprint`;
 - :mod:`~hat_jax.scenarios.table`: the tidy scenario file (:func:`scenarios_from_table`);
@@ -12,7 +13,7 @@
 from .solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
                     scenario_frame, solve_scenarios)
 from .spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenarios, fingerprint,
-                   global_cut_scenarios, select_scenarios, theta_draws, theta_scenarios,
+                   global_cut_scenarios, scenarios_of, select_scenarios, theta_draws, theta_scenarios,
                    unilateral_scenarios)
 from .table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
                     scenarios_from_table)
@@ -20,7 +21,7 @@ from .table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
 __all__ = [
     "Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
     "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint", "select_scenarios",
-    "concat_scenarios",
+    "concat_scenarios", "scenarios_of",
     "COST_COLUMNS", "COUNTRY_COLUMNS", "read_scenario_table", "scenarios_from_table",
     "ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta", "scenario_frame",
     "FRAME_COLUMNS",

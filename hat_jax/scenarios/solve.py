@@ -30,7 +30,8 @@ from ..params import Economy
 from ..batched import resolve_strategy
 from ..welfare import (counterfactual_options, country_index, equivalent_variations, ev_at,
                        financial_regime, utilitarian_welfare, welfare_summary)
-from .spec import Scenarios, _make, select_scenarios
+from ..change import Change, changes_of
+from .spec import Scenarios, _make, scenarios_of, select_scenarios
 
 __all__ = ["ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta",
            "scenario_frame", "FRAME_COLUMNS"]
@@ -77,36 +78,32 @@ class ScenarioResults(NamedTuple):
         return len(self.names)
 
 
-def as_scenarios(baseline: Equilibrium, scenarios) -> Scenarios:
-    """A :class:`Scenarios` from what :func:`solve_scenarios` accepts: a Scenarios; a
-    stacked Economy; a list of Economies; or a dict of Economy fields -> new levels with
-    a leading scenario axis (``{"d": [K, N, N]}``, ``{"A": [K, N], "L": [K, N]}``)."""
-    if isinstance(scenarios, Scenarios):
-        return scenarios
+def as_scenarios(baseline: Equilibrium, changes) -> Scenarios:
+    """A :class:`Scenarios` from what :func:`solve_scenarios` accepts: a list of
+    :class:`~hat_jax.Change` (applied to the baseline economy; names their labels); a
+    Scenarios; or, older spellings, a stacked Economy, a list of Economies, or a dict of
+    Economy fields -> new levels with a leading scenario axis (``{"d": [K, N, N]}``,
+    ``{"A": [K, N], "L": [K, N]}``; converted to Changes named s0, s1, ...)."""
+    if isinstance(changes, Scenarios):
+        return changes
     base = baseline.economy
-    if isinstance(scenarios, Economy):
-        K = batch_size_of(scenarios)
-        return Scenarios(tuple(f"s{k}" for k in range(K)), scenarios, ((),) * K)
-    if isinstance(scenarios, dict):
-        arrays = {f: np.asarray(v, np.float64) for f, v in scenarios.items()}
-        for f, a in arrays.items():
+    if isinstance(changes, Change):
+        changes = [changes]
+    if isinstance(changes, Economy):
+        K = batch_size_of(changes)
+        return Scenarios(tuple(f"s{k}" for k in range(K)), changes, ((),) * K)
+    if isinstance(changes, dict):
+        for f, v in changes.items():
             if f not in base.__dataclass_fields__:
                 raise ValueError(f"{f!r} is not a field of the Economy")
-            if a.shape[1:] != np.shape(getattr(base, f)):
+            if np.shape(v)[1:] != np.shape(getattr(base, f)):
                 raise ValueError(f"{f} must have shape (K,) + {np.shape(getattr(base, f))}, "
-                                 f"got {a.shape}")
-        Ks = {a.shape[0] for a in arrays.values()}
-        if len(Ks) != 1:
-            raise ValueError(f"every field needs the same number of scenarios, got {sorted(Ks)}")
-        K = Ks.pop()
-        econs = []
-        for k in range(K):
-            try:
-                econs.append(base.replace(**{f: a[k] for f, a in arrays.items()}))
-            except ValueError as exc:
-                raise ValueError(f"scenario s{k}: {exc}") from None
-        return _make([f"s{k}" for k in range(K)], econs)
-    return _make([f"s{k}" for k in range(len(scenarios))], list(scenarios))
+                                 f"got {np.shape(v)}")
+        return scenarios_of(base, changes_of(base, changes))
+    changes = list(changes)
+    if changes and all(isinstance(c, Change) for c in changes):
+        return scenarios_of(base, changes)
+    return _make([f"s{k}" for k in range(len(changes))], changes)
 
 
 def model_theta(baseline: Equilibrium) -> np.ndarray:
@@ -161,14 +158,15 @@ def _ev_block(eq_b, baseline, countries, ok, strategy):
     return out
 
 
-def solve_scenarios(baseline: Equilibrium, scenarios, opts: EquilibriumOptions | None = None,
+def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | None = None,
                     *, batch: int | None = None, devices: int | None = 1, ev=(),
                     theta=None, on_block=None, strategy: str = "auto") -> ScenarioResults:
     """Solve K counterfactual scenarios against ``baseline`` (model.md s.10).
 
-    scenarios: a :class:`Scenarios` (see :mod:`hat_jax.scenarios.spec` for builders),
-      a stacked Economy, a list of Economies, or a dict of Economy fields -> levels with
-      a leading scenario axis. Beta is fixed at the baseline's; W and R are solved
+    changes: a list of :class:`~hat_jax.Change` (one scenario each, named by its label),
+      or a :class:`Scenarios` (see :mod:`hat_jax.scenarios.spec` for builders); older
+      spellings: a stacked Economy, a list of Economies, or a dict of Economy fields ->
+      levels with a leading scenario axis (:func:`as_scenarios`). Beta is fixed at the baseline's; W and R are solved
       (R_i per country if the baseline is under financial autarky), every scenario
       warm-started from the baseline's prices and household state.
     opts: tolerances and the like (``unknown`` / ``regime`` are overridden, as in
@@ -184,7 +182,7 @@ def solve_scenarios(baseline: Equilibrium, scenarios, opts: EquilibriumOptions |
       ``"auto"`` (by backend; :mod:`hat_jax.batched`).
     """
     strategy = resolve_strategy(strategy)
-    s = as_scenarios(baseline, scenarios)
+    s = as_scenarios(baseline, changes)
     base_e = baseline.economy
     if s.economies.countries != base_e.countries:
         raise ValueError("the scenarios' countries differ from the baseline's: "

@@ -1,8 +1,9 @@
 """Sets of scenarios: K changed economies with a leading scenario axis.
 
-A :class:`Scenarios` holds names, the stacked economies (:func:`hat_jax.batched.stack_economies`,
-every leaf of the Economy pytree batched) and, per scenario, the trade costs that were
-floored at 1. Builders: :func:`cost_scenarios` (factors or levels of d),
+A scenario is a :class:`~hat_jax.Change`. A :class:`Scenarios` holds names, the stacked
+economies (:func:`hat_jax.batched.stack_economies`, every leaf of the Economy pytree
+batched), per scenario the trade costs that were floored at 1, and the Changes.
+Builders: :func:`scenarios_of` (any list of Changes), :func:`cost_scenarios` (factors or levels of d),
 :func:`unilateral_scenarios` (every country cuts its import costs),
 :func:`global_cut_scenarios` (a grid of global cuts), :func:`country_scenarios` (levels
 of country arrays such as A and L), :func:`theta_scenarios` / :func:`theta_draws`
@@ -22,28 +23,31 @@ import numpy as np
 from ..batched import batch_size_of, stack_economies
 from ..ek import EKWorld, economy_from_params
 from ..params import Economy
-from ..welfare import global_cut, scale_costs, unilateral_cut
+from ..change import Change, changes_of
 
-__all__ = ["Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
+__all__ = ["Scenarios", "scenarios_of", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
            "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint",
            "select_scenarios", "concat_scenarios"]
 
 
 class Scenarios(NamedTuple):
     """K scenarios: ``names`` (K unique labels), ``economies`` (a stacked
-    :class:`~hat_jax.params.Economy`, leading axis K) and ``floored`` (per scenario, the
-    (importer, exporter) pairs whose cost fell below 1 and was set to 1)."""
+    :class:`~hat_jax.params.Economy`, leading axis K), ``floored`` (per scenario, the
+    (importer, exporter) pairs whose cost fell below 1 and was set to 1) and ``changes``
+    (the K :class:`~hat_jax.Change` they were built from; empty for scenarios given as
+    economies)."""
 
     names: tuple
     economies: Economy
     floored: tuple
+    changes: tuple = ()
 
     @property
     def K(self) -> int:
         return len(self.names)
 
 
-def _make(names, economies: list[Economy], floored=None) -> Scenarios:
+def _make(names, economies: list[Economy], floored=None, changes=()) -> Scenarios:
     names = tuple(str(n) for n in names)
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -51,7 +55,18 @@ def _make(names, economies: list[Economy], floored=None) -> Scenarios:
     if len(names) != len(economies):
         raise ValueError(f"{len(names)} scenario names for {len(economies)} scenarios")
     floored = tuple(tuple(f) for f in (floored or [()] * len(names)))
-    return Scenarios(names, stack_economies(economies), floored)
+    return Scenarios(names, stack_economies(economies), floored, tuple(changes))
+
+
+def scenarios_of(economy: Economy, changes) -> Scenarios:
+    """The :class:`Scenarios` of K :class:`~hat_jax.Change` applied to ``economy``: names
+    their labels (unique), floored their clamped cost pairs."""
+    changes = tuple(changes)
+    for c in changes:
+        if not isinstance(c, Change):
+            raise ValueError(f"scenarios_of takes hat_jax.Change objects, got {c!r}")
+    econs = [c.apply(economy, where=f"scenario {c.label!r}") for c in changes]
+    return _make([c.label for c in changes], econs, [c.clamped for c in changes], changes)
 
 
 def _factors(x, K, N, what):
@@ -80,29 +95,23 @@ def cost_scenarios(economy: Economy, factors=None, levels=None, names=None,
         d = np.asarray(economy.d, np.float64)
         f = lv / np.where(d > 0, d, 1.0)
     names = [f"s{k}" for k in range(f.shape[0])] if names is None else list(names)
-    econs, floored = [], []
+    changes = []
     for k, fk in enumerate(f):
         if not np.all(np.isfinite(fk)) or np.any(fk <= 0):
             raise ValueError(f"scenario {names[k]!r}: cost factors must be positive and "
                              f"finite, got {fk[~(np.isfinite(fk) & (fk > 0))][0]!r}")
         try:
-            d, cl = scale_costs(economy, fk, floor)
+            changes.append(Change.scale_costs(economy, fk, floor, label=names[k]))
         except ValueError as exc:
             raise ValueError(f"scenario {names[k]!r}: {exc}") from None
-        econs.append(economy.replace(d=d))
-        floored.append(cl)
-    return _make(names, econs, floored)
+    return scenarios_of(economy, changes)
 
 
 def unilateral_scenarios(economy: Economy, cut: float, floor: float | None = 1.0) -> Scenarios:
     """Every country in turn cuts its import costs by ``cut`` (d'_ij = (1 - cut) d_ij for
     that importer i; :func:`hat_jax.welfare.unilateral_cut`); names are the country labels."""
-    econs, floored = [], []
-    for c in economy.countries:
-        d, cl = unilateral_cut(economy, c, cut, floor)
-        econs.append(economy.replace(d=d))
-        floored.append(cl)
-    return _make(economy.countries, econs, floored)
+    return scenarios_of(economy, [Change.unilateral_cut(economy, c, cut, floor)
+                                  for c in economy.countries])
 
 
 def global_cut_scenarios(economy: Economy, start: float, stop: float, K: int,
@@ -112,12 +121,7 @@ def global_cut_scenarios(economy: Economy, start: float, stop: float, K: int,
     if int(K) != K or K < 1:
         raise ValueError(f"the number of global cuts must be a positive integer, got K={K!r}")
     cuts = np.linspace(float(start), float(stop), int(K))
-    econs, floored = [], []
-    for c in cuts:
-        d, cl = global_cut(economy, float(c), floor)
-        econs.append(economy.replace(d=d))
-        floored.append(cl)
-    return _make([f"global_{c:.6g}" for c in cuts], econs, floored)
+    return scenarios_of(economy, [Change.global_cut(economy, float(c), floor) for c in cuts])
 
 
 def country_scenarios(economy: Economy, changes: dict, names=None) -> Scenarios:
@@ -136,14 +140,7 @@ def country_scenarios(economy: Economy, changes: dict, names=None) -> Scenarios:
             raise ValueError(f"{field} must have shape (K, {N}), got {a.shape}")
         K = a.shape[0]
         arrays[field] = a
-    names = [f"s{k}" for k in range(K)] if names is None else list(names)
-    econs = []
-    for k in range(K):
-        try:
-            econs.append(economy.replace(**{f: a[k] for f, a in arrays.items()}))
-        except ValueError as exc:
-            raise ValueError(f"scenario {names[k]!r}: {exc}") from None
-    return _make(names, econs)
+    return scenarios_of(economy, changes_of(economy, arrays, names, kind="country"))
 
 
 def theta_scenarios(world: EKWorld, thetas, names=None, economy: Economy | None = None
@@ -162,8 +159,8 @@ def theta_scenarios(world: EKWorld, thetas, names=None, economy: Economy | None 
             raise ValueError(f"scenario {names[k]!r}: Theta has a non-finite entry")
     econs = jax.vmap(lambda t: economy_from_params(t, base, world.geography,
                                                    world.theta_d))(jnp.asarray(thetas))
-    one = [jax.tree_util.tree_map(lambda x: x[k], econs) for k in range(len(thetas))]
-    return _make(names, [base.replace(A=e.A, d=e.d) for e in one])
+    return scenarios_of(base, changes_of(base, {"A": econs.A, "d": econs.d}, names,
+                                            kind="theta"))
 
 
 def theta_draws(world: EKWorld, K: int, seed: int, scale: float = 0.02, cov=None,
@@ -185,7 +182,8 @@ def concat_scenarios(*sets: Scenarios) -> Scenarios:
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must be unique across the sets, got {names}")
     econ = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *(x.economies for x in sets))
-    return Scenarios(names, econ, sum((x.floored for x in sets), ()))
+    changes = sum((x.changes for x in sets), ()) if all(x.changes for x in sets) else ()
+    return Scenarios(names, econ, sum((x.floored for x in sets), ()), changes)
 
 
 def select_scenarios(s: Scenarios, index) -> Scenarios:
@@ -193,7 +191,8 @@ def select_scenarios(s: Scenarios, index) -> Scenarios:
     idx = np.arange(s.K)[index]
     return Scenarios(tuple(s.names[k] for k in idx),
                      jax.tree_util.tree_map(lambda x: x[jnp.asarray(idx)], s.economies),
-                     tuple(s.floored[k] for k in idx))
+                     tuple(s.floored[k] for k in idx),
+                     tuple(s.changes[k] for k in idx) if s.changes else ())
 
 
 def fingerprint(s: Scenarios) -> str:

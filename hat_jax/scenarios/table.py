@@ -7,7 +7,8 @@ Two layouts, one per file, told apart by their columns:
 * country-level changes: ``scenario, country, field, value`` (the new level of a
   per-country field of the Economy, such as ``A`` or ``L``).
 
-Scenarios are taken in order of first appearance. Every bad row is refused with a
+Every scenario is a :class:`~hat_jax.Change` (``Scenarios.changes``). Scenarios are taken
+in order of first appearance. Every bad row is refused with a
 message naming the row (1 = the first row under the header) and its scenario: unknown
 country labels, a missing or non-finite number, factors or levels <= 0, a domestic pair,
 duplicate rows, an empty file. Costs that fall below 1 are floored at 1 and listed
@@ -22,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..params import Economy
-from .spec import Scenarios, _make, cost_scenarios
+from ..change import Change
+from .spec import Scenarios, cost_scenarios, scenarios_of
 
 __all__ = ["COST_COLUMNS", "COUNTRY_COLUMNS", "read_scenario_table", "scenarios_from_table"]
 
@@ -160,10 +162,6 @@ def _country_table(economy: Economy, frame) -> Scenarios:
         seen[(s, k, f)] = r
         arr = values[s].setdefault(f, np.asarray(getattr(economy, f), np.float64).copy())
         arr[k] = x
-    econs = []
-    for s in order:
-        try:
-            econs.append(economy.replace(**values[s]))
-        except ValueError as exc:
-            raise ValueError(f"scenario {s!r}: {exc}") from None
-    return _make(order, econs)
+    return scenarios_of(economy, [Change(values[s], s, f"{s}: new "
+                                         f"{', '.join(values[s])} from the scenario file",
+                                         {"kind": "country"}) for s in order])

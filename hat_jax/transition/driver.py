@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..change import Change
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
 from ..params import household_options
 from ..results import ConvergenceError
@@ -76,7 +77,7 @@ class Transition(NamedTuple):
 
 def stationary_shock(economy, T: int) -> ShockPath:
     """The no-change path of ``economy`` (every date equal to it)."""
-    return shock_path(economy, T)
+    return shock_path(economy, None, T)
 
 
 def transition_eq_options(opts: TransitionOptions, base: EquilibriumOptions | None):
@@ -139,15 +140,16 @@ def _log(verbose, msg):
         print(msg, file=sys.stderr, flush=True)
 
 
-def solve_transition(eq: Equilibrium, shock: ShockPath | None = None, *, d=None, A=None,
+def solve_transition(eq: Equilibrium, shock: ShockPath | Change | None = None, *, d=None, A=None,
                      announce: int = 0, rho: float | None = None, T: int = DEFAULT_T,
                      opts: TransitionOptions | None = None,
                      eq_opts: EquilibriumOptions | None = None, jacobian=None,
                      verbose: bool = False, throw: bool = True) -> Transition:
     """The perfect-foresight transition from the stationary equilibrium ``eq`` (model.md
-    s.12) after a shock at t = 0: a :class:`ShockPath`, or new trade costs ``d`` / TFP
-    ``A`` with ``announce`` (date s of the change) and ``rho`` (None: permanent; else
-    a temporary change decaying at rate rho), over ``T`` dates (default 150).
+    s.12) after a shock at t = 0: a :class:`ShockPath`, or a :class:`~hat_jax.Change`
+    (deprecated: new trade costs ``d`` / TFP ``A``) with ``announce`` (date s of the
+    change) and ``rho`` (None: permanent; else a temporary change decaying at rate rho),
+    over ``T`` dates (default 150).
 
     opts: :class:`TransitionOptions`; eq_opts: options of the two stationary solves;
     jacobian: a sequence-space Jacobian to reuse (e.g. ``previous.jacobian`` for another
@@ -155,8 +157,8 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | None = None, *, d=None,
     path does not converge, and ValueError if T is too short for the terminal gap.
     """
     opts = TransitionOptions() if opts is None else opts
-    if shock is None:
-        shock = shock_path(eq.economy, T, d=d, A=A, announce=announce, rho=rho)
+    if shock is None or isinstance(shock, Change):
+        shock = shock_path(eq.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
     T = shock.T
     timings: dict = {}
     t0 = time.perf_counter()

@@ -4,12 +4,14 @@ aggregates, the ACR benchmark, and welfare derivatives by automatic differentiat
 One module per concern, every public name re-exported here
 (``from hat_jax import welfare as wf; wf.global_cut(...)``):
 
-- :mod:`~hat_jax.welfare.costs`: new trade-cost matrices (:func:`unilateral_cut`,
+- :mod:`~hat_jax.welfare.costs`: the matrices of the cost changes of
+  :class:`hat_jax.Change` (the experiment type; :func:`unilateral_cut`,
   :func:`global_cut`, :func:`bilateral_cut`, :func:`scale_costs`), floored at d = 1
   by default or, with ``floor=None``, the paper's convention (costs may fall below 1;
   :class:`CostsBelowOneWarning`, :func:`costs_below_one`), and their check (:func:`check_costs`, by :func:`hat_jax.params.validate_trade_costs`);
-- :mod:`~hat_jax.welfare.counterfactual`: the new stationary equilibrium with beta fixed
-  at the baseline's, wages and R solved, warm-started (:func:`counterfactual`);
+- :mod:`~hat_jax.welfare.counterfactual`: the new stationary equilibrium after a
+  :class:`hat_jax.Change`, beta fixed at the baseline's, wages and R solved, warm-started
+  (:func:`counterfactual`, :func:`as_change`);
 - :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.roots`,
   :mod:`~hat_jax.welfare.ev`: the equivalent variation, for each state (a, z) the income
   factor lambda_tau with V_old(a, z; lambda_tau) = V_new(a, z) (:class:`EVOptions`,
@@ -27,7 +29,7 @@ One module per concern, every public name re-exported here
 
 from .costs import (CostsBelowOneWarning, bilateral_cut, check_costs, costs_below_one,
                     country_index, global_cut, pair_direction, scale_costs, unilateral_cut)
-from .counterfactual import (Counterfactual, counterfactual, counterfactual_options,
+from .counterfactual import (Counterfactual, as_change, counterfactual, counterfactual_options,
                              country_problem, country_state, financial_regime,
                              fixed_beta_economy)
 from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
@@ -48,7 +50,7 @@ __all__ = [
     "scale_costs", "unilateral_cut",
     "global_cut", "bilateral_cut", "pair_direction",
     # counterfactual
-    "Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
+    "Counterfactual", "counterfactual", "as_change", "counterfactual_options", "fixed_beta_economy",
     "financial_regime", "country_problem", "country_state",
     # equivalent variation
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",

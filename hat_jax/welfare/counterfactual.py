@@ -1,4 +1,5 @@
-"""Counterfactual equilibria (model.md s.10, s.14): new trade costs d' and/or tariffs t',
+"""Counterfactual equilibria (model.md s.10, s.14): a :class:`~hat_jax.change.Change`
+(new trade costs d', tariffs t', TFP, any economy field),
 beta fixed at the baseline's, wages, R (and the tariff rebates T) solved, warm-started
 from the baseline."""
 
@@ -12,12 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
+from ..change import Change
 from ..params import Economy, household_problems
 from ..household import HouseholdProblem
 from ..tariffs import validate_tariffs
 from .costs import check_costs
 
-__all__ = ["Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
+__all__ = ["Counterfactual", "counterfactual", "as_change", "counterfactual_options", "fixed_beta_economy",
            "financial_regime", "country_problem", "country_state"]
 
 
@@ -26,7 +28,8 @@ class Counterfactual(NamedTuple):
 
     baseline, new: :class:`~hat_jax.Equilibrium`; d: the new cost matrix; opts: the
     options of the counterfactual solve; timings: compile_s / run_s of that solve;
-    tariffs: the new tariff matrix (None: the baseline's, free trade if it had none).
+    tariffs: the new tariff matrix (None: the baseline's, free trade if it had none);
+    change: the :class:`~hat_jax.change.Change` that was solved.
     converged, iterations, residual: those of the counterfactual solve (``new``).
     """
 
@@ -36,6 +39,7 @@ class Counterfactual(NamedTuple):
     opts: EquilibriumOptions
     timings: dict
     tariffs: np.ndarray | None = None
+    change: Change | None = None
 
     @property
     def converged(self):
@@ -79,40 +83,66 @@ def country_state(eq: Equilibrium, i: int):
     return jax.tree_util.tree_map(lambda x: x[i], eq.world.households.state)
 
 
-def counterfactual(eq: Equilibrium, d_new=None, opts: EquilibriumOptions | None = None, *,
-                   cost_floor: bool | None = None, throw: bool = True,
-                   timings: dict | None = None, tariffs=None) -> Counterfactual:
-    """Solve the stationary equilibrium with trade costs ``d_new`` (model.md s.10).
+def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change:
+    """The :class:`~hat_jax.change.Change` of a counterfactual: ``change`` itself, or (the
+    older spelling) a new cost matrix ``d_new`` (``change`` given as a matrix is read as
+    d_new) and/or a tariff matrix ``tariffs``; None and None: no change."""
+    if change is not None and not isinstance(change, Change):
+        if d_new is not None:
+            raise ValueError("give the new trade costs once: as the change or as d_new=")
+        change, d_new = None, change
+    if change is not None:
+        if d_new is not None or tariffs is not None:
+            raise ValueError("give either a Change or d_new= / tariffs=, not both")
+        return change
+    values, kinds = {}, []
+    if d_new is not None:
+        values["d"] = np.asarray(d_new, np.float64)  # checked by counterfactual
+        kinds.append("costs")
+    if tariffs is not None:
+        values["tariffs"] = validate_tariffs(tariffs, economy.N, economy.countries)
+        kinds.append("tariffs")
+    return Change(values, "+".join(kinds) or "none", "new " + " and ".join(kinds)
+                  if kinds else "no change", {"kind": "+".join(kinds) or "none"})
 
-    Beta is fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
+
+def counterfactual(eq: Equilibrium, change=None, opts: EquilibriumOptions | None = None, *,
+                   cost_floor: bool | None = None, throw: bool = True,
+                   timings: dict | None = None, tariffs=None, d_new=None) -> Counterfactual:
+    """Solve the stationary equilibrium after ``change`` (model.md s.10, s.14).
+
+    change: a :class:`~hat_jax.change.Change` (new trade costs, tariffs, TFP, any economy
+    field; e.g. ``Change.global_cut(eq.economy, 0.1)``), applied to the baseline economy
+    with beta fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
     R are solved (one world bond market, or R_i per country if the baseline is under
-    financial autarky), starting from the baseline prices and household state. ``opts``
-    supplies tolerances and the like; its ``unknown`` / ``regime`` are overridden.
-    cost_floor: whether d_new must satisfy d >= 1 (True) or may fall below 1 off the
-    diagonal (False, the paper's convention for proportional cuts; a
+    financial autarky), starting from the baseline prices and household state. None: no
+    change. Deprecated spellings, converted to a Change: a cost matrix as ``change`` or
+    ``d_new=``, and ``tariffs=`` (N x N, importer rows, t_ij >= 0, t_ii = 0), rebated lump
+    sum (the rebates T are solved with W and R). ``opts`` supplies tolerances and the
+    like; its ``unknown`` / ``regime`` are overridden.
+    cost_floor: whether the new costs must satisfy d >= 1 (True) or may fall below 1 off
+    the diagonal (False, the paper's convention for proportional cuts; a
     :class:`~hat_jax.welfare.CostsBelowOneWarning` lists the pairs); default: the
     baseline economy's ``cost_floor`` (True unless built with cost_floor=False). The
     counterfactual economy carries the setting (a static field: a different value
     compiles a different program; build the baseline with the same value to share it).
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
     throw=False check ``converged``. timings: receives compile_s / run_s.
-    d_new=None keeps the baseline's costs. tariffs: a new N x N tariff matrix (importer
-    rows, t_ij >= 0, t_ii = 0; model.md s.14), rebated lump sum (the rebates T are
-    solved with W and R); None keeps the baseline's.
     """
     floor = bool(eq.economy.cost_floor) if cost_floor is None else cost_floor
     if not isinstance(floor, (bool, np.bool_)):
         raise ValueError(f"cost_floor must be True, False or None, got cost_floor={cost_floor!r}")
-    d_new = check_costs(eq.economy, eq.economy.d if d_new is None else d_new, floor=floor)
+    change = as_change(eq.economy, change, d_new, tariffs)
+    if "d" in change.values:
+        check_costs(eq.economy, change.values["d"], floor=floor)
     cf_opts = counterfactual_options(opts, financial_regime(eq))
-    econ = fixed_beta_economy(eq).replace(d=jnp.asarray(d_new), cost_floor=bool(floor))
-    if tariffs is not None:
-        tariffs = validate_tariffs(tariffs, econ.N, econ.countries)
-        econ = econ.replace(tariffs=jnp.asarray(tariffs))
+    econ = change.apply(fixed_beta_economy(eq).replace(cost_floor=bool(floor)))
+    d_new = np.asarray(econ.d)
     t: dict = {}
     new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
                             beta0=float(eq.beta), hh_state0=eq.world.households.state,
                             throw=throw, timings=t, T0=eq.T)
     if timings is not None:
         timings.update(t)
-    return Counterfactual(eq, new, d_new, cf_opts, t, tariffs)
+    t_new = np.asarray(econ.tariffs) if "tariffs" in change.values else None
+    return Counterfactual(eq, new, d_new, cf_opts, t, t_new, change)

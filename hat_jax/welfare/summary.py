@@ -132,6 +132,18 @@ class WelfareResult(NamedTuple):
     timings: dict
 
 
+def _ev_target(cf: Counterfactual, i: int):
+    """What country i's EV compares with: the new equilibrium, or i's new values V_new
+    when the change moves TFP but not i's asset grid and preferences (another country's
+    A, or any A without the reference country scaling, which scales i's grid, sigma and
+    psi with A_i)."""
+    e0, e1 = cf.baseline.economy, cf.new.economy
+    A0, A1 = np.asarray(e0.A), np.asarray(e1.A)
+    if not np.array_equal(A0, A1) and (not e0.scale_by_tfp or A0[i] == A1[i]):
+        return cf.new.world.households.V[i]
+    return cf.new
+
+
 def welfare_analysis(cf: Counterfactual, country, opts: EVOptions | None = None, *,
                      theta: float = 4.0, throw: bool = True, **fields) -> WelfareResult:
     """EV by state, its aggregates and the ACR benchmarks for ``country`` in ``cf``.
@@ -141,7 +153,7 @@ def welfare_analysis(cf: Counterfactual, country, opts: EVOptions | None = None,
         raise ValueError(f"theta (user trade elasticity for ACR) must be > 0, got {theta!r}")
     i = country_index(cf.baseline.economy, country)
     t0 = time.perf_counter()
-    ev = equivalent_variation(cf.baseline, cf.new, i, opts, throw=throw, **fields)
+    ev = equivalent_variation(cf.baseline, _ev_target(cf, i), i, opts, throw=throw, **fields)
     jax.block_until_ready(ev.factor)
     t1 = time.perf_counter()
     summ = welfare_summary(cf.baseline, cf.new, ev)
