@@ -48,8 +48,8 @@ from .diagnostics import (
 from .distribution import DistributionOptions, DistributionSolution, stationary_distributions
 from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
                         solve_households)
-from .params import (Economy, check_prices, household_options, household_problems,
-                     traced_cost_check, traced_costs_ok)
+from .params import (Economy, check_income_risk, check_prices, household_options,
+                     household_problems, traced_cost_check, traced_costs_ok)
 from .results import (
     as_float,
     as_int,
@@ -386,6 +386,7 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     # d under jit is checked in the program: a runtime error with throw=True; with
     # throw=False (no host callback, so the program stays in the persistent cache) bad
     # costs make the result unconverged with an infinite residual
+    check_income_risk(economy)  # no stationary equilibrium without income risk
     costs_ok = None if throw else traced_costs_ok(economy)
     economy = traced_cost_check(economy) if throw else economy
     x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0, T0)
@@ -470,6 +471,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     / jacfwd.
     """
     opts = EquilibriumOptions() if opts is None else opts
+    check_income_risk(economy)  # no stationary equilibrium without income risk
     verbose = opts.verbose
     opts = opts.replace(verbose=False)  # printing happens here, not in the programs
     W0, R0, beta0 = default_guess(economy, opts, W0, R0, beta0)
