@@ -92,3 +92,47 @@ def test_traced_cost_check_fails_on_nan_and_inf(bad):
     assert not bool(jax.jit(lambda dd: traced_costs_ok(e.replace(d=dd)))(d))
     with pytest.raises(Exception):
         jax.block_until_ready(jax.jit(lambda dd: traced_cost_check(e.replace(d=dd)).d)(d))
+
+
+# ------------------------------------ 11. --params FILE reads what hat calibrate writes
+def test_params_file_round_trip(tmp_path):
+    from hat_jax.cli import common
+    from hat_jax.data import load_published
+    from hat_jax.ek import ek_world
+    from hat_jax.report.calibration import params_csv, prices_csv
+
+    pub = load_published("baseline")
+    theta = np.asarray(pub.params).copy()
+    theta[0] += 0.1  # another world than the published one: log A_1 / A_19 moved
+    W = np.asarray(pub.wages) * np.linspace(0.95, 1.05, pub.wages.size)
+    W = W / W.mean()
+    (tmp_path / "params.csv").write_text(params_csv(theta))  # as hat calibrate writes them
+    (tmp_path / "prices.csv").write_text(prices_csv(W, 0.9))
+    parser = common.Parser(prog="hat")
+    common.add_economy_arguments(parser)
+    args = parser.parse_args(["ek_baseline", "--Na", "20", "--params",
+                              str(tmp_path / "params.csv")])
+    args.quiet = True
+    setup = common.setup_from_args(args)
+    want = ek_world("ek_baseline", theta=theta, Na=20).economy
+    np.testing.assert_array_equal(setup.world.theta, theta)
+    np.testing.assert_allclose(setup.economy.A, want.A, rtol=1e-14)
+    np.testing.assert_allclose(setup.economy.d, want.d, rtol=1e-14)
+    opts = common.options_from_args(args)
+    W0, R0, beta0, start = common.starting_prices(args, setup.economy, setup.world, opts)
+    np.testing.assert_allclose(W0, W, rtol=1e-12)
+    assert beta0 == 0.9 and start == "published"
+    (tmp_path / "prices.csv").unlink()  # no prices: a cold start at the file's Theta
+    setup = common.setup_from_args(args)
+    assert common.starting_prices(args, setup.economy, setup.world, opts)[3] == "cold"
+
+
+def test_params_file_errors(tmp_path):
+    f = tmp_path / "params.csv"
+    f.write_text("guess\n1\n2\n")
+    rc, _, err = run(["solve", "ek_baseline", "--Na", "20", "--params", str(f), "--quiet"])
+    assert rc == 1 and "--params" in err and "46" in err
+    rc, _, err = run(["solve", "two_country", "--Na", "20", "--params", str(f), "--quiet"])
+    assert rc == 1 and "--params" in err and "two_country" in err
+    rc, _, err = run(["solve", "ek_baseline", "--params", str(tmp_path / "nope.csv")])
+    assert rc == 1 and "nope.csv" in err and "does not exist" in err
