@@ -136,3 +136,13 @@ def test_params_file_errors(tmp_path):
     assert rc == 1 and "--params" in err and "two_country" in err
     rc, _, err = run(["solve", "ek_baseline", "--params", str(tmp_path / "nope.csv")])
     assert rc == 1 and "nope.csv" in err and "does not exist" in err
+
+
+# ------------------------------------------ 4. a borrowing limit beyond the natural one
+def test_phi_beyond_natural_limit_is_named():
+    rc, _, err = run(["solve", "two_country", "--Na", "20", "--phi", "50", "--amax", "60",
+                      "--max-iter", "4", "--quiet"])
+    assert rc == 2
+    assert "borrowing limit phi=50 is beyond the natural borrowing limit" in err
+    assert "cannot consume" in err and "Lower phi" in err
+    assert "Trade has nearly vanished" not in err  # trade is ~12% of world GDP
