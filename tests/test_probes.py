@@ -146,3 +146,40 @@ def test_phi_beyond_natural_limit_is_named():
     assert "borrowing limit phi=50 is beyond the natural borrowing limit" in err
     assert "cannot consume" in err and "Lower phi" in err
     assert "Trade has nearly vanished" not in err  # trade is ~12% of world GDP
+
+
+# --------------------------- 11. hat transition shows the shocked countries and movers
+def _transition_result():
+    c = ["AUS", "AUT", "BEL", "CAN", "DNK", "FIN", "FRA", "USA"]
+    T = 3
+    W = np.ones((T, 8))
+    home = np.full((T, 8), 0.8)
+    W[1:, 7] = 1.02  # the shocked USA moves
+    W[1:, 3] = 0.9  # Canada moves most among the others
+    home[1:, 5] = 0.75  # then Finland
+    return {"preset": "ek_baseline", "experiment": {"kind": "unilateral", "shocked": ["USA"]},
+            "T": T, "countries": c, "converged": True, "residual": 1e-12,
+            "iterations": {"newton": 3, "jacobians": 1}, "terminal_gap": 0.0,
+            "wages": W.tolist(), "home_share": home.tolist(), "R": [1.0] * T,
+            "terminal": {"R": 1.0}}
+
+
+def test_transition_table_shows_shocked_country_and_largest_movers():
+    from hat_jax.report.transition import format_transition
+
+    text = format_transition(_transition_result())
+    header = next(line for line in text.splitlines() if line.strip().startswith("t "))
+    assert "W_USA" in header
+    assert header.index("W_USA") < header.index("W_CAN") < header.index("W_FIN")
+    assert "countries shown: USA" in text and "largest movers CAN, FIN" in text
+
+
+def test_shocked_countries():
+    import hat_jax
+    from hat_jax.cli.transition import shocked_countries
+
+    e = hat_jax.make_economy(np.full((3, 3), 2.0) - np.eye(3), Na=20, countries=("A", "B", "C"))
+    d = np.asarray(e.d).copy()
+    d[1, [0, 2]] *= 0.9  # B cuts its import costs
+    assert shocked_countries(e, d) == ["B"]
+    assert shocked_countries(e, 1 + 0.9 * (np.asarray(e.d) - 1)) == []  # global cut
