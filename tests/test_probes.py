@@ -148,6 +148,38 @@ def test_phi_beyond_natural_limit_is_named():
     assert "Trade has nearly vanished" not in err  # trade is ~12% of world GDP
 
 
+# ------------------------------- 1. an asymmetric equilibrium of a symmetric economy
+def test_is_symmetric():
+    import hat_jax
+    from hat_jax.symmetry import is_symmetric
+
+    assert is_symmetric(hat_jax.two_country(Na=20))
+    assert not is_symmetric(hat_jax.two_country(Na=20).replace(A=np.array([1.0, 1.1])))
+    assert not is_symmetric(hat_jax.two_country(d=np.array([[1, 1.5], [2.0, 1]]), Na=20))
+
+
+@pytest.mark.slow
+def test_asymmetric_equilibrium_of_symmetric_economy_is_reported():
+    """gamma = 50, Na = 30: Newton from W = 1 ends at W = [1.158, 0.842], R = 0.027, where
+    every market clears (also relative to trade) and the inner solves converged: one of
+    several equilibria. The warning says so and the symmetric one (W = 1, R = 0.0369)
+    is reported next to it."""
+    import json
+    import re
+
+    rc, out, err = run(["solve", "two_country", "--Na", "30", "--gamma", "50", "--json",
+                        "--quiet"])
+    assert re.search(r"hat: warning: asymmetric equilibrium of a symmetric "
+                     r"economy.*W = \[1\.15.*symmetric equilibrium, solved from W = 1: "
+                     r"W = \[1\.0, 1\.0\], R = 0\.0368", err), err
+    assert rc == 0
+    res = json.loads(out)
+    assert res["converged"] and abs(res["wages"][0] - 1.158) < 1e-3
+    sym = res["symmetric_equilibrium"]
+    assert sym["converged"] and np.allclose(sym["wages"], 1.0)
+    assert abs(sym["R"] - 0.03686) < 1e-4 and sym["residual"] < 1e-10
+
+
 # --------------------------- 11. hat transition shows the shocked countries and movers
 def _transition_result():
     c = ["AUS", "AUT", "BEL", "CAN", "DNK", "FIN", "FRA", "USA"]
