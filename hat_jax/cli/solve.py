@@ -76,12 +76,17 @@ def symmetric_record(sym) -> dict:
             "residual": float(sym.residual), "trade_residual": float(sym.trade_residual)}
 
 
+def _num(x) -> str:
+    return str([round(v, 10) for v in x]) if isinstance(x, list) else f"{x:.10g}"
+
+
 def _symmetric_text(result: dict) -> str:
     s = result.get("symmetric_equilibrium")
     if s is None:
         return ""
     return ("\n\nWarning: an asymmetric equilibrium of a symmetric economy (identical "
             "countries); it is one of several equilibria.\nThe symmetric equilibrium "
-            f"({'converged' if s['converged'] else 'NOT converged'}): wages {s['wages']}, "
-            f"R = {s['R']}, beta = {s['beta']:.10g}, home shares {s['home_share']}, "
+            f"({'converged' if s['converged'] else 'NOT converged'}): wages "
+            f"{[round(w, 6) for w in s['wages']]}, R = {_num(s['R'])}, beta = "
+            f"{s['beta']:.10g}, home shares {[round(h, 4) for h in s['home_share']]}, "
             f"max excess demand {s['residual']:.3e}")
