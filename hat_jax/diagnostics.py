@@ -12,8 +12,8 @@ import numpy as np
 
 from .results import ConvergenceError, check_converged
 
-__all__ = ["check_equilibrium", "newton_path", "print_progress", "trade_diagnosis",
-           "warn_if_singular"]
+__all__ = ["borrowing_limit_diagnosis", "check_equilibrium", "newton_path", "print_progress",
+           "trade_diagnosis", "warn_if_singular"]
 
 
 def print_progress(it, row) -> None:
@@ -69,8 +69,42 @@ def check_equilibrium(eq, opts) -> None:
            f"({labels[worst_goods]}), bond market {np.max(np.abs(bonds)):.3e}")
     if not np.isfinite(float(eq.residual)):
         msg += " (non-finite residual: check parameters and starting prices)"
-    msg += trade_diagnosis(eq, opts)
+    msg += borrowing_limit_diagnosis(eq) or trade_diagnosis(eq, opts)
     raise ConvergenceError(msg)
+
+
+def borrowing_limit_diagnosis(eq) -> str:
+    """A sentence on a borrowing limit beyond the natural one, if Newton's trial points
+    had non-finite excess demands and some R below 1/beta leaves a household at the
+    limit a' = -phi A_i with the lowest income nothing to consume:
+    c = W_i z_min + T_i - (R - 1) phi A_i <= 0 for R >= R_nat,i = 1 + (W_i z_min +
+    T_i) / (phi A_i). Utility (and the excess demands) are undefined there."""
+    h = np.asarray(eq.history)
+    e = eq.economy
+    phi = float(e.phi)
+    if h.size == 0 or np.all(np.isfinite(h[:, 0])) or phi <= 0:
+        return ""
+    A = np.asarray(e.A) if e.scale_by_tfp else np.ones(e.N)
+    T = np.zeros(e.N) if eq.T is None else np.asarray(eq.T)
+    r_nat = 1.0 + (np.asarray(eq.W) * float(np.min(e.z)) + T) / (phi * A)
+    k = int(np.argmin(r_nat))
+    r_max = float(np.max(1.0 / np.asarray(eq.beta)))
+    if not r_nat[k] < r_max:
+        return ""
+    bad = int(np.sum(~np.isfinite(h[:, 0])))
+    beta = float(np.min(np.asarray(eq.beta)))
+    phi_ok = float(np.min(beta * (np.asarray(eq.W) * float(np.min(e.z)) + T)
+                          / ((1.0 - beta) * A)))
+    bonds = float(np.sum(np.asarray(eq.world.aggregates.bond_demand)) / np.sum(eq.world.aggregates.Y))
+    return (f". The borrowing limit phi={phi:g} is beyond the natural borrowing limit: "
+            f"{bad} of {h.shape[0]} Newton trial points had non-finite excess demands, "
+            f"since for R >= 1 + W_i z_min / (phi A_i) = {r_nat[k]:.6g} ({e.countries[k]}, "
+            f"below 1/beta = {r_max:.6g}) a household at the limit a' = -phi A_i with the "
+            f"lowest income cannot consume (c = W_i z_min - (R - 1) phi A_i <= 0). At "
+            f"R = {float(np.max(np.asarray(eq.R))):.6g} households' net bond holdings are "
+            f"still {bonds:.3g} of world GDP (they borrow near the limit), and the bond "
+            f"market did not clear below that bound. Lower phi: phi < beta W_i z_min / "
+            f"((1 - beta) A_i) = {phi_ok:.4g} keeps every R < 1/beta feasible")
 
 
 def trade_diagnosis(eq, opts) -> str:
@@ -79,7 +113,9 @@ def trade_diagnosis(eq, opts) -> str:
     trade = (np.asarray(agg.exports) + np.asarray(agg.imports)) / float(np.sum(agg.Y))
     k = int(np.argmin(trade))
     tr = float(eq.trade_residual)
-    if not (tr > opts.trade_tol or trade[k] < 1e-6):
+    # the goods markets fail relative to trade because trade is small, not because they
+    # fail relative to world GDP as well (then trade is not the reason)
+    if not (trade[k] < 1e-6 or (tr > opts.trade_tol and float(eq.residual) <= opts.tol)):
         return ""
     return (f". Trade has nearly vanished: {eq.economy.countries[k]}'s exports + imports "
             f"are {trade[k]:.2e} of world GDP, and the goods markets clear only to "

@@ -49,8 +49,8 @@ from .distribution import DistributionOptions, DistributionSolution, stationary_
 from .memory import TANGENT_SOLVERS, resolve_tangent_solver
 from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
                         solve_households)
-from .params import (Economy, check_prices, household_options, household_problems,
-                     traced_cost_check, traced_costs_ok)
+from .params import (Economy, check_income_risk, check_prices, household_options,
+                     household_problems, traced_cost_check, traced_costs_ok)
 from .results import (
     as_float,
     as_int,
@@ -398,6 +398,7 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     # throw=False (no host callback, so the program stays in the persistent cache) bad
     # costs make the result unconverged with an infinite residual
     opts = opts.resolved(economy)
+    check_income_risk(economy)  # no stationary equilibrium without income risk
     costs_ok = None if throw else traced_costs_ok(economy)
     economy = traced_cost_check(economy) if throw else economy
     x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0, T0)
@@ -482,6 +483,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     / jacfwd.
     """
     opts = (EquilibriumOptions() if opts is None else opts).resolved(economy)
+    check_income_risk(economy)  # no stationary equilibrium without income risk
     verbose = opts.verbose
     opts = opts.replace(verbose=False)  # printing happens here, not in the programs
     W0, R0, beta0 = default_guess(economy, opts, W0, R0, beta0)

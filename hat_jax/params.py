@@ -29,6 +29,7 @@ __all__ = [
     "traced_costs_ok", "make_economy",
     "household_options",
     "delivered_prices", "country_scale", "household_problems", "check_prices",
+    "check_country_labels", "check_income_risk",
 ]
 
 
@@ -181,12 +182,14 @@ def traced_cost_check(e: Economy) -> Economy:
     built)."""
     if _concrete(e.d):
         return e
-    d = eqx.error_if(e.d, jnp.any(e.d <= 0.0),
-                     "trade costs must be positive: some d_ij <= 0 (an economy built or "
+    # written as ~(d > 0) so that NaN (every comparison False) fails the check too
+    d = eqx.error_if(e.d, jnp.any(~(e.d > 0.0) | ~jnp.isfinite(e.d)),
+                     "trade costs must be positive and finite: some d_ij <= 0, NaN or "
+                     "infinite (an economy built or "
                      "passed under jax.jit; validate d before tracing with "
                      "hat_jax.params.validate_trade_costs)")
     if e.cost_floor:
-        d = eqx.error_if(d, jnp.any(d < 1.0),
+        d = eqx.error_if(d, jnp.any(~(d >= 1.0)),
                          "trade costs must satisfy d >= 1: some d_ij < 1 under jax.jit "
                          "with cost_floor=True (the cost floor, the default); to allow "
                          "costs below 1 off the diagonal (the paper's convention) use "
@@ -203,8 +206,48 @@ def traced_costs_ok(e: Economy):
     program out of JAX's persistent compilation cache."""
     if _concrete(e.d):
         return None
-    ok = jnp.all(e.d > 0.0)
+    ok = jnp.all((e.d > 0.0) & jnp.isfinite(e.d))  # NaN compares False: fails
     return ok & jnp.all(e.d >= 1.0) if e.cost_floor else ok
+
+
+def check_country_labels(countries) -> None:
+    """Raise ValueError naming the duplicates if two country labels are the same (compared
+    as countries are looked up: stripped and case-insensitive), since a label must name
+    one country (a cut of the second 'A' would cut the first)."""
+    keys = [str(c).strip().upper() for c in countries]
+    dup = sorted({c for c, k in zip(countries, keys) if keys.count(k) > 1}, key=str)
+    if dup:
+        raise ValueError(f"countries must be distinct labels (compared case-insensitively), "
+                         f"got duplicates {dup} in countries={tuple(countries)}")
+
+
+def check_income_risk(e: Economy) -> None:
+    """Raise ValueError, before any solve, if the income process has no risk: one income
+    state (Nz = 1), all productivity levels z equal, or P = I (every state absorbing,
+    so each household keeps its z forever). Without income risk a household with
+    beta R < 1 runs its assets down to the borrowing limit (away from it consumption
+    falls over time, u'(c_t) = beta R u'(c_t+1)), so in the long run every household
+    holds a' = -phi A_i: the bonds (zero net supply) cannot clear at any R < 1/beta,
+    and at beta R = 1 the stationary distribution is not determined. The model then
+    has no stationary equilibrium. Traced economies are not checked."""
+    if not _concrete((e.P, e.z)):
+        return
+    P, z = np.asarray(e.P), np.asarray(e.z)
+    if P.shape[0] == 1:
+        what = "Nz=1: one income state"
+    elif np.ptp(z) == 0.0:
+        what = f"all {P.shape[0]} productivity levels z are equal, z={float(z[0])!r}"
+    elif np.all(np.diag(P) >= 1.0 - 1e-12):
+        what = "P = I: every income state is absorbing, each household keeps its z forever"
+    else:
+        return
+    raise ValueError(
+        f"the income process has no risk ({what}): the model has no stationary "
+        "equilibrium. Without income risk a household with beta R < 1 runs its assets "
+        "down to the borrowing limit a' = -phi A_i, so the bond market (zero net supply) "
+        "cannot clear at any R < 1/beta, and at beta R = 1 the stationary distribution "
+        "of assets is not determined. Use an income process with risk (a P with "
+        "off-diagonal mass and distinct z; hat_jax.income_process)")
 
 
 def validate_economy(e: Economy) -> None:
@@ -263,6 +306,7 @@ def validate_economy(e: Economy) -> None:
                          f"shape {y_P.shape}" + ("" if y_P.shape != z.shape else f": {y_P}"))
     if len(e.countries) != N:
         raise ValueError(f"countries must have {N} labels, got {len(e.countries)}: {e.countries}")
+    check_country_labels(e.countries)
     if e.tariffs is not None:
         validate_tariffs(e.tariffs, N, e.countries)
 

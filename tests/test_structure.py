@@ -15,7 +15,7 @@ LAYERS = [
     {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson", "tariffs", "memory"},
     {"household"},
     {"params", "distribution", "aggregates", "change"},
-    {"unknowns", "_newton", "diagnostics", "equilibrium", "batched"},
+    {"unknowns", "_newton", "diagnostics", "equilibrium", "batched", "symmetry"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
     {"calibration", "elasticities", "welfare", "planner", "transition"},
     {"scenarios", "policy"},

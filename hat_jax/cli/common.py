@@ -82,6 +82,10 @@ def _add_economy_group(s: argparse.ArgumentParser) -> None:
     g.add_argument("--data-dir", dest="data_dir", metavar="DIR",
                    help="data directory, for presets built from the Eaton-Kortum data "
                    "(default: $HAT_DATA_DIR, then the copy shipped in the package)")
+    g.add_argument("--params", metavar="FILE", default=None,
+                   help="structural parameters Theta of an ek_* preset or a --data world "
+                   "from FILE (column 'guess', published layout: a hat calibrate params.csv); "
+                   "its sibling prices.csv, if any, gives the starting wages and beta")
 
 
 def _add_equilibrium_group(s: argparse.ArgumentParser) -> None:
@@ -221,7 +225,7 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
         if args.d is not None or args.data_dir is not None:
             raise ValueError("--data builds d from the tables; --d and --data-dir do not apply")
         overrides = {k: getattr(args, k) for k in _ECONOMY_OPTIONS if k != "d"}
-        world = tables_world(args, **overrides)
+        world = _with_params(args, lambda **kw: tables_world(args, **overrides, **kw))
         if args.preset is None:
             args.preset = world.name
         return Setup(world.economy, world)
@@ -233,11 +237,28 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
     overrides = _overrides(args, factory)
     try:
         if args.preset in EK_PRESETS or args.preset in EK_UNPUBLISHED_PRESETS:
-            world = ek_world(args.preset, **overrides)
+            world = _with_params(args, lambda **kw: ek_world(args.preset, **overrides, **kw))
             return Setup(world.economy, world)
+        if getattr(args, "params", None) is not None:
+            raise ValueError(f"--params sets the parameters Theta of an ek_* preset or a "
+                             f"--data world; preset {args.preset!r} has none")
         return Setup(hat_jax.preset(args.preset, **overrides), None)
     except TypeError as exc:  # an override the factory cannot take
         raise ValueError(f"preset {args.preset!r}: {exc}") from exc
+
+
+def _with_params(args: argparse.Namespace, build) -> EKWorld:
+    """``build()``, or with ``--params FILE`` ``build(theta=...)`` with the file's prices."""
+    if getattr(args, "params", None) is None:
+        return build()
+    from .params_file import read_params_theta, with_params_prices
+
+    theta = read_params_theta(args.params)
+    try:
+        world = build(theta=theta)
+    except ValueError as exc:
+        raise ValueError(f"--params {args.params}: {exc}") from None
+    return with_params_prices(world, args.params)
 
 
 def economy_from_args(args: argparse.Namespace) -> Economy:

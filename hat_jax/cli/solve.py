@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 from hat_jax.report.equilibrium import format_summary, summary, write_outputs
+from hat_jax.symmetry import check_symmetry
 
 from .common import (
     EXIT_NOT_CONVERGED,
@@ -51,11 +52,41 @@ def run(args: argparse.Namespace) -> int:
     """Run ``hat solve``; returns the exit code (ValueError: bad input)."""
     economy, world, opts, eq, timings, start = solve_baseline(args)
     result = summary(eq, args.preset, opts, timings, world=world, start=start)
+    sym = check_symmetry(eq, opts)  # warns when a symmetric economy's eq is asymmetric
+    if sym is not None:
+        result["symmetric_equilibrium"] = symmetric_record(sym)
     if args.out is not None:
         wrote(write_outputs(args.out, eq, result), args.quiet)
     rc = EXIT_OK
     if not result["converged"]:
         report_not_converged(eq, opts)
         rc = EXIT_NOT_CONVERGED
-    print_result(args, result, lambda: format_summary(result, eq))
+    print_result(args, result, lambda: format_summary(result, eq) + _symmetric_text(result))
     return rc
+
+
+def symmetric_record(sym) -> dict:
+    """The symmetric equilibrium next to an asymmetric one (JSON-ready)."""
+    import numpy as np
+
+    R = np.asarray(sym.R)
+    return {"converged": bool(sym.converged), "wages": np.asarray(sym.W).tolist(),
+            "R": float(R) if R.ndim == 0 else R.tolist(), "beta": float(np.asarray(sym.beta)),
+            "home_share": np.diag(np.asarray(sym.world.aggregates.trade_shares)).tolist(),
+            "residual": float(sym.residual), "trade_residual": float(sym.trade_residual)}
+
+
+def _num(x) -> str:
+    return str([round(v, 10) for v in x]) if isinstance(x, list) else f"{x:.10g}"
+
+
+def _symmetric_text(result: dict) -> str:
+    s = result.get("symmetric_equilibrium")
+    if s is None:
+        return ""
+    return ("\n\nWarning: an asymmetric equilibrium of a symmetric economy (identical "
+            "countries); it is one of several equilibria.\nThe symmetric equilibrium "
+            f"({'converged' if s['converged'] else 'NOT converged'}): wages "
+            f"{[round(w, 6) for w in s['wages']]}, R = {_num(s['R'])}, beta = "
+            f"{s['beta']:.10g}, home shares {[round(h, 4) for h in s['home_share']]}, "
+            f"max excess demand {s['residual']:.3e}")

@@ -78,6 +78,16 @@ def _check(args, economy) -> None:
         raise ValueError("--plots needs --out DIR")
 
 
+def shocked_countries(economy, d_new) -> list[str]:
+    """The countries the cost change centres on: those with the most changed entries of
+    d (as importer or exporter), unless that is every country (a global change)."""
+    changed = np.asarray(d_new) != np.asarray(economy.d)
+    count = changed.sum(axis=0) + changed.sum(axis=1)
+    if not changed.any() or np.all(count == count.max()):
+        return []
+    return [economy.countries[k] for k in np.flatnonzero(count == count.max())]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hat transition``; returns the exit code (ValueError: bad input)."""
     setup = setup_from_args(args)
@@ -87,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
         change = cost_change(args, setup.economy)
     experiment, fallback = experiment_record(change, setup.economy, args.floor_costs)
-    experiment.update(announce=args.announce, temporary=args.temporary)
+    experiment.update(announce=args.announce, temporary=args.temporary,
+                      shocked=shocked_countries(setup.economy,
+                                                change.apply(setup.economy).d))
     i = default_country(setup.economy, args.country, fallback)
     shock = tn.shock_path(setup.economy, change, args.T, announce=args.announce,
                           rho=args.temporary)

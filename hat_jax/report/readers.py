@@ -36,6 +36,36 @@ def _is_number(x) -> bool:
         return False
 
 
+def _has_labels(df: pd.DataFrame, countries) -> bool:
+    """Whether the CSV read without a header is a labelled table: its header row (after
+    the corner cell) and first column (below it) are all non-numbers, or one of them
+    names a country. A plain numeric matrix with a stray word in it is not labelled."""
+    if df.shape[1] < 2:
+        return False
+    header = [str(x).strip() for x in df.iloc[0, 1:]]
+    column = [str(x).strip() for x in df.iloc[1:, 0]]
+    if not any(_is_number(x) for x in header + column):
+        return True
+    up = {str(c).strip().upper() for c in countries}
+    return any(x.upper() in up for x in header + column)
+
+
+def _numbers(df: pd.DataFrame, path, flag: str) -> np.ndarray:
+    """The table as float64, or ValueError naming the first cell that is not a number
+    (by its row and column labels in a labelled table, else 1-based row and column)."""
+    labelled = not isinstance(df.index, pd.RangeIndex)
+    for i in range(df.shape[0]):
+        for j in range(df.shape[1]):
+            x = df.iat[i, j]
+            if not _is_number(x) or pd.isna(x):
+                where = (f"row {df.index[i]}, column {df.columns[j]}" if labelled
+                         else f"row {i + 1}, column {j + 1}")
+                what = "empty" if pd.isna(x) else f"{str(x).strip()!r}"
+                raise ValueError(f"{flag}: {path}: the cell at {where} is {what}, "
+                                 "not a number")
+    return df.to_numpy(dtype=np.float64)
+
+
 def read_cost_matrix(path, countries, flag: str = "--costs") -> np.ndarray:
     """An N x N cost matrix d_ij (importer rows) from ``path``: .npy, or CSV with labels
     (header row and index column naming the countries, matched case-insensitively and
@@ -65,13 +95,9 @@ def read_cost_matrix(path, countries, flag: str = "--costs") -> np.ndarray:
                              f"N={N}: countries {', '.join(countries)})") from None
         except pd.errors.ParserError as exc:
             raise ValueError(f"{flag}: {path} is not a CSV table ({exc})") from None
-        header = [str(x).strip() for x in df.iloc[0, 1:]] if df.shape[1] > 1 else []
-        if header and not all(_is_number(x) for x in header):
+        if _has_labels(df, countries):
             df = _labelled_costs(path, countries, flag)  # a header row with country labels
-        try:
-            d = df.to_numpy(dtype=np.float64)
-        except ValueError as exc:
-            raise ValueError(f"{flag}: {path} has non-numeric entries ({exc})") from None
+        d = _numbers(df, path, flag)
     d = np.asarray(d, np.float64)
     if d.shape != (N, N):
         raise ValueError(f"{flag}: the matrix in {path} must be {N} x {N} (countries "

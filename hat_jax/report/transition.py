@@ -19,7 +19,7 @@ from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
 
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
            "plot_trade_paths", "plot_elasticity_by_horizon", "plot_transition_gains",
-           "write_transition_outputs", "HORIZONS"]
+           "write_transition_outputs", "HORIZONS", "shown_countries"]
 
 #: Horizons of the elasticity table.
 HORIZONS = (0, 1, 2, 5, 10, 20)
@@ -106,12 +106,15 @@ def format_transition(result: dict, note: str | None = None) -> str:
              f"iterations, {result['iterations']['jacobians']} Jacobians), terminal gap "
              f"{result['terminal_gap']:.2e}"]
     show = [t for t in (0, 1, 2, 5, 10, 20, 50, T - 1) if t < T]
+    cols, note = shown_countries(result)
     lines.append("")
-    lines.append("   t        R  " + "  ".join(f"{'W_' + x:>9s} {'home_' + x:>10s}"
-                                               for x in c[:6]))
+    if note:
+        lines.append(note)
+    lines.append("   t        R  " + "  ".join(f"{'W_' + c[k]:>9s} {'home_' + c[k]:>10s}"
+                                               for k in cols))
     for t in sorted(set(show)):
         row = "  ".join(f"{result['wages'][t][k]:9.5f} {result['home_share'][t][k]:10.5f}"
-                        for k in range(min(6, len(c))))
+                        for k in cols)
         lines.append(f"{t:4d} {result['R'][t]:8.5f}  {row}")
     lines.append(f"   terminal R {result['terminal']['R']:.6f}")
     eh = result.get("elasticity_by_horizon")
@@ -132,6 +135,29 @@ def format_transition(result: dict, note: str | None = None) -> str:
                      f"with the transition, {result['steady_state_mean_gain_pct']:.4f}% "
                      "across steady states")
     return "\n".join(lines)
+
+
+def shown_countries(result: dict, n: int = 6) -> tuple[list[int], str]:
+    """(indices of the countries in the readable table, a line saying which they are):
+    all of them when there are at most ``n``; else the shocked countries (``experiment``
+    ``"shocked"``), the welfare country, then the largest movers (largest change of the
+    wage or the home share over the path, relative to t = 0), ``n`` in all."""
+    c = result["countries"]
+    if len(c) <= n:
+        return list(range(len(c))), ""
+    index = {x: k for k, x in enumerate(c)}
+    first = [index[x] for x in result.get("experiment", {}).get("shocked", []) if x in index]
+    if result.get("country") in index:
+        first.append(index[result["country"]])
+    W, home = np.asarray(result["wages"]), np.asarray(result["home_share"])
+    move = np.max(np.abs(W / W[:1] - 1.0) + np.abs(home - home[:1]), axis=0)
+    cols = list(dict.fromkeys(first))[:n]
+    movers = [int(k) for k in np.argsort(-move, kind="stable") if k not in cols][:n - len(cols)]
+    shocked = [c[k] for k in cols]
+    note = (f"countries shown: {', '.join(shocked) or 'none shocked'} (shocked or the "
+            f"welfare country), then the largest movers {', '.join(c[k] for k in movers)} "
+            f"({len(c) - n} others in path.csv / --json)")
+    return cols + movers, note
 
 
 def _ax(ax, size=(6.5, 4.2)):
