@@ -4,13 +4,17 @@
                                | --costs FILE | --tariffs FILE | --uniform-tariff ISO T
                                | --tariff-war T) [--symmetric] [--floor-costs | --no-floor-costs]
                       [--country ISO] [--theta T]
-                      [--ev-tol TOL] [economy / equilibrium options of ``hat solve``]
+                      [--ev-tol TOL] [--ev-measure transfer|proportional] [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
 
 Solves the preset's baseline equilibrium, the equilibrium with the new trade costs (beta
 fixed at the baseline's, wages and R solved, warm-started), the equivalent variation
-lambda_tau(a, z) of every state of ``--country`` and its aggregates, and the ACR
-benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
+of every state of ``--country`` and its aggregates, and the ACR benchmark. The EV is by
+default (``--ev-measure transfer``) the permanent lump-sum transfer tau at the old
+prices with V_old(a, z; tau) = V_new(a, z), reported in the numeraire, in percent of
+mean labour income W E[z] and of the state's expenditure; ``--ev-measure proportional``
+scales income R a + W z + T by lambda_tau (the paper's tables), ill posed where net income
+<= 0: those states are flagged (``ev_ill_posed``) and do not fail the run. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
 (``--floor-costs``); ``--no-floor-costs`` keeps costs that fall below 1 (the paper's
 convention; a warning lists the pairs) and lets a ``--costs`` file hold them. ``--country``
 defaults to the cutting country (the importer of a bilateral cut), else USA if present,
@@ -18,7 +22,7 @@ else the first country. Tariff experiments (model.md s.14) keep the costs and im
 N x N tariff matrix (``--tariffs``, importer rows), one country's uniform rate on every
 partner (``--uniform-tariff``) or the same rate everywhere (``--tariff-war``); the revenue
 is rebated lump sum and the EV scales all income, the rebate included. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some
-state did not converge).
+state did not converge, states flagged ill posed aside).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from .common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
     add_economy_arguments,
+    add_ev_measure_argument,
     add_output_arguments,
     default_country,
     err,
@@ -110,6 +115,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="user trade elasticity of the second ACR number (default 4)")
     w.add_argument("--ev-tol", dest="ev_tol", type=float, default=wf.EV_TOL,
                    help="EV tolerance: |V_old(lambda) - V_new| / slope per state (1e-10)")
+    add_ev_measure_argument(w)
     add_output_arguments(c, "counterfactual.json, ev.csv, countries.csv (and "
                          "ev_by_assets.png, quintile_gains.png with --plots)",
                          plots="save figures to --out DIR (needs matplotlib)")
@@ -232,17 +238,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         err(f"equivalent variation for {eq.economy.countries[i]} "
             f"({eq.economy.Na * eq.economy.Nz} states)...")
-    res = wf.welfare_analysis(cf, i, theta=args.theta, tol=args.ev_tol, throw=False)
+    res = wf.welfare_analysis(cf, i, theta=args.theta, tol=args.ev_tol,
+                              measure=args.ev_measure, throw=False)
     timings["ev_s"] = res.timings["ev_s"]
     timings["elasticity_s"] = res.timings["elasticity_s"]
     result = counterfactual_summary(args.preset, cf, res, experiment, timings)
     rc = EXIT_OK
     if not result["ev_converged"]:
-        try:
-            wf.check_ev(res.ev, eq.economy.countries[i], args.ev_tol)
-        except ConvergenceError as exc:
-            err(f"not converged: {exc}")
-        rc = EXIT_NOT_CONVERGED
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", wf.EVIllPosedWarning)
+            try:
+                wf.check_ev(res.ev, eq.economy.countries[i], args.ev_tol, baseline=eq)
+            except ConvergenceError as exc:
+                err(f"not converged: {exc}")
+        for w in caught:
+            if not args.quiet:
+                err(f"warning: {w.message}")
+        rc = EXIT_OK if result["ev_ok"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_counterfactual_outputs(args.out, cf, result, plots=args.plots), args.quiet)
     print_result(args, result, lambda: format_counterfactual(result))
