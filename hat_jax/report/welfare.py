@@ -290,8 +290,13 @@ def format_counterfactual(result: dict) -> str:
     c = result["country"]
     k = result["countries"].index(c)
     q = result["quintile_gains_pct"]
+    eqs = result.get("equilibrium", {}).values()
+    flagged_only = (not result["converged"] and result.get("ev_ok", False)
+                    and all(q["converged"] for q in eqs))
     lines = [f"HAT counterfactual: {result['preset']}, {_describe(e)}",
-             f"converged: {'yes' if result['converged'] else 'NO'}"]
+             "converged: " + ("yes" if result["converged"] else "yes, but the proportional "
+                              "EV has no root at the flagged ill-posed states"
+                              if flagged_only else "NO")]
     if e["clamped"]:
         lines.append(f"{len(e['clamped'])} costs floored at d = 1: "
                      + ", ".join(f"{a}<-{b}" for a, b in e["clamped"][:8])

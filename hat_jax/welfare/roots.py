@@ -310,6 +310,24 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
         x_slope=pick(xs_c, x_sl, x_dot))
 
 
+def _policy_rule(problem, y_base, V_base, V_target, hopts, opts: EVOptions):
+    """The roots under the original code's stop rule (:func:`policy_rule_roots`, first
+    guesses from the node cubics of :func:`_node_start`) as EVRoots."""
+    Na, Nz = V_base.shape
+    shape = lambda x: x.reshape(Na, Nz)
+
+    def node_start(nodes, V_nodes, f, vt, se):
+        z1 = jnp.zeros((1,), V_base.dtype)
+        st = _node_start(nodes, V_nodes, jnp.zeros((nodes.shape[0], 1), V_base.dtype),
+                         z1, z1, f, vt, se)[1]
+        return st.factor0, st.s0
+
+    factor, err, done, it, dv, y = policy_rule_roots(problem, y_base, V_base, V_target,
+                                                     hopts, opts, node_start)
+    return EVRoots(shape(factor), shape(done & jnp.isfinite(factor)), shape(err),
+                   shape(it), shape(dv), y)
+
+
 def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: EVOptions):
     """All states of one country. ``opts.method == "continuation"`` (default, stop rule
     "both"): the states in the order of their guesses share household solves
@@ -320,16 +338,7 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     Na, Nz = V_base.shape
     shape = lambda x: x.reshape(Na, Nz)
     if hopts.stop_rule == "policy":  # a fixed number of sweeps (policy_rule module)
-        def node_start(nodes, V_nodes, f, vt, se):
-            z1 = jnp.zeros((1,), V_base.dtype)
-            st = _node_start(nodes, V_nodes, jnp.zeros((nodes.shape[0], 1), V_base.dtype),
-                             z1, z1, f, vt, se)[1]
-            return st.factor0, st.s0
-
-        factor, err, done, it, dv, y = policy_rule_roots(problem, y_base, V_base, V_target,
-                                                         hopts, opts, node_start)
-        return EVRoots(shape(factor), shape(done & jnp.isfinite(factor)), shape(err),
-                       shape(it), shape(dv), y)
+        return _policy_rule(problem, y_base, V_base, V_target, hopts, opts)
     S, K = Na * Nz, opts.nodes
     a_idx, z_idx = jnp.divmod(jnp.arange(S), Nz)
     f0 = (V_base - V_target).reshape(-1)
