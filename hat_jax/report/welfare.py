@@ -157,16 +157,26 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
 
 def ev_frame(result: dict) -> pd.DataFrame:
     """One row per household state of a counterfactual summary: ``a_index, z_index,
-    assets, z, ev, gain_pct`` (100 (lambda_tau - 1)) ``, mass`` (baseline distribution)."""
+    assets, z, ev, gain_pct`` (100 (l - 1): lambda_tau - 1 under the proportional
+    measure, tau / (W E[z]) under the transfer measure) ``, mass`` (baseline
+    distribution); with the summary's EV-measure keys also ``transfer`` (tau in the
+    numeraire, transfer measure), ``transfer_pct_expenditure`` and ``ill_posed``."""
     ev = np.asarray(result["ev"], np.float64)
     lam = np.asarray(result["distribution"], np.float64)
     Na, Nz = ev.shape
     a_idx, z_idx = np.meshgrid(np.arange(Na), np.arange(Nz), indexing="ij")
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "a_index": a_idx.ravel(), "z_index": z_idx.ravel(),
         "assets": np.repeat(result["assets"], Nz), "z": np.tile(result["z"], Na),
         "ev": ev.ravel(), "gain_pct": 100 * (ev.ravel() - 1.0), "mass": lam.ravel(),
     })
+    for col, key in (("transfer", "ev_transfer"),
+                     ("transfer_pct_expenditure", "ev_transfer_pct_expenditure")):
+        if result.get(key) is not None:
+            frame[col] = np.asarray(result[key], np.float64).ravel()
+    if result.get("ev_ill_posed") is not None:
+        frame["ill_posed"] = np.asarray(result["ev_ill_posed"], bool).ravel()
+    return frame
 
 
 def counterfactual_countries_frame(cf) -> pd.DataFrame:
@@ -197,7 +207,9 @@ def plot_ev_by_assets(result: dict, ax=None):
         ax.plot(a, 100 * (ev[:, k] - 1.0), color=cmap(k / max(1, ev.shape[1] - 1)),
                 lw=1.2, label=f"z = {z[k]:.2f}")
     ax.axhline(0.0, color="k", lw=0.6)
-    ax.set(xlabel="assets a", ylabel=r"EV gain $\lambda_\tau - 1$ (%)",
+    transfer = result.get("ev_measure", "proportional") == "transfer"
+    ax.set(xlabel="assets a", ylabel=(r"EV transfer $\tau$ (% of mean labour income)"
+                                      if transfer else r"EV gain $\lambda_\tau - 1$ (%)"),
            title=f"{result['country']}: welfare gain by state")
     ax.legend(fontsize=7, ncol=2)
     return ax
