@@ -123,12 +123,15 @@ def test_small_shock_limit_of_the_transfer_ev(two_country_eq):
     np.testing.assert_allclose(unit * wf.ev_derivative(eq, D, "Home", tangent=tan), limit,
                                rtol=1e-12)
     tau = {}
-    opts = hat_jax.EquilibriumOptions(tol=1e-12)
+    # the new values to 1e-12 (household and markets; traced tolerances, the programs
+    # of the default ones): with 1e-10 the difference quotient carries about 1e-10 / H
+    opts = hat_jax.EquilibriumOptions(tol=1e-12, hh_tol=1e-12)
     for sgn in (1.0, -1.0):
         d = np.asarray(eq.economy.d).copy()
         d[0, 1] *= np.exp(sgn * H)
         cf = wf.counterfactual(eq, d, opts)
-        tau[sgn] = np.asarray(wf.equivalent_variation(eq, cf, "Home", tol=1e-13).tau)
+        tau[sgn] = np.asarray(wf.equivalent_variation(eq, cf, "Home", tol=1e-13,
+                                                      hh_tol=1e-12).tau)
     fd = (tau[1.0] - tau[-1.0]) / (2 * H)
     assert np.all(limit < 0)  # a dearer import hurts every Home household
     np.testing.assert_allclose(fd, limit, rtol=0, atol=1e-6 * np.max(np.abs(limit)))
