@@ -333,7 +333,8 @@ def test_cli_counterfactual_json(unilateral, tmp_path):
     cf, res = unilateral
     out = tmp_path / "cf"
     rc, stdout, _ = run_cli(["counterfactual", "two_country", "--Na", str(NA_TEST), "--quiet",
-                             "--unilateral", "Home", "0.10", "--json", "--out", str(out)])
+                             "--unilateral", "Home", "0.10", "--json", "--out", str(out),
+                             "--ev-measure", "proportional"])  # the measure of the fixture
     assert rc == 0
     r = json.loads(stdout)
     assert REQUIRED <= set(r)
