@@ -30,9 +30,9 @@ from hat_jax import welfare as wf
 from hat_jax.report import sweep as rs
 
 from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
-                     add_ev_measure_argument, add_output_arguments, choose_tangent_solver, err, options_from_args,
-                     print_result, report_not_converged, setup_from_args, solve_baseline,
-                     wrote)
+                     add_ev_measure_argument, add_output_arguments, choose_tangent_solver,
+                     err, options_from_args, print_result, report_not_converged,
+                     setup_from_args, solve_baseline, wrote)
 
 __all__ = ["add_parser", "run", "parse_shard", "parse_global_cuts", "build_scenarios",
            "Progress"]

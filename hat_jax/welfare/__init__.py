@@ -59,7 +59,8 @@ __all__ = [
     "equivalent_variations", "ev_at",
     "ev_roots", "EVRoots", "solve_ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
     "EV_METHODS", "EV_MEASURES", "EVIllPosedWarning", "ev_problem", "ill_posed_states",
-    "mean_efficiency", "net_income", "transfer_unit", "policy_rule_sweeps", "policy_rule_values", "policy_rule_roots",
+    "mean_efficiency", "net_income", "transfer_unit",
+    "policy_rule_sweeps", "policy_rule_values", "policy_rule_roots",
     # aggregates and ACR
     "utilitarian_welfare", "expenditure", "weighted_quantile_means", "WelfareSummary",
     "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",

@@ -60,9 +60,10 @@ class EquivalentVariation(NamedTuple):
     factor: the EV factor l (``lam`` is the same array, the documented name): under
     ``measure="transfer"`` l = 1 + tau / ybar_i (``tau``: the transfer in the numeraire,
     ``unit`` = ybar_i = W_i E[z], mean labour income), under ``"proportional"`` the
-    income factor lambda_tau; ``gain`` = l - 1; converged: per state; residual: |V_old(factor) - V_new| / slope (the
-    distance to the root in units of the factor); iterations: household solves per
-    state; slope: dV_old/dlambda at lambda = 1; country: the index; tol: the tolerance;
+    income factor lambda_tau; ``gain`` = l - 1; converged: per state; residual:
+    |V_old(factor) - V_new| / slope (the distance to the root in units of the factor);
+    iterations: household solves per state; slope: dV_old/dl at l = 1 (under the
+    measure); country: the index; tol: the tolerance;
     value_residual: the Bellman residual of the values behind each root (sup-norm change
     of v in one reference sweep at that state's factor; <= hh_tol where converged under
     the default stop rule, not checked under hh_stop_rule="policy"); measure: "transfer"
@@ -164,9 +165,10 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     ``ill_posed`` (failed states keep their best finite iterate, never NaN). timings:
     receives compile_s and run_s.
 
-    Which root (measure "proportional"): V_old(a, z; lambda) increases with lambda in almost every state, but
-    where income R a + W z is negative (at the borrowing limit with low productivity)
-    scaling it up first lowers V: V_old dips before it rises. The EV is the first root
+    Which root (measure "proportional"): V_old(a, z; lambda) increases with lambda in
+    almost every state, but where income R a + W z + T is negative (at the borrowing
+    limit with low productivity; flagged in ``ill_posed``) scaling it up first lowers
+    V: V_old dips before it rises. The EV is the first root
     in the direction of the welfare change (lambda > 1 if V_new > V_old, < 1 if V_new <
     V_old), so that lambda_tau - 1 always has the sign of the gain and varies smoothly
     across neighbouring states (the other root, on the dip, can be several percent on
