@@ -16,13 +16,14 @@ prices with V_old(a, z; tau) = V_new(a, z), reported in the numeraire, in percen
 mean labour income W E[z] and of the state's expenditure; ``--ev-measure proportional``
 scales income R a + W z + T by lambda_tau (the paper's tables), ill posed where net income
 <= 0: those states are flagged (``ev_ill_posed``) and do not fail the run. Cuts are
-proportional reductions of d_ij, i != j, floored at 1 by default (``--floor-costs``); ``--no-floor-costs`` keeps costs that fall below 1 (the paper's
-convention; a warning lists the pairs) and lets a ``--costs`` file hold them. ``--country``
-defaults to the cutting country (the importer of a bilateral cut), else USA if present,
-else the first country. Tariff experiments (model.md s.14) keep the costs and impose an
-N x N tariff matrix (``--tariffs``, importer rows), one country's uniform rate on every
-partner (``--uniform-tariff``) or the same rate everywhere (``--tariff-war``); the revenue
-is rebated lump sum (the proportional EV scales all income, the rebate included; the
+proportional reductions of d_ij, i != j, floored at 1 by default (``--floor-costs``);
+``--no-floor-costs`` keeps costs that fall below 1 (the paper's convention; a warning
+lists the pairs) and lets a ``--costs`` file hold them. ``--country`` defaults to the
+cutting country (the importer of a bilateral cut), else USA if present, else the first
+country. Tariff experiments (model.md s.14) keep the costs and impose an N x N tariff
+matrix (``--tariffs``, importer rows), one country's uniform rate on every partner
+(``--uniform-tariff``) or the same rate everywhere (``--tariff-war``); the revenue is
+rebated lump sum (the proportional EV scales all income, the rebate included; the
 transfer adds to it). Exit codes as ``hat solve`` (2: an equilibrium or the EV of some
 state did not converge, states flagged ill posed aside).
 """

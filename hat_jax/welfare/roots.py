@@ -4,12 +4,13 @@ For each state (a, z) the income factor l solves f(l) = V_old(a, z; l) - V_new(a
 0, where V_old(.; l) is the household value at the old prices under the EV measure
 (``EVOptions.measure``, :mod:`hat_jax.welfare.measure`): "transfer", a lump-sum transfer
 (l - 1) W E[z] added to T every period (V_old strictly increasing in l); "proportional",
-income R a + W z + T scaled by l (R -> l R, W -> l W, T -> l T). First guesses from household solutions at
-``nodes`` values of l interpolated by cubics (:func:`_node_start`); then, by default, the
-continuation of :mod:`hat_jax.welfare.continuation` (states share household solves), and
-for the states it does not settle (or every state with ``EVOptions(method="safeguarded")``)
-one safeguarded Newton-secant iteration per state (:func:`_root_state`), each evaluation
-an inexact warm-started household solve. Under the original code's stop rule
+income R a + W z + T scaled by l (R -> l R, W -> l W, T -> l T). First guesses from
+household solutions at ``nodes`` values of l interpolated by cubics
+(:func:`_node_start`); then, by default, the continuation of
+:mod:`hat_jax.welfare.continuation` (states share household solves), and for the states
+it does not settle (or every state with ``EVOptions(method="safeguarded")``) one
+safeguarded Newton-secant iteration per state (:func:`_root_state`), each evaluation an
+inexact warm-started household solve. Under the original code's stop rule
 (``hh_stop_rule="policy"``) the roots are those of :mod:`hat_jax.welfare.policy_rule`.
 :func:`ev_roots` is a ``custom_jvp``: its derivatives come from the implicit function
 theorem on each scalar root.
