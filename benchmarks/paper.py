@@ -17,6 +17,13 @@ explains a difference):
     (``stop_rule="policy"``: plain sweeps until c alone stops changing; the values are
     then off their fixed point, and so is every EV computed from them).
 
+Both EV measures side by side (issue 26): the rows named as the paper's use its
+proportional measure (income scaled by lambda; ``measure="proportional"``), ill posed
+where net income R a + W z + T <= 0 (the share of mass there is a row of its own);
+the rows suffixed ``[transfer]`` the well-posed default, a permanent lump-sum transfer
+at the old prices in percent of mean labour income W E[z] (the paper's appendix eq.
+167). :func:`measures_table` prints them side by side.
+
     python benchmarks/paper.py --quick        # Na = 20 smoke test (minutes)
     python benchmarks/paper.py                # Na = 100 (several minutes per model)
     python benchmarks/paper.py --na 50 --sections ab --json --out results/paper.json
@@ -152,6 +159,49 @@ def _cut(eq, kind):
     return d, wf.costs_below_one(eq.economy, d)
 
 
+TRANSFER = " [transfer]"
+WHY_TRANSFER = ("transfer measure: a permanent lump-sum transfer at the old prices in % of "
+                "mean labour income W E[z] (well posed for every state; the paper's tables "
+                "use the proportional measure)")
+
+
+def measure_rows(cf, country, ev_opts, label, why, Na, t0, **info) -> tuple:
+    """The EV rows of one experiment under both measures: the proportional measure (the
+    paper's; ``ev_opts`` with measure="proportional"; mean, poorest and richest quintile,
+    ACR, the share of mass at ill-posed states) and the transfer measure (the same
+    quantities, names suffixed ``[transfer]``). Returns (rows, the proportional
+    WelfareResult)."""
+    res = wf.welfare_analysis(cf, country, ev_opts, throw=False, measure="proportional")
+    t = time.perf_counter() - t0
+    s, q = res.summary, np.asarray(res.summary.quintile_gains)
+    vres = float(np.max(np.asarray(res.ev.value_residual)))
+    flag = np.asarray(res.ev.ill_posed)
+    ok = bool(np.all(np.asarray(res.ev.converged) | flag))
+    prop = dict(info, ev_converged=ok, value_residual_max=vres,
+                stop_rule=ev_opts.hh_stop_rule, measure="proportional")
+    rows = [_rec(f"{label}: mean gain %", 100 * s.mean_gain, t, Na, why, **prop),
+            _rec(f"{label}: poorest quintile %", 100 * q[0], t, Na, why, **prop),
+            _rec(f"{label}: richest quintile %", 100 * q[-1], t, Na, why, **prop),
+            _rec(f"{label}: ACR %", 100 * res.acr_model, t, Na, why, **prop),
+            _rec(f"{label}: mass at ill-posed states %", 100 * s.ill_posed_mass, t, Na,
+                 "proportional measure: states with net income R a + W z + T <= 0 "
+                 f"({s.ill_posed_count} states)", **prop)]
+    t1 = time.perf_counter()
+    ev = wf.equivalent_variation(cf.baseline, cf.new, res.country, ev_opts, throw=False,
+                                 measure="transfer")
+    st = wf.welfare_summary(cf.baseline, cf.new, ev)
+    t = time.perf_counter() - t1
+    qt = np.asarray(st.quintile_gains)
+    tr = dict(info, ev_converged=bool(np.all(np.asarray(ev.converged))),
+              stop_rule=ev_opts.hh_stop_rule, measure="transfer")
+    why_t = f"{WHY_TRANSFER}; {why}"
+    rows += [_rec(f"{label}: mean gain %{TRANSFER}", 100 * st.mean_gain, t, Na, why_t, **tr),
+             _rec(f"{label}: poorest quintile %{TRANSFER}", 100 * qt[0], t, Na, why_t, **tr),
+             _rec(f"{label}: richest quintile %{TRANSFER}", 100 * qt[-1], t, Na, why_t, **tr),
+             _rec(f"{label}: ACR %{TRANSFER}", 100 * res.acr_model, t, Na, why_t, **tr)]
+    return rows, res
+
+
 def _experiment(eq, kind, ev_opts, label, why, Na, rows: list, extra_rows=True):
     d, low = _cut(eq, kind)
     log(f"  {label}: counterfactual ({len(low)} costs below 1) and EV of the USA...")
@@ -159,19 +209,13 @@ def _experiment(eq, kind, ev_opts, label, why, Na, rows: list, extra_rows=True):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
         cf = wf.counterfactual(eq, d, eq_opts(eq, ev_opts), cost_floor=False)
-    res = wf.welfare_analysis(cf, "USA", ev_opts, throw=False)
+    new_rows, res = measure_rows(cf, "USA", ev_opts, label, why, Na, t0,
+                                 below_one=len(low))
+    rows += new_rows
     t = time.perf_counter() - t0
     i = res.country
-    s = res.summary
-    q = np.asarray(s.quintile_gains)
-    conv = bool(np.all(res.ev.converged))
-    vres = float(np.max(np.asarray(res.ev.value_residual)))
-    info = dict(below_one=len(low), ev_converged=conv, value_residual_max=vres,
-                stop_rule=ev_opts.hh_stop_rule)
-    rows += [_rec(f"{label}: mean gain %", 100 * s.mean_gain, t, Na, why, **info),
-             _rec(f"{label}: poorest quintile %", 100 * q[0], t, Na, why, **info),
-             _rec(f"{label}: richest quintile %", 100 * q[-1], t, Na, why, **info),
-             _rec(f"{label}: ACR %", 100 * res.acr_model, t, Na, why, **info)]
+    info = {k: new_rows[0][k] for k in ("below_one", "ev_converged", "value_residual_max",
+                                        "stop_rule", "measure")}
     if kind == "unilateral" and extra_rows:
         R0, R1 = float(np.ravel(cf.baseline.R)[0]), float(np.ravel(cf.new.R)[0])
         W0, W1 = float(cf.baseline.W[i]), float(cf.new.W[i])
@@ -191,7 +235,7 @@ def records(args) -> list[dict]:
         rows += _two_country(Na)
     if "b" in args.sections:
         log("(b) ek_baseline...")
-        ev_opts = wf.EVOptions()
+        ev_opts = wf.EVOptions(measure="proportional")
         t0 = time.perf_counter()
         eq = _baseline("ek_baseline", args.data_dir, Na, eq_opts(None, ev_opts))
         _, theta = wf.model_trade_elasticity(eq, "USA")
@@ -204,7 +248,7 @@ def records(args) -> list[dict]:
         log("(c) ek_log, global cut, both stop rules...")
         ev_at = {}
         for rule, why in (("both", WHY_LOG_BOTH), ("policy", WHY_LOG_POLICY)):
-            ev_opts = wf.EVOptions(hh_stop_rule=rule)
+            ev_opts = wf.EVOptions(hh_stop_rule=rule, measure="proportional")
             eq = _baseline("ek_log", args.data_dir, Na, eq_opts(None, ev_opts))
             res = _experiment(eq, "global", ev_opts, f"log model global [{rule}]", why, Na,
                               rows)
@@ -241,7 +285,31 @@ def reproduction_table(rows: list[dict]) -> str:
     return "\n".join([head, "-" * len(head)] + lines)
 
 
+def measures_table(rows: list[dict]) -> str:
+    """The EV rows under both measures side by side: quantity, proportional (the paper's
+    measure), transfer, published, and the share of mass at ill-posed states under the
+    proportional measure (per experiment)."""
+    by = {r["name"]: r for r in rows}
+    ill = {r["name"].split(":")[0]: r["value"] for r in rows
+           if r["name"].endswith("mass at ill-posed states %")}
+    lines = []
+    for r in rows:
+        tr = by.get(r["name"] + TRANSFER)
+        if tr is None:
+            continue
+        f = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
+        lines.append(f"{r['name']:<40} {f(r['value']):>12} {f(tr['value']):>10} "
+                     f"{f(r['published']):>9} {f(ill.get(r['name'].split(':')[0])):>12}")
+    head = (f"{'quantity':<40} {'proportional':>12} {'transfer':>10} {'paper':>9} "
+            f"{'ill-posed %':>12}")
+    note = ("proportional: income scaled by lambda (the paper's; ill posed where net "
+            "income <= 0, 'ill-posed %' = mass there); transfer: a permanent lump-sum "
+            "transfer at the old prices, % of mean labour income W E[z]")
+    return "\n".join([head, "-" * len(head)] + lines + [note])
+
+
 if __name__ == "__main__":
     _rows = main(records_fn, description=__doc__.split("\n\n")[0], add_arguments=add_arguments,
                  default_runs=1)
     log("\n" + reproduction_table(_rows))
+    log("\n" + measures_table(_rows))

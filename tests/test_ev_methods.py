@@ -47,7 +47,8 @@ def test_policy_rule_ev_is_well_posed(two_country_log_eq):
     N = int(wf.policy_rule_sweeps(prob, y, hopts))
     assert 10 < N < hopts.max_iter
     V_gift, _ = wf.policy_rule_values(prob, 1.01, hopts, N)
-    ev = wf.equivalent_variation(eq, V_gift, "Home", hh_stop_rule="policy", throw=False)
+    ev = wf.equivalent_variation(eq, V_gift, "Home", hh_stop_rule="policy", throw=False,
+                                 measure="proportional")
     lam, conv = np.asarray(ev.factor), np.asarray(ev.converged)
     slope = np.asarray(ev.slope)
     good = slope > 0.25 * np.median(np.abs(slope))
@@ -55,7 +56,8 @@ def test_policy_rule_ev_is_well_posed(two_country_log_eq):
     np.testing.assert_allclose(lam[good], 1.01, rtol=0, atol=1e-9)
     # the values behind it are the rule's, off their fixed point
     assert float(np.median(np.asarray(ev.value_residual))) > 1e-6
-    conv_ev = wf.equivalent_variation(eq, V_gift, "Home", throw=False)
+    conv_ev = wf.equivalent_variation(eq, V_gift, "Home", throw=False,
+                                      measure="proportional")
     c = np.asarray(conv_ev.converged)
     assert c.mean() > 0.95
     assert float(np.max(np.asarray(conv_ev.value_residual)[c])) <= 1e-10

@@ -377,6 +377,10 @@ def test_cli_json_keys_and_bad_input(capsys, tmp_path):
         assert key in out, key
     assert len(out["R"]) == T and np.shape(out["wages"]) == (T, 2)
     assert np.shape(out["ev"]) == (NA_TEST, 10)
+    # the EV measure (issue 26 A): the transfer by default, every state has its root
+    assert out["ev_measure"] == "transfer" and out["ev_ok"] and out["ev_ill_posed_count"] == 0
+    assert np.shape(out["ev_transfer"]) == np.shape(out["steady_state_ev_transfer"]) \
+        == (NA_TEST, 10)
     eh = out["elasticity_by_horizon"]
     assert len(eh["fixed_prices"]) == T and len(eh["general_equilibrium"]) == T
     assert out["converged"] and out["residual"] <= 1e-9

@@ -75,10 +75,11 @@ def test_quintile_means_split_mass_at_boundaries():
 # ------------------------------------------------------------------ equivalent variation
 @pytest.fixture(scope="module")
 def unilateral(two_country_eq):
-    """Home cuts its import cost by 10%: counterfactual and welfare analysis."""
+    """Home cuts its import cost by 10%: counterfactual and welfare analysis (the
+    paper's proportional measure)."""
     d, _ = wf.unilateral_cut(two_country_eq.economy, "Home", 0.10)
     cf = wf.counterfactual(two_country_eq, d)
-    return cf, wf.welfare_analysis(cf, "Home", theta=4.0)
+    return cf, wf.welfare_analysis(cf, "Home", theta=4.0, measure="proportional")
 
 
 def test_ev_is_exactly_one_when_nothing_changes(two_country_eq):
@@ -102,7 +103,8 @@ def test_ev_recovers_a_proportional_income_gift(two_country_eq):
     lams = []
     for g in (0.005, 0.01):
         V_gift = wf.scaled_values(two_country_eq, "Home", 1.0 + g)
-        ev = wf.equivalent_variation(two_country_eq, V_gift, "Home", throw=False)
+        ev = wf.equivalent_variation(two_country_eq, V_gift, "Home", throw=False,
+                                     measure="proportional")
         lam, conv = np.asarray(ev.lam), np.asarray(ev.converged)
         # where V_old hardly moves with lambda (income R a + W z < 0 at the borrowing
         # limit), lambda is only as precise as V allows, |dlambda| ~ 1e-10 / slope, and
@@ -331,7 +333,8 @@ def test_cli_counterfactual_json(unilateral, tmp_path):
     cf, res = unilateral
     out = tmp_path / "cf"
     rc, stdout, _ = run_cli(["counterfactual", "two_country", "--Na", str(NA_TEST), "--quiet",
-                             "--unilateral", "Home", "0.10", "--json", "--out", str(out)])
+                             "--unilateral", "Home", "0.10", "--json", "--out", str(out),
+                             "--ev-measure", "proportional"])  # the measure of the fixture
     assert rc == 0
     r = json.loads(stdout)
     assert REQUIRED <= set(r)

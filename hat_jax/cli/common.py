@@ -45,6 +45,7 @@ __all__ = [
     "solve_baseline", "default_country", "report_not_converged", "err", "wrote",
     "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
     "set_interrupt_message", "memory_estimate", "available_memory", "choose_tangent_solver",
+    "add_ev_measure_argument",
 ]
 
 EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -162,6 +163,17 @@ def tables_world(args: argparse.Namespace, **overrides) -> EKWorld:
         for note in world.data.notes:
             err(f"note: {note}")
     return world
+
+
+def add_ev_measure_argument(g) -> None:
+    """``--ev-measure {transfer,proportional}`` (dest ev_measure, default transfer): the
+    measure of the equivalent variation (:class:`hat_jax.welfare.EVOptions`)."""
+    g.add_argument("--ev-measure", dest="ev_measure", choices=("transfer", "proportional"),
+                   default="transfer",
+                   help="EV measure: transfer (default; a permanent lump-sum transfer at "
+                   "the old prices, well posed for every state) or proportional (income "
+                   "scaled by lambda, the paper's tables; ill posed where net income <= 0, "
+                   "those states flagged)")
 
 
 def add_output_arguments(s: argparse.ArgumentParser, files: str, plots: str | None = None,

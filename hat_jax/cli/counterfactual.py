@@ -2,7 +2,8 @@
 
     hat counterfactual PRESET EXPERIMENT [--symmetric] [--floor-costs | --no-floor-costs]
                       [--country ISO] [--theta T]
-                      [--ev-tol TOL] [economy / equilibrium options of ``hat solve``]
+                      [--ev-tol TOL] [--ev-measure transfer|proportional]
+                      [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
 
 EXPERIMENT is exactly one flag (``hat counterfactual --help`` lists them: --global-cut,
@@ -11,15 +12,21 @@ EXPERIMENT is exactly one flag (``hat counterfactual --help`` lists them: --glob
 ``info`` is the ``"experiment"`` object of the --json output and whose ``note`` the
 summary prints. Solves the preset's baseline equilibrium, the equilibrium after the
 change (beta fixed at the baseline's, wages and R solved, warm-started), the equivalent
-variation lambda_tau(a, z) of every state of ``--country`` and its aggregates, and the
-ACR benchmark. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
+variation of every state of ``--country`` and its aggregates, and the ACR benchmark.
+The EV is by default (``--ev-measure transfer``) the permanent lump-sum transfer tau at
+the old prices with V_old(a, z; tau) = V_new(a, z), reported in the numeraire, in
+percent of mean labour income W E[z] and of the state's expenditure; ``--ev-measure
+proportional`` scales income R a + W z + T by lambda_tau (the paper's tables), ill posed
+where net income <= 0: those states are flagged (``ev_ill_posed``) and do not fail the
+run. Cuts are proportional reductions of d_ij, i != j, floored at 1 by default
 (``--floor-costs``); ``--no-floor-costs`` keeps costs that fall below 1 (the paper's
-convention; a warning lists the pairs) and lets a ``--costs`` file hold them. ``--country``
-defaults to the change's country (the importer of a bilateral cut), else USA if present,
-else the first country. Tariff experiments (model.md s.14) keep the costs and impose a
-tariff matrix; the revenue is rebated lump sum and the EV scales all income, the rebate
-included. Exit codes as ``hat solve`` (2: an equilibrium or the EV of some state did not
-converge).
+convention; a warning lists the pairs) and lets a ``--costs`` file hold them.
+``--country`` defaults to the change's country (the importer of a bilateral cut), else
+USA if present, else the first country. Tariff experiments (model.md s.14) keep the
+costs and impose a tariff matrix; the revenue is rebated lump sum (the proportional EV
+scales all income, the rebate included; the transfer adds to it). Exit codes as ``hat
+solve`` (2: an equilibrium or the EV of some state did not converge, states flagged ill
+posed aside).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from .common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
     add_economy_arguments,
+    add_ev_measure_argument,
     add_output_arguments,
     default_country,
     err,
@@ -115,6 +123,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="user trade elasticity of the second ACR number (default 4)")
     w.add_argument("--ev-tol", dest="ev_tol", type=float, default=wf.EV_TOL,
                    help="EV tolerance: |V_old(lambda) - V_new| / slope per state (1e-10)")
+    add_ev_measure_argument(w)
     add_output_arguments(c, "counterfactual.json, ev.csv, countries.csv (and "
                          "ev_by_assets.png, quintile_gains.png with --plots)",
                          plots="save figures to --out DIR (needs matplotlib)")
@@ -235,17 +244,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         err(f"equivalent variation for {eq.economy.countries[i]} "
             f"({eq.economy.Na * eq.economy.Nz} states)...")
-    res = wf.welfare_analysis(cf, i, theta=args.theta, tol=args.ev_tol, throw=False)
+    res = wf.welfare_analysis(cf, i, theta=args.theta, tol=args.ev_tol,
+                              measure=args.ev_measure, throw=False)
     timings["ev_s"] = res.timings["ev_s"]
     timings["elasticity_s"] = res.timings["elasticity_s"]
     result = counterfactual_summary(args.preset, cf, res, experiment, timings)
     rc = EXIT_OK
     if not result["ev_converged"]:
-        try:
-            wf.check_ev(res.ev, eq.economy.countries[i], args.ev_tol)
-        except ConvergenceError as exc:
-            err(f"not converged: {exc}")
-        rc = EXIT_NOT_CONVERGED
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", wf.EVIllPosedWarning)
+            try:
+                wf.check_ev(res.ev, eq.economy.countries[i], args.ev_tol, baseline=eq)
+            except ConvergenceError as exc:
+                err(f"not converged: {exc}")
+        for w in caught:
+            if not args.quiet:
+                err(f"warning: {w.message}")
+        rc = EXIT_OK if result["ev_ok"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_counterfactual_outputs(args.out, cf, result, plots=args.plots), args.quiet)
     print_result(args, result, lambda: format_counterfactual(result, change.note))

@@ -30,9 +30,9 @@ from hat_jax import welfare as wf
 from hat_jax.report import sweep as rs
 
 from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
-                     add_output_arguments, choose_tangent_solver, err, options_from_args,
-                     print_result, report_not_converged, setup_from_args, solve_baseline,
-                     wrote)
+                     add_ev_measure_argument, add_output_arguments, choose_tangent_solver,
+                     err, options_from_args, print_result, report_not_converged,
+                     setup_from_args, solve_baseline, wrote)
 
 __all__ = ["add_parser", "run", "parse_shard", "parse_global_cuts", "build_scenarios",
            "Progress"]
@@ -71,6 +71,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--ev", nargs="+", metavar="ISO", default=[],
                    help="countries whose EV summaries (mean gain, quintiles, share who gain) "
                    "are computed in every scenario")
+    add_ev_measure_argument(w)
     w.add_argument("--theta", type=float, default=None,
                    help="trade elasticity of the ACR gain (default: the model's own, per "
                    "country)")
@@ -225,7 +226,8 @@ def _manifest(args, economy, s: sc.Scenarios, B: int) -> dict:
     options = {k: (float(v) if isinstance(v, (np.floating, np.ndarray)) or
                    hasattr(v, "dtype") else v) for k, v in opts.items()}
     options.update(floor_costs=bool(args.floor_costs), theta=args.theta,
-                   ev=[str(c) for c in args.ev], start=args.start,
+                   ev=[str(c) for c in args.ev], ev_measure=args.ev_measure,
+                   start=args.start,
                    economy={k: getattr(args, k) for k in ("gamma", "sigma", "beta", "d", "Na",
                                                           "phi", "amax", "psi_slope")})
     return {"format": rs.SWEEP_FORMAT, "fingerprint": sc.fingerprint(s), "preset": args.preset,
@@ -285,7 +287,8 @@ def run(args: argparse.Namespace) -> int:
     for c in mine:
         block = sc.select_scenarios(s, slice(c * B, (c + 1) * B))
         res = sc.solve_scenarios(base.eq, block, base.opts, batch=B, devices=devices,
-                                 ev=args.ev, theta=theta, strategy=args.strategy)
+                                 ev=args.ev, theta=theta, strategy=args.strategy,
+                                 ev_opts=wf.EVOptions(measure=args.ev_measure))
         frame = sc.scenario_frame(res)
         if args.out is not None:
             rs.write_chunk(args.out, man, c, frame)

@@ -32,6 +32,7 @@ from .common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
     add_economy_arguments,
+    add_ev_measure_argument,
     add_output_arguments,
     default_country,
     err,
@@ -79,6 +80,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--grid", type=int, default=0, metavar="K",
                    help="also evaluate welfare at K uniform tariffs from 0 to twice the "
                    "optimum (default 0; 9 with --plots)")
+    add_ev_measure_argument(t)
     add_output_arguments(p, "tariff.json, ev.csv (welfare_by_tariff.csv with a grid; "
                          "welfare_by_tariff.png, ev_by_assets.png with --plots)",
                          plots="save figures to --out DIR (needs matplotlib)")
@@ -118,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     objective = args.objective.replace("-", "_")
     opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, objective=objective,
-                                coarse=args.coarse, progress=not args.quiet)
+                                coarse=args.coarse, progress=not args.quiet,
+                                ev_opts=wf.EVOptions(measure=args.ev_measure))
     timings["optimal_s"] = time.perf_counter() - t0
     cf = wf.counterfactual(eq, Change.tariffs(eq.economy, opt.tariffs, label="optimal"),
                            base.opts, throw=False)
@@ -128,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         err(f"equivalent variation for {name} at the optimum...")
     t0 = time.perf_counter()
-    res = wf.welfare_analysis(cf, i, throw=False)
+    res = wf.welfare_analysis(cf, i, throw=False, measure=args.ev_measure)
     timings["ev_s"] = time.perf_counter() - t0
     ra = policy.ra_optimal_tariff(cf.new, i, res.theta_model)
     t0 = time.perf_counter()

@@ -27,7 +27,8 @@ from hat_jax import welfare as wf
 from hat_jax.report.transition import (format_transition, transition_summary,
                                        write_transition_outputs)
 
-from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments, add_output_arguments,
+from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
+                     add_ev_measure_argument, add_output_arguments,
                      default_country, err, print_result, report_not_converged,
                      setup_from_args, solve_baseline, wrote)
 from .counterfactual import add_cost_experiment, cost_change, experiment_record
@@ -59,6 +60,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--ts-rho", dest="ts_rho", type=float, default=0.9,
                    help="persistence of the AR(1) cost shocks of the time-series estimate "
                    "(default 0.9)")
+    add_ev_measure_argument(t)
     add_output_arguments(c, "summary.json, path.csv, ev.csv (and price_paths.png, "
                          "trade_paths.png, elasticity_by_horizon.png, transition_gains.png "
                          "with --plots)", plots="save figures to --out DIR (needs matplotlib)")
@@ -124,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
     timings = dict(tr.timings, elasticity_s=time.perf_counter() - t0)
     say(f"equivalent variation of {eq.economy.countries[i]}...")
     t0 = time.perf_counter()
-    tw = tn.transition_welfare(tr, i, throw=False)
+    tw = tn.transition_welfare(tr, i, throw=False, measure=args.ev_measure)
     timings["ev_s"] = time.perf_counter() - t0
     result = transition_summary(args.preset, tr, experiment, he, tw, timings)
-    rc = EXIT_OK if tr.converged and result["ev_converged"] else EXIT_NOT_CONVERGED
+    rc = EXIT_OK if tr.converged and result["ev_ok"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_transition_outputs(args.out, result, plots=args.plots), args.quiet)
     print_result(args, result, lambda: format_transition(result, change.note))

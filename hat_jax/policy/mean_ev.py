@@ -54,7 +54,7 @@ class EVReference(NamedTuple):
     i: jax.Array
 
 
-_slope_program = jax.jit(value_slope)
+_slope_program = jax.jit(value_slope, static_argnames="measure")
 
 
 def ev_reference(ref: Equilibrium, i: int, opts: EVOptions | None = None) -> EVReference:
@@ -65,7 +65,7 @@ def ev_reference(ref: Equilibrium, i: int, opts: EVOptions | None = None) -> EVR
     # costs about 10x more on the two-country Na = 40 grid, for the same digits
     hopts = household_options(ref.economy, tol=opts.hh_tol, stop_rule=opts.hh_stop_rule,
                               tangent_solver="gmres")
-    _, slope, x_dot = _slope_program(problem, y, hopts)
+    _, slope, x_dot = _slope_program(problem, y, hopts, measure=opts.measure)
     return EVReference(problem, y, jnp.asarray(ref.world.households.V[i]), slope, x_dot,
                        jnp.asarray(ref.world.distribution.lam[i]), hopts, opts,
                        jnp.asarray(i))

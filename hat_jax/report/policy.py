@@ -13,7 +13,7 @@ from hat_jax import welfare as wf
 
 from .figures import figure_bytes, pyplot
 from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
-from .welfare import ev_frame, plot_ev_by_assets
+from .welfare import ev_frame, ev_measure_summary, plot_ev_by_assets
 
 __all__ = ["tariff_summary", "format_tariff", "write_tariff_outputs", "plot_welfare_by_tariff"]
 
@@ -29,7 +29,8 @@ def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=
     (baseline = free trade); ``res``: its welfare analysis for the country; ra_tariff:
     the representative-agent optimal tariff; grid: (rates, welfare) of uniform tariffs;
     nash: a :class:`~hat_jax.policy.NashTariffs` or None; comparison: a
-    :class:`~hat_jax.policy.TariffComparison` or None."""
+    :class:`~hat_jax.policy.TariffComparison` or None. The EV-measure keys (ev_measure,
+    ev_transfer, ev_ill_posed, ev_ok, ...): :func:`hat_jax.report.welfare.ev_measure_summary`."""
     base, new = cf.baseline, cf.new
     econ = base.economy
     i = opt.country
@@ -71,6 +72,7 @@ def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=
         "assets": json_nums(np.asarray(prob.a_min + prob.da * np.arange(econ.Na))),
         "z": json_nums(econ.z),
         "distribution": json_nums(base.world.distribution.lam[i]),
+        **ev_measure_summary(res.ev, s, base),
     }
     if comparison is not None:
         out["comparison"] = {k: json_num(v) for k, v in comparison._asdict().items()}

@@ -16,6 +16,7 @@ from hat_jax.change import note_of
 
 from .figures import figure_bytes, pyplot
 from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .welfare import ev_measure_summary
 
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
            "plot_trade_paths", "plot_elasticity_by_horizon", "plot_transition_gains",
@@ -27,7 +28,10 @@ HORIZONS = (0, 1, 2, 5, 10, 20)
 
 def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
                        timings: dict | None = None) -> dict:
-    """The ``--json`` object of ``hat transition`` (keys in the README)."""
+    """The ``--json`` object of ``hat transition`` (keys in the README; with ``tw`` also
+    the EV-measure keys ev_measure, mean_labour_income, ev_transfer (date-0 tau, null
+    under "proportional"), steady_state_ev_transfer, ev_ill_posed, ev_ill_posed_count
+    and ev_ok, as :func:`hat_jax.report.welfare.ev_measure_summary`)."""
     p = tr.path
     econ = tr.economy
     out = {
@@ -77,6 +81,12 @@ def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
             "ev_converged": bool(np.all(np.asarray(tw.ev.converged))
                                  and np.all(np.asarray(tw.steady_state.converged))),
         })
+        m, ss = ev_measure_summary(tw.ev, None, tr.initial), tw.steady_state
+        ss_ok = ev_measure_summary(ss, None, tr.initial)["ev_ok"]
+        out.update({k: m[k] for k in ("ev_measure", "mean_labour_income", "ev_transfer",
+                                      "ev_ill_posed", "ev_ill_posed_count")})
+        out.update(steady_state_ev_transfer=None if ss.tau is None else json_nums(ss.tau),
+                   ev_ok=bool(m["ev_ok"] and ss_ok))
     return out
 
 

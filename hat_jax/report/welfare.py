@@ -25,7 +25,7 @@ from .figures import figure_bytes, pyplot
 from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
 
 __all__ = [
-    "counterfactual_summary", "ev_frame", "counterfactual_countries_frame",
+    "ev_measure_summary", "counterfactual_summary", "ev_frame", "counterfactual_countries_frame",
     "plot_ev_by_assets", "plot_quintile_gains", "format_counterfactual",
     "write_counterfactual_outputs", "planner_summary", "planner_pairs_frame",
     "plot_efficient_trade", "format_planner", "write_planner_outputs",
@@ -42,10 +42,13 @@ def _at(x, i) -> float:
 def _ev_diagnostics(ev) -> dict:
     conv = np.asarray(ev.converged)
     bad = np.argwhere(~conv)
+    flag = (np.zeros_like(conv) if getattr(ev, "ill_posed", None) is None
+            else np.asarray(ev.ill_posed, bool))
     return {
         "ev_converged": bool(conv.all()),
         "ev_failures": [{"a": int(a), "z": int(z), "residual": json_num(ev.residual[a, z]),
-                         "iterations": int(ev.iterations[a, z])} for a, z in bad[:50]],
+                         "iterations": int(ev.iterations[a, z]),
+                         "ill_posed": bool(flag[a, z])} for a, z in bad[:50]],
         "ev_max_residual": json_num(np.max(np.asarray(ev.residual))),
         "ev_solves_max": int(np.max(np.asarray(ev.iterations))),
     }
@@ -57,10 +60,51 @@ def _equilibria(base, new) -> dict:
     return {"baseline": one(base), "counterfactual": one(new)}
 
 
+def ev_measure_summary(ev, summary, baseline) -> dict:
+    """The EV-measure keys of the welfare reports (``hat counterfactual``, ``hat tariff``,
+    ``hat transition``; model.md s.10), added next to the existing keys, whose meaning
+    under ``ev_measure="proportional"`` is unchanged (under "transfer", ``ev`` is
+    l = 1 + tau / (W_i E[z]) and the ``*_gain_pct`` keys are tau in percent of mean
+    labour income):
+
+    ev_measure: "transfer" or "proportional"; mean_labour_income: W_i E[z] at the old
+    prices (the transfer's unit); ev_transfer [Na][Nz]: tau(a, z) in the numeraire;
+    ev_transfer_pct_expenditure [Na][Nz]: 100 tau / e(a, z), e the state's expenditure;
+    mean_transfer: sum lambda tau; mean_gain_pct_expenditure,
+    quintile_gains_pct_expenditure: the mean and expenditure-quintile means of 100 tau /
+    e (these five null under "proportional"); ev_ill_posed [Na][Nz]: states where the
+    measure is ill posed (net income R a + W z + T <= 0 under "proportional", none under
+    "transfer"); ev_ill_posed_count, ev_ill_posed_mass: their number and baseline mass;
+    ev_ok: every state converged but the flagged ill-posed ones (the exit code reads it).
+    ``summary``: the :class:`hat_jax.welfare.WelfareSummary` of ``ev`` (None: the mass
+    and expenditure keys are null); ``baseline``: the old equilibrium.
+    """
+    conv = np.asarray(ev.converged)
+    flag = np.zeros_like(conv) if ev.ill_posed is None else np.asarray(ev.ill_posed, bool)
+    tau = ev.tau
+    out = {"ev_measure": ev.measure, "mean_labour_income": json_num(ev.unit),
+           "ev_transfer": None if tau is None else json_nums(tau),
+           "ev_transfer_pct_expenditure": None, "mean_transfer": None,
+           "mean_gain_pct_expenditure": None, "quintile_gains_pct_expenditure": None,
+           "ev_ill_posed": flag.tolist(), "ev_ill_posed_count": int(flag.sum()),
+           "ev_ill_posed_mass": None if summary is None else json_num(summary.ill_posed_mass),
+           "ev_ok": bool(np.all(conv | flag))}
+    if tau is not None and summary is not None:
+        spend = np.asarray(wf.expenditure(baseline, ev.country))
+        out.update(ev_transfer_pct_expenditure=json_nums(100 * np.asarray(tau) / spend),
+                   mean_transfer=json_num(summary.mean_transfer),
+                   mean_gain_pct_expenditure=json_num(100 * summary.mean_gain_expenditure),
+                   quintile_gains_pct_expenditure=json_nums(
+                       100 * np.asarray(summary.quintile_gains_expenditure)))
+    return out
+
+
 def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict) -> dict:
     """The ``hat counterfactual --json`` object (keys in the README): ``cf`` the
     counterfactual (baseline and new equilibria, new costs), ``res`` the welfare analysis
-    of one country (EV lambda_tau(a, z), its aggregates, ACR numbers)."""
+    of one country (EV lambda_tau(a, z), its aggregates, ACR numbers). The EV-measure
+    keys (ev_measure, ev_transfer, ev_ill_posed, ev_ok, ...): :func:`ev_measure_summary`;
+    ``ev_failures`` entries carry ``ill_posed``."""
     base, new = cf.baseline, cf.new
     econ = base.economy
     i = res.country
@@ -102,6 +146,7 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
         "z": json_nums(econ.z),
         "distribution": json_nums(base.world.distribution.lam[i]),
         **diag,
+        **ev_measure_summary(res.ev, s, base),
         "converged": bool(base.converged) and bool(new.converged) and diag["ev_converged"],
         "equilibrium": _equilibria(base, new),
         "d_new": json_nums(cf.d),
@@ -113,16 +158,26 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
 
 def ev_frame(result: dict) -> pd.DataFrame:
     """One row per household state of a counterfactual summary: ``a_index, z_index,
-    assets, z, ev, gain_pct`` (100 (lambda_tau - 1)) ``, mass`` (baseline distribution)."""
+    assets, z, ev, gain_pct`` (100 (l - 1): lambda_tau - 1 under the proportional
+    measure, tau / (W E[z]) under the transfer measure) ``, mass`` (baseline
+    distribution); with the summary's EV-measure keys also ``transfer`` (tau in the
+    numeraire, transfer measure), ``transfer_pct_expenditure`` and ``ill_posed``."""
     ev = np.asarray(result["ev"], np.float64)
     lam = np.asarray(result["distribution"], np.float64)
     Na, Nz = ev.shape
     a_idx, z_idx = np.meshgrid(np.arange(Na), np.arange(Nz), indexing="ij")
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "a_index": a_idx.ravel(), "z_index": z_idx.ravel(),
         "assets": np.repeat(result["assets"], Nz), "z": np.tile(result["z"], Na),
         "ev": ev.ravel(), "gain_pct": 100 * (ev.ravel() - 1.0), "mass": lam.ravel(),
     })
+    for col, key in (("transfer", "ev_transfer"),
+                     ("transfer_pct_expenditure", "ev_transfer_pct_expenditure")):
+        if result.get(key) is not None:
+            frame[col] = np.asarray(result[key], np.float64).ravel()
+    if result.get("ev_ill_posed") is not None:
+        frame["ill_posed"] = np.asarray(result["ev_ill_posed"], bool).ravel()
+    return frame
 
 
 def counterfactual_countries_frame(cf) -> pd.DataFrame:
@@ -153,7 +208,9 @@ def plot_ev_by_assets(result: dict, ax=None):
         ax.plot(a, 100 * (ev[:, k] - 1.0), color=cmap(k / max(1, ev.shape[1] - 1)),
                 lw=1.2, label=f"z = {z[k]:.2f}")
     ax.axhline(0.0, color="k", lw=0.6)
-    ax.set(xlabel="assets a", ylabel=r"EV gain $\lambda_\tau - 1$ (%)",
+    transfer = result.get("ev_measure", "proportional") == "transfer"
+    ax.set(xlabel="assets a", ylabel=(r"EV transfer $\tau$ (% of mean labour income)"
+                                      if transfer else r"EV gain $\lambda_\tau - 1$ (%)"),
            title=f"{result['country']}: welfare gain by state")
     ax.legend(fontsize=7, ncol=2)
     return ax
@@ -195,6 +252,34 @@ def write_counterfactual_outputs(out_dir, cf, result: dict, plots: bool = False)
     return write_files(out_dir, files)
 
 
+def _ev_heading(result: dict, c: str) -> list[str]:
+    """The EV block's title: what the numbers are under the result's measure."""
+    if result.get("ev_measure", "proportional") == "proportional":
+        return [f"Equivalent variation of {c}'s households (lambda_tau - 1, percent of "
+                "income; proportional measure)"]
+    return [f"Equivalent variation of {c}'s households: a permanent transfer tau at the "
+            "old prices,", f"  in percent of mean labour income W E[z] = "
+            f"{result['mean_labour_income']:.6g} (transfer measure)"]
+
+
+def _ev_extra(result: dict) -> list[str]:
+    """The measure-specific lines of the EV block (expenditure shares, ill-posed states)."""
+    if result.get("ev_measure", "proportional") == "transfer":
+        q = result.get("quintile_gains_pct_expenditure")
+        if q is None:
+            return []
+        return [f"  mean transfer (numeraire)        {result['mean_transfer']:.6g}",
+                f"  in % of own expenditure: mean    {result['mean_gain_pct_expenditure']:.4f}%",
+                "  by expenditure quintile          " + "  ".join(f"{x:.4f}%" for x in q)]
+    n = result.get("ev_ill_posed_count", 0)
+    if not n:
+        return []
+    mass = result.get("ev_ill_posed_mass")
+    return [f"  ill posed (net income <= 0)      {n} states, mass "
+            + ("?" if mass is None else f"{mass:.4f}")
+            + " (--ev-measure transfer is well posed)"]
+
+
 def format_counterfactual(result: dict, note: str | None = None) -> str:
     """The readable summary printed by ``hat counterfactual`` without --json; ``note``:
     the experiment's sentence (the :class:`~hat_jax.Change`'s note; default: the note of
@@ -203,9 +288,14 @@ def format_counterfactual(result: dict, note: str | None = None) -> str:
     c = result["country"]
     k = result["countries"].index(c)
     q = result["quintile_gains_pct"]
+    eqs = result.get("equilibrium", {}).values()
+    flagged_only = (not result["converged"] and result.get("ev_ok", False)
+                    and all(q["converged"] for q in eqs))
     lines = [f"HAT counterfactual: {result['preset']}, "
              f"{note_of(e) if note is None else note}",
-             f"converged: {'yes' if result['converged'] else 'NO'}"]
+             "converged: " + ("yes" if result["converged"] else "yes, but the proportional "
+                              "EV has no root at the flagged ill-posed states"
+                              if flagged_only else "NO")]
     if e["clamped"]:
         lines.append(f"{len(e['clamped'])} costs floored at d = 1: "
                      + ", ".join(f"{a}<-{b}" for a, b in e["clamped"][:8])
@@ -214,20 +304,25 @@ def format_counterfactual(result: dict, note: str | None = None) -> str:
         lines.append(f"{len(e['below_one'])} costs below 1 (the paper's convention, no "
                      "floor): " + ", ".join(f"{a}<-{b}" for a, b in e["below_one"][:8])
                      + (" ..." if len(e["below_one"]) > 8 else ""))
+    n_bad = sum(not f.get("ill_posed", False) for f in result["ev_failures"])
+    n_flag = len(result["ev_failures"]) - n_bad
     ev_status = ("all states converged" if result["ev_converged"]
-                 else f"{len(result['ev_failures'])} states FAILED")
+                 else (f"{n_bad} states FAILED" if n_bad else "")
+                 + (", " if n_bad and n_flag else "")
+                 + (f"{n_flag} ill-posed states without a root (flagged)" if n_flag else ""))
     lines += [
         f"R {result['R']:.6f} -> {result['R_new']:.6f}; {c}: W {result['wages'][k]:.6f} -> "
         f"{result['wages_new'][k]:.6f}, R/W {result['R_over_W']:.6f} -> "
         f"{result['R_over_W_new']:.6f}",
         f"{c} home share {result['home_share']:.6f} -> {result['home_share_new']:.6f}",
         "",
-        f"Equivalent variation of {c}'s households (lambda_tau - 1, percent of income)",
+        *_ev_heading(result, c),
         f"  mean (stationary distribution)   {result['mean_gain_pct']:.4f}%",
         "  by expenditure quintile          " + "  ".join(f"{x:.4f}%" for x in q),
         f"  share who gain                   {result['share_gain']:.4f}",
         f"  range over states                {100 * (np.min(result['ev']) - 1):.4f}% to "
         f"{100 * (np.max(result['ev']) - 1):.4f}%",
+        *_ev_extra(result),
         f"  utilitarian welfare change       {result['welfare_change']:.6g}",
         f"ACR: {result['acr_pct']:.4f}% with the model's elasticity theta = "
         f"{result['theta_model']:.4f}; {result['acr_theta_pct']:.4f}% with theta = "

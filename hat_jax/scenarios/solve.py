@@ -132,10 +132,12 @@ def _summaries(eq_b, baseline: Equilibrium, theta):
                 acr_gain=nan(acr))
 
 
-def _ev_block(eq_b, baseline, countries, ok, strategy):
+def _ev_block(eq_b, baseline, countries, ok, strategy, ev_opts=None):
     """EV summaries of ``countries`` in every converged scenario of a block: the roots of
     all those scenarios by one batched program per country
-    (:func:`hat_jax.welfare.equivalent_variations`), then the summaries."""
+    (:func:`hat_jax.welfare.equivalent_variations`, options ``ev_opts``), then the
+    summaries. A scenario's EV counts as converged when every state converged but those
+    flagged ill posed (net income <= 0 under the proportional measure)."""
     K = len(ok)
     ks = np.flatnonzero(ok)
     out = {}
@@ -144,10 +146,10 @@ def _ev_block(eq_b, baseline, countries, ok, strategy):
                  share_gain=np.full(K, np.nan), converged=np.zeros(K, bool))
         if ks.size:
             V_new = eq_b.world.households.V[jnp.asarray(ks), i]
-            evs = equivalent_variations(baseline, V_new, i, strategy=strategy)
+            evs = equivalent_variations(baseline, V_new, i, ev_opts, strategy=strategy)
             for n, k in enumerate(ks):
                 ev = ev_at(evs, n)
-                good = bool(np.all(np.asarray(ev.converged)))
+                good = bool(np.all(np.asarray(ev.converged) | np.asarray(ev.ill_posed)))
                 r["converged"][k] = good
                 if good:
                     new = jax.tree_util.tree_map(lambda x: x[k], eq_b)
@@ -160,7 +162,8 @@ def _ev_block(eq_b, baseline, countries, ok, strategy):
 
 def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | None = None,
                     *, batch: int | None = None, devices: int | None = 1, ev=(),
-                    theta=None, on_block=None, strategy: str = "auto") -> ScenarioResults:
+                    theta=None, on_block=None, strategy: str = "auto",
+                    ev_opts=None) -> ScenarioResults:
     """Solve K counterfactual scenarios against ``baseline`` (model.md s.10).
 
     changes: a list of :class:`~hat_jax.Change` (one scenario each, named by its label),
@@ -180,6 +183,8 @@ def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | N
     strategy: how a block is iterated: ``"vmap"`` (lock step, for accelerators),
       ``"map"`` (one scenario after another in the same program, for the CPU) or
       ``"auto"`` (by backend; :mod:`hat_jax.batched`).
+    ev_opts: the EV's :class:`hat_jax.welfare.EVOptions` (its ``measure``: "transfer",
+      the default, or "proportional").
     """
     strategy = resolve_strategy(strategy)
     s = as_scenarios(baseline, changes)
@@ -210,7 +215,7 @@ def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | N
         eq_b = jax.block_until_ready(eq_b)
         t1 = time.perf_counter()
         part = _summaries(eq_b, baseline, theta)
-        part_ev = (_ev_block(eq_b, baseline, ev_idx, part["converged"], strategy)
+        part_ev = (_ev_block(eq_b, baseline, ev_idx, part["converged"], strategy, ev_opts)
                    if ev_idx else {})
         t_solve, t_ev = t_solve + t1 - t0, t_ev + time.perf_counter() - t1
         parts.append(part)

@@ -12,9 +12,11 @@ One module per concern, every public name re-exported here
 - :mod:`~hat_jax.welfare.counterfactual`: the new stationary equilibrium after a
   :class:`hat_jax.Change`, beta fixed at the baseline's, wages and R solved, warm-started
   (:func:`counterfactual`, :func:`as_change`);
-- :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.roots`,
-  :mod:`~hat_jax.welfare.ev`: the equivalent variation, for each state (a, z) the income
-  factor lambda_tau with V_old(a, z; lambda_tau) = V_new(a, z) (:class:`EVOptions`,
+- :mod:`~hat_jax.welfare.options`, :mod:`~hat_jax.welfare.measure`,
+  :mod:`~hat_jax.welfare.roots`, :mod:`~hat_jax.welfare.ev`: the equivalent variation,
+  for each state (a, z) the factor l with V_old(a, z; l) = V_new(a, z), under the
+  measure "transfer" (default: a permanent lump-sum transfer tau = (l - 1) W_i E[z] at
+  the old prices) or "proportional" (income scaled by l) (:class:`EVOptions`,
   :func:`equivalent_variation`, the custom-jvp root :func:`ev_roots`), found by
   :mod:`~hat_jax.welfare.continuation` (states share household solves) with the
   safeguarded per-state solver behind it, and under the original code's stop rule by
@@ -35,8 +37,10 @@ from .counterfactual import (Counterfactual, as_change, counterfactual, counterf
 from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
                           derivative_options, ev_derivative, welfare_decomposition,
                           welfare_gradient, welfare_jvp)
-from .ev import (EquivalentVariation, check_ev, equivalent_variation, equivalent_variations,
-                 ev_at, ev_slope, scaled_values)
+from .ev import (EquivalentVariation, EVIllPosedWarning, check_ev, equivalent_variation,
+                 equivalent_variations, ev_at, ev_slope, scaled_values)
+from .measure import (EV_MEASURES, ev_problem, ill_posed_states, mean_efficiency, net_income,
+                      transfer_unit)
 from .options import EV_METHODS, EV_TOL, EVOptions, ev_options
 from .policy_rule import policy_rule_roots, policy_rule_sweeps, policy_rule_values
 from .roots import EVRoots, ev_roots, scaled_problem, solve_ev_roots, value_slope
@@ -56,7 +60,9 @@ __all__ = [
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
     "equivalent_variations", "ev_at",
     "ev_roots", "EVRoots", "solve_ev_roots", "value_slope", "scaled_problem", "scaled_values", "ev_slope", "check_ev",
-    "EV_METHODS", "policy_rule_sweeps", "policy_rule_values", "policy_rule_roots",
+    "EV_METHODS", "EV_MEASURES", "EVIllPosedWarning", "ev_problem", "ill_posed_states",
+    "mean_efficiency", "net_income", "transfer_unit",
+    "policy_rule_sweeps", "policy_rule_values", "policy_rule_roots",
     # aggregates and ACR
     "utilitarian_welfare", "expenditure", "weighted_quantile_means", "WelfareSummary",
     "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",

@@ -271,19 +271,23 @@ def welfare_jvp(eq: Equilibrium, direction, country, *,
 
 def ev_derivative(eq: Equilibrium, direction, country, *,
                   opts: EquilibriumOptions | None = None, general_equilibrium: bool = True,
-                  tangent: WelfareTangent | None = None, slope=None):
-    """Local EV derivative d lambda_tau(a,z) / d log d along ``direction``:
-    (dV_i(a,z)/d log d) / (dV_old(a,z; lambda)/d lambda at lambda = 1) (exact: at a zero
-    change lambda_tau = 1 for every state, so one slope serves all states). NaN where
-    that slope is not positive: there V_old dips in lambda and lambda_tau jumps away
-    from 1 at any change (see :func:`hat_jax.welfare.equivalent_variation`).
-    ``tangent``: a :func:`welfare_jvp` result to reuse; ``slope``:
-    :func:`hat_jax.welfare.ev_slope` (or EquivalentVariation.slope) to reuse."""
+                  tangent: WelfareTangent | None = None, slope=None,
+                  measure: str = "transfer"):
+    """Local EV derivative d l(a,z) / d log d along ``direction``:
+    (dV_i(a,z)/d log d) / (dV_old(a,z; l)/d l at l = 1) (exact: at a zero change l = 1
+    for every state, so one slope serves all states). measure "transfer" (default): l =
+    1 + tau / (W_i E[z]), so d tau / d log d = (dV_new/d log d) / (dV_old/d tau), the
+    small-shock limit of the transfer EV, finite everywhere (dV_old/d tau > 0);
+    "proportional": NaN where the slope is not positive: there V_old dips in lambda and
+    lambda_tau jumps away from 1 at any change (see
+    :func:`hat_jax.welfare.equivalent_variation`). ``tangent``: a :func:`welfare_jvp`
+    result to reuse; ``slope``: :func:`hat_jax.welfare.ev_slope` of the same measure (or
+    EquivalentVariation.slope) to reuse."""
     if tangent is None:
         tangent = welfare_jvp(eq, direction, country, opts=opts,
                               general_equilibrium=general_equilibrium)
     if slope is None:
-        slope = ev_slope(eq, country)
+        slope = ev_slope(eq, country, measure=measure)
     slope = np.asarray(slope)
     return np.where(slope > 0, np.asarray(tangent.dV) / np.where(slope > 0, slope, 1.0),
                     np.nan)

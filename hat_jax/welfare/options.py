@@ -8,8 +8,9 @@ import equinox as eqx
 
 from ..household import STOP_RULES
 from ..results import as_float, as_int, check_option_values
+from .measure import EV_MEASURES, check_measure
 
-__all__ = ["EV_TOL", "EV_METHODS", "EVOptions", "ev_options"]
+__all__ = ["EV_TOL", "EV_METHODS", "EV_MEASURES", "EVOptions", "ev_options"]
 
 EV_TOL = 1e-10
 EV_METHODS = ("continuation", "safeguarded")
@@ -32,7 +33,12 @@ class EVOptions(eqx.Module):
     "continuation" (default; the states, in the order of their guesses, share household
     solves, :mod:`hat_jax.welfare.continuation`, and those it does not settle fall back
     to the safeguarded solver) or "safeguarded" (every state by its own safeguarded
-    Newton-secant iteration, :mod:`hat_jax.welfare.roots`; the method before issue 13).
+    Newton-secant iteration, :mod:`hat_jax.welfare.roots`; the method before issue 13);
+    measure, what the EV is (:mod:`hat_jax.welfare.measure`): "transfer" (default,
+    well posed for every state: the permanent lump-sum transfer tau at the old prices
+    with V_old(a, z; tau) = V_new(a, z), the paper's appendix eq. 167, the root
+    variable l = 1 + tau / (W_i E[z])) or "proportional" (income R a + W z + T scaled
+    by l = lambda, the paper's tables; ill posed where net income <= 0, flagged).
     """
 
     tol: float = eqx.field(default=EV_TOL, converter=as_float)
@@ -42,6 +48,7 @@ class EVOptions(eqx.Module):
     nodes: int = eqx.field(static=True, default=40, converter=as_int)
     hh_stop_rule: str = eqx.field(static=True, default="both")
     method: str = eqx.field(static=True, default="continuation")
+    measure: str = eqx.field(static=True, default="transfer")
 
     def __check_init__(self):
         if self.method not in EV_METHODS:
@@ -49,13 +56,14 @@ class EVOptions(eqx.Module):
         if self.hh_stop_rule not in STOP_RULES:
             raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
                              f"hh_stop_rule={self.hh_stop_rule!r}")
+        check_measure(self.measure)
         check_option_values(self, positive=("tol", "hh_tol"),
                             at_least_one=("max_iter", "batch_size"))
 
 
 def ev_options(opts: EVOptions | None = None, **fields) -> EVOptions:
     """``opts`` (default EVOptions()) with some fields replaced (tol=..., max_iter=...,
-    batch_size=..., nodes=..., hh_tol=..., hh_stop_rule=...; ``None`` values are
+    batch_size=..., nodes=..., hh_tol=..., hh_stop_rule=..., measure=...; ``None`` values are
     ignored)."""
     base = EVOptions() if opts is None else opts
     names = {f.name for f in dataclasses.fields(EVOptions)}

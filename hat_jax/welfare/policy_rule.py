@@ -33,12 +33,9 @@ from ..household import (
     sweep_changes,
 )
 from .continuation import node_grid
+from .measure import ev_problem
 
 __all__ = ["policy_rule_sweeps", "policy_rule_values", "policy_rule_roots"]
-
-
-def _scaled(problem, factor):
-    return problem._replace(R=factor * problem.R, W=factor * problem.W)
 
 
 def policy_rule_sweeps(problem, y_base, hopts):
@@ -46,10 +43,11 @@ def policy_rule_sweeps(problem, y_base, hopts):
     return household_fixed_point(y_base, problem, hopts)[2]
 
 
-def policy_rule_values(problem, factor, hopts, sweeps):
+def policy_rule_values(problem, factor, hopts, sweeps, measure: str = "proportional"):
     """(V[a, z], y) after ``sweeps`` plain reference sweeps from the original initial
-    guess, income scaled by ``factor`` (V_old(.; factor) under the policy rule)."""
-    prob = _scaled(problem, factor)
+    guess at income factor ``factor`` under ``measure`` (V_old(.; factor) under the
+    policy rule; :func:`hat_jax.welfare.measure.ev_problem`)."""
+    prob = ev_problem(problem, factor, measure)
     y = lax.fori_loop(0, sweeps, lambda _, y: household_operator(y, prob, hopts),
                       initial_state(prob, hopts))
     return policies(y, prob, hopts)[4], y
@@ -65,7 +63,7 @@ def policy_rule_roots(problem, y_base, V_base, V_target, hopts, opts, node_start
     S = Na * Nz
     N = policy_rule_sweeps(problem, y_base, hopts)
     v_t = V_target.reshape(-1)
-    values = lambda l: policy_rule_values(problem, l, hopts, N)[0].reshape(-1)
+    values = lambda l: policy_rule_values(problem, l, hopts, N, opts.measure)[0].reshape(-1)
     one = jnp.asarray(1.0, V_base.dtype)
     # V_old(1) under the rule (not the V_base given: the baseline may have been solved
     # to convergence) and its slope
@@ -101,8 +99,8 @@ def policy_rule_roots(problem, y_base, V_base, V_target, hopts, opts, node_start
         init = dict(l=l0, l_prev=one, f_prev=f_first, s=s0, it=jnp.asarray(0, jnp.int32),
                     done=err0 <= opts.tol, best=one, best_err=err0)
         c = lax.while_loop(lambda c: ~c["done"] & (c["it"] < opts.max_iter), body, init)
-        V, y = policy_rule_values(problem, c["best"], hopts, N)
-        _, dv = sweep_changes(y, _scaled(problem, c["best"]), hopts)
+        V, y = policy_rule_values(problem, c["best"], hopts, N, opts.measure)
+        _, dv = sweep_changes(y, ev_problem(problem, c["best"], opts.measure), hopts)
         return c["best"], c["best_err"], c["done"], c["it"], dv, y
 
     return lax.map(root, jnp.arange(S), batch_size=min(opts.batch_size, S))

@@ -1,13 +1,16 @@
 """The equivalent-variation roots of one country, all states at once (model.md s.10).
 
-For each state (a, z) the income factor lambda_tau solves f(l) = V_old(a, z; l) -
-V_new(a, z) = 0, where V_old(.; l) is the household value at the old prices with income
-R a + W z scaled by l (R -> l R, W -> l W). First guesses from household solutions at
-``nodes`` values of l interpolated by cubics (:func:`_node_start`); then, by default, the
-continuation of :mod:`hat_jax.welfare.continuation` (states share household solves), and
-for the states it does not settle (or every state with ``EVOptions(method="safeguarded")``)
-one safeguarded Newton-secant iteration per state (:func:`_root_state`), each evaluation
-an inexact warm-started household solve. Under the original code's stop rule
+For each state (a, z) the income factor l solves f(l) = V_old(a, z; l) - V_new(a, z) =
+0, where V_old(.; l) is the household value at the old prices under the EV measure
+(``EVOptions.measure``, :mod:`hat_jax.welfare.measure`): "transfer", a lump-sum transfer
+(l - 1) W E[z] added to T every period (V_old strictly increasing in l); "proportional",
+income R a + W z + T scaled by l (R -> l R, W -> l W, T -> l T). First guesses from
+household solutions at ``nodes`` values of l interpolated by cubics
+(:func:`_node_start`); then, by default, the continuation of
+:mod:`hat_jax.welfare.continuation` (states share household solves), and for the states
+it does not settle (or every state with ``EVOptions(method="safeguarded")``) one
+safeguarded Newton-secant iteration per state (:func:`_root_state`), each evaluation an
+inexact warm-started household solve. Under the original code's stop rule
 (``hh_stop_rule="policy"``) the roots are those of :mod:`hat_jax.welfare.policy_rule`.
 :func:`ev_roots` is a ``custom_jvp``: its derivatives come from the implicit function
 theorem on each scalar root.
@@ -36,6 +39,7 @@ from ..household import (
     unflatten_state,
 )
 from .continuation import Ring, StateStart, continuation_roots, node_grid
+from .measure import ev_problem
 from .options import EVOptions
 from .policy_rule import policy_rule_roots
 
@@ -52,13 +56,16 @@ def _values(y, problem, hopts):
     return policies(y, problem, hopts)[4]
 
 
-def value_slope(problem: HouseholdProblem, y, hopts: HouseholdOptions):
+def value_slope(problem: HouseholdProblem, y, hopts: HouseholdOptions,
+                measure: str = "transfer"):
     """(V[a,z], dV/dl[a,z], dy/dl flattened) at income factor l = 1: the value, its exact
-    derivative with respect to the income scaling and that of the household state (one
-    implicit-function jvp of the household fixed point from the solved state ``y``)."""
+    derivative with respect to the EV's income factor under ``measure`` (transfer:
+    dV/dtau W E[z]; proportional: the income scaling) and that of the household state
+    (one implicit-function jvp of the household fixed point from the solved state
+    ``y``). ``measure`` is static (``jax.jit(value_slope, static_argnames="measure")``)."""
 
     def f(factor):
-        prob = scaled_problem(problem, factor)
+        prob = ev_problem(problem, factor, measure)
         yy, _, _ = household_fixed_point(y, prob, hopts)
         return _values(yy, prob, hopts), flatten_state(yy)
 
@@ -83,11 +90,11 @@ class EVRoots(NamedTuple):
     y: tuple
 
 
-def _inner_solve(x0, problem, factor, tol_y, like, hopts, max_iter):
-    """Household fixed point at income factor ``factor`` from the flat warm start x0, to
-    the sup-norm step |F(y) - y| <= tol_y (Anderson, as in hat_jax.household). Returns
-    (x, |F(y) - y|, V[a, z], iterations)."""
-    prob = scaled_problem(problem, factor)
+def _inner_solve(x0, problem, factor, tol_y, like, hopts, max_iter, measure):
+    """Household fixed point at income factor ``factor`` (under ``measure``) from the flat
+    warm start x0, to the sup-norm step |F(y) - y| <= tol_y (Anderson, as in
+    hat_jax.household). Returns (x, |F(y) - y|, V[a, z], iterations)."""
+    prob = ev_problem(problem, factor, measure)
     fn = lambda x: flatten_state(household_operator(unflatten_state(x, like), prob, hopts))
     x, err, it = anderson_iterate(fn, x0, tol_y * stop_scale(hopts), max_iter,
                                   *iteration_settings(like, hopts))
@@ -167,7 +174,7 @@ def _root_state(problem, hopts, opts, inner_max_iter, like, x_base, a_i, z_i, v_
     def body(c):
         l, tol_y = c["factor"], c["tol_y"]
         x, err_y, V, _ = _inner_solve(c["x_start"], problem, l, tol_y, like, hopts,
-                                      inner_max_iter)
+                                      inner_max_iter, opts.measure)
         f = V[a_i, z_i] - v_t
         ok = (err_y <= tol_y) & jnp.isfinite(f) & (l > 0) & jnp.all(jnp.isfinite(x))
         precise, eps, first = tol_y <= floor, noise_of(tol_y), c["it"] == 0
@@ -210,7 +217,7 @@ def _root_state(problem, hopts, opts, inner_max_iter, like, x_base, a_i, z_i, v_
     return c["best"], c["best_err"], c["done"], c["it"], c["best_x"]
 
 
-def _node_solutions(problem, x_base, x_dot, factor1, like, hopts, K: int):
+def _node_solutions(problem, x_base, x_dot, factor1, like, hopts, K: int, measure: str):
     """Household solutions at K equally spaced income factors covering 1 and the
     first-order guesses ``factor1`` (25% margin), one of them exactly 1; solved one after
     another, each warm-started from the previous one extrapolated along their secant.
@@ -221,7 +228,7 @@ def _node_solutions(problem, x_base, x_dot, factor1, like, hopts, K: int):
     def step(carry, l):
         x_prev, l_prev, slope = carry
         x0 = x_prev + (l - l_prev) * slope
-        x, _, V, _ = _inner_solve(x0, problem, l, floor, like, hopts, hopts.max_iter)
+        x, _, V, _ = _inner_solve(x0, problem, l, floor, like, hopts, hopts.max_iter, measure)
         return (x, l, (x - x_prev) / (l - l_prev)), (V, x)
 
     _, (V, X) = lax.scan(step, (x_base - h * x_dot, 1.0 - h, x_dot), nodes)
@@ -304,6 +311,24 @@ def _node_start(nodes, V_nodes, X_nodes, x_base, x_dot, f0, v_t, s_eff):
         x_slope=pick(xs_c, x_sl, x_dot))
 
 
+def _policy_rule(problem, y_base, V_base, V_target, hopts, opts: EVOptions):
+    """The roots under the original code's stop rule (:func:`policy_rule_roots`, first
+    guesses from the node cubics of :func:`_node_start`) as EVRoots."""
+    Na, Nz = V_base.shape
+    shape = lambda x: x.reshape(Na, Nz)
+
+    def node_start(nodes, V_nodes, f, vt, se):
+        z1 = jnp.zeros((1,), V_base.dtype)
+        st = _node_start(nodes, V_nodes, jnp.zeros((nodes.shape[0], 1), V_base.dtype),
+                         z1, z1, f, vt, se)[1]
+        return st.factor0, st.s0
+
+    factor, err, done, it, dv, y = policy_rule_roots(problem, y_base, V_base, V_target,
+                                                     hopts, opts, node_start)
+    return EVRoots(shape(factor), shape(done & jnp.isfinite(factor)), shape(err),
+                   shape(it), shape(dv), y)
+
+
 def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: EVOptions):
     """All states of one country. ``opts.method == "continuation"`` (default, stop rule
     "both"): the states in the order of their guesses share household solves
@@ -314,16 +339,7 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     Na, Nz = V_base.shape
     shape = lambda x: x.reshape(Na, Nz)
     if hopts.stop_rule == "policy":  # a fixed number of sweeps (policy_rule module)
-        def node_start(nodes, V_nodes, f, vt, se):
-            z1 = jnp.zeros((1,), V_base.dtype)
-            st = _node_start(nodes, V_nodes, jnp.zeros((nodes.shape[0], 1), V_base.dtype),
-                             z1, z1, f, vt, se)[1]
-            return st.factor0, st.s0
-
-        factor, err, done, it, dv, y = policy_rule_roots(problem, y_base, V_base, V_target,
-                                                         hopts, opts, node_start)
-        return EVRoots(shape(factor), shape(done & jnp.isfinite(factor)), shape(err),
-                       shape(it), shape(dv), y)
+        return _policy_rule(problem, y_base, V_base, V_target, hopts, opts)
     S, K = Na * Nz, opts.nodes
     a_idx, z_idx = jnp.divmod(jnp.arange(S), Nz)
     f0 = (V_base - V_target).reshape(-1)
@@ -336,7 +352,8 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     factor1 = 1.0 - f0 / s_eff
     B = min(opts.batch_size, S)
     if K >= 4:
-        lk, Vk, Xk = _node_solutions(problem, x_base, x_dot, factor1, y_base, hopts, K)
+        lk, Vk, Xk = _node_solutions(problem, x_base, x_dot, factor1, y_base, hopts, K,
+                                     opts.measure)
         Vk = Vk.reshape(K, S)
 
     def start_of(s_):
@@ -381,7 +398,7 @@ def _solve_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts, opts: E
     def finish(args):  # the Bellman residual of the values behind each root
         l, x = args
         y = unflatten_state(x, y_base)
-        dc, dv = sweep_changes(y, scaled_problem(problem, l), hopts)
+        dc, dv = sweep_changes(y, ev_problem(problem, l, opts.measure), hopts)
         return jnp.maximum(dc, dv), dv, y
 
     res_hh, dv, y = lax.map(finish, (factor, X))  # one by one: vmap saves nothing on a CPU
@@ -409,7 +426,8 @@ def _continuation(problem, hopts, opts, inner, y_base, f0, v_t, s_eff, lk, Vk, X
     ring0 = Ring(lk[k0], Xk[k0], Vk[k0])
 
     def solve(x0, l, tol_y):
-        x, err_y, V, it = _inner_solve(x0, problem, l, tol_y, y_base, hopts, inner)
+        x, err_y, V, it = _inner_solve(x0, problem, l, tol_y, y_base, hopts, inner,
+                                       opts.measure)
         return x, err_y, V.reshape(-1), it
 
     x_base = flatten_state(y_base)
@@ -434,7 +452,8 @@ def solve_ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts: House
 @jax.custom_jvp
 def ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts: HouseholdOptions,
              opts: EVOptions):
-    """lambda_tau[a, z] solving V_old(a, z; lambda) = V_target[a, z] for one country.
+    """The EV factor l[a, z] solving V_old(a, z; l) = V_target[a, z] for one country
+    under ``opts.measure`` (transfer: l = 1 + tau / (W E[z]); proportional: l = lambda).
 
     problem: the country's HouseholdProblem at the OLD prices; y_base, V_base: its solved
     household state and value (lambda = 1); slope, x_dot: dV/dlambda and the flattened
@@ -466,7 +485,7 @@ def _ev_roots_jvp(primals, tangents):
         l, y, a_i, z_i = args
 
         def V_at(factor, prob):
-            pr = scaled_problem(prob, factor)
+            pr = ev_problem(prob, factor, opts.measure)
             yy, _, _ = household_fixed_point(y, pr, hopts)
             return _values(yy, pr, hopts)[a_i, z_i]
 

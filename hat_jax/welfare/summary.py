@@ -1,9 +1,15 @@
 """Aggregates of the equivalent variation and the ACR benchmark (model.md s.10).
 
-:func:`welfare_summary`: the mean gain sum lambda(a,z) (lambda_tau(a,z) - 1) under the
-baseline stationary distribution lambda, means by quintile of household expenditure
-e(a,z) = sum_j p_ij c_ij pi_ij (mass at quintile boundaries split exactly), the share of
-households that gain, and utilitarian welfare sum_{a,z} lambda_i V_i before and after.
+:func:`welfare_summary`: the mean gain sum lambda(a,z) (l(a,z) - 1) under the baseline
+stationary distribution lambda (l the EV factor: under the transfer measure l - 1 =
+tau / (W_i E[z]), the transfer in units of mean labour income; under the proportional
+measure l = lambda_tau), means by quintile of household expenditure e(a,z) = sum_j p_ij
+c_ij pi_ij (mass at quintile boundaries split exactly), the share of households that
+gain, and utilitarian welfare sum_{a,z} lambda_i V_i before and after. Under the
+transfer measure also the mean transfer sum lambda tau (numeraire) and the transfer in
+percent of the state's own expenditure, tau(a,z) / e(a,z) (mean and quintiles); under
+the proportional measure the number and mass of the ill-posed states (net income
+R a + W z + T <= 0).
 ACR (:func:`acr_gain`): (1/theta) log(pi_ii / pi'_ii) with theta the model's own
 trade-weighted elasticity (:func:`model_trade_elasticity`) or a user theta.
 :func:`welfare_analysis` puts EV, aggregates and ACR together for one country.
@@ -67,7 +73,13 @@ class WelfareSummary(NamedTuple):
     share_gain: mass with V_new > V_old (the same as lambda_tau > 1); welfare_old /
     welfare_new: utilitarian welfare sum lambda V (each at its own stationary
     distribution); welfare_change: their difference; welfare_change_fixed_dist:
-    sum lambda_old (V_new - V_old).
+    sum lambda_old (V_new - V_old). measure: the EV measure ("transfer" or
+    "proportional"; under "transfer" mean_gain and quintile_gains are tau / (W_i E[z]));
+    unit: W_i E[z], mean labour income; mean_transfer: sum lambda tau in the numeraire;
+    mean_gain_expenditure, quintile_gains_expenditure: tau(a,z) / e(a,z) (nan under
+    "proportional"); ill_posed_count, ill_posed_mass: states (and their baseline mass)
+    where the measure is ill posed (net income <= 0 under "proportional"; 0 under
+    "transfer").
     """
 
     mean_gain: float
@@ -77,6 +89,30 @@ class WelfareSummary(NamedTuple):
     welfare_new: float
     welfare_change: float
     welfare_change_fixed_dist: float
+    measure: str = "transfer"
+    unit: float = float("nan")
+    mean_transfer: float = float("nan")
+    mean_gain_expenditure: float = float("nan")
+    quintile_gains_expenditure: np.ndarray = np.full(5, np.nan)
+    ill_posed_count: int = 0
+    ill_posed_mass: float = 0.0
+
+
+def _measure_aggregates(ev: EquivalentVariation, gain, spend, dist) -> dict:
+    """The measure-specific fields of :class:`WelfareSummary` (its doc)."""
+    unit = float("nan") if ev.unit is None else float(np.asarray(ev.unit))
+    out = dict(measure=ev.measure, unit=unit)
+    if ev.ill_posed is not None:
+        bad = np.asarray(ev.ill_posed, bool)
+        out.update(ill_posed_count=int(bad.sum()),
+                   ill_posed_mass=float(np.sum(dist * bad) / np.sum(dist)))
+    if ev.measure == "transfer" and np.isfinite(unit):
+        tau = gain * unit
+        share = tau / spend
+        out.update(mean_transfer=float(np.sum(dist * tau)),
+                   mean_gain_expenditure=float(np.sum(dist * share)),
+                   quintile_gains_expenditure=weighted_quantile_means(share, spend, dist))
+    return out
 
 
 def welfare_summary(baseline: Equilibrium, new: Equilibrium, ev: EquivalentVariation
@@ -86,14 +122,16 @@ def welfare_summary(baseline: Equilibrium, new: Equilibrium, ev: EquivalentVaria
     dist_old = np.asarray(baseline.world.distribution.lam[i])
     gain = np.asarray(ev.factor) - 1.0
     mean = float(np.sum(dist_old * gain))
-    quint = weighted_quantile_means(gain, np.asarray(expenditure(baseline, i)), dist_old)
+    spend = np.asarray(expenditure(baseline, i))
+    quint = weighted_quantile_means(gain, spend, dist_old)
     dV = np.asarray(new.world.households.V[i]) - np.asarray(baseline.world.households.V[i])
     share = float(np.sum(dist_old * (dV > 0)) / np.sum(dist_old))  # in [0, 1] exactly
     welfare_before = float(utilitarian_welfare(baseline)[i])
     welfare_after = float(utilitarian_welfare(new)[i])
     fixed = float(np.sum(dist_old * dV))
     return WelfareSummary(mean, quint, share, welfare_before, welfare_after,
-                          welfare_after - welfare_before, fixed)
+                          welfare_after - welfare_before, fixed,
+                          **_measure_aggregates(ev, gain, spend, dist_old))
 
 
 def model_trade_elasticity(eq: Equilibrium, country, hh_tol: float = 1e-10):
@@ -147,8 +185,9 @@ def _ev_target(cf: Counterfactual, i: int):
 def welfare_analysis(cf: Counterfactual, country, opts: EVOptions | None = None, *,
                      theta: float = 4.0, throw: bool = True, **fields) -> WelfareResult:
     """EV by state, its aggregates and the ACR benchmarks for ``country`` in ``cf``.
-    opts / fields: the EV's :class:`EVOptions` (e.g. ``tol=...``, ``batch_size=...``);
-    throw: raise ConvergenceError if an EV state did not converge."""
+    opts / fields: the EV's :class:`EVOptions` (e.g. ``tol=...``, ``measure=...``);
+    throw: raise ConvergenceError if an EV state did not converge (under
+    ``measure="proportional"`` states flagged ill posed only warn)."""
     if not (np.isfinite(theta) and theta > 0):
         raise ValueError(f"theta (user trade elasticity for ACR) must be > 0, got {theta!r}")
     i = country_index(cf.baseline.economy, country)
