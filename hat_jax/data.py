@@ -222,10 +222,10 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 def _read_countries(d: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(ISO3 codes, names) of ``countries.csv``, checked against :data:`EK_ISO3`."""
     f = d / "countries.csv"
-    c = _read_csv(f, ("index", "iso3", "name"), 19)
-    iso3 = tuple(str(s).strip() for s in c["iso3"])
-    names = tuple(str(s).strip() for s in c["name"])
-    idx = _numeric(f, c, ("index",))["index"]
+    table = _read_csv(f, ("index", "iso3", "name"), 19)
+    iso3 = tuple(str(s).strip() for s in table["iso3"])
+    names = tuple(str(s).strip() for s in table["name"])
+    idx = _numeric(f, table, ("index",))["index"]
     if not np.array_equal(idx, np.arange(1, 20)):
         raise DataError(f"{f}: column 'index' must be 1..19 in order")
     if iso3 != EK_ISO3:

@@ -316,7 +316,7 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0=None):
                     opts.max_iter, opts.jacobian_reuse, opts.max_step,
                     _callback_progress if opts.verbose else None, lax.stop_gradient(J0))
     x, s = _newton.solution(c)
-    return x, s, c["it"], c["history"], c["J"]
+    return x, s, c.it, c.history, c.J
 
 
 @equilibrium_root.defjvp
@@ -484,20 +484,20 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     init = compiled(_init_jit, (x0, s0, J0))
     step = compiled(_step_jit, (init.out_info, economy, R_fixed, opts))
     finish = compiled(_finish_jit, (x0, s0, jax.ShapeDtypeStruct((), jnp.int32), None,
-                                    economy, R_fixed, opts, init.out_info["J"]))
+                                    economy, R_fixed, opts, init.out_info.J))
     t1 = time.perf_counter()
     if verbose:
         print(f"compiled in {t1 - t0:.1f} s; solving...", file=sys.stderr, flush=True)
     x0, R_fixed, s0 = start(*args)
     c = init(x0, s0, J0)
     rows = []
-    while int(c["it"]) < opts.max_iter and not bool(c["done"]):
+    while int(c.it) < opts.max_iter and not bool(c.done):
         c = step(c, economy, R_fixed, opts)
-        rows.append(np.asarray(c["row"]))
+        rows.append(np.asarray(c.row))
         if verbose:
             print_progress(len(rows) - 1, rows[-1])
-    warn_if_singular(c)
-    eq = finish(*_newton.solution(c), c["it"], None, economy, R_fixed, opts, c["J"])
+    warn_if_singular(c.J, c.J_valid)
+    eq = finish(*_newton.solution(c), c.it, None, economy, R_fixed, opts, c.J)
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
     t2 = time.perf_counter()
