@@ -70,10 +70,9 @@ def records(args) -> list[dict]:
         log("(a) equilibrium with a 10% US tariff...")
         times, comp, cf = [], None, None
         for _ in range(max(1, args.runs)):
-            t: dict = {}
-            cf = wf.counterfactual(eq, None, tariffs=t10, timings=t)
-            comp = t["compile_s"] if comp is None else comp
-            times.append(t["run_s"])
+            cf = wf.counterfactual(eq, None, tariffs=t10)
+            comp = cf.stats["compile_s"] if comp is None else comp
+            times.append(cf.stats["run_s"])
         out.append(stamp({"name": f"tariff equilibrium {args.preset} Na={Na}",
                           "compile_s": comp, "median_s": float(np.median(times)),
                           "runs": len(times), "iterations": int(cf.new.iterations),
@@ -81,8 +80,8 @@ def records(args) -> list[dict]:
                           "T_USA": float(cf.new.T[i])}, **extra))
     if "b" in args.sections:
         log("(b) gradient of US welfare w.r.t. all 342 tariffs...")
-        t: dict = {}
-        g = policy.tariff_gradient(eq, i, t10, timings=t)
+        g = policy.tariff_gradient(eq, i, t10)
+        t = g.stats
         out.append(stamp({"name": f"tariff gradient (342 t_ij) {args.preset} Na={Na}",
                           "compile_s": t["compile_s"], "median_s": t["run_s"], "runs": 1,
                           "dW_USA_dt_USA_CAN": float(g.grad[i, wf.country_index(economy,

@@ -183,7 +183,11 @@ class Equilibrium(NamedTuple):
     household (zeros under free trade); revenue_residuals[i]: (L_i T_i - Rev_i) / world
     GDP (empty under free trade, ``economy.tariffs is None``); jacobian: the Newton's last
     Jacobian of the excess demands in x (exact or secant-updated near the root; None from
-    a batched solve), a warm start (``J0``) for a nearby solve of the same economy's shape.
+    a batched solve), a warm start (``J0``) for a nearby solve of the same economy's shape;
+    stats: ``{"iterations", "compile_s", "run_s"}`` of :func:`solve_equilibrium`
+    (compile_s about 0 when the programs for these shapes were compiled before in this
+    process, small when JAX's persistent compilation cache holds them; None from the
+    jit-able and batched solves).
     """
 
     economy: Economy
@@ -203,6 +207,7 @@ class Equilibrium(NamedTuple):
     T: jax.Array | None = None
     revenue_residuals: jax.Array | None = None
     jacobian: jax.Array | None = None
+    stats: dict | None = None
 
 
 # ------------------------------------------------------------------- world at prices
@@ -451,7 +456,7 @@ _finish_jit = jax.jit(_finish)
 
 def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, *, W0=None,
                       R0=None, beta0=None, hh_state0=None, throw: bool = True,
-                      timings: dict | None = None, T0=None, J0=None) -> Equilibrium:
+                      T0=None, J0=None) -> Equilibrium:
     """Solve the stationary world equilibrium (model.md section 6).
 
     opts: :class:`EquilibriumOptions` (regime, unknown R or beta, tolerances).
@@ -460,9 +465,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
       rebates T_i = Rev_i / L_i are unknowns too, model.md s.14).
     J0: a Jacobian to start Newton from (``Equilibrium.jacobian`` of a nearby solve).
     throw: raise ConvergenceError with residuals and iterations if not converged.
-    timings: if a dict is given, 'compile_s' and 'run_s' are written into it (compile_s
-      is ~0 when the programs for these shapes were compiled before in this process,
-      and small when JAX's persistent compilation cache holds them).
+    The result's ``stats`` holds iterations, compile_s and run_s.
 
     The Newton iteration is driven from Python, one compiled step at a time, so progress
     (``opts.verbose``) is printed without host callbacks and Ctrl-C stops it between
@@ -500,10 +503,8 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     eq = finish(*_newton.solution(c), c.it, None, economy, R_fixed, opts, c.J)
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
-    t2 = time.perf_counter()
-    if timings is not None:
-        timings["compile_s"] = t1 - t0
-        timings["run_s"] = t2 - t1
+    eq = eq._replace(stats={"iterations": len(rows), "compile_s": t1 - t0,
+                            "run_s": time.perf_counter() - t1})
     if throw:
         check_equilibrium(eq, opts)
     return eq

@@ -40,7 +40,8 @@ __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_NOT_CONVERGED", "UsageError", "Parser",
     "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
     "add_tables_arguments", "tables_world", "economy_from_args", "options_from_args", "starting_prices", "Baseline",
-    "solve_baseline", "default_country", "report_not_converged", "err", "wrote",
+    "solve_baseline", "solve_seconds", "default_country", "report_not_converged", "err",
+    "wrote",
     "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
     "set_interrupt_message", "memory_estimate", "available_memory", "choose_tangent_solver",
 ]
@@ -283,14 +284,20 @@ def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld |
 
 # ----------------------------------------------------------------------------- solving
 class Baseline(NamedTuple):
-    """A solved baseline equilibrium and how it was set up from the command line."""
+    """A solved baseline equilibrium and how it was set up from the command line (its
+    compile and run seconds are ``eq.stats``; :func:`solve_seconds`)."""
 
     economy: Economy
     world: EKWorld | None
     opts: EquilibriumOptions
     eq: Equilibrium
-    timings: dict
     start: str
+
+
+def solve_seconds(eq: Equilibrium) -> float:
+    """Compile plus run seconds of a solve (``eq.stats``; 0 where it has none)."""
+    stats = eq.stats or {}
+    return stats.get("compile_s", 0.0) + stats.get("run_s", 0.0)
 
 
 def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Baseline:
@@ -309,15 +316,12 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
             f"solving for {opts.unknown}" + ("" if world is None else f", {start} start"))
         err("compiling... (the first solve for given grid sizes compiles the solver, "
             "which can take a minute; later runs read it from the compilation cache)")
-    timings: dict = {}
     # with opts.verbose, solve_equilibrium prints "compiled in N s; solving..." and one
     # line per Newton iteration
-    eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, timings=timings,
-                           throw=False)
+    eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, throw=False)
     if progress:
-        err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
-            f"run {timings.get('run_s', float('nan')):.3f} s")
-    return Baseline(economy, world, opts, eq, timings, start)
+        err(f"done: compile {eq.stats['compile_s']:.2f} s, run {eq.stats['run_s']:.3f} s")
+    return Baseline(economy, world, opts, eq, start)
 
 
 # ------------------------------------------------------------------------------ memory

@@ -49,8 +49,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hat solve``; returns the exit code (ValueError: bad input)."""
-    economy, world, opts, eq, timings, start = solve_baseline(args)
-    result = summary(eq, args.preset, opts, timings, world=world, start=start)
+    economy, world, opts, eq, start = solve_baseline(args)
+    result = summary(eq, args.preset, opts, world=world, start=start)
     if args.out is not None:
         wrote(write_outputs(args.out, eq, result), args.quiet)
     rc = EXIT_OK

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
            "plot_trade_paths", "plot_elasticity_by_horizon", "plot_transition_gains",
@@ -24,8 +24,9 @@ HORIZONS = (0, 1, 2, 5, 10, 20)
 
 
 def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
-                       timings: dict | None = None) -> dict:
-    """The ``--json`` object of ``hat transition`` (keys in the README)."""
+                       stats: dict | None = None) -> dict:
+    """The ``--json`` object of ``hat transition`` (keys in the README); its timings are
+    those of ``stats`` (default: the transition's own, ``tr.stats``)."""
     p = tr.path
     econ = tr.economy
     out = {
@@ -48,7 +49,7 @@ def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
         "terminal_gap": json_num(tr.terminal_gap),
         "iterations": {"newton": int(tr.iterations), "jacobians": int(tr.jacobians),
                        "stop": tr.stop},
-        "timings": {k: json_num(v) for k, v in (timings or tr.timings).items()},
+        "timings": json_timings(stats or tr.stats),
     }
     if he is not None:
         k = lambda name: json_nums(he.mean(name))

@@ -21,7 +21,7 @@ import pandas as pd
 from hat_jax import welfare as wf
 
 from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 
 __all__ = [
     "counterfactual_summary", "ev_frame", "counterfactual_countries_frame",
@@ -56,10 +56,11 @@ def _equilibria(base, new) -> dict:
     return {"baseline": one(base), "counterfactual": one(new)}
 
 
-def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict) -> dict:
+def counterfactual_summary(preset: str, cf, res, experiment: dict, stats: dict) -> dict:
     """The ``hat counterfactual --json`` object (keys in the README): ``cf`` the
     counterfactual (baseline and new equilibria, new costs), ``res`` the welfare analysis
-    of one country (EV lambda_tau(a, z), its aggregates, ACR numbers)."""
+    of one country (EV lambda_tau(a, z), its aggregates, ACR numbers); ``stats`` the
+    command's seconds per step (its timings)."""
     base, new = cf.baseline, cf.new
     econ = base.economy
     i = res.country
@@ -106,7 +107,7 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
         "d_new": json_nums(cf.d),
         "tariffs_new": json_nums(new.economy.tariff_matrix),
         "transfers_new": json_nums(np.zeros(econ.N) if new.T is None else new.T),
-        "timings": {k: json_num(v) for k, v in timings.items()},
+        "timings": json_timings(stats),
     }
 
 
@@ -254,9 +255,10 @@ def format_counterfactual(result: dict) -> str:
 
 
 # ------------------------------------------------------------------------------ planner
-def planner_summary(preset: str, eq, sol, checks: dict, country: int, timings: dict) -> dict:
+def planner_summary(preset: str, eq, sol, checks: dict, country: int, stats: dict) -> dict:
     """The ``hat planner --json`` object (keys in the README): ``eq`` the decentralized
-    equilibrium, ``sol`` the planner's solution, ``checks`` its accuracy checks."""
+    equilibrium, ``sol`` the planner's solution, ``checks`` its accuracy checks, ``stats``
+    the command's seconds per step (its timings)."""
     econ = eq.economy
     dec = np.asarray(eq.world.aggregates.trade_shares)
     eff = np.asarray(sol.trade_shares)
@@ -281,7 +283,7 @@ def planner_summary(preset: str, eq, sol, checks: dict, country: int, timings: d
         "checks": {k: json_num(v) for k, v in checks.items()},
         "converged": bool(sol.converged) and bool(eq.converged),
         "iterations": int(sol.iterations),
-        "timings": {k: json_num(v) for k, v in timings.items()},
+        "timings": json_timings(stats),
     }
 
 

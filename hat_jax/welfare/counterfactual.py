@@ -25,7 +25,8 @@ class Counterfactual(NamedTuple):
     """A baseline and a counterfactual stationary equilibrium (beta fixed, W and R solved).
 
     baseline, new: :class:`~hat_jax.Equilibrium`; d: the new cost matrix; opts: the
-    options of the counterfactual solve; timings: compile_s / run_s of that solve;
+    options of the counterfactual solve; stats: iterations, compile_s, run_s of that
+    solve (``new.stats``);
     tariffs: the new tariff matrix (None: the baseline's, free trade if it had none).
     converged, iterations, residual: those of the counterfactual solve (``new``).
     """
@@ -34,7 +35,7 @@ class Counterfactual(NamedTuple):
     new: Equilibrium
     d: np.ndarray
     opts: EquilibriumOptions
-    timings: dict
+    stats: dict
     tariffs: np.ndarray | None = None
 
     @property
@@ -81,7 +82,7 @@ def country_state(eq: Equilibrium, i: int):
 
 def counterfactual(eq: Equilibrium, d_new=None, opts: EquilibriumOptions | None = None, *,
                    cost_floor: bool | None = None, throw: bool = True,
-                   timings: dict | None = None, tariffs=None) -> Counterfactual:
+                   tariffs=None) -> Counterfactual:
     """Solve the stationary equilibrium with trade costs ``d_new`` (model.md s.10).
 
     Beta is fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
@@ -95,7 +96,7 @@ def counterfactual(eq: Equilibrium, d_new=None, opts: EquilibriumOptions | None 
     counterfactual economy carries the setting (a static field: a different value
     compiles a different program; build the baseline with the same value to share it).
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
-    throw=False check ``converged``. timings: receives compile_s / run_s.
+    throw=False check ``converged``. The result's ``stats``: iterations, compile_s, run_s.
     d_new=None keeps the baseline's costs. tariffs: a new N x N tariff matrix (importer
     rows, t_ij >= 0, t_ii = 0; model.md s.14), rebated lump sum (the rebates T are
     solved with W and R); None keeps the baseline's.
@@ -109,10 +110,7 @@ def counterfactual(eq: Equilibrium, d_new=None, opts: EquilibriumOptions | None 
     if tariffs is not None:
         tariffs = validate_tariffs(tariffs, econ.N, econ.countries)
         econ = econ.replace(tariffs=jnp.asarray(tariffs))
-    t: dict = {}
     new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
                             beta0=float(eq.beta), hh_state0=eq.world.households.state,
-                            throw=throw, timings=t, T0=eq.T)
-    if timings is not None:
-        timings.update(t)
-    return Counterfactual(eq, new, d_new, cf_opts, t, tariffs)
+                            throw=throw, T0=eq.T)
+    return Counterfactual(eq, new, d_new, cf_opts, new.stats, tariffs)

@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 
 from .._backend import resolve_strategy
-from .._compiled import compile_and_run
+from .._compiled import timed_run
 from ..equilibrium import Equilibrium
 from ..household import household_fixed_point, policies
 from ..params import Economy, household_options
@@ -44,7 +44,8 @@ class EquivalentVariation(NamedTuple):
     state; slope: dV_old/dlambda at lambda = 1; country: the index; tol: the tolerance;
     value_residual: the Bellman residual of the values behind each root (sup-norm change
     of v in one reference sweep at that state's factor; <= hh_tol where converged under
-    the default stop rule, not checked under hh_stop_rule="policy").
+    the default stop rule, not checked under hh_stop_rule="policy"); stats: compile_s
+    and run_s of the program that computed it.
     """
 
     factor: jax.Array
@@ -55,6 +56,7 @@ class EquivalentVariation(NamedTuple):
     country: int
     tol: float = EVOptions().tol
     value_residual: jax.Array | None = None
+    stats: dict | None = None
 
     @property
     def lam(self):
@@ -94,8 +96,7 @@ def _target_values(baseline: Equilibrium, new, i: int):
 
 
 def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | None = None,
-                         *, throw: bool = True, timings: dict | None = None,
-                         **fields) -> EquivalentVariation:
+                         *, throw: bool = True, **fields) -> EquivalentVariation:
     """lambda_tau(a, z) for every state of ``country`` (model.md s.10).
 
     baseline: the old equilibrium (its prices define V_old(.; lambda)); new: the
@@ -108,7 +109,7 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     (tol=..., max_iter=..., method=...) replace single fields of it.
     throw: raise ConvergenceError listing failed states (asset index, z index, residual,
     iterations); with throw=False inspect ``converged`` (failed states keep their best
-    finite iterate, never NaN). timings: receives compile_s and run_s.
+    finite iterate, never NaN). The result's ``stats``: compile_s and run_s.
 
     Which root: V_old(a, z; lambda) increases with lambda in almost every state, but
     where income R a + W z is negative (at the borrowing limit with low productivity)
@@ -127,8 +128,8 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
             baseline.world.households.V[i], V_target,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
-    out = compile_and_run(_ev_program, args, timings)
-    ev = EquivalentVariation(*out[:5], i, opts.tol, out[5])
+    out, stats = timed_run(_ev_program, args)
+    ev = EquivalentVariation(*out[:5], i, opts.tol, out[5], stats)
     if throw:
         check_ev(ev, baseline.economy.countries[i])
     return ev
@@ -149,7 +150,7 @@ _EV_BATCH = {s: jax.jit(lambda *a, s=s: _ev_batch(*a, s)) for s in ("map", "vmap
 
 def equivalent_variations(baseline: Equilibrium, V_new, country,
                           opts: EVOptions | None = None, *, strategy: str = "auto",
-                          timings: dict | None = None, **fields) -> EquivalentVariation:
+                          **fields) -> EquivalentVariation:
     """The EV of ``country`` in K counterfactuals at once, against one baseline: V_new
     [K, Na, Nz] (the new values of each scenario, e.g. ``eq_b.world.households.V[:, i]``
     of a batch of equilibria). One compiled program: the baseline's slope is computed
@@ -170,9 +171,9 @@ def equivalent_variations(baseline: Equilibrium, V_new, country,
             baseline.world.households.V[i], V_new,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
-    f, conv, res, its, slope, vres = compile_and_run(_EV_BATCH[strategy], args, timings)
+    (f, conv, res, its, slope, vres), stats = timed_run(_EV_BATCH[strategy], args)
     slope = jnp.broadcast_to(slope, f.shape)
-    return EquivalentVariation(f, conv, res, its, slope, i, opts.tol, vres)
+    return EquivalentVariation(f, conv, res, its, slope, i, opts.tol, vres, stats)
 
 
 def ev_at(evs: EquivalentVariation, k: int) -> EquivalentVariation:
