@@ -91,7 +91,7 @@ def records(args) -> list[dict]:
         if key not in args.sections:
             continue
         log(f"({key}) US optimal tariffs, {mode}...")
-        o = policy.optimal_tariff(eq, i, mode, progress=True)
+        o = policy.optimal_tariff(eq, i, mode=mode, progress=True)
         gain, mean, quint = _gains(eq, o.tariffs, i)
         rates = np.delete(o.rates, i)
         out.append(stamp({"name": f"optimal {mode} tariff USA {args.preset} Na={Na}",
@@ -106,7 +106,7 @@ def records(args) -> list[dict]:
                           "quintile_gains_pct": quint}, **extra))
     if "e" in args.sections:
         log("(e) Nash tariffs (uniform) of all countries...")
-        n = policy.nash_tariffs(eq, "uniform", start=args.nash_start, progress=True,
+        n = policy.nash_tariffs(eq, mode="uniform", start=args.nash_start, progress=True,
                                 max_rounds=args.nash_rounds)
         gains = 100 * (n.welfare - n.welfare_free) / np.abs(n.welfare_free)
         out.append(stamp({"name": f"Nash uniform tariffs {args.preset} Na={Na}",

@@ -105,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--grid must be 0 or at least 2, got {args.grid}")
     setup = setup_from_args(args)
     i = default_country(setup.economy, args.country, None)
+    # the options are validated before the long solve (the equilibrium's are added then)
+    options = policy.TariffOptions(mode=args.mode, objective=args.objective.replace("-", "_"),
+                                   coarse=args.coarse, progress=not args.quiet)
     base = solve_baseline(args, setup)
     eq = base.eq
     stats = {"baseline_s": solve_seconds(eq)}
@@ -116,9 +119,8 @@ def run(args: argparse.Namespace) -> int:
         err(f"optimal {args.mode.replace('_', ' ')} tariffs of {name} (quasi-Newton, exact "
             "gradients through the equilibrium)...")
     t0 = time.perf_counter()
-    objective = args.objective.replace("-", "_")
-    opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, objective=objective,
-                                coarse=args.coarse, progress=not args.quiet)
+    options = options.replace(equilibrium=base.opts)
+    opt = policy.optimal_tariff(eq, i, options)
     stats["optimal_s"] = time.perf_counter() - t0
     cf = wf.counterfactual(eq, None, base.opts, tariffs=opt.tariffs, throw=False)
     if not bool(cf.new.converged):
@@ -146,9 +148,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             err("Nash tariffs (best-response iteration)...")
         t0 = time.perf_counter()
-        nash = policy.nash_tariffs(eq, args.mode, start=float(np.mean(np.delete(opt.rates, i))),
-                                   opts=base.opts, objective=objective,
-                                   progress=not args.quiet)
+        nash = policy.nash_tariffs(eq, options,
+                                   start=float(np.mean(np.delete(opt.rates, i))))
         stats["nash_s"] = time.perf_counter() - t0
     result = tariff_summary(args.preset, opt, cf, res, ra, grid, nash, stats, comparison)
     rc = EXIT_OK if result["converged"] and (nash is None or nash.converged) \
