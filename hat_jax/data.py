@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .gravity import N_DIST_BINS, Geography, geography_from_arrays
+from .gravity import N_DIST_BINS, Geography, geography_from_arrays, n_params
 
 __all__ = [
     "DataError",
@@ -346,7 +346,7 @@ def load_published(name: str, path: str | os.PathLike | None = None) -> Publishe
     n = len(EK_ISO3)
 
     f = d / f"{name}-params.csv"
-    params = _numeric(f, _read_csv(f, ("guess",), 2 * (n - 1) + 10), ("guess",))["guess"]
+    params = _numeric(f, _read_csv(f, ("guess",), n_params(n)), ("guess",))["guess"]
 
     f = d / f"{name}-prices.csv"
     prices = _numeric(f, _read_csv(f, ("guess",), n), ("guess",))["guess"]

@@ -53,6 +53,7 @@ from .params import (Economy, check_prices, household_options, household_problem
 from .results import (
     as_float,
     as_int,
+    check_choice,
     check_converged,
     check_option_values,
     linear_solve,
@@ -118,21 +119,14 @@ class EquilibriumOptions(eqx.Module):
     hh_stop_rule: str = eqx.field(static=True, default="both")
 
     def __check_init__(self):
-        if self.regime not in ("global", "autarky"):
-            raise ValueError(f"regime must be 'global' or 'autarky', got regime={self.regime!r}")
-        if self.unknown not in ("R", "beta"):
-            raise ValueError(f"unknown must be 'R' or 'beta', got unknown={self.unknown!r}")
+        check_choice("regime", self.regime, ("global", "autarky"))
+        check_choice("unknown", self.unknown, ("R", "beta"))
         if self.regime == "autarky" and self.unknown == "beta":
             raise ValueError("unknown='beta' needs one world bond market (regime='global'); "
                              "under financial autarky solve R_i at a given beta")
-        if self.tangent_solver not in ("lu", "gmres"):
-            raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
-                             f"tangent_solver={self.tangent_solver!r}")
-        if self.hh_stop_rule not in STOP_RULES:
-            raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
-                             f"hh_stop_rule={self.hh_stop_rule!r}")
-        if self.distribution not in ("direct", "iterate"):
-            raise ValueError(f"distribution must be 'direct' or 'iterate', got {self.distribution!r}")
+        check_choice("tangent_solver", self.tangent_solver, ("lu", "gmres"))
+        check_choice("hh_stop_rule", self.hh_stop_rule, STOP_RULES)
+        check_choice("distribution", self.distribution, ("direct", "iterate"))
         check_option_values(self, positive=("tol", "max_step", "hh_tol", "dist_tol",
                                             "trade_tol"),
                             at_least_one=("max_iter", "hh_max_iter", "dist_max_iter"),

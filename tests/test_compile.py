@@ -90,7 +90,7 @@ def test_bad_numeric_options_are_refused_before_compiling():
         EquilibriumOptions(max_step=0.0)
     with pytest.raises(ValueError, match="max_iter must be an integer >= 1, got max_iter=20.9"):
         HouseholdOptions(gamma=1.5, Na=40, max_iter=20.9)
-    with pytest.raises(ValueError, match="method must be 'direct' or 'iterate'"):
+    with pytest.raises(ValueError, match=r"method must be one of \('direct', 'iterate'\)"):
         hat_jax.DistributionOptions(method="power")
 
 

@@ -148,7 +148,7 @@ def make_moments(problem: CalibrationProblem, W0=None, beta0=None, hh_state0=Non
     routinely). Works under ``jax.jit``.
     """
     options = CalibrationOptions() if options is None else options
-    opts = options.equilibrium_options()
+    opts = options.equilibrium
     W0 = jnp.ones(problem.N) if W0 is None else jnp.asarray(W0, jnp.float64)
     beta0 = jnp.asarray(0.95 / float(problem.R) if beta0 is None else beta0, jnp.float64)
 
@@ -223,7 +223,7 @@ def _evaluate_once(theta, problem, W0, beta0, hh_state0, options, jacobian: bool
     args = (theta, problem, W0, beta0, hh_state0,
             np.asarray(np.inf if jacobian else -np.inf), np.asarray(0.0))
     return jax.block_until_ready(
-        compiled_evaluator(args, options.equilibrium_options())(*args))
+        compiled_evaluator(args, options.equilibrium)(*args))
 
 
 def moments_and_jacobian(theta, problem: CalibrationProblem, W0=None, beta0=None,

@@ -148,7 +148,7 @@ class _Run:
             self.say("calibration: preparing the compiled moments and Jacobian (minutes "
                      "for 19 countries when not cached)...")
             self.fn = moments.compiled_evaluator(self.args_like,
-                                                 self.options.equilibrium_options())
+                                                 self.options.equilibrium)
             self.compile_s = self.fn.stats["compile_s"]
             if self.compile_s > 1.0:
                 self.say(f"calibration: compiled in {self.compile_s:.1f} s")

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hat_jax.calibration import (
+    CALIBRATION_EQUILIBRIUM,
     CHECKPOINT_NAME,
     CalibrationOptions,
     calibrate,
@@ -71,10 +72,11 @@ def _add_numeric_options(s: argparse.ArgumentParser, defaults: CalibrationOption
                    help="maximum Newton iterations (default %(default)s)")
     s.add_argument("--max-step", dest="max_step", type=float, default=defaults.max_step,
                    help="cap on the sup norm of a Newton step (default %(default)g)")
-    s.add_argument("--eq-tol", dest="eq_tol", type=float, default=defaults.eq_tol,
+    s.add_argument("--eq-tol", dest="eq_tol", type=float, default=defaults.equilibrium.tol,
                    help="equilibrium tolerance, max |excess demand| / world GDP "
                    "(default %(default)g)")
-    s.add_argument("--hh-tol", dest="hh_tol", type=float, default=defaults.hh_tol,
+    s.add_argument("--hh-tol", dest="hh_tol", type=float,
+                   default=defaults.equilibrium.hh_tol,
                    help="household tolerance, sup-norm change of c and v (default %(default)g)")
 
 
@@ -132,8 +134,9 @@ def options_from_args(args) -> CalibrationOptions:
         raise ValueError(f"--max-iter must be >= 0, got {args.max_iter}")
     if args.Na is not None and args.Na < 3:
         raise ValueError(f"--Na must be an integer >= 3, got {args.Na}")
+    equilibrium = CALIBRATION_EQUILIBRIUM.replace(tol=args.eq_tol, hh_tol=args.hh_tol)
     return CalibrationOptions(tol=args.tol, max_iter=args.max_iter, max_step=args.max_step,
-                              eq_tol=args.eq_tol, hh_tol=args.hh_tol, verbose=not args.quiet)
+                              equilibrium=equilibrium, verbose=not args.quiet)
 
 
 def format_table(result, preset: str, true_theta=None) -> str:
