@@ -238,3 +238,34 @@ def test_no_solver_state_key_reads():
                     and isinstance(node.slice.value, str):
                 bad.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
     assert not bad, "string-key reads of a solver state:\n" + "\n".join(bad)
+
+
+# ------------------------------------------------------------------- function sizes
+MAX_FUNCTION_LINES = 80  # def line to last line, docstring included
+#: Functions allowed past MAX_FUNCTION_LINES, each with its reason.
+LONG_FUNCTIONS = {
+    "hat_jax.welfare.roots._solve_roots": "the EV's safeguarded per-state root solver: its "
+        "closures (start_of, one, finish) share one trace; the EV work reshapes this "
+        "module in parallel, the split belongs there",
+}
+
+
+def _functions(tree, prefix: str):
+    """(qualified name, lines) of every function and method, nested ones included."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = f"{prefix}.{node.name}"
+            yield name, node.end_lineno - node.lineno + 1
+            yield from _functions(node, name)
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node, f"{prefix}.{node.name}")
+
+
+def test_function_sizes():
+    big = {}
+    for name, path in MODULES.items():
+        for fn, lines in _functions(ast.parse(path.read_text()), name):
+            if lines > MAX_FUNCTION_LINES and fn not in LONG_FUNCTIONS:
+                big[fn] = lines
+    assert not big, f"functions over {MAX_FUNCTION_LINES} lines (split them, or list them " \
+                    f"in LONG_FUNCTIONS with a reason): {big}"
