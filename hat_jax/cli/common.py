@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import math
 import os
 import signal
@@ -31,6 +30,7 @@ from hat_jax.equilibrium import (
     solve_equilibrium,
 )
 from hat_jax.params import Economy
+from hat_jax.preset_registry import preset_record
 from hat_jax.presets import solve_defaults
 from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
@@ -173,18 +173,6 @@ def add_output_arguments(s: argparse.ArgumentParser, files: str, plots: str | No
 
 
 # ------------------------------------------------------------------------ economy setup
-def _takes(factory, name: str, *, via_kwargs: bool) -> bool:
-    """Whether ``factory`` accepts keyword ``name`` (explicitly, or through **kwargs)."""
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return True
-    p = params.get(name)
-    if p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-        return True
-    return via_kwargs and any(q.kind is q.VAR_KEYWORD for q in params.values())
-
-
 class Setup(NamedTuple):
     """The preset's economy with the command-line overrides, and the EK world it was
     built from (None for presets not built from the Eaton-Kortum data)."""
@@ -193,19 +181,19 @@ class Setup(NamedTuple):
     world: EKWorld | None
 
 
-def _overrides(args: argparse.Namespace, factory) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace, accepts: frozenset) -> dict[str, Any]:
+    """The factory keywords of the command line, checked against the preset's
+    ``accepts`` (:attr:`hat_jax.preset_registry.Preset.accepts`)."""
     overrides: dict[str, Any] = {}
     for opt, kw in _ECONOMY_OPTIONS.items():
         value = getattr(args, opt)
         if value is None:
             continue
-        # d must be a named parameter: passing it through **kwargs would clash with the
-        # preset's own trade-cost matrix.
-        if not _takes(factory, kw, via_kwargs=(kw != "d")):
+        if kw not in accepts:
             raise ValueError(f"preset {args.preset!r} does not take --{opt.replace('_', '-')}")
         overrides[kw] = value
     if args.data_dir is not None:
-        if _takes(factory, "data_dir", via_kwargs=False):
+        if "data_dir" in accepts:
             overrides["data_dir"] = args.data_dir
         elif not args.quiet:
             err(f"note: preset {args.preset!r} does not read data; --data-dir ignored")
@@ -225,10 +213,7 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
         return Setup(world.economy, world)
     if args.preset is None:
         raise ValueError("PRESET is required (unless --data DIR is given)")
-    factory = hat_jax.PRESETS.get(args.preset)
-    if factory is None:
-        hat_jax.preset(args.preset)  # raises ValueError listing the presets
-    overrides = _overrides(args, factory)
+    overrides = _overrides(args, preset_record(args.preset).accepts)  # ValueError: unknown
     try:
         if args.preset in EK_PRESETS or args.preset in EK_UNPUBLISHED_PRESETS:
             world = ek_world(args.preset, **overrides)
