@@ -38,7 +38,8 @@ from hat_jax.calibration import (
     synthetic_problem,
 )
 from hat_jax.data import DataWarning
-from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, ek_world
+from hat_jax.ek import ek_world
+from hat_jax.preset_registry import names
 from hat_jax.report.calibration import calibration_table, summary, write_outputs
 from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
@@ -61,7 +62,7 @@ __all__ = ["CALIBRATION_PRESETS", "EXIT_INTERRUPTED", "add_parser", "options_fro
            "format_table", "run"]
 
 #: Presets that can be calibrated: the Eaton-Kortum world, and the synthetic self-check.
-CALIBRATION_PRESETS = (*EK_PRESETS, *EK_UNPUBLISHED_PRESETS, "synthetic")
+CALIBRATION_PRESETS = (*names(from_data=True), "synthetic")
 SYNTHETIC_N, SYNTHETIC_NA = 6, 20
 
 
@@ -208,7 +209,7 @@ def run(args) -> int:
     """Run ``hat calibrate`` (see the module docstring); returns the exit code."""
 
     if args.data is not None:
-        if args.preset is not None and args.preset not in (EK_PRESETS | EK_UNPUBLISHED_PRESETS):
+        if args.preset is not None and args.preset not in names(from_data=True):
             raise ValueError(f"with --data, PRESET must be an ek_* preset (its utility "
                              f"settings are used), got {args.preset!r}")
     elif args.preset is None:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import hat_jax
 from hat_jax.data import DataWarning
-from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
+from hat_jax.ek import EKWorld, ek_world
 from hat_jax.fileio import critical_section, discard_pending
 from hat_jax.equilibrium import (
     Equilibrium,
@@ -31,7 +31,6 @@ from hat_jax.equilibrium import (
 )
 from hat_jax.params import Economy
 from hat_jax.preset_registry import preset_record
-from hat_jax.presets import solve_defaults
 from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
 from hat_jax.welfare import country_index
@@ -213,9 +212,10 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
         return Setup(world.economy, world)
     if args.preset is None:
         raise ValueError("PRESET is required (unless --data DIR is given)")
-    overrides = _overrides(args, preset_record(args.preset).accepts)  # ValueError: unknown
+    record = preset_record(args.preset)  # ValueError listing the presets
+    overrides = _overrides(args, record.accepts)
     try:
-        if args.preset in EK_PRESETS or args.preset in EK_UNPUBLISHED_PRESETS:
+        if record.from_data:
             world = ek_world(args.preset, **overrides)
             return Setup(world.economy, world)
         return Setup(hat_jax.preset(args.preset, **overrides), None)
@@ -232,7 +232,7 @@ def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
     """Equilibrium options; ``--unknown`` defaults to the preset's (see SOLVE_DEFAULTS)."""
     if args.unknown is None:
         args.unknown = ("beta" if getattr(args, "data", None) is not None
-                        else solve_defaults(args.preset)["unknown"])
+                        else preset_record(args.preset).unknown)
     if not (args.hh_tol > 0 and math.isfinite(args.hh_tol)):
         raise ValueError(f"--hh-tol must be > 0, got hh_tol={args.hh_tol!r}")
     if not math.isfinite(args.tol):
