@@ -65,7 +65,7 @@ def bench_evaluations(world, problem, options, runs, sections) -> list[dict]:
     """(a) and (b) at the starting Theta (published, else cold)."""
     kind = "published" if world.published is not None else "cold"
     start = cal.starting_point(world, kind)
-    opts = options.equilibrium_options()
+    opts = options.equilibrium
     tag = f"{world.name} Na={problem.economy.Na}"
     extra = dict(N=problem.N, Na=problem.economy.Na, preset=world.name, theta=kind)
     theta = np.asarray(start.theta)

@@ -70,10 +70,9 @@ def records(args) -> list[dict]:
         log("(a) equilibrium with a 10% US tariff...")
         times, comp, cf = [], None, None
         for _ in range(max(1, args.runs)):
-            t: dict = {}
-            cf = wf.counterfactual(eq, None, tariffs=t10, timings=t)
-            comp = t["compile_s"] if comp is None else comp
-            times.append(t["run_s"])
+            cf = wf.counterfactual(eq, None, tariffs=t10)
+            comp = cf.stats["compile_s"] if comp is None else comp
+            times.append(cf.stats["run_s"])
         out.append(stamp({"name": f"tariff equilibrium {args.preset} Na={Na}",
                           "compile_s": comp, "median_s": float(np.median(times)),
                           "runs": len(times), "iterations": int(cf.new.iterations),
@@ -81,8 +80,8 @@ def records(args) -> list[dict]:
                           "T_USA": float(cf.new.T[i])}, **extra))
     if "b" in args.sections:
         log("(b) gradient of US welfare w.r.t. all 342 tariffs...")
-        t: dict = {}
-        g = policy.tariff_gradient(eq, i, t10, timings=t)
+        g = policy.tariff_gradient(eq, i, t10)
+        t = g.stats
         out.append(stamp({"name": f"tariff gradient (342 t_ij) {args.preset} Na={Na}",
                           "compile_s": t["compile_s"], "median_s": t["run_s"], "runs": 1,
                           "dW_USA_dt_USA_CAN": float(g.grad[i, wf.country_index(economy,
@@ -92,7 +91,7 @@ def records(args) -> list[dict]:
         if key not in args.sections:
             continue
         log(f"({key}) US optimal tariffs, {mode}...")
-        o = policy.optimal_tariff(eq, i, mode, progress=True)
+        o = policy.optimal_tariff(eq, i, mode=mode, progress=True)
         gain, mean, quint = _gains(eq, o.tariffs, i)
         rates = np.delete(o.rates, i)
         out.append(stamp({"name": f"optimal {mode} tariff USA {args.preset} Na={Na}",
@@ -107,7 +106,7 @@ def records(args) -> list[dict]:
                           "quintile_gains_pct": quint}, **extra))
     if "e" in args.sections:
         log("(e) Nash tariffs (uniform) of all countries...")
-        n = policy.nash_tariffs(eq, "uniform", start=args.nash_start, progress=True,
+        n = policy.nash_tariffs(eq, mode="uniform", start=args.nash_start, progress=True,
                                 max_rounds=args.nash_rounds)
         gains = 100 * (n.welfare - n.welfare_free) / np.abs(n.welfare_free)
         out.append(stamp({"name": f"Nash uniform tariffs {args.preset} Na={Na}",

@@ -68,10 +68,9 @@ def _sequential(eq, s: sc.Scenarios, opts, runs: int):
         t0, news = time.perf_counter(), []
         for k in range(s.K):
             d = np.asarray(s.economies.d[k])
-            t: dict = {}
-            news.append(wf.counterfactual(eq, d, opts, timings=t).new)
+            news.append(wf.counterfactual(eq, d, opts).new)
             if r == 0 and k == 0:
-                compile_s = t.get("compile_s", 0.0)
+                compile_s = news[-1].stats.get("compile_s", 0.0)
         times.append(time.perf_counter() - t0 - (compile_s if r == 0 else 0.0))
         outs = news
     return {"compile_s": compile_s, "median_s": float(np.median(times)),

@@ -88,7 +88,7 @@ def records(args) -> list[dict]:
                         min_s=mn, runs=args.runs, **extra))
         res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, jacobian=jac,
                                                            throw=False), args.runs)
-        newton_s = res.timings["newton_s"]
+        newton_s = res.stats["newton_s"]
         out.append(dict(name=f"{name} newton", compile_s=float("nan"), median_s=newton_s,
                         runs=1, iterations=res.iterations, residual=res.residual,
                         terminal_gap=res.terminal_gap, **extra))
@@ -98,7 +98,8 @@ def records(args) -> list[dict]:
                         min_s=mn, runs=args.runs, iterations=res.iterations,
                         jacobians=res.jacobians, residual=res.residual,
                         terminal_gap=res.terminal_gap, first_call_s=first,
-                        **{k: float(v) for k, v in res.timings.items()}, **extra))
+                        **{k: float(v) for k, v in res.stats.items() if k.endswith("_s")},
+                        **extra))
         if args.elasticities:
             out.append(_elasticity_record(tr.initial, args, extra))
     return out

@@ -11,7 +11,7 @@ import costs by 10%, ``unilateral``; ``global``: all international costs fall 10
     call); median_s: warm solves (the same computation again).
 (b) ``EV all states``: :func:`hat_jax.welfare.equivalent_variation` for every (a, z)
     state of the USA (Na x 10 scalar roots to 1e-10; compile and run timed apart by its
-    ``timings``), once per root method of ``--ev-methods`` (default both:
+    ``stats``), once per root method of ``--ev-methods`` (default both:
     ``continuation``, the default, where states share household solves, and
     ``safeguarded``, each state its own chain of warm-started solves, the method before
     issue 13), the runs of the methods interleaved so that both see the same machine
@@ -25,7 +25,7 @@ import costs by 10%, ``unilateral``; ``global``: all international costs fall 10
 (d) ``planner``: :func:`hat_jax.planner.solve_planner` (19 resource constraints by
     Newton, optimistix), compile and run (at least 3 runs).
 
-Every record comes from the public entry point's ``timings`` (compile_s: the first
+Every record comes from the public entry point's ``stats`` (compile_s: the first
 call's compilation, about 0 when the persistent cache has it; median_s: run time); no
 untimed warm-up call (each is long).
 
@@ -58,14 +58,13 @@ CUT = 0.10
 
 
 def _timed(name: str, call, runs: int, info, **extra) -> dict:
-    """Run ``call(timings)`` ``runs`` times (a public entry point that writes compile_s and
-    run_s into ``timings``): compile_s of the first call, median / min of run_s."""
+    """Run ``call()`` ``runs`` times (a public entry point whose result carries compile_s
+    and run_s in its ``stats``): compile_s of the first call, median / min of run_s."""
     times, comp, o = [], None, None
     for _ in range(max(1, runs)):
-        t: dict = {}
-        o = call(t)
-        comp = t["compile_s"] if comp is None else comp
-        times.append(t["run_s"])
+        o = call()
+        comp = o.stats["compile_s"] if comp is None else comp
+        times.append(o.stats["run_s"])
     return stamp({"name": name, "compile_s": comp, "median_s": float(np.median(times)),
                   "min_s": float(np.min(times)), "runs": len(times), **info(o)}, **extra)
 
@@ -93,10 +92,9 @@ def records(args) -> list[dict]:
         log("(a) counterfactual equilibrium...")
         times, comp = [], None
         for k in range(max(1, args.runs)):
-            t: dict = {}
-            cf = wf.counterfactual(eq, d_new, timings=t)
-            comp = t["compile_s"] if comp is None else comp
-            times.append(t["run_s"])
+            cf = wf.counterfactual(eq, d_new)
+            comp = cf.stats["compile_s"] if comp is None else comp
+            times.append(cf.stats["run_s"])
         if "a" in args.sections:
             out.append(stamp({
                 "name": f"counterfactual equilibrium {args.preset} Na={Na}",
@@ -123,11 +121,10 @@ def records(args) -> list[dict]:
         comp, last = {}, {}
         for _ in range(max(1, args.runs)):  # interleaved: the same load for every method
             for m in methods:
-                t: dict = {}
                 last[m] = wf.equivalent_variation(eq, cf.new, i, ev_opts, throw=False,
-                                                  timings=t, method=m)
-                comp.setdefault(m, t["compile_s"])
-                times[m].append(t["run_s"])
+                                                  method=m)
+                comp.setdefault(m, last[m].stats["compile_s"])
+                times[m].append(last[m].stats["run_s"])
         first = methods[0]
         for m in methods:
             ev = last[m]
@@ -155,13 +152,13 @@ def records(args) -> list[dict]:
                     "dW_dlogd_USA_CAN": float(r.grad[i, wf.country_index(economy, "CAN")])}
 
         out.append(_timed(f"welfare gradient (342 log d_ij) {args.preset} Na={Na}",
-                          lambda t: wf.welfare_gradient(eq, i, throw=False, timings=t),
+                          lambda: wf.welfare_gradient(eq, i, throw=False),
                           args.runs, g_info, **extra))
 
     if "d" in args.sections:
         log("(d) planner...")
         out.append(_timed(f"planner {args.preset} N={economy.N}",
-                          lambda t: pl.solve_planner(economy, beta=eq.beta, timings=t),
+                          lambda: pl.solve_planner(economy, beta=eq.beta),
                           max(args.runs, 3),
                           lambda o: {"iterations": int(o.iterations),
                                      "residual": float(o.residual)}, **extra))

@@ -93,7 +93,8 @@ from . import tables
 from .tables import GravitySpec, TablesError, world_from_tables
 from .tariffs import tariff_war, uniform_tariffs, validate_tariffs
 from . import policy
-from .policy import NashTariffs, OptimalTariff, nash_tariffs, optimal_tariff, tariff_gradient
+from .policy import (NashTariffs, OptimalTariff, TariffOptions, nash_tariffs, optimal_tariff,
+                     tariff_gradient)
 from .transition import (Transition, TransitionOptions, horizon_elasticities, solve_transition,
                          transition_welfare)
 
@@ -124,7 +125,7 @@ __all__ = [
     "scenario_frame", "solve_scenarios",
     "tables", "GravitySpec", "TablesError", "world_from_tables",
     "tariff_war", "uniform_tariffs", "validate_tariffs", "policy", "NashTariffs",
-    "OptimalTariff", "nash_tariffs", "optimal_tariff", "tariff_gradient",
+    "OptimalTariff", "TariffOptions", "nash_tariffs", "optimal_tariff", "tariff_gradient",
     "Transition", "TransitionOptions", "horizon_elasticities", "solve_transition",
     "transition_welfare",
     "Change",

@@ -13,6 +13,8 @@ from __future__ import annotations
 import jax
 from jax import lax
 
+from .results import check_choice
+
 __all__: list[str] = []
 
 #: How a batch of independent problems (scenarios) is iterated: ``"vmap"`` in lock step
@@ -35,8 +37,7 @@ def country_map(f, xs):
 def resolve_strategy(strategy: str) -> str:
     """``"vmap"`` or ``"map"`` for a requested strategy (``"auto"``: ``"map"`` on the
     CPU, ``"vmap"`` on an accelerator); ValueError naming any other value."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got strategy={strategy!r}")
+    check_choice("strategy", strategy, STRATEGIES)
     if strategy == "auto":
         return "map" if sequential_linalg() else "vmap"
     return strategy

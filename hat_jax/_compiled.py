@@ -16,7 +16,7 @@ from collections import OrderedDict
 import jax
 import numpy as np
 
-__all__ = ["compiled", "compile_and_run", "clear"]
+__all__ = ["compiled", "compile_and_run", "timed_run", "clear"]
 
 _CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 _MAX_ENTRIES = 64
@@ -36,19 +36,17 @@ def _signature(tree):
     return treedef, tuple(_aval(x) for x in leaves)
 
 
-def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | None = None,
-             timings: dict | None = None):
+def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | None = None):
     """The compiled executable of ``jitted(*args, **kwargs, **static)``.
 
     ``args`` / ``kwargs`` are the dynamic arguments (only their structure, shapes and
-    dtypes enter the key); ``static`` are the jit's static arguments (hashable). If
-    ``timings`` is a dict, ``compile_s`` is written into it (about 0 when cached).
-    The executable is called with the dynamic arguments only.
+    dtypes enter the key); ``static`` are the jit's static arguments (hashable). The
+    executable is called with the dynamic arguments only (callers that report a
+    compile time measure this call: about 0 when cached).
     """
     kwargs = {} if kwargs is None else kwargs
     static = {} if static is None else static
     key = (jitted, tuple(sorted(static.items())), _signature((args, kwargs)))
-    t0 = time.perf_counter()
     exe = _CACHE.get(key)
     if exe is None:
         exe = jitted.lower(*args, **kwargs, **static).compile()
@@ -57,22 +55,23 @@ def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | Non
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
-    if timings is not None:
-        timings["compile_s"] = time.perf_counter() - t0
     return exe
 
 
-def compile_and_run(jitted, args: tuple, timings: dict | None = None):
-    """``jitted(*args)`` through :func:`compiled`, blocked until ready; if ``timings`` is
-    a dict, ``compile_s`` and ``run_s`` are written into it."""
-    t: dict = {}
-    exe = compiled(jitted, args, timings=t)
+def timed_run(jitted, args: tuple):
+    """(``jitted(*args)`` through :func:`compiled`, blocked until ready; its stats
+    ``{"compile_s", "run_s"}``): the timings a result's ``stats`` carries."""
     t0 = time.perf_counter()
+    exe = compiled(jitted, args)
+    t1 = time.perf_counter()
     out = jax.block_until_ready(exe(*args))
-    t["run_s"] = time.perf_counter() - t0
-    if timings is not None:
-        timings.update(t)
-    return out
+    return out, {"compile_s": t1 - t0, "run_s": time.perf_counter() - t1}
+
+
+def compile_and_run(jitted, args: tuple):
+    """``jitted(*args)`` through :func:`compiled`, blocked until ready (see
+    :func:`timed_run` for its timings)."""
+    return timed_run(jitted, args)[0]
 
 
 def clear() -> None:

@@ -1,7 +1,8 @@
 """Damped Newton with Jacobian reuse on the equilibrium excess demands (private).
 
-The iteration is written once, as ``init`` / ``step`` / ``running`` on a carry (a dict of
-arrays), and run two ways: inside ``lax.while_loop`` (:func:`run`, jit-able and used
+The iteration is written once, as ``init`` / ``step`` / ``running`` on a typed carry
+(:class:`NewtonState`, an ``eqx.Module`` of arrays, as optimistix keeps its solver
+state), and run two ways: inside ``lax.while_loop`` (:func:`run`, jit-able and used
 under the implicit-function derivative of the equilibrium) and from Python one compiled
 ``step`` at a time (``hat_jax.equilibrium.solve_equilibrium``), which prints progress and
 can be interrupted between iterations without any host callback in the compiled
@@ -23,6 +24,7 @@ max|r| <= tol with every inner solve converged; no Jacobian is computed at that 
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -44,7 +46,55 @@ def value_and_jacobian(f, x):
     return y, J, aux
 
 
-def init(x0, s0, J0=None):
+class NewtonState(eqx.Module):
+    """The carry of the Newton iteration (read outside this module by attribute only).
+
+    it: iterations taken; x: the next trial point; s: the warm start of its evaluation;
+    s_eval: the warm start that evaluated the last accepted point; x_acc, rvec_acc,
+    r_acc: the last accepted point, its residual vector and max |residual|; dx_acc: the
+    Newton step from it; t: the fraction of dx_acc taken; frac: the fraction of the full
+    Newton step that t * dx_acc is (after the sup-norm cap); J: the kept Jacobian;
+    J_valid: whether J is a Jacobian at all (not the identity placeholder); J_fresh:
+    whether J is exact at the base; done: the root is reached; row: the last history
+    row (HISTORY_COLUMNS); history: the first HISTORY_ROWS rows.
+    """
+
+    it: jax.Array
+    x: jax.Array
+    s: object
+    s_eval: object
+    x_acc: jax.Array
+    rvec_acc: jax.Array
+    r_acc: jax.Array
+    dx_acc: jax.Array
+    t: jax.Array
+    frac: jax.Array
+    J: jax.Array
+    J_valid: jax.Array
+    J_fresh: jax.Array
+    done: jax.Array
+    row: jax.Array
+    history: jax.Array
+
+
+class Trial(eqx.Module):
+    """The first half of an iteration (:func:`evaluate`): the residual r at the trial
+    point and its max |r| (rn), whether the trial is accepted, whether the root is
+    reached (done), the warm starts (s, s_eval), the base point xb with its residual rb,
+    and whether an exact Jacobian is due there (need_J)."""
+
+    r: jax.Array
+    rn: jax.Array
+    accept: jax.Array
+    done: jax.Array
+    s: object
+    s_eval: object
+    xb: jax.Array
+    rb: jax.Array
+    need_J: jax.Array
+
+
+def init(x0, s0, J0=None) -> NewtonState:
     """The carry before the first iteration (x0: unknowns, s0: warm start; J0: a Jacobian
     at or near x0 to start from, e.g. a previous solve's, kept while its steps deliver)."""
     n, dtype = x0.shape[0], x0.dtype
@@ -54,7 +104,7 @@ def init(x0, s0, J0=None):
     else:  # a non-finite J0 (e.g. NaN: "none yet") counts as none
         J_valid = jnp.all(jnp.isfinite(J0))
         J0 = jnp.where(J_valid, J0, eye)
-    return dict(
+    return NewtonState(
         it=jnp.asarray(0, jnp.int32), x=x0, s=s0, s_eval=s0, x_acc=x0,
         rvec_acc=jnp.zeros(n, dtype), r_acc=jnp.asarray(jnp.inf, dtype),
         dx_acc=jnp.zeros(n, dtype), t=jnp.asarray(1.0, dtype),
@@ -66,90 +116,89 @@ def init(x0, s0, J0=None):
 
 def running(c, max_iter):
     """Whether another iteration is due."""
-    return (~c["done"]) & (c["it"] < max_iter)
+    return (~c.done) & (c.it < max_iter)
 
 
 def step(c, f, tol, jacobian_reuse, max_step):
     """One iteration. ``f(x, s) -> (r, (s_new, ok))``: residual vector, next warm start,
     whether every inner solve converged."""
     e = evaluate(c, f, tol, jacobian_reuse)
-    J = lax.cond(e["need_J"], lambda e_: jacobian(f, e_),
-                 lambda e_: _secant_update(c, c["x"], e_["r"], e_["accept"]), e)
+    J = lax.cond(e.need_J, lambda e_: jacobian(f, e_),
+                 lambda e_: _secant_update(c, c.x, e_.r, e_.accept), e)
     return advance(c, e, J, max_step)
 
 
 def evaluate(c, f, tol, jacobian_reuse):
     """The first half of :func:`step`: the residual at the trial point, whether it is
     accepted, the base point, and whether an exact Jacobian is due there."""
-    it, x, s = c["it"], c["x"], c["s"]
+    it, x, s = c.it, c.x, c.s
     r, (s_new, ok) = f(x, s)
     rn = jnp.max(jnp.abs(r))
-    r_acc = c["r_acc"]
-    accept = jnp.isfinite(rn) & ((it == 0) | (rn < (1.0 - 1e-4 * c["t"]) * r_acc) | (rn <= tol))
+    r_acc = c.r_acc
+    accept = jnp.isfinite(rn) & ((it == 0) | (rn < (1.0 - 1e-4 * c.t) * r_acc) | (rn <= tol))
     done = accept & (rn <= tol) & ok
     keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, old)
-    s_eval = keep(s, c["s_eval"])  # the warm start that evaluated the accepted point
+    s_eval = keep(s, c.s_eval)  # the warm start that evaluated the accepted point
     s = keep(s_new, s)
     # base point: the trial if accepted, else the last accepted point
-    xb = jnp.where(accept, x, c["x_acc"])
-    rb = jnp.where(accept, r, c["rvec_acc"])
+    xb = jnp.where(accept, x, c.x_acc)
+    rb = jnp.where(accept, r, c.rvec_acc)
     # keep J if the step delivered at least (1 - jacobian_reuse) of the decrease its
     # linear model promised for the fraction f of the Newton step that was taken
-    promised = 1.0 - c["frac"] * (1.0 - jacobian_reuse)
-    stale = ~c["J_valid"] | (accept & (rn > promised * r_acc))
-    need_J = ~done & ((accept & stale) | (~accept & ~c["J_fresh"]))
-    return dict(r=r, rn=rn, accept=accept, done=done, s=s, s_eval=s_eval, xb=xb, rb=rb,
+    promised = 1.0 - c.frac * (1.0 - jacobian_reuse)
+    stale = ~c.J_valid | (accept & (rn > promised * r_acc))
+    need_J = ~done & ((accept & stale) | (~accept & ~c.J_fresh))
+    return Trial(r=r, rn=rn, accept=accept, done=done, s=s, s_eval=s_eval, xb=xb, rb=rb,
                 need_J=need_J)
 
 
 def jacobian(f, e):
     """The exact Jacobian at the base point of an :func:`evaluate` record."""
-    return value_and_jacobian(lambda y: f(y, e["s"]), e["xb"])[1]
+    return value_and_jacobian(lambda y: f(y, e.s), e.xb)[1]
 
 
 def secant(c, e):
     """The kept Jacobian (good Broyden update along an accepted step) of :func:`step`."""
-    return _secant_update(c, c["x"], e["r"], e["accept"])
+    return _secant_update(c, c.x, e.r, e.accept)
 
 
 def advance(c, e, J, max_step):
     """The second half of :func:`step`: the (damped, capped) Newton step with J."""
-    it, x = c["it"], c["x"]
-    accept, done, need_J, rn, xb, rb = (e[k] for k in ("accept", "done", "need_J", "rn",
-                                                       "xb", "rb"))
+    it, x = c.it, c.x
+    accept, done, need_J, rn, xb, rb = e.accept, e.done, e.need_J, e.rn, e.xb, e.rb
     dx = -jnp.linalg.solve(J, rb)
     scale = jnp.minimum(1.0, max_step / jnp.max(jnp.abs(dx)))
     dx = jnp.where(jnp.all(jnp.isfinite(dx)), dx * scale, jnp.zeros_like(dx))
     new_step = accept | need_J
-    t = jnp.where(new_step, 1.0, 0.5 * c["t"])
-    dx_acc = jnp.where(new_step, dx, c["dx_acc"])
+    t = jnp.where(new_step, 1.0, 0.5 * c.t)
+    dx_acc = jnp.where(new_step, dx, c.dx_acc)
     size = jnp.where(done, 0.0, jnp.max(jnp.abs(t * dx_acc)))
     row = jnp.stack([rn, size, accept.astype(rn.dtype), need_J.astype(rn.dtype)])
-    return dict(
-        it=it + 1, x=jnp.where(done, x, xb + t * dx_acc), s=e["s"], s_eval=e["s_eval"],
+    return NewtonState(
+        it=it + 1, x=jnp.where(done, x, xb + t * dx_acc), s=e.s, s_eval=e.s_eval,
         x_acc=xb, rvec_acc=rb,
-        r_acc=jnp.where(accept, rn, c["r_acc"]), dx_acc=dx_acc, t=t,
-        frac=jnp.where(new_step, scale, c["frac"] * 0.5), J=J,
-        J_valid=(c["J_valid"] | need_J) & jnp.all(jnp.isfinite(J)),
-        J_fresh=jnp.where(need_J, True, jnp.where(accept, False, c["J_fresh"])),
-        done=done, row=row, history=c["history"].at[it].set(row, mode="drop"))
+        r_acc=jnp.where(accept, rn, c.r_acc), dx_acc=dx_acc, t=t,
+        frac=jnp.where(new_step, scale, c.frac * 0.5), J=J,
+        J_valid=(c.J_valid | need_J) & jnp.all(jnp.isfinite(J)),
+        J_fresh=jnp.where(need_J, True, jnp.where(accept, False, c.J_fresh)),
+        done=done, row=row, history=c.history.at[it].set(row, mode="drop"))
 
 
 def _secant_update(c, x, r, accept):
     """The kept Jacobian, with the good Broyden update along an accepted step."""
-    ddx = x - c["x_acc"]
-    dr = r - c["rvec_acc"]
+    ddx = x - c.x_acc
+    dr = r - c.rvec_acc
     nrm = jnp.dot(ddx, ddx)
-    upd = jnp.outer(dr - c["J"] @ ddx, ddx) / jnp.where(nrm > 0, nrm, 1.0)
-    broyden = accept & c["J_valid"] & (nrm > 0) & jnp.all(jnp.isfinite(upd))
-    return jnp.where(broyden, c["J"] + upd, c["J"])
+    upd = jnp.outer(dr - c.J @ ddx, ddx) / jnp.where(nrm > 0, nrm, 1.0)
+    broyden = accept & c.J_valid & (nrm > 0) & jnp.all(jnp.isfinite(upd))
+    return jnp.where(broyden, c.J + upd, c.J)
 
 
 def solution(c):
     """(x, s) of a finished carry: the root (or the last accepted point) and the warm
     start with which it was evaluated (re-solving from it reproduces that evaluation, so
     a root at the tolerance is not lost to the noise of one more household iteration)."""
-    return jnp.where(c["done"], c["x"], c["x_acc"]), c["s_eval"]
+    return jnp.where(c.done, c.x, c.x_acc), c.s_eval
 
 
 def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None, J0=None):
@@ -159,7 +208,7 @@ def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None, J0=No
     def body(c):
         c = step(c, f, tol, jacobian_reuse, max_step)
         if progress is not None:
-            progress(c["it"] - 1, c["row"])
+            progress(c.it - 1, c.row)
         return c
 
     return lax.while_loop(lambda c: running(c, max_iter), body, init(x0, s0, J0))
@@ -184,7 +233,7 @@ def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step):
         e = jax.vmap(lambda ci, p: evaluate(ci, lambda x, s: f(x, s, p), tol,
                                             jacobian_reuse))(c, params)
         kept = jax.vmap(secant)(c, e)
-        need = e["need_J"] & live
+        need = e.need_J & live
 
         def exact(_):
             J = jax.vmap(lambda ei, p: jacobian(lambda x, s: f(x, s, p), ei))(e, params)

@@ -104,7 +104,7 @@ def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions,
                                 opts.jacobian_reuse, opts.max_step)
     x, s = jax.vmap(_newton.solution)(c)
     fin = lambda x_, s_, it, h, e: _finish(x_, s_, it, h, e, R_fixed, opts)
-    return jax.vmap(fin)(x, s, c["it"], c["history"], economies)
+    return jax.vmap(fin)(x, s, c.it, c.history, economies)
 
 
 def _starts(economies, W0, R0, beta0, opts, hh_state0):

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .gravity import N_DIST_BINS, Geography, geography_from_arrays
+from .gravity import N_DIST_BINS, Geography, geography_from_arrays, n_params
 
 __all__ = [
     "DataError",
@@ -222,10 +222,10 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 def _read_countries(d: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(ISO3 codes, names) of ``countries.csv``, checked against :data:`EK_ISO3`."""
     f = d / "countries.csv"
-    c = _read_csv(f, ("index", "iso3", "name"), 19)
-    iso3 = tuple(str(s).strip() for s in c["iso3"])
-    names = tuple(str(s).strip() for s in c["name"])
-    idx = _numeric(f, c, ("index",))["index"]
+    table = _read_csv(f, ("index", "iso3", "name"), 19)
+    iso3 = tuple(str(s).strip() for s in table["iso3"])
+    names = tuple(str(s).strip() for s in table["name"])
+    idx = _numeric(f, table, ("index",))["index"]
     if not np.array_equal(idx, np.arange(1, 20)):
         raise DataError(f"{f}: column 'index' must be 1..19 in order")
     if iso3 != EK_ISO3:
@@ -346,7 +346,7 @@ def load_published(name: str, path: str | os.PathLike | None = None) -> Publishe
     n = len(EK_ISO3)
 
     f = d / f"{name}-params.csv"
-    params = _numeric(f, _read_csv(f, ("guess",), 2 * (n - 1) + 10), ("guess",))["guess"]
+    params = _numeric(f, _read_csv(f, ("guess",), n_params(n)), ("guess",))["guess"]
 
     f = d / f"{name}-prices.csv"
     prices = _numeric(f, _read_csv(f, ("guess",), n), ("guess",))["guess"]

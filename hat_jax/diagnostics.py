@@ -25,12 +25,13 @@ def print_progress(it, row) -> None:
           file=sys.stderr, flush=True)
 
 
-def warn_if_singular(c) -> None:
-    """Warn when the last Newton Jacobian is singular or near-singular: prices are then
-    (nearly) undetermined by the market conditions."""
-    if not bool(c["J_valid"]):
+def warn_if_singular(J, J_valid=True) -> None:
+    """Warn when the last Newton Jacobian J is singular or near-singular: prices are then
+    (nearly) undetermined by the market conditions (J_valid False: J is no Jacobian yet,
+    nothing to say)."""
+    if not bool(J_valid):
         return
-    cond = float(np.linalg.cond(np.asarray(c["J"])))
+    cond = float(np.linalg.cond(np.asarray(J)))
     if not cond < 1e12:
         warnings.warn(
             f"the Jacobian of the excess demands is near-singular (condition number "

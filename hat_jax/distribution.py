@@ -33,8 +33,8 @@ import numpy as np
 from jax import lax
 
 from ._backend import country_map
-from .results import as_float, as_int, check_converged, check_option_values, krylov_solve, \
-    linear_solve
+from .results import (as_float, as_int, check_choice, check_converged, check_option_values,
+                      krylov_solve, linear_solve)
 
 __all__ = [
     "DistributionOptions", "DistributionSolution", "asset_transition", "distribution_step",
@@ -59,11 +59,8 @@ class DistributionOptions(eqx.Module):
     tangent_solver: str = eqx.field(static=True, default="lu")
 
     def __check_init__(self):
-        if self.method not in ("direct", "iterate"):
-            raise ValueError(f"method must be 'direct' or 'iterate', got method={self.method!r}")
-        if self.tangent_solver not in ("lu", "gmres"):
-            raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
-                             f"tangent_solver={self.tangent_solver!r}")
+        check_choice("method", self.method, ("direct", "iterate"))
+        check_choice("tangent_solver", self.tangent_solver, ("lu", "gmres"))
         check_option_values(self, positive=("tol",), at_least_one=("max_iter",))
 
 

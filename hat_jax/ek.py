@@ -49,6 +49,7 @@ from .gravity import (
     GravityMoments,
     TradeCostParams,
     gravity_regression,
+    n_params,
     pack_params,
     tfp,
     trade_costs,
@@ -56,6 +57,7 @@ from .gravity import (
 )
 from .params import Economy, make_economy
 from .preset_registry import REGISTRY, START_KINDS, names
+from .results import check_choice
 
 __all__ = [
     "EK_PRESETS",
@@ -153,15 +155,13 @@ class EKWorld:
         ``"published"``: the published wages and beta; ``"cold"``: W = 1 and beta = 0.95/R
         (the kinds of :data:`hat_jax.preset_registry.START_KINDS`).
         """
+        check_choice("start", kind, START_KINDS)
         if kind == "published":
             if self.published is None:
                 raise ValueError(f"{self.name}: no published prices to start from (preset "
                                  f"{self.name!r} has no published vectors; use start 'cold')")
             return np.asarray(self.published.wages), self.R, float(self.published.beta)
-        if kind == "cold":
-            return np.ones(self.economy.N), self.R, 0.95 / self.R
-        raise ValueError(f"start must be one of {', '.join(map(repr, START_KINDS))}, "
-                         f"got start={kind!r}")
+        return np.ones(self.economy.N), self.R, 0.95 / self.R  # "cold"
 
     def data_moments(self) -> GravityMoments:
         """Gravity moments of the trade data."""
@@ -219,7 +219,7 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
     R_target = float(spec.pop("R") if R is None else R)
     if not (np.isfinite(R_target) and R_target > 0):
         raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
-    K = 2 * (data.n - 1) + N_COEF_EK
+    K = n_params(data.n, N_COEF_EK)
     if theta is None:
         if published is not None:
             theta = published.params

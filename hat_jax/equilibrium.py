@@ -54,6 +54,7 @@ from .params import (Economy, check_income_risk, check_prices, household_options
 from .results import (
     as_float,
     as_int,
+    check_choice,
     check_converged,
     check_option_values,
     linear_solve,
@@ -121,21 +122,14 @@ class EquilibriumOptions(eqx.Module):
     hh_stop_rule: str = eqx.field(static=True, default="both")
 
     def __check_init__(self):
-        if self.regime not in ("global", "autarky"):
-            raise ValueError(f"regime must be 'global' or 'autarky', got regime={self.regime!r}")
-        if self.unknown not in ("R", "beta"):
-            raise ValueError(f"unknown must be 'R' or 'beta', got unknown={self.unknown!r}")
+        check_choice("regime", self.regime, ("global", "autarky"))
+        check_choice("unknown", self.unknown, ("R", "beta"))
         if self.regime == "autarky" and self.unknown == "beta":
             raise ValueError("unknown='beta' needs one world bond market (regime='global'); "
                              "under financial autarky solve R_i at a given beta")
-        if self.tangent_solver not in TANGENT_SOLVERS:
-            raise ValueError(f"tangent_solver must be one of {TANGENT_SOLVERS}, got "
-                             f"tangent_solver={self.tangent_solver!r}")
-        if self.hh_stop_rule not in STOP_RULES:
-            raise ValueError(f"hh_stop_rule must be one of {STOP_RULES}, got "
-                             f"hh_stop_rule={self.hh_stop_rule!r}")
-        if self.distribution not in ("direct", "iterate"):
-            raise ValueError(f"distribution must be 'direct' or 'iterate', got {self.distribution!r}")
+        check_choice("tangent_solver", self.tangent_solver, TANGENT_SOLVERS)
+        check_choice("hh_stop_rule", self.hh_stop_rule, STOP_RULES)
+        check_choice("distribution", self.distribution, ("direct", "iterate"))
         check_option_values(self, positive=("tol", "max_step", "hh_tol", "dist_tol",
                                             "trade_tol"),
                             at_least_one=("max_iter", "hh_max_iter", "dist_max_iter"),
@@ -193,7 +187,11 @@ class Equilibrium(NamedTuple):
     household (zeros under free trade); revenue_residuals[i]: (L_i T_i - Rev_i) / world
     GDP (empty under free trade, ``economy.tariffs is None``); jacobian: the Newton's last
     Jacobian of the excess demands in x (exact or secant-updated near the root; None from
-    a batched solve), a warm start (``J0``) for a nearby solve of the same economy's shape.
+    a batched solve), a warm start (``J0``) for a nearby solve of the same economy's shape;
+    stats: ``{"iterations", "compile_s", "run_s"}`` of :func:`solve_equilibrium`
+    (compile_s about 0 when the programs for these shapes were compiled before in this
+    process, small when JAX's persistent compilation cache holds them; None from the
+    jit-able and batched solves).
     """
 
     economy: Economy
@@ -213,6 +211,7 @@ class Equilibrium(NamedTuple):
     T: jax.Array | None = None
     revenue_residuals: jax.Array | None = None
     jacobian: jax.Array | None = None
+    stats: dict | None = None
 
 
 # ------------------------------------------------------------------- world at prices
@@ -327,7 +326,7 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0=None):
                     opts.max_iter, opts.jacobian_reuse, opts.max_step,
                     _callback_progress if opts.verbose else None, lax.stop_gradient(J0))
     x, s = _newton.solution(c)
-    return x, s, c["it"], c["history"], c["J"]
+    return x, s, c.it, c.history, c.J
 
 
 @equilibrium_root.defjvp
@@ -464,7 +463,7 @@ _finish_jit = jax.jit(_finish)
 
 def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, *, W0=None,
                       R0=None, beta0=None, hh_state0=None, throw: bool = True,
-                      timings: dict | None = None, T0=None, J0=None) -> Equilibrium:
+                      T0=None, J0=None) -> Equilibrium:
     """Solve the stationary world equilibrium (model.md section 6).
 
     opts: :class:`EquilibriumOptions` (regime, unknown R or beta, tolerances).
@@ -473,9 +472,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
       rebates T_i = Rev_i / L_i are unknowns too, model.md s.14).
     J0: a Jacobian to start Newton from (``Equilibrium.jacobian`` of a nearby solve).
     throw: raise ConvergenceError with residuals and iterations if not converged.
-    timings: if a dict is given, 'compile_s' and 'run_s' are written into it (compile_s
-      is ~0 when the programs for these shapes were compiled before in this process,
-      and small when JAX's persistent compilation cache holds them).
+    The result's ``stats`` holds iterations, compile_s and run_s.
 
     The Newton iteration is driven from Python, one compiled step at a time, so progress
     (``opts.verbose``) is printed without host callbacks and Ctrl-C stops it between
@@ -498,26 +495,24 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     init = compiled(_init_jit, (x0, s0, J0))
     step = compiled(_step_jit, (init.out_info, economy, R_fixed, opts))
     finish = compiled(_finish_jit, (x0, s0, jax.ShapeDtypeStruct((), jnp.int32), None,
-                                    economy, R_fixed, opts, init.out_info["J"]))
+                                    economy, R_fixed, opts, init.out_info.J))
     t1 = time.perf_counter()
     if verbose:
         print(f"compiled in {t1 - t0:.1f} s; solving...", file=sys.stderr, flush=True)
     x0, R_fixed, s0 = start(*args)
     c = init(x0, s0, J0)
     rows = []
-    while int(c["it"]) < opts.max_iter and not bool(c["done"]):
+    while int(c.it) < opts.max_iter and not bool(c.done):
         c = step(c, economy, R_fixed, opts)
-        rows.append(np.asarray(c["row"]))
+        rows.append(np.asarray(c.row))
         if verbose:
             print_progress(len(rows) - 1, rows[-1])
-    warn_if_singular(c)
-    eq = finish(*_newton.solution(c), c["it"], None, economy, R_fixed, opts, c["J"])
+    warn_if_singular(c.J, c.J_valid)
+    eq = finish(*_newton.solution(c), c.it, None, economy, R_fixed, opts, c.J)
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
-    t2 = time.perf_counter()
-    if timings is not None:
-        timings["compile_s"] = t1 - t0
-        timings["run_s"] = t2 - t1
+    eq = eq._replace(stats={"iterations": len(rows), "compile_s": t1 - t0,
+                            "run_s": time.perf_counter() - t1})
     if throw:
         check_equilibrium(eq, opts)
     return eq

@@ -51,6 +51,7 @@ ESTIMATORS = ("ols", "ppml")
 __all__ = [
     "N_DIST_BINS",
     "N_COMMON",
+    "n_params",
     "COMMON_NAMES",
     "ESTIMATORS",
     "Geography",
@@ -180,6 +181,13 @@ class TradeCostParams(NamedTuple):
     @property
     def efta(self):
         return self.coef[N_DIST_BINS + 3]
+
+
+def n_params(N: int, C: int = N_COMMON) -> int:
+    """K = 2(N-1) + C: the length of a parameter / moment vector of N countries and C
+    coefficients (importer and exporter effects of countries 1..N-1, then the
+    coefficients; the layout above). Its inverse in N is :func:`n_countries_from_length`."""
+    return 2 * (int(N) - 1) + int(C)
 
 
 def n_countries_from_length(k: int, n_coef: int = N_COMMON) -> int:

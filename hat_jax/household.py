@@ -33,7 +33,8 @@ from jax import lax
 
 from .anderson import anderson_iterate
 from ._backend import country_map
-from .results import as_float, as_int, check_converged, check_option_values, krylov_solve
+from .results import (as_float, as_int, check_choice, check_converged, check_option_values,
+                      krylov_solve)
 
 __all__ = [
     "HouseholdProblem", "HouseholdOptions", "HouseholdSolution", "check_grid_size", "utility",
@@ -109,12 +110,8 @@ class HouseholdOptions(eqx.Module):
     stop_rule: str = eqx.field(static=True, default="both")
 
     def __check_init__(self):
-        if self.stop_rule not in STOP_RULES:
-            raise ValueError(f"stop_rule must be one of {STOP_RULES}, got "
-                             f"stop_rule={self.stop_rule!r}")
-        if self.tangent_solver not in ("lu", "gmres"):
-            raise ValueError("tangent_solver must be 'lu' or 'gmres', got "
-                             f"tangent_solver={self.tangent_solver!r}")
+        check_choice("stop_rule", self.stop_rule, STOP_RULES)
+        check_choice("tangent_solver", self.tangent_solver, ("lu", "gmres"))
         check_option_values(self, positive=("gamma", "tol", "gmres_rtol", "gmres_atol"),
                             at_least_one=("max_iter", "gmres_restart"))
         check_grid_size(self.Na)

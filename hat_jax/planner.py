@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
-from ._compiled import compile_and_run
+from ._compiled import timed_run
 from .household import marginal_utility, utility
 from .params import Economy, household_problems
 from .results import ConvergenceError, as_float, as_int, check_option_values
@@ -66,7 +66,8 @@ class PlannerSolution(NamedTuple):
     elasticity: -u'(c_ij) c_ij / sigma_i; elasticity_values: (1 - 1/gamma) + elasticity
     (of M_ij / M_ii); welfare_gain: psi_i u'(c_ij) c_ij pi_ij L_i / (1 - beta) (= -dW/d log
     d_ij); welfare: W; resource_residuals[j]: (sum_i L_i d_ij c_ij pi_ij - A_j L_j E z) /
-    (A_j L_j E z); converged, iterations, residual (max |resource residual|); beta.
+    (A_j L_j E z); converged, iterations, residual (max |resource residual|); beta;
+    stats: iterations, compile_s, run_s of :func:`solve_planner` (None inside a trace).
     """
 
     c: jax.Array
@@ -85,6 +86,7 @@ class PlannerSolution(NamedTuple):
     iterations: jax.Array
     residual: jax.Array
     beta: jax.Array
+    stats: dict | None = None
 
 
 def stationary_income_distribution(P):
@@ -190,8 +192,7 @@ def _solve(economy: Economy, weights, beta, opts: PlannerOptions):
 
 
 def solve_planner(economy: Economy, weights=None, beta=None, opts: PlannerOptions | None = None,
-                  *, throw: bool = True, tol: float | None = None,
-                  timings: dict | None = None) -> PlannerSolution:
+                  *, throw: bool = True, tol: float | None = None) -> PlannerSolution:
     """The efficient allocation of ``economy`` (model.md section 11).
 
     weights: Pareto weights (default proportional to A_i; see :func:`pareto_weights`).
@@ -199,14 +200,15 @@ def solve_planner(economy: Economy, weights=None, beta=None, opts: PlannerOption
     opts: :class:`PlannerOptions`; ``tol`` replaces its tol (the largest max |resource
     residual|, relative to each country's output A_j L_j E z, 1e-10).
     throw: raise ConvergenceError if not converged; with throw=False check
-    ``converged``. timings: receives compile_s and run_s.
+    ``converged``. The result's ``stats``: iterations, compile_s, run_s.
     """
     opts = PlannerOptions() if opts is None else opts
     if tol is not None:
         opts = dataclasses.replace(opts, tol=tol)
     w = pareto_weights(economy, weights)
     beta = jnp.asarray(economy.beta if beta is None else beta, jnp.float64)
-    sol = compile_and_run(_solve, (economy, w, beta, opts), timings)
+    sol, stats = timed_run(_solve, (economy, w, beta, opts))
+    sol = sol._replace(stats=dict(stats, iterations=int(sol.iterations)))
     if throw and not bool(sol.converged):
         k = int(np.nanargmax(np.abs(np.asarray(sol.resource_residuals))))
         raise ConvergenceError(

@@ -26,10 +26,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-__all__ = ["Preset", "REGISTRY", "START_KINDS", "preset_record", "names"]
+__all__ = ["ECONOMY_SETTINGS", "Preset", "REGISTRY", "START_KINDS", "preset_record", "names"]
 
 #: The kinds of starting point (see the module docstring).
 START_KINDS = ("published", "cold")
+#: The Economy settings every preset factory takes as keyword overrides (the keywords of
+#: :func:`hat_jax.params.make_economy` after its arrays).
+ECONOMY_SETTINGS = frozenset({"gamma", "sigma", "beta", "psi_slope", "phi", "amax", "Na",
+                              "income", "countries", "scale_by_tfp", "cost_floor",
+                              "tariffs"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,13 @@ class Preset:
     unknown: str = "R"
     R: float | None = None
     start: str | None = None
+
+    @property
+    def accepts(self) -> frozenset:
+        """The keywords the preset's factory takes: every :data:`ECONOMY_SETTINGS`, plus
+        ``d`` (a preset without data: its trade costs are a setting) or ``data_dir`` (a
+        preset built from the Eaton-Kortum data: its d comes from Theta)."""
+        return ECONOMY_SETTINGS | {"data_dir" if self.from_data else "d"}
 
     @property
     def has_published(self) -> bool:

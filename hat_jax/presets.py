@@ -25,6 +25,7 @@ import numpy as np
 from .ek import ek_baseline, ek_log, ek_no_quality, ek_paper_2023, ek_world
 from .params import Economy, make_economy
 from .preset_registry import REGISTRY, START_KINDS, Preset, preset_record
+from .results import check_choice
 
 __all__ = [
     "PRESETS", "REGISTRY", "SOLVE_DEFAULTS", "TWO_COUNTRY_LABELS", "Preset", "preset",
@@ -87,8 +88,8 @@ def preset_start(name: str, kind: str | None = None, data_dir=None, **overrides)
     preset's start kind (:attr:`Preset.start`). None for presets without data."""
     p = REGISTRY.get(name)
     if p is None or not p.from_data:
-        if kind is not None and kind not in START_KINDS:
-            raise ValueError(f"start must be 'published' or 'cold', got start={kind!r}")
+        if kind is not None:
+            check_choice("start", kind, START_KINDS)
         return None
     return ek_world(name, data_dir, **overrides).start(p.start if kind is None else kind)
 

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
-    "ConvergenceError", "as_float", "as_int", "check_option_values", "check_converged",
+    "ConvergenceError", "as_float", "as_int", "check_choice", "check_option_values",
+    "check_converged",
     "linear_solve", "krylov_solve",
 ]
 
@@ -55,6 +56,14 @@ def as_int(x):
 
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Raise ValueError naming the option and its value unless ``value`` is one of
+    ``choices`` (the one check of every options class's string choices)."""
+    choices = tuple(choices)
+    if isinstance(value, (list, dict, set)) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {name}={value!r}")
 
 
 def check_option_values(opts, positive=(), at_least_one=(), unit_interval=()) -> None:

@@ -51,11 +51,13 @@ from .gravity import (
     Geography,
     gravity_design,
     geography_from_covariates,
+    n_params,
     tfp,
     trade_costs,
     unpack_params,
 )
 from .params import make_economy
+from .results import check_choice
 from .preset_registry import REGISTRY
 
 __all__ = ["TablesError", "GravitySpec", "TradeTables", "TABLE_NAMES", "MODEL_DEFAULTS",
@@ -86,11 +88,8 @@ class GravitySpec:
     def __post_init__(self):
         object.__setattr__(self, "covariates", tuple(self.covariates))
         object.__setattr__(self, "bins", tuple(float(b) for b in self.bins))
-        if self.distance not in ("log", "bins", None):
-            raise ValueError(f"distance must be 'log', 'bins' or None, got {self.distance!r}")
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, "
-                             f"got {self.estimator!r}")
+        check_choice("distance", self.distance, ("log", "bins", None))
+        check_choice("estimator", self.estimator, ESTIMATORS)
         if self.distance == "bins":
             e = np.asarray(self.bins)
             if e.size < 2 or np.any(np.diff(e) <= 0) or np.isnan(e).any():
@@ -323,7 +322,7 @@ def _regressors(df: pd.DataFrame, f: str, iso3: tuple, spec: GravitySpec):
         z[i[rows], j[rows]] = np.column_stack(cols)
     geo = geography_from_covariates(z, names)
     X = np.asarray(gravity_design(geo))
-    m = 2 * (n - 1)
+    m = n_params(n, 0)  # the importer and exporter effects
     for k in range(len(names)):
         if np.linalg.matrix_rank(X[:, : m + k + 1]) < m + k + 1:
             raise TablesError(f"{f}: covariate {names[k]!r} is collinear with the importer and "
@@ -410,7 +409,7 @@ def world_from_tables(source=None, *, spec: GravitySpec | None = None, preset: s
     if not (np.isfinite(R_target) and R_target > 0):
         raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
     geo = data.geography()
-    K = 2 * (data.n - 1) + geo.n_coef
+    K = n_params(data.n, geo.n_coef)
     if theta is None:
         target = np.asarray(data_moments(data, data.spec.estimator).moment_vector())
         theta = static_ek_start(target, data.L, geo, theta_d)[0]

@@ -207,7 +207,7 @@ def test_calibration_recovers_known_parameters(synthetic, uninterrupted):
     assert [r["iteration"] for r in records] == list(range(res.iterations + 1))
     gaps = [r["max_gap"] for r in records]
     assert gaps[-1] <= 1e-8 < gaps[0] and gaps[-1] < gaps[-2] ** 1.5
-    assert all(r["eq_residual"] <= OPTS.eq_tol for r in records)
+    assert all(r["eq_residual"] <= OPTS.equilibrium.tol for r in records)
 
 
 def test_throw_contract(synthetic, perturbed_start):
@@ -243,8 +243,8 @@ def test_killed_run_resumes_to_the_same_result(synthetic, perturbed_start, unint
     real = cal_moments.compiled_evaluator
     calls = {"n": 0}
 
-    def dying(args, opts, timings=None):
-        fn = real(args, opts, timings)
+    def dying(args, opts):
+        fn = real(args, opts)
 
         def call(*a):
             calls["n"] += 1
@@ -252,6 +252,7 @@ def test_killed_run_resumes_to_the_same_result(synthetic, perturbed_start, unint
                 raise _Killed
             return fn(*a)
 
+        call.stats = fn.stats
         return call
 
     monkeypatch.setattr(cal_moments, "compiled_evaluator", dying)
@@ -331,7 +332,7 @@ def test_mismatched_checkpoint_is_refused(synthetic, perturbed_start, uninterrup
                       **args)
 
     refused(r"different calibration.*options\.eq_tol",
-            options=CalibrationOptions(eq_tol=1e-10, verbose=False))
+            options=OPTS.replace(equilibrium=OPTS.equilibrium.replace(tol=1e-10)))
     refused(r"different calibration.*meta\.preset", meta={"preset": "ek_log"})
     other = problem.__class__(problem.economy, problem.geography, problem.target + 1e-3,
                               problem.data_trade, problem.R)

@@ -82,5 +82,5 @@ def test_distribution_derivatives_direct_iterate_and_fd(household):
 
 def test_bad_method_rejected(household):
     _, probs, sol = household
-    with pytest.raises(ValueError, match="method must be 'direct' or 'iterate'"):
+    with pytest.raises(ValueError, match=r"method must be one of \('direct', 'iterate'\)"):
         stationary_distribution(sol.pi, sol.lottery_lo, sol.lottery_w, probs.P, method="power")

@@ -298,7 +298,7 @@ def test_tangent_solver_in_settings(monkeypatch, two_country_eq):
     from hat_jax.equilibrium import EquilibriumOptions
     from hat_jax.report.equilibrium import summary
 
-    s = summary(two_country_eq, "two_country", EquilibriumOptions(tangent_solver="gmres"), {})
+    s = summary(two_country_eq, "two_country", EquilibriumOptions(tangent_solver="gmres"))
     assert s["settings"]["tangent_solver"] == "gmres"
 
 

@@ -16,6 +16,7 @@ from hat_jax.gravity import (
     gravity_regression,
     log_share_ratios,
     log_trade_costs_unclamped,
+    n_params,
     make_gravity_regression,
     moment_vector,
     pack_params,
@@ -72,7 +73,7 @@ def test_unpack_layout(baseline):
 
 @pytest.mark.parametrize("n", [2, 5, 19])
 def test_pack_unpack_round_trip(n):
-    theta = np.random.default_rng(n).normal(size=2 * (n - 1) + 10)
+    theta = np.random.default_rng(n).normal(size=n_params(n))
     p = jax.jit(unpack_params)(theta)
     assert p.log_A.shape == (n,)
     np.testing.assert_array_equal(jax.jit(pack_params)(p), theta)

@@ -183,3 +183,89 @@ def test_tests_and_notebooks_use_only_the_public_api():
         if uses:
             bad[path.name] = uses
     assert not bad, f"private names used: {bad}"
+
+
+# ----------------------------------------------------------------- typed solver states
+#: Conventional names of an iteration's carry; string-key reads on them (``c["it"]``)
+#: are what a typed state (an ``eqx.Module`` read by attribute, like
+#: hat_jax._newton.NewtonState) replaces.
+CARRY_NAMES = {"c", "carry", "state"}
+#: Modules that still keep a dict carry, each with its reason. Such a carry must be
+#: built and read inside its own module only (none leaves it).
+DICT_CARRY_MODULES = {
+    "hat_jax.welfare.roots": "the EV root's safeguarded secant: a dict carry built, read "
+                             "and finished inside _root_state / _next_point of this module "
+                             "(the EV work owns it)",
+    "hat_jax.welfare.policy_rule": "the policy-rule secant: a dict carry local to one "
+                                   "while_loop of one function",
+    "hat_jax.welfare.continuation": "the continuation ring: a dict carry local to one "
+                                    "while_loop of one function",
+}
+
+
+def _carry_names(tree) -> set[str]:
+    """CARRY_NAMES plus the names bound to a ``lax.while_loop`` result and the parameters
+    of its cond / body functions."""
+    names = set(CARRY_NAMES)
+    defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef,
+                                                               ast.AsyncFunctionDef))}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                and ast.unparse(node.value.func).endswith("while_loop"):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("while_loop"):
+            for fn in node.args[:2]:
+                if isinstance(fn, ast.Lambda):
+                    names |= {a.arg for a in fn.args.args}
+                elif isinstance(fn, ast.Name) and fn.id in defs:
+                    names |= {a.arg for a in defs[fn.id].args.args}
+    return names
+
+
+def test_no_solver_state_key_reads():
+    """No string-key subscript (``c["it"]``) of a solver's carry anywhere in hat_jax,
+    except in the modules of DICT_CARRY_MODULES (local carries, reasons there): solver
+    states are typed (eqx.Module) and read by attribute."""
+    bad = []
+    for name, path in MODULES.items():
+        if name in DICT_CARRY_MODULES:
+            continue
+        tree = ast.parse(path.read_text())
+        names = _carry_names(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                    and node.value.id in names and isinstance(node.slice, ast.Constant) \
+                    and isinstance(node.slice.value, str):
+                bad.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
+    assert not bad, "string-key reads of a solver state:\n" + "\n".join(bad)
+
+
+# ------------------------------------------------------------------- function sizes
+MAX_FUNCTION_LINES = 80  # def line to last line, docstring included
+#: Functions allowed past MAX_FUNCTION_LINES, each with its reason.
+LONG_FUNCTIONS = {
+    "hat_jax.welfare.roots._solve_roots": "the EV's safeguarded per-state root solver: its "
+        "closures (start_of, one, finish) share one trace; the EV work reshapes this "
+        "module in parallel, the split belongs there",
+}
+
+
+def _functions(tree, prefix: str):
+    """(qualified name, lines) of every function and method, nested ones included."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = f"{prefix}.{node.name}"
+            yield name, node.end_lineno - node.lineno + 1
+            yield from _functions(node, name)
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node, f"{prefix}.{node.name}")
+
+
+def test_function_sizes():
+    big = {}
+    for name, path in MODULES.items():
+        for fn, lines in _functions(ast.parse(path.read_text()), name):
+            if lines > MAX_FUNCTION_LINES and fn not in LONG_FUNCTIONS:
+                big[fn] = lines
+    assert not big, f"functions over {MAX_FUNCTION_LINES} lines (split them, or list them " \
+                    f"in LONG_FUNCTIONS with a reason): {big}"

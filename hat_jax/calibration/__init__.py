@@ -45,7 +45,7 @@ from .moments import (
     moments_and_jacobian,
 )
 from .newton import CalibrationResult, calibrate, newton_step
-from .options import CalibrationOptions
+from .options import CALIBRATION_EQUILIBRIUM, CalibrationOptions
 from .problem import (
     CalibrationProblem,
     moment_names,
@@ -58,6 +58,7 @@ from .synthetic import synthetic_geography, synthetic_problem, synthetic_tables,
 
 __all__ = [
     "CHECKPOINT_NAME", "CheckpointError", "CalibrationProblem", "CalibrationOptions",
+    "CALIBRATION_EQUILIBRIUM",
     "CalibrationResult", "Evaluation", "IterationState", "Start", "calibrate",
     "checkpoint_fingerprint", "compiled_evaluator", "initial_household_state",
     "load_checkpoint", "make_moments", "moment_gaps", "moment_names", "moments_and_jacobian",

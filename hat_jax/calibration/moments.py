@@ -24,6 +24,8 @@ dynamic argument. It carries no host callback: convergence is checked on the hos
 
 from __future__ import annotations
 
+import time
+
 from typing import Any, NamedTuple
 
 import jax
@@ -146,7 +148,7 @@ def make_moments(problem: CalibrationProblem, W0=None, beta0=None, hh_state0=Non
     routinely). Works under ``jax.jit``.
     """
     options = CalibrationOptions() if options is None else options
-    opts = options.equilibrium_options()
+    opts = options.equilibrium
     W0 = jnp.ones(problem.N) if W0 is None else jnp.asarray(W0, jnp.float64)
     beta0 = jnp.asarray(0.95 / float(problem.R) if beta0 is None else beta0, jnp.float64)
 
@@ -195,13 +197,20 @@ def evaluate(theta, problem, W0, beta0, s0, accept_below, gap_tol,
 _evaluate_jit = jax.jit(evaluate)
 
 
-def compiled_evaluator(args: tuple, opts: EquilibriumOptions, timings: dict | None = None):
+def compiled_evaluator(args: tuple, opts: EquilibriumOptions):
     """The compiled :func:`evaluate` for the shapes of ``args`` = (theta, problem, W0,
-    beta0, s0, accept_below, gap_tol): a function of those seven arguments. The options
-    are a dynamic argument (a new tolerance reuses the program); compiled once per
-    process and shapes by :func:`hat_jax._compiled.compiled` (``timings["compile_s"]``)."""
-    exe = compiled(_evaluate_jit, tuple(args) + (opts,), timings=timings)
-    return lambda *a: exe(*a, opts)
+    beta0, s0, accept_below, gap_tol): a function of those seven arguments, with its
+    ``stats`` (``{"compile_s"}``, about 0 when cached). The options are a dynamic
+    argument (a new tolerance reuses the program); compiled once per process and shapes
+    by :func:`hat_jax._compiled.compiled`."""
+    t0 = time.perf_counter()
+    exe = compiled(_evaluate_jit, tuple(args) + (opts,))
+
+    def evaluate_compiled(*a):
+        return exe(*a, opts)
+
+    evaluate_compiled.stats = {"compile_s": time.perf_counter() - t0}
+    return evaluate_compiled
 
 
 def _evaluate_once(theta, problem, W0, beta0, hh_state0, options, jacobian: bool):
@@ -214,7 +223,7 @@ def _evaluate_once(theta, problem, W0, beta0, hh_state0, options, jacobian: bool
     args = (theta, problem, W0, beta0, hh_state0,
             np.asarray(np.inf if jacobian else -np.inf), np.asarray(0.0))
     return jax.block_until_ready(
-        compiled_evaluator(args, options.equilibrium_options())(*args))
+        compiled_evaluator(args, options.equilibrium)(*args))
 
 
 def moments_and_jacobian(theta, problem: CalibrationProblem, W0=None, beta0=None,

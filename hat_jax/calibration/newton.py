@@ -147,10 +147,9 @@ class _Run:
         if self.fn is None:
             self.say("calibration: preparing the compiled moments and Jacobian (minutes "
                      "for 19 countries when not cached)...")
-            timings = {}
-            self.fn = moments.compiled_evaluator(
-                self.args_like, self.options.equilibrium_options(), timings)
-            self.compile_s = timings["compile_s"]
+            self.fn = moments.compiled_evaluator(self.args_like,
+                                                 self.options.equilibrium)
+            self.compile_s = self.fn.stats["compile_s"]
             if self.compile_s > 1.0:
                 self.say(f"calibration: compiled in {self.compile_s:.1f} s")
         return self.fn

@@ -9,8 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..ek import THETA_D, EKWorld
-from ..gravity import COMMON_NAMES, ESTIMATORS, Geography
+from ..gravity import COMMON_NAMES, ESTIMATORS, Geography, n_params
 from ..params import Economy
+from ..results import check_choice
 
 __all__ = ["CalibrationProblem", "COMMON_NAMES", "problem_from_world", "parameter_names",
            "moment_names", "trade_cost_levels"]
@@ -39,9 +40,7 @@ class CalibrationProblem(eqx.Module):
     estimator: str = eqx.field(static=True, default="ols")
 
     def __check_init__(self):
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, "
-                             f"got {self.estimator!r}")
+        check_choice("estimator", self.estimator, ESTIMATORS)
 
     @property
     def N(self) -> int:
@@ -49,7 +48,7 @@ class CalibrationProblem(eqx.Module):
 
     @property
     def K(self) -> int:
-        return 2 * (self.economy.N - 1) + self.geography.n_coef
+        return n_params(self.economy.N, self.geography.n_coef)
 
     @property
     def coef_names(self) -> tuple:

@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..gravity import N_DIST_BINS, Geography, geography_from_arrays, gravity_design, log_share_ratios
+from ..gravity import (N_DIST_BINS, Geography, geography_from_arrays, gravity_design,
+                       log_share_ratios, n_params)
 from ..params import make_economy
 from ..results import ConvergenceError
 from .moments import compiled_evaluator, initial_household_state
@@ -26,7 +27,7 @@ def synthetic_geography(N: int, seed: int = 0) -> Geography:
         raise ValueError(f"a synthetic world needs N >= 5 countries for the gravity "
                          f"regression to be identified, got N={N}")
     rng = np.random.default_rng(seed)
-    K = 2 * (N - 1) + N_DIST_BINS + 4
+    K = n_params(N, N_DIST_BINS + 4)
     iu = np.triu_indices(N, 1)
 
     def sym(v, dtype=float):
@@ -78,13 +79,13 @@ def synthetic_problem(N: int = 6, Na: int = 20, seed: int = 0, *, theta=None,
     econ = make_economy(np.ones((N, N)), np.ones(N), L, gamma=gamma, sigma=sigma,
                         beta=0.9, psi_slope=psi_slope, Na=Na,
                         countries=tuple(f"C{i + 1}" for i in range(N)))
-    K = 2 * (N - 1) + geo.n_coef
+    K = n_params(N, geo.n_coef)
     blank = CalibrationProblem(econ, geo, jnp.zeros(K), jnp.zeros((N, N)),
                                jnp.asarray(R, jnp.float64))
     W0, beta0 = np.ones(N), np.asarray(0.95 / R)
     s0 = initial_household_state(blank, theta, W0, beta0)
     args = (theta, blank, W0, beta0, s0, np.asarray(-1.0), np.asarray(0.0))
-    ev = jax.block_until_ready(compiled_evaluator(args, options.equilibrium_options())(*args))
+    ev = jax.block_until_ready(compiled_evaluator(args, options.equilibrium)(*args))
     if not bool(ev.converged):
         raise ConvergenceError("the synthetic world's equilibrium did not converge "
                                f"(residual {float(ev.residual):.3e})")

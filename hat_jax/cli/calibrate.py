@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hat_jax.calibration import (
+    CALIBRATION_EQUILIBRIUM,
     CHECKPOINT_NAME,
     CalibrationOptions,
     calibrate,
@@ -37,7 +38,8 @@ from hat_jax.calibration import (
     synthetic_problem,
 )
 from hat_jax.data import DataWarning
-from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, ek_world
+from hat_jax.ek import ek_world
+from hat_jax.preset_registry import names
 from hat_jax.report.calibration import calibration_table, summary, write_outputs
 from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
@@ -60,7 +62,7 @@ __all__ = ["CALIBRATION_PRESETS", "EXIT_INTERRUPTED", "add_parser", "options_fro
            "format_table", "run"]
 
 #: Presets that can be calibrated: the Eaton-Kortum world, and the synthetic self-check.
-CALIBRATION_PRESETS = (*EK_PRESETS, *EK_UNPUBLISHED_PRESETS, "synthetic")
+CALIBRATION_PRESETS = (*names(from_data=True), "synthetic")
 SYNTHETIC_N, SYNTHETIC_NA = 6, 20
 
 
@@ -71,10 +73,11 @@ def _add_numeric_options(s: argparse.ArgumentParser, defaults: CalibrationOption
                    help="maximum Newton iterations (default %(default)s)")
     s.add_argument("--max-step", dest="max_step", type=float, default=defaults.max_step,
                    help="cap on the sup norm of a Newton step (default %(default)g)")
-    s.add_argument("--eq-tol", dest="eq_tol", type=float, default=defaults.eq_tol,
+    s.add_argument("--eq-tol", dest="eq_tol", type=float, default=defaults.equilibrium.tol,
                    help="equilibrium tolerance, max |excess demand| / world GDP "
                    "(default %(default)g)")
-    s.add_argument("--hh-tol", dest="hh_tol", type=float, default=defaults.hh_tol,
+    s.add_argument("--hh-tol", dest="hh_tol", type=float,
+                   default=defaults.equilibrium.hh_tol,
                    help="household tolerance, sup-norm change of c and v (default %(default)g)")
 
 
@@ -132,8 +135,9 @@ def options_from_args(args) -> CalibrationOptions:
         raise ValueError(f"--max-iter must be >= 0, got {args.max_iter}")
     if args.Na is not None and args.Na < 3:
         raise ValueError(f"--Na must be an integer >= 3, got {args.Na}")
+    equilibrium = CALIBRATION_EQUILIBRIUM.replace(tol=args.eq_tol, hh_tol=args.hh_tol)
     return CalibrationOptions(tol=args.tol, max_iter=args.max_iter, max_step=args.max_step,
-                              eq_tol=args.eq_tol, hh_tol=args.hh_tol, verbose=not args.quiet)
+                              equilibrium=equilibrium, verbose=not args.quiet)
 
 
 def format_table(result, preset: str, true_theta=None) -> str:
@@ -205,7 +209,7 @@ def run(args) -> int:
     """Run ``hat calibrate`` (see the module docstring); returns the exit code."""
 
     if args.data is not None:
-        if args.preset is not None and args.preset not in (EK_PRESETS | EK_UNPUBLISHED_PRESETS):
+        if args.preset is not None and args.preset not in names(from_data=True):
             raise ValueError(f"with --data, PRESET must be an ek_* preset (its utility "
                              f"settings are used), got {args.preset!r}")
     elif args.preset is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import math
 import os
 import signal
@@ -22,7 +21,7 @@ from typing import Any, NamedTuple
 
 import hat_jax
 from hat_jax.data import DataWarning
-from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
+from hat_jax.ek import EKWorld, ek_world
 from hat_jax.fileio import critical_section, discard_pending
 from hat_jax.equilibrium import (
     Equilibrium,
@@ -33,7 +32,7 @@ from hat_jax.equilibrium import (
 from hat_jax.memory import (TangentSolverNote, available_memory, memory_estimate,
                             resolve_tangent_solver)
 from hat_jax.params import Economy
-from hat_jax.presets import solve_defaults
+from hat_jax.preset_registry import preset_record
 from hat_jax.report.files import json_text
 from hat_jax.results import ConvergenceError
 from hat_jax.welfare import country_index
@@ -42,7 +41,8 @@ __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_NOT_CONVERGED", "UsageError", "Parser",
     "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
     "add_tables_arguments", "tables_world", "economy_from_args", "options_from_args", "starting_prices", "Baseline",
-    "solve_baseline", "default_country", "report_not_converged", "err", "wrote",
+    "solve_baseline", "solve_seconds", "default_country", "report_not_converged", "err",
+    "wrote",
     "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
     "set_interrupt_message", "memory_estimate", "available_memory", "choose_tangent_solver",
     "add_ev_measure_argument",
@@ -191,18 +191,6 @@ def add_output_arguments(s: argparse.ArgumentParser, files: str, plots: str | No
 
 
 # ------------------------------------------------------------------------ economy setup
-def _takes(factory, name: str, *, via_kwargs: bool) -> bool:
-    """Whether ``factory`` accepts keyword ``name`` (explicitly, or through **kwargs)."""
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return True
-    p = params.get(name)
-    if p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-        return True
-    return via_kwargs and any(q.kind is q.VAR_KEYWORD for q in params.values())
-
-
 class Setup(NamedTuple):
     """The preset's economy with the command-line overrides, and the EK world it was
     built from (None for presets not built from the Eaton-Kortum data)."""
@@ -211,19 +199,19 @@ class Setup(NamedTuple):
     world: EKWorld | None
 
 
-def _overrides(args: argparse.Namespace, factory) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace, accepts: frozenset) -> dict[str, Any]:
+    """The factory keywords of the command line, checked against the preset's
+    ``accepts`` (:attr:`hat_jax.preset_registry.Preset.accepts`)."""
     overrides: dict[str, Any] = {}
     for opt, kw in _ECONOMY_OPTIONS.items():
         value = getattr(args, opt)
         if value is None:
             continue
-        # d must be a named parameter: passing it through **kwargs would clash with the
-        # preset's own trade-cost matrix.
-        if not _takes(factory, kw, via_kwargs=(kw != "d")):
+        if kw not in accepts:
             raise ValueError(f"preset {args.preset!r} does not take --{opt.replace('_', '-')}")
         overrides[kw] = value
     if args.data_dir is not None:
-        if _takes(factory, "data_dir", via_kwargs=False):
+        if "data_dir" in accepts:
             overrides["data_dir"] = args.data_dir
         elif not args.quiet:
             err(f"note: preset {args.preset!r} does not read data; --data-dir ignored")
@@ -243,12 +231,10 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
         return Setup(world.economy, world)
     if args.preset is None:
         raise ValueError("PRESET is required (unless --data DIR is given)")
-    factory = hat_jax.PRESETS.get(args.preset)
-    if factory is None:
-        hat_jax.preset(args.preset)  # raises ValueError listing the presets
-    overrides = _overrides(args, factory)
+    record = preset_record(args.preset)  # ValueError listing the presets
+    overrides = _overrides(args, record.accepts)
     try:
-        if args.preset in EK_PRESETS or args.preset in EK_UNPUBLISHED_PRESETS:
+        if record.from_data:
             world = _with_params(args, lambda **kw: ek_world(args.preset, **overrides, **kw))
             return Setup(world.economy, world)
         if getattr(args, "params", None) is not None:
@@ -282,7 +268,7 @@ def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
     """Equilibrium options; ``--unknown`` defaults to the preset's (see SOLVE_DEFAULTS)."""
     if args.unknown is None:
         args.unknown = ("beta" if getattr(args, "data", None) is not None
-                        else solve_defaults(args.preset)["unknown"])
+                        else preset_record(args.preset).unknown)
     if not (args.hh_tol > 0 and math.isfinite(args.hh_tol)):
         raise ValueError(f"--hh-tol must be > 0, got hh_tol={args.hh_tol!r}")
     if not math.isfinite(args.tol):
@@ -319,14 +305,20 @@ def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld |
 
 # ----------------------------------------------------------------------------- solving
 class Baseline(NamedTuple):
-    """A solved baseline equilibrium and how it was set up from the command line."""
+    """A solved baseline equilibrium and how it was set up from the command line (its
+    compile and run seconds are ``eq.stats``; :func:`solve_seconds`)."""
 
     economy: Economy
     world: EKWorld | None
     opts: EquilibriumOptions
     eq: Equilibrium
-    timings: dict
     start: str
+
+
+def solve_seconds(eq: Equilibrium) -> float:
+    """Compile plus run seconds of a solve (``eq.stats``; 0 where it has none)."""
+    stats = eq.stats or {}
+    return stats.get("compile_s", 0.0) + stats.get("run_s", 0.0)
 
 
 def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Baseline:
@@ -345,15 +337,12 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
             f"solving for {opts.unknown}" + ("" if world is None else f", {start} start"))
         err("compiling... (the first solve for given grid sizes compiles the solver, "
             "which can take a minute; later runs read it from the compilation cache)")
-    timings: dict = {}
     # with opts.verbose, solve_equilibrium prints "compiled in N s; solving..." and one
     # line per Newton iteration
-    eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, timings=timings,
-                           throw=False)
+    eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, throw=False)
     if progress:
-        err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
-            f"run {timings.get('run_s', float('nan')):.3f} s")
-    return Baseline(economy, world, opts, eq, timings, start)
+        err(f"done: compile {eq.stats['compile_s']:.2f} s, run {eq.stats['run_s']:.3f} s")
+    return Baseline(economy, world, opts, eq, start)
 
 
 # ------------------------------------------------------------------------------ memory

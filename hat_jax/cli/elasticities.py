@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``hat elasticities``; returns the exit code (ValueError: bad input)."""
     setup = setup_from_args(args)
     imp, pair = check_args(args, setup.economy.countries)  # before the long solve
-    economy, world, opts, eq, timings, start = solve_baseline(args, setup)
+    economy, world, opts, eq, start = solve_baseline(args, setup)
     if not args.quiet:
         err("computing the trade elasticities (forward-mode AD through the household "
             "problems)...")
@@ -125,12 +125,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     if not args.quiet:
         err(f"done: {elapsed:.2f} s")
-    times = {"equilibrium_compile_s": timings.get("compile_s"),
-             "equilibrium_run_s": timings.get("run_s"), "elasticities_s": elapsed}
     states = te.states(*pair) if pair is not None else None
     result = elasticities_summary(te, args.preset, eq, opts, args.hh_tol, importer=imp,
-                                  states=states,
-                                  timings={k: v for k, v in times.items() if v is not None})
+                                  states=states, stats={"elasticities_s": elapsed})
     if args.out is not None:
         plot_states = states
         if args.plots and plot_states is None and len(te.countries) == 2:

@@ -50,8 +50,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hat solve``; returns the exit code (ValueError: bad input)."""
-    economy, world, opts, eq, timings, start = solve_baseline(args)
-    result = summary(eq, args.preset, opts, timings, world=world, start=start)
+    economy, world, opts, eq, start = solve_baseline(args)
+    result = summary(eq, args.preset, opts, world=world, start=start)
     sym = check_symmetry(eq, opts)  # warns when a symmetric economy's eq is asymmetric
     if sym is not None:
         result["symmetric_equilibrium"] = symmetric_record(sym)

@@ -40,6 +40,7 @@ from .common import (
     report_not_converged,
     setup_from_args,
     solve_baseline,
+    solve_seconds,
     wrote,
 )
 
@@ -107,9 +108,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--grid must be 0 or at least 2, got {args.grid}")
     setup = setup_from_args(args)
     i = default_country(setup.economy, args.country, None)
+    # the options are validated before the long solve (the equilibrium's are added then)
+    options = policy.TariffOptions(mode=args.mode, objective=args.objective.replace("-", "_"),
+                                   coarse=args.coarse, progress=not args.quiet,
+                                   ev=wf.EVOptions(measure=args.ev_measure))
     base = solve_baseline(args, setup)
     eq = base.eq
-    timings = {"baseline_s": base.timings.get("compile_s", 0.0) + base.timings.get("run_s", 0.0)}
+    stats = {"baseline_s": solve_seconds(eq)}
     if not bool(eq.converged):
         report_not_converged(eq, base.opts)
         return EXIT_NOT_CONVERGED
@@ -118,11 +123,9 @@ def run(args: argparse.Namespace) -> int:
         err(f"optimal {args.mode.replace('_', ' ')} tariffs of {name} (quasi-Newton, exact "
             "gradients through the equilibrium)...")
     t0 = time.perf_counter()
-    objective = args.objective.replace("-", "_")
-    opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, objective=objective,
-                                coarse=args.coarse, progress=not args.quiet,
-                                ev_opts=wf.EVOptions(measure=args.ev_measure))
-    timings["optimal_s"] = time.perf_counter() - t0
+    options = options.replace(equilibrium=base.opts)
+    opt = policy.optimal_tariff(eq, i, options)
+    stats["optimal_s"] = time.perf_counter() - t0
     cf = wf.counterfactual(eq, Change.tariffs(eq.economy, opt.tariffs, label="optimal"),
                            base.opts, throw=False)
     if not bool(cf.new.converged):
@@ -132,29 +135,28 @@ def run(args: argparse.Namespace) -> int:
         err(f"equivalent variation for {name} at the optimum...")
     t0 = time.perf_counter()
     res = wf.welfare_analysis(cf, i, throw=False, measure=args.ev_measure)
-    timings["ev_s"] = time.perf_counter() - t0
+    stats["ev_s"] = time.perf_counter() - t0
     ra = policy.ra_optimal_tariff(cf.new, i, res.theta_model)
     t0 = time.perf_counter()
     comparison = policy.compare_optimum(eq, opt, ra, 100 * np.asarray(res.summary.quintile_gains),
                                         opts=base.opts)
-    timings["comparison_s"] = time.perf_counter() - t0
+    stats["comparison_s"] = time.perf_counter() - t0
     k = args.grid or (9 if args.plots else 0)
     grid = None
     if k:
         t0 = time.perf_counter()
         rate = float(np.mean(np.delete(opt.rates, i)))
         grid = _grid(eq, i, rate, k)
-        timings["grid_s"] = time.perf_counter() - t0
+        stats["grid_s"] = time.perf_counter() - t0
     nash = None
     if args.nash:
         if not args.quiet:
             err("Nash tariffs (best-response iteration)...")
         t0 = time.perf_counter()
-        nash = policy.nash_tariffs(eq, args.mode, start=float(np.mean(np.delete(opt.rates, i))),
-                                   opts=base.opts, objective=objective,
-                                   progress=not args.quiet)
-        timings["nash_s"] = time.perf_counter() - t0
-    result = tariff_summary(args.preset, opt, cf, res, ra, grid, nash, timings, comparison)
+        nash = policy.nash_tariffs(eq, options,
+                                   start=float(np.mean(np.delete(opt.rates, i))))
+        stats["nash_s"] = time.perf_counter() - t0
+    result = tariff_summary(args.preset, opt, cf, res, ra, grid, nash, stats, comparison)
     rc = EXIT_OK if result["converged"] and (nash is None or nash.converged) \
         else EXIT_NOT_CONVERGED
     if rc != EXIT_OK:

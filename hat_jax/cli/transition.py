@@ -123,12 +123,12 @@ def run(args: argparse.Namespace) -> int:
     jac = tr.jacobian if tr.terminal is tr.initial else None  # else: at the initial one
     he = tn.horizon_elasticities(tr.initial, i, T=args.T, rho=args.ts_rho, jacobian=jac,
                                  eq_opts=base.opts)
-    timings = dict(tr.timings, elasticity_s=time.perf_counter() - t0)
+    stats = dict(tr.stats, elasticity_s=time.perf_counter() - t0)
     say(f"equivalent variation of {eq.economy.countries[i]}...")
     t0 = time.perf_counter()
     tw = tn.transition_welfare(tr, i, throw=False, measure=args.ev_measure)
-    timings["ev_s"] = time.perf_counter() - t0
-    result = transition_summary(args.preset, tr, experiment, he, tw, timings)
+    stats["ev_s"] = time.perf_counter() - t0
+    result = transition_summary(args.preset, tr, experiment, he, tw, stats)
     rc = EXIT_OK if tr.converged and result["ev_ok"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_transition_outputs(args.out, result, plots=args.plots), args.quiet)

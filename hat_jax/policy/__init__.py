@@ -4,8 +4,10 @@ optimal tariffs of one country and Nash tariffs, by gradients through the equili
 - :mod:`~hat_jax.policy.gradient`: :func:`tariff_welfare` (traceable), :func:`tariff_gradient`;
 - :mod:`~hat_jax.policy.mean_ev`: the lambda-weighted mean EV and its exact gradient
   (:func:`mean_ev_value_and_gradient`, :func:`ev_reference`);
+- :mod:`~hat_jax.policy.options`: :class:`TariffOptions`, the options of both solvers;
 - :mod:`~hat_jax.policy.optimal`: :func:`optimal_tariff` (uniform or by partner, BFGS or
-  projected Newton; utilitarian or mean-EV objective);
+  projected Newton; utilitarian or mean-EV objective), its stages as data
+  (:func:`stage_plan`) and the one-stage solve (:func:`solve_stage`);
 - :mod:`~hat_jax.policy.nash`: :func:`nash_tariffs` (stacked FOCs or best responses),
   :func:`foc_residuals`, :func:`ra_optimal_tariff` (the representative-agent benchmark);
 - :mod:`~hat_jax.policy.compare`: the optimum against the planner and the RA tariff
@@ -18,12 +20,16 @@ from .gradient import (TariffArgs, TariffGradient, policy_options, tariff_args, 
 from .nash import NashTariffs, foc_residuals, nash_tariffs, ra_optimal_tariff
 from .compare import TariffComparison, compare_optimum, planner_values
 from .mean_ev import EVReference, ev_reference, mean_ev_value_and_gradient
-from .optimal import (MODES, OBJECTIVES, OptimalTariff, optimal_tariff, softplus_inverse,
-                      tariff_row)
+from .optimal import (OptimalTariff, TariffStage, optimal_tariff, softplus_inverse,
+                      solve_stage, stage_plan, tariff_row)
+from .options import (COARSE_NA, MODES, NASH_METHODS, OBJECTIVES, OPTIMIZERS, TariffOptions,
+                      tariff_options)
 
 __all__ = ["TariffComparison", "compare_optimum", "planner_values",
            "NashTariffs", "foc_residuals", "nash_tariffs", "ra_optimal_tariff",
            "EVReference", "ev_reference", "mean_ev_value_and_gradient",
            "MODES", "OBJECTIVES", "OptimalTariff", "optimal_tariff", "softplus_inverse", "tariff_row",
+           "COARSE_NA", "NASH_METHODS", "OPTIMIZERS", "TariffOptions", "TariffStage",
+           "solve_stage", "stage_plan", "tariff_options",
            "TariffArgs", "TariffGradient", "policy_options", "tariff_args", "tariff_gradient",
            "tariff_welfare", "value_and_gradient", "welfare_jacobian", "welfare_program"]

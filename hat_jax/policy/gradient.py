@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._compiled import compile_and_run
+from .._compiled import compile_and_run, timed_run
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
 from ..results import ConvergenceError
 from ..tariffs import validate_tariffs
@@ -143,28 +143,26 @@ class TariffGradient(WelfareGradient):
 
 
 def tariff_gradient(eq: Equilibrium, country, tariffs=None, *,
-                    opts: EquilibriumOptions | None = None, throw: bool = True,
-                    timings: dict | None = None) -> TariffGradient:
+                    opts: EquilibriumOptions | None = None, throw: bool = True
+                    ) -> TariffGradient:
     """Gradient of ``country``'s utilitarian welfare with respect to every tariff t_kl at
     the tariff matrix ``tariffs`` (default: the baseline's own), general equilibrium
-    (W, R, T re-solved, beta fixed), one reverse-mode pass."""
+    (W, R, T re-solved, beta fixed), one reverse-mode pass. The result's ``stats``:
+    iterations, compile_s, run_s, total_s."""
     econ = eq.economy
     i = country_index(econ, country)
     t = econ.tariff_matrix if tariffs is None else validate_tariffs(tariffs, econ.N,
                                                                      econ.countries)
     w = jnp.zeros(econ.N).at[i].set(1.0)
     t0 = time.perf_counter()
-    tm: dict = {}
-    (val, (ok, it, res, _)), g = compile_and_run(
+    ((val, (ok, it, res, _)), g), stats = timed_run(
         _gradient_program, (tariff_args(eq), jnp.asarray(t, jnp.float64), w,
-                            policy_options(eq, opts)), tm)
-    tm["total_s"] = time.perf_counter() - t0
-    if timings is not None:
-        timings.update(tm)
+                            policy_options(eq, opts)))
+    stats = dict(stats, iterations=int(it), total_s=time.perf_counter() - t0)
     if throw and not bool(ok):
         raise ConvergenceError(f"tariff gradient: the equilibrium with the given tariffs did "
                                f"not converge: residual {float(res):.3e} after {int(it)} "
                                "iterations")
     N = econ.N
     return TariffGradient(float(val), np.asarray(g) * (1.0 - np.eye(N)), bool(ok), int(it),
-                          float(res))
+                          float(res), stats)

@@ -38,7 +38,8 @@ from ..tariffs import validate_tariffs
 from ..welfare import counterfactual, country_index, utilitarian_welfare
 from .gradient import policy_options, tariff_args, welfare_jacobian
 from .mean_ev import ev_reference, mean_ev_value_and_gradient
-from .optimal import MODES, OBJECTIVES, optimal_tariff
+from .optimal import optimal_tariff
+from .options import TariffOptions, tariff_options
 
 __all__ = ["NashTariffs", "nash_tariffs", "ra_optimal_tariff", "foc_residuals"]
 
@@ -77,13 +78,15 @@ def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
     return W, foc
 
 
-def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress,
-                    objective="utilitarian"):
+def _best_responses(eq, t, options: TariffOptions):
     """Jacobi best-response iteration from the profile t: (t, rounds, change); with the
-    mean-EV objective every country's EV is measured against ``eq`` (free trade)."""
-    N = eq.economy.N
+    mean-EV objective every country's EV is measured against ``eq`` (free trade). Each
+    best response is one :func:`optimal_tariff` stage from the current rates (no coarse
+    stage, no progress lines of its own)."""
+    N, mode, opts = eq.economy.N, options.mode, options.equilibrium
+    one = options.replace(coarse=0, progress=False)
     change, rounds = np.inf, 0
-    while rounds < max_rounds and change > tol:
+    while rounds < options.max_rounds and change > options.tol:
         # the equilibrium at the current profile: every best response starts from it
         cur = counterfactual(eq, Change({"tariffs": t}, "profile"),
                              policy_options(eq, opts)).new
@@ -91,10 +94,9 @@ def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress,
         for i in range(N):
             row = np.delete(t[i], i)
             s = max(float(row.mean()), 1e-3) if mode == "uniform" else np.maximum(row, 1e-3)
-            new[i] = optimal_tariff(cur, i, mode, start=s, opts=opts, gtol=gtol,
-                                    objective=objective, reference=eq).rates
+            new[i] = optimal_tariff(cur, i, one, start=s, reference=eq).rates
         change, t, rounds = float(np.max(np.abs(new - t))), new, rounds + 1
-        if progress:
+        if options.progress:
             print(f"Nash round {rounds}: largest tariff change {change:.3e}",
                   file=sys.stderr, flush=True)
     return t, rounds, change
@@ -168,43 +170,31 @@ def _mean_ev_focs(eq, cur, t, mode, opts):
     return foc
 
 
-def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
-                 method: str | None = None, tol: float = 1e-7, gtol: float = 1e-6,
-                 max_rounds: int = 30, opts: EquilibriumOptions | None = None,
-                 objective: str = "utilitarian", progress: bool = False) -> NashTariffs:
+def nash_tariffs(eq: Equilibrium, options: TariffOptions | None = None, *, start=0.1,
+                 **fields) -> NashTariffs:
     """Nash tariffs of every country from the uniform profile ``start`` (a number, or an
-    N x N matrix such as a previous answer). method: "foc" (uniform tariffs only, the
-    default there: Broyden on the stacked first-order conditions, exact FOCs) or
-    "best_response" (the default by partner: Jacobi best-response iteration until the
-    largest tariff change is below ``tol``). ``eq``: the free-trade baseline (the
-    equilibrium the solves start from and the welfare reference). converged: the
-    stacked FOC residual at the answer <= gtol. objective: "utilitarian" or "mean_ev"
-    (every country's lambda-weighted mean EV against ``eq``; best responses only, the
-    FOC residuals then from each country's mean-EV gradient). progress: lines on
-    stderr."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got objective={objective!r}")
-    method = method or ("foc" if mode == "uniform" and objective == "utilitarian"
-                        else "best_response")
-    if method == "foc" and objective != "utilitarian":
-        raise ValueError("method='foc' (stacked first-order conditions) needs "
-                         f"objective='utilitarian', got objective={objective!r}: use "
-                         "method='best_response'")
-    if method not in ("foc", "best_response") or (method == "foc" and mode != "uniform"):
-        raise ValueError(f"method must be 'foc' (uniform tariffs) or 'best_response', got "
-                         f"method={method!r} with mode={mode!r}")
+    N x N matrix such as a previous answer). options: :class:`TariffOptions` (the same
+    as :func:`optimal_tariff`'s; ``fields`` replace single fields). Its nash_method:
+    "foc" (uniform tariffs only, the default there: Broyden on the stacked first-order
+    conditions, exact FOCs) or "best_response" (the default by partner: Jacobi
+    best-response iteration until the largest tariff change is below ``tol``). ``eq``:
+    the free-trade baseline (the equilibrium the solves start from and the welfare
+    reference). converged: the stacked FOC residual at the answer <= gtol. objective:
+    "utilitarian" or "mean_ev" (every country's lambda-weighted mean EV against ``eq``;
+    best responses only, the FOC residuals then from each country's mean-EV gradient).
+    progress: lines on stderr."""
+    options = tariff_options(options, **fields)
+    method, mode, opts = options.nash_solver, options.mode, options.equilibrium
+    gtol, objective = options.gtol, options.objective
     N = eq.economy.N
     t = validate_tariffs(np.asarray(start, np.float64) * (1.0 - np.eye(N)), N)
     t0 = time.perf_counter()
     if method == "foc":
-        x, rounds, change = _stacked_focs(eq, t.sum(axis=1) / (N - 1), gtol, max_rounds,
-                                          opts, progress)
+        x, rounds, change = _stacked_focs(eq, t.sum(axis=1) / (N - 1), gtol,
+                                          options.max_rounds, opts, options.progress)
         t = validate_tariffs(x[:, None] * (1.0 - np.eye(N)), N)
     else:
-        t, rounds, change = _best_responses(eq, mode, t, tol, gtol, max_rounds, opts,
-                                            progress, objective)
+        t, rounds, change = _best_responses(eq, t, options)
     cur = counterfactual(eq, Change({"tariffs": t}, "nash"), policy_options(eq, opts)).new
     W, foc = foc_residuals(cur, t, mode, opts=opts)
     if objective == "mean_ev":

@@ -23,20 +23,15 @@ import numpy as np
 
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
 from ..tariffs import validate_tariffs
-from ..welfare import EVOptions, country_index, fixed_beta_economy, utilitarian_welfare
+from ..welfare import country_index, fixed_beta_economy, utilitarian_welfare
 from .gradient import policy_options, tariff_args, value_and_gradient
 from .mean_ev import ev_reference, mean_ev_value_and_gradient
+from .options import COARSE_NA, MODES, OBJECTIVES, TariffOptions, tariff_options
 
-__all__ = ["COARSE_NA", "MODES", "OBJECTIVES", "OptimalTariff", "coarse_equilibrium",
-           "optimal_tariff", "tariff_row", "softplus_inverse"]
+__all__ = ["COARSE_NA", "MODES", "OBJECTIVES", "OptimalTariff", "TariffOptions", "TariffStage",
+           "coarse_equilibrium", "optimal_tariff", "solve_stage", "stage_plan", "tariff_row",
+           "softplus_inverse"]
 
-MODES = ("uniform", "by_partner")
-#: utilitarian: W_i = sum lambda V_i; mean_ev: sum lambda_ref (lambda_tau - 1), the
-#: lambda-weighted mean EV against the reference equilibrium (:mod:`.mean_ev`)
-OBJECTIVES = ("utilitarian", "mean_ev")
-#: asset grid of the coarse stage of :func:`optimal_tariff` (used when the grid has at
-#: least three times as many points)
-COARSE_NA = 20
 
 
 def softplus_inverse(t):
@@ -197,104 +192,128 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None,
     return x, f, g, steps, evals, H
 
 
-def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None, *,
-                   start: float | np.ndarray | None = None,
-                   opts: EquilibriumOptions | None = None, gtol: float = 1e-6,
-                   max_steps: int = 60, objective: str = "utilitarian",
-                   reference: Equilibrium | None = None, method: str | None = None,
-                   ev_opts: EVOptions | None = None, coarse: int | None = None,
-                   progress: bool = False) -> OptimalTariff:
-    """The tariffs of ``country`` (uniform, or ``mode="by_partner"``) maximising its
+class TariffStage(NamedTuple):
+    """One stage of an optimal-tariff solve (:func:`stage_plan`): its equilibrium (the
+    fine grid's, or a coarse grid's), the reference of a mean-EV objective (None: the
+    stage's ``eq``), mode, optimizer ("bfgs" / "newton"), gtol, and how it starts:
+    ``start`` (the first rates; None: from the previous stage's optimum, ``start_from``
+    "mean" (one rate: the mean partner rate) or "rates" (each partner's), floored at
+    1e-3), ``hessian``: whether the previous stage's Hessian starts the optimizer."""
+
+    name: str
+    eq: Equilibrium
+    reference: Equilibrium | None
+    mode: str
+    method: str
+    gtol: float
+    start: np.ndarray | None = None
+    start_from: str = "mean"
+    hessian: bool = False
+
+
+def optimal_tariff(eq: Equilibrium, country, options: TariffOptions | None = None, *,
+                   tariffs=None, start: float | np.ndarray | None = None,
+                   reference: Equilibrium | None = None, **fields) -> OptimalTariff:
+    """The tariffs of ``country`` (``mode`` "uniform", or "by_partner") maximising its
     ``objective`` ("utilitarian": W_i = sum lambda V_i; "mean_ev": the lambda-weighted
     mean EV against ``reference``, default ``eq``, see :mod:`hat_jax.policy.mean_ev`),
     the other rows of ``tariffs`` (default: the baseline's own) fixed, t >= 0.
 
-    method: "bfgs" (the default for uniform: BFGS on t = softplus(s)) or "newton" (the
-    default by partner: projected Newton in t with a finite-difference Hessian of the
-    exact gradient at the start, then BFGS updates; see :func:`_newton`). start: the
-    first rate (> 0; a number or one per partner); default 0.1 for uniform, and by
-    partner the uniform optimum (solved first, its time included). coarse: without a
-    ``start``, first solve the same problem on a coarse asset grid of ``coarse`` points
-    (``eq``'s economy and beta, prices re-solved; FOC to 100 gtol) and start from its
-    optimum and its Hessian: the fine grid then needs a few evaluations (by partner,
-    instead of the uniform stage and n for a finite-difference Hessian); the
-    result is the fine grid's own optimum, its FOC checked there (default: COARSE_NA =
-    20 when the grid has at least 3 COARSE_NA points; 0: no coarse stage). Stops when
-    the FOC residual (uniform: |sum_j dW_i/dt_ij|; by partner: max_j |dW_i/dt_ij|, at a rate
-    on the bound t = 0 only a positive derivative counts) is below gtol / 10, or after
-    ``max_steps`` steps; ``converged``: the equilibrium (and, for mean_ev, every EV
-    root) at the optimum converged and the FOC residual <= ``gtol``. progress: lines on
-    stderr. The first equilibrium starts from ``eq`` (which may carry tariffs: pass the
-    equilibrium at the current tariffs as a warm start), each later one from the
-    previous evaluation."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got objective={objective!r}")
-    method = method or ("bfgs" if mode == "uniform" else "newton")
-    if method not in ("bfgs", "newton"):
-        raise ValueError(f"method must be 'bfgs' or 'newton', got method={method!r}")
+    options: :class:`TariffOptions`; ``fields`` (mode=..., gtol=..., coarse=...) replace
+    single fields of it. Its ``method``: "bfgs" (the default for uniform: BFGS on t =
+    softplus(s)) or "newton" (the default by partner: projected Newton in t with a
+    finite-difference Hessian of the exact gradient at the start, then BFGS updates; see
+    :func:`_newton`). start: the first rate (> 0; a number or one per partner); default
+    0.1 for uniform, and by partner the uniform optimum (solved first, its time
+    included). coarse: without a ``start``, first solve the same problem on a coarse
+    asset grid of ``coarse`` points (``eq``'s economy and beta, prices re-solved; FOC
+    to 100 gtol) and start from its optimum and its Hessian: the fine grid then needs a
+    few evaluations (by partner, instead of the uniform stage and n for a
+    finite-difference Hessian); the result is the fine grid's own optimum, its FOC
+    checked there (default: COARSE_NA = 20 when the grid has at least 3 COARSE_NA
+    points; 0: no coarse stage). The stages are :func:`stage_plan`'s, each solved by
+    :func:`solve_stage`. Stops when the FOC residual (uniform: |sum_j dW_i/dt_ij|; by
+    partner: max_j |dW_i/dt_ij|, at a rate on the bound t = 0 only a positive
+    derivative counts) is below gtol / 10, or after ``max_steps`` steps; ``converged``:
+    the equilibrium (and, for mean_ev, every EV root) at the optimum converged and the
+    FOC residual <= ``gtol``. progress: lines on stderr. The first equilibrium starts
+    from ``eq`` (which may carry tariffs: pass the equilibrium at the current tariffs
+    as a warm start), each later one from the previous evaluation."""
+    options = tariff_options(options, **fields)
+    i = country_index(eq.economy, country)
+    t0 = time.perf_counter()
+    plan = stage_plan(eq, i, options, start, reference)
+    result = None
+    for stage in plan:
+        if options.progress and stage.name.startswith("coarse") and stage is plan[0]:
+            print(f"  {eq.economy.countries[i]}: coarse stage on a {stage.eq.economy.Na}-"
+                  "point asset grid", file=sys.stderr, flush=True)
+        result = solve_stage(stage, i, tariffs, options, result)
+    coarse = plan[0].eq.economy.Na if plan[0].name.startswith("coarse") else 0
+    return result._replace(seconds=time.perf_counter() - t0, coarse=coarse)
+
+
+def stage_plan(eq: Equilibrium, i: int, options: TariffOptions, start=None,
+               reference: Equilibrium | None = None) -> tuple[TariffStage, ...]:
+    """The stages of :func:`optimal_tariff` as data: with a coarse grid, the coarse
+    problem (by partner: its uniform optimum first), then the fine grid from the coarse
+    optimum and Hessian; without one, by partner and no ``start``, the uniform optimum,
+    then by partner from it; else one stage from ``start`` (default 0.1)."""
+    mode, method, gtol = options.mode, options.optimizer, options.gtol
+    Na_c = _coarse_na(eq.economy, options.coarse, start)
+    if start is not None:
+        start = np.asarray(start, np.float64)
+        if np.any(~np.isfinite(start)) or np.any(start <= 0):
+            raise ValueError(f"start must be a positive tariff rate, got start={start!r}")
+    default = np.asarray(0.1)
+    if Na_c:
+        eq_opts = options.equilibrium
+        ref_c = None if reference is None else coarse_equilibrium(reference, Na_c, eq_opts)
+        eq_c = coarse_equilibrium(eq, Na_c, eq_opts)
+        coarse = (TariffStage("coarse", eq_c, ref_c, mode, method, 100 * gtol, default),)
+        if mode == "by_partner":
+            coarse = (TariffStage("coarse uniform", eq_c, ref_c, "uniform", "bfgs",
+                                  100 * gtol, default),
+                      TariffStage("coarse", eq_c, ref_c, mode, method, 100 * gtol))
+        last = TariffStage("fine", eq, reference, mode, method, gtol,
+                           start_from="mean" if mode == "uniform" else "rates", hessian=True)
+        return coarse + (last,)
+    if start is None and mode == "by_partner":
+        return (TariffStage("uniform", eq, reference, "uniform", "bfgs", gtol, default),
+                TariffStage("fine", eq, reference, mode, method, gtol))
+    return (TariffStage("fine", eq, reference, mode, method, gtol,
+                        default if start is None else start),)
+
+
+def _stage_start(stage: TariffStage, i: int, previous: OptimalTariff | None):
+    """(first rates, starting Hessian) of a stage."""
+    if stage.start is not None or previous is None:
+        return np.asarray(0.1 if stage.start is None else stage.start, np.float64), None
+    rates = np.delete(previous.rates, i)
+    start = (np.maximum(rates, 1e-3) if stage.start_from == "rates"
+             else np.asarray(max(float(np.mean(rates)), 1e-3)))
+    return start, (previous.hessian if stage.hessian else None)
+
+
+def solve_stage(stage: TariffStage, i: int, tariffs, options: TariffOptions,
+                previous: OptimalTariff | None = None) -> OptimalTariff:
+    """One stage of :func:`optimal_tariff`: country i's optimum on ``stage.eq`` from the
+    stage's start (or the ``previous`` stage's optimum and Hessian)."""
+    eq, mode, objective, gtol = stage.eq, stage.mode, options.objective, stage.gtol
+    start, H0 = _stage_start(stage, i, previous)
     econ = eq.economy
-    N, i = econ.N, country_index(econ, country)
+    N = econ.N
     base = econ.tariff_matrix if tariffs is None else validate_tariffs(tariffs, N,
                                                                        econ.countries)
     base = jnp.asarray(base, jnp.float64)
     partners = tuple(j for j in range(N) if j != i)
     t0 = time.perf_counter()
-    Na_c = _coarse_na(econ, coarse, start)
-    H0 = None
-    if Na_c:
-        if progress:
-            print(f"  {econ.countries[i]}: coarse stage on a {Na_c}-point asset grid",
-                  file=sys.stderr, flush=True)
-        ref_c = None if reference is None else coarse_equilibrium(reference, Na_c, opts)
-        c = optimal_tariff(coarse_equilibrium(eq, Na_c, opts), i, mode, tariffs, opts=opts,
-                           gtol=100 * gtol, max_steps=max_steps, objective=objective,
-                           reference=ref_c, method=method, ev_opts=ev_opts, coarse=0,
-                           progress=progress)
-        rates = np.maximum(np.delete(c.rates, i), 1e-3)
-        start, H0 = (rates.mean() if mode == "uniform" else rates), c.hessian
-    if start is None and mode == "by_partner":
-        u = optimal_tariff(eq, i, "uniform", tariffs, opts=opts, gtol=gtol,
-                           objective=objective, reference=reference, ev_opts=ev_opts,
-                           progress=progress)
-        start = max(float(np.mean(np.delete(u.rates, i))), 1e-3)
-    start = np.asarray(0.1 if start is None else start, np.float64)
-    if np.any(~np.isfinite(start)) or np.any(start <= 0):
-        raise ValueError(f"start must be a positive tariff rate, got start={start!r}")
-    shape = (1,) if mode == "uniform" else (N - 1,)
-    p_opts = policy_options(eq, opts)
-    warm = [tariff_args(eq)]
-    idx = list(partners)
-    if objective == "mean_ev":
-        ref = ev_reference(eq if reference is None else reference, i, ev_opts)
-        evaluate = lambda t: mean_ev_value_and_gradient(warm[0], t, ref, p_opts)
-    else:
-        w = np.zeros(N)
-        w[i] = 1.0
-        evaluate = lambda t: value_and_gradient(warm[0], t, w, p_opts)
-    if tariffs is None and objective == "utilitarian":  # the baseline's welfare, no solve
-        w0 = float(utilitarian_welfare(eq)[i])
-    elif tariffs is None and reference is None:  # EV of the baseline against itself
-        w0 = 0.0
-    else:
-        w0 = evaluate(base)[0]
+    p_opts = policy_options(eq, options.equilibrium)
+    evaluate = _evaluator(eq, i, objective, stage.reference, options.ev, p_opts)
+    w0 = _start_value(eq, i, tariffs, objective, stage.reference, evaluate, base)
     seen: dict = {}
-
-    def at(t):
-        """(value, gradient in i's rates, ok, foc) at the matrix t (recorded)."""
-        val, grad, ok, new_warm = evaluate(t)
-        if not ok:
-            return np.inf, None, False, np.inf
-        warm[0] = new_warm
-        g_t = grad[i, idx] if mode == "by_partner" else np.atleast_1d(grad[i, idx].sum())
-        x = t[i, idx] if mode == "by_partner" else t[i, idx[:1]]
-        foc = _kkt(np.asarray(x), g_t)
-        seen[np.asarray(t).tobytes()] = dict(t=t, val=val, grad=grad[i], ok=ok, foc=foc)
-        if progress:
-            print(f"  {econ.countries[i]}: {objective} {val:.10f}, FOC residual {foc:.3e}",
-                  file=sys.stderr, flush=True)
-        return val, g_t, ok, foc
+    at = _recorder(evaluate, i, mode, partners, seen, options.progress, econ.countries[i],
+                   objective)
 
     def fg_s(s):  # BFGS on s, t = softplus(s): minimise -f
         t = np.asarray(tariff_row(jnp.asarray(s), base, i, partners))
@@ -305,28 +324,80 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
 
     def fg_x(x):  # Newton on the rates x >= 0: maximise f
         rates = np.broadcast_to(x, (N - 1,))
-        t = np.asarray(base.at[i, jnp.asarray(idx)].set(jnp.asarray(rates)))
+        t = np.asarray(base.at[i, jnp.asarray(partners)].set(jnp.asarray(rates)))
         val, g_t, ok, _ = at(t)
         return (val, g_t, ok) if ok else (-np.inf, np.full(x.shape, np.nan), False)
 
-    x0 = np.broadcast_to(start, shape).copy()
-    H = None
-    if method == "bfgs":
+    x0 = np.broadcast_to(start, (1,) if mode == "uniform" else (N - 1,)).copy()
+    if stage.method == "bfgs":
         s0 = softplus_inverse(x0)
-        s, _, _, steps, Hinv = _bfgs(fg_s, s0, gtol, max_steps, _inverse_hessian_s(H0, s0))
+        s, _, _, steps, Hinv = _bfgs(fg_s, s0, gtol, options.max_steps,
+                                     _inverse_hessian_s(H0, s0))
         H = _hessian_t(Hinv, s)
         t_last = np.asarray(tariff_row(jnp.asarray(s), base, i, partners))
     else:
-        report = None if not progress else lambda k, r: print(
+        report = None if not options.progress else lambda k, r: print(
             f"  Newton step {k}: FOC residual {r:.3e}", file=sys.stderr, flush=True)
-        x, _, _, steps, _, H = _newton(fg_x, x0, gtol, max_steps, progress=report, H0=H0)
-        t_last = np.asarray(base.at[i, jnp.asarray(idx)].set(
+        x, _, _, steps, _, H = _newton(fg_x, x0, gtol, options.max_steps, progress=report,
+                                       H0=H0)
+        t_last = np.asarray(base.at[i, jnp.asarray(partners)].set(
             jnp.broadcast_to(jnp.asarray(x), (N - 1,))))
     last = seen[t_last.tobytes()]  # the last accepted point
     t_opt = last["t"]
     return OptimalTariff(i, mode, t_opt, t_opt[i].copy(), last["val"], w0, last["foc"],
                          last["grad"].copy(), bool(last["ok"] and last["foc"] <= gtol),
-                         int(steps), time.perf_counter() - t0, objective, Na_c, H)
+                         int(steps), time.perf_counter() - t0, objective, 0, H)
+
+
+def _evaluator(eq, i, objective, reference, ev_opts, p_opts):
+    """t -> (value, gradient [N, N], converged, warm start): the stage's objective, each
+    call warm-started from the last successful one."""
+    warm = [tariff_args(eq)]
+    if objective == "mean_ev":
+        ref = ev_reference(eq if reference is None else reference, i, ev_opts)
+        fn = lambda t: mean_ev_value_and_gradient(warm[0], t, ref, p_opts)
+    else:
+        w = np.zeros(eq.economy.N)
+        w[i] = 1.0
+        fn = lambda t: value_and_gradient(warm[0], t, w, p_opts)
+
+    def evaluate(t, keep: bool = False):
+        out = fn(t)
+        if keep and out[2]:
+            warm[0] = out[3]
+        return out
+
+    return evaluate
+
+
+def _start_value(eq, i, tariffs, objective, reference, evaluate, base) -> float:
+    """The objective at the starting matrix (welfare0)."""
+    if tariffs is None and objective == "utilitarian":  # the baseline's welfare, no solve
+        return float(utilitarian_welfare(eq)[i])
+    if tariffs is None and reference is None:  # EV of the baseline against itself
+        return 0.0
+    return evaluate(base)[0]
+
+
+def _recorder(evaluate, i, mode, partners, seen, progress, name, objective):
+    """t -> (value, gradient in i's rates, ok, foc) at the matrix t, recorded in
+    ``seen`` (and printed with ``progress``)."""
+    idx = list(partners)
+
+    def at(t):
+        val, grad, ok, _ = evaluate(t, keep=True)
+        if not ok:
+            return np.inf, None, False, np.inf
+        g_t = grad[i, idx] if mode == "by_partner" else np.atleast_1d(grad[i, idx].sum())
+        x = t[i, idx] if mode == "by_partner" else t[i, idx[:1]]
+        foc = _kkt(np.asarray(x), g_t)
+        seen[np.asarray(t).tobytes()] = dict(t=t, val=val, grad=grad[i], ok=ok, foc=foc)
+        if progress:
+            print(f"  {name}: {objective} {val:.10f}, FOC residual {foc:.3e}",
+                  file=sys.stderr, flush=True)
+        return val, g_t, ok, foc
+
+    return at
 
 
 def _inverse_hessian_s(H_t, s):
@@ -348,12 +419,11 @@ def _hessian_t(Hinv, s):
 
 
 def _coarse_na(econ, coarse, start) -> int:
-    """The coarse stage's grid (0: none); see :func:`optimal_tariff`."""
+    """The coarse stage's grid (0: none); see :func:`optimal_tariff` (the type of
+    ``coarse`` is checked by :class:`TariffOptions`)."""
     if coarse is None:
         return COARSE_NA if start is None and econ.Na >= 3 * COARSE_NA else 0
-    if isinstance(coarse, bool) or not isinstance(coarse, (int, np.integer)) or coarse < 0 \
-            or 0 < coarse < 3 or coarse >= econ.Na:
-        # an asset grid has at least 3 points (hat_jax.params): the coarse one too
+    if coarse >= econ.Na:
         raise ValueError(f"coarse must be 0 (no coarse stage) or a number of asset grid points "
                          f"from 3 to Na - 1 = {econ.Na - 1}, got coarse={coarse!r}")
     if coarse and start is not None:

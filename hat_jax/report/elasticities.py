@@ -18,7 +18,8 @@ import pandas as pd
 from hat_jax.elasticities import StateElasticities, TradeElasticities, proposition3
 
 from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, records, write_files
+from .files import (CSV_FLOAT, json_num, json_nums, json_text, json_timings, records,
+                    write_files)
 
 __all__ = [
     "theta_matrix", "theta_mean_frame", "elasticity_frame", "partners_frame", "states_frame",
@@ -146,18 +147,21 @@ STATE_KEYS = ("asset", "z_index", "theta", "theta_E", "theta_I", "omega_ij", "om
 
 def elasticities_summary(te: TradeElasticities, preset: str, eq, opts, hh_tol: float,
                          importer: int | None = None, states: StateElasticities | None = None,
-                         timings: dict | None = None) -> dict:
+                         stats: dict | None = None) -> dict:
     """The ``hat elasticities --json`` / summary.json object.
 
     Keys: preset, countries, theta (N x N, importer rows, diagonal 1.0), theta_mean (per
     importer, trade-weighted over partners), import_share (1 - pi_ii), converged
     (equilibrium and re-solved households), timings {equilibrium_compile_s,
-    equilibrium_run_s, elasticities_s}, settings {...}; with an importer: importer and
+    equilibrium_run_s (from ``eq.stats``), elasticities_s (from ``stats``)}, settings
+    {...}; with an importer: importer and
     partners [{country, theta, price, share}]; with a state pair: states_pair {importer,
     partner, theta, theta_proposition3, share_constrained} and states [STATE_KEYS].
     """
     e = eq.economy
-    timings = timings or {}
+    eq_stats = eq.stats or {}
+    timings = {"equilibrium_compile_s": eq_stats.get("compile_s"),
+               "equilibrium_run_s": eq_stats.get("run_s"), **(stats or {})}
     out = {
         "preset": preset,
         "countries": list(te.countries),
@@ -165,8 +169,8 @@ def elasticities_summary(te: TradeElasticities, preset: str, eq, opts, hh_tol: f
         "theta_mean": json_nums(te.theta_mean),
         "import_share": json_nums(theta_mean_frame(te)["import_share"]),
         "converged": bool(eq.converged) and bool(np.all(np.asarray(te.converged))),
-        "timings": {k: json_num(timings[k]) if k in timings else None
-                    for k in ("equilibrium_compile_s", "equilibrium_run_s", "elasticities_s")},
+        "timings": json_timings(timings, ("equilibrium_compile_s", "equilibrium_run_s",
+                                          "elasticities_s")),
         "settings": {
             "gamma": float(e.gamma), "sigma": json_num(e.sigma),
             "psi_slope": json_num(e.psi_slope), "beta": json_num(eq.beta),

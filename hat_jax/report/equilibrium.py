@@ -12,7 +12,7 @@ import pandas as pd
 
 from hat_jax.equilibrium import Equilibrium, EquilibriumOptions, newton_path
 
-from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 
 __all__ = ["summary", "gravity_summary", "trade_shares_frame", "countries_frame",
            "gravity_frame", "label_gravity", "format_summary", "write_outputs"]
@@ -39,20 +39,20 @@ def _settings(eq: Equilibrium, opts: EquilibriumOptions) -> dict:
 
 
 def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
-            timings: dict | None = None, world=None, start: str = "default") -> dict:
+            world=None, start: str = "default") -> dict:
     """The JSON summary of a solved equilibrium (the ``--json`` / summary.json object).
 
     Keys: preset, countries, R, beta, wages, trade_shares (importer rows),
     home_choice_mean, share_borrowing_limit, bond_demand, home_share, import_share,
     nfa_gdp, A, L, residuals {goods, bonds, walras, max}, iterations {newton,
     household_max, jacobians}, path (one record per Newton iteration: iteration,
-    max_residual, step, accepted, jacobian), converged, timings {compile_s, run_s},
+    max_residual, step, accepted, jacobian), converged, timings {compile_s, run_s} (from
+    ``eq.stats``),
     start, settings {...}; with an EK ``world`` also gravity {model, data} with S, m,
     dist (lists), border, language, EC, EFTA.
     """
     economy, agg = eq.economy, eq.world.aggregates
     R = np.asarray(eq.R)
-    timings = timings or {}
     table = countries_frame(eq)
     path = [{k: (json_num(v) if isinstance(v, float) else v) for k, v in row.items()}
             for row in newton_path(eq)]
@@ -84,8 +84,7 @@ def summary(eq: Equilibrium, preset: str, opts: EquilibriumOptions,
         },
         "path": path,
         "converged": bool(eq.converged),
-        "timings": {k: json_num(timings[k]) if k in timings else None
-                    for k in ("compile_s", "run_s")},
+        "timings": json_timings(eq.stats, ("compile_s", "run_s")),
         "start": start,
         "settings": _settings(eq, opts),
     }

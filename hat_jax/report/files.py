@@ -36,7 +36,8 @@ import numpy as np
 
 from hat_jax.fileio import atomic_write_bytes, critical_section, fsync_dir, pending
 
-__all__ = ["CSV_FLOAT", "MANIFEST_NAME", "json_num", "json_nums", "json_text", "records",
+__all__ = ["CSV_FLOAT", "MANIFEST_NAME", "json_num", "json_nums", "json_timings",
+           "json_text", "records",
            "write_files", "check_output_folder", "check_writable_folder"]
 
 MANIFEST_NAME = "manifest.json"  # written last by write_files: the set is complete
@@ -48,6 +49,15 @@ def json_num(x) -> float | None:
     """A JSON number: a plain float, or None when not finite."""
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def json_timings(stats: dict | None, keys=None) -> dict:
+    """The ``timings`` object of a --json output from a result's ``stats``: its seconds
+    (the keys ending in ``_s``, in order), or exactly ``keys`` (None where missing)."""
+    stats = stats or {}
+    if keys is not None:
+        return {k: json_num(stats[k]) if stats.get(k) is not None else None for k in keys}
+    return {k: json_num(v) for k, v in stats.items() if k.endswith("_s")}
 
 
 def json_nums(x):

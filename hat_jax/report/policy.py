@@ -12,7 +12,7 @@ import pandas as pd
 from hat_jax import welfare as wf
 
 from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 from .welfare import ev_frame, ev_measure_summary, plot_ev_by_assets
 
 __all__ = ["tariff_summary", "format_tariff", "write_tariff_outputs", "plot_welfare_by_tariff"]
@@ -23,7 +23,7 @@ def _pct(new, old):
 
 
 def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=None,
-                   timings: dict | None = None, comparison=None) -> dict:
+                   stats: dict | None = None, comparison=None) -> dict:
     """The ``hat tariff --json`` object (keys in the README). ``opt``: the
     :class:`~hat_jax.policy.OptimalTariff`; ``cf``: the counterfactual at the optimum
     (baseline = free trade); ``res``: its welfare analysis for the country; ra_tariff:
@@ -85,7 +85,7 @@ def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=
             "welfare_gain_pct": [_pct(a, b) for a, b in zip(nash.welfare, nash.welfare_free)],
             "foc_residual": json_num(nash.foc_residual), "rounds": int(nash.rounds),
             "converged": bool(nash.converged)}
-    out["timings"] = {k: json_num(v) for k, v in (timings or {}).items()}
+    out["timings"] = json_timings(stats)
     return out
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from hat_jax.change import note_of
 
 from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 from .welfare import ev_measure_summary
 
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
@@ -27,11 +27,12 @@ HORIZONS = (0, 1, 2, 5, 10, 20)
 
 
 def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
-                       timings: dict | None = None) -> dict:
-    """The ``--json`` object of ``hat transition`` (keys in the README; with ``tw`` also
-    the EV-measure keys ev_measure, mean_labour_income, ev_transfer (date-0 tau, null
-    under "proportional"), steady_state_ev_transfer, ev_ill_posed, ev_ill_posed_count
-    and ev_ok, as :func:`hat_jax.report.welfare.ev_measure_summary`)."""
+                       stats: dict | None = None) -> dict:
+    """The ``--json`` object of ``hat transition`` (keys in docs/reference/outputs.md;
+    with ``tw`` also the EV-measure keys ev_measure, mean_labour_income, ev_transfer
+    (date-0 tau, null under "proportional"), steady_state_ev_transfer, ev_ill_posed,
+    ev_ill_posed_count and ev_ok, as :func:`hat_jax.report.welfare.ev_measure_summary`);
+    its timings are those of ``stats`` (default: the transition's own, ``tr.stats``)."""
     p = tr.path
     econ = tr.economy
     out = {
@@ -54,7 +55,7 @@ def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
         "terminal_gap": json_num(tr.terminal_gap),
         "iterations": {"newton": int(tr.iterations), "jacobians": int(tr.jacobians),
                        "stop": tr.stop},
-        "timings": {k: json_num(v) for k, v in (timings or tr.timings).items()},
+        "timings": json_timings(stats or tr.stats),
     }
     if he is not None:
         k = lambda name: json_nums(he.mean(name))

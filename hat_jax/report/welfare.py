@@ -22,7 +22,7 @@ from hat_jax import welfare as wf
 from hat_jax.change import note_of
 
 from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, write_files
+from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 
 __all__ = [
     "ev_measure_summary", "counterfactual_summary", "ev_frame", "counterfactual_countries_frame",
@@ -99,12 +99,13 @@ def ev_measure_summary(ev, summary, baseline) -> dict:
     return out
 
 
-def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict) -> dict:
-    """The ``hat counterfactual --json`` object (keys in the README): ``cf`` the
+def counterfactual_summary(preset: str, cf, res, experiment: dict, stats: dict) -> dict:
+    """The ``hat counterfactual --json`` object (keys in docs/reference/outputs.md): ``cf`` the
     counterfactual (baseline and new equilibria, new costs), ``res`` the welfare analysis
     of one country (EV lambda_tau(a, z), its aggregates, ACR numbers). The EV-measure
     keys (ev_measure, ev_transfer, ev_ill_posed, ev_ok, ...): :func:`ev_measure_summary`;
-    ``ev_failures`` entries carry ``ill_posed``."""
+    ``ev_failures`` entries carry ``ill_posed``; ``stats`` the command's seconds per step
+    (its timings)."""
     base, new = cf.baseline, cf.new
     econ = base.economy
     i = res.country
@@ -152,7 +153,7 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, timings: dict
         "d_new": json_nums(cf.d),
         "tariffs_new": json_nums(new.economy.tariff_matrix),
         "transfers_new": json_nums(np.zeros(econ.N) if new.T is None else new.T),
-        "timings": {k: json_num(v) for k, v in timings.items()},
+        "timings": json_timings(stats),
     }
 
 
@@ -336,9 +337,10 @@ def format_counterfactual(result: dict, note: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------------------ planner
-def planner_summary(preset: str, eq, sol, checks: dict, country: int, timings: dict) -> dict:
+def planner_summary(preset: str, eq, sol, checks: dict, country: int, stats: dict) -> dict:
     """The ``hat planner --json`` object (keys in the README): ``eq`` the decentralized
-    equilibrium, ``sol`` the planner's solution, ``checks`` its accuracy checks."""
+    equilibrium, ``sol`` the planner's solution, ``checks`` its accuracy checks, ``stats``
+    the command's seconds per step (its timings)."""
     econ = eq.economy
     dec = np.asarray(eq.world.aggregates.trade_shares)
     eff = np.asarray(sol.trade_shares)
@@ -363,7 +365,7 @@ def planner_summary(preset: str, eq, sol, checks: dict, country: int, timings: d
         "checks": {k: json_num(v) for k, v in checks.items()},
         "converged": bool(sol.converged) and bool(eq.converged),
         "iterations": int(sol.iterations),
-        "timings": {k: json_num(v) for k, v in timings.items()},
+        "timings": json_timings(stats),
     }
 
 

@@ -52,7 +52,7 @@ class ScenarioResults(NamedTuple):
     (minus the baseline's); theta [N] (the trade elasticities of the ACR gain);
     acr_gain [K, N]; floored: per scenario the cost pairs floored at 1; ev: {country:
     {"mean_gain" [K], "quintile_gains" [K, 5], "share_gain" [K], "converged" [K]}};
-    timings: solve_s, ev_s."""
+    stats: solve_s, ev_s."""
 
     names: tuple
     countries: tuple
@@ -71,7 +71,7 @@ class ScenarioResults(NamedTuple):
     acr_gain: np.ndarray
     floored: tuple
     ev: dict
-    timings: dict
+    stats: dict
 
     @property
     def K(self) -> int:
@@ -226,7 +226,7 @@ def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | N
                     {"solve_s": t_solve, "ev_s": t_ev})
 
 
-def _results(s: Scenarios, base_e, baseline, theta, parts, evs, timings) -> ScenarioResults:
+def _results(s: Scenarios, base_e, baseline, theta, parts, evs, stats) -> ScenarioResults:
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     ev = {}
     for c in (evs[0] if evs else {}):
@@ -236,7 +236,7 @@ def _results(s: Scenarios, base_e, baseline, theta, parts, evs, timings) -> Scen
         s.names, tuple(base_e.countries), cat["converged"], cat["iterations"],
         cat["residual"], cat["trade_residual"], cat["W"], cat["R"], cat["trade_shares"],
         cat["home_share"], h0, cat["welfare"], cat["welfare_change"], np.asarray(theta),
-        cat["acr_gain"], tuple(s.floored), ev, dict(timings))
+        cat["acr_gain"], tuple(s.floored), ev, dict(stats))
 
 
 def scenario_frame(res: ScenarioResults) -> pd.DataFrame:

@@ -49,7 +49,7 @@ class Transition(NamedTuple):
     residuals by date, date-0 values), jacobian (the sequence-space Jacobian at the
     terminal stationary path, [N T, N T]), converged, iterations (quasi-Newton steps),
     jacobians (exact Jacobians computed), residual (max |H| / world GDP over all
-    dates), terminal_gap, timings (jacobian_s, newton_s, endpoints_s), stop (why the
+    dates), terminal_gap, stats (iterations, jacobian_s, newton_s, endpoints_s), stop (why the
     quasi-Newton iteration ended: "converged", "max_iter", "max_refresh": a step
     failed to halve the residual with the exact-Jacobian refreshes spent, or
     "not finite").
@@ -67,7 +67,7 @@ class Transition(NamedTuple):
     jacobians: int
     residual: float
     terminal_gap: float
-    timings: dict
+    stats: dict
     stop: str = "converged"
 
     @property
@@ -160,7 +160,7 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | Change | None = None, *
     if shock is None or isinstance(shock, Change):
         shock = shock_path(eq.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
     T = shock.T
-    timings: dict = {}
+    stats: dict = {}
     t0 = time.perf_counter()
     _log(verbose, "solving the initial and terminal stationary equilibria...")
     econ, initial, terminal = endpoint_equilibria(eq, shock, opts, eq_opts)
@@ -168,7 +168,7 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | Change | None = None, *
     hopts = household_options(econ, tol=opts.hh_tol)
     U = steady_unknowns(end, T)
     t1 = time.perf_counter()
-    timings["endpoints_s"] = t1 - t0
+    stats["endpoints_s"] = t1 - t0
     n_jac = 0
     if jacobian is None:
         _log(verbose, f"sequence-space Jacobian ({econ.N * T} columns)...")
@@ -180,7 +180,7 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | Change | None = None, *
                          f"{jacobian.shape}")
     lu = _lu_jit(jacobian)
     t2 = time.perf_counter()
-    timings["jacobian_s"] = t2 - t1
+    stats["jacobian_s"] = t2 - t1
     it, rn_prev, rn, refreshes = 0, np.inf, np.inf, 0
     tol, max_iter = float(opts.tol), int(opts.max_iter)
     while True:
@@ -206,11 +206,12 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | Change | None = None, *
             U_new, H = _step_jit(U, lu, econ, shock, start, end, hopts)
         U, rn_prev, it = U_new, rn, it + 1
     out = jax.block_until_ready(_outcomes_jit(U, econ, shock, start, end, hopts))
-    timings["newton_s"] = time.perf_counter() - t2
+    stats["newton_s"] = time.perf_counter() - t2
+    stats["iterations"] = it
     gap = float(terminal_gap(out, end, terminal.world.aggregates))
     converged = bool(rn <= tol)
     tr = Transition(econ, shock, initial, terminal, U, out, jacobian, converged, it, n_jac,
-                    rn, gap, timings, stop)
+                    rn, gap, stats, stop)
     if throw:
         check_transition(tr, opts)
     return tr

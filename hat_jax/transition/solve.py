@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..results import as_float, as_int, check_option_values
+from ..results import as_float, as_int, check_choice, check_option_values
 from .path import ShockPath, path_residuals
 
 __all__ = ["TransitionOptions", "sequence_jacobian", "newton_step", "path_root",
@@ -78,12 +78,8 @@ class TransitionOptions(eqx.Module):
         if not isinstance(self.jacobian_batch, (int, np.integer)) or self.jacobian_batch < 1:
             raise ValueError(f"jacobian_batch must be an integer >= 1, got "
                              f"jacobian_batch={self.jacobian_batch!r}")
-        if self.jacobian_method not in ("fake_news", "jvp"):
-            raise ValueError("jacobian_method must be 'fake_news' or 'jvp', got "
-                             f"jacobian_method={self.jacobian_method!r}")
-        if self.tangent_jacobian not in ("exact", "given"):
-            raise ValueError("tangent_jacobian must be 'exact' or 'given', got "
-                             f"tangent_jacobian={self.tangent_jacobian!r}")
+        check_choice("jacobian_method", self.jacobian_method, ("fake_news", "jvp"))
+        check_choice("tangent_jacobian", self.tangent_jacobian, ("exact", "given"))
 
 
 def _flat_residuals(u, shape, economy, shock, initial, terminal, hopts):

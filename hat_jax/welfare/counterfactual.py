@@ -27,7 +27,8 @@ class Counterfactual(NamedTuple):
     """A baseline and a counterfactual stationary equilibrium (beta fixed, W and R solved).
 
     baseline, new: :class:`~hat_jax.Equilibrium`; d: the new cost matrix; opts: the
-    options of the counterfactual solve; timings: compile_s / run_s of that solve;
+    options of the counterfactual solve; stats: iterations, compile_s, run_s of that
+    solve (``new.stats``);
     tariffs: the new tariff matrix (None: the baseline's, free trade if it had none);
     change: the :class:`~hat_jax.change.Change` that was solved.
     converged, iterations, residual: those of the counterfactual solve (``new``).
@@ -37,7 +38,7 @@ class Counterfactual(NamedTuple):
     new: Equilibrium
     d: np.ndarray
     opts: EquilibriumOptions
-    timings: dict
+    stats: dict
     tariffs: np.ndarray | None = None
     change: Change | None = None
 
@@ -108,7 +109,7 @@ def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change
 
 def counterfactual(eq: Equilibrium, change=None, opts: EquilibriumOptions | None = None, *,
                    cost_floor: bool | None = None, throw: bool = True,
-                   timings: dict | None = None, tariffs=None, d_new=None) -> Counterfactual:
+                   tariffs=None, d_new=None) -> Counterfactual:
     """Solve the stationary equilibrium after ``change`` (model.md s.10, s.14).
 
     change: a :class:`~hat_jax.change.Change` (new trade costs, tariffs, TFP, any economy
@@ -127,7 +128,7 @@ def counterfactual(eq: Equilibrium, change=None, opts: EquilibriumOptions | None
     counterfactual economy carries the setting (a static field: a different value
     compiles a different program; build the baseline with the same value to share it).
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
-    throw=False check ``converged``. timings: receives compile_s / run_s.
+    throw=False check ``converged``. The result's ``stats``: iterations, compile_s, run_s.
     """
     floor = bool(eq.economy.cost_floor) if cost_floor is None else cost_floor
     if not isinstance(floor, (bool, np.bool_)):
@@ -138,11 +139,8 @@ def counterfactual(eq: Equilibrium, change=None, opts: EquilibriumOptions | None
     cf_opts = counterfactual_options(opts, financial_regime(eq))
     econ = change.apply(fixed_beta_economy(eq).replace(cost_floor=bool(floor)))
     d_new = np.asarray(econ.d)
-    t: dict = {}
     new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
                             beta0=float(eq.beta), hh_state0=eq.world.households.state,
-                            throw=throw, timings=t, T0=eq.T)
-    if timings is not None:
-        timings.update(t)
+                            throw=throw, T0=eq.T)
     t_new = np.asarray(econ.tariffs) if "tariffs" in change.values else None
-    return Counterfactual(eq, new, d_new, cf_opts, t, t_new, change)
+    return Counterfactual(eq, new, d_new, cf_opts, new.stats, t_new, change)

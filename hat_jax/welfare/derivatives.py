@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._compiled import compile_and_run, compiled
+from .._compiled import compiled, timed_run
 from ..distribution import stationary_distribution, transition_matrix
 from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
 from ..household import marginal_utility, solve_household
@@ -154,14 +154,16 @@ def _log_d(eq):
 class WelfareGradient:
     """d welfare / d log d_kl (:func:`welfare_gradient`): value (the objective), grad
     [N, N] (zero diagonal), and converged, iterations, residual of the solve at the
-    baseline costs (the equilibrium's; at fixed prices the household's). Unpacks as
-    ``value, grad = welfare_gradient(...)``."""
+    baseline costs (the equilibrium's; at fixed prices the household's); stats:
+    iterations, compile_s, run_s, total_s. Unpacks as ``value, grad =
+    welfare_gradient(...)``."""
 
     value: float
     grad: np.ndarray
     converged: bool
     iterations: int
     residual: float
+    stats: dict | None = dataclasses.field(default=None, compare=False)
 
     def __iter__(self):
         return iter((self.value, self.grad))
@@ -191,7 +193,7 @@ def _objective_weights(eq: Equilibrium, country, weights, general_equilibrium: b
 
 def welfare_gradient(eq: Equilibrium, country=None, weights=None, *,
                      opts: EquilibriumOptions | None = None, general_equilibrium: bool = True,
-                     throw: bool = True, timings: dict | None = None) -> WelfareGradient:
+                     throw: bool = True) -> WelfareGradient:
     """Gradient of utilitarian welfare with respect to every log d_kl (reverse mode).
 
     Objective: welfare_i = sum_{a,z} lambda_i V_i of ``country``, or sum_i weights_i
@@ -202,7 +204,7 @@ def welfare_gradient(eq: Equilibrium, country=None, weights=None, *,
     prices its hh_tol, hh_max_iter, dist_tol, tangent_solver). Returns a
     :class:`WelfareGradient` (unpacks as ``value, grad``; grad [N, N] with a zero
     diagonal). throw: raise ConvergenceError if the solve at the baseline costs failed.
-    timings: receives compile_s, run_s and total_s.
+    The result's ``stats``: iterations, compile_s, run_s and total_s.
     """
     N = eq.economy.N
     i, w = _objective_weights(eq, country, weights, general_equilibrium)
@@ -213,14 +215,11 @@ def welfare_gradient(eq: Equilibrium, country=None, weights=None, *,
     else:
         prog, args = _pe_grad_program, (_arguments(eq, False, i), _log_d(eq),
                                         jnp.asarray(i), d_opts)
-    t: dict = {}
-    (val, (ok, it, res)), g = compile_and_run(prog, args, t)
-    t["total_s"] = time.perf_counter() - t0
-    if timings is not None:
-        timings.update(t)
+    ((val, (ok, it, res)), g), stats = timed_run(prog, args)
+    stats = dict(stats, iterations=int(it), total_s=time.perf_counter() - t0)
     _check("welfare gradient", ok, it, res, throw)
     return WelfareGradient(float(val), np.asarray(g) * (1.0 - np.eye(N)), bool(ok), int(it),
-                           float(res))
+                           float(res), stats)
 
 
 class WelfareTangent(NamedTuple):

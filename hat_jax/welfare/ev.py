@@ -34,7 +34,7 @@ import numpy as np
 from jax import lax
 
 from .._backend import resolve_strategy
-from .._compiled import compile_and_run
+from .._compiled import timed_run
 from ..equilibrium import Equilibrium
 from ..household import household_fixed_point, policies
 from ..params import Economy, household_options
@@ -66,7 +66,8 @@ class EquivalentVariation(NamedTuple):
     measure); country: the index; tol: the tolerance;
     value_residual: the Bellman residual of the values behind each root (sup-norm change
     of v in one reference sweep at that state's factor; <= hh_tol where converged under
-    the default stop rule, not checked under hh_stop_rule="policy"); measure: "transfer"
+    the default stop rule, not checked under hh_stop_rule="policy"); stats: compile_s
+    and run_s of the program that computed it; measure: "transfer"
     or "proportional"; unit: ybar_i = W_i E[z] at the old prices (a scalar, [K] in a
     batch); ill_posed: the states where the measure is ill posed (net income R a + W z +
     T <= 0 under "proportional"; all False under "transfer"), the ``ev_ill_posed`` mask
@@ -81,6 +82,7 @@ class EquivalentVariation(NamedTuple):
     country: int
     tol: float = EVOptions().tol
     value_residual: jax.Array | None = None
+    stats: dict | None = None
     measure: str = "transfer"
     unit: Any = None
     ill_posed: jax.Array | None = None
@@ -145,8 +147,7 @@ def _measure_fields(problem, Na: int, opts: EVOptions) -> dict:
 
 
 def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | None = None,
-                         *, throw: bool = True, timings: dict | None = None,
-                         **fields) -> EquivalentVariation:
+                         *, throw: bool = True, **fields) -> EquivalentVariation:
     """The EV factor l(a, z) for every state of ``country`` (model.md s.10; the module
     doc: V_old(a, z; l) = V_new(a, z) under ``opts.measure``, "transfer" by default,
     tau = (l - 1) W_i E[z]).
@@ -162,8 +163,8 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     fields of it. throw: raise ConvergenceError listing failed states (asset index, z
     index, residual, iterations; under "proportional", failures at ill-posed states
     only warn, :class:`EVIllPosedWarning`); with throw=False inspect ``converged`` and
-    ``ill_posed`` (failed states keep their best finite iterate, never NaN). timings:
-    receives compile_s and run_s.
+    ``ill_posed`` (failed states keep their best finite iterate, never NaN). The
+    result's ``stats``: compile_s and run_s.
 
     Which root (measure "proportional"): V_old(a, z; lambda) increases with lambda in
     almost every state, but where income R a + W z + T is negative (at the borrowing
@@ -185,8 +186,8 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
             baseline.world.households.V[i], V_target,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
-    out = compile_and_run(_ev_program, args, timings)
-    ev = EquivalentVariation(*out[:5], i, opts.tol, out[5],
+    out, stats = timed_run(_ev_program, args)
+    ev = EquivalentVariation(*out[:5], i, opts.tol, out[5], stats,
                              **_measure_fields(problem, baseline.economy.Na, opts))
     if throw:
         check_ev(ev, baseline.economy.countries[i], baseline=baseline)
@@ -208,7 +209,7 @@ _EV_BATCH = {s: jax.jit(lambda *a, s=s: _ev_batch(*a, s)) for s in ("map", "vmap
 
 def equivalent_variations(baseline: Equilibrium, V_new, country,
                           opts: EVOptions | None = None, *, strategy: str = "auto",
-                          timings: dict | None = None, **fields) -> EquivalentVariation:
+                          **fields) -> EquivalentVariation:
     """The EV of ``country`` in K counterfactuals at once, against one baseline: V_new
     [K, Na, Nz] (the new values of each scenario, e.g. ``eq_b.world.households.V[:, i]``
     of a batch of equilibria). One compiled program: the baseline's slope is computed
@@ -230,12 +231,12 @@ def equivalent_variations(baseline: Equilibrium, V_new, country,
             baseline.world.households.V[i], V_new,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
-    f, conv, res, its, slope, vres = compile_and_run(_EV_BATCH[strategy], args, timings)
+    (f, conv, res, its, slope, vres), stats = timed_run(_EV_BATCH[strategy], args)
     slope = jnp.broadcast_to(slope, f.shape)
     m = _measure_fields(problem, baseline.economy.Na, opts)
     m.update(unit=jnp.broadcast_to(m["unit"], f.shape[:1]),
              ill_posed=jnp.broadcast_to(m["ill_posed"], f.shape))
-    return EquivalentVariation(f, conv, res, its, slope, i, opts.tol, vres, **m)
+    return EquivalentVariation(f, conv, res, its, slope, i, opts.tol, vres, stats, **m)
 
 
 def ev_at(evs: EquivalentVariation, k: int) -> EquivalentVariation:

@@ -155,7 +155,7 @@ class WelfareResult(NamedTuple):
     """Everything :func:`welfare_analysis` reports for one country (fractions): the
     country index, the EV, its summary, the model's trade-weighted elasticity and the
     bilateral ones, ACR with the model's and the user's theta, the home trade shares
-    before and after, and timings (ev_s, elasticity_s)."""
+    before and after, and stats (ev_s, elasticity_s)."""
 
     country: int
     ev: EquivalentVariation
@@ -167,7 +167,7 @@ class WelfareResult(NamedTuple):
     theta_user: float
     home_share: float
     home_share_new: float
-    timings: dict
+    stats: dict
 
 
 def _ev_target(cf: Counterfactual, i: int):
