@@ -189,7 +189,8 @@ def _transition_result():
     W[1:, 7] = 1.02  # the shocked USA moves
     W[1:, 3] = 0.9  # Canada moves most among the others
     home[1:, 5] = 0.75  # then Finland
-    return {"preset": "ek_baseline", "experiment": {"kind": "unilateral", "shocked": ["USA"]},
+    return {"preset": "ek_baseline", "experiment": {"kind": "unilateral", "country": "USA", "cut": 0.1,
+                                                     "shocked": ["USA"]},
             "T": T, "countries": c, "converged": True, "residual": 1e-12,
             "iterations": {"newton": 3, "jacobians": 1}, "terminal_gap": 0.0,
             "wages": W.tolist(), "home_share": home.tolist(), "R": [1.0] * T,
