@@ -87,6 +87,8 @@ from .welfare import (
 from .planner import PlannerSolution, planner_checks, solve_planner
 from . import scenarios
 from .batched import solve_equilibria, stack_economies
+from .baseline import Baseline, as_baseline
+from .start import Start
 from .scenarios import ScenarioResults, Scenarios, scenario_frame, solve_scenarios
 from . import tables
 from .tables import GravitySpec, TablesError, world_from_tables
@@ -126,4 +128,5 @@ __all__ = [
     "OptimalTariff", "nash_tariffs", "optimal_tariff", "tariff_gradient",
     "Transition", "TransitionOptions", "horizon_elasticities", "solve_transition",
     "transition_welfare",
+    "Baseline", "Start", "as_baseline",
 ]

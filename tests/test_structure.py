@@ -15,7 +15,7 @@ LAYERS = [
     {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson", "tariffs"},
     {"household"},
     {"params", "distribution", "aggregates"},
-    {"unknowns", "_newton", "diagnostics", "equilibrium", "batched"},
+    {"unknowns", "start", "_newton", "diagnostics", "equilibrium", "baseline", "batched"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
     {"calibration", "elasticities", "welfare", "planner", "transition"},
     {"scenarios", "policy"},

@@ -24,9 +24,11 @@ import hat_jax
 from hat_jax.data import DataWarning
 from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS, EKWorld, ek_world
 from hat_jax.fileio import critical_section, discard_pending
+from hat_jax.baseline import Baseline
 from hat_jax.equilibrium import (
     Equilibrium,
     EquilibriumOptions,
+    Start,
     check_equilibrium,
     solve_equilibrium,
 )
@@ -39,7 +41,7 @@ from hat_jax.welfare import country_index
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_NOT_CONVERGED", "UsageError", "Parser",
     "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
-    "add_tables_arguments", "tables_world", "economy_from_args", "options_from_args", "starting_prices", "Baseline",
+    "add_tables_arguments", "tables_world", "economy_from_args", "options_from_args", "starting_prices", "SolvedBaseline",
     "solve_baseline", "default_country", "report_not_converged", "err", "wrote",
     "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
     "set_interrupt_message", "memory_estimate", "available_memory", "choose_tangent_solver",
@@ -264,12 +266,12 @@ def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
 
 def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld | None,
                     opts: EquilibriumOptions):
-    """(W0, R0, beta0, start label) from --start / --R / --beta and the preset."""
+    """(:class:`~hat_jax.Start`, start label) from --start / --R / --beta and the preset."""
     if world is None:
         if args.start == "published":
             raise ValueError(f"preset {args.preset!r} has no published prices; --start "
                              "published is for the ek_* presets")
-        return None, args.R, None, "default"
+        return Start(R=args.R), "default"
     # default: the published prices where the preset has them (not ek_paper_2023)
     start = args.start or ("published" if world.published is not None else "cold")
     W0, R_target, beta0 = world.start(start)
@@ -278,22 +280,33 @@ def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld |
         beta0 = args.beta
     elif opts.unknown == "beta" and beta0 * R0 >= 1.0:
         beta0 = 0.95 / R0
-    return W0, R0, beta0, start
+    return Start(W=W0, R=R0, beta=beta0), start
 
 
 # ----------------------------------------------------------------------------- solving
-class Baseline(NamedTuple):
-    """A solved baseline equilibrium and how it was set up from the command line."""
+class SolvedBaseline(NamedTuple):
+    """A solved :class:`~hat_jax.Baseline` and how it was set up from the command line:
+    world (the EK world, or None), opts (the options of the baseline solve; the
+    experiments' are ``baseline.opts``), timings of the solve and the start label."""
 
-    economy: Economy
+    baseline: Baseline
     world: EKWorld | None
     opts: EquilibriumOptions
-    eq: Equilibrium
     timings: dict
     start: str
 
+    @property
+    def eq(self) -> Equilibrium:
+        """The solved equilibrium (converged or not)."""
+        return self.baseline.equilibrium
 
-def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Baseline:
+    @property
+    def economy(self) -> Economy:
+        """The economy as set up (beta the preset's)."""
+        return self.baseline.equilibrium.economy
+
+
+def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> SolvedBaseline:
     """Solve the equilibrium of ``setup`` (built by :func:`setup_from_args`; built here
     when None) with the options of ``args``, progress on stderr unless ``args.quiet``.
     Does not raise when the solve fails to converge: check ``eq.converged`` (see
@@ -302,7 +315,7 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
     opts = options_from_args(args)
     opts = opts.replace(tangent_solver=choose_tangent_solver(
         economy, getattr(args, "tangent_solver", None), quiet=args.quiet))
-    W0, R0, beta0, start = starting_prices(args, economy, world, opts)
+    guess, start = starting_prices(args, economy, world, opts)
     progress = not args.quiet
     if progress:
         err(f"{args.preset}: N={economy.N}, Na={economy.Na}, regime {opts.regime}, "
@@ -312,12 +325,11 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
     timings: dict = {}
     # with opts.verbose, solve_equilibrium prints "compiled in N s; solving..." and one
     # line per Newton iteration
-    eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, timings=timings,
-                           throw=False)
+    eq = solve_equilibrium(economy, opts, guess, timings=timings, throw=False)
     if progress:
         err(f"done: compile {timings.get('compile_s', float('nan')):.2f} s, "
             f"run {timings.get('run_s', float('nan')):.3f} s")
-    return Baseline(economy, world, opts, eq, timings, start)
+    return SolvedBaseline(Baseline.from_equilibrium(eq, opts), world, opts, timings, start)
 
 
 # ------------------------------------------------------------------------------ memory

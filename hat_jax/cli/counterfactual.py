@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # already said above
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
-        cf = wf.counterfactual(eq, d_new, base.opts, cost_floor=bool(args.floor_costs),
+        cf = wf.counterfactual(base.baseline, d_new, cost_floor=bool(args.floor_costs),
                                throw=False, tariffs=t_new)
     timings["counterfactual_s"] = time.perf_counter() - t0
     if not bool(cf.new.converged):

@@ -49,8 +49,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hat solve``; returns the exit code (ValueError: bad input)."""
-    economy, world, opts, eq, timings, start = solve_baseline(args)
-    result = summary(eq, args.preset, opts, timings, world=world, start=start)
+    base = solve_baseline(args)
+    eq, opts = base.eq, base.opts
+    result = summary(eq, args.preset, opts, base.timings, world=base.world, start=base.start)
     if args.out is not None:
         wrote(write_outputs(args.out, eq, result), args.quiet)
     rc = EXIT_OK

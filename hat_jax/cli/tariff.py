@@ -116,10 +116,10 @@ def run(args: argparse.Namespace) -> int:
             "gradients through the equilibrium)...")
     t0 = time.perf_counter()
     objective = args.objective.replace("-", "_")
-    opt = policy.optimal_tariff(eq, i, args.mode, opts=base.opts, objective=objective,
+    opt = policy.optimal_tariff(base.baseline, i, args.mode, opts=base.opts, objective=objective,
                                 coarse=args.coarse, progress=not args.quiet)
     timings["optimal_s"] = time.perf_counter() - t0
-    cf = wf.counterfactual(eq, None, base.opts, tariffs=opt.tariffs, throw=False)
+    cf = wf.counterfactual(base.baseline, None, tariffs=opt.tariffs, throw=False)
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)
         return EXIT_NOT_CONVERGED
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             err("Nash tariffs (best-response iteration)...")
         t0 = time.perf_counter()
-        nash = policy.nash_tariffs(eq, args.mode, start=float(np.mean(np.delete(opt.rates, i))),
+        nash = policy.nash_tariffs(base.baseline, args.mode, start=float(np.mean(np.delete(opt.rates, i))),
                                    opts=base.opts, objective=objective,
                                    progress=not args.quiet)
         timings["nash_s"] = time.perf_counter() - t0

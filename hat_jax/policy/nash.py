@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..baseline import Baseline, as_baseline
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..results import ConvergenceError
 from ..tariffs import validate_tariffs
@@ -60,14 +61,15 @@ class NashTariffs(NamedTuple):
     mode: str
 
 
-def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
+def foc_residuals(eq: Baseline | Equilibrium, tariffs, mode: str = "uniform", *,
                   opts: EquilibriumOptions | None = None):
     """(welfare W_i [N], FOC residual of each country [N]) at the tariff matrix: uniform,
     |sum_{j != i} dW_i/dt_ij|; by partner, max_{j != i} |dW_i/dt_ij| (one solve from
     ``eq``, best the equilibrium at these tariffs, and N reverse passes)."""
-    N = eq.economy.N
+    b = as_baseline(eq)
+    N = b.N
     t = validate_tariffs(tariffs, N)
-    W, J, ok, _ = welfare_jacobian(tariff_args(eq), t, policy_options(eq, opts))
+    W, J, ok, _ = welfare_jacobian(tariff_args(b), t, policy_options(b, opts))
     if not ok:
         raise ConvergenceError("FOC residuals: the equilibrium at the tariffs did not converge")
     off = 1.0 - np.eye(N)
@@ -76,21 +78,21 @@ def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
     return W, foc
 
 
-def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress,
+def _best_responses(b, mode, t, tol, gtol, max_rounds, opts, progress,
                     objective="utilitarian"):
     """Jacobi best-response iteration from the profile t: (t, rounds, change); with the
     mean-EV objective every country's EV is measured against ``eq`` (free trade)."""
-    N = eq.economy.N
+    N = b.N
     change, rounds = np.inf, 0
     while rounds < max_rounds and change > tol:
         # the equilibrium at the current profile: every best response starts from it
-        cur = counterfactual(eq, None, policy_options(eq, opts), tariffs=t).new
+        cur = counterfactual(b, None, policy_options(b, opts), tariffs=t).new
         new = t.copy()
         for i in range(N):
             row = np.delete(t[i], i)
             s = max(float(row.mean()), 1e-3) if mode == "uniform" else np.maximum(row, 1e-3)
             new[i] = optimal_tariff(cur, i, mode, start=s, opts=opts, gtol=gtol,
-                                    objective=objective, reference=eq).rates
+                                    objective=objective, reference=b).rates
         change, t, rounds = float(np.max(np.abs(new - t))), new, rounds + 1
         if progress:
             print(f"Nash round {rounds}: largest tariff change {change:.3e}",
@@ -98,7 +100,7 @@ def _best_responses(eq, mode, t, tol, gtol, max_rounds, opts, progress,
     return t, rounds, change
 
 
-def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3):
+def _stacked_focs(b, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3):
     """Broyden's method on the stacked first-order conditions of uniform tariffs,
     G_i(x) = sum_{j != i} dW_i/dt_ij at t = x (1 - I) = 0, every G evaluated exactly (one
     solve, N reverse passes; warm-started from the last). The Jacobian dG/dx: forward
@@ -107,10 +109,10 @@ def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3
     max |G|, which is where a stale secant Jacobian stalls Broyden. Hand-written: the
     warm start carried between evaluations is outside optimistix's root finders.
     Returns (x, iterations, last step)."""
-    N = eq.economy.N
+    N = b.N
     off = 1.0 - np.eye(N)
-    p_opts = policy_options(eq, opts)
-    warm = [tariff_args(eq)]
+    p_opts = policy_options(b, opts)
+    warm = [tariff_args(b)]
 
     def G(x):
         _, J, ok, w = welfare_jacobian(warm[0], np.maximum(x, 0.0)[:, None] * off, p_opts)
@@ -154,19 +156,19 @@ def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3
     return x, it, step
 
 
-def _mean_ev_focs(eq, cur, t, mode, opts):
+def _mean_ev_focs(b, cur, t, mode, opts):
     """Each country's FOC residual of its mean EV against ``eq`` at the profile t."""
-    N = eq.economy.N
-    args, p_opts = tariff_args(cur), policy_options(eq, opts)
+    N = b.N
+    args, p_opts = tariff_args(cur), policy_options(b, opts)
     foc = np.empty(N)
     for i in range(N):
-        g = mean_ev_value_and_gradient(args, t, ev_reference(eq, i), p_opts)[1][i]
+        g = mean_ev_value_and_gradient(args, t, ev_reference(b, i), p_opts)[1][i]
         g = np.delete(g, i)
         foc[i] = abs(g.sum()) if mode == "uniform" else np.max(np.abs(g))
     return foc
 
 
-def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
+def nash_tariffs(eq: Baseline | Equilibrium, mode: str = "uniform", *, start=0.1,
                  method: str | None = None, tol: float = 1e-7, gtol: float = 1e-6,
                  max_rounds: int = 30, opts: EquilibriumOptions | None = None,
                  objective: str = "utilitarian", progress: bool = False) -> NashTariffs:
@@ -193,21 +195,22 @@ def nash_tariffs(eq: Equilibrium, mode: str = "uniform", *, start=0.1,
     if method not in ("foc", "best_response") or (method == "foc" and mode != "uniform"):
         raise ValueError(f"method must be 'foc' (uniform tariffs) or 'best_response', got "
                          f"method={method!r} with mode={mode!r}")
-    N = eq.economy.N
+    b = as_baseline(eq)
+    N = b.N
     t = validate_tariffs(np.asarray(start, np.float64) * (1.0 - np.eye(N)), N)
     t0 = time.perf_counter()
     if method == "foc":
-        x, rounds, change = _stacked_focs(eq, t.sum(axis=1) / (N - 1), gtol, max_rounds,
+        x, rounds, change = _stacked_focs(b, t.sum(axis=1) / (N - 1), gtol, max_rounds,
                                           opts, progress)
         t = validate_tariffs(x[:, None] * (1.0 - np.eye(N)), N)
     else:
-        t, rounds, change = _best_responses(eq, mode, t, tol, gtol, max_rounds, opts,
+        t, rounds, change = _best_responses(b, mode, t, tol, gtol, max_rounds, opts,
                                             progress, objective)
-    cur = counterfactual(eq, None, policy_options(eq, opts), tariffs=t).new
+    cur = counterfactual(b, None, policy_options(b, opts), tariffs=t).new
     W, foc = foc_residuals(cur, t, mode, opts=opts)
     if objective == "mean_ev":
-        foc = _mean_ev_focs(eq, cur, t, mode, opts)
-    W_free = np.asarray(utilitarian_welfare(eq))  # the baseline (free trade)
+        foc = _mean_ev_focs(b, cur, t, mode, opts)
+    W_free = np.asarray(utilitarian_welfare(b.equilibrium))  # the baseline (free trade)
     res = float(np.max(foc))
     return NashTariffs(t, W, W_free, res, foc, bool(res <= gtol), rounds, change,
                        time.perf_counter() - t0, mode)

@@ -21,9 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
+from ..baseline import Baseline, as_baseline
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
 from ..tariffs import validate_tariffs
-from ..welfare import EVOptions, country_index, fixed_beta_economy, utilitarian_welfare
+from ..welfare import EVOptions, country_index, utilitarian_welfare
 from .gradient import policy_options, tariff_args, value_and_gradient
 from .mean_ev import ev_reference, mean_ev_value_and_gradient
 
@@ -197,11 +198,11 @@ def _newton(fg, x0, gtol: float, max_steps: int, h: float = 1e-5, progress=None,
     return x, f, g, steps, evals, H
 
 
-def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None, *,
+def optimal_tariff(eq: Baseline | Equilibrium, country, mode: str = "uniform", tariffs=None, *,
                    start: float | np.ndarray | None = None,
                    opts: EquilibriumOptions | None = None, gtol: float = 1e-6,
                    max_steps: int = 60, objective: str = "utilitarian",
-                   reference: Equilibrium | None = None, method: str | None = None,
+                   reference: Baseline | Equilibrium | None = None, method: str | None = None,
                    ev_opts: EVOptions | None = None, coarse: int | None = None,
                    progress: bool = False) -> OptimalTariff:
     """The tariffs of ``country`` (uniform, or ``mode="by_partner"``) maximising its
@@ -234,7 +235,8 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     method = method or ("bfgs" if mode == "uniform" else "newton")
     if method not in ("bfgs", "newton"):
         raise ValueError(f"method must be 'bfgs' or 'newton', got method={method!r}")
-    econ = eq.economy
+    b = as_baseline(eq)
+    econ = b.economy
     N, i = econ.N, country_index(econ, country)
     base = econ.tariff_matrix if tariffs is None else validate_tariffs(tariffs, N,
                                                                        econ.countries)
@@ -248,14 +250,14 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
             print(f"  {econ.countries[i]}: coarse stage on a {Na_c}-point asset grid",
                   file=sys.stderr, flush=True)
         ref_c = None if reference is None else coarse_equilibrium(reference, Na_c, opts)
-        c = optimal_tariff(coarse_equilibrium(eq, Na_c, opts), i, mode, tariffs, opts=opts,
+        c = optimal_tariff(coarse_equilibrium(b, Na_c, opts), i, mode, tariffs, opts=opts,
                            gtol=100 * gtol, max_steps=max_steps, objective=objective,
                            reference=ref_c, method=method, ev_opts=ev_opts, coarse=0,
                            progress=progress)
         rates = np.maximum(np.delete(c.rates, i), 1e-3)
         start, H0 = (rates.mean() if mode == "uniform" else rates), c.hessian
     if start is None and mode == "by_partner":
-        u = optimal_tariff(eq, i, "uniform", tariffs, opts=opts, gtol=gtol,
+        u = optimal_tariff(b, i, "uniform", tariffs, opts=opts, gtol=gtol,
                            objective=objective, reference=reference, ev_opts=ev_opts,
                            progress=progress)
         start = max(float(np.mean(np.delete(u.rates, i))), 1e-3)
@@ -263,18 +265,18 @@ def optimal_tariff(eq: Equilibrium, country, mode: str = "uniform", tariffs=None
     if np.any(~np.isfinite(start)) or np.any(start <= 0):
         raise ValueError(f"start must be a positive tariff rate, got start={start!r}")
     shape = (1,) if mode == "uniform" else (N - 1,)
-    p_opts = policy_options(eq, opts)
-    warm = [tariff_args(eq)]
+    p_opts = policy_options(b, opts)
+    warm = [tariff_args(b)]
     idx = list(partners)
     if objective == "mean_ev":
-        ref = ev_reference(eq if reference is None else reference, i, ev_opts)
+        ref = ev_reference(b if reference is None else reference, i, ev_opts)
         evaluate = lambda t: mean_ev_value_and_gradient(warm[0], t, ref, p_opts)
     else:
         w = np.zeros(N)
         w[i] = 1.0
         evaluate = lambda t: value_and_gradient(warm[0], t, w, p_opts)
     if tariffs is None and objective == "utilitarian":  # the baseline's welfare, no solve
-        w0 = float(utilitarian_welfare(eq)[i])
+        w0 = float(utilitarian_welfare(b.equilibrium)[i])
     elif tariffs is None and reference is None:  # EV of the baseline against itself
         w0 = 0.0
     else:
@@ -361,9 +363,10 @@ def _coarse_na(econ, coarse, start) -> int:
     return int(coarse)
 
 
-def coarse_equilibrium(eq: Equilibrium, Na: int, opts: EquilibriumOptions | None = None
-                       ) -> Equilibrium:
-    """``eq``'s economy (its tariffs included) on an ``Na``-point asset grid at ``eq``'s beta,
-    with wages, R and rebates re-solved from ``eq``'s: the start of a coarse stage."""
-    econ = fixed_beta_economy(eq).replace(Na=Na)
-    return solve_equilibrium(econ, policy_options(eq, opts), W0=eq.W, R0=eq.R, T0=eq.T)
+def coarse_equilibrium(eq: Baseline | Equilibrium, Na: int,
+                       opts: EquilibriumOptions | None = None) -> Equilibrium:
+    """The baseline's economy (its tariffs included) on an ``Na``-point asset grid at its
+    beta, with wages, R and rebates re-solved from its: the start of a coarse stage."""
+    b = as_baseline(eq)
+    return solve_equilibrium(b.economy.replace(Na=Na), policy_options(b, opts),
+                             Start(W=b.W, R=b.R, T=b.T))

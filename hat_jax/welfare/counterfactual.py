@@ -4,21 +4,20 @@ from the baseline."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
-from ..params import Economy, household_problems
+from ..baseline import Baseline, as_baseline
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
+from ..params import household_problems
 from ..household import HouseholdProblem
 from ..tariffs import validate_tariffs
 from .costs import check_costs
 
-__all__ = ["Counterfactual", "counterfactual", "counterfactual_options", "fixed_beta_economy",
-           "financial_regime", "country_problem", "country_state"]
+__all__ = ["Counterfactual", "counterfactual", "country_problem", "country_state"]
 
 
 class Counterfactual(NamedTuple):
@@ -50,44 +49,31 @@ class Counterfactual(NamedTuple):
         return self.new.residual
 
 
-def financial_regime(eq: Equilibrium) -> str:
-    """"autarky" if ``eq`` has one R per country, else "global" (one world bond market)."""
-    return "autarky" if np.ndim(eq.R) == 1 else "global"
-
-
-def counterfactual_options(opts: EquilibriumOptions | None = None, regime: str = "global"
-                           ) -> EquilibriumOptions:
-    """``opts`` (default: EquilibriumOptions()) with unknown = "R" and the given regime."""
-    base = EquilibriumOptions() if opts is None else opts
-    return dataclasses.replace(base, unknown="R", regime=regime)
-
-
-def fixed_beta_economy(eq: Equilibrium) -> Economy:
-    """The baseline economy with beta set to the baseline's equilibrium beta."""
-    return eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
-
-
-def country_problem(eq: Equilibrium, i: int) -> HouseholdProblem:
-    """Country i's household problem at the equilibrium prices (W, R, beta) and tariff
-    rebates T of ``eq``."""
-    probs = household_problems(eq.economy, eq.W, eq.R, eq.beta, eq.T)
+def country_problem(eq: Baseline | Equilibrium, i: int) -> HouseholdProblem:
+    """Country i's household problem at the baseline prices (W, R, beta) and tariff
+    rebates T of ``eq`` (a :class:`~hat_jax.Baseline`; an Equilibrium is converted)."""
+    b = as_baseline(eq)
+    probs = household_problems(b.economy, b.W, b.R, b.beta, b.T)
     return jax.tree_util.tree_map(lambda x: x[i], probs)
 
 
-def country_state(eq: Equilibrium, i: int):
+def country_state(eq: Baseline | Equilibrium, i: int):
     """Country i's solved household fixed-point variable y (a warm start)."""
-    return jax.tree_util.tree_map(lambda x: x[i], eq.world.households.state)
+    return as_baseline(eq).country_state(i)
 
 
-def counterfactual(eq: Equilibrium, d_new=None, opts: EquilibriumOptions | None = None, *,
-                   cost_floor: bool | None = None, throw: bool = True,
-                   timings: dict | None = None, tariffs=None) -> Counterfactual:
+def counterfactual(baseline: Baseline | Equilibrium, d_new=None,
+                   opts: EquilibriumOptions | None = None, *, cost_floor: bool | None = None,
+                   throw: bool = True, timings: dict | None = None,
+                   tariffs=None) -> Counterfactual:
     """Solve the stationary equilibrium with trade costs ``d_new`` (model.md s.10).
 
-    Beta is fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
-    R are solved (one world bond market, or R_i per country if the baseline is under
+    baseline: a :class:`~hat_jax.Baseline` (an :class:`~hat_jax.Equilibrium` is
+    converted once). Beta is fixed at the baseline's (solved or given); wages (mean one)
+    and R are solved (one world bond market, or R_i per country if the baseline is under
     financial autarky), starting from the baseline prices and household state. ``opts``
-    supplies tolerances and the like; its ``unknown`` / ``regime`` are overridden.
+    supplies tolerances and the like (default: the baseline's); its ``unknown`` /
+    ``regime`` are overridden.
     cost_floor: whether d_new must satisfy d >= 1 (True) or may fall below 1 off the
     diagonal (False, the paper's convention for proportional cuts; a
     :class:`~hat_jax.welfare.CostsBelowOneWarning` lists the pairs); default: the
@@ -100,19 +86,19 @@ def counterfactual(eq: Equilibrium, d_new=None, opts: EquilibriumOptions | None 
     rows, t_ij >= 0, t_ii = 0; model.md s.14), rebated lump sum (the rebates T are
     solved with W and R); None keeps the baseline's.
     """
-    floor = bool(eq.economy.cost_floor) if cost_floor is None else cost_floor
+    b = as_baseline(baseline)
+    floor = bool(b.economy.cost_floor) if cost_floor is None else cost_floor
     if not isinstance(floor, (bool, np.bool_)):
         raise ValueError(f"cost_floor must be True, False or None, got cost_floor={cost_floor!r}")
-    d_new = check_costs(eq.economy, eq.economy.d if d_new is None else d_new, floor=floor)
-    cf_opts = counterfactual_options(opts, financial_regime(eq))
-    econ = fixed_beta_economy(eq).replace(d=jnp.asarray(d_new), cost_floor=bool(floor))
+    d_new = check_costs(b.economy, b.economy.d if d_new is None else d_new, floor=floor)
+    cf_opts = b.options(opts)
+    econ = b.economy.replace(d=jnp.asarray(d_new), cost_floor=bool(floor))
     if tariffs is not None:
         tariffs = validate_tariffs(tariffs, econ.N, econ.countries)
         econ = econ.replace(tariffs=jnp.asarray(tariffs))
     t: dict = {}
-    new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
-                            beta0=float(eq.beta), hh_state0=eq.world.households.state,
-                            throw=throw, timings=t, T0=eq.T)
+    new = solve_equilibrium(econ, cf_opts, Start.from_baseline(b, jacobian=False),
+                            throw=throw, timings=t)
     if timings is not None:
         timings.update(t)
-    return Counterfactual(eq, new, d_new, cf_opts, t, tariffs)
+    return Counterfactual(b.equilibrium, new, d_new, cf_opts, t, tariffs)

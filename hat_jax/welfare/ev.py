@@ -22,6 +22,7 @@ from jax import lax
 
 from .._backend import resolve_strategy
 from .._compiled import compile_and_run
+from ..baseline import Baseline, as_baseline
 from ..equilibrium import Equilibrium
 from ..household import household_fixed_point, policies
 from ..params import Economy, household_options
@@ -93,7 +94,7 @@ def _target_values(baseline: Equilibrium, new, i: int):
     return V_target
 
 
-def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | None = None,
+def equivalent_variation(baseline: Baseline | Equilibrium, new, country, opts: EVOptions | None = None,
                          *, throw: bool = True, timings: dict | None = None,
                          **fields) -> EquivalentVariation:
     """lambda_tau(a, z) for every state of ``country`` (model.md s.10).
@@ -121,9 +122,11 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     in lambda (:func:`ev_slope` > 0); :func:`hat_jax.welfare.ev_derivative` is NaN there.
     """
     opts = ev_options(opts, **fields)
+    b = as_baseline(baseline)
+    baseline = b.equilibrium
     i = country_index(baseline.economy, country)
     V_target = _target_values(baseline, new, i)
-    args = (country_problem(baseline, i), country_state(baseline, i),
+    args = (country_problem(b, i), country_state(b, i),
             baseline.world.households.V[i], V_target,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
@@ -147,7 +150,7 @@ def _ev_batch(problem, y_base, V_base, V_targets, hopts, opts, strategy):
 _EV_BATCH = {s: jax.jit(lambda *a, s=s: _ev_batch(*a, s)) for s in ("map", "vmap")}
 
 
-def equivalent_variations(baseline: Equilibrium, V_new, country,
+def equivalent_variations(baseline: Baseline | Equilibrium, V_new, country,
                           opts: EVOptions | None = None, *, strategy: str = "auto",
                           timings: dict | None = None, **fields) -> EquivalentVariation:
     """The EV of ``country`` in K counterfactuals at once, against one baseline: V_new
@@ -159,6 +162,8 @@ def equivalent_variations(baseline: Equilibrium, V_new, country,
     whose arrays have the leading axis K (``slope`` too); never raises on a state that
     fails (see ``converged``; :func:`ev_at` and :func:`check_ev` for one scenario)."""
     opts = ev_options(opts, **fields)
+    b = as_baseline(baseline)
+    baseline = b.equilibrium
     i = country_index(baseline.economy, country)
     like = baseline.world.households.V[i]
     V_new = jnp.asarray(V_new, jnp.float64)
@@ -166,7 +171,7 @@ def equivalent_variations(baseline: Equilibrium, V_new, country,
         raise ValueError(f"V_new must have shape (K,) + {like.shape} (K scenarios of Na x "
                          f"Nz values), got {V_new.shape}")
     strategy = resolve_strategy(strategy)
-    args = (country_problem(baseline, i), country_state(baseline, i),
+    args = (country_problem(b, i), country_state(b, i),
             baseline.world.households.V[i], V_new,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
@@ -190,11 +195,12 @@ def _scaled_values_program(problem, y, factor, hopts):
     return policies(yy, prob, hopts)[4], res
 
 
-def scaled_values(eq: Equilibrium, country, factor, hh_tol: float = 1e-10):
+def scaled_values(eq: Baseline | Equilibrium, country, factor, hh_tol: float = 1e-10):
     """V_old(a, z; factor): country i's ex-ante values at the prices of ``eq`` when
     income R a + W_i z is scaled by ``factor`` in every period (the map whose root in
     the factor is the EV). Raises ConvergenceError if the household problem does not
     converge."""
+    eq = as_baseline(eq)
     i = country_index(eq.economy, country)
     V, res = _scaled_values_program(country_problem(eq, i), country_state(eq, i),
                                     jnp.asarray(factor, jnp.float64),
@@ -208,8 +214,9 @@ def scaled_values(eq: Equilibrium, country, factor, hh_tol: float = 1e-10):
 _value_slope_program = jax.jit(value_slope)
 
 
-def ev_slope(eq: Equilibrium, country, hh_tol: float = 1e-10):
+def ev_slope(eq: Baseline | Equilibrium, country, hh_tol: float = 1e-10):
     """dV_old(a,z; lambda)/dlambda at lambda = 1 for every state of ``country``."""
+    eq = as_baseline(eq)
     i = country_index(eq.economy, country)
     return _value_slope_program(country_problem(eq, i), country_state(eq, i),
                                 household_options(eq.economy, tol=hh_tol))[1]
