@@ -190,7 +190,8 @@ class Equilibrium(NamedTuple):
     household (zeros under free trade); revenue_residuals[i]: (L_i T_i - Rev_i) / world
     GDP (empty under free trade, ``economy.tariffs is None``); jacobian: the Newton's last
     Jacobian of the excess demands in x (exact or secant-updated near the root; None from
-    a batched solve), a warm start (``J0``) for a nearby solve of the same economy's shape.
+    a batched solve), a warm start (``Start.J``) for a nearby solve of the same economy's
+    shape.
     """
 
     economy: Economy

@@ -69,9 +69,7 @@ def _solve(args: TariffArgs, t, opts: EquilibriumOptions):
 def warm_start(args: TariffArgs, e) -> TariffArgs:
     """``args`` moved to the solved equilibrium ``e`` (prices, household state, rebates,
     Newton Jacobian), without derivatives: the start of the next evaluation."""
-    start = args.start._replace(W=e.W, R=jnp.asarray(e.R), state=e.world.households.state,
-                                T=e.T, J=e.jacobian)
-    return jax.lax.stop_gradient(args._replace(start=start))
+    return jax.lax.stop_gradient(args._replace(start=Start.from_equilibrium(e)))
 
 
 def tariff_welfare(args: TariffArgs, t, opts: EquilibriumOptions):
