@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from hat_jax import policy
+from hat_jax.baseline import as_baseline
 from hat_jax import welfare as wf
 from hat_jax.tariffs import uniform_tariffs
 from hat_jax.report.policy import format_tariff, tariff_summary, write_tariff_outputs
@@ -86,7 +87,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _grid(eq, i, rate, k):
-    args, opts = policy.tariff_args(eq), policy.policy_options(eq)
+    b = as_baseline(eq)  # the default options, as the optimum's grid always had
+    args, opts = policy.tariff_args(b), policy.policy_options(b)
     rates = np.linspace(0.0, 2.0 * max(rate, 0.01), k)
     N = eq.economy.N
     out = []
@@ -116,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
             "gradients through the equilibrium)...")
     t0 = time.perf_counter()
     objective = args.objective.replace("-", "_")
-    opt = policy.optimal_tariff(base.baseline, i, args.mode, opts=base.opts, objective=objective,
+    opt = policy.optimal_tariff(base.baseline, i, args.mode, opts=base.opts,
+                                objective=objective,
                                 coarse=args.coarse, progress=not args.quiet)
     timings["optimal_s"] = time.perf_counter() - t0
     cf = wf.counterfactual(base.baseline, None, tariffs=opt.tariffs, throw=False)
@@ -130,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     timings["ev_s"] = time.perf_counter() - t0
     ra = policy.ra_optimal_tariff(cf.new, i, res.theta_model)
     t0 = time.perf_counter()
-    comparison = policy.compare_optimum(eq, opt, ra, 100 * np.asarray(res.summary.quintile_gains),
+    comparison = policy.compare_optimum(base.baseline, opt, ra,
+                                        100 * np.asarray(res.summary.quintile_gains),
                                         opts=base.opts)
     timings["comparison_s"] = time.perf_counter() - t0
     k = args.grid or (9 if args.plots else 0)

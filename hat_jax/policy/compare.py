@@ -31,6 +31,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from ..baseline import Baseline, as_baseline
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..household import utility
 from ..params import household_problems
@@ -72,19 +73,20 @@ class TariffComparison(NamedTuple):
     quintile_spread_pp: float
 
 
-def compare_optimum(eq: Equilibrium, opt, ra_tariff: float, quintile_gains_pct=None,
+def compare_optimum(eq: Baseline | Equilibrium, opt, ra_tariff: float, quintile_gains_pct=None,
                     opts: EquilibriumOptions | None = None) -> TariffComparison:
     """:class:`TariffComparison` of the optimum ``opt`` (an
     :class:`~hat_jax.policy.OptimalTariff` of country ``opt.country``) found from the
     free-trade baseline ``eq``; ra_tariff: the RA optimal tariff; quintile_gains_pct:
     the EV by expenditure quintile at the optimum (percent), if known."""
-    i = country_index(eq.economy, opt.country)
-    N = eq.economy.N
-    W_free = float(utilitarian_welfare(eq)[i])
-    W_opt = float(utilitarian_welfare(counterfactual(eq, None, opts,
+    b = as_baseline(eq)
+    i = country_index(b.economy, opt.country)
+    N = b.N
+    W_free = float(utilitarian_welfare(b.equilibrium)[i])
+    W_opt = float(utilitarian_welfare(counterfactual(b, None, opts,
                                                      tariffs=opt.tariffs).new)[i])
-    P = float(planner_values(eq)[0][i])
-    ra_eq = counterfactual(eq, None, opts, tariffs=uniform_tariffs(N, i, ra_tariff)).new
+    P = float(planner_values(b.equilibrium)[0][i])
+    ra_eq = counterfactual(b, None, opts, tariffs=uniform_tariffs(N, i, ra_tariff)).new
     W_ra = float(utilitarian_welfare(ra_eq)[i])
     pct = lambda x: 100.0 * (x - W_free) / abs(W_free)
     rate = float(np.mean(np.delete(np.asarray(opt.rates), i)))
