@@ -53,8 +53,9 @@ def solve(args, records):
     economy = world.economy
     opts = hat_jax.EquilibriumOptions(unknown="beta")
     W0, R0, beta0 = world.start("published")
-    jargs = (economy, jnp.asarray(W0, jnp.float64), jnp.asarray(R0, jnp.float64),
-             jnp.asarray(beta0, jnp.float64), opts)
+    jargs = (economy, opts, hat_jax.Start(W=jnp.asarray(W0, jnp.float64),
+                                          R=jnp.asarray(R0, jnp.float64),
+                                          beta=jnp.asarray(beta0, jnp.float64)))
     solver = jax.jit(hat_jax.solve_equilibrium_jit, static_argnames=("throw",))
     keep = {}
 

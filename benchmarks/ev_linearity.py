@@ -49,7 +49,7 @@ def records(args) -> list[dict]:
     W0, R0, b0 = world.start("published")
     t0 = time.perf_counter()
     eq = hat_jax.solve_equilibrium(econ, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=W0, R0=R0, beta0=b0)
+                                   hat_jax.Start(W=W0, R=R0, beta=b0))
     log(f"baseline solved in {time.perf_counter() - t0:.1f} s")
     cfs = {}
     for cut in CUTS:

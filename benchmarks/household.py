@@ -171,8 +171,8 @@ def bench_equilibrium(Na: int, runs: int) -> list[dict]:
     log(f"(d) equilibrium two_country, Na={Na}")
     economy = hat_jax.two_country(Na=Na)
     opts = hat_jax.EquilibriumOptions()
-    args = (economy, jnp.ones(economy.N), jnp.asarray(1.0), jnp.asarray(float(economy.beta)),
-            opts)
+    args = (economy, opts, hat_jax.Start(W=jnp.ones(economy.N), R=jnp.asarray(1.0),
+                                         beta=jnp.asarray(float(economy.beta))))
     solve = jax.jit(hat_jax.solve_equilibrium_jit, static_argnames=("throw",))
 
     def info(eq):

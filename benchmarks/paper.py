@@ -142,7 +142,7 @@ def _baseline(preset, data_dir, Na, opts):
     W0, R0, b0 = world.start("published")
     log(f"baseline: {preset}, N={economy.N}, Na={Na}, {opts.hh_stop_rule} stop rule...")
     t0 = time.perf_counter()
-    eq = hat_jax.solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=b0)
+    eq = hat_jax.solve_equilibrium(economy, opts, hat_jax.Start(W=W0, R=R0, beta=b0))
     log(f"  solved in {time.perf_counter() - t0:.1f} s")
     return eq
 

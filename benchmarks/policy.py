@@ -60,7 +60,7 @@ def records(args) -> list[dict]:
     W0, R0, b0 = world.start("published")
     log(f"baseline: {args.preset}, N={economy.N}, Na={Na} (solving beta at R={R0})...")
     eq = hat_jax.solve_equilibrium(economy, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=W0, R0=R0, beta0=b0)
+                                   hat_jax.Start(W=W0, R=R0, beta=b0))
     N, i = economy.N, wf.country_index(economy, COUNTRY)
     extra = dict(N=N, Na=Na, preset=args.preset, country=COUNTRY)
     t10 = hat_jax.uniform_tariffs(N, i, 0.10)

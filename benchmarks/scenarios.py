@@ -95,9 +95,8 @@ def _batched(eq, s: sc.Scenarios, opts, devices: int, runs: int, strategy: str):
 def records(args) -> list[dict]:
     Na = 20 if args.quick else args.Na
     world = load_ek_world("ek_baseline", args.data_dir, Na)
-    W0, R0, beta0 = world.start("published")
     eq = hat_jax.solve_equilibrium(world.economy, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=W0, R0=R0, beta0=beta0)
+                                   hat_jax.Start(*world.start("published")))
     opts = hat_jax.EquilibriumOptions()
     n_dev = len(jax.local_devices())
     devs = [d for d in (1, 2) if d <= n_dev] if args.devices is None else [args.devices]

@@ -47,7 +47,8 @@ def _baseline(name: str, Na: int, data_dir):
         world = load_ek_world(name, data_dir, Na)
         W0, R0, beta0 = world.start("published")
         opts = hat_jax.EquilibriumOptions(unknown="beta")
-        return hat_jax.solve_equilibrium(world.economy, opts, W0=W0, R0=R0, beta0=beta0)
+        return hat_jax.solve_equilibrium(world.economy, opts, hat_jax.Start(W=W0, R=R0,
+                                                                            beta=beta0))
     return hat_jax.solve_equilibrium(hat_jax.preset(name, Na=Na))
 
 
@@ -73,8 +74,9 @@ def records(args) -> list[dict]:
                      load1=os.getloadavg()[0])
         if args.elasticities_only:
             opts = tn.TransitionOptions()
-            initial, _ = tn.endpoint_equilibria(eq, tn.stationary_shock(
-                eq.economy.replace(beta=jax.numpy.asarray(eq.beta)), args.T), opts)[1:]
+            base = hat_jax.Baseline.from_equilibrium(eq)
+            initial, _ = tn.endpoint_equilibria(base, tn.stationary_shock(
+                base.economy, args.T), opts)[1:]
             out.append(_elasticity_record(initial, args, extra))
             continue
         log("  first transition (compiles)...")

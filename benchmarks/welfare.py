@@ -77,7 +77,7 @@ def records(args) -> list[dict]:
     log(f"baseline: {args.preset}, N={economy.N}, Na={Na} (solving beta at R={R0})...")
     t0 = time.perf_counter()
     eq = hat_jax.solve_equilibrium(economy, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=W0, R0=R0, beta0=b0)
+                                   hat_jax.Start(W=W0, R=R0, beta=b0))
     log(f"baseline solved in {time.perf_counter() - t0:.1f} s (compile included)")
     if args.experiment == "unilateral":
         d_new, _ = wf.unilateral_cut(economy, COUNTRY, CUT)

@@ -157,15 +157,17 @@ def bench_equilibrium(world, opts, runs, sections) -> list[dict]:
     """(c) and (d): the full equilibrium solve from the published and a cold start."""
     economy = world.economy
     tag = f"{world.name} Na={economy.Na}"
-    solve = jax.jit(hat_jax.solve_equilibrium_jit, static_argnames=("opts", "throw"))
+    solve = jax.jit(lambda economy, start, opts, throw: hat_jax.solve_equilibrium_jit(
+        economy, opts, start, throw), static_argnames=("opts", "throw"))
     compiled: dict = {}
     records = []
     for sec, start in (("c", "published"), ("d", "cold")):
         if sec not in sections:
             continue
         W0, R0, beta0 = world.start(start)
-        args = (economy, jnp.asarray(W0, jnp.float64), jnp.asarray(R0, jnp.float64),
-                jnp.asarray(beta0, jnp.float64))
+        args = (economy, hat_jax.Start(W=jnp.asarray(W0, jnp.float64),
+                                       R=jnp.asarray(R0, jnp.float64),
+                                       beta=jnp.asarray(beta0, jnp.float64)))
 
         def compile_eq(a=args):
             if "eq" not in compiled:  # (d) reuses (c)'s executable

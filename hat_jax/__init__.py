@@ -88,6 +88,8 @@ from .change import Change
 from .planner import PlannerSolution, planner_checks, solve_planner
 from . import scenarios
 from .batched import solve_equilibria, stack_economies
+from .baseline import Baseline, as_baseline
+from .start import Start
 from .scenarios import ScenarioResults, Scenarios, scenario_frame, solve_scenarios
 from . import tables
 from .tables import GravitySpec, TablesError, world_from_tables
@@ -128,5 +130,5 @@ __all__ = [
     "OptimalTariff", "TariffOptions", "nash_tariffs", "optimal_tariff", "tariff_gradient",
     "Transition", "TransitionOptions", "horizon_elasticities", "solve_transition",
     "transition_welfare",
-    "Change",
+    "Change", "Baseline", "Start", "as_baseline",
 ]

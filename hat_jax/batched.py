@@ -36,10 +36,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _newton
 from ._backend import STRATEGIES, resolve_strategy
-from .equilibrium import (Equilibrium, EquilibriumOptions, _finish, _newton_system, decode,
-                          encode, transfers_from_x)
-from .household import initial_state
-from .params import Economy, household_problems, validate_economy
+from .equilibrium import Equilibrium, EquilibriumOptions, _finish, _newton_system, _start
+from .params import Economy, validate_economy
+from .start import Start
 
 __all__ = ["stack_economies", "economy_at", "batch_size_of", "pad_batch", "local_mesh",
            "solve_equilibria", "resolve_strategy", "STRATEGIES"]
@@ -107,20 +106,12 @@ def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions,
     return jax.vmap(fin)(x, s, c.it, c.history, economies)
 
 
-def _starts(economies, W0, R0, beta0, opts, hh_state0):
-    """Unconstrained starting unknowns and household warm starts of every scenario."""
-    R_fixed = jnp.asarray(R0 if opts.unknown == "beta" else 1.0, jnp.float64)
-    x0 = jax.vmap(lambda e: encode(W0, R0, beta0, e, opts))(economies)
-    if hh_state0 is None:
-        def cold(e, x):
-            W, R, beta = decode(x, e, opts, R_fixed)
-            probs = household_problems(e, W, R, beta, transfers_from_x(x, e))
-            return jax.vmap(initial_state, in_axes=(0, None))(probs,
-                                                              opts.household_options(e))
-        s0 = jax.vmap(cold)(economies, x0)
-    else:
-        K = x0.shape[0]
-        s0 = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (K,) + a.shape), hh_state0)
+def _starts(economies, opts, start: Start):
+    """Unconstrained starting unknowns and household warm starts of every scenario: the
+    one-economy start (:func:`hat_jax.equilibrium._start`) mapped over the scenarios (a
+    given household state is shared by all)."""
+    x0, R_fixed, s0 = jax.vmap(_start, in_axes=(0, None, None),
+                               out_axes=(0, None, 0))(economies, opts, start)
     return x0, R_fixed, s0
 
 
@@ -129,8 +120,8 @@ def _program(n_devices: int, strategy: str):
     """The jitted block solver on ``n_devices`` local devices (1: plain jit)."""
     block = functools.partial(_block, strategy=strategy)
 
-    def solve(economies, W0, R0, beta0, hh_state0, opts):
-        x0, R_fixed, s0 = _starts(economies, W0, R0, beta0, opts, hh_state0)
+    def solve(economies, start, opts):
+        x0, R_fixed, s0 = _starts(economies, opts, start)
         if n_devices == 1:
             return block(economies, x0, s0, R_fixed, opts)
         S, P = PartitionSpec("scenario"), PartitionSpec()
@@ -141,12 +132,13 @@ def _program(n_devices: int, strategy: str):
     return jax.jit(solve)
 
 
-def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions, *,
-                     hh_state0=None, devices: int | None = 1, pad_to: int = 1,
+def solve_equilibria(economies: Economy, opts: EquilibriumOptions, start: Start | None = None,
+                     *, devices: int | None = 1, pad_to: int = 1,
                      validate: bool = True, strategy: str = "auto") -> Equilibrium:
     """The stationary equilibria of K economies (a stacked :class:`Economy`, leading
-    axis K), every one started from the same prices (W0, R0, beta0) and household
-    state ``hh_state0`` (one economy's, e.g. a baseline's; default: the cold start).
+    axis K), every one started from the same :class:`~hat_jax.Start` (prices and one
+    economy's household state, e.g. ``Start.from_baseline(b)``; empty fields: the
+    default guess and the cold start; its Jacobian is not used).
 
     Returns an :class:`~hat_jax.Equilibrium` whose every array has the leading axis K,
     with per-scenario ``converged``, ``iterations``, ``residual`` (never raises on a
@@ -166,9 +158,8 @@ def solve_equilibria(economies: Economy, W0, R0, beta0, opts: EquilibriumOptions
     mesh = local_mesh(devices)
     n = mesh.devices.size
     size = -(-max(K, int(pad_to)) // n) * n
-    args = (pad_batch(economies, size), jnp.asarray(W0, jnp.float64),
-            jnp.asarray(R0, jnp.float64), jnp.asarray(beta0, jnp.float64), hh_state0,
-            opts.replace(verbose=False))
+    start = (Start() if start is None else start)._replace(J=None)
+    args = (pad_batch(economies, size), start, opts.replace(verbose=False))
     if n > 1:  # scenarios split over the mesh, everything else on every device
         split, copy = NamedSharding(mesh, PartitionSpec("scenario")), NamedSharding(mesh,
                                                                                    PartitionSpec())

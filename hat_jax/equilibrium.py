@@ -51,6 +51,7 @@ from .household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial
                         solve_households)
 from .params import (Economy, check_income_risk, check_prices, household_options,
                      household_problems, traced_cost_check, traced_costs_ok)
+from .start import Start, default_guess
 from .results import (
     as_float,
     as_int,
@@ -62,7 +63,7 @@ from .results import (
 from .unknowns import decode, encode, transfers_from_x, wages_from_x, x_from_wages
 
 __all__ = [
-    "Equilibrium", "EquilibriumOptions", "HISTORY_COLUMNS", "World", "check_equilibrium",
+    "Equilibrium", "EquilibriumOptions", "HISTORY_COLUMNS", "Start", "World", "check_equilibrium",
     "decode", "default_guess", "encode", "equilibrium_root", "excess_demands",
     "market_residuals", "newton_path", "revenue_residuals", "solve_equilibrium",
     "solve_equilibrium_jit", "solve_world", "system_residuals", "trade_residual",
@@ -158,6 +159,12 @@ class EquilibriumOptions(eqx.Module):
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
 
+    def fixed_beta(self, regime: str = "global") -> "EquilibriumOptions":
+        """These options for a solve at a given beta (unknown "R": wages and R solved)
+        under the bond-market ``regime`` ("global" or "autarky"): counterfactuals,
+        welfare derivatives, tariffs and transitions from a baseline."""
+        return self.replace(unknown="R", regime=regime)
+
 
 class World(NamedTuple):
     """Everything solved at given prices: household problems, policies, distributions,
@@ -187,8 +194,8 @@ class Equilibrium(NamedTuple):
     household (zeros under free trade); revenue_residuals[i]: (L_i T_i - Rev_i) / world
     GDP (empty under free trade, ``economy.tariffs is None``); jacobian: the Newton's last
     Jacobian of the excess demands in x (exact or secant-updated near the root; None from
-    a batched solve), a warm start (``J0``) for a nearby solve of the same economy's shape;
-    stats: ``{"iterations", "compile_s", "run_s"}`` of :func:`solve_equilibrium`
+    a batched solve), a warm start (``Start.J``) for a nearby solve of the same economy's
+    shape; stats: ``{"iterations", "compile_s", "run_s"}`` of :func:`solve_equilibrium`
     (compile_s about 0 when the programs for these shapes were compiled before in this
     process, small when JAX's persistent compilation cache holds them; None from the
     jit-able and batched solves).
@@ -343,10 +350,13 @@ def _equilibrium_root_jvp(opts, primals, tangents):
                                       jnp.zeros_like(hist), jnp.zeros_like(J_last))
 
 
-def _start(economy, W0, R0, beta0, opts, hh_state0, T0=None):
-    """(x0, R_fixed, household warm start) from starting prices (and rebates T0)."""
-    R_fixed = jnp.asarray(R0 if opts.unknown == "beta" else 1.0, jnp.float64)
-    x0 = lax.stop_gradient(encode(W0, R0, beta0, economy, opts, T0))
+def _start(economy, opts, start: Start):
+    """(x0, R_fixed, household warm start) from a :class:`Start` (empty prices take the
+    default guess; an empty household state the cold start)."""
+    start = start.traced(economy, opts)
+    R_fixed = start.R if opts.unknown == "beta" else jnp.asarray(1.0, jnp.float64)
+    x0 = lax.stop_gradient(encode(start.W, start.R, start.beta, economy, opts, start.T))
+    hh_state0 = start.state
     if hh_state0 is None:
         W, R, beta = decode(x0, economy, opts, R_fixed)
         probs = household_problems(economy, W, R, beta, transfers_from_x(x0, economy))
@@ -373,15 +383,13 @@ def _finish(x, s, it, history, economy, R_fixed, opts, J=None) -> Equilibrium:
                        history, trade_res, T, rev, J)
 
 
-def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOptions,
-                          hh_state0=None, throw: bool = True, T0=None, J0=None) -> Equilibrium:
+def solve_equilibrium_jit(economy: Economy, opts: EquilibriumOptions | None = None,
+                          start: Start | None = None, throw: bool = True) -> Equilibrium:
     """The jit-able, differentiable core of :func:`solve_equilibrium`.
 
-    W0, R0, beta0: starting prices (in the "beta" mode R0 is the fixed target R, and
-    derivatives with respect to it are exact too); T0: starting tariff rebates (default
-    0; used only when the economy has tariffs); J0: a Jacobian to start Newton from
-    (``Equilibrium.jacobian`` of a nearby solve; kept while its steps cut the excess
-    demands as it predicts, recomputed otherwise). throw: attach a runtime error
+    start: a :class:`Start` (prices W, R, beta, rebates T, household state, Jacobian J;
+    empty fields take the default guess); in the "beta" mode ``start.R`` is the fixed
+    target R, and derivatives with respect to it are exact too. throw: attach a runtime error
     (equinox.error_if) that fires if the equilibrium or an inner solve did not converge;
     with throw=False inspect ``converged`` / ``residual`` yourself. ``history`` keeps the
     first HISTORY_ROWS (64) Newton iterations. Validation: an :class:`Economy` is
@@ -393,6 +401,8 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     under the cost floor, an error naming d when violated; with throw=False no error
     is attached, the result is unconverged with an infinite residual instead).
     """
+    opts = EquilibriumOptions() if opts is None else opts
+    start = Start() if start is None else start
     # d under jit is checked in the program: a runtime error with throw=True; with
     # throw=False (no host callback, so the program stays in the persistent cache) bad
     # costs make the result unconverged with an infinite residual
@@ -400,9 +410,9 @@ def solve_equilibrium_jit(economy: Economy, W0, R0, beta0, opts: EquilibriumOpti
     check_income_risk(economy)  # no stationary equilibrium without income risk
     costs_ok = None if throw else traced_costs_ok(economy)
     economy = traced_cost_check(economy) if throw else economy
-    x0, R_fixed, s0 = _start(economy, W0, R0, beta0, opts, hh_state0, T0)
+    x0, R_fixed, s0 = _start(economy, opts, start._replace(J=None))
     x, s, it, history, J = equilibrium_root(x0, economy, s0, R_fixed, opts,
-                                            _check_J0(J0, x0))
+                                            _check_J0(start.J, x0))
     eq = _finish(x, s, it, history, economy, R_fixed, opts, J)
     if costs_ok is not None:
         eq = eq._replace(converged=eq.converged & costs_ok,
@@ -420,36 +430,10 @@ def _check_J0(J0, x0):
         return None
     n = x0.shape[0]
     if jnp.shape(J0) != (n, n):
-        raise ValueError(f"J0 must be the ({n}, {n}) Jacobian of this economy's unknowns "
-                         f"(Equilibrium.jacobian), got shape J0.shape={jnp.shape(J0)}")
+        raise ValueError(f"Start.J must be the ({n}, {n}) Jacobian of this economy's "
+                         f"unknowns (Equilibrium.jacobian), got shape "
+                         f"Start.J.shape={jnp.shape(J0)}")
     return jnp.asarray(J0, jnp.float64)
-
-
-def default_guess(economy: Economy, opts: EquilibriumOptions, W0=None, R0=None, beta0=None):
-    """Starting prices: W = 1, R = 1 (or R0), beta = economy.beta (or beta0); in the
-    "beta" mode the default starting beta is lowered to 0.95/R0 if needed."""
-    W0 = np.ones(economy.N) if W0 is None else np.asarray(W0, np.float64)
-    if W0.shape != (economy.N,):
-        raise ValueError(f"W0 must have one wage per country, shape ({economy.N},), "
-                         f"got shape {W0.shape}")
-    if not np.all(np.isfinite(W0)) or np.any(W0 <= 0):
-        k = int(np.argmin(np.where(np.isfinite(W0), W0, -np.inf)))
-        raise ValueError(f"starting wages must be positive and finite, got W0[{k}]={float(W0[k])!r}")
-    W0 = W0 / W0.mean()
-    if R0 is None:
-        R0 = 1.0 if opts.unknown == "R" else 1.01
-    if not np.all(np.isfinite(np.asarray(R0, np.float64))):
-        raise ValueError(f"R0 must be finite, got R0={R0!r}")
-    if beta0 is None:
-        beta0 = float(economy.beta)
-        if opts.unknown == "beta":  # beta is solved: start where beta R < 1 holds
-            beta0 = min(beta0, 0.95 / float(np.max(R0)))
-    beta0 = float(beta0)
-    if not np.isfinite(beta0):
-        raise ValueError(f"beta0 must be finite, got beta0={beta0!r}")
-    if opts.regime == "autarky":
-        R0 = np.broadcast_to(np.asarray(R0, np.float64), (economy.N,)).copy()
-    return W0, R0, beta0
 
 
 # The three programs of the host-driven solve. Options are dynamic arguments: a new
@@ -461,16 +445,17 @@ _step_jit = jax.jit(_newton_step)
 _finish_jit = jax.jit(_finish)
 
 
-def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, *, W0=None,
-                      R0=None, beta0=None, hh_state0=None, throw: bool = True,
-                      T0=None, J0=None) -> Equilibrium:
+def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None,
+                      start: Start | None = None, *, throw: bool = True) -> Equilibrium:
     """Solve the stationary world equilibrium (model.md section 6).
 
     opts: :class:`EquilibriumOptions` (regime, unknown R or beta, tolerances).
-    W0, R0, beta0: starting prices; in the "beta" mode R0 is the target R (default 1.01).
-    T0: starting tariff rebates per household (default 0; only with tariffs, when the N
-      rebates T_i = Rev_i / L_i are unknowns too, model.md s.14).
-    J0: a Jacobian to start Newton from (``Equilibrium.jacobian`` of a nearby solve).
+    start: a :class:`Start` (``Start.from_equilibrium(eq)`` or
+      ``Start.from_baseline(b)`` for a nearby solve): prices W, R, beta (in the "beta"
+      mode R is the target R, default 1.01), tariff rebates T (only with tariffs, when
+      the N rebates T_i = Rev_i / L_i are unknowns too, model.md s.14), household
+      state and Newton Jacobian J; empty fields take the default guess, given ones are
+      validated (ValueError naming the field and value).
     throw: raise ConvergenceError with residuals and iterations if not converged.
     The result's ``stats`` holds iterations, compile_s and run_s.
 
@@ -483,14 +468,13 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     check_income_risk(economy)  # no stationary equilibrium without income risk
     verbose = opts.verbose
     opts = opts.replace(verbose=False)  # printing happens here, not in the programs
-    W0, R0, beta0 = default_guess(economy, opts, W0, R0, beta0)
-    check_prices(economy, W0, R0, beta0 if opts.unknown == "beta" else None)
-    T0 = None if T0 is None or not economy.has_tariffs else jnp.asarray(T0, jnp.float64)
-    args = (economy, jnp.asarray(W0), jnp.asarray(R0, jnp.float64),
-            jnp.asarray(beta0, jnp.float64), opts, hh_state0, T0)
+    start = (Start() if start is None else start).filled(economy, opts)
+    check_prices(economy, start.W, start.R, start.beta if opts.unknown == "beta" else None)
+    J0 = start.J
+    args = (economy, opts, start._replace(J=None).traced(economy, opts))
     t0 = time.perf_counter()
-    start = compiled(_start_jit, args)
-    x0, R_fixed, s0 = start.out_info
+    first = compiled(_start_jit, args)
+    x0, R_fixed, s0 = first.out_info
     J0 = _check_J0(J0, x0)
     init = compiled(_init_jit, (x0, s0, J0))
     step = compiled(_step_jit, (init.out_info, economy, R_fixed, opts))
@@ -499,7 +483,7 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None, 
     t1 = time.perf_counter()
     if verbose:
         print(f"compiled in {t1 - t0:.1f} s; solving...", file=sys.stderr, flush=True)
-    x0, R_fixed, s0 = start(*args)
+    x0, R_fixed, s0 = first(*args)
     c = init(x0, s0, J0)
     rows = []
     while int(c.it) < opts.max_iter and not bool(c.done):

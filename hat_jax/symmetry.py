@@ -57,13 +57,15 @@ def check_symmetry(eq, opts, tol: float = 1e-6):
     return the symmetric one (an :class:`~hat_jax.Equilibrium`; check its
     ``converged``). Otherwise return None."""
     from .equilibrium import solve_equilibrium
+    from .start import Start
 
     W = np.asarray(eq.W)
     if not bool(eq.converged) or not is_symmetric(eq.economy) or np.ptp(W) <= tol:
         return None
     R0 = float(np.mean(np.asarray(eq.R)))
-    sym = solve_equilibrium(eq.economy, opts.replace(verbose=False), W0=np.ones(W.size),
-                            R0=R0, beta0=float(np.asarray(eq.beta)), throw=False)
+    sym = solve_equilibrium(eq.economy, opts.replace(verbose=False),
+                            Start(W=np.ones(W.size), R=R0, beta=float(np.asarray(eq.beta))),
+                            throw=False)
     if bool(sym.converged) and np.ptp(np.asarray(sym.W)) <= tol:
         other = f"The symmetric equilibrium, solved from W = 1: {_describe(sym)}."
     else:

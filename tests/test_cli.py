@@ -254,10 +254,10 @@ def test_unpublished_preset_starts_cold(data_dir):
                                           "--data-dir", str(data_dir)])
     economy, built = common.setup_from_args(args)  # the EK world, as for the published presets
     assert built is not None and built.name == "ek_paper_2023" and economy.Na == 10
-    W0, R0, beta0, start = common.starting_prices(args, world.economy, world, opts)
-    assert start == "cold" and R0 == pytest.approx(1.015)
-    np.testing.assert_array_equal(W0, np.ones(19))
-    assert beta0 == pytest.approx(0.95 / 1.015)
+    guess, start = common.starting_prices(args, world.economy, world, opts)
+    assert start == "cold" and guess.R == pytest.approx(1.015)
+    np.testing.assert_array_equal(guess.W, np.ones(19))
+    assert guess.beta == pytest.approx(0.95 / 1.015)
     with pytest.raises(ValueError, match="no published prices"):
         common.starting_prices(argparse.Namespace(preset="ek_paper_2023", start="published",
                                                R=None, beta=None), world.economy, world, opts)

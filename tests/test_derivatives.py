@@ -23,7 +23,8 @@ def _solve(economy, beta0=0.92):
     """The re-solved model for a finite difference: the host-driven solver, whose compiled
     programs every two-country test shares (a jitted copy would compile the whole
     equilibrium again)."""
-    return hat_jax.solve_equilibrium(economy, OPTS, W0=np.ones(2), R0=1.01, beta0=beta0)
+    return hat_jax.solve_equilibrium(economy, OPTS, hat_jax.Start(W=np.ones(2), R=1.01,
+                                                                  beta=beta0))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,8 @@ def test_equilibrium_foreign_share_derivative_wrt_log_trade_cost(economy):
     def foreign_share(log_d12):
         d = jnp.array([[1.0, 0.0], [1.745, 1.0]]) + jnp.array([[0.0, 1.0], [0.0, 0.0]]) \
             * jnp.exp(log_d12)
-        eq = solve_equilibrium_jit(economy.replace(d=d), jnp.ones(2), 1.01, 0.92, OPTS)
+        eq = solve_equilibrium_jit(economy.replace(d=d), OPTS,
+                                   hat_jax.Start(W=jnp.ones(2), R=1.01, beta=0.92))
         return eq.world.aggregates.trade_shares[0, 1]
 
     x0 = jnp.log(1.745)
@@ -95,7 +97,7 @@ def test_equilibrium_prices_jacobian_wrt_parameters(economy):
         beta, sigma, A2, gamma = theta
         e = economy.replace(beta=beta, sigma=sigma, A=jnp.stack([jnp.asarray(1.0), A2]),
                             gamma=gamma)
-        eq = solve_equilibrium_jit(e, jnp.ones(2), 1.01, beta, OPTS)
+        eq = solve_equilibrium_jit(e, OPTS, hat_jax.Start(W=jnp.ones(2), R=1.01, beta=beta))
         return jnp.stack([eq.W[0], eq.R])
 
     th0 = jnp.array([0.92, 0.25, 1.1, 1.5])

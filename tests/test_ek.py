@@ -30,8 +30,8 @@ def baseline(data_dir):
 
 @pytest.fixture(scope="module")
 def baseline_eq(baseline):
-    W0, R0, b0 = baseline.start("published")
-    return hat_jax.solve_equilibrium(baseline.economy, BETA_MODE, W0=W0, R0=R0, beta0=b0)
+    return hat_jax.solve_equilibrium(baseline.economy, BETA_MODE,
+                                     hat_jax.Start(*baseline.start("published")))
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,8 @@ def log_world(data_dir):
 
 @pytest.fixture(scope="module")
 def log_eq(log_world):
-    W0, R0, b0 = log_world.start("published")
-    return hat_jax.solve_equilibrium(log_world.economy, BETA_MODE, W0=W0, R0=R0, beta0=b0)
+    return hat_jax.solve_equilibrium(log_world.economy, BETA_MODE,
+                                     hat_jax.Start(*log_world.start("published")))
 
 
 # ------------------------------------------------------------------------- presets
@@ -144,7 +144,7 @@ def test_baseline_equilibrium_clears_markets(baseline_eq):
 def test_cold_start_finds_the_same_equilibrium(baseline, baseline_eq):
     W0, R0, b0 = baseline.start("cold")
     np.testing.assert_array_equal(W0, np.ones(19))
-    eq = hat_jax.solve_equilibrium(baseline.economy, BETA_MODE, W0=W0, R0=R0, beta0=b0)
+    eq = hat_jax.solve_equilibrium(baseline.economy, BETA_MODE, hat_jax.Start(W0, R0, b0))
     assert int(eq.iterations) > int(baseline_eq.iterations)
     np.testing.assert_allclose(np.asarray(eq.W), np.asarray(baseline_eq.W), atol=1e-8)
     assert float(eq.beta) == pytest.approx(float(baseline_eq.beta), abs=1e-8)
@@ -197,7 +197,7 @@ def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq)
 
     def outputs(theta):
         e = economy_from_params(theta, base, geo)
-        eq = solve_equilibrium_jit(e, W0, R0, b0, opts, hh_state0=s0)
+        eq = solve_equilibrium_jit(e, opts, hat_jax.Start(W0, R0, b0, state=s0))
         return jnp.concatenate([eq.W, eq.beta[None], eq.world.aggregates.trade_shares.ravel()])
 
     theta = jnp.asarray(baseline.theta)
@@ -206,7 +206,7 @@ def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq)
     direction = jnp.asarray(direction)
     def f(theta):  # the same function on the host-driven solver (programs already compiled)
         e = economy_from_params(theta, base, geo)
-        eq = hat_jax.solve_equilibrium(e, opts, W0=W0, R0=R0, beta0=b0, hh_state0=s0)
+        eq = hat_jax.solve_equilibrium(e, opts, hat_jax.Start(W0, R0, b0, state=s0))
         return jnp.concatenate([eq.W, eq.beta[None], eq.world.aggregates.trade_shares.ravel()])
 
     _, tangent = jax.jit(lambda th, t: jax.jvp(outputs, (th,), (t,)))(theta, direction)

@@ -346,9 +346,8 @@ def test_ek_baseline_all_pairs(data_dir):
     """ek_baseline at Na = 20: all 342 elasticities finite and negative, the trade-weighted
     means as defined, Proposition 3 for every pair of one importer."""
     world = hat_jax.ek_world("ek_baseline", data_dir, Na=20)
-    W0, R0, beta0 = world.start("published")
     eq = hat_jax.solve_equilibrium(world.economy, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=W0, R0=R0, beta0=beta0)
+                                   hat_jax.Start(*world.start("published")))
     te = el.trade_elasticities(eq)
     theta = np.asarray(te.theta)
     off = ~np.eye(19, dtype=bool)

@@ -103,7 +103,7 @@ def test_beta_mode_inverts_R_mode(asymmetric_economy, asymmetric_eq):
     """Solving beta at the R found in R-mode recovers the economy's beta and prices."""
     opts = EquilibriumOptions(unknown="beta")
     eq = hat_jax.solve_equilibrium(asymmetric_economy.replace(beta=jnp.asarray(0.9)), opts,
-                                   R0=float(asymmetric_eq.R))
+                                   hat_jax.Start(R=float(asymmetric_eq.R)))
     assert float(eq.beta) == pytest.approx(0.92, abs=1e-9)
     np.testing.assert_allclose(np.asarray(eq.W), np.asarray(asymmetric_eq.W), atol=1e-9)
 
@@ -128,20 +128,20 @@ def test_newton_path_and_jacobian_reuse(asymmetric_economy, asymmetric_eq):
 
 
 def test_jacobian_warm_start(asymmetric_economy, asymmetric_eq):
-    """A nearby solve started from a finished one's Newton Jacobian (J0) computes no
-    Jacobian at all and reaches the equilibrium a cold start reaches; a J0 of the wrong
-    shape is refused by name."""
+    """A nearby solve started from a finished one's Newton Jacobian (Start.J) computes no
+    Jacobian at all and reaches the equilibrium a cold start reaches; a Start.J of the
+    wrong shape is refused by name."""
     near = asymmetric_economy.replace(d=jnp.asarray([[1.0, 1.62], [1.9, 1.0]]))
     J = asymmetric_eq.jacobian
     assert J.shape == (2, 2) and np.all(np.isfinite(np.asarray(J)))
-    warm = hat_jax.solve_equilibrium(near, W0=asymmetric_eq.W, J0=J)
-    cold = hat_jax.solve_equilibrium(near, W0=asymmetric_eq.W)
+    warm = hat_jax.solve_equilibrium(near, start=hat_jax.Start(W=asymmetric_eq.W, J=J))
+    cold = hat_jax.solve_equilibrium(near, start=hat_jax.Start(W=asymmetric_eq.W))
     assert not any(r["jacobian"] for r in hat_jax.newton_path(warm))
     assert any(r["jacobian"] for r in hat_jax.newton_path(cold))
     np.testing.assert_allclose(np.asarray(warm.W), np.asarray(cold.W), atol=1e-10)
     assert float(warm.R) == pytest.approx(float(cold.R), abs=1e-10)  # both at tol 1e-10
-    with pytest.raises(ValueError, match=r"J0 must be the \(2, 2\) Jacobian.*\(3, 3\)"):
-        hat_jax.solve_equilibrium(near, J0=np.eye(3))
+    with pytest.raises(ValueError, match=r"Start.J must be the \(2, 2\) Jacobian.*\(3, 3\)"):
+        hat_jax.solve_equilibrium(near, start=hat_jax.Start(J=np.eye(3)))
 
 
 def test_financial_autarky_balances_trade(asymmetric_economy):

@@ -197,7 +197,7 @@ def test_jpn_unilateral_cut_has_an_ev_in_every_state(data_dir):
     world = hat_jax.ek_world("ek_baseline", data_dir, Na=20)  # the grid of test_ek.py
     W0, R0, b0 = world.start("published")
     eq = hat_jax.solve_equilibrium(world.economy, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=W0, R0=R0, beta0=b0)
+                                   hat_jax.Start(W=W0, R=R0, beta=b0))
     d, _ = wf.unilateral_cut(eq.economy, "JPN", 0.10)
     cf = wf.counterfactual(eq, d)
     ev = wf.equivalent_variation(eq, cf, "JPN")  # raises if any state fails

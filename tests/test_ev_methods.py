@@ -87,9 +87,9 @@ def test_solve_equilibrium_jit_carries_the_cost_check():
 
     e = hat_jax.two_country(Na=20)
     opts = hat_jax.EquilibriumOptions()
-    W0, R0, b0 = default_guess(e, opts)
+    start = hat_jax.Start(*default_guess(e, opts))
     text = lambda econ, throw=True: str(jax.make_jaxpr(
-        lambda *a: solve_equilibrium_jit(*a, throw=throw))(econ, W0, R0, b0, opts))
+        lambda *a: solve_equilibrium_jit(*a, throw=throw))(econ, opts, start))
     assert text(e).count("callback") > text(e.replace(cost_floor=False)).count("callback")
     # with throw=False the program has no host callback at all (so JAX's persistent
     # cache keeps it: the derivative programs of welfare, tariffs, calibration use it);

@@ -342,8 +342,8 @@ def test_starting_wage_message_is_plain():
     econ = hat_jax.two_country(Na=40)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning leaks
-        with pytest.raises(ValueError, match=r"W0\[1\]=-1\.0$"):
-            default_guess(econ, EquilibriumOptions(), W0=[1.0, -1.0])
+        with pytest.raises(ValueError, match=r"Start\.W\[1\]=-1\.0$"):
+            default_guess(econ, EquilibriumOptions(), W=[1.0, -1.0])
 
 
 def test_calibrate_not_converged_said_once_and_checkpoint_kept(tmp_path):

@@ -73,7 +73,7 @@ def test_beta_R_at_least_one_rejected():
     with pytest.raises(ValueError, match=r"beta\*R >= 1.*no stationary distribution"):
         check_prices(econ, np.ones(2), 1.0 / 0.92 + 1e-6)
     with pytest.raises(ValueError, match=r"beta\*R >= 1"):
-        hat_jax.solve_equilibrium(econ, R0=1.09)
+        hat_jax.solve_equilibrium(econ, start=hat_jax.Start(R=1.09))
 
 
 def test_borrowing_limit_beyond_natural_limit_rejected():
@@ -121,7 +121,7 @@ def test_beta_mode_start_respects_target_R():
 
     econ = hat_jax.two_country(Na=20)
     opts = hat_jax.EquilibriumOptions(unknown="beta")
-    W0, R0, beta0 = default_guess(econ, opts, R0=1.1)
+    W0, R0, beta0 = default_guess(econ, opts, R=1.1)
     assert beta0 * R0 < 1
     check_prices(econ, W0, R0, beta0)  # does not raise
     with pytest.raises(ValueError, match=r"beta\*R >= 1"):

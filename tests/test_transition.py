@@ -223,7 +223,7 @@ def test_tfp_path_ends_at_the_stationary_equilibrium_of_the_new_tfp():
     np.testing.assert_allclose(np.asarray(tr.shock.fields["A"][:T]), np.broadcast_to(A_new, (T, 2)))
     eo = tn.transition_eq_options(tn.TransitionOptions(), None)
     new = hat_jax.solve_equilibrium(econ.replace(A=A_new, beta=eq.beta), eo,
-                                    W0=np.asarray(eq.W), R0=float(eq.R))
+                                    hat_jax.Start(W=np.asarray(eq.W), R=float(eq.R)))
     np.testing.assert_allclose(tr.terminal.W, new.W, rtol=0, atol=1e-12)
     assert abs(float(tr.terminal.R) - float(new.R)) < 1e-12
     assert tr.terminal_gap < 1e-7
@@ -344,9 +344,9 @@ def test_transition_jit_parameter_derivative_matches_finite_differences(cut):
 
     def stat(sig):
         e = cut.economy.replace(sigma=sig)
-        out, ok, _, _ = tn.transition_jit(e, cut.shock, cut.initial.W, cut.initial.R,
-                                          cut.initial.world.households.state, cut.jacobian,
-                                          opts, eo)
+        out, ok, _, _ = tn.transition_jit(e, cut.shock,
+                                          hat_jax.Start.from_equilibrium(cut.initial, False),
+                                          cut.jacobian, opts, eo)
         return jnp.log(out.M[:, 0, 1] / out.M[:, 0, 0])[jnp.array([0, 5, 30])], ok
 
     s0, h = cut.economy.sigma, 1e-5

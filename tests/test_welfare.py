@@ -303,9 +303,8 @@ def test_log_utility_result_in_ek_log(data_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         world = hat_jax.ek_world("ek_log", data_dir, Na=20)
-    W0, R0, beta0 = world.start("published")
     eq = hat_jax.solve_equilibrium(world.economy, hat_jax.EquilibriumOptions(unknown="beta"),
-                                   W0=W0, R0=R0, beta0=beta0)
+                                   hat_jax.Start(*world.start("published")))
     usa = wf.country_index(eq.economy, "USA")
     D = np.zeros((eq.economy.N, eq.economy.N))
     D[usa, :] = 1.0

@@ -37,6 +37,7 @@ from .._compiled import compiled
 from ..ek import economy_from_params
 from ..equilibrium import (
     EquilibriumOptions,
+    Start,
     decode,
     market_residuals,
     solve_equilibrium_jit,
@@ -117,7 +118,8 @@ def _solve(theta, problem: CalibrationProblem, W0, beta0, s0, opts: EquilibriumO
     """Equilibrium at Theta (no convergence check) and the moment gaps."""
     theta = lax.stop_gradient(theta)
     econ = economy_from_params(theta, problem.economy, problem.geography, problem.theta_d)
-    eq = solve_equilibrium_jit(econ, W0, problem.R, beta0, opts, s0, throw=False)
+    eq = solve_equilibrium_jit(econ, opts, Start(W=W0, R=problem.R, beta=beta0, state=s0),
+                               throw=False)
     regress = make_gravity_regression(problem.geography, problem.estimator)
     model = regress(log_share_ratios(eq.world.aggregates.trade_shares)).moment_vector()
     return model - problem.target, model, eq

@@ -108,7 +108,7 @@ def synthetic_tables(folder, N: int = 8, seed: int = 0, *, Na: int = 20,
     equilibrium does not converge."""
     import pandas as pd
 
-    from ..equilibrium import EquilibriumOptions, solve_equilibrium
+    from ..equilibrium import EquilibriumOptions, Start, solve_equilibrium
     from ..tables import GravitySpec, world_from_tables, write_tables
 
     rng = np.random.default_rng(seed)
@@ -130,8 +130,8 @@ def synthetic_tables(folder, N: int = 8, seed: int = 0, *, Na: int = 20,
     model = dict(settings, Na=Na)
     world = world_from_tables(countries=countries, flows=flows, gravity=gravity, spec=spec,
                               theta=theta, **model)
-    eq = solve_equilibrium(world.economy, EquilibriumOptions(unknown="beta"), W0=np.ones(N),
-                           R0=world.R, beta0=0.95 / world.R)
+    eq = solve_equilibrium(world.economy, EquilibriumOptions(unknown="beta"),
+                           Start(W=np.ones(N), R=world.R, beta=0.95 / world.R))
     flows["value"] = np.asarray(eq.world.aggregates.trade_shares).ravel()
     write_tables(folder, countries=countries, flows=flows, gravity=gravity, spec=spec,
                  model=model)

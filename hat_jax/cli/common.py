@@ -23,9 +23,11 @@ import hat_jax
 from hat_jax.data import DataWarning
 from hat_jax.ek import EKWorld, ek_world
 from hat_jax.fileio import critical_section, discard_pending
+from hat_jax.baseline import Baseline
 from hat_jax.equilibrium import (
     Equilibrium,
     EquilibriumOptions,
+    Start,
     check_equilibrium,
     solve_equilibrium,
 )
@@ -40,7 +42,7 @@ from hat_jax.welfare import country_index
 __all__ = [
     "EXIT_OK", "EXIT_INPUT", "EXIT_NOT_CONVERGED", "UsageError", "Parser",
     "add_economy_arguments", "add_output_arguments", "Setup", "setup_from_args",
-    "add_tables_arguments", "tables_world", "economy_from_args", "options_from_args", "starting_prices", "Baseline",
+    "add_tables_arguments", "tables_world", "economy_from_args", "options_from_args", "starting_prices", "SolvedBaseline",
     "solve_baseline", "solve_seconds", "default_country", "report_not_converged", "err",
     "wrote",
     "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
@@ -286,12 +288,12 @@ def options_from_args(args: argparse.Namespace) -> EquilibriumOptions:
 
 def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld | None,
                     opts: EquilibriumOptions):
-    """(W0, R0, beta0, start label) from --start / --R / --beta and the preset."""
+    """(:class:`~hat_jax.Start`, start label) from --start / --R / --beta and the preset."""
     if world is None:
         if args.start == "published":
             raise ValueError(f"preset {args.preset!r} has no published prices; --start "
                              "published is for the ek_* presets")
-        return None, args.R, None, "default"
+        return Start(R=args.R), "default"
     # default: the published prices where the preset has them (not ek_paper_2023)
     start = args.start or ("published" if world.published is not None else "cold")
     W0, R_target, beta0 = world.start(start)
@@ -300,19 +302,30 @@ def starting_prices(args: argparse.Namespace, economy: Economy, world: EKWorld |
         beta0 = args.beta
     elif opts.unknown == "beta" and beta0 * R0 >= 1.0:
         beta0 = 0.95 / R0
-    return W0, R0, beta0, start
+    return Start(W=W0, R=R0, beta=beta0), start
 
 
 # ----------------------------------------------------------------------------- solving
-class Baseline(NamedTuple):
-    """A solved baseline equilibrium and how it was set up from the command line (its
-    compile and run seconds are ``eq.stats``; :func:`solve_seconds`)."""
+class SolvedBaseline(NamedTuple):
+    """A solved :class:`~hat_jax.Baseline` and how it was set up from the command line:
+    world (the EK world, or None), opts (the options of the baseline solve; the
+    experiments' are ``baseline.opts``) and the start label (compile and run seconds of
+    the solve: ``eq.stats``, :func:`solve_seconds`)."""
 
-    economy: Economy
+    baseline: Baseline
     world: EKWorld | None
     opts: EquilibriumOptions
-    eq: Equilibrium
     start: str
+
+    @property
+    def eq(self) -> Equilibrium:
+        """The solved equilibrium (converged or not)."""
+        return self.baseline.equilibrium
+
+    @property
+    def economy(self) -> Economy:
+        """The economy as set up (beta the preset's)."""
+        return self.baseline.equilibrium.economy
 
 
 def solve_seconds(eq: Equilibrium) -> float:
@@ -321,7 +334,7 @@ def solve_seconds(eq: Equilibrium) -> float:
     return stats.get("compile_s", 0.0) + stats.get("run_s", 0.0)
 
 
-def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Baseline:
+def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> SolvedBaseline:
     """Solve the equilibrium of ``setup`` (built by :func:`setup_from_args`; built here
     when None) with the options of ``args``, progress on stderr unless ``args.quiet``.
     Does not raise when the solve fails to converge: check ``eq.converged`` (see
@@ -330,7 +343,7 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
     opts = options_from_args(args)
     opts = opts.replace(tangent_solver=choose_tangent_solver(
         economy, getattr(args, "tangent_solver", None), quiet=args.quiet))
-    W0, R0, beta0, start = starting_prices(args, economy, world, opts)
+    guess, start = starting_prices(args, economy, world, opts)
     progress = not args.quiet
     if progress:
         err(f"{args.preset}: N={economy.N}, Na={economy.Na}, regime {opts.regime}, "
@@ -339,10 +352,10 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Base
             "which can take a minute; later runs read it from the compilation cache)")
     # with opts.verbose, solve_equilibrium prints "compiled in N s; solving..." and one
     # line per Newton iteration
-    eq = solve_equilibrium(economy, opts, W0=W0, R0=R0, beta0=beta0, throw=False)
+    eq = solve_equilibrium(economy, opts, guess, throw=False)
     if progress:
         err(f"done: compile {eq.stats['compile_s']:.2f} s, run {eq.stats['run_s']:.3f} s")
-    return Baseline(economy, world, opts, eq, start)
+    return SolvedBaseline(Baseline.from_equilibrium(eq, opts), world, opts, start)
 
 
 # ------------------------------------------------------------------------------ memory

@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # already said above
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
-        cf = wf.counterfactual(eq, change, base.opts, cost_floor=bool(args.floor_costs),
+        cf = wf.counterfactual(base.baseline, change, cost_floor=bool(args.floor_costs),
                                throw=False)
     stats["counterfactual_s"] = time.perf_counter() - t0
     if not bool(cf.new.converged):

@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``hat elasticities``; returns the exit code (ValueError: bad input)."""
     setup = setup_from_args(args)
     imp, pair = check_args(args, setup.economy.countries)  # before the long solve
-    economy, world, opts, eq, start = solve_baseline(args, setup)
+    base = solve_baseline(args, setup)
+    eq, opts = base.eq, base.opts
     if not args.quiet:
         err("computing the trade elasticities (forward-mode AD through the household "
             "problems)...")

@@ -50,8 +50,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hat solve``; returns the exit code (ValueError: bad input)."""
-    economy, world, opts, eq, start = solve_baseline(args)
-    result = summary(eq, args.preset, opts, world=world, start=start)
+    base = solve_baseline(args)
+    eq, opts = base.eq, base.opts
+    result = summary(eq, args.preset, opts, world=base.world, start=base.start)
     sym = check_symmetry(eq, opts)  # warns when a symmetric economy's eq is asymmetric
     if sym is not None:
         result["symmetric_equilibrium"] = symmetric_record(sym)

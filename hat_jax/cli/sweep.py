@@ -286,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
     progress, frames = Progress(todo, args.quiet), []
     for c in mine:
         block = sc.select_scenarios(s, slice(c * B, (c + 1) * B))
-        res = sc.solve_scenarios(base.eq, block, base.opts, batch=B, devices=devices,
+        res = sc.solve_scenarios(base.baseline, block, base.opts, batch=B, devices=devices,
                                  ev=args.ev, theta=theta, strategy=args.strategy,
                                  ev_opts=wf.EVOptions(measure=args.ev_measure))
         frame = sc.scenario_frame(res)

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from hat_jax import policy
+from hat_jax.baseline import as_baseline
 from hat_jax import welfare as wf
 from hat_jax.change import Change
 from hat_jax.tariffs import uniform_tariffs
@@ -90,7 +91,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _grid(eq, i, rate, k):
-    args, opts = policy.tariff_args(eq), policy.policy_options(eq)
+    b = as_baseline(eq)  # the default options, as the optimum's grid always had
+    args, opts = policy.tariff_args(b), policy.policy_options(b)
     rates = np.linspace(0.0, 2.0 * max(rate, 0.01), k)
     N = eq.economy.N
     out = []
@@ -124,10 +126,11 @@ def run(args: argparse.Namespace) -> int:
             "gradients through the equilibrium)...")
     t0 = time.perf_counter()
     options = options.replace(equilibrium=base.opts)
-    opt = policy.optimal_tariff(eq, i, options)
+    opt = policy.optimal_tariff(base.baseline, i, options)
     stats["optimal_s"] = time.perf_counter() - t0
-    cf = wf.counterfactual(eq, Change.tariffs(eq.economy, opt.tariffs, label="optimal"),
-                           base.opts, throw=False)
+    cf = wf.counterfactual(base.baseline,
+                           Change.tariffs(eq.economy, opt.tariffs, label="optimal"),
+                           throw=False)
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)
         return EXIT_NOT_CONVERGED
@@ -138,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     stats["ev_s"] = time.perf_counter() - t0
     ra = policy.ra_optimal_tariff(cf.new, i, res.theta_model)
     t0 = time.perf_counter()
-    comparison = policy.compare_optimum(eq, opt, ra, 100 * np.asarray(res.summary.quintile_gains),
+    comparison = policy.compare_optimum(base.baseline, opt, ra,
+                                        100 * np.asarray(res.summary.quintile_gains),
                                         opts=base.opts)
     stats["comparison_s"] = time.perf_counter() - t0
     k = args.grid or (9 if args.plots else 0)
@@ -153,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             err("Nash tariffs (best-response iteration)...")
         t0 = time.perf_counter()
-        nash = policy.nash_tariffs(eq, options,
+        nash = policy.nash_tariffs(base.baseline, options,
                                    start=float(np.mean(np.delete(opt.rates, i))))
         stats["nash_s"] = time.perf_counter() - t0
     result = tariff_summary(args.preset, opt, cf, res, ra, grid, nash, stats, comparison)

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_CONVERGED
     say = (lambda m: None) if args.quiet else err
     say(f"transition: T={args.T}, {eq.economy.N * args.T} unknowns")
-    tr = tn.solve_transition(eq, shock, eq_opts=base.opts, verbose=not args.quiet, throw=False)
+    tr = tn.solve_transition(base.baseline, shock, eq_opts=base.opts, verbose=not args.quiet, throw=False)
     if not tr.converged:
         err(f"not converged: transition residual {tr.residual:.3e} after {tr.iterations} "
             f"quasi-Newton iterations ({tr.jacobians} exact Jacobians; stopped: {tr.stop})")

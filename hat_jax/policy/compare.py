@@ -31,6 +31,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from ..baseline import Baseline, as_baseline
 from ..change import Change
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..household import utility
@@ -72,18 +73,19 @@ class TariffComparison(NamedTuple):
     quintile_spread_pp: float
 
 
-def compare_optimum(eq: Equilibrium, opt, ra_tariff: float, quintile_gains_pct=None,
+def compare_optimum(eq: Baseline | Equilibrium, opt, ra_tariff: float, quintile_gains_pct=None,
                     opts: EquilibriumOptions | None = None) -> TariffComparison:
     """:class:`TariffComparison` of the optimum ``opt`` (an
     :class:`~hat_jax.policy.OptimalTariff` of country ``opt.country``) found from the
     free-trade baseline ``eq``; ra_tariff: the RA optimal tariff; quintile_gains_pct:
     the EV by expenditure quintile at the optimum (percent), if known."""
-    i = country_index(eq.economy, opt.country)
-    W_free = float(utilitarian_welfare(eq)[i])
+    b = as_baseline(eq)
+    i = country_index(b.economy, opt.country)
+    W_free = float(utilitarian_welfare(b.equilibrium)[i])
     W_opt = float(utilitarian_welfare(counterfactual(
-        eq, Change.tariffs(eq.economy, opt.tariffs, label="optimal"), opts).new)[i])
-    P = float(planner_values(eq)[0][i])
-    ra_eq = counterfactual(eq, Change.uniform_tariff(eq.economy, i, ra_tariff), opts).new
+        b, Change.tariffs(b.economy, opt.tariffs, label="optimal"), opts).new)[i])
+    P = float(planner_values(b.equilibrium)[0][i])
+    ra_eq = counterfactual(b, Change.uniform_tariff(b.economy, i, ra_tariff), opts).new
     W_ra = float(utilitarian_welfare(ra_eq)[i])
     pct = lambda x: 100.0 * (x - W_free) / abs(W_free)
     rate = float(np.mean(np.delete(np.asarray(opt.rates), i)))

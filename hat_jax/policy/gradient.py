@@ -18,12 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compiled import compile_and_run, timed_run
-from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
+from ..baseline import Baseline, as_baseline
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium_jit
 from ..results import ConvergenceError
 from ..tariffs import validate_tariffs
 from ..unknowns import encode
-from ..welfare import (WelfareGradient, country_index, counterfactual_options, financial_regime,
-                       fixed_beta_economy)
+from ..welfare import WelfareGradient, country_index
 
 __all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tariff_gradient",
            "policy_options", "value_and_gradient", "warm_start", "welfare_program",
@@ -31,43 +31,37 @@ __all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tar
 
 
 class TariffArgs(NamedTuple):
-    """The baseline a tariff change starts from: economy (beta fixed at the baseline's,
-    with a tariff matrix), prices W, R, beta, household state, rebates T and J, the
-    Newton Jacobian of the last solve (NaN when there is none yet: Newton then computes
-    it). Each evaluation's warm start is the next one's: a small tariff change then
-    needs no new Jacobian, only a few residual evaluations."""
+    """What a tariff evaluation carries beyond the :class:`~hat_jax.Baseline`: economy,
+    the baseline's fixed-beta economy with an explicit tariff matrix (zeros under free
+    trade: one program either way), and start, the moving warm start
+    (:class:`~hat_jax.Start`: prices, household state, rebates T and J, the Newton
+    Jacobian of the last solve, NaN when there is none yet: Newton then computes it).
+    Each evaluation's warm start is the next one's: a small tariff change then needs no
+    new Jacobian, only a few residual evaluations."""
 
     economy: object
-    W: jax.Array
-    R: jax.Array
-    beta: jax.Array
-    state: object
-    T: jax.Array
-    J: jax.Array | None = None
+    start: Start
 
 
-def policy_options(eq: Equilibrium, opts: EquilibriumOptions | None = None):
-    """Options of the equilibria inside tariff derivatives and optimisation: ``opts`` with
-    unknown R (beta fixed), the baseline's bond-market regime and no Newton printing
-    (progress is reported per evaluation by the optimisers instead)."""
-    return counterfactual_options(opts, financial_regime(eq)).replace(verbose=False)
+def policy_options(b: Baseline | Equilibrium, opts: EquilibriumOptions | None = None):
+    """Options of the equilibria inside tariff derivatives and optimisation: ``opts``
+    (default: the baseline's) at fixed beta under the baseline's regime, without Newton
+    printing (progress is reported per evaluation by the optimisers instead)."""
+    return as_baseline(b).options(opts).replace(verbose=False)
 
 
-def tariff_args(eq: Equilibrium) -> TariffArgs:
-    """The :class:`TariffArgs` of a baseline equilibrium (free trade or with tariffs)."""
-    econ = fixed_beta_economy(eq)
-    econ = econ.replace(tariffs=jnp.asarray(econ.tariff_matrix))
-    T = jnp.zeros(econ.N) if eq.T is None else jnp.asarray(eq.T)
-    n = encode(eq.W, eq.R, eq.beta, econ, policy_options(eq)).shape[0]  # the unknowns
-    J = eq.jacobian if eq.jacobian is not None and np.shape(eq.jacobian) == (n, n) else None
+def tariff_args(b: Baseline | Equilibrium) -> TariffArgs:
+    """The :class:`TariffArgs` of a baseline (free trade or with tariffs)."""
+    b = as_baseline(b)
+    econ = b.economy.replace(tariffs=jnp.asarray(b.economy.tariff_matrix))
+    n = encode(b.W, b.R, b.beta, econ, b.opts).shape[0]  # the unknowns with tariffs
+    J = b.J if b.J is not None and np.shape(b.J) == (n, n) else None
     J = jnp.full((n, n), jnp.nan) if J is None else jnp.asarray(J)  # one program either way
-    return TariffArgs(econ, jnp.asarray(eq.W), jnp.asarray(eq.R), jnp.asarray(eq.beta),
-                      eq.world.households.state, T, J)
+    return TariffArgs(econ, b.start._replace(J=J))
 
 
 def _solve(args: TariffArgs, t, opts: EquilibriumOptions):
-    e = solve_equilibrium_jit(args.economy.replace(tariffs=t), args.W, args.R, args.beta,
-                              opts, hh_state0=args.state, throw=False, T0=args.T, J0=args.J)
+    e = solve_equilibrium_jit(args.economy.replace(tariffs=t), opts, args.start, throw=False)
     welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
     return welfare, e
 
@@ -75,9 +69,7 @@ def _solve(args: TariffArgs, t, opts: EquilibriumOptions):
 def warm_start(args: TariffArgs, e) -> TariffArgs:
     """``args`` moved to the solved equilibrium ``e`` (prices, household state, rebates,
     Newton Jacobian), without derivatives: the start of the next evaluation."""
-    return jax.lax.stop_gradient(args._replace(W=e.W, R=jnp.asarray(e.R),
-                                               state=e.world.households.state, T=e.T,
-                                               J=e.jacobian))
+    return jax.lax.stop_gradient(args._replace(start=Start.from_equilibrium(e)))
 
 
 def tariff_welfare(args: TariffArgs, t, opts: EquilibriumOptions):
@@ -142,22 +134,24 @@ class TariffGradient(WelfareGradient):
     :class:`~hat_jax.welfare.WelfareGradient`). Unpacks as ``value, grad``."""
 
 
-def tariff_gradient(eq: Equilibrium, country, tariffs=None, *,
+def tariff_gradient(eq: Baseline | Equilibrium, country, tariffs=None, *,
                     opts: EquilibriumOptions | None = None, throw: bool = True
                     ) -> TariffGradient:
     """Gradient of ``country``'s utilitarian welfare with respect to every tariff t_kl at
     the tariff matrix ``tariffs`` (default: the baseline's own), general equilibrium
-    (W, R, T re-solved, beta fixed), one reverse-mode pass. The result's ``stats``:
-    iterations, compile_s, run_s, total_s."""
-    econ = eq.economy
+    (W, R, T re-solved, beta fixed), one reverse-mode pass. ``eq``: a
+    :class:`~hat_jax.Baseline` (an Equilibrium is converted once). The result's
+    ``stats``: iterations, compile_s, run_s, total_s."""
+    b = as_baseline(eq)
+    econ = b.economy
     i = country_index(econ, country)
     t = econ.tariff_matrix if tariffs is None else validate_tariffs(tariffs, econ.N,
                                                                      econ.countries)
     w = jnp.zeros(econ.N).at[i].set(1.0)
     t0 = time.perf_counter()
     ((val, (ok, it, res, _)), g), stats = timed_run(
-        _gradient_program, (tariff_args(eq), jnp.asarray(t, jnp.float64), w,
-                            policy_options(eq, opts)))
+        _gradient_program, (tariff_args(b), jnp.asarray(t, jnp.float64), w,
+                            policy_options(b, opts)))
     stats = dict(stats, iterations=int(it), total_s=time.perf_counter() - t0)
     if throw and not bool(ok):
         raise ConvergenceError(f"tariff gradient: the equilibrium with the given tariffs did "

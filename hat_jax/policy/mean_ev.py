@@ -28,9 +28,10 @@ import numpy as np
 from jax import lax
 
 from .._compiled import compile_and_run
+from ..baseline import Baseline, as_baseline
 from ..equilibrium import Equilibrium
 from ..params import household_options
-from ..welfare import EVOptions, country_problem, country_state, ev_roots, value_slope
+from ..welfare import EVOptions, country_problem, ev_roots, value_slope
 from .gradient import _solve, warm_start
 
 __all__ = ["EVReference", "ev_reference", "mean_ev_value_and_gradient"]
@@ -57,10 +58,14 @@ class EVReference(NamedTuple):
 _slope_program = jax.jit(value_slope, static_argnames="measure")
 
 
-def ev_reference(ref: Equilibrium, i: int, opts: EVOptions | None = None) -> EVReference:
-    """The :class:`EVReference` of country i at the equilibrium ``ref``."""
+def ev_reference(ref: Baseline | Equilibrium, i: int, opts: EVOptions | None = None
+                 ) -> EVReference:
+    """The :class:`EVReference` of country i at the baseline ``ref`` (an Equilibrium is
+    converted once)."""
     opts = EVOptions() if opts is None else opts
-    problem, y = country_problem(ref, i), country_state(ref, i)
+    b = as_baseline(ref)
+    problem, y = country_problem(b, i), b.country_state(i)
+    ref = b.equilibrium
     # GMRES for the per-state implicit derivatives of the roots: one dense LU per state
     # costs about 10x more on the two-country Na = 40 grid, for the same digits
     hopts = household_options(ref.economy, tol=opts.hh_tol, stop_rule=opts.hh_stop_rule,

@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..baseline import Baseline, as_baseline
 from ..equilibrium import Equilibrium, EquilibriumOptions
 from ..results import ConvergenceError
 from ..change import Change
@@ -62,14 +63,15 @@ class NashTariffs(NamedTuple):
     mode: str
 
 
-def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
+def foc_residuals(eq: Baseline | Equilibrium, tariffs, mode: str = "uniform", *,
                   opts: EquilibriumOptions | None = None):
     """(welfare W_i [N], FOC residual of each country [N]) at the tariff matrix: uniform,
     |sum_{j != i} dW_i/dt_ij|; by partner, max_{j != i} |dW_i/dt_ij| (one solve from
     ``eq``, best the equilibrium at these tariffs, and N reverse passes)."""
-    N = eq.economy.N
+    b = as_baseline(eq)
+    N = b.N
     t = validate_tariffs(tariffs, N)
-    W, J, ok, _ = welfare_jacobian(tariff_args(eq), t, policy_options(eq, opts))
+    W, J, ok, _ = welfare_jacobian(tariff_args(b), t, policy_options(b, opts))
     if not ok:
         raise ConvergenceError("FOC residuals: the equilibrium at the tariffs did not converge")
     off = 1.0 - np.eye(N)
@@ -80,10 +82,10 @@ def foc_residuals(eq: Equilibrium, tariffs, mode: str = "uniform", *,
 
 def _best_responses(eq, t, options: TariffOptions):
     """Jacobi best-response iteration from the profile t: (t, rounds, change); with the
-    mean-EV objective every country's EV is measured against ``eq`` (free trade). Each
-    best response is one :func:`optimal_tariff` stage from the current rates (no coarse
-    stage, no progress lines of its own)."""
-    N, mode, opts = eq.economy.N, options.mode, options.equilibrium
+    mean-EV objective every country's EV is measured against ``eq`` (free trade, a
+    :class:`~hat_jax.Baseline`). Each best response is one :func:`optimal_tariff` stage
+    from the current rates (no coarse stage, no progress lines of its own)."""
+    N, mode, opts = eq.N, options.mode, options.equilibrium
     one = options.replace(coarse=0, progress=False)
     change, rounds = np.inf, 0
     while rounds < options.max_rounds and change > options.tol:
@@ -102,7 +104,7 @@ def _best_responses(eq, t, options: TariffOptions):
     return t, rounds, change
 
 
-def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3):
+def _stacked_focs(b, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3):
     """Broyden's method on the stacked first-order conditions of uniform tariffs,
     G_i(x) = sum_{j != i} dW_i/dt_ij at t = x (1 - I) = 0, every G evaluated exactly (one
     solve, N reverse passes; warm-started from the last). The Jacobian dG/dx: forward
@@ -111,10 +113,10 @@ def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3
     max |G|, which is where a stale secant Jacobian stalls Broyden. Hand-written: the
     warm start carried between evaluations is outside optimistix's root finders.
     Returns (x, iterations, last step)."""
-    N = eq.economy.N
+    N = b.N
     off = 1.0 - np.eye(N)
-    p_opts = policy_options(eq, opts)
-    warm = [tariff_args(eq)]
+    p_opts = policy_options(b, opts)
+    warm = [tariff_args(b)]
 
     def G(x):
         _, J, ok, w = welfare_jacobian(warm[0], np.maximum(x, 0.0)[:, None] * off, p_opts)
@@ -158,48 +160,50 @@ def _stacked_focs(eq, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3
     return x, it, step
 
 
-def _mean_ev_focs(eq, cur, t, mode, opts):
+def _mean_ev_focs(b, cur, t, mode, opts):
     """Each country's FOC residual of its mean EV against ``eq`` at the profile t."""
-    N = eq.economy.N
-    args, p_opts = tariff_args(cur), policy_options(eq, opts)
+    N = b.N
+    args, p_opts = tariff_args(cur), policy_options(b, opts)
     foc = np.empty(N)
     for i in range(N):
-        g = mean_ev_value_and_gradient(args, t, ev_reference(eq, i), p_opts)[1][i]
+        g = mean_ev_value_and_gradient(args, t, ev_reference(b, i), p_opts)[1][i]
         g = np.delete(g, i)
         foc[i] = abs(g.sum()) if mode == "uniform" else np.max(np.abs(g))
     return foc
 
 
-def nash_tariffs(eq: Equilibrium, options: TariffOptions | None = None, *, start=0.1,
-                 **fields) -> NashTariffs:
+def nash_tariffs(eq: Baseline | Equilibrium, options: TariffOptions | None = None, *,
+                 start=0.1, **fields) -> NashTariffs:
     """Nash tariffs of every country from the uniform profile ``start`` (a number, or an
     N x N matrix such as a previous answer). options: :class:`TariffOptions` (the same
     as :func:`optimal_tariff`'s; ``fields`` replace single fields). Its nash_method:
     "foc" (uniform tariffs only, the default there: Broyden on the stacked first-order
     conditions, exact FOCs) or "best_response" (the default by partner: Jacobi
     best-response iteration until the largest tariff change is below ``tol``). ``eq``:
-    the free-trade baseline (the equilibrium the solves start from and the welfare
-    reference). converged: the stacked FOC residual at the answer <= gtol. objective:
-    "utilitarian" or "mean_ev" (every country's lambda-weighted mean EV against ``eq``;
-    best responses only, the FOC residuals then from each country's mean-EV gradient).
-    progress: lines on stderr."""
+    the free-trade baseline (a :class:`~hat_jax.Baseline`, an Equilibrium is converted
+    once: the solves start from it and it is the welfare reference). converged: the
+    stacked FOC residual at the answer <= gtol. objective: "utilitarian" or "mean_ev"
+    (every country's lambda-weighted mean EV against ``eq``; best responses only, the
+    FOC residuals then from each country's mean-EV gradient). progress: lines on
+    stderr."""
     options = tariff_options(options, **fields)
     method, mode, opts = options.nash_solver, options.mode, options.equilibrium
     gtol, objective = options.gtol, options.objective
-    N = eq.economy.N
+    b = as_baseline(eq)
+    N = b.N
     t = validate_tariffs(np.asarray(start, np.float64) * (1.0 - np.eye(N)), N)
     t0 = time.perf_counter()
     if method == "foc":
-        x, rounds, change = _stacked_focs(eq, t.sum(axis=1) / (N - 1), gtol,
+        x, rounds, change = _stacked_focs(b, t.sum(axis=1) / (N - 1), gtol,
                                           options.max_rounds, opts, options.progress)
         t = validate_tariffs(x[:, None] * (1.0 - np.eye(N)), N)
     else:
-        t, rounds, change = _best_responses(eq, t, options)
-    cur = counterfactual(eq, Change({"tariffs": t}, "nash"), policy_options(eq, opts)).new
+        t, rounds, change = _best_responses(b, t, options)
+    cur = counterfactual(b, Change({"tariffs": t}, "nash"), policy_options(b, opts)).new
     W, foc = foc_residuals(cur, t, mode, opts=opts)
     if objective == "mean_ev":
-        foc = _mean_ev_focs(eq, cur, t, mode, opts)
-    W_free = np.asarray(utilitarian_welfare(eq))  # the baseline (free trade)
+        foc = _mean_ev_focs(b, cur, t, mode, opts)
+    W_free = np.asarray(utilitarian_welfare(b.equilibrium))  # the baseline (free trade)
     res = float(np.max(foc))
     return NashTariffs(t, W, W_free, res, foc, bool(res <= gtol), rounds, change,
                        time.perf_counter() - t0, mode)

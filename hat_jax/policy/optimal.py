@@ -21,9 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
+from ..baseline import Baseline, as_baseline
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
 from ..tariffs import validate_tariffs
-from ..welfare import country_index, fixed_beta_economy, utilitarian_welfare
+from ..welfare import country_index, utilitarian_welfare
 from .gradient import policy_options, tariff_args, value_and_gradient
 from .mean_ev import ev_reference, mean_ev_value_and_gradient
 from .options import COARSE_NA, MODES, OBJECTIVES, TariffOptions, tariff_options
@@ -201,8 +202,8 @@ class TariffStage(NamedTuple):
     1e-3), ``hessian``: whether the previous stage's Hessian starts the optimizer."""
 
     name: str
-    eq: Equilibrium
-    reference: Equilibrium | None
+    eq: Baseline | Equilibrium
+    reference: Baseline | Equilibrium | None
     mode: str
     method: str
     gtol: float
@@ -211,15 +212,18 @@ class TariffStage(NamedTuple):
     hessian: bool = False
 
 
-def optimal_tariff(eq: Equilibrium, country, options: TariffOptions | None = None, *,
-                   tariffs=None, start: float | np.ndarray | None = None,
-                   reference: Equilibrium | None = None, **fields) -> OptimalTariff:
+def optimal_tariff(eq: Baseline | Equilibrium, country,
+                   options: TariffOptions | None = None, *, tariffs=None,
+                   start: float | np.ndarray | None = None,
+                   reference: Baseline | Equilibrium | None = None,
+                   **fields) -> OptimalTariff:
     """The tariffs of ``country`` (``mode`` "uniform", or "by_partner") maximising its
     ``objective`` ("utilitarian": W_i = sum lambda V_i; "mean_ev": the lambda-weighted
     mean EV against ``reference``, default ``eq``, see :mod:`hat_jax.policy.mean_ev`),
     the other rows of ``tariffs`` (default: the baseline's own) fixed, t >= 0.
 
-    options: :class:`TariffOptions`; ``fields`` (mode=..., gtol=..., coarse=...) replace
+    ``eq``: a :class:`~hat_jax.Baseline` (an Equilibrium is converted once). options:
+    :class:`TariffOptions`; ``fields`` (mode=..., gtol=..., coarse=...) replace
     single fields of it. Its ``method``: "bfgs" (the default for uniform: BFGS on t =
     softplus(s)) or "newton" (the default by partner: projected Newton in t with a
     finite-difference Hessian of the exact gradient at the start, then BFGS updates; see
@@ -373,7 +377,7 @@ def _evaluator(eq, i, objective, reference, ev_opts, p_opts):
 def _start_value(eq, i, tariffs, objective, reference, evaluate, base) -> float:
     """The objective at the starting matrix (welfare0)."""
     if tariffs is None and objective == "utilitarian":  # the baseline's welfare, no solve
-        return float(utilitarian_welfare(eq)[i])
+        return float(utilitarian_welfare(as_baseline(eq).equilibrium)[i])
     if tariffs is None and reference is None:  # EV of the baseline against itself
         return 0.0
     return evaluate(base)[0]
@@ -432,9 +436,10 @@ def _coarse_na(econ, coarse, start) -> int:
     return int(coarse)
 
 
-def coarse_equilibrium(eq: Equilibrium, Na: int, opts: EquilibriumOptions | None = None
-                       ) -> Equilibrium:
-    """``eq``'s economy (its tariffs included) on an ``Na``-point asset grid at ``eq``'s beta,
-    with wages, R and rebates re-solved from ``eq``'s: the start of a coarse stage."""
-    econ = fixed_beta_economy(eq).replace(Na=Na)
-    return solve_equilibrium(econ, policy_options(eq, opts), W0=eq.W, R0=eq.R, T0=eq.T)
+def coarse_equilibrium(eq: Baseline | Equilibrium, Na: int,
+                       opts: EquilibriumOptions | None = None) -> Equilibrium:
+    """The baseline's economy (its tariffs included) on an ``Na``-point asset grid at its
+    beta, with wages, R and rebates re-solved from its: the start of a coarse stage."""
+    b = as_baseline(eq)
+    return solve_equilibrium(b.economy.replace(Na=Na), policy_options(b, opts),
+                             Start(W=b.W, R=b.R, T=b.T))

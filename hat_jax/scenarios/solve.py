@@ -25,11 +25,12 @@ import pandas as pd
 
 from .. import elasticities
 from ..batched import batch_size_of, solve_equilibria
-from ..equilibrium import Equilibrium, EquilibriumOptions
+from ..baseline import Baseline, as_baseline
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start
 from ..params import Economy
 from ..batched import resolve_strategy
-from ..welfare import (counterfactual_options, country_index, equivalent_variations, ev_at,
-                       financial_regime, utilitarian_welfare, welfare_summary)
+from ..welfare import (country_index, equivalent_variations, ev_at, utilitarian_welfare,
+                       welfare_summary)
 from ..change import Change, changes_of
 from .spec import Scenarios, _make, scenarios_of, select_scenarios
 
@@ -160,10 +161,10 @@ def _ev_block(eq_b, baseline, countries, ok, strategy, ev_opts=None):
     return out
 
 
-def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | None = None,
-                    *, batch: int | None = None, devices: int | None = 1, ev=(),
-                    theta=None, on_block=None, strategy: str = "auto",
-                    ev_opts=None) -> ScenarioResults:
+def solve_scenarios(baseline: Baseline | Equilibrium, changes,
+                    opts: EquilibriumOptions | None = None, *, batch: int | None = None,
+                    devices: int | None = 1, ev=(), theta=None, on_block=None,
+                    strategy: str = "auto", ev_opts=None) -> ScenarioResults:
     """Solve K counterfactual scenarios against ``baseline`` (model.md s.10).
 
     changes: a list of :class:`~hat_jax.Change` (one scenario each, named by its label),
@@ -187,6 +188,8 @@ def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | N
       the default, or "proportional").
     """
     strategy = resolve_strategy(strategy)
+    b = as_baseline(baseline)
+    baseline = b.equilibrium  # the outcomes are compared with the solved baseline's
     s = as_scenarios(baseline, changes)
     base_e = baseline.economy
     if s.economies.countries != base_e.countries:
@@ -201,16 +204,15 @@ def solve_scenarios(baseline: Equilibrium, changes, opts: EquilibriumOptions | N
         np.asarray(theta, np.float64), (base_e.N,))
     if not np.all(np.isfinite(theta) & (theta > 0)):
         raise ValueError(f"theta (trade elasticities of the ACR gain) must be > 0, got {theta}")
-    cf_opts = counterfactual_options(opts, financial_regime(baseline))
-    beta = jnp.asarray(baseline.beta, jnp.float64)
+    cf_opts = b.options(opts)
+    beta = jnp.asarray(b.beta, jnp.float64)
     parts, evs, t_solve, t_ev = [], [], 0.0, 0.0
     for start in range(0, K, B):
         block = select_scenarios(s, slice(start, start + B))
         econs = eqx.tree_at(lambda e: e.beta, block.economies,
                             jnp.broadcast_to(beta, (block.K,)))
         t0 = time.perf_counter()
-        eq_b = solve_equilibria(econs, baseline.W, baseline.R, baseline.beta, cf_opts,
-                                hh_state0=baseline.world.households.state,
+        eq_b = solve_equilibria(econs, cf_opts, Start.from_baseline(b, jacobian=False),
                                 devices=devices, pad_to=B, strategy=strategy)
         eq_b = jax.block_until_ready(eq_b)
         t1 = time.perf_counter()

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from typing import NamedTuple
@@ -25,8 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..baseline import Baseline, as_baseline
 from ..change import Change
-from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
 from ..params import household_options
 from ..results import ConvergenceError
 from .path import (PathOutcomes, ShockPath, endpoint, path_outcomes,
@@ -87,30 +87,28 @@ def transition_eq_options(opts: TransitionOptions, base: EquilibriumOptions | No
     if base.regime != "global":
         raise ValueError("transitions need one world bond market (regime='global'), got "
                          f"regime={base.regime!r}")
-    return dataclasses.replace(base, unknown="R", hh_tol=min(base.hh_tol, opts.hh_tol),
-                               hh_max_iter=opts.hh_max_iter, verbose=False)
+    return base.fixed_beta("global").replace(hh_tol=min(base.hh_tol, opts.hh_tol),
+                                             hh_max_iter=opts.hh_max_iter, verbose=False)
 
 
-def endpoint_equilibria(eq: Equilibrium, shock: ShockPath, opts: TransitionOptions,
-                        eq_opts: EquilibriumOptions | None = None):
-    """(initial, terminal) stationary equilibria with beta fixed at ``eq.beta``: the
-    initial re-solved at the transition's household tolerance, the terminal at the
-    shock's terminal economy (warm-started from the initial)."""
-    if np.ndim(eq.R) != 0:
+def endpoint_equilibria(eq: Baseline | Equilibrium, shock: ShockPath,
+                        opts: TransitionOptions, eq_opts: EquilibriumOptions | None = None):
+    """(economy, initial, terminal): the baseline's fixed-beta economy and stationary
+    equilibria, the initial re-solved at the transition's household tolerance, the
+    terminal at the shock's terminal economy (warm-started from the initial)."""
+    b = as_baseline(eq)
+    if b.regime != "global":
         raise ValueError("transitions need one world bond market; this equilibrium has "
                          "one R per country (financial autarky)")
-    econ = eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
+    econ = b.economy
     eo = transition_eq_options(opts, eq_opts)
-    kw = dict(W0=np.asarray(eq.W), R0=float(eq.R), hh_state0=eq.world.households.state)
-    initial = solve_equilibrium(econ, eo, **kw)
+    initial = solve_equilibrium(econ, eo, Start.from_baseline(b, jacobian=False))
     term_econ = shock.terminal(econ)
     same = all(np.array_equal(np.asarray(v[-1]), np.asarray(getattr(econ, k)))
                for k, v in shock.fields.items())
     if same:
         return econ, initial, initial
-    kw = dict(W0=np.asarray(initial.W), R0=float(initial.R),
-              hh_state0=initial.world.households.state)
-    terminal = solve_equilibrium(term_econ, eo, **kw)
+    terminal = solve_equilibrium(term_econ, eo, Start.from_equilibrium(initial, False))
     return econ, initial, terminal
 
 
@@ -121,14 +119,16 @@ _lu_jit = jax.jit(jax.scipy.linalg.lu_factor)
 _fake_news_jit = jax.jit(fake_news_jacobian, static_argnums=(2, 4))
 
 
-def stationary_jacobian(eq: Equilibrium, T: int, opts: TransitionOptions | None = None):
-    """The sequence-space Jacobian [N T, N T] at the stationary path of ``eq`` (its
-    economy constant over T dates), by the fake-news algorithm
+def stationary_jacobian(eq: Baseline | Equilibrium, T: int,
+                        opts: TransitionOptions | None = None):
+    """The sequence-space Jacobian [N T, N T] at the stationary path of the baseline
+    ``eq`` (its fixed-beta economy constant over T dates), by the fake-news algorithm
     (``opts.jacobian_method == "fake_news"``, default) or one jvp per column ("jvp")."""
     opts = TransitionOptions() if opts is None else opts
-    econ = eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
+    b = as_baseline(eq)
+    econ = b.economy
     hopts = household_options(econ, tol=opts.hh_tol)
-    end = endpoint(eq)
+    end = endpoint(b)
     if opts.jacobian_method == "fake_news":
         return _fake_news_jit(econ, end, T, hopts, max(1, opts.jacobian_batch // 4))
     return _jacobian_jit(steady_unknowns(end, T), econ, stationary_shock(econ, T), end, end,
@@ -140,7 +140,8 @@ def _log(verbose, msg):
         print(msg, file=sys.stderr, flush=True)
 
 
-def solve_transition(eq: Equilibrium, shock: ShockPath | Change | None = None, *, d=None, A=None,
+def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | None = None, *,
+                     d=None, A=None,
                      announce: int = 0, rho: float | None = None, T: int = DEFAULT_T,
                      opts: TransitionOptions | None = None,
                      eq_opts: EquilibriumOptions | None = None, jacobian=None,
@@ -157,13 +158,14 @@ def solve_transition(eq: Equilibrium, shock: ShockPath | Change | None = None, *
     path does not converge, and ValueError if T is too short for the terminal gap.
     """
     opts = TransitionOptions() if opts is None else opts
+    b = as_baseline(eq)
     if shock is None or isinstance(shock, Change):
-        shock = shock_path(eq.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
+        shock = shock_path(b.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
     T = shock.T
     stats: dict = {}
     t0 = time.perf_counter()
     _log(verbose, "solving the initial and terminal stationary equilibria...")
-    econ, initial, terminal = endpoint_equilibria(eq, shock, opts, eq_opts)
+    econ, initial, terminal = endpoint_equilibria(b, shock, opts, eq_opts)
     start, end = endpoint(initial), endpoint(terminal)
     hopts = household_options(econ, tol=opts.hh_tol)
     U = steady_unknowns(end, T)
@@ -241,12 +243,12 @@ def check_transition(tr: Transition, opts: TransitionOptions) -> None:
             f"{float(opts.terminal_tol):g}; increase T")
 
 
-def transition_jit(economy, shock: ShockPath, W0, R0, hh_state0, jacobian,
+def transition_jit(economy, shock: ShockPath, start: Start, jacobian,
                    opts: TransitionOptions, eq_opts: EquilibriumOptions):
     """The jit-able, differentiable transition: (PathOutcomes, converged, residual,
     iterations). ``economy`` carries the fixed beta; the initial and terminal stationary
-    equilibria are solved by :func:`hat_jax.solve_equilibrium_jit` (unknown R, from W0,
-    R0 and the household state hh_state0) and the path by :func:`path_root` from the
+    equilibria are solved by :func:`hat_jax.solve_equilibrium_jit` (unknown R, from
+    ``start``, e.g. ``Start.from_baseline(b)``) and the path by :func:`path_root` from the
     constant terminal path with ``jacobian`` (e.g. ``Transition.jacobian``). Every
     step is differentiated by the implicit function theorem, so ``jax.jvp`` /
     ``jax.grad`` of any path statistic with respect to the economy's parameters or the
@@ -256,10 +258,9 @@ def transition_jit(economy, shock: ShockPath, W0, R0, hh_state0, jacobian,
     from .solve import path_root
 
     eo = transition_eq_options(opts, eq_opts)
-    initial = solve_equilibrium_jit(economy, W0, R0, economy.beta, eo, hh_state0, throw=False)
-    terminal = solve_equilibrium_jit(shock.terminal(economy), initial.W, initial.R,
-                                     economy.beta, eo, initial.world.households.state,
-                                     throw=False)
+    initial = solve_equilibrium_jit(economy, eo, start._replace(J=None), throw=False)
+    terminal = solve_equilibrium_jit(shock.terminal(economy), eo,
+                                     Start.from_equilibrium(initial, False), throw=False)
     hopts = household_options(economy, tol=opts.hh_tol)
     start, end = endpoint(initial), endpoint(terminal)
     U0 = steady_unknowns(end, shock.T)

@@ -37,6 +37,7 @@ import numpy as np
 from jax import lax
 
 from .._compiled import compiled
+from ..baseline import as_baseline
 from ..equilibrium import (EquilibriumOptions, decode, encode, solve_world, system_residuals,
                            transfers_from_x, x_from_wages)
 from ..params import household_options
@@ -210,7 +211,8 @@ def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: flo
                          eq_opts: EquilibriumOptions | None = None, n_sim: int = 20_000,
                          seed: int = 0, batch: int = 16) -> HorizonElasticities:
     """theta_ij(h), h = 0..T-1, for ``importer`` and each exporter in ``exporters``
-    (default: every partner), at the stationary equilibrium ``eq`` (see the module
+    (default: every partner), at the baseline ``eq`` (a :class:`~hat_jax.Baseline` or
+    an Equilibrium, converted once; see the module
     docstring for (a), (b), (c)). jacobian: the sequence-space Jacobian at ``eq``'s
     stationary path (e.g. a no-shock :func:`solve_transition`'s ``jacobian``; computed
     if None). rho: persistence of the AR(1) cost shocks of the time-series estimate
@@ -224,7 +226,8 @@ def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: flo
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"batch must be an integer >= 1, got batch={batch!r}")
     opts = TransitionOptions() if opts is None else opts
-    economy = eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
+    base = as_baseline(eq)
+    economy = base.economy
     N = economy.N
     i = country_index(economy, importer)
     if exporters is None:
@@ -235,16 +238,16 @@ def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: flo
             raise ValueError(f"exporters must differ from the importer {economy.countries[i]}")
     eo = transition_eq_options(opts, eq_opts)
     hopts = household_options(economy, tol=opts.hh_tol)
-    end = endpoint(eq)
+    end = endpoint(base)
     if jacobian is None:
-        jacobian = stationary_jacobian(eq, T, opts)
+        jacobian = stationary_jacobian(base, T, opts)
     D = _directions(N, i, partners)
     args = (economy, end, jnp.asarray(jacobian), D, jnp.asarray(partners, jnp.int32),
             jnp.asarray(rho, jnp.float64), hopts, eo)
     a, b, c = compiled(_program_jit, args, static=dict(i=i, T=T, batch=int(batch)))(*args)
     a, b, c = np.asarray(a), np.asarray(b), np.asarray(c)
     ts = np.array([time_series_estimate(c[k], rho, n_sim, seed) for k in range(len(partners))])
-    shares = np.asarray(eq.world.aggregates.trade_shares)[i, list(partners)]
+    shares = np.asarray(base.equilibrium.world.aggregates.trade_shares)[i, list(partners)]
     weights = shares / shares.sum()
     return HorizonElasticities(i, partners, np.arange(T), a[:, :T], b[:, :T], a[:, T], b[:, T],
                                c, ts[:, 0], ts[:, 1], weights, float(rho))

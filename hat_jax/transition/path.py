@@ -35,7 +35,8 @@ from jax import lax
 
 from ..aggregates import aggregate
 from ..distribution import asset_transition, distribution_step
-from ..equilibrium import Equilibrium, wages_from_x, x_from_wages
+from ..baseline import Baseline
+from ..equilibrium import wages_from_x, x_from_wages
 from ..household import HouseholdSolution, household_operator, policies
 from ..params import Economy, household_problems
 
@@ -73,8 +74,12 @@ class Endpoint(NamedTuple):
     lam: jax.Array
 
 
-def endpoint(eq: Equilibrium) -> Endpoint:
-    """The :class:`Endpoint` of a solved equilibrium (financial globalization)."""
+def endpoint(eq) -> Endpoint:
+    """The :class:`Endpoint` of a solved equilibrium or a :class:`~hat_jax.Baseline`
+    (financial globalization; inside a trace, an Equilibrium)."""
+    if isinstance(eq, Baseline):
+        return Endpoint(eq.W, jnp.asarray(eq.R), eq.state,
+                        eq.equilibrium.world.distribution.lam)
     return Endpoint(eq.W, jnp.asarray(eq.R), eq.world.households.state,
                     eq.world.distribution.lam)
 

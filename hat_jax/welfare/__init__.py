@@ -31,11 +31,10 @@ One module per concern, every public name re-exported here
 
 from .costs import (CostsBelowOneWarning, bilateral_cut, check_costs, costs_below_one,
                     country_index, global_cut, pair_direction, scale_costs, unilateral_cut)
-from .counterfactual import (Counterfactual, as_change, counterfactual, counterfactual_options,
-                             country_problem, country_state, financial_regime,
-                             fixed_beta_economy)
+from .counterfactual import (Counterfactual, as_change, counterfactual, country_problem,
+                             country_state)
 from .derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent,
-                          derivative_options, ev_derivative, welfare_decomposition,
+                          ev_derivative, welfare_decomposition,
                           welfare_gradient, welfare_jvp)
 from .ev import (EquivalentVariation, EVIllPosedWarning, check_ev, equivalent_variation,
                  equivalent_variations, ev_at, ev_slope, scaled_values)
@@ -54,8 +53,7 @@ __all__ = [
     "scale_costs", "unilateral_cut",
     "global_cut", "bilateral_cut", "pair_direction",
     # counterfactual
-    "Counterfactual", "counterfactual", "as_change", "counterfactual_options", "fixed_beta_economy",
-    "financial_regime", "country_problem", "country_state",
+    "Counterfactual", "counterfactual", "as_change", "country_problem", "country_state",
     # equivalent variation
     "EV_TOL", "EVOptions", "ev_options", "EquivalentVariation", "equivalent_variation",
     "equivalent_variations", "ev_at",
@@ -68,6 +66,6 @@ __all__ = [
     "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",
     "welfare_analysis",
     # derivatives
-    "derivative_options", "WelfareGradient", "welfare_gradient", "WelfareTangent",
+    "WelfareGradient", "welfare_gradient", "WelfareTangent",
     "welfare_jvp", "ev_derivative", "WelfareDecomposition", "welfare_decomposition",
 ]

@@ -5,22 +5,21 @@ from the baseline."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
+from ..baseline import Baseline, as_baseline
 from ..change import Change
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
 from ..params import Economy, household_problems
 from ..household import HouseholdProblem
 from ..tariffs import validate_tariffs
 from .costs import check_costs
 
-__all__ = ["Counterfactual", "counterfactual", "as_change", "counterfactual_options", "fixed_beta_economy",
-           "financial_regime", "country_problem", "country_state"]
+__all__ = ["Counterfactual", "counterfactual", "as_change", "country_problem", "country_state"]
 
 
 class Counterfactual(NamedTuple):
@@ -55,33 +54,17 @@ class Counterfactual(NamedTuple):
         return self.new.residual
 
 
-def financial_regime(eq: Equilibrium) -> str:
-    """"autarky" if ``eq`` has one R per country, else "global" (one world bond market)."""
-    return "autarky" if np.ndim(eq.R) == 1 else "global"
-
-
-def counterfactual_options(opts: EquilibriumOptions | None = None, regime: str = "global"
-                           ) -> EquilibriumOptions:
-    """``opts`` (default: EquilibriumOptions()) with unknown = "R" and the given regime."""
-    base = EquilibriumOptions() if opts is None else opts
-    return dataclasses.replace(base, unknown="R", regime=regime)
-
-
-def fixed_beta_economy(eq: Equilibrium) -> Economy:
-    """The baseline economy with beta set to the baseline's equilibrium beta."""
-    return eq.economy.replace(beta=jnp.asarray(eq.beta, jnp.float64))
-
-
-def country_problem(eq: Equilibrium, i: int) -> HouseholdProblem:
-    """Country i's household problem at the equilibrium prices (W, R, beta) and tariff
-    rebates T of ``eq``."""
-    probs = household_problems(eq.economy, eq.W, eq.R, eq.beta, eq.T)
+def country_problem(eq: Baseline | Equilibrium, i: int) -> HouseholdProblem:
+    """Country i's household problem at the baseline prices (W, R, beta) and tariff
+    rebates T of ``eq`` (a :class:`~hat_jax.Baseline`; an Equilibrium is converted)."""
+    b = as_baseline(eq)
+    probs = household_problems(b.economy, b.W, b.R, b.beta, b.T)
     return jax.tree_util.tree_map(lambda x: x[i], probs)
 
 
-def country_state(eq: Equilibrium, i: int):
+def country_state(eq: Baseline | Equilibrium, i: int):
     """Country i's solved household fixed-point variable y (a warm start)."""
-    return jax.tree_util.tree_map(lambda x: x[i], eq.world.households.state)
+    return as_baseline(eq).country_state(i)
 
 
 def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change:
@@ -107,20 +90,21 @@ def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change
                   if kinds else "no change", {"kind": "+".join(kinds) or "none"})
 
 
-def counterfactual(eq: Equilibrium, change=None, opts: EquilibriumOptions | None = None, *,
-                   cost_floor: bool | None = None, throw: bool = True,
-                   tariffs=None, d_new=None) -> Counterfactual:
+def counterfactual(baseline: Baseline | Equilibrium, change=None,
+                   opts: EquilibriumOptions | None = None, *, cost_floor: bool | None = None,
+                   throw: bool = True, tariffs=None, d_new=None) -> Counterfactual:
     """Solve the stationary equilibrium after ``change`` (model.md s.10, s.14).
 
-    change: a :class:`~hat_jax.change.Change` (new trade costs, tariffs, TFP, any economy
-    field; e.g. ``Change.global_cut(eq.economy, 0.1)``), applied to the baseline economy
-    with beta fixed at the baseline's (``eq.beta``, solved or given); wages (mean one) and
+    baseline: a :class:`~hat_jax.Baseline` (an :class:`~hat_jax.Equilibrium` is
+    converted once). change: a :class:`~hat_jax.change.Change` (new trade costs, tariffs,
+    TFP, any economy field; e.g. ``Change.global_cut(b.economy, 0.1)``), applied to the
+    baseline economy with beta fixed at the baseline's (solved or given); wages (mean one) and
     R are solved (one world bond market, or R_i per country if the baseline is under
     financial autarky), starting from the baseline prices and household state. None: no
     change. Deprecated spellings, converted to a Change: a cost matrix as ``change`` or
     ``d_new=``, and ``tariffs=`` (N x N, importer rows, t_ij >= 0, t_ii = 0), rebated lump
     sum (the rebates T are solved with W and R). ``opts`` supplies tolerances and the
-    like; its ``unknown`` / ``regime`` are overridden.
+    like (default: the baseline's); its ``unknown`` / ``regime`` are overridden.
     cost_floor: whether the new costs must satisfy d >= 1 (True) or may fall below 1 off
     the diagonal (False, the paper's convention for proportional cuts; a
     :class:`~hat_jax.welfare.CostsBelowOneWarning` lists the pairs); default: the
@@ -130,17 +114,17 @@ def counterfactual(eq: Equilibrium, change=None, opts: EquilibriumOptions | None
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
     throw=False check ``converged``. The result's ``stats``: iterations, compile_s, run_s.
     """
-    floor = bool(eq.economy.cost_floor) if cost_floor is None else cost_floor
+    b = as_baseline(baseline)
+    floor = bool(b.economy.cost_floor) if cost_floor is None else cost_floor
     if not isinstance(floor, (bool, np.bool_)):
         raise ValueError(f"cost_floor must be True, False or None, got cost_floor={cost_floor!r}")
-    change = as_change(eq.economy, change, d_new, tariffs)
+    change = as_change(b.economy, change, d_new, tariffs)
     if "d" in change.values:
-        check_costs(eq.economy, change.values["d"], floor=floor)
-    cf_opts = counterfactual_options(opts, financial_regime(eq))
-    econ = change.apply(fixed_beta_economy(eq).replace(cost_floor=bool(floor)))
+        check_costs(b.economy, change.values["d"], floor=floor)
+    cf_opts = b.options(opts)
+    econ = change.apply(b.economy.replace(cost_floor=bool(floor)))
     d_new = np.asarray(econ.d)
-    new = solve_equilibrium(econ, cf_opts, W0=np.asarray(eq.W), R0=np.asarray(eq.R),
-                            beta0=float(eq.beta), hh_state0=eq.world.households.state,
-                            throw=throw, T0=eq.T)
+    new = solve_equilibrium(econ, cf_opts, Start.from_baseline(b, jacobian=False),
+                            throw=throw)
     t_new = np.asarray(econ.tariffs) if "tariffs" in change.values else None
-    return Counterfactual(eq, new, d_new, cf_opts, new.stats, t_new, change)
+    return Counterfactual(b.equilibrium, new, d_new, cf_opts, new.stats, t_new, change)

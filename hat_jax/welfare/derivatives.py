@@ -34,24 +34,17 @@ import numpy as np
 
 from .._compiled import compiled, timed_run
 from ..distribution import stationary_distribution, transition_matrix
-from ..equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium_jit
+from ..baseline import Baseline, as_baseline
+from ..equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium_jit
 from ..household import marginal_utility, solve_household
 from ..params import household_options, household_problems
 from ..results import ConvergenceError
 from .costs import country_index
-from .counterfactual import (country_problem, counterfactual_options, financial_regime,
-                             fixed_beta_economy)
+from .counterfactual import country_problem
 from .ev import ev_slope
 
-__all__ = ["derivative_options", "WelfareGradient", "welfare_gradient", "WelfareTangent",
+__all__ = ["WelfareGradient", "welfare_gradient", "WelfareTangent",
            "welfare_jvp", "ev_derivative", "WelfareDecomposition", "welfare_decomposition"]
-
-
-def derivative_options(opts: EquilibriumOptions | None = None, regime: str = "global"):
-    """Options of the equilibrium inside the welfare derivatives: ``opts`` with unknown R
-    (beta fixed) and the given regime (default: EquilibriumOptions()). In partial
-    equilibrium only hh_tol, hh_max_iter, dist_tol and tangent_solver are used."""
-    return counterfactual_options(opts, regime)
 
 
 def _direction(N: int, direction):
@@ -74,12 +67,11 @@ class _Outputs(NamedTuple):
     residual: jax.Array
 
 
-def _ge_outputs(econ, W0, R0, b0, state, log_d, i, opts):
+def _ge_outputs(econ, start, log_d, i, opts):
     """Country i's outputs at the equilibrium with costs exp(log_d) (beta fixed, W and R
-    solved from the starting prices (W0, R0), differentiable by the implicit function
-    theorem)."""
-    e = solve_equilibrium_jit(econ.replace(d=jnp.exp(log_d)), W0, R0, b0, opts,
-                              hh_state0=state, throw=False)
+    solved from the baseline's :class:`~hat_jax.Start`, differentiable by the implicit
+    function theorem)."""
+    e = solve_equilibrium_jit(econ.replace(d=jnp.exp(log_d)), opts, start, throw=False)
     hh, dist = e.world.households, e.world.distribution
     V, lam = hh.V[i], dist.lam[i]
     pi_home = jnp.sum(hh.pi[i] * (jnp.arange(econ.N) == i), axis=-1)
@@ -117,8 +109,7 @@ def _pe_jvp_program(args, log_d, D, i, opts):
 @jax.jit
 def _ge_grad_program(args, log_d, w, opts):
     def objective(x):
-        e = solve_equilibrium_jit(args[0].replace(d=jnp.exp(x)), *args[1:4], opts,
-                                  hh_state0=args[4], throw=False)
+        e = solve_equilibrium_jit(args[0].replace(d=jnp.exp(x)), opts, args[1], throw=False)
         welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
         return jnp.dot(w, welfare), (e.converged, e.iterations, e.residual)
 
@@ -134,20 +125,17 @@ def _pe_grad_program(args, log_d, i, opts):
     return jax.value_and_grad(objective, has_aux=True)(log_d)
 
 
-def _arguments(eq: Equilibrium, general_equilibrium: bool, i: int):
-    """(economy, W, R, beta, household state): the whole world's state in general
-    equilibrium (beta fixed); at fixed prices (economy, W, R, beta, T, country i's
-    state), the tariff rebates T held at the baseline's (zero under free trade)."""
-    W, R, beta = jnp.asarray(eq.W), jnp.asarray(eq.R), jnp.asarray(eq.beta)
+def _arguments(b: Baseline, general_equilibrium: bool, i: int):
+    """The program arguments of the baseline ``b``: (fixed-beta economy, start) in general
+    equilibrium; at fixed prices (economy, W, R, beta, T, country i's household state),
+    the tariff rebates T held at the baseline's (zero under free trade)."""
     if general_equilibrium:
-        return (fixed_beta_economy(eq), W, R, beta, eq.world.households.state)
-    y_i = jax.tree_util.tree_map(lambda x: x[i], eq.world.households.state)
-    T = jnp.zeros(eq.economy.N) if eq.T is None else jnp.asarray(eq.T)
-    return (eq.economy, W, R, beta, T, y_i)
+        return (b.economy, Start.from_baseline(b, jacobian=False))
+    return (b.economy, b.W, b.R, b.beta, b.T, b.country_state(i))
 
 
-def _log_d(eq):
-    return jnp.log(jnp.asarray(eq.economy.d, jnp.float64))
+def _log_d(b: Baseline):
+    return jnp.log(jnp.asarray(b.economy.d, jnp.float64))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,12 +164,12 @@ def _check(what: str, converged, iterations, residual, throw: bool) -> None:
             f"converge: residual {float(residual):.3e} after {int(iterations)} iterations")
 
 
-def _objective_weights(eq: Equilibrium, country, weights, general_equilibrium: bool):
-    N = eq.economy.N
+def _objective_weights(economy, country, weights, general_equilibrium: bool):
+    N = economy.N
     if (country is None) == (weights is None):
         raise ValueError("give exactly one of country and weights")
     if country is not None:
-        i = country_index(eq.economy, country)
+        i = country_index(economy, country)
         return i, jnp.zeros(N).at[i].set(1.0)
     w = jnp.asarray(weights, jnp.float64)
     if w.shape != (N,):
@@ -191,7 +179,7 @@ def _objective_weights(eq: Equilibrium, country, weights, general_equilibrium: b
     return 0, w
 
 
-def welfare_gradient(eq: Equilibrium, country=None, weights=None, *,
+def welfare_gradient(eq: Baseline | Equilibrium, country=None, weights=None, *,
                      opts: EquilibriumOptions | None = None, general_equilibrium: bool = True,
                      throw: bool = True) -> WelfareGradient:
     """Gradient of utilitarian welfare with respect to every log d_kl (reverse mode).
@@ -200,20 +188,23 @@ def welfare_gradient(eq: Equilibrium, country=None, weights=None, *,
     welfare_i. general_equilibrium: W and R re-solved with beta fixed (implicit function
     theorem through :func:`hat_jax.solve_equilibrium_jit`, one reverse pass); False: at
     the fixed prices of ``eq`` (then only ``country``'s own households matter). opts:
-    the :class:`EquilibriumOptions` of the solves (:func:`derivative_options`; at fixed
-    prices its hh_tol, hh_max_iter, dist_tol, tangent_solver). Returns a
+    the :class:`EquilibriumOptions` of the solves (default: the baseline's; beta fixed,
+    :meth:`EquilibriumOptions.fixed_beta`; at fixed prices its hh_tol, hh_max_iter,
+    dist_tol, tangent_solver). ``eq``: a :class:`~hat_jax.Baseline` (an Equilibrium is
+    converted once). Returns a
     :class:`WelfareGradient` (unpacks as ``value, grad``; grad [N, N] with a zero
     diagonal). throw: raise ConvergenceError if the solve at the baseline costs failed.
     The result's ``stats``: iterations, compile_s, run_s and total_s.
     """
-    N = eq.economy.N
-    i, w = _objective_weights(eq, country, weights, general_equilibrium)
+    b = as_baseline(eq)
+    N = b.N
+    i, w = _objective_weights(b.economy, country, weights, general_equilibrium)
     t0 = time.perf_counter()
-    d_opts = derivative_options(opts, financial_regime(eq))
+    d_opts = b.options(opts)
     if general_equilibrium:
-        prog, args = _ge_grad_program, (_arguments(eq, True, i), _log_d(eq), w, d_opts)
+        prog, args = _ge_grad_program, (_arguments(b, True, i), _log_d(b), w, d_opts)
     else:
-        prog, args = _pe_grad_program, (_arguments(eq, False, i), _log_d(eq),
+        prog, args = _pe_grad_program, (_arguments(b, False, i), _log_d(b),
                                         jnp.asarray(i), d_opts)
     ((val, (ok, it, res)), g), stats = timed_run(prog, args)
     stats = dict(stats, iterations=int(it), total_s=time.perf_counter() - t0)
@@ -248,7 +239,7 @@ class WelfareTangent(NamedTuple):
     residual: jax.Array = 0.0
 
 
-def welfare_jvp(eq: Equilibrium, direction, country, *,
+def welfare_jvp(eq: Baseline | Equilibrium, direction, country, *,
                 opts: EquilibriumOptions | None = None, general_equilibrium: bool = True,
                 throw: bool = True) -> WelfareTangent:
     """Derivatives of country i's values, distribution, home choice probability, wages,
@@ -256,11 +247,12 @@ def welfare_jvp(eq: Equilibrium, direction, country, *,
     diagonal is ignored), in general equilibrium (W, R re-solved, beta fixed) or at the
     fixed prices of ``eq``. One forward-mode pass (implicit function theorem). opts: as
     in :func:`welfare_gradient`; throw: raise ConvergenceError if the solve failed."""
-    i = country_index(eq.economy, country)
-    D = _direction(eq.economy.N, direction)
+    b = as_baseline(eq)
+    i = country_index(b.economy, country)
+    D = _direction(b.N, direction)
     prog = _ge_jvp_program if general_equilibrium else _pe_jvp_program
-    args = (_arguments(eq, general_equilibrium, i), _log_d(eq), D, jnp.asarray(i),
-            derivative_options(opts, financial_regime(eq)))
+    args = (_arguments(b, general_equilibrium, i), _log_d(b), D, jnp.asarray(i),
+            b.options(opts))
     o, t = jax.block_until_ready(compiled(prog, args)(*args))
     _check("welfare_jvp", o.converged, o.iterations, o.residual, throw)
     return WelfareTangent(o.V, t.V, o.lam, t.lam, o.log_pi_home, t.log_pi_home, o.W, t.W,
@@ -268,7 +260,7 @@ def welfare_jvp(eq: Equilibrium, direction, country, *,
                           o.residual)
 
 
-def ev_derivative(eq: Equilibrium, direction, country, *,
+def ev_derivative(eq: Baseline | Equilibrium, direction, country, *,
                   opts: EquilibriumOptions | None = None, general_equilibrium: bool = True,
                   tangent: WelfareTangent | None = None, slope=None,
                   measure: str = "transfer"):
@@ -282,11 +274,12 @@ def ev_derivative(eq: Equilibrium, direction, country, *,
     :func:`hat_jax.welfare.equivalent_variation`). ``tangent``: a :func:`welfare_jvp`
     result to reuse; ``slope``: :func:`hat_jax.welfare.ev_slope` of the same measure (or
     EquivalentVariation.slope) to reuse."""
+    eq = as_baseline(eq)
     if tangent is None:
         tangent = welfare_jvp(eq, direction, country, opts=opts,
                               general_equilibrium=general_equilibrium)
     if slope is None:
-        slope = ev_slope(eq, country, measure=measure)
+        slope = ev_slope(as_baseline(eq).equilibrium, country, measure=measure)
     slope = np.asarray(slope)
     return np.where(slope > 0, np.asarray(tangent.dV) / np.where(slope > 0, slope, 1.0),
                     np.nan)
@@ -335,19 +328,20 @@ def _envelope_parts(eq: Equilibrium, i: int, t: WelfareTangent):
     return np.asarray(jnp.linalg.solve(A_, rhs)).reshape(Na, Nz, 3)
 
 
-def welfare_decomposition(eq: Equilibrium, direction, country, *,
+def welfare_decomposition(eq: Baseline | Equilibrium, direction, country, *,
                           opts: EquilibriumOptions | None = None,
                           general_equilibrium: bool = True,
                           tangent: WelfareTangent | None = None) -> WelfareDecomposition:
     """Proposition 4: split the derivative of V_i(a,z) and of utilitarian welfare along
     ``direction`` into substitution, asset-trade, wage and reallocation terms (see the
     module doc)."""
-    i = country_index(eq.economy, country)
+    b = as_baseline(eq)
+    i = country_index(b.economy, country)
     if tangent is None:
-        tangent = welfare_jvp(eq, direction, country, opts=opts,
+        tangent = welfare_jvp(b, direction, country, opts=opts,
                               general_equilibrium=general_equilibrium)
     t = tangent
-    x = _envelope_parts(eq, i, t)
+    x = _envelope_parts(b.equilibrium, i, t)
     sub, asset, wage = x[..., 0], x[..., 1], x[..., 2]
     dV = np.asarray(t.dV)
     rem = dV - sub - asset - wage

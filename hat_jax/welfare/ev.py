@@ -35,6 +35,7 @@ from jax import lax
 
 from .._backend import resolve_strategy
 from .._compiled import timed_run
+from ..baseline import Baseline, as_baseline
 from ..equilibrium import Equilibrium
 from ..household import household_fixed_point, policies
 from ..params import Economy, household_options
@@ -146,13 +147,15 @@ def _measure_fields(problem, Na: int, opts: EVOptions) -> dict:
                 ill_posed=jnp.asarray(ill_posed_states(problem, Na, opts.measure)))
 
 
-def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | None = None,
-                         *, throw: bool = True, **fields) -> EquivalentVariation:
+def equivalent_variation(baseline: Baseline | Equilibrium, new, country,
+                         opts: EVOptions | None = None, *, throw: bool = True,
+                         **fields) -> EquivalentVariation:
     """The EV factor l(a, z) for every state of ``country`` (model.md s.10; the module
     doc: V_old(a, z; l) = V_new(a, z) under ``opts.measure``, "transfer" by default,
     tau = (l - 1) W_i E[z]).
 
-    baseline: the old equilibrium (its prices define V_old(.; l)); new: the
+    baseline: the old equilibrium, a :class:`~hat_jax.Baseline` (an Equilibrium is
+    converted once; its prices define V_old(.; l)); new: the
     counterfactual :class:`Equilibrium` (or a :class:`Counterfactual`, or V_new as an
     [Na, Nz] array on the same grid). opts: :class:`EVOptions` (tol 1e-10 per state in
     units of lambda, max_iter 40 household solves per state, batch_size 25, nodes 40,
@@ -179,10 +182,12 @@ def equivalent_variation(baseline: Equilibrium, new, country, opts: EVOptions | 
     Under "transfer" V_old increases strictly in l everywhere: one root per state.
     """
     opts = ev_options(opts, **fields)
+    b = as_baseline(baseline)
+    baseline = b.equilibrium
     i = country_index(baseline.economy, country)
     V_target = _target_values(baseline, new, i)
-    problem = country_problem(baseline, i)
-    args = (problem, country_state(baseline, i),
+    problem = country_problem(b, i)
+    args = (problem, country_state(b, i),
             baseline.world.households.V[i], V_target,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
@@ -207,7 +212,7 @@ def _ev_batch(problem, y_base, V_base, V_targets, hopts, opts, strategy):
 _EV_BATCH = {s: jax.jit(lambda *a, s=s: _ev_batch(*a, s)) for s in ("map", "vmap")}
 
 
-def equivalent_variations(baseline: Equilibrium, V_new, country,
+def equivalent_variations(baseline: Baseline | Equilibrium, V_new, country,
                           opts: EVOptions | None = None, *, strategy: str = "auto",
                           **fields) -> EquivalentVariation:
     """The EV of ``country`` in K counterfactuals at once, against one baseline: V_new
@@ -219,6 +224,8 @@ def equivalent_variations(baseline: Equilibrium, V_new, country,
     whose arrays have the leading axis K (``slope`` too); never raises on a state that
     fails (see ``converged``; :func:`ev_at` and :func:`check_ev` for one scenario)."""
     opts = ev_options(opts, **fields)
+    b = as_baseline(baseline)
+    baseline = b.equilibrium
     i = country_index(baseline.economy, country)
     like = baseline.world.households.V[i]
     V_new = jnp.asarray(V_new, jnp.float64)
@@ -226,8 +233,8 @@ def equivalent_variations(baseline: Equilibrium, V_new, country,
         raise ValueError(f"V_new must have shape (K,) + {like.shape} (K scenarios of Na x "
                          f"Nz values), got {V_new.shape}")
     strategy = resolve_strategy(strategy)
-    problem = country_problem(baseline, i)
-    args = (problem, country_state(baseline, i),
+    problem = country_problem(b, i)
+    args = (problem, country_state(b, i),
             baseline.world.households.V[i], V_new,
             household_options(baseline.economy, tol=opts.hh_tol,
                               stop_rule=opts.hh_stop_rule), opts)
@@ -255,13 +262,15 @@ def _scaled_values_program(problem, y, factor, hopts, measure):
     return policies(yy, prob, hopts)[4], res
 
 
-def scaled_values(eq: Equilibrium, country, factor, hh_tol: float = 1e-10,
+def scaled_values(eq: Baseline | Equilibrium, country, factor, hh_tol: float = 1e-10,
                   measure: str = "proportional"):
-    """V_old(a, z; factor): country i's ex-ante values at the prices of ``eq`` at EV
-    factor ``factor`` (the map whose root in the factor is the EV): by default
-    ("proportional") income R a + W_i z + T scaled by ``factor`` in every period;
-    measure="transfer": a transfer (factor - 1) W_i E[z] added to T in every period.
-    Raises ConvergenceError if the household problem does not converge."""
+    """V_old(a, z; factor): country i's ex-ante values at the prices of ``eq`` (a
+    :class:`~hat_jax.Baseline`; an Equilibrium is converted) at EV factor ``factor``
+    (the map whose root in the factor is the EV): by default ("proportional") income
+    R a + W_i z + T scaled by ``factor`` in every period; measure="transfer": a transfer
+    (factor - 1) W_i E[z] added to T in every period. Raises ConvergenceError if the
+    household problem does not converge."""
+    eq = as_baseline(eq)
     i = country_index(eq.economy, country)
     V, res = _scaled_values_program(country_problem(eq, i), country_state(eq, i),
                                     jnp.asarray(factor, jnp.float64),
@@ -275,10 +284,12 @@ def scaled_values(eq: Equilibrium, country, factor, hh_tol: float = 1e-10,
 _value_slope_program = jax.jit(value_slope, static_argnames="measure")
 
 
-def ev_slope(eq: Equilibrium, country, hh_tol: float = 1e-10, measure: str = "transfer"):
+def ev_slope(eq: Baseline | Equilibrium, country, hh_tol: float = 1e-10,
+              measure: str = "transfer"):
     """dV_old(a,z; l)/dl at l = 1 for every state of ``country`` under ``measure``
     (transfer: dV_old/dtau times W_i E[z], the marginal value of a transfer in units of
     mean labour income; proportional: of the income scaling lambda)."""
+    eq = as_baseline(eq)
     i = country_index(eq.economy, country)
     return _value_slope_program(country_problem(eq, i), country_state(eq, i),
                                 household_options(eq.economy, tol=hh_tol),
