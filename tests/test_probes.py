@@ -119,12 +119,12 @@ def test_params_file_round_trip(tmp_path):
     np.testing.assert_allclose(setup.economy.A, want.A, rtol=1e-14)
     np.testing.assert_allclose(setup.economy.d, want.d, rtol=1e-14)
     opts = common.options_from_args(args)
-    W0, R0, beta0, start = common.starting_prices(args, setup.economy, setup.world, opts)
-    np.testing.assert_allclose(W0, W, rtol=1e-12)
-    assert beta0 == 0.9 and start == "published"
+    guess, start = common.starting_prices(args, setup.economy, setup.world, opts)
+    np.testing.assert_allclose(guess.W, W, rtol=1e-12)
+    assert guess.beta == 0.9 and start == "published"
     (tmp_path / "prices.csv").unlink()  # no prices: a cold start at the file's Theta
     setup = common.setup_from_args(args)
-    assert common.starting_prices(args, setup.economy, setup.world, opts)[3] == "cold"
+    assert common.starting_prices(args, setup.economy, setup.world, opts)[1] == "cold"
 
 
 def test_params_file_errors(tmp_path):
