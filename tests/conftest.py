@@ -78,6 +78,57 @@ LONG_FILES = (
 )
 
 
+# The slow tier: the tests marked `slow` here (the one place that marks them), with the
+# reason. `pytest -q` deselects them (pyproject addopts: -m "not slow"); `pytest -q -m slow`
+# runs only them, `pytest -q -m ""` everything; .ci/run runs both tiers (tests/README.md).
+# Keys are a file name (every test in it) or "file::test function" (all its parameters).
+# Every finite-difference check of a derivative the library offers stays in the quick tier.
+SLOW = {
+    # notebooks, each executed end to end in a fresh kernel (19-country worlds, except
+    # two_country.ipynb and trade_policy.ipynb): the runnable tutorials, not unit checks
+    "test_notebook_welfare.py": "welfare.ipynb, 19 countries (Na = 20)",
+    "test_notebook_trade_policy.py": "trade_policy.ipynb: optimal and Nash tariffs in a kernel",
+    "test_notebook_transition.py": "transition.ipynb, 19 countries (Na = 10, T = 20)",
+    "test_notebook_calibration.py": "calibration.ipynb, 19 countries (Na = 10)",
+    "test_notebook_elasticities.py": "elasticities.ipynb (its 19-country part at Na = 20)",
+    "test_notebooks.py::test_notebook_executes": "two_country, ek_world and own_data notebooks",
+    # processes killed and resumed, several processes
+    "test_scenarios.py::test_sigkill_then_resume_then_two_processes":
+        "a sweep SIGKILLed and resumed, then two jax.distributed processes",
+    "test_calibration_kill.py": "hat calibrate SIGKILLed and resumed (three processes)",
+    "test_calibration.py::test_killed_run_resumes_to_the_same_result":
+        "a calibration killed in iteration 2 and resumed",
+    "test_calibration.py::test_cli_synthetic_calibration_resumes":
+        "hat calibrate in a subprocess, stopped after one iteration and resumed",
+    # the property-based (hypothesis) tier
+    "test_properties.py": "hypothesis: random economies, two compiled shapes",
+    # programs that no other test compiles
+    "test_tariffs.py::test_coarse_grid_stage":
+        "compiles the two-country tariff programs a second time at Na = 20 for the coarse stage",
+    "test_ek.py::test_published_prices_clear_markets_on_the_published_grid":
+        "the 19-country residuals at the published grid, Na = 100",
+    "test_elasticities.py::test_ek_baseline_all_pairs":
+        "all 342 elasticities of the 19-country world (Na = 20)",
+}
+
+
+def _slow_reason(item):
+    return (SLOW.get(item.path.name)
+            or SLOW.get(f"{item.path.name}::{getattr(item, 'originalname', item.name)}"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the marker
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        reason = _slow_reason(item)
+        if reason:
+            item.add_marker(pytest.mark.slow(reason=reason))
+    # a key that names a collected file but none of its tests is stale: say so
+    files = {item.path.name for item in items}
+    used = {item.path.name for item in items if item.path.name in SLOW} | {
+        f"{item.path.name}::{getattr(item, 'originalname', item.name)}" for item in items}
+    stale = [key for key in SLOW if key.split("::")[0] in files and key not in used]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py SLOW names tests that do not exist: {stale}")
     rank = {name: k for k, name in enumerate(LONG_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within files
