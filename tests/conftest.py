@@ -117,17 +117,22 @@ def _slow_reason(item):
             or SLOW.get(f"{item.path.name}::{getattr(item, 'originalname', item.name)}"))
 
 
+def _names_a_test(key, modules):
+    file, _, function = key.partition("::")
+    if not (Path(__file__).parent / file).is_file():
+        return False
+    return not function or file not in modules or hasattr(modules[file], function)
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m selects on the marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
         reason = _slow_reason(item)
         if reason:
             item.add_marker(pytest.mark.slow(reason=reason))
-    # a key that names a collected file but none of its tests is stale: say so
-    files = {item.path.name for item in items}
-    used = {item.path.name for item in items if item.path.name in SLOW} | {
-        f"{item.path.name}::{getattr(item, 'originalname', item.name)}" for item in items}
-    stale = [key for key in SLOW if key.split("::")[0] in files and key not in used]
+    # a key that names no test file, or no function of a collected test module, is stale
+    modules = {item.path.name: item.module for item in items if hasattr(item, "module")}
+    stale = [key for key in SLOW if not _names_a_test(key, modules)]
     if stale:
         raise pytest.UsageError(f"tests/conftest.py SLOW names tests that do not exist: {stale}")
     rank = {name: k for k, name in enumerate(LONG_FILES)}
