@@ -44,40 +44,105 @@ def asset_grid_of(problems, i, Na):
 # --dist loadfile). Files are collected longest first (longest-processing-time-first
 # scheduling: one worker does not start a long file while the other sits idle at the
 # end); pytest-xdist (>= 3.6) then hands them out by their number of tests, which puts
-# the one-test notebook files last, where their kernels can load the programs the tests
+# one-test files (the notebooks) last, where they can load the programs the tests
 # compiled from the shared persistent cache. (Keeping the collection order instead, with
-# the notebooks early, a CI run took 17:47; this order, 17:02.) Rough seconds in a full
-# CI run (2 cores, cold compilation cache).
+# the notebooks early, a CI run of the one-tier suite took 17:47; this order, 17:02.)
+# One order serves both tiers (each run keeps the relative order of its files).
+# Quick tier: seconds per file summed over its tests, measured 2026-12-06 in one cold
+# `pytest -q --durations=0` (2 cores, heavily loaded: load average 8-16, about 6x a
+# quiet machine; relative costs only). Slow tier: seconds in the quiet one-tier CI run
+# of 2026-12-01 (17:02).
 LONG_FILES = (
-    "test_tariffs.py",                # ~150 (optimal and Nash tariffs)
-    "test_notebook_welfare.py",       # ~115 (19 countries, Na = 20)
-    "test_transition.py",             # ~130
-    "test_notebook_transition.py",    # ~95 (19 countries, Na = 10, T = 20)
-    "test_scenarios.py",              # ~150: subprocesses (4 host devices, SIGKILL, jax.distributed)
-    "test_welfare.py",                # ~140
-    "test_derivatives.py",            # ~110
-    "test_calibration.py",            # ~90
-    "test_household.py",              # ~85
-    "test_elasticities.py",           # ~60
-    "test_tables.py",                 # ~50
-    "test_notebook_calibration.py",   # ~47
-    "test_planner.py",                # ~45
-    "test_ev_methods.py",             # ~40
-    "test_notebooks.py",              # ~40 (two_country, ek_world, own_data)
-    "test_compile.py",                # ~40: subprocesses
-    "test_paper.py",                  # ~35
-    "test_calibration_kill.py",       # ~35: three processes
-    "test_notebook_trade_policy.py",  # ~35
-    "test_properties.py",             # ~33
-    "test_ek.py",                     # ~30
-    "test_notebook_elasticities.py",  # ~25
-    "test_cli.py",                    # ~20
-    "test_failure_modes.py",          # ~20: SIGINT subprocesses
-    "test_equilibrium.py",            # ~20
-    "test_distribution.py",           # ~17
+    "test_tariffs.py",                # quick 1474 (FD gradients, optimum) | slow ~145 (coarse stage, Nash)
+    "test_notebook_welfare.py",       # slow ~181 (19 countries, Na = 20)
+    "test_welfare.py",                # quick 1270 (EV roots and welfare FD)
+    "test_notebook_trade_policy.py",  # slow ~101
+    "test_transition.py",             # quick 702
+    "test_notebook_transition.py",    # slow ~83 (19 countries, Na = 10, T = 20)
+    "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
+    "test_cli.py",                    # quick 375
+    "test_scenarios.py",              # quick 342: 4 host devices | slow ~60: SIGKILL, jax.distributed
+    "test_failure_modes.py",          # quick 334: SIGINT subprocesses, calibrate not converged
+    "test_household.py",              # quick 166
+    "test_notebook_calibration.py",   # slow ~47
+    "test_notebooks.py",              # slow ~40 (two_country, ek_world, own_data)
+    "test_ek.py",                     # quick 104 | slow: residuals at Na = 100
+    "test_derivatives.py",            # quick 98
+    "test_calibration_kill.py",       # slow ~35: three processes
+    "test_properties.py",             # slow ~33 (hypothesis)
+    "test_ev_methods.py",             # quick 69
+    "test_elasticities.py",           # quick 45 | slow: all 342 elasticities (19 countries)
+    "test_compile.py",                # quick 40: subprocesses
+    "test_calibration.py",            # quick 38 | slow: kill and resume, CLI resume
+    "test_notebook_elasticities.py",  # slow ~25
+    "test_planner.py",                # quick 34
+    "test_gravity.py",                # quick 34
+    "test_paper.py",                  # quick 28
+    "test_equilibrium.py",            # quick 22
+    "test_distribution.py",           # quick 11
 )
 
 
+# The slow tier: the tests marked `slow` here (the one place that marks them), with the
+# reason. `pytest -q` deselects them (pyproject addopts: -m "not slow"); `pytest -q -m slow`
+# runs only them, `pytest -q -m ""` everything; .ci/run runs both tiers (tests/README.md).
+# Keys are a file name (every test in it) or "file::test function" (all its parameters).
+# Every finite-difference check of a derivative the library offers stays in the quick tier.
+SLOW = {
+    # notebooks, each executed end to end in a fresh kernel (19-country worlds, except
+    # two_country.ipynb and trade_policy.ipynb): the runnable tutorials, not unit checks
+    "test_notebook_welfare.py": "welfare.ipynb, 19 countries (Na = 20)",
+    "test_notebook_trade_policy.py": "trade_policy.ipynb: optimal and Nash tariffs in a kernel",
+    "test_notebook_transition.py": "transition.ipynb, 19 countries (Na = 10, T = 20)",
+    "test_notebook_calibration.py": "calibration.ipynb, 19 countries (Na = 10)",
+    "test_notebook_elasticities.py": "elasticities.ipynb (its 19-country part at Na = 20)",
+    "test_notebooks.py::test_notebook_executes": "two_country, ek_world and own_data notebooks",
+    # processes killed and resumed, several processes
+    "test_scenarios.py::test_sigkill_then_resume_then_two_processes":
+        "a sweep SIGKILLed and resumed, then two jax.distributed processes",
+    "test_calibration_kill.py": "hat calibrate SIGKILLed and resumed (three processes)",
+    "test_calibration.py::test_killed_run_resumes_to_the_same_result":
+        "a calibration killed in iteration 2 and resumed",
+    "test_calibration.py::test_cli_synthetic_calibration_resumes":
+        "hat calibrate in a subprocess, stopped after one iteration and resumed",
+    # the property-based (hypothesis) tier
+    "test_properties.py": "hypothesis: random economies, two compiled shapes",
+    # programs that no other test compiles
+    "test_tariffs.py::test_symmetric_nash_tariffs":
+        "Nash tariffs (Broyden on the stacked FOCs): the slowest fixture of the quick tier",
+    "test_tariffs.py::test_by_partner_optimum_and_best_response_nash":
+        "by-partner optimum and best responses from the Nash fixture",
+    "test_tariffs.py::test_coarse_grid_stage":
+        "compiles the two-country tariff programs a second time at Na = 20 for the coarse stage",
+    "test_ek.py::test_published_prices_clear_markets_on_the_published_grid":
+        "the 19-country residuals at the published grid, Na = 100",
+    "test_elasticities.py::test_ek_baseline_all_pairs":
+        "all 342 elasticities of the 19-country world (Na = 20)",
+}
+
+
+def _slow_reason(item):
+    return (SLOW.get(item.path.name)
+            or SLOW.get(f"{item.path.name}::{getattr(item, 'originalname', item.name)}"))
+
+
+def _names_a_test(key, modules):
+    file, _, function = key.partition("::")
+    if not (Path(__file__).parent / file).is_file():
+        return False
+    return not function or file not in modules or hasattr(modules[file], function)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the marker
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        reason = _slow_reason(item)
+        if reason:
+            item.add_marker(pytest.mark.slow(reason=reason))
+    # a key that names no test file, or no function of a collected test module, is stale
+    modules = {item.path.name: item.module for item in items if hasattr(item, "module")}
+    stale = [key for key in SLOW if not _names_a_test(key, modules)]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py SLOW names tests that do not exist: {stale}")
     rank = {name: k for k, name in enumerate(LONG_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within files

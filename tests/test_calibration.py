@@ -155,7 +155,6 @@ def fd_check(synthetic, perturbed_start):
 N_DIRECTIONS = 4
 
 
-@pytest.mark.slow
 def test_jacobian_matches_central_differences(fd_check):
     _, _, G, V, fd, _ = fd_check
     GV = G @ V
@@ -170,7 +169,6 @@ def test_jacobian_matches_central_differences(fd_check):
     assert np.linalg.cond(G) < 1e4
 
 
-@pytest.mark.slow
 def test_moments_function_jacfwd_and_jacrev(synthetic, fd_check):
     """moments(theta) as one JAX function (make_moments): forward- and reverse-mode
     Jacobians (through its custom_jvp at the equilibrium) equal the central differences.
@@ -194,7 +192,6 @@ def test_moments_function_jacfwd_and_jacrev(synthetic, fd_check):
 
 
 # ------------------------------------------------------------------- identification
-@pytest.mark.slow
 def test_calibration_recovers_known_parameters(synthetic, uninterrupted):
     problem, theta, W, beta = synthetic
     res, _, records = uninterrupted
@@ -231,7 +228,6 @@ class _Killed(BaseException):
     pass
 
 
-@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(synthetic, perturbed_start, uninterrupted,
                                                tmp_path, monkeypatch):
     """A run killed inside iteration 2 (after iteration 1 was checkpointed) and resumed
@@ -406,7 +402,6 @@ def test_cli_bad_input(tmp_path, data_dir):
     assert rc == 1
 
 
-@pytest.mark.slow
 def test_cli_synthetic_calibration_resumes(synthetic, tmp_path):
     """``hat calibrate synthetic`` (the module's synthetic world, same compiled
     evaluator): one iteration (exit 2, not converged yet), then --resume to convergence

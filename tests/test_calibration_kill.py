@@ -13,7 +13,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from hat_jax import cli
 from hat_jax.calibration import CHECKPOINT_NAME, load_checkpoint
@@ -27,7 +26,6 @@ def _hat(*argv, **kw):
                              *argv], env=env, **kw)
 
 
-@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
     ref, run = tmp_path / "ref", tmp_path / "run"
     # the uninterrupted reference in this process (it also fills the persistent cache

@@ -110,7 +110,6 @@ def test_ek_world_rejects_bad_input(data_dir, tmp_path):
 
 
 # --------------------------------------------------------------- the published world
-@pytest.mark.slow
 def test_published_prices_clear_markets_on_the_published_grid(data_dir):
     """At the published parameters and prices (Na = 100) every market clears to the
     accuracy the published prices were solved to (max |excess demand|/GDP ~ 1e-8)."""
@@ -184,7 +183,6 @@ def test_log_utility_gravity_recovers_cost_coefficients(log_world, log_eq):
 
 # -------------------------------------------------------------------- derivatives
 @pytest.mark.ek_solve
-@pytest.mark.slow
 def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq):
     """d(W, beta, trade shares)/d Theta in one direction that moves TFP, importer effects,
     a distance bin and the border coefficient: implicit function theorem vs central FD."""

@@ -339,7 +339,6 @@ def test_cli_bad_input_exit_1(argv, words):
 
 
 # ------------------------------------------------------------------- the 19-country world
-@pytest.mark.slow
 @pytest.mark.ek_solve
 @pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
 def test_ek_baseline_all_pairs(data_dir):

@@ -3,12 +3,9 @@ Eaton-Kortum section runs only with HAT_NOTEBOOK_EK=1)."""
 
 from __future__ import annotations
 
-import pytest
-
 from notebook_runner import ROOT, run_notebook
 
 
-@pytest.mark.slow
 def test_notebook_executes(request, monkeypatch):
     monkeypatch.setenv("HAT_NOTEBOOK_EK", "0")
     run_notebook(ROOT / "notebooks" / "trade_policy.ipynb", request, monkeypatch)

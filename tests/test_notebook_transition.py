@@ -3,12 +3,9 @@ notebook_runner.OWN_FILE)."""
 
 from __future__ import annotations
 
-import pytest
-
 from notebook_runner import ROOT, run_notebook
 
 
-@pytest.mark.slow
 def test_notebook_executes(request, monkeypatch):
     monkeypatch.setenv("HAT_NOTEBOOK_T", "20")
     monkeypatch.setenv("HAT_NOTEBOOK_PARTNERS", "CAN,JPN,GBR")

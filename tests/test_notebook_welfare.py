@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from notebook_runner import ROOT, run_notebook
 
 
-@pytest.mark.slow
 def test_notebook_executes(request, monkeypatch):
     run_notebook(ROOT / "notebooks" / "welfare.ipynb", request, monkeypatch)

@@ -39,7 +39,6 @@ def test_committed_without_outputs(path):
     assert not with_outputs, f"{path.name}: clear the outputs of code cells {with_outputs}"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("path", HERE, ids=[p.name for p in HERE])
 def test_notebook_executes(path, request, monkeypatch):
     run_notebook(path, request, monkeypatch)

@@ -172,7 +172,6 @@ def test_unilateral_cut_counterfactual_and_aggregates(two_country_eq, unilateral
                                             rel=0, abs=1e-8)
 
 
-@pytest.mark.slow
 def test_ev_root_derivatives_are_exact():
     """jvp of lambda_tau through the root (implicit function theorem, ev_roots) against
     central differences, on a small problem at fixed prices: in the target values and in
@@ -224,7 +223,6 @@ def finite_counterfactuals(two_country_eq):
     return out
 
 
-@pytest.mark.slow
 def test_welfare_derivatives_match_finite_counterfactuals(two_country_eq, finite_counterfactuals):
     eq = two_country_eq
     D = wf.pair_direction(eq.economy, "Home", "Foreign")
@@ -257,7 +255,6 @@ def test_welfare_derivatives_match_finite_counterfactuals(two_country_eq, finite
     np.testing.assert_allclose(dlam[ok], ((ev_p - ev_m) / (2 * H))[ok], rtol=2e-3, atol=1e-6)
 
 
-@pytest.mark.slow
 def test_proposition4_decomposition(two_country_eq):
     eq = two_country_eq
     D = wf.pair_direction(eq.economy, "Home", "Foreign")
