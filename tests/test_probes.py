@@ -216,3 +216,27 @@ def test_shocked_countries():
     d[1, [0, 2]] *= 0.9  # B cuts its import costs
     assert shocked_countries(e, d) == ["B"]
     assert shocked_countries(e, 1 + 0.9 * (np.asarray(e.d) - 1)) == []  # global cut
+
+
+# ------------------------------------------------ B3: country-level scenario rows
+@pytest.mark.parametrize("field", ["z", "countries", "y_P"])
+def test_scenario_rows_set_country_fields_only(field):
+    """With N = Nz = 10 a row ``C3, z, 5`` silently set income state 3 in every country,
+    and field ``countries`` failed with "could not convert string to float" (issue 26,
+    B3): only the country-level fields A and L are accepted, a row naming another field
+    is refused naming the row, its scenario and the field."""
+    import pandas as pd
+    import hat_jax
+    from hat_jax.scenarios import scenarios_from_table
+
+    N = 10
+    econ = hat_jax.make_economy(np.full((N, N), 2.0) - np.eye(N), Na=20,
+                                countries=tuple(f"C{k}" for k in range(N)))
+    assert econ.z.shape == (N,)  # the case of the probe: Nz = N
+    frame = pd.DataFrame({"scenario": ["s1", "s1"], "country": ["C3", "C4"],
+                          "field": ["A", field], "value": ["1.1", "5"]})
+    with pytest.raises(ValueError, match=rf"row 2 \(scenario 's1'\): unknown field "
+                       rf"'{field}' \(country-level fields: A, L\)"):
+        scenarios_from_table(econ, frame)
+    ok = scenarios_from_table(econ, frame.iloc[:1])
+    assert ok.K == 1 and float(ok.changes[0].values["A"][3]) == 1.1

@@ -5,7 +5,7 @@ Two layouts, one per file, told apart by their columns:
 * trade costs: ``scenario, importer, exporter, factor`` (d'_ij = factor d_ij) or
   ``scenario, importer, exporter, level`` (d'_ij = level); pairs not listed keep their cost;
 * country-level changes: ``scenario, country, field, value`` (the new level of a
-  per-country field of the Economy, such as ``A`` or ``L``).
+  country-level field of the Economy: ``A`` (TFP) or ``L`` (labour), COUNTRY_FIELDS).
 
 Every scenario is a :class:`~hat_jax.Change` (``Scenarios.changes``). Scenarios are taken
 in order of first appearance. Every bad row is refused with a
@@ -26,10 +26,13 @@ from ..params import Economy
 from ..change import Change
 from .spec import Scenarios, cost_scenarios, scenarios_of
 
-__all__ = ["COST_COLUMNS", "COUNTRY_COLUMNS", "read_scenario_table", "scenarios_from_table"]
+__all__ = ["COST_COLUMNS", "COUNTRY_COLUMNS", "COUNTRY_FIELDS", "read_scenario_table",
+           "scenarios_from_table"]
 
 COST_COLUMNS = ("scenario", "importer", "exporter", "factor")
 COUNTRY_COLUMNS = ("scenario", "country", "field", "value")
+#: the fields a country-level row may set: TFP A_i and labour L_i (one entry per country)
+COUNTRY_FIELDS = ("A", "L")
 
 
 def read_scenario_table(path) -> pd.DataFrame:
@@ -141,8 +144,9 @@ def _country_table(economy: Economy, frame) -> Scenarios:
     labels, N = _labels(economy), economy.N
     names = _scenario_names(frame)
     order = list(dict.fromkeys(names))
-    fields = [f for f in economy.__dataclass_fields__
-              if np.shape(getattr(economy, f)) == (N,)]
+    # the economy's country-level fields, by name: a field that merely has N entries
+    # (z, the income states, when Nz = N) is not one (issue 26, B3)
+    fields = list(COUNTRY_FIELDS)
     values: dict = {s: {} for s in order}
     seen: dict = {}
     for r, (s, c, fld, v) in enumerate(zip(names, frame["country"], frame["field"],
