@@ -118,6 +118,16 @@ SLOW = {
         "the 19-country residuals at the published grid, Na = 100",
     "test_elasticities.py::test_ek_baseline_all_pairs":
         "all 342 elasticities of the 19-country world (Na = 20)",
+    # issue 26 (trust): probes whose programs no other test compiles
+    "test_probes.py::test_asymmetric_equilibrium_of_symmetric_economy_is_reported":
+        "gamma = 50 at Na = 30: a two-country grid of its own, solved twice",
+    "test_probes.py::test_failed_scenario_says_why":
+        "a batched two-scenario program of its own (costs x 1e6: the probe's case)",
+    "test_ev_measure.py::test_jpn_unilateral_cut_has_an_ev_in_every_state":
+        "the issue's JPN unilateral cut on the 19-country world (Na = 20), both measures",
+    "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",
+    "test_ev_measure.py::test_paper_benchmark_prints_both_measures":
+        "benchmarks/paper.py's table under both measures",
 }
 
 

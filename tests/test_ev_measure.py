@@ -109,7 +109,6 @@ def test_failures_at_ill_posed_states_say_why(two_country_eq, unilateral_cf):
             wf.check_ev(ev._replace(converged=one_more), "Home", baseline=eq)
 
 
-@pytest.mark.slow
 def test_small_shock_limit_of_the_transfer_ev(two_country_eq):
     """d tau / d log d = (dV_new/d log d) / (dV_old/d tau): the AD derivative of the new
     values over the marginal value of a transfer equals the central difference of the
@@ -146,7 +145,6 @@ def _run(argv):
     return rc, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.slow
 def test_cli_ev_measure(two_country_eq):
     """``--ev-measure``: the JSON gains the measure's keys; proportional flags the
     ill-posed states and exits 0."""
@@ -169,7 +167,6 @@ def test_cli_ev_measure(two_country_eq):
     assert rc == 1 and "--ev-measure" in err and "'lump'" in err
 
 
-@pytest.mark.slow
 def test_paper_benchmark_prints_both_measures(unilateral_cf):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import paper
@@ -187,7 +184,6 @@ def test_paper_benchmark_prints_both_measures(unilateral_cf):
 
 
 @pytest.mark.ek_solve
-@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
 def test_jpn_unilateral_cut_has_an_ev_in_every_state(data_dir):
     """Issue 26: JPN cuts its import costs by 10% (ek_baseline; ``hat counterfactual

@@ -158,7 +158,6 @@ def test_is_symmetric():
     assert not is_symmetric(hat_jax.two_country(d=np.array([[1, 1.5], [2.0, 1]]), Na=20))
 
 
-@pytest.mark.slow
 def test_asymmetric_equilibrium_of_symmetric_economy_is_reported():
     """gamma = 50, Na = 30: Newton from W = 1 ends at W = [1.158, 0.842], R = 0.027, where
     every market clears (also relative to trade) and the inner solves converged: one of
@@ -240,3 +239,26 @@ def test_scenario_rows_set_country_fields_only(field):
         scenarios_from_table(econ, frame)
     ok = scenarios_from_table(econ, frame.iloc[:1])
     assert ok.K == 1 and float(ok.changes[0].values["A"][3]) == 1.1
+
+
+# ------------------------------------------------ B6: a failed scenario says why
+def test_failed_scenario_says_why(two_country_eq):
+    """A scenario with costs 1e6 times higher (trade vanishes) failed with a residual
+    below the tolerance and a null trade residual, and nothing said why (issue 26, B6):
+    its row now carries the reason; the converged scenario's reason is empty."""
+    import hat_jax
+    from hat_jax.report.sweep import format_sweep, sweep_summary
+    from hat_jax.scenarios import scenario_frame, solve_scenarios
+
+    e = two_country_eq.economy
+    d = np.asarray(e.d)
+    far = hat_jax.Change({"d": np.where(np.eye(2) == 1, d, 1e6 * d)}, "far")
+    near = hat_jax.Change({"d": np.where(np.eye(2) == 1, d, 0.95 * d)}, "near")
+    res = solve_scenarios(two_country_eq, [near, far])
+    assert list(res.converged) == [True, False]
+    assert res.failure[0] == "" and "trade has" in res.failure[1], res.failure
+    frame = scenario_frame(res)
+    man = {"preset": "two_country", "countries": list(e.countries), "K": 2,
+           "options": {}, "fingerprint": "x", "version": "0"}
+    text = format_sweep(sweep_summary(man, frame), frame)
+    assert "not converged: far" in text and "trade has" in text

@@ -62,6 +62,9 @@ def test_batch_equals_one_at_a_time_and_a_failure_stays_isolated(two_country_eq,
     s, res = batch
     assert res.names == ("Home", "Foreign", "autarkic")
     assert list(res.converged) == [True, True, False]
+    # the failed scenario says why (issue 26, B6), the converged ones say nothing
+    assert list(res.failure[:2]) == ["", ""] and res.failure[2], res.failure
+    assert "trade" in res.failure[2] or "excess demand" in res.failure[2]
     # the failing scenario: reported with its residuals and iterations, no numbers
     assert res.iterations[2] == OPTS.max_iter
     assert np.isfinite(res.residual[2]) and res.trade_residual[2] > OPTS.trade_tol

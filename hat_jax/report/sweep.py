@@ -179,7 +179,8 @@ def sweep_summary(man: dict, frame: pd.DataFrame) -> dict:
         "preset": man["preset"], "countries": man["countries"], "scenarios": man["K"],
         "converged": int(per["converged"].sum()),
         "not_converged": records(bad, ["scenario", "residual", "trade_residual",
-                                       "iterations"]),
+                                       "iterations"]
+                                 + (["failure"] if "failure" in bad.columns else [])),
         "floored": {k: v for k, v in man.get("floored", {}).items() if v},
         "own_gain": own, "options": man["options"], "fingerprint": man["fingerprint"],
         "version": man["version"], "results": records(frame, list(frame.columns)),
@@ -240,7 +241,9 @@ def format_sweep(summary: dict, frame: pd.DataFrame) -> str:
              f"{summary['converged']} converged"]
     for r in summary["not_converged"]:
         lines.append(f"  not converged: {r['scenario']} (residual {r['residual']}, "
-                     f"trade residual {r['trade_residual']}, {r['iterations']} iterations)")
+                     f"trade residual {r['trade_residual']}, {r['iterations']} iterations)"
+                     + (f": {r['failure']}" if isinstance(r.get("failure"), str)
+                        and r["failure"] else ""))
     for k, v in summary["floored"].items():
         lines.append(f"  {k}: costs floored at 1: " + ", ".join(f"{a}<-{b}" for a, b in v))
     if summary["own_gain"]:

@@ -34,14 +34,14 @@ from ..welfare import (country_index, equivalent_variations, ev_at, utilitarian_
 from ..change import Change, changes_of
 from .spec import Scenarios, _make, scenarios_of, select_scenarios
 
-__all__ = ["ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta",
+__all__ = ["ScenarioResults", "failure_reasons", "solve_scenarios", "as_scenarios", "model_theta",
            "scenario_frame", "FRAME_COLUMNS"]
 
 #: Columns of :func:`scenario_frame` (then ``ev_mean_gain``, ``ev_q1``..``ev_q5``,
 #: ``ev_share_gain`` for the countries with an EV, and ``share_<exporter>`` per partner).
 FRAME_COLUMNS = ("scenario", "country", "converged", "iterations", "residual",
                  "trade_residual", "W", "R", "home_share", "home_share_baseline",
-                 "welfare", "welfare_change", "acr_gain", "theta")
+                 "welfare", "welfare_change", "acr_gain", "theta", "failure")
 
 
 class ScenarioResults(NamedTuple):
@@ -53,7 +53,8 @@ class ScenarioResults(NamedTuple):
     (minus the baseline's); theta [N] (the trade elasticities of the ACR gain);
     acr_gain [K, N]; floored: per scenario the cost pairs floored at 1; ev: {country:
     {"mean_gain" [K], "quintile_gains" [K, 5], "share_gain" [K], "converged" [K]}};
-    stats: solve_s, ev_s."""
+    stats: solve_s, ev_s; failure [K]: why a scenario did not converge ("" where it
+    did; :func:`failure_reasons`)."""
 
     names: tuple
     countries: tuple
@@ -73,6 +74,7 @@ class ScenarioResults(NamedTuple):
     floored: tuple
     ev: dict
     stats: dict
+    failure: np.ndarray | None = None
 
     @property
     def K(self) -> int:
@@ -114,7 +116,39 @@ def model_theta(baseline: Equilibrium) -> np.ndarray:
     return -np.asarray(te.theta_mean, np.float64)
 
 
-def _summaries(eq_b, baseline: Equilibrium, theta):
+def failure_reasons(eq_b, opts: EquilibriumOptions) -> np.ndarray:
+    """Why each scenario of a batched solve did not converge ("" where it did): the
+    residual above ``tol`` (with the iterations), the goods markets not clearing
+    relative to their own trade volume (``trade_residual`` above ``trade_tol``, or not
+    finite: trade has nearly vanished and relative wages are not determined), or an
+    inner household or distribution solve that did not converge."""
+    K = np.shape(eq_b.converged)[0]
+    res, trade = np.asarray(eq_b.residual), np.asarray(eq_b.trade_residual)
+    its = np.asarray(eq_b.iterations)
+    hh = np.asarray(eq_b.world.households.converged).reshape(K, -1).all(axis=1)
+    dist = np.asarray(eq_b.world.distribution.converged).reshape(K, -1).all(axis=1)
+    out = []
+    for k in range(K):
+        why = []
+        if not res[k] <= float(opts.tol):
+            why.append(f"max |excess demand| {res[k]:.3e} of world GDP > tol "
+                       f"{float(opts.tol):.1e} after {int(its[k])} iterations")
+        if not np.isfinite(trade[k]):
+            why.append("the goods markets cannot be measured against trade (trade volume "
+                       "about 0): trade has vanished, relative wages are not determined")
+        elif not trade[k] <= float(opts.trade_tol):
+            why.append(f"goods markets miss by {trade[k]:.3e} of their own trade volume "
+                       f"(> trade_tol {float(opts.trade_tol):.1e}): trade has nearly "
+                       "vanished, relative wages are not determined")
+        if not hh[k]:
+            why.append("a household solve did not converge")
+        if not dist[k]:
+            why.append("a stationary-distribution solve did not converge")
+        out.append("; ".join(why) if not bool(np.asarray(eq_b.converged)[k]) else "")
+    return np.asarray(out, dtype=object)
+
+
+def _summaries(eq_b, baseline: Equilibrium, theta, opts: EquilibriumOptions):
     """Per-scenario numbers of a batched counterfactual (numpy; NaN where not converged)."""
     ok = np.asarray(eq_b.converged, bool)
     nan = lambda x: np.where(ok.reshape((-1,) + (1,) * (np.ndim(x) - 1)), x, np.nan)
@@ -130,7 +164,7 @@ def _summaries(eq_b, baseline: Equilibrium, theta):
                 trade_residual=np.asarray(eq_b.trade_residual),
                 W=nan(np.asarray(eq_b.W)), R=nan(np.asarray(eq_b.R)), trade_shares=nan(shares),
                 home_share=nan(home), welfare=nan(welfare), welfare_change=nan(welfare - w0),
-                acr_gain=nan(acr))
+                acr_gain=nan(acr), failure=failure_reasons(eq_b, opts))
 
 
 def _ev_block(eq_b, baseline, countries, ok, strategy, ev_opts=None):
@@ -216,7 +250,7 @@ def solve_scenarios(baseline: Baseline | Equilibrium, changes,
                                 devices=devices, pad_to=B, strategy=strategy)
         eq_b = jax.block_until_ready(eq_b)
         t1 = time.perf_counter()
-        part = _summaries(eq_b, baseline, theta)
+        part = _summaries(eq_b, baseline, theta, cf_opts)
         part_ev = (_ev_block(eq_b, baseline, ev_idx, part["converged"], strategy, ev_opts)
                    if ev_idx else {})
         t_solve, t_ev = t_solve + t1 - t0, t_ev + time.perf_counter() - t1
@@ -238,7 +272,7 @@ def _results(s: Scenarios, base_e, baseline, theta, parts, evs, stats) -> Scenar
         s.names, tuple(base_e.countries), cat["converged"], cat["iterations"],
         cat["residual"], cat["trade_residual"], cat["W"], cat["R"], cat["trade_shares"],
         cat["home_share"], h0, cat["welfare"], cat["welfare_change"], np.asarray(theta),
-        cat["acr_gain"], tuple(s.floored), ev, dict(stats))
+        cat["acr_gain"], tuple(s.floored), ev, dict(stats), cat["failure"])
 
 
 def scenario_frame(res: ScenarioResults) -> pd.DataFrame:
@@ -256,6 +290,7 @@ def scenario_frame(res: ScenarioResults) -> pd.DataFrame:
         "home_share_baseline": np.tile(res.home_share_baseline, K),
         "welfare": res.welfare.reshape(-1), "welfare_change": res.welfare_change.reshape(-1),
         "acr_gain": res.acr_gain.reshape(-1), "theta": np.tile(res.theta, K),
+        "failure": col(res.failure if res.failure is not None else [""] * K),
     }
     for j, c in enumerate(res.countries):
         data[f"share_{c}"] = res.trade_shares[:, :, j].reshape(-1)
