@@ -235,6 +235,26 @@ def layers_table() -> str:
 
 
 # ------------------------------------------------------------------------------ notebooks
+EXECUTED = ROOT / "docs" / "executed"
+
+
+def _code_sources(path: Path) -> list[str]:
+    import json
+
+    cells = json.loads(path.read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+def rendered(path: Path) -> Path:
+    """What the site shows for notebooks/NAME.ipynb: its executed copy
+    docs/executed/NAME.ipynb (outputs and figures; written by docs/execute_notebooks.py)
+    while the copy's code cells equal the notebook's, else the notebook itself."""
+    copy = EXECUTED / path.name
+    if copy.is_file() and _code_sources(copy) == _code_sources(path):
+        return copy
+    return path
+
+
 def notebooks() -> list[Path]:
     found = {p.stem: p for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
     ordered = [found.pop(n) for n in NOTEBOOK_ORDER if n in found]
@@ -269,7 +289,7 @@ def _stored_figures(path: Path) -> list[bytes]:
 def figure_count(notebook: str) -> int:
     """How many figures notebooks/NOTEBOOK.ipynb has stored (or docs/figures/ holds)."""
     path = NOTEBOOKS / f"{notebook}.ipynb"
-    stored = len(_stored_figures(path)) if path.is_file() else 0
+    stored = len(_stored_figures(rendered(path))) if path.is_file() else 0
     return max(stored, len(list(FIGURES.glob(f"{notebook}-*.png"))))
 
 
@@ -312,8 +332,8 @@ def on_files(files, config):
     files.append(File.generated(config, "reference/cli.md", content=cli_reference()))
     for path in notebooks():
         files.append(File.generated(config, f"tutorials/{path.name}",
-                                    abs_src_path=str(path)))
-        for k, data in enumerate(_stored_figures(path), start=1):
+                                    abs_src_path=str(rendered(path))))
+        for k, data in enumerate(_stored_figures(rendered(path)), start=1):
             uri = f"figures/{path.stem}-{k}.png"
             if files.get_file_from_path(uri) is None:  # docs/figures/ takes precedence
                 files.append(File.generated(config, uri, content=data))

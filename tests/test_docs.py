@@ -67,3 +67,14 @@ def test_readme_links_to_docs_resolve():
         target = link.split("#")[0]
         if target and not re.match(r"[a-z]+:", target):
             assert (ROOT / target).exists(), f"README link {link} does not resolve"
+
+
+def test_executed_tutorials_match_their_notebooks(hooks):
+    """Every executed copy the site renders (docs/executed/NAME.ipynb, with outputs) has
+    the code of notebooks/NAME.ipynb: a notebook edited without running
+    docs/execute_notebooks.py again fails here instead of showing old outputs."""
+    executed = sorted((ROOT / "docs" / "executed").glob("*.ipynb"))
+    stale = [p.name for p in executed
+             if not (ROOT / "notebooks" / p.name).is_file()
+             or hooks.rendered(ROOT / "notebooks" / p.name) != p]
+    assert not stale, f"re-run python docs/execute_notebooks.py {' '.join(stale)}"
