@@ -330,6 +330,9 @@ def on_files(files, config):
 
     files.append(File.generated(config, "reference/api.md", content=api_reference()))
     files.append(File.generated(config, "reference/cli.md", content=cli_reference()))
+    # tests/README.md is the one place of the tiers and the suite time: shown as is
+    files.append(File.generated(config, "testing.md",
+                                content=(ROOT / "tests" / "README.md").read_text()))
     for path in notebooks():
         files.append(File.generated(config, f"tutorials/{path.name}",
                                     abs_src_path=str(rendered(path))))
