@@ -1,6 +1,6 @@
 """Copy the figures stored in the notebooks' outputs to docs/figures/.
 
-    python docs/extract_figures.py
+    python docs/extract_figures.py [NAME ...]
 
 Each PNG output of notebooks/NAME.ipynb becomes docs/figures/NAME-K.png (K = 1, 2, ...
 in the order of the notebook's outputs). Nothing is executed: a notebook stored without
@@ -48,12 +48,25 @@ def extract(notebook: Path, out: Path = FIGURES) -> list[Path]:
     return written
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    """Extract the figures of the notebooks named (default: all), from the executed
+    copy the site renders (docs/executed/, see docs/execute_notebooks.py) where it is
+    current, else from the notebook itself."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
     FIGURES.mkdir(parents=True, exist_ok=True)
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        written = extract(notebook)
-        print(f"{notebook.relative_to(ROOT)}: {len(written)} figure(s)")
+        if names and notebook.stem not in names:
+            continue
+        source = hooks.rendered(notebook)
+        written = extract(source)  # the copy has the notebook's name: NAME-K.png
+        print(f"{source.relative_to(ROOT)}: {len(written)} figure(s)")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])
