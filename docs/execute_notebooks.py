@@ -38,8 +38,9 @@ def _kernel_env(tmp: Path, na: str, data_dir: str | None) -> dict:
     (spec_dir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3", "language": "python"}))
+    # no MPLBACKEND (the tests set Agg): the kernel's inline backend stores the figures
     env = {"JUPYTER_PATH": str(tmp / "jupyter"), "HAT_NOTEBOOK_NA": na,
-           "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONUNBUFFERED": "1"}
     if data_dir is not None:
         env["HAT_DATA_DIR"] = data_dir
     return env
