@@ -13,7 +13,8 @@ from ..ek import EKWorld, static_ek_start
 from ..gravity import n_countries_from_length
 from .problem import CalibrationProblem, problem_from_world
 
-__all__ = ["Start", "read_start_file", "starting_point", "validate_start"]
+__all__ = ["Start", "guess_column", "read_prices", "read_start_file", "sibling_prices",
+           "starting_point", "validate_start"]
 
 
 class Start(NamedTuple):
@@ -26,7 +27,7 @@ class Start(NamedTuple):
     label: str
 
 
-def _guess_column(f: Path, what: str) -> np.ndarray:
+def guess_column(f: Path, what: str) -> np.ndarray:
     """The finite numbers of column ``guess`` of a CSV file (ValueError naming the file)."""
     import pandas as pd
 
@@ -47,6 +48,30 @@ def _guess_column(f: Path, what: str) -> np.ndarray:
     return v
 
 
+def sibling_prices(path: Path) -> Path | None:
+    """The prices file beside a params file (``X-params.csv`` -> ``X-prices.csv``,
+    ``params.csv`` -> ``prices.csv``) when it exists, else None."""
+    name = path.name
+    if not name.endswith("params.csv"):
+        return None
+    sib = path.with_name(name[: -len("params.csv")] + "prices.csv")
+    return sib if sib.is_file() else None
+
+
+def read_prices(sib: Path, n: int, what: str) -> tuple[np.ndarray, float]:
+    """(W [n], beta) from a prices file (column ``guess``: W_1..W_{n-1}, mean-one wages,
+    then beta; W_n = n - sum(W_1..W_{n-1})); ValueError naming ``what`` and the file."""
+    prices = guess_column(sib, f"{what} (prices)")
+    if prices.size != n:
+        raise ValueError(f"{what}: the prices file {sib} must have {n} rows (W_1..W_{n - 1}, "
+                         f"then beta), found {prices.size}")
+    W = np.append(prices[: n - 1], n - prices[: n - 1].sum())
+    if np.any(W <= 0):
+        raise ValueError(f"{what}: the prices file {sib} gives a wage W_{n} = {n} - "
+                         f"sum(W_1..W_{n - 1}) = {W[-1]:.6g} <= 0")
+    return W, float(prices[n - 1])
+
+
 def read_start_file(path, n_coef: int = 10) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """Theta from a params file (column ``guess``, K rows: the published layout, e.g.
     ``hat-baseline/baseline-params.csv`` or a calibration's ``params.csv``), and the
@@ -55,23 +80,13 @@ def read_start_file(path, n_coef: int = 10) -> tuple[np.ndarray, np.ndarray | No
     coefficients, 10 for Eaton-Kortum): (theta, W or None, beta or None). The prices file
     holds W_1..W_{N-1} (mean-one wages) then beta; W_N = N - sum(W_1..W_{N-1})."""
     path = Path(path).expanduser()
-    theta = _guess_column(path, "start (params)")
+    theta = guess_column(path, "start (params)")
     n = n_countries_from_length(theta.size, n_coef)  # validates the length
-    name = path.name
-    sib = None
-    if name.endswith("params.csv"):
-        sib = path.with_name(name[: -len("params.csv")] + "prices.csv")
-    if sib is None or not sib.is_file():
+    sib = sibling_prices(path)
+    if sib is None:
         return theta, None, None
-    prices = _guess_column(sib, "start (prices)")
-    if prices.size != n:
-        raise ValueError(f"start (prices) file {sib}: expected {n} rows (W_1..W_{n - 1}, "
-                         f"beta), found {prices.size}")
-    W = np.append(prices[: n - 1], n - prices[: n - 1].sum())
-    if np.any(W <= 0):
-        raise ValueError(f"start (prices) file {sib}: wages must be positive "
-                         f"(W_{n} = {n} - sum = {W[-1]:.6g})")
-    return theta, W, float(prices[n - 1])
+    W, beta = read_prices(sib, n, "start")
+    return theta, W, beta
 
 
 def starting_point(source, start: str = "published") -> Start:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hat_jax.calibration.starts import guess_column, read_prices, sibling_prices
 from hat_jax.data import PublishedVectors
 from hat_jax.ek import EKWorld
 
@@ -22,38 +23,17 @@ __all__ = ["read_params_theta", "with_params_prices"]
 
 def read_params_theta(path) -> np.ndarray:
     """Theta from column ``guess`` of ``path`` (ValueError naming --params and the file)."""
-    from hat_jax.calibration.starts import _guess_column
-
-    return _guess_column(Path(path).expanduser(), "--params")
-
-
-def _sibling_prices(path: Path) -> Path | None:
-    name = path.name
-    if not name.endswith("params.csv"):
-        return None
-    sib = path.with_name(name[: -len("params.csv")] + "prices.csv")
-    return sib if sib.is_file() else None
+    return guess_column(Path(path).expanduser(), "--params")
 
 
 def with_params_prices(world: EKWorld, path) -> EKWorld:
     """``world`` (built with the file's Theta) with the file's sibling prices as its
     ``published`` start, or with no published start (a cold one) when there is none."""
-    from hat_jax.calibration.starts import _guess_column
-
     path = Path(path).expanduser()
-    sib = _sibling_prices(path)
+    sib = sibling_prices(path)
     if sib is None:
         return dataclasses.replace(world, published=None)
-    n = world.economy.N
-    prices = _guess_column(sib, "--params (prices)")
-    if prices.size != n:
-        raise ValueError(f"--params: the prices file {sib} must have {n} rows (W_1..W_{n - 1}, "
-                         f"then beta), found {prices.size}")
-    W = np.append(prices[: n - 1], n - prices[: n - 1].sum())
-    if np.any(W <= 0):
-        raise ValueError(f"--params: the prices file {sib} gives a wage W_{n} = {n} - "
-                         f"sum(W_1..W_{n - 1}) = {W[-1]:.6g} <= 0")
-    beta = float(prices[n - 1])
+    W, beta = read_prices(sib, world.economy.N, "--params")
     if not 0.0 < beta < 1.0:
         raise ValueError(f"--params: the prices file {sib} gives beta={beta!r}, not in (0, 1)")
     pub = PublishedVectors(name=f"file:{path}", params=np.asarray(world.theta),
