@@ -12,6 +12,7 @@ with :func:`discard_pending`."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -19,7 +20,15 @@ import threading
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "critical_section", "pending",
-           "discard_pending", "fsync_dir"]
+           "discard_pending", "fsync_dir", "CSV_FLOAT", "json_text"]
+
+CSV_FLOAT = "%.17g"  # float format of every CSV file: round-trips float64 exactly
+
+
+def json_text(obj) -> str:
+    """``obj`` as indented JSON (NaN refused: convert non-finite numbers to None first)."""
+    return json.dumps(obj, indent=2, allow_nan=False)
+
 
 _LOCK = threading.RLock()
 _PENDING: set[Path] = set()

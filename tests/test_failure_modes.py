@@ -205,7 +205,7 @@ def test_ctrl_c_waits_for_a_commit_on_the_main_thread(tmp_path):
 def test_resume_refusal_names_the_changed_option(tmp_path):
     """A resumed sweep with another --Na is refused naming options.economy.Na and both
     values (issue 26, B7: the text was cut before the difference)."""
-    from hat_jax.report.sweep import prepare_sweep_folder
+    from hat_jax.scenarios import prepare_sweep_folder
 
     econ = {k: None for k in ("gamma", "sigma", "beta", "d", "phi", "amax", "psi_slope")}
     base = {"format": 1, "fingerprint": "a" * 64, "preset": "ek_baseline", "version": "0",

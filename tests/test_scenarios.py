@@ -23,6 +23,7 @@ from hat_jax import cli
 from hat_jax import scenarios as sc
 from hat_jax import welfare as wf
 from hat_jax.report import sweep as rs
+from hat_jax.scenarios import store as sst
 
 from conftest import NA_TEST
 
@@ -164,14 +165,14 @@ def test_sigkill_then_resume_then_two_processes(tmp_path, capsys):
     run = tmp_path / "run"
     p = _hat(*SWEEP, *sfile, "--out", str(run), "--quiet", stdout=subprocess.DEVNULL,
              stderr=subprocess.DEVNULL)
-    first = run / "chunks" / rs.chunk_name(0, 4, rs.chunk_format())
+    first = run / "chunks" / sst.chunk_name(0, 4, sst.chunk_format())
     t0 = time.monotonic()
     while not first.exists() and p.poll() is None and time.monotonic() - t0 < 600:
         time.sleep(0.02)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    man = json.loads((run / rs.SWEEP_MANIFEST).read_text())
-    done = rs.finished_chunks(run, man)
+    man = json.loads((run / sst.SWEEP_MANIFEST).read_text())
+    done = sst.finished_chunks(run, man)
     assert 0 in done and len(done) < 4 and not (run / "results.csv").exists()
     rc, out, err = _main([*SWEEP, *sfile, "--out", str(run), "--resume", "--json"], capsys)
     assert rc == 2, err  # the failing scenario: exit 2, every row written
@@ -282,14 +283,14 @@ def test_chunks_round_trip_in_either_format(tmp_path, fmt):
                           "converged": [True, True, False, False],
                           "W": [1.0, 0.1 + 0.2, np.nan, np.nan],
                           "welfare_change": [1e-300, -np.pi, np.nan, np.nan]})
-    man = {"format": rs.SWEEP_FORMAT, "n_chunks": 2, "chunk_format": fmt, "batch": 1,
+    man = {"format": sst.SWEEP_FORMAT, "n_chunks": 2, "chunk_format": fmt, "batch": 1,
            "scenarios": ["a", "007"]}
-    rs.prepare_sweep_folder(tmp_path, man)
+    sst.prepare_sweep_folder(tmp_path, man)
     for c in (0, 1):
-        path = rs.write_chunk(tmp_path, man, c, frame.iloc[2 * c:2 * c + 2])
+        path = sst.write_chunk(tmp_path, man, c, frame.iloc[2 * c:2 * c + 2])
         assert path.suffix == "." + fmt
-    assert rs.finished_chunks(tmp_path, man) == {0, 1}
-    _, back = rs.read_chunks(tmp_path)
+    assert sst.finished_chunks(tmp_path, man) == {0, 1}
+    _, back = sst.read_chunks(tmp_path)
     pd.testing.assert_frame_equal(back, frame, check_exact=True)
 
 

@@ -1,5 +1,5 @@
 """``hat sweep``: many counterfactuals of one preset, batched on every local device,
-sharded over processes, with resumable output (:mod:`hat_jax.report.sweep`).
+sharded over processes, with resumable output (the sweep store of :mod:`hat_jax.scenarios`).
 
     hat sweep PRESET (--scenarios FILE | --every-unilateral CUT | --global-cuts FROM:TO:K
                       | --draws K --seed S) [--ev ISO ...] [--batch B] [--devices N]
@@ -28,6 +28,7 @@ import hat_jax
 from hat_jax import scenarios as sc
 from hat_jax import welfare as wf
 from hat_jax.report import sweep as rs
+from hat_jax.scenarios import store as sst
 
 from .common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      add_ev_measure_argument, add_output_arguments, choose_tangent_solver,
@@ -230,9 +231,9 @@ def _manifest(args, economy, s: sc.Scenarios, B: int) -> dict:
                    start=args.start,
                    economy={k: getattr(args, k) for k in ("gamma", "sigma", "beta", "d", "Na",
                                                           "phi", "amax", "psi_slope")})
-    return {"format": rs.SWEEP_FORMAT, "fingerprint": sc.fingerprint(s), "preset": args.preset,
+    return {"format": sst.SWEEP_FORMAT, "fingerprint": sc.fingerprint(s), "preset": args.preset,
             "options": options, "version": hat_jax.__version__, "K": s.K, "batch": B,
-            "n_chunks": rs.n_chunks(s.K, B), "chunk_format": rs.chunk_format(),
+            "n_chunks": sst.n_chunks(s.K, B), "chunk_format": sst.chunk_format(),
             "scenarios": list(s.names), "countries": list(economy.countries),
             "floored": {n: [list(p) for p in f] for n, f in zip(s.names, s.floored)}}
 
@@ -265,13 +266,13 @@ def run(args: argparse.Namespace) -> int:
                     "(importer<-exporter): " + ", ".join(f"{a}<-{b}" for a, b in fl[:20]))
     devices = hat_jax.batched.local_mesh(args.devices).devices.size
     B = -(-min(args.batch, s.K) // devices) * devices
-    n = rs.n_chunks(s.K, B)
-    mine = rs.chunks_of_shard(n, shard, shards)
+    n = sst.n_chunks(s.K, B)
+    mine = sst.chunks_of_shard(n, shard, shards)
     man = _manifest(args, setup.economy, s, B)
     if args.out is not None:  # a folder of another sweep is refused before solving
-        rs.prepare_sweep_folder(args.out, man)
+        sst.prepare_sweep_folder(args.out, man)
         if args.resume:
-            mine = [c for c in mine if c not in rs.finished_chunks(args.out, man)]
+            mine = [c for c in mine if c not in sst.finished_chunks(args.out, man)]
     base = solve_baseline(args, setup)
     if not bool(base.eq.converged):
         report_not_converged(base.eq, base.opts)
@@ -291,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
                                  ev_opts=wf.EVOptions(measure=args.ev_measure))
         frame = sc.scenario_frame(res)
         if args.out is not None:
-            rs.write_chunk(args.out, man, c, frame)
+            sst.write_chunk(args.out, man, c, frame)
         frames.append(frame)
         progress.update(block.K)
     own_ok = all(bool(f["converged"].all()) for f in frames)
@@ -306,9 +307,9 @@ def run(args: argparse.Namespace) -> int:
         _barrier("hat-sweep-chunks-written")
         if proc != 0:  # process 0 merges and reports; the others say how their share went
             return EXIT_OK if own_ok else EXIT_NOT_CONVERGED
-    elif len(rs.finished_chunks(args.out, man)) < n:
+    elif len(sst.finished_chunks(args.out, man)) < n:
         if not args.quiet:
-            err(f"shard {shard}/{shards} done; {n - len(rs.finished_chunks(args.out, man))} "
+            err(f"shard {shard}/{shards} done; {n - len(sst.finished_chunks(args.out, man))} "
                 f"chunk(s) of other shards missing: run `hat sweep merge {args.out}` when "
                 "they are written")
         return EXIT_OK if own_ok else EXIT_NOT_CONVERGED

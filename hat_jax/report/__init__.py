@@ -13,8 +13,8 @@ figure is drawn):
 - :mod:`hat_jax.report.welfare` -- counterfactual and planner summaries, frames, figures;
 - :mod:`hat_jax.report.readers` -- input files of the command (cost matrix, weights);
 - :mod:`hat_jax.report.calibration` -- calibration summary, table, fit figure and files;
-- :mod:`hat_jax.report.sweep` -- the resumable ``hat sweep`` folder (manifest, chunks,
-  merge), its summary and figure;
+- :mod:`hat_jax.report.sweep` -- the merge of a ``hat sweep`` folder (whose manifest and
+  chunks are the sweep store of :mod:`hat_jax.scenarios`), its summary and figure;
 - :mod:`hat_jax.report.transition` -- transition summary, path table, figures and files.
 """
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hat_jax.fileio import atomic_write_bytes, critical_section, fsync_dir, pending
+from hat_jax.fileio import CSV_FLOAT, atomic_write_bytes, critical_section, fsync_dir, json_text, pending
 
 __all__ = ["CSV_FLOAT", "MANIFEST_NAME", "json_num", "json_nums", "json_timings",
            "json_text", "records",
@@ -42,7 +42,6 @@ __all__ = ["CSV_FLOAT", "MANIFEST_NAME", "json_num", "json_nums", "json_timings"
 
 MANIFEST_NAME = "manifest.json"  # written last by write_files: the set is complete
 
-CSV_FLOAT = "%.17g"  # float format of every CSV file: round-trips float64 exactly
 
 
 def json_num(x) -> float | None:
@@ -66,11 +65,6 @@ def json_nums(x):
     if a.ndim == 0:
         return json_num(a)
     return [json_nums(v) for v in a]
-
-
-def json_text(obj) -> str:
-    """``obj`` as indented JSON (NaN refused: convert with :func:`json_num` first)."""
-    return json.dumps(obj, indent=2, allow_nan=False)
 
 
 def records(df, keys) -> list[dict]:

@@ -7,7 +7,10 @@
   :func:`theta_draws`), :func:`fingerprint`;
 - :mod:`~hat_jax.scenarios.table`: the tidy scenario file (:func:`scenarios_from_table`);
 - :mod:`~hat_jax.scenarios.solve`: :func:`solve_scenarios` (one jitted, vmapped program
-  per block, sharded over local devices), :class:`ScenarioResults`, :func:`scenario_frame`.
+  per block, sharded over local devices), :class:`ScenarioResults`, :func:`scenario_frame`;
+- :mod:`~hat_jax.scenarios.store`: the resumable ``hat sweep --out`` folder (manifest,
+  chunks written atomically, resume, shards): :func:`prepare_sweep_folder`,
+  :func:`write_chunk`, :func:`finished_chunks`, :func:`read_chunks`.
 """
 
 from .solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
@@ -15,6 +18,8 @@ from .solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
 from .spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenarios, fingerprint,
                    global_cut_scenarios, scenarios_of, select_scenarios, theta_draws, theta_scenarios,
                    unilateral_scenarios)
+from .store import (SWEEP_FORMAT, SWEEP_MANIFEST, chunk_format, chunk_name, chunks_of_shard,
+                    finished_chunks, n_chunks, prepare_sweep_folder, read_chunks, write_chunk)
 from .table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
                     scenarios_from_table)
 
@@ -25,4 +30,6 @@ __all__ = [
     "COST_COLUMNS", "COUNTRY_COLUMNS", "read_scenario_table", "scenarios_from_table",
     "ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta", "scenario_frame",
     "FRAME_COLUMNS",
+    "SWEEP_MANIFEST", "SWEEP_FORMAT", "chunk_format", "chunk_name", "n_chunks",
+    "chunks_of_shard", "prepare_sweep_folder", "finished_chunks", "write_chunk", "read_chunks",
 ]
