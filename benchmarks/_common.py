@@ -188,7 +188,7 @@ def load_ek_world(preset: str, data_dir, Na: int):
     import warnings
 
     from hat_jax.data import DataWarning
-    from hat_jax.ek import ek_world
+    from hat_jax import ek_world
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)

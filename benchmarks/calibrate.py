@@ -1,6 +1,6 @@
 """Benchmark: calibration by gravity as a guide (hat_jax.calibration) on an EK preset.
 
-Economy: ``hat_jax.ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), 19 countries,
+Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), 19 countries,
 46 parameters, settings of ``hat_jax.calibration.CalibrationOptions()`` (equilibrium
 tolerance 5e-13, household 3e-12, stop at max |moment gap| <= 1e-8).
 
@@ -14,7 +14,7 @@ tolerance 5e-13, household 3e-12, stop at max |moment gap| <= 1e-8).
     function theorem at the equilibrium, one forward pass with 19 + 46 directions;
     ``moments_and_jacobian``), warm. Same compiled program as (a) (compile_s ~ 0).
     ``equilibrium jacobian``: for scale, the 19 x 19 Jacobian of the excess demands at
-    the same point (``hat_jax.equilibrium.value_and_jacobian``, as benchmarks/world.py);
+    the same point (``hat_jax._equilibrium.value_and_jacobian``, as benchmarks/world.py);
     the record of (b) carries ``ratio_to_equilibrium_jacobian``.
 (c) ``calibration published``: the whole calibration from the published vectors
     (``calibrate`` with ``starting_point(world, "published")``, a checkpoint written each
@@ -47,8 +47,8 @@ import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import calibration as cal  # noqa: E402
-from hat_jax.ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS  # noqa: E402
-from hat_jax.equilibrium import excess_demands, value_and_jacobian, encode  # noqa: E402
+from hat_jax._ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS  # noqa: E402
+from hat_jax._equilibrium import encode, excess_demands, value_and_jacobian  # noqa: E402
 
 from _common import device_description, load_ek_world, log, main, time_fn  # noqa: E402
 
@@ -125,7 +125,7 @@ def bench_evaluations(world, problem, options, runs, sections) -> list[dict]:
                         **extra)
         name = f"equilibrium jacobian 19x19 {tag}"
         log(f"(b) {name}")
-        econ = hat_jax.ek.economy_from_params(jnp.asarray(theta), problem.economy,
+        econ = hat_jax._ek.economy_from_params(jnp.asarray(theta), problem.economy,
                                               problem.geography)
         x = encode(jnp.asarray(W), problem.R, jnp.asarray(beta), econ, opts)
         jac = jax.jit(lambda x, e, R, s: value_and_jacobian(

@@ -1,11 +1,11 @@
-"""Benchmark: trade elasticities of the 19-country world by AD (hat_jax.elasticities).
+"""Benchmark: trade elasticities of the 19-country world by AD (hat_jax._elasticities).
 
-Economy: ``hat_jax.ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), solved first
+Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), solved first
 with ``EquilibriumOptions(unknown="beta")`` from the published prices (R = 1.01, beta and
 18 relative wages solved to 1e-10).
 
 (e) ``equilibrium``: that solve (one run, no warm-up; context for the numbers below).
-(a) ``all 342 elasticities``: ``hat_jax.elasticities.bilateral_elasticities`` (jitted) for
+(a) ``all 342 elasticities``: ``hat_jax._elasticities.bilateral_elasticities`` (jitted) for
     all 19 importers: every importer's household problem re-solved at the equilibrium
     prices (warm start, tolerance 1e-10), and the forward-mode derivatives with respect to
     the 19 log trade costs of each importer (one implicit-function LU per importer, shared
@@ -38,8 +38,8 @@ import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import elasticities as el  # noqa: E402
-from hat_jax.ek import EK_PRESETS  # noqa: E402
-from hat_jax.params import household_options  # noqa: E402
+from hat_jax._ek import EK_PRESETS  # noqa: E402
+from hat_jax.model import household_options  # noqa: E402
 
 from _common import load_ek_world, log, main, time_fn  # noqa: E402
 
@@ -78,7 +78,7 @@ def core_args(eq, rows):
     trade_elasticities builds them)."""
     e = eq.economy
     take = lambda x: jnp.asarray(x)[np.asarray(rows)]
-    problems = jax.tree_util.tree_map(take, hat_jax.household_problems(e, eq.W, eq.R, eq.beta))
+    problems = jax.tree_util.tree_map(take, hat_jax.model.household_problems(e, eq.W, eq.R, eq.beta))
     state0 = jax.tree_util.tree_map(take, eq.world.households.state)
     return (problems, jnp.asarray(rows), take(eq.world.distribution.lam), take(e.L),
             household_options(e), state0)

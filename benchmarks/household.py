@@ -43,7 +43,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (turns on x64)
-from hat_jax.params import household_options  # noqa: E402
+from hat_jax.model import household_options  # noqa: E402
 from _common import log, main, time_fn  # noqa: E402
 
 R_BASE = 1.01
@@ -63,9 +63,9 @@ def world_fn(warm: bool):
     household options an ordinary argument: a new tolerance does not recompile)."""
 
     def solve(economy, W, R, beta, opts, state0=None):
-        problems = hat_jax.household_problems(economy, W, R, beta)
-        sol = hat_jax.solve_households(problems, opts, state0=state0, throw=False)
-        dist = hat_jax.stationary_distributions(sol.pi, sol.lottery_lo, sol.lottery_w,
+        problems = hat_jax.model.household_problems(economy, W, R, beta)
+        sol = hat_jax.model.solve_households(problems, opts, state0=state0, throw=False)
+        dist = hat_jax.model.stationary_distributions(sol.pi, sol.lottery_lo, sol.lottery_w,
                                                 problems.P, throw=False)
         return sol, dist
 
@@ -151,7 +151,7 @@ def bench_distribution(out, Na: int, runs: int) -> list[dict]:
     records = []
     for method in ("direct", "iterate"):
         log(f"(c) distribution {method}, N={N}")
-        fn = jax.jit(lambda pi, lo, w, P, m=method: hat_jax.stationary_distributions(
+        fn = jax.jit(lambda pi, lo, w, P, m=method: hat_jax.model.stationary_distributions(
             pi, lo, w, P, method=m, throw=False))
 
         def info(d, m=method):

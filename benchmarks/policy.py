@@ -1,6 +1,6 @@
 """Benchmark: tariffs and trade policy in the 19-country Eaton-Kortum world (model.md s.14).
 
-Economy: ``hat_jax.ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``); the free-trade
+Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``); the free-trade
 baseline is solved first (beta at R = 1.01 from the published prices; not timed). Then
 
 (a) ``tariff equilibrium``: the USA levies 10% on every partner
@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import policy  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
-from hat_jax.ek import EK_PRESETS  # noqa: E402
+from hat_jax._ek import EK_PRESETS  # noqa: E402
 
 from _common import load_ek_world, log, main, stamp  # noqa: E402
 
@@ -63,7 +63,7 @@ def records(args) -> list[dict]:
                                    hat_jax.Start(W=W0, R=R0, beta=b0))
     N, i = economy.N, wf.country_index(economy, COUNTRY)
     extra = dict(N=N, Na=Na, preset=args.preset, country=COUNTRY)
-    t10 = hat_jax.uniform_tariffs(N, i, 0.10)
+    t10 = hat_jax.policy.uniform_tariffs(N, i, 0.10)
     out: list[dict] = []
 
     if "a" in args.sections:

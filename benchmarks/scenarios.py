@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import scenarios as sc  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
-from hat_jax.batched import resolve_strategy  # noqa: E402
+from hat_jax._batched import resolve_strategy  # noqa: E402
 
 from _common import load_ek_world, log, main, stamp  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: welfare analysis of the 19-country Eaton-Kortum world (model.md s.10-11).
 
-Economy: ``hat_jax.ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), baseline
+Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), baseline
 equilibrium solved first (``EquilibriumOptions(unknown="beta")`` from the published
 prices; not timed), then for the experiment ``--experiment`` (default: the USA cuts its
 import costs by 10%, ``unilateral``; ``global``: all international costs fall 10%):
@@ -22,7 +22,7 @@ import costs by 10%, ``unilateral``; ``global``: all international costs fall 10
 (c) ``welfare gradient``: dW_USA / d log d_ij for all N(N-1) = 342 pairs in general
     equilibrium (W and R re-solved, beta fixed) by one reverse-mode pass through the
     equilibrium (implicit function theorem), :func:`hat_jax.welfare.welfare_gradient`.
-(d) ``planner``: :func:`hat_jax.planner.solve_planner` (19 resource constraints by
+(d) ``planner``: :func:`hat_jax._planner.solve_planner` (19 resource constraints by
     Newton, optimistix), compile and run (at least 3 runs).
 
 Every record comes from the public entry point's ``stats`` (compile_s: the first
@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import planner as pl  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
-from hat_jax.ek import EK_PRESETS  # noqa: E402
+from hat_jax._ek import EK_PRESETS  # noqa: E402
 
 from _common import load_ek_world, log, main, stamp  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: the 19-country Eaton-Kortum world (excess demands, Jacobian, equilibrium).
 
-Economy: ``hat_jax.ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``: gamma 1.45,
+Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``: gamma 1.45,
 sigma 0.33, psi_slope 0.725, phi 0.5, amax 8, Nz = 10), 19 countries, equilibrium
 options ``EquilibriumOptions(unknown="beta")`` (R fixed at the target 1.01, beta and 18
 relative wages solved; tolerances 1e-10, distribution by forward iteration). "Published
@@ -8,7 +8,7 @@ prices" are the preset's published wages and beta (``world.start("published")``)
 are the equilibrium at Na = 100 only.
 
 (a) ``residual``: one evaluation of the 19 excess demands, the jitted
-    ``hat_jax.equilibrium.excess_demands`` (households of every country, stationary
+    ``hat_jax._equilibrium.excess_demands`` (households of every country, stationary
     distributions, aggregates, market residuals) at the published prices:
       ``cold``:       household state = the reference initial guess (as in Newton's first
                       iteration);
@@ -49,10 +49,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
-from hat_jax.ek import EK_PRESETS  # noqa: E402
-from hat_jax.equilibrium import excess_demands, value_and_jacobian, decode, encode  # noqa: E402
-from hat_jax.household import initial_state  # noqa: E402
-from hat_jax.params import household_options  # noqa: E402
+from hat_jax._ek import EK_PRESETS  # noqa: E402
+from hat_jax._equilibrium import decode, encode, excess_demands, value_and_jacobian  # noqa: E402
+from hat_jax._household import initial_state  # noqa: E402
+from hat_jax._params import household_options  # noqa: E402
 
 from _common import load_ek_world, log, main, time_fn  # noqa: E402
 
@@ -69,7 +69,7 @@ def build(args):
 def cold_state(economy, x, opts, R):
     """The reference initial household guess at the prices x (what a cold solve uses)."""
     W, Rx, beta = decode(x, economy, opts, R)
-    probs = hat_jax.household_problems(economy, W, Rx, beta)
+    probs = hat_jax.model.household_problems(economy, W, Rx, beta)
     hopts = household_options(economy)
     return jax.vmap(initial_state, in_axes=(0, None))(probs, hopts)
 

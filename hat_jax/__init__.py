@@ -9,6 +9,13 @@ It also adds ``--xla_cpu_multi_thread_eigen=false`` to ``XLA_FLAGS`` (see
 directory (``HAT_JAX_CACHE_DIR`` moves it, ``HAT_JAX_CACHE=0`` turns it off;
 :func:`compilation_cache_dir` says where it is).
 
+The public face is this namespace (``hat_jax.__all__``: the solvers, their options and
+results, the experiment types) and the namespaces :mod:`hat_jax.model` (the model's
+building blocks), :mod:`hat_jax.calibration`, :mod:`hat_jax.welfare`,
+:mod:`hat_jax.policy`, :mod:`hat_jax.transition`, :mod:`hat_jax.scenarios`,
+:mod:`hat_jax.tables`, :mod:`hat_jax.data` and :mod:`hat_jax.report`. Modules whose name
+starts with an underscore are the implementation and may change without notice.
+
 Axis conventions: ``[country i, asset a, shock z, variety j]``; ``M[i, j]`` is importer
 i's spending on exporter j's variety, ``d[i, j]`` the cost of j's good delivered to i.
 """
@@ -17,118 +24,85 @@ from . import _config
 
 _config.configure()
 
-from .aggregates import Aggregates, aggregate, asset_demand, efficiency_units, trade_flows
-from .distribution import (
-    DistributionOptions,
-    DistributionSolution,
-    stationary_distribution,
-    stationary_distributions,
-    transition_matrix,
-)
-from .equilibrium import (
-    Equilibrium,
-    EquilibriumOptions,
-    World,
-    market_residuals,
-    newton_path,
-    solve_equilibrium,
-    solve_equilibrium_jit,
-    solve_world,
-)
-from .household import (
-    HouseholdOptions,
-    HouseholdProblem,
-    HouseholdSolution,
-    choice_probabilities,
-    expected_value,
-    solve_household,
-    solve_households,
-)
-from .income import IncomeProcess, custom_income_process, income_process, rouwenhorst
-from .params import Economy, delivered_prices, household_problems, make_economy
-from .ek import EKWorld, ek_world
-from .presets import PRESETS, preset, two_country, two_country_log
-from .results import ConvergenceError
-from .elasticities import (
-    StateElasticities,
-    TradeElasticities,
-    proposition3,
-    state_elasticities,
-    trade_elasticities,
-)
-from .calibration import (
-    CalibrationOptions,
-    CalibrationProblem,
-    CalibrationResult,
-    calibrate,
-    make_moments,
-    problem_from_world,
-    starting_point,
-)
-from .welfare import (
-    Counterfactual,
-    EquivalentVariation,
-    WelfareResult,
-    WelfareSummary,
-    acr_gain,
-    bilateral_cut,
-    counterfactual,
-    equivalent_variation,
-    ev_derivative,
-    global_cut,
-    unilateral_cut,
-    utilitarian_welfare,
-    welfare_analysis,
-    welfare_decomposition,
-    welfare_gradient,
-    welfare_jvp,
-    welfare_summary,
-)
-from .change import Change
-from .planner import PlannerSolution, planner_checks, solve_planner
-from . import scenarios
-from .batched import solve_equilibria, stack_economies
-from .baseline import Baseline, as_baseline
-from .start import Start
-from .scenarios import ScenarioResults, Scenarios, scenario_frame, solve_scenarios
-from . import tables
+from ._baseline import Baseline, as_baseline
+from ._change import Change
+from ._distribution import DistributionOptions
+from ._ek import EKWorld, ek_world
+from ._elasticities import TradeElasticities, proposition3, state_elasticities, trade_elasticities
+from ._equilibrium import (Equilibrium, EquilibriumOptions, World, solve_equilibrium,
+                           solve_equilibrium_jit, solve_world)
+from ._household import HouseholdOptions
+from ._income import IncomeProcess, income_process
+from ._params import Economy, make_economy
+from ._planner import PlannerSolution, solve_planner
+from ._presets import PRESETS, preset, two_country
+from ._results import ConvergenceError
+from ._start import Start
+from . import calibration, data, model, policy, scenarios, tables, transition, welfare
+from .calibration import CalibrationOptions, CalibrationResult, calibrate
+from .policy import NashTariffs, OptimalTariff, TariffOptions, nash_tariffs, optimal_tariff
+from .scenarios import ScenarioResults, Scenarios, solve_scenarios
 from .tables import GravitySpec, TablesError, world_from_tables
-from .tariffs import tariff_war, uniform_tariffs, validate_tariffs
-from . import policy
-from .policy import (NashTariffs, OptimalTariff, TariffOptions, nash_tariffs, optimal_tariff,
-                     tariff_gradient)
 from .transition import (Transition, TransitionOptions, horizon_elasticities, solve_transition,
                          transition_welfare)
+from .welfare import (Counterfactual, EquivalentVariation, WelfareResult, acr_gain,
+                      counterfactual, equivalent_variation, welfare_analysis, welfare_gradient)
 
 __version__ = "0.1.0"
 
 compilation_cache_dir = _config.cache_dir
 
 __all__ = [
-    "compilation_cache_dir", "DistributionOptions",
-    "Aggregates", "ConvergenceError", "DistributionSolution", "EKWorld", "Economy", "Equilibrium",
-    "EquilibriumOptions", "HouseholdOptions", "HouseholdProblem", "HouseholdSolution",
-    "IncomeProcess", "PRESETS", "World", "aggregate", "asset_demand", "choice_probabilities",
-    "custom_income_process", "delivered_prices", "efficiency_units", "ek_world", "expected_value",
-    "household_problems", "income_process", "make_economy", "market_residuals", "preset",
-    "newton_path", "rouwenhorst", "solve_equilibrium", "solve_equilibrium_jit", "solve_household",
-    "solve_households", "solve_world", "stationary_distribution", "stationary_distributions",
-    "trade_flows", "transition_matrix", "two_country", "two_country_log",
-    "StateElasticities", "TradeElasticities", "proposition3", "state_elasticities",
-    "trade_elasticities",
-    "CalibrationOptions", "CalibrationProblem", "CalibrationResult", "calibrate",
-    "make_moments", "problem_from_world", "starting_point",
-    "Counterfactual", "EquivalentVariation", "WelfareResult", "WelfareSummary", "acr_gain",
-    "bilateral_cut", "counterfactual", "equivalent_variation", "ev_derivative", "global_cut",
-    "unilateral_cut", "utilitarian_welfare", "welfare_analysis", "welfare_decomposition",
-    "welfare_gradient", "welfare_jvp", "welfare_summary",
-    "PlannerSolution", "planner_checks", "solve_planner",
-    "scenarios", "solve_equilibria", "stack_economies", "ScenarioResults", "Scenarios",
-    "scenario_frame", "solve_scenarios",
-    "tables", "GravitySpec", "TablesError", "world_from_tables",
-    "tariff_war", "uniform_tariffs", "validate_tariffs", "policy", "NashTariffs",
-    "OptimalTariff", "TariffOptions", "nash_tariffs", "optimal_tariff", "tariff_gradient",
-    "Transition", "TransitionOptions", "horizon_elasticities", "solve_transition",
+    # economies, worlds and their equilibrium
+    "Economy", "make_economy", "IncomeProcess", "income_process", "HouseholdOptions",
+    "DistributionOptions", "preset", "PRESETS", "two_country", "ek_world", "EKWorld",
+    "world_from_tables", "GravitySpec", "TablesError",
+    "Equilibrium", "EquilibriumOptions", "solve_equilibrium", "solve_equilibrium_jit",
+    "World", "solve_world", "Start", "Baseline", "as_baseline", "ConvergenceError",
+    # experiments and what they return
+    "Change", "counterfactual", "Counterfactual", "equivalent_variation",
+    "EquivalentVariation", "welfare_analysis", "WelfareResult", "welfare_gradient",
+    "acr_gain", "trade_elasticities", "TradeElasticities", "state_elasticities",
+    "proposition3", "solve_planner", "PlannerSolution",
+    "calibrate", "CalibrationOptions", "CalibrationResult",
+    "solve_scenarios", "Scenarios", "ScenarioResults",
+    "optimal_tariff", "nash_tariffs", "TariffOptions", "OptimalTariff", "NashTariffs",
+    "solve_transition", "Transition", "TransitionOptions", "horizon_elasticities",
     "transition_welfare",
-    "Change", "Baseline", "Start", "as_baseline",
+    # namespaces and settings
+    "model", "calibration", "welfare", "policy", "transition", "scenarios", "tables", "data",
+    "compilation_cache_dir",
 ]
+
+#: Names that ``hat_jax`` exported before 0.2 and that now live in a namespace (see
+#: CHANGELOG.md): still reachable here, with a DeprecationWarning naming the new home.
+_MOVED = {
+    **{n: "model" for n in (
+        "Aggregates", "aggregate", "asset_demand", "efficiency_units", "trade_flows",
+        "DistributionSolution", "stationary_distribution", "stationary_distributions",
+        "transition_matrix", "market_residuals", "newton_path", "HouseholdProblem",
+        "HouseholdSolution", "choice_probabilities", "expected_value", "solve_household",
+        "solve_households", "custom_income_process", "rouwenhorst", "delivered_prices",
+        "household_problems", "two_country_log", "StateElasticities", "planner_checks",
+        "solve_equilibria", "stack_economies")},
+    **{n: "calibration" for n in (
+        "CalibrationProblem", "make_moments", "problem_from_world", "starting_point")},
+    **{n: "welfare" for n in (
+        "WelfareSummary", "bilateral_cut", "ev_derivative", "global_cut", "unilateral_cut",
+        "utilitarian_welfare", "welfare_decomposition", "welfare_jvp", "welfare_summary")},
+    **{n: "scenarios" for n in ("scenario_frame",)},
+    **{n: "policy" for n in (
+        "tariff_war", "uniform_tariffs", "validate_tariffs", "tariff_gradient")},
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        home = _MOVED[name]
+        warnings.warn(f"hat_jax.{name} moved to hat_jax.{home}.{name}; import it from there "
+                      "(the old name goes in a later release)", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(f"hat_jax.{home}"), name)
+    raise AttributeError(f"module 'hat_jax' has no attribute {name!r}")

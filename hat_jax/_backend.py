@@ -13,13 +13,13 @@ from __future__ import annotations
 import jax
 from jax import lax
 
-from .results import check_choice
+from ._results import check_choice
 
 __all__: list[str] = []
 
 #: How a batch of independent problems (scenarios) is iterated: ``"vmap"`` in lock step
 #: (accelerators), ``"map"`` one after another inside one program (the CPU), ``"auto"``
-#: by backend (see :mod:`hat_jax.batched`).
+#: by backend (see :mod:`hat_jax._batched`).
 STRATEGIES = ("auto", "vmap", "map")
 
 

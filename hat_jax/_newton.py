@@ -4,7 +4,7 @@ The iteration is written once, as ``init`` / ``step`` / ``running`` on a typed c
 (:class:`NewtonState`, an ``eqx.Module`` of arrays, as optimistix keeps its solver
 state), and run two ways: inside ``lax.while_loop`` (:func:`run`, jit-able and used
 under the implicit-function derivative of the equilibrium) and from Python one compiled
-``step`` at a time (``hat_jax.equilibrium.solve_equilibrium``), which prints progress and
+``step`` at a time (``hat_jax._equilibrium.solve_equilibrium``), which prints progress and
 can be interrupted between iterations without any host callback in the compiled
 programs (programs with host callbacks are not stored in JAX's persistent compilation
 cache). Hand-written rather than optimistix: optimistix's Newton has no Jacobian reuse

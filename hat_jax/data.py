@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .gravity import N_DIST_BINS, Geography, geography_from_arrays, n_params
+from ._gravity import N_DIST_BINS, Geography, geography_from_arrays, n_params
 
 __all__ = [
     "DataError",
@@ -209,7 +209,7 @@ class EKData:
         return self.iso3.index(iso3)
 
     def geography(self) -> Geography:
-        """The pair characteristics as a JAX :class:`~hat_jax.gravity.Geography`."""
+        """The pair characteristics as a JAX :class:`~hat_jax._gravity.Geography`."""
         return geography_from_arrays(self.dist_bin, self.border, self.language, self.ec, self.efta)
 
 
@@ -325,7 +325,7 @@ def load_ek2002(path: str | os.PathLike | None = None) -> EKData:
 
 @dataclass(frozen=True, eq=False)
 class PublishedVectors:
-    """A published calibration: Theta (46, layout of :mod:`hat_jax.gravity`), wages
+    """A published calibration: Theta (46, layout of :mod:`hat_jax._gravity`), wages
     W (19; W_19 = 19 - sum(W_1..18), so mean(W) = 1) and the discount factor beta."""
 
     name: str

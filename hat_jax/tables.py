@@ -1,4 +1,4 @@
-"""A world from your own trade data: tidy tables -> :class:`~hat_jax.ek.EKWorld`.
+"""A world from your own trade data: tidy tables -> :class:`~hat_jax._ek.EKWorld`.
 
 A data folder holds three tables, each ``NAME.csv`` or ``NAME.parquet`` (Parquet needs
 pyarrow), and optionally ``spec.json``:
@@ -21,7 +21,7 @@ intercept), or ``None``; ``covariates``: the column names to use; ``estimator``:
 ``"ols"`` (log(X_ij / X_ii)) or ``"ppml"`` (X_ij / X_ii). A constant ``const`` is added
 when the regressors do not already span one (the bins do). The moments are importer and
 exporter effects and one coefficient per regressor: K = 2(N-1) + C, matched by the
-calibration from the static Eaton-Kortum inversion (:func:`hat_jax.ek.static_ek_start`).
+calibration from the static Eaton-Kortum inversion (:func:`hat_jax._ek.static_ek_start`).
 
 N = 2 builds a world (give ``theta``: log A_1, mu_1; ``distance=None``, no covariates)
 that can be solved, but its gravity moments are not identified (two pairs for an
@@ -44,8 +44,8 @@ import numpy as np
 import pandas as pd
 
 from .data import DataError, load_ek2002
-from .ek import THETA_D, EKWorld, data_moments, static_ek_start
-from .gravity import (
+from ._ek import THETA_D, EKWorld, data_moments, static_ek_start
+from ._gravity import (
     COMMON_NAMES,
     ESTIMATORS,
     Geography,
@@ -56,9 +56,9 @@ from .gravity import (
     trade_costs,
     unpack_params,
 )
-from .params import make_economy
-from .results import check_choice
-from .preset_registry import REGISTRY
+from ._params import make_economy
+from ._results import check_choice
+from ._preset_registry import REGISTRY
 
 __all__ = ["TablesError", "GravitySpec", "TradeTables", "TABLE_NAMES", "MODEL_DEFAULTS",
            "read_tables", "world_from_tables", "write_tables", "ek_tables", "load_spec"]
@@ -378,7 +378,7 @@ def read_tables(source, spec: GravitySpec | None = None) -> TradeTables:
 def world_from_tables(source=None, *, spec: GravitySpec | None = None, preset: str | None = None,
                       theta=None, R: float | None = None, theta_d: float = THETA_D,
                       countries=None, flows=None, gravity=None, **overrides) -> EKWorld:
-    """A world (:class:`~hat_jax.ek.EKWorld`) from tidy tables: a folder ``source`` or
+    """A world (:class:`~hat_jax._ek.EKWorld`) from tidy tables: a folder ``source`` or
     the frames ``countries``, ``flows``, ``gravity``.
 
     Model settings, later ones winning: :data:`MODEL_DEFAULTS` (ek_baseline's), the

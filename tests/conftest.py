@@ -32,7 +32,7 @@ def two_country_eq():
 
 @pytest.fixture(scope="session")
 def two_country_log_eq():
-    econ = hat_jax.two_country_log(Na=NA_TEST)
+    econ = hat_jax.model.two_country_log(Na=NA_TEST)
     return hat_jax.solve_equilibrium(econ)
 
 

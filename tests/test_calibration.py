@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from hat_jax import calibration as cal
-from hat_jax import cli, fileio
+from hat_jax import cli, _fileio as fileio
 from hat_jax.calibration import (
     CalibrationOptions,
     CheckpointError,
@@ -34,15 +34,11 @@ from hat_jax.calibration import (
     static_ek_start,
     synthetic_problem,
 )
-from hat_jax.calibration import moments as cal_moments
+from hat_jax.calibration import _moments as cal_moments
 from hat_jax.report.calibration import OUTPUT_FILES, write_outputs
-from hat_jax.results import ConvergenceError
-from hat_jax.gravity import (
-    gravity_regression,
-    log_share_ratios,
-    trade_costs,
-    unpack_params,
-)
+from hat_jax import ConvergenceError
+from hat_jax.calibration import gravity_regression, trade_costs, unpack_params
+from hat_jax._gravity import log_share_ratios
 
 N_SYN, NA_SYN = 6, 20
 OPTS = CalibrationOptions(verbose=False)
@@ -102,7 +98,7 @@ def test_static_ek_start_inverts_the_static_model():
 
 
 def test_starting_points_of_the_presets(data_dir):
-    from hat_jax.ek import ek_world
+    from hat_jax import ek_world
 
     w = ek_world("ek_baseline", data_dir, Na=10)
     pub = cal.starting_point(w, "published")

@@ -12,7 +12,7 @@ import pytest
 
 import hat_jax
 from hat_jax import Change
-from hat_jax import tariffs as tf
+from hat_jax import _tariffs as tf
 
 from conftest import NA_TEST
 
@@ -44,7 +44,7 @@ def test_cost_builders_give_the_old_matrices(economy):
     assert np.array_equal(bil.values["d"], _old_scale(economy, pair))
     assert np.array_equal(Change.scale_costs(economy, f).values["d"], _old_scale(economy, f))
     # the thin helpers return the builder's matrix and clamped pairs
-    d, cl = hat_jax.global_cut(economy, 0.1)
+    d, cl = hat_jax.welfare.global_cut(economy, 0.1)
     assert np.array_equal(d, Change.global_cut(economy, 0.1).values["d"]) and cl == []
     near = economy.replace(d=jnp.array([[1.0, 1.05], [1.745, 1.0]]))
     c = Change.unilateral_cut(near, "Home", 0.10)

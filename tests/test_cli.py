@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 
 from hat_jax import cli
-from hat_jax.cli import common
-from hat_jax.equilibrium import EquilibriumOptions
-from hat_jax.report import files
+from hat_jax.cli import _common as common
+from hat_jax import EquilibriumOptions
+from hat_jax.report import _files as files
 
 SMALL = ["--Na", "40", "--quiet"]  # Na = conftest.NA_TEST
 TOP_KEYS = {
@@ -246,7 +246,7 @@ def test_unpublished_preset_starts_cold(data_dir):
     the published one is a clear error (no solve needed for either)."""
     import argparse
 
-    from hat_jax.ek import ek_world
+    from hat_jax import ek_world
 
     world = ek_world("ek_paper_2023", data_dir, Na=10)
     opts = EquilibriumOptions(unknown="beta")
@@ -267,7 +267,7 @@ def test_save_figure_atomic_and_closed(tmp_path):
     """report.figures.save_figure: a PNG written through a temporary file (none left), the
     figure closed; an Axes is accepted for its figure."""
     pytest.importorskip("matplotlib")
-    from hat_jax.report.figures import pyplot, save_figure
+    from hat_jax.report._figures import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots()

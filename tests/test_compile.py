@@ -61,16 +61,16 @@ def test_log_utility_is_the_same_program():
     """gamma is traced: the log-utility economy (gamma = 1) reuses the CRRA programs."""
     hat_jax.solve_equilibrium(hat_jax.two_country(Na=NA_TEST))
     with count_compilations() as n:
-        eq = hat_jax.solve_equilibrium(hat_jax.two_country_log(Na=NA_TEST))
+        eq = hat_jax.solve_equilibrium(hat_jax.model.two_country_log(Na=NA_TEST))
     assert n == {e: 0 for e in _EVENTS}, n
     assert bool(eq.converged) and float(eq.economy.gamma) == 1.0
 
 
 def test_household_tolerance_does_not_recompile():
     economy = hat_jax.two_country(Na=NA_TEST)
-    problems = hat_jax.household_problems(economy, np.ones(2), 1.0, 0.92)
-    solve = jax.jit(lambda p, o: hat_jax.solve_households(p, o, throw=False))
-    loose = solve(problems, hat_jax.params.household_options(economy, tol=1e-6))
+    problems = hat_jax.model.household_problems(economy, np.ones(2), 1.0, 0.92)
+    solve = jax.jit(lambda p, o: hat_jax.model.solve_households(p, o, throw=False))
+    loose = solve(problems, hat_jax.model.household_options(economy, tol=1e-6))
     with count_compilations() as n:
         tight = solve(problems, HouseholdOptions(gamma=economy.gamma, Na=economy.Na, tol=1e-11,
                                                  max_iter=3000))
@@ -100,9 +100,9 @@ _CHILD = textwrap.dedent("""
     jax.monitoring.register_event_listener(
         lambda e, **kw: hits.append(e) if e == "/jax/compilation_cache/cache_hits" else None)
     economy = hat_jax.two_country(Na=12)
-    problems = hat_jax.household_problems(economy, jax.numpy.ones(2), 1.0, 0.92)
-    opts = hat_jax.params.household_options(economy)
-    sol = jax.jit(lambda p, o: hat_jax.solve_households(p, o, throw=False))(problems, opts)
+    problems = hat_jax.model.household_problems(economy, jax.numpy.ones(2), 1.0, 0.92)
+    opts = hat_jax.model.household_options(economy)
+    sol = jax.jit(lambda p, o: hat_jax.model.solve_households(p, o, throw=False))(problems, opts)
     print(json.dumps({"dir": str(hat_jax.compilation_cache_dir()), "hits": len(hits),
                       "residual": float(sol.residual.max())}))
 """)

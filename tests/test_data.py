@@ -18,7 +18,7 @@ from hat_jax.data import (
     load_published,
     resolve_data_dir,
 )
-from hat_jax.gravity import Geography
+from hat_jax.calibration import Geography
 
 N = 19
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import hat_jax
-from hat_jax.distribution import asset_transition, stationary_distribution
-from hat_jax.household import HouseholdOptions
+from hat_jax._distribution import asset_transition
+from hat_jax.model import stationary_distribution
+from hat_jax import HouseholdOptions
 
 from conftest import NA_TEST
 
@@ -15,8 +16,8 @@ from conftest import NA_TEST
 @pytest.fixture(scope="module")
 def household():
     econ = hat_jax.two_country(Na=NA_TEST)
-    probs = hat_jax.household_problems(econ, jnp.ones(2), 1.0)
-    sol = hat_jax.solve_households(probs, HouseholdOptions(gamma=1.5, Na=econ.Na))
+    probs = hat_jax.model.household_problems(econ, jnp.ones(2), 1.0)
+    sol = hat_jax.model.solve_households(probs, HouseholdOptions(gamma=1.5, Na=econ.Na))
     first = lambda x: jax.tree_util.tree_map(lambda y: y[0], x)
     return econ, first(probs), first(sol)
 

@@ -11,11 +11,16 @@ import pytest
 import hat_jax
 from hat_jax import EquilibriumOptions
 from hat_jax.data import DataError, load_ek2002, load_published
-from hat_jax.ek import EK_PRESETS, THETA_D, economy_from_params, ek_world
-from hat_jax.equilibrium import excess_demands, encode, solve_equilibrium_jit
-from hat_jax.gravity import log_trade_costs_unclamped, trade_costs, unpack_params
-from hat_jax.household import initial_state
-from hat_jax.params import delivered_prices, household_options, household_problems
+from hat_jax._ek import EK_PRESETS, THETA_D
+from hat_jax.model import economy_from_params
+from hat_jax import ek_world
+from hat_jax._equilibrium import encode, excess_demands
+from hat_jax import solve_equilibrium_jit
+from hat_jax._gravity import log_trade_costs_unclamped
+from hat_jax.calibration import trade_costs, unpack_params
+from hat_jax._household import initial_state
+from hat_jax.model import delivered_prices, household_problems
+from hat_jax._params import household_options
 
 NA_EK = 20
 BETA_MODE = EquilibriumOptions(unknown="beta")
@@ -224,9 +229,9 @@ def test_one_preset_registry_and_no_calibration_import():
     import ast
     import inspect
 
-    from hat_jax import ek, presets
-    from hat_jax.ek import EK_UNPUBLISHED_PRESETS
-    from hat_jax.preset_registry import REGISTRY, START_KINDS
+    from hat_jax import _ek as ek, _presets as presets
+    from hat_jax._ek import EK_UNPUBLISHED_PRESETS
+    from hat_jax._preset_registry import REGISTRY, START_KINDS
 
     assert tuple(hat_jax.PRESETS) == tuple(REGISTRY)
     for name, p in REGISTRY.items():

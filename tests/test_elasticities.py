@@ -1,4 +1,4 @@
-"""Trade elasticities by AD (hat_jax.elasticities, model.md section 9): theory checks,
+"""Trade elasticities by AD (hat_jax._elasticities, model.md section 9): theory checks,
 finite differences of the re-solved household problem, Proposition 3, frames, figures
 and the ``hat elasticities`` command.
 
@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 
 import hat_jax
-from hat_jax import HouseholdOptions, household_problems, solve_households, trade_flows
+from hat_jax import HouseholdOptions
+from hat_jax.model import household_problems, solve_households, trade_flows
 from hat_jax import cli
-from hat_jax import elasticities as el
-from hat_jax.cli import common
+from hat_jax import _elasticities as el
+from hat_jax.cli import _common as common
 from hat_jax.report import elasticities as rep
 
 TIGHT = 1e-13  # household tolerance of the finite-difference checks

@@ -79,7 +79,7 @@ def test_log_utility_separation_result(two_country_log_eq):
 def asymmetric_economy():
     d = np.array([[1.0, 1.6], [1.9, 1.0]])
     return hat_jax.make_economy(d, A=[1.0, 1.2], L=[1.0, 0.6], Na=NA_TEST,
-                                countries=hat_jax.presets.TWO_COUNTRY_LABELS)
+                                countries=hat_jax._presets.TWO_COUNTRY_LABELS)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_newton_path_and_jacobian_reuse(asymmetric_economy, asymmetric_eq):
     """The Newton path is recorded; plain Newton (a Jacobian every iteration) and the
     default (Jacobians reused while steps deliver) reach the same equilibrium."""
     eq = asymmetric_eq
-    path = hat_jax.newton_path(eq)
+    path = hat_jax.model.newton_path(eq)
     n = int(eq.iterations)
     assert len(path) == n and path[0]["jacobian"] and not path[-1]["jacobian"]
     assert path[-1]["max_residual"] <= 1e-10 and path[-1]["step"] == 0.0
@@ -120,7 +120,7 @@ def test_newton_path_and_jacobian_reuse(asymmetric_economy, asymmetric_eq):
     assert all(b < a for a, b in zip(accepted, accepted[1:]))  # sufficient decrease
     assert np.all(np.isnan(np.asarray(eq.history)[n:]))
     plain = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(jacobian_reuse=0.0))
-    assert all(r["jacobian"] for r in hat_jax.newton_path(plain)[:-1])
+    assert all(r["jacobian"] for r in hat_jax.model.newton_path(plain)[:-1])
     np.testing.assert_allclose(np.asarray(plain.W), np.asarray(eq.W), atol=1e-10)
     assert float(plain.R) == pytest.approx(float(eq.R), abs=1e-12)
     with pytest.raises(ValueError, match=r"jacobian_reuse must be in \[0, 1\)"):
@@ -136,8 +136,8 @@ def test_jacobian_warm_start(asymmetric_economy, asymmetric_eq):
     assert J.shape == (2, 2) and np.all(np.isfinite(np.asarray(J)))
     warm = hat_jax.solve_equilibrium(near, start=hat_jax.Start(W=asymmetric_eq.W, J=J))
     cold = hat_jax.solve_equilibrium(near, start=hat_jax.Start(W=asymmetric_eq.W))
-    assert not any(r["jacobian"] for r in hat_jax.newton_path(warm))
-    assert any(r["jacobian"] for r in hat_jax.newton_path(cold))
+    assert not any(r["jacobian"] for r in hat_jax.model.newton_path(warm))
+    assert any(r["jacobian"] for r in hat_jax.model.newton_path(cold))
     np.testing.assert_allclose(np.asarray(warm.W), np.asarray(cold.W), atol=1e-10)
     assert float(warm.R) == pytest.approx(float(cold.R), abs=1e-10)  # both at tol 1e-10
     with pytest.raises(ValueError, match=r"Start.J must be the \(2, 2\) Jacobian.*\(3, 3\)"):

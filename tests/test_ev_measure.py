@@ -22,7 +22,7 @@ import pytest
 import hat_jax
 from hat_jax import cli
 from hat_jax import welfare as wf
-from hat_jax.results import ConvergenceError
+from hat_jax import ConvergenceError
 
 from conftest import NA_TEST
 

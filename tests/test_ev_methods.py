@@ -12,7 +12,7 @@ import pytest
 
 import hat_jax
 from hat_jax import welfare as wf
-from hat_jax.params import household_options, traced_cost_check
+from hat_jax._params import household_options, traced_cost_check
 
 
 def test_continuation_agrees_with_the_safeguarded_solver(two_country_eq):
@@ -83,7 +83,8 @@ def test_costs_below_one_refused_under_jit():
 def test_solve_equilibrium_jit_carries_the_cost_check():
     """The check is in the traced program of solve_equilibrium_jit (one more runtime
     check under the cost floor than without; running it would compile the solver)."""
-    from hat_jax.equilibrium import default_guess, solve_equilibrium_jit
+    from hat_jax._equilibrium import default_guess
+    from hat_jax import solve_equilibrium_jit
 
     e = hat_jax.two_country(Na=20)
     opts = hat_jax.EquilibriumOptions()
@@ -95,7 +96,7 @@ def test_solve_equilibrium_jit_carries_the_cost_check():
     # cache keeps it: the derivative programs of welfare, tariffs, calibration use it);
     # bad costs then give an unconverged result with an infinite residual
     assert text(e, throw=False).count("callback") == 0
-    from hat_jax.params import traced_costs_ok
+    from hat_jax._params import traced_costs_ok
     ok = jax.jit(lambda econ: traced_costs_ok(econ))
     bad = eqx.tree_at(lambda x: x.d, e, np.array([[1.0, 0.9], [0.9, 1.0]]))
     assert bool(ok(e)) and not bool(ok(bad)) and bool(ok(bad.replace(cost_floor=False)))

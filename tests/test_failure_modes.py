@@ -18,10 +18,10 @@ import pytest
 
 import hat_jax
 from hat_jax import cli
-from hat_jax.cli import common
+from hat_jax.cli import _common as common
 from hat_jax.data import DataWarning
-from hat_jax.report import files
-from hat_jax.report.readers import read_cost_matrix
+from hat_jax.report import _files as files
+from hat_jax.report._readers import read_cost_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,7 +186,7 @@ def test_ctrl_c_waits_for_a_commit_on_the_main_thread(tmp_path):
     code = (
         "import os, signal, time\n"
         "from hat_jax.cli import common\n"
-        "from hat_jax.fileio import critical_section\n"
+        "from hat_jax._fileio import critical_section\n"
         "with common.interrupt_handler():\n"
         "    with critical_section():\n"
         "        os.kill(os.getpid(), signal.SIGINT)\n"
@@ -251,7 +251,7 @@ def test_tangent_solver_choice():
 def test_library_resolves_auto(recwarn):
     """tangent_solver="auto" (the default) is resolved inside the library: "lu" where it
     fits, else "gmres" with a TangentSolverNote; "lu" that does not fit is refused."""
-    from hat_jax.memory import TangentSolverNote, resolve_tangent_solver
+    from hat_jax._memory import resolve_tangent_solver, TangentSolverNote
 
     econ = hat_jax.two_country(Na=400)
     assert hat_jax.EquilibriumOptions().tangent_solver == "auto"
@@ -272,8 +272,8 @@ def test_available_memory_reads_the_process_limit():
     """A process under RLIMIT_AS (ulimit -v) sees that limit, not the machine's free
     memory (issue 26, B5: --Na 1000 died with RESOURCE_EXHAUSTED under a 10 GiB limit)."""
     code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (10 * 2**30, "
-            "resource.RLIM_INFINITY)); from hat_jax.memory import available_memory; "
-            "import hat_jax; from hat_jax.memory import resolve_tangent_solver; "
+            "resource.RLIM_INFINITY)); from hat_jax._memory import available_memory; "
+            "import hat_jax; from hat_jax._memory import resolve_tangent_solver; "
             "import warnings; warnings.simplefilter('ignore'); "
             "print(available_memory() / 2**30, resolve_tangent_solver("
             "hat_jax.two_country(Na=1000), 'auto'))")
@@ -295,7 +295,7 @@ def test_cli_refuses_lu_that_does_not_fit(monkeypatch):
 
 
 def test_tangent_solver_in_settings(monkeypatch, two_country_eq):
-    from hat_jax.equilibrium import EquilibriumOptions
+    from hat_jax import EquilibriumOptions
     from hat_jax.report.equilibrium import summary
 
     s = summary(two_country_eq, "two_country", EquilibriumOptions(tangent_solver="gmres"))
@@ -337,7 +337,8 @@ def test_data_warning_once_in_one_line(monkeypatch, quiet):
 
 
 def test_starting_wage_message_is_plain():
-    from hat_jax.equilibrium import EquilibriumOptions, default_guess
+    from hat_jax import EquilibriumOptions
+    from hat_jax._equilibrium import default_guess
 
     econ = hat_jax.two_country(Na=40)
     with warnings.catch_warnings():

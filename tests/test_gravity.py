@@ -1,4 +1,4 @@
-"""Tests for hat_jax.gravity: parameter layout, trade costs and the gravity regression."""
+"""Tests for hat_jax._gravity: parameter layout, trade costs and the gravity regression."""
 
 import warnings
 
@@ -8,22 +8,12 @@ import numpy as np
 import pytest
 
 from hat_jax.data import DataWarning, load_ek2002, load_published
-from hat_jax.gravity import (
-    GravityMoments,
-    TradeCostParams,
-    geography_from_arrays,
-    gravity_design,
-    gravity_regression,
-    log_share_ratios,
-    log_trade_costs_unclamped,
-    n_params,
-    make_gravity_regression,
-    moment_vector,
-    pack_params,
-    tfp,
-    trade_costs,
-    unpack_params,
-)
+from hat_jax.calibration import (
+    geography_from_arrays, gravity_regression, GravityMoments, n_params, pack_params,
+    trade_costs, TradeCostParams, unpack_params)
+from hat_jax._gravity import (
+    gravity_design, log_share_ratios, log_trade_costs_unclamped, make_gravity_regression,
+    moment_vector, tfp)
 
 N = 19
 EK_DIST = np.array([-3.102440, -3.665941, -4.033395, -4.218077, -6.064372, -6.558933])

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 import hat_jax
-from hat_jax.household import HouseholdOptions, solve_household, solve_households
+from hat_jax import HouseholdOptions
+from hat_jax.model import solve_household, solve_households
 
 from conftest import NA_TEST
 
 
 def _problems(gamma=1.5, d=1.745, W=(1.0, 1.0), R=1.0, Na=NA_TEST, psi_slope=0.0):
     econ = hat_jax.two_country(d=d, gamma=gamma, Na=Na, psi_slope=psi_slope)
-    return econ, hat_jax.household_problems(econ, jnp.asarray(W), R)
+    return econ, hat_jax.model.household_problems(econ, jnp.asarray(W), R)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_household_derivatives_match_finite_differences():
     def foreign_spending(log_d):
         e = econ.replace(d=jnp.array([[1.0, 0.0], [1.745, 1.0]])
                          + jnp.array([[0.0, 1.0], [0.0, 0.0]]) * jnp.exp(log_d))
-        probs = hat_jax.household_problems(e, jnp.ones(2), 1.0)
+        probs = hat_jax.model.household_problems(e, jnp.ones(2), 1.0)
         sol = solve_households(probs, opts, throw=False)
         # mean foreign choice probability and spending over states (uniform weights)
         return jnp.mean(sol.pi[0, :, :, 1] * sol.c[0, :, :, 1] * probs.p[0, 1])
@@ -171,7 +172,8 @@ def test_household_derivatives_match_finite_differences():
 def test_operator_jacobian_is_the_dense_derivative_of_the_sweep(solved):
     """operator_jacobian builds dF/dy from 2 Na jvps using the block structure in z; it
     must equal jacfwd of the sweep, and its spectral radius is beta (the value part)."""
-    from hat_jax.household import flatten_state, unflatten_state, household_operator, operator_jacobian
+    from hat_jax._household import (
+        flatten_state, household_operator, operator_jacobian, unflatten_state)
 
     econ, probs, opts, sol = solved
     first = lambda x: jax.tree_util.tree_map(lambda a: a[1], x)
@@ -189,7 +191,7 @@ def test_lu_and_gmres_tangent_solvers_agree_forward_and_reverse():
     econ, _ = _problems()
 
     def savings(W, solver):
-        probs = hat_jax.household_problems(econ, W, 1.0)
+        probs = hat_jax.model.household_problems(econ, W, 1.0)
         opts = HouseholdOptions(gamma=econ.gamma, Na=econ.Na, tangent_solver=solver)
         sol = solve_households(probs, opts, throw=False)
         return jnp.sum(sol.a_next * sol.pi, axis=-1)
@@ -212,7 +214,7 @@ def test_compiled_sweep_derivative_in_prices_is_finite_and_exact(solved):
     also inside a scan (the backward pass of a transition), against central differences.
     Regression: the logit's max shift was differentiated through the mask logits == max,
     which a fused program evaluated with other rounding (no element equal: 0/0, NaN)."""
-    from hat_jax.household import household_operator
+    from hat_jax._household import household_operator
 
     econ, probs, opts, sol = solved
     y = sol.state

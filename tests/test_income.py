@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from hat_jax.income import custom_income_process, income_process, rouwenhorst
+from hat_jax.model import custom_income_process, rouwenhorst
+from hat_jax import income_process
 
 EXPECTED_LOG_Z = [-1.26223, -0.80529, -0.80917, -0.35223, -0.35611, 0.10083, 0.09694,
                   0.55389, 0.55000, 1.00695]

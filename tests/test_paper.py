@@ -16,9 +16,10 @@ import pytest
 import hat_jax
 from hat_jax import cli
 from hat_jax import welfare as wf
-from hat_jax.cli.counterfactual import cost_change, experiment_record
-from hat_jax.household import solve_household, sweep_changes
-from hat_jax.params import household_options
+from hat_jax.cli._counterfactual import cost_change, experiment_record
+from hat_jax.model import solve_household
+from hat_jax._household import sweep_changes
+from hat_jax._params import household_options
 
 from conftest import NA_TEST
 
@@ -121,9 +122,9 @@ def test_values_behind_every_ev_are_converged(two_country_eq):
 def test_policy_stop_rule_leaves_log_values_unconverged():
     """The original rule stops when c stops changing; with log utility v is then far
     from its fixed point (c does not depend on the level of v)."""
-    e = hat_jax.two_country_log(Na=NA_TEST)
+    e = hat_jax.model.two_country_log(Na=NA_TEST)
     prob = jax.tree_util.tree_map(lambda x: x[0],
-                                  hat_jax.household_problems(e, np.ones(2), 1.01))
+                                  hat_jax.model.household_problems(e, np.ones(2), 1.01))
     out = {}
     for rule in ("both", "policy"):
         hopts = household_options(e, stop_rule=rule)

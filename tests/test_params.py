@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import hat_jax
-from hat_jax.income import IncomeProcess
-from hat_jax.params import check_prices
+from hat_jax import IncomeProcess
+from hat_jax._params import check_prices
 
 D2 = np.array([[1.0, 1.5], [1.5, 1.0]])
 
@@ -103,7 +103,7 @@ def test_unknown_preset():
 def test_country_scaling_of_household_inputs():
     A = np.array([1.0, 2.0])
     econ = hat_jax.make_economy(D2, A=A, gamma=1.5, sigma=0.25, psi_slope=0.5, Na=20)
-    probs = hat_jax.household_problems(econ, np.ones(2), 1.0)
+    probs = hat_jax.model.household_problems(econ, np.ones(2), 1.0)
     np.testing.assert_allclose(probs.sigma, 0.25 * A ** (1 - 1.5))
     np.testing.assert_allclose(probs.a_min, -0.5 * A)
     np.testing.assert_allclose(probs.a_min + probs.da * 19, 8.0 * A)
@@ -117,7 +117,7 @@ def test_country_scaling_of_household_inputs():
 def test_beta_mode_start_respects_target_R():
     """Solving beta at a high target R must not be refused because of the economy's
     (irrelevant) beta: the default starting beta is lowered to keep beta R < 1."""
-    from hat_jax.equilibrium import default_guess
+    from hat_jax._equilibrium import default_guess
 
     econ = hat_jax.two_country(Na=20)
     opts = hat_jax.EquilibriumOptions(unknown="beta")

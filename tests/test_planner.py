@@ -13,8 +13,8 @@ import pytest
 
 import hat_jax
 from hat_jax import cli
-from hat_jax.results import ConvergenceError
-from hat_jax import planner as pl
+from hat_jax import ConvergenceError
+from hat_jax import _planner as pl
 
 from conftest import NA_TEST
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hat_jax import cli
-from hat_jax.report.readers import read_cost_matrix
+from hat_jax.report._readers import read_cost_matrix
 
 
 def run(argv):
@@ -45,7 +45,7 @@ def test_costs_csv_plain_and_labelled_still_read(tmp_path):
 
 # ------------------------------------------------- 10. models the solver must refuse
 def _income(P, z):
-    from hat_jax.income import IncomeProcess
+    from hat_jax import IncomeProcess
     n = len(z)
     return IncomeProcess(z=np.asarray(z, float), P=np.asarray(P, float),
                          stationary=np.ones(n) / n, y_P=np.zeros(n))
@@ -63,7 +63,7 @@ def test_no_income_risk_is_refused_before_solving(P, z, what):
     import time
 
     import hat_jax
-    from hat_jax.params import make_economy
+    from hat_jax import make_economy
 
     e = make_economy(D2, Na=20, income=_income(P, z))
     t = time.perf_counter()
@@ -74,7 +74,7 @@ def test_no_income_risk_is_refused_before_solving(P, z, what):
 
 
 def test_duplicate_country_labels_are_refused():
-    from hat_jax.params import make_economy
+    from hat_jax import make_economy
 
     with pytest.raises(ValueError, match=r"countries must be distinct.*duplicates \['A', 'a'\]"):
         make_economy(np.array([[1, 2, 2], [2, 1, 2], [2, 2, 1.0]]), countries=("A", "B", "a"))
@@ -85,7 +85,8 @@ def test_traced_cost_check_fails_on_nan_and_inf(bad):
     import jax
     import jax.numpy as jnp
 
-    from hat_jax.params import make_economy, traced_cost_check, traced_costs_ok
+    from hat_jax import make_economy
+    from hat_jax._params import traced_cost_check, traced_costs_ok
 
     e = make_economy(D2, Na=20)
     d = jnp.array([[1.0, bad], [1.745, 1.0]])
@@ -96,9 +97,9 @@ def test_traced_cost_check_fails_on_nan_and_inf(bad):
 
 # ------------------------------------ 11. --params FILE reads what hat calibrate writes
 def test_params_file_round_trip(tmp_path):
-    from hat_jax.cli import common
+    from hat_jax.cli import _common as common
     from hat_jax.data import load_published
-    from hat_jax.ek import ek_world
+    from hat_jax import ek_world
     from hat_jax.report.calibration import params_csv, prices_csv
 
     pub = load_published("baseline")
@@ -151,7 +152,7 @@ def test_phi_beyond_natural_limit_is_named():
 # ------------------------------- 1. an asymmetric equilibrium of a symmetric economy
 def test_is_symmetric():
     import hat_jax
-    from hat_jax.symmetry import is_symmetric
+    from hat_jax._symmetry import is_symmetric
 
     assert is_symmetric(hat_jax.two_country(Na=20))
     assert not is_symmetric(hat_jax.two_country(Na=20).replace(A=np.array([1.0, 1.1])))
@@ -208,7 +209,7 @@ def test_transition_table_shows_shocked_country_and_largest_movers():
 
 def test_shocked_countries():
     import hat_jax
-    from hat_jax.cli.transition import shocked_countries
+    from hat_jax.cli._transition import shocked_countries
 
     e = hat_jax.make_economy(np.full((3, 3), 2.0) - np.eye(3), Na=20, countries=("A", "B", "C"))
     d = np.asarray(e.d).copy()

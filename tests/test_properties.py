@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import hat_jax  # noqa: E402
-from hat_jax.equilibrium import EquilibriumOptions, solve_equilibrium  # noqa: E402
-from hat_jax.results import ConvergenceError  # noqa: E402
+from hat_jax import EquilibriumOptions, solve_equilibrium  # noqa: E402
+from hat_jax import ConvergenceError  # noqa: E402
 
 NA = 12
 BLOCKS = ("world equilibrium", "household problem", "stationary distribution")

@@ -23,7 +23,7 @@ from hat_jax import cli
 from hat_jax import scenarios as sc
 from hat_jax import welfare as wf
 from hat_jax.report import sweep as rs
-from hat_jax.scenarios import store as sst
+from hat_jax.scenarios import _store as sst
 
 from conftest import NA_TEST
 
@@ -92,7 +92,7 @@ def test_batch_equals_one_at_a_time_and_a_failure_stays_isolated(two_country_eq,
                                    atol=1e-12)
     # symmetric countries: Home's own cut mirrors Foreign's
     np.testing.assert_allclose(res.W[0], res.W[1][::-1], atol=1e-9)
-    frame = hat_jax.scenario_frame(res)
+    frame = hat_jax.scenarios.scenario_frame(res)
     assert len(frame) == 6 and list(frame.columns[:len(sc.FRAME_COLUMNS)]) == \
         list(sc.FRAME_COLUMNS)
     # EV of Home's households: both cuts help Home on average (its own cut most), the

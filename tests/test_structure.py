@@ -3,6 +3,7 @@ notebooks, module sizes (issue: foundation). Static checks, no JAX work."""
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "hat_jax"
 
 # Layers of the data flow, lowest first; a module may import its own layer or lower ones.
+# Named without the leading underscore of a private module (``_household`` is "household").
 LAYERS = [
-    {"_config", "_compiled", "_backend", "results", "fileio", "income", "anderson", "tariffs", "memory"},
+    {"config", "compiled", "backend", "results", "fileio", "income", "anderson", "tariffs",
+     "memory"},
     {"household"},
     {"params", "distribution", "aggregates", "change"},
-    {"unknowns", "start", "_newton", "diagnostics", "equilibrium", "baseline", "batched",
+    {"unknowns", "start", "newton", "diagnostics", "equilibrium", "baseline", "batched",
      "symmetry"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
-    {"calibration", "elasticities", "welfare", "planner", "transition"},
+    {"calibration", "elasticities", "welfare", "planner", "transition", "model"},
     {"scenarios", "policy"},
     {"report"},
     {"cli"},
@@ -63,7 +66,7 @@ GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
 
 def _top(name: str) -> str:
     parts = name.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    return parts[1].removeprefix("_") if len(parts) > 1 else "__init__"
 
 
 def _layer(name: str) -> int | None:
@@ -145,45 +148,138 @@ def test_module_sizes():
     assert not big, f"modules over {MAX_MODULE_LINES} lines: {big}"
 
 
-def _private_uses(text: str) -> list[str]:
-    """Underscore names taken from hat_jax: ``from hat_jax.x import _y`` or
-    ``hat_jax.x._y``."""
+def _private_uses(text: str) -> tuple[list[str], list[str]]:
+    """What a piece of code takes from hat_jax's implementation: (private modules, private
+    names). A private module is ``hat_jax._x`` or ``hat_jax.pkg._x`` (imported or
+    reached by attribute); a private name is an underscore name inside any module
+    (``from hat_jax._x import _y``, ``hat_jax.x._y``)."""
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(("%", "!"))]
     tree = ast.parse("\n".join(lines))
-    found = []
+    modules, names = [], []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hat_jax"):
-            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
             if any(p.startswith("_") for p in node.module.split(".")):
-                found.append(node.module)
+                modules.append(node.module)
+            for a in node.names:
+                if not a.name.startswith("_"):
+                    continue
+                full = f"{node.module}.{a.name}"
+                (modules if full in MODULES else names).append(full)
         elif isinstance(node, ast.Import):
-            found += [a.name for a in node.names
-                      if a.name.startswith("hat_jax") and "._" in a.name]
+            modules += [a.name for a in node.names
+                        if a.name.startswith("hat_jax") and "._" in a.name]
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_") \
                 and not node.attr.startswith("__"):
             base = node.value
             while isinstance(base, ast.Attribute):
                 base = base.value
             if isinstance(base, ast.Name) and base.id == "hat_jax":
-                found.append(ast.unparse(node))
-    return found
+                full = ast.unparse(node)
+                (modules if full in MODULES else names).append(full)
+    return modules, names
 
 
-def test_tests_and_notebooks_use_only_the_public_api():
+def _python_blocks(markdown: str) -> list[str]:
+    """The fenced ``python`` code blocks of a Markdown page."""
+    blocks, inside = [], None
+    for line in markdown.splitlines():
+        if inside is None and line.strip() == "```python":
+            inside = []
+        elif inside is not None and line.strip() == "```":
+            blocks.append("\n".join(inside))
+            inside = None
+        elif inside is not None:
+            inside.append(line)
+    return blocks
+
+
+def _user_code() -> dict[str, list[str]]:
+    """The code a user reads and copies: the notebooks' code cells and the Python blocks
+    of the README and of every docs page."""
+    out = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        out[path.name] = ["\n".join("".join(c["source"]) for c in cells
+                                    if c["cell_type"] == "code")]
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        out[str(path.relative_to(ROOT))] = _python_blocks(path.read_text())
+    return out
+
+
+def _block_uses(block: str) -> list[str]:
+    """Private modules and names in one block; an excerpt that is not a whole program
+    (``...`` standing for the rest) is searched as text."""
+    try:
+        modules, names = _private_uses(block)
+        return modules + names
+    except SyntaxError:
+        return re.findall(r"hat_jax(?:\.\w+)*\._\w+", block)
+
+
+def test_user_code_uses_only_the_public_api():
+    """Notebooks, README and docs examples use the public face only: ``hat_jax`` and its
+    public namespaces, never an implementation module (``_name``) or an underscore name."""
+    bad = {}
+    for name, blocks in _user_code().items():
+        uses = [u for block in blocks for u in _block_uses(block)]
+        if uses:
+            bad[name] = uses
+    assert not bad, f"private modules or names used: {bad}"
+
+
+def test_tests_use_no_private_names():
+    """Tests may import an implementation module to test it (``hat_jax._household``),
+    but never one of its underscore helpers: what a test pins is a module's declared
+    interface (its ``__all__``), which the module's own refactors keep."""
     bad = {}
     for path in sorted((ROOT / "tests").glob("*.py")):
         if path.name == Path(__file__).name:
             continue
-        uses = _private_uses(path.read_text())
-        if uses:
-            bad[path.name] = uses
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        uses = _private_uses(text)
-        if uses:
-            bad[path.name] = uses
+        _, names = _private_uses(path.read_text())
+        if names:
+            bad[path.name] = names
     assert not bad, f"private names used: {bad}"
+
+
+MAX_PUBLIC_NAMES = 65  # the package's face: what `import hat_jax` offers
+
+
+def test_small_documented_public_face():
+    """``hat_jax.__all__`` holds at most 65 names, each defined and documented (a
+    docstring; a constant is documented by the API reference's value line); every public
+    namespace it names declares its own ``__all__`` of defined names."""
+    import hat_jax
+
+    names = hat_jax.__all__
+    assert len(names) <= MAX_PUBLIC_NAMES, f"{len(names)} names in hat_jax.__all__"
+    assert len(set(names)) == len(names), "a name listed twice in hat_jax.__all__"
+    undocumented = []
+    for name in names:
+        obj = getattr(hat_jax, name)
+        if isinstance(obj, (dict, tuple, str, int, float)):
+            continue
+        if not (getattr(obj, "__doc__", None) or "").strip():
+            undocumented.append(name)
+        if isinstance(obj, type(hat_jax)):
+            missing = [n for n in obj.__all__ if not hasattr(obj, n)]
+            assert not missing, f"hat_jax.{name}.__all__ names undefined {missing}"
+    assert not undocumented, f"public names without a docstring: {undocumented}"
+
+
+def test_moved_names_warn_and_resolve():
+    """A name dropped from ``hat_jax.__all__`` (CHANGELOG 0.2) still resolves, to the
+    same object as its new home, with a DeprecationWarning that names that home."""
+    import importlib
+
+    import hat_jax
+
+    for name, home in hat_jax._MOVED.items():
+        assert name not in hat_jax.__all__
+        target = getattr(importlib.import_module(f"hat_jax.{home}"), name)
+        with pytest.warns(DeprecationWarning, match=f"hat_jax.{home}.{name}"):
+            assert getattr(hat_jax, name) is target
+    with pytest.raises(AttributeError, match="no_such_name"):
+        hat_jax.no_such_name
 
 
 # ----------------------------------------------------------------- typed solver states
@@ -194,12 +290,12 @@ CARRY_NAMES = {"c", "carry", "state"}
 #: Modules that still keep a dict carry, each with its reason. Such a carry must be
 #: built and read inside its own module only (none leaves it).
 DICT_CARRY_MODULES = {
-    "hat_jax.welfare.roots": "the EV root's safeguarded secant: a dict carry built, read "
+    "hat_jax.welfare._roots": "the EV root's safeguarded secant: a dict carry built, read "
                              "and finished inside _root_state / _next_point of this module "
                              "(the EV work owns it)",
-    "hat_jax.welfare.policy_rule": "the policy-rule secant: a dict carry local to one "
+    "hat_jax.welfare._policy_rule": "the policy-rule secant: a dict carry local to one "
                                    "while_loop of one function",
-    "hat_jax.welfare.continuation": "the continuation ring: a dict carry local to one "
+    "hat_jax.welfare._continuation": "the continuation ring: a dict carry local to one "
                                     "while_loop of one function",
 }
 
@@ -245,7 +341,7 @@ def test_no_solver_state_key_reads():
 MAX_FUNCTION_LINES = 80  # def line to last line, docstring included
 #: Functions allowed past MAX_FUNCTION_LINES, each with its reason.
 LONG_FUNCTIONS = {
-    "hat_jax.welfare.roots._solve_roots": "the EV's safeguarded per-state root solver (83 "
+    "hat_jax.welfare._roots._solve_roots": "the EV's safeguarded per-state root solver (83 "
         "lines): its closures (start_of, one, finish) share one trace; to be split with "
         "the rest of issue 24",
 }

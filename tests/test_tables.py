@@ -13,7 +13,8 @@ import hat_jax
 from hat_jax import cli
 from hat_jax.calibration import problem_from_world, starting_point, synthetic_tables
 from hat_jax.data import DataWarning
-from hat_jax.gravity import gravity_design, gravity_regression
+from hat_jax._gravity import gravity_design
+from hat_jax.calibration import gravity_regression
 from hat_jax.tables import GravitySpec, TablesError, ek_tables, read_tables, world_from_tables
 
 SYN_N, SYN_NA = 8, 10
@@ -109,7 +110,7 @@ def test_ppml_derivative_matches_finite_differences(ek_pair):
     """d moments / d y of PPML (implicit function theorem) against central differences,
     forward and reverse mode."""
     geo = ek_pair[0].geography
-    regress = hat_jax.gravity.make_gravity_regression(geo, "ppml")
+    regress = hat_jax._gravity.make_gravity_regression(geo, "ppml")
     y0 = jnp.asarray(ek_pair[0].data.trade)
     direction = jnp.asarray(np.random.default_rng(3).normal(size=y0.shape)) * (1 - jnp.eye(19))
     f = jax.jit(lambda s: regress(y0 + s * direction).moment_vector())

@@ -91,7 +91,7 @@ def test_symmetric_shock_keeps_symmetry(cut):
 
 def test_sequence_jacobian_matches_central_differences(still):
     econ, end = still.economy, tn.endpoint(still.initial)
-    hopts = hat_jax.params.household_options(econ, tol=1e-12)
+    hopts = hat_jax.model.household_options(econ, tol=1e-12)
     shock = tn.stationary_shock(econ, T)
     H = jax.jit(lambda u: tn.path_residuals(u, econ, shock, end, end, hopts))
     U = np.asarray(still.U)
@@ -242,7 +242,7 @@ def test_fake_news_jacobian_equals_the_jvp_jacobian(still):
     econ, end = still.economy, tn.endpoint(still.initial)
     Ts = 12
     J = tn.stationary_jacobian(still.initial, Ts)
-    hopts = hat_jax.params.household_options(econ, tol=1e-12)
+    hopts = hat_jax.model.household_options(econ, tol=1e-12)
     Jj = tn.sequence_jacobian(tn.steady_unknowns(end, Ts), econ, tn.stationary_shock(econ, Ts),
                               end, end, hopts)
     assert J.shape == (2 * Ts, 2 * Ts)
@@ -254,7 +254,7 @@ def test_linear_path_response_equals_the_path_jvp(still):
     residuals and of importer 0's purchases through the whole path (T = 12)."""
     econ, end = still.economy, tn.endpoint(still.initial)
     Ts, N = 12, 2
-    hopts = hat_jax.params.household_options(econ, tol=1e-12)
+    hopts = hat_jax.model.household_options(econ, tol=1e-12)
     D = np.zeros((2, N, N))
     D[0, 0, 1] = D[1, 1, 0] = 1.0
     rng = np.random.default_rng(3)
@@ -268,7 +268,7 @@ def test_linear_path_response_equals_the_path_jvp(still):
     dU = np.concatenate([e[:Ts, : N - 1], e[1:, N - 1:N]], axis=1)
     d_path = jnp.broadcast_to(econ.d, (Ts + 1, N, N))
     dd = econ.d[None] * np.tensordot(e[:, N:], D, axes=1)
-    eqm = hat_jax.equilibrium
+    eqm = hat_jax._equilibrium
     dW = jax.jvp(eqm.wages_from_x, (eqm.x_from_wages(end.W),), (jnp.asarray(e[Ts, : N - 1]),))[1]
 
     def f(U, dp, W_T, y_T):
@@ -394,7 +394,7 @@ def test_cli_cost_conventions_as_counterfactual():
     --floor-costs (default: scaled costs floored at 1) and --no-floor-costs (the
     paper's convention: costs below 1 kept and listed). Parsing only, nothing solved."""
     from hat_jax.cli import build_parser
-    from hat_jax.cli.counterfactual import cost_change, experiment_record
+    from hat_jax.cli._counterfactual import cost_change, experiment_record
 
     econ = hat_jax.two_country(Na=NA_TEST)  # d_HF = d_FH = 1.745: a 60% cut gives 0.698
     argv = ["transition", "two_country", "--global-cut", "0.6"]

@@ -19,7 +19,7 @@ import pytest
 import hat_jax
 from hat_jax import cli
 from hat_jax import welfare as wf
-from hat_jax.results import ConvergenceError
+from hat_jax import ConvergenceError
 
 from conftest import NA_TEST
 
@@ -178,12 +178,12 @@ def test_ev_root_derivatives_are_exact():
     the old prices (the wage)."""
     import jax
 
-    from hat_jax.household import solve_household
-    from hat_jax.params import household_options
+    from hat_jax.model import solve_household
+    from hat_jax._params import household_options
 
     econ = hat_jax.two_country(Na=8)
     prob = jax.tree_util.tree_map(lambda x: x[0],
-                                  hat_jax.household_problems(econ, jnp.ones(2), 1.0, 0.92))
+                                  hat_jax.model.household_problems(econ, jnp.ones(2), 1.0, 0.92))
     hopts = household_options(econ, tol=1e-12)
     ev_opts = wf.EVOptions(batch_size=50, nodes=16, tol=1e-12, max_iter=60)
     sol = solve_household(prob, hopts)

@@ -1,7 +1,7 @@
 """Calibration by gravity as a guide: indirect inference on the gravity regression
 (model.md sections 7, 8 and 13).
 
-Theta (K = 2(N-1) + 10 parameters, the layout of :mod:`hat_jax.gravity`) -> (A, d) ->
+Theta (K = 2(N-1) + 10 parameters, the layout of :mod:`hat_jax._gravity`) -> (A, d) ->
 world equilibrium at the target R with beta unknown -> model trade shares pi_ij ->
 gravity regression of log(pi_ij / pi_ii) -> K model moments. The gaps
 
@@ -11,22 +11,30 @@ are exactly identified (K equations, K unknowns) and solved by Newton's method w
 exact Jacobian dg/dTheta = m_Theta - m_x f_x^{-1} f_Theta and a backtracking line search,
 checkpointed after every iteration. One concern per module:
 
-* :mod:`~hat_jax.calibration.problem`: :class:`CalibrationProblem`, parameter and moment names;
-* :mod:`~hat_jax.calibration.options`: :class:`CalibrationOptions`;
-* :mod:`~hat_jax.calibration.moments`: g(Theta), its Jacobian, :func:`make_moments`;
-* :mod:`~hat_jax.calibration.starts`: :class:`Start`, :func:`starting_point`;
-* :mod:`~hat_jax.calibration.checkpoint`: fingerprinted, checksummed checkpoints;
-* :mod:`~hat_jax.calibration.newton`: the driver :func:`calibrate`;
-* :mod:`~hat_jax.calibration.synthetic`: worlds with known parameters (also as tidy
+* :mod:`~hat_jax.calibration._problem`: :class:`CalibrationProblem`, parameter and moment names;
+* :mod:`~hat_jax.calibration._options`: :class:`CalibrationOptions`;
+* :mod:`~hat_jax.calibration._moments`: g(Theta), its Jacobian, :func:`make_moments`;
+* :mod:`~hat_jax.calibration._starts`: :class:`Start`, :func:`starting_point`;
+* :mod:`~hat_jax.calibration._checkpoint`: fingerprinted, checksummed checkpoints;
+* :mod:`~hat_jax.calibration._newton`: the driver :func:`calibrate`;
+* :mod:`~hat_jax.calibration._synthetic`: worlds with known parameters (also as tidy
   tables, :func:`synthetic_tables`).
+
+The trade-cost parameters and the gravity regression they are calibrated to
+(:class:`TradeCostParams`, :func:`trade_costs`, :class:`Geography`,
+:func:`gravity_regression`, :class:`GravityMoments`, :func:`n_params`,
+:func:`pack_params`, :func:`unpack_params`) are defined in :mod:`hat_jax._gravity` and
+re-exported here.
 
 The output files (params.csv, prices.csv, summary.json, moments.csv, fit.png) are written
 by :mod:`hat_jax.report.calibration`. The cold start :func:`static_ek_start` lives in
-:mod:`hat_jax.ek` (re-exported here).
+:mod:`hat_jax._ek` (re-exported here).
 """
 
-from ..ek import static_ek_start
-from .checkpoint import (
+from .._ek import static_ek_start
+from .._gravity import (Geography, GravityMoments, TradeCostParams, geography_from_arrays,
+                        gravity_regression, n_params, pack_params, trade_costs, unpack_params)
+from ._checkpoint import (
     CHECKPOINT_NAME,
     CheckpointError,
     IterationState,
@@ -36,7 +44,7 @@ from .checkpoint import (
     save_checkpoint,
     start_fingerprint,
 )
-from .moments import (
+from ._moments import (
     Evaluation,
     compiled_evaluator,
     initial_household_state,
@@ -44,17 +52,17 @@ from .moments import (
     moment_gaps,
     moments_and_jacobian,
 )
-from .newton import CalibrationResult, calibrate, newton_step
-from .options import CALIBRATION_EQUILIBRIUM, CalibrationOptions
-from .problem import (
+from ._newton import CalibrationResult, calibrate, newton_step
+from ._options import CALIBRATION_EQUILIBRIUM, CalibrationOptions
+from ._problem import (
     CalibrationProblem,
     moment_names,
     parameter_names,
     problem_from_world,
     trade_cost_levels,
 )
-from .starts import Start, read_start_file, starting_point
-from .synthetic import synthetic_geography, synthetic_problem, synthetic_tables, synthetic_theta
+from ._starts import Start, read_start_file, starting_point
+from ._synthetic import synthetic_geography, synthetic_problem, synthetic_tables, synthetic_theta
 
 __all__ = [
     "CHECKPOINT_NAME", "CheckpointError", "CalibrationProblem", "CalibrationOptions",
@@ -67,4 +75,6 @@ __all__ = [
     "static_ek_start", "synthetic_geography", "synthetic_problem", "synthetic_tables",
     "synthetic_theta",
     "trade_cost_levels",
+    "TradeCostParams", "trade_costs", "Geography", "geography_from_arrays",
+    "gravity_regression", "GravityMoments", "n_params", "pack_params", "unpack_params",
 ]

@@ -1,21 +1,21 @@
 """The ``hat`` command: thin command modules over the hat_jax API and its report layer.
 
-    hat solve PRESET ...            (:mod:`hat_jax.cli.solve`)
-    hat elasticities PRESET ...     (:mod:`hat_jax.cli.elasticities`)
-    hat calibrate PRESET ...        (:mod:`hat_jax.cli.calibrate`)
-    hat counterfactual PRESET ...   (:mod:`hat_jax.cli.counterfactual`)
-    hat planner PRESET ...          (:mod:`hat_jax.cli.planner`)
-    hat sweep PRESET ...            (:mod:`hat_jax.cli.sweep`)
-    hat tariff PRESET ...           (:mod:`hat_jax.cli.tariff`)
-    hat transition PRESET ...       (:mod:`hat_jax.cli.transition`)
+    hat solve PRESET ...            (:mod:`hat_jax.cli._solve`)
+    hat elasticities PRESET ...     (:mod:`hat_jax.cli._elasticities`)
+    hat calibrate PRESET ...        (:mod:`hat_jax.cli._calibrate`)
+    hat counterfactual PRESET ...   (:mod:`hat_jax.cli._counterfactual`)
+    hat planner PRESET ...          (:mod:`hat_jax.cli._planner`)
+    hat sweep PRESET ...            (:mod:`hat_jax.cli._sweep`)
+    hat tariff PRESET ...           (:mod:`hat_jax.cli._tariff`)
+    hat transition PRESET ...       (:mod:`hat_jax.cli._transition`)
 
 Each command module has ``add_parser(sub)`` and ``run(args) -> exit code``; what they
 share (economy options, the baseline solve, exit codes, printing) is in
-:mod:`hat_jax.cli.common`. Exit codes: 0 done; 1 bad input (``hat: error: ...``); 2 not
+:mod:`hat_jax.cli._common`. Exit codes: 0 done; 1 bad input (``hat: error: ...``); 2 not
 converged; 130 interrupted. ``python -m hat_jax.cli ...`` works as well.
 
 Ctrl-C (SIGINT) ends every command at once, also while XLA compiles (C++ code that
-Python's KeyboardInterrupt cannot reach): :func:`hat_jax.cli.common.interrupt_handler`
+Python's KeyboardInterrupt cannot reach): :func:`hat_jax.cli._common.interrupt_handler`
 prints one line on stderr and exits with 130, after a commit of output files in progress
 is finished and the staging files of unfinished ones are removed (no partial output).
 ``--out`` is checked (a folder that can be written or created) before any solve.
@@ -32,12 +32,14 @@ from typing import Sequence
 
 import hat_jax
 
-from . import (calibrate, counterfactual, elasticities, planner, solve, sweep, tariff,
-               transition)
+from . import (
+    _calibrate as calibrate, _counterfactual as counterfactual, _elasticities as
+    elasticities, _planner as planner, _solve as solve, _sweep as sweep, _tariff as
+    tariff, _transition as transition)
 from hat_jax.data import DataWarning
-from hat_jax.report.files import check_writable_folder
+from hat_jax.report._files import check_writable_folder
 
-from .common import EXIT_INPUT, Parser, UsageError, interrupt_handler
+from ._common import EXIT_INPUT, Parser, UsageError, interrupt_handler
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 

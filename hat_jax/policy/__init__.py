@@ -1,28 +1,31 @@
 """Trade policy (model.md s.14): welfare as a differentiable function of tariffs,
 optimal tariffs of one country and Nash tariffs, by gradients through the equilibrium.
 
-- :mod:`~hat_jax.policy.gradient`: :func:`tariff_welfare` (traceable), :func:`tariff_gradient`;
-- :mod:`~hat_jax.policy.mean_ev`: the lambda-weighted mean EV and its exact gradient
+- :mod:`~hat_jax.policy._gradient`: :func:`tariff_welfare` (traceable), :func:`tariff_gradient`;
+- :mod:`~hat_jax.policy._mean_ev`: the lambda-weighted mean EV and its exact gradient
   (:func:`mean_ev_value_and_gradient`, :func:`ev_reference`);
-- :mod:`~hat_jax.policy.options`: :class:`TariffOptions`, the options of both solvers;
-- :mod:`~hat_jax.policy.optimal`: :func:`optimal_tariff` (uniform or by partner, BFGS or
+- :mod:`~hat_jax.policy._options`: :class:`TariffOptions`, the options of both solvers;
+- :mod:`~hat_jax.policy._optimal`: :func:`optimal_tariff` (uniform or by partner, BFGS or
   projected Newton; utilitarian or mean-EV objective), its stages as data
   (:func:`stage_plan`) and the one-stage solve (:func:`solve_stage`);
-- :mod:`~hat_jax.policy.nash`: :func:`nash_tariffs` (stacked FOCs or best responses),
+- :mod:`~hat_jax.policy._nash`: :func:`nash_tariffs` (stacked FOCs or best responses),
   :func:`foc_residuals`, :func:`ra_optimal_tariff` (the representative-agent benchmark);
-- :mod:`~hat_jax.policy.compare`: the optimum against the planner and the RA tariff
-  (:func:`compare_optimum`, :func:`planner_values`).
+- :mod:`~hat_jax.policy._compare`: the optimum against the planner and the RA tariff
+  (:func:`compare_optimum`, :func:`planner_values`);
+- tariff matrices (:func:`uniform_tariffs`, :func:`tariff_war`, :func:`validate_tariffs`,
+  :func:`tariff_revenue`), defined in :mod:`hat_jax._tariffs` below the equilibrium.
 """
 
-from .gradient import (TariffArgs, TariffGradient, policy_options, tariff_args, tariff_gradient,
+from .._tariffs import tariff_revenue, tariff_war, uniform_tariffs, validate_tariffs
+from ._gradient import (TariffArgs, TariffGradient, policy_options, tariff_args, tariff_gradient,
                        tariff_welfare, value_and_gradient, welfare_jacobian,
                        welfare_program)
-from .nash import NashTariffs, foc_residuals, nash_tariffs, ra_optimal_tariff
-from .compare import TariffComparison, compare_optimum, planner_values
-from .mean_ev import EVReference, ev_reference, mean_ev_value_and_gradient
-from .optimal import (OptimalTariff, TariffStage, optimal_tariff, softplus_inverse,
+from ._nash import NashTariffs, foc_residuals, nash_tariffs, ra_optimal_tariff
+from ._compare import TariffComparison, compare_optimum, planner_values
+from ._mean_ev import EVReference, ev_reference, mean_ev_value_and_gradient
+from ._optimal import (OptimalTariff, TariffStage, optimal_tariff, softplus_inverse,
                       solve_stage, stage_plan, tariff_row)
-from .options import (COARSE_NA, MODES, NASH_METHODS, OBJECTIVES, OPTIMIZERS, TariffOptions,
+from ._options import (COARSE_NA, MODES, NASH_METHODS, OBJECTIVES, OPTIMIZERS, TariffOptions,
                       tariff_options)
 
 __all__ = ["TariffComparison", "compare_optimum", "planner_values",
@@ -32,4 +35,5 @@ __all__ = ["TariffComparison", "compare_optimum", "planner_values",
            "COARSE_NA", "NASH_METHODS", "OPTIMIZERS", "TariffOptions", "TariffStage",
            "solve_stage", "stage_plan", "tariff_options",
            "TariffArgs", "TariffGradient", "policy_options", "tariff_args", "tariff_gradient",
-           "tariff_welfare", "value_and_gradient", "welfare_jacobian", "welfare_program"]
+           "tariff_welfare", "value_and_gradient", "welfare_jacobian", "welfare_program",
+           "uniform_tariffs", "tariff_war", "validate_tariffs", "tariff_revenue"]

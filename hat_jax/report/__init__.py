@@ -4,14 +4,14 @@ CSV files and figures. Used by the ``hat`` command (:mod:`hat_jax.cli`) and by n
 Modules (import the one you need; nothing heavy is imported here, matplotlib only when a
 figure is drawn):
 
-- :mod:`hat_jax.report.files` -- the one atomic writer of output files and the one
+- :mod:`hat_jax.report._files` -- the one atomic writer of output files and the one
   conversion of numbers to JSON;
-- :mod:`hat_jax.report.figures` -- :func:`~hat_jax.report.figures.save_figure`, the one way
+- :mod:`hat_jax.report._figures` -- :func:`~hat_jax.report._figures.save_figure`, the one way
   to write a figure;
 - :mod:`hat_jax.report.equilibrium` -- the ``hat solve`` summary, frames and files;
 - :mod:`hat_jax.report.elasticities` -- trade-elasticity frames, tables and figures;
 - :mod:`hat_jax.report.welfare` -- counterfactual and planner summaries, frames, figures;
-- :mod:`hat_jax.report.readers` -- input files of the command (cost matrix, weights);
+- :mod:`hat_jax.report._readers` -- input files of the command (cost matrix, weights);
 - :mod:`hat_jax.report.calibration` -- calibration summary, table, fit figure and files;
 - :mod:`hat_jax.report.sweep` -- the merge of a ``hat sweep`` folder (whose manifest and
   chunks are the sweep store of :mod:`hat_jax.scenarios`), its summary and figure;

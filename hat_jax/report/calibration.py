@@ -20,9 +20,9 @@ from ..calibration import (
     trade_cost_levels,
 )
 
-from ..gravity import log_share_ratios
-from .figures import figure_bytes, save_figure
-from .files import write_files
+from .._gravity import log_share_ratios
+from ._figures import figure_bytes, save_figure
+from ._files import write_files
 
 __all__ = ["OUTPUT_FILES", "calibration_table", "fit_figure", "params_csv", "prices_csv",
            "summary", "write_outputs"]
@@ -128,7 +128,7 @@ def fit_figure(result: CalibrationResult, path=None):
 
 def write_outputs(out_dir, result: CalibrationResult, preset: str | None = None,
                   figure: bool = True) -> list[Path]:
-    """Write the calibration to ``out_dir`` as one set (:func:`~hat_jax.report.files.write_files`;
+    """Write the calibration to ``out_dir`` as one set (:func:`~hat_jax.report._files.write_files`;
     a checkpoint in the folder is kept):
 
     params.csv (:func:`params_csv`), prices.csv (:func:`prices_csv`), summary.json

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hat_jax.elasticities import StateElasticities, TradeElasticities, proposition3
+from hat_jax._elasticities import StateElasticities, TradeElasticities, proposition3
 
-from .figures import figure_bytes, pyplot
-from .files import (CSV_FLOAT, json_num, json_nums, json_text, json_timings, records,
+from ._figures import figure_bytes, pyplot
+from ._files import (CSV_FLOAT, json_num, json_nums, json_text, json_timings, records,
                     write_files)
 
 __all__ = [

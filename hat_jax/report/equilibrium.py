@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hat_jax.equilibrium import Equilibrium, EquilibriumOptions, newton_path
+from hat_jax._equilibrium import Equilibrium, EquilibriumOptions, newton_path
 
-from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
+from ._files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 
 __all__ = ["summary", "gravity_summary", "trade_shares_frame", "countries_frame",
            "gravity_frame", "label_gravity", "format_summary", "write_outputs"]
@@ -20,7 +20,7 @@ __all__ = ["summary", "gravity_summary", "trade_shares_frame", "countries_frame"
 
 def gravity_summary(eq: Equilibrium, world) -> dict:
     """{"model": moments of the model's trade shares, "data": moments of the data}
-    (``world``: the :class:`hat_jax.ek.EKWorld` the economy was built from)."""
+    (``world``: the :class:`hat_jax._ek.EKWorld` the economy was built from)."""
     names = world.coef_names
     return {"model": world.model_moments(eq.world.aggregates.trade_shares).as_dict(names),
             "data": world.data_moments().as_dict(names)}

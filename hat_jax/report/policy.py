@@ -11,8 +11,8 @@ import pandas as pd
 
 from hat_jax import welfare as wf
 
-from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
+from ._figures import figure_bytes, pyplot
+from ._files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 from .welfare import ev_frame, ev_measure_summary, plot_ev_by_assets
 
 __all__ = ["tariff_summary", "format_tariff", "write_tariff_outputs", "plot_welfare_by_tariff"]

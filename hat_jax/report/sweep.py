@@ -5,7 +5,7 @@ The folder itself (manifest, chunks, resume) is the sweep store,
 After the merge (every chunk present) the folder also holds ``results.csv`` (the whole
 tidy table, one row per scenario and country), ``summary.json`` and, with ``--plots``,
 ``sweep.png``, written as one set with ``manifest.json``
-(:func:`hat_jax.report.files.write_files`).
+(:func:`hat_jax.report._files.write_files`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hat_jax.report.files import CSV_FLOAT, json_num, json_text, records, write_files
-from hat_jax.scenarios.store import read_chunks
+from hat_jax.report._files import CSV_FLOAT, json_num, json_text, records, write_files
+from hat_jax.scenarios._store import read_chunks
 
 __all__ = ["sweep_summary", "merge_sweep", "plot_sweep", "format_sweep"]
 
@@ -52,7 +52,7 @@ def plot_sweep(summary: dict, frame: pd.DataFrame, ax=None):
     """Each country's gain from its own scenario (unilateral cuts: ACR gain and, where
     computed, the mean EV) as bars; otherwise the utilitarian welfare change of every
     country across scenarios."""
-    from hat_jax.report.figures import pyplot
+    from hat_jax.report._figures import pyplot
 
     plt = pyplot()
     if ax is None:
@@ -90,7 +90,7 @@ def merge_sweep(out, plots: bool = False) -> tuple[dict, pd.DataFrame, list[Path
     files = {"results.csv": frame.to_csv(index=False, float_format=CSV_FLOAT),
              "summary.json": json_text(summary) + "\n"}
     if plots:
-        from hat_jax.report.figures import figure_bytes
+        from hat_jax.report._figures import figure_bytes
 
         files["sweep.png"] = figure_bytes(plot_sweep(summary, frame))
     return summary, frame, write_files(out, files)

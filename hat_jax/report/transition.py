@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hat_jax.change import note_of
+from hat_jax._change import note_of
 
-from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
+from ._figures import figure_bytes, pyplot
+from ._files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 from .welfare import ev_measure_summary
 
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
@@ -107,7 +107,7 @@ def path_frame(result: dict) -> pd.DataFrame:
 
 def format_transition(result: dict, note: str | None = None) -> str:
     """The readable summary of a transition; ``note``: the shock's sentence (the
-    :class:`~hat_jax.Change`'s note; default: :func:`hat_jax.change.note_of` of the
+    :class:`~hat_jax.Change`'s note; default: :func:`hat_jax._change.note_of` of the
     result's ``"experiment"`` object)."""
     c = result["countries"]
     T = result["T"]

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from hat_jax import welfare as wf
-from hat_jax.change import note_of
+from hat_jax._change import note_of
 
-from .figures import figure_bytes, pyplot
-from .files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
+from ._figures import figure_bytes, pyplot
+from ._files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 
 __all__ = [
     "ev_measure_summary", "counterfactual_summary", "ev_frame", "counterfactual_countries_frame",
@@ -284,7 +284,7 @@ def _ev_extra(result: dict) -> list[str]:
 def format_counterfactual(result: dict, note: str | None = None) -> str:
     """The readable summary printed by ``hat counterfactual`` without --json; ``note``:
     the experiment's sentence (the :class:`~hat_jax.Change`'s note; default: the note of
-    the result's ``"experiment"`` object, :func:`hat_jax.change.note_of`)."""
+    the result's ``"experiment"`` object, :func:`hat_jax._change.note_of`)."""
     e = result["experiment"]
     c = result["country"]
     k = result["countries"].index(c)

@@ -1,26 +1,26 @@
 """Many scenarios at once (batched counterfactuals) and the ``hat sweep`` engine.
 
-- :mod:`~hat_jax.scenarios.spec`: :class:`Scenarios` (names, stacked economies, floored
+- :mod:`~hat_jax.scenarios._spec`: :class:`Scenarios` (names, stacked economies, floored
   costs, the :class:`~hat_jax.Change` of each scenario) and builders
   (:func:`scenarios_of` any list of Changes, :func:`cost_scenarios`, :func:`unilateral_scenarios`,
   :func:`global_cut_scenarios`, :func:`country_scenarios`, :func:`theta_scenarios`,
   :func:`theta_draws`), :func:`fingerprint`;
-- :mod:`~hat_jax.scenarios.table`: the tidy scenario file (:func:`scenarios_from_table`);
-- :mod:`~hat_jax.scenarios.solve`: :func:`solve_scenarios` (one jitted, vmapped program
+- :mod:`~hat_jax.scenarios._table`: the tidy scenario file (:func:`scenarios_from_table`);
+- :mod:`~hat_jax.scenarios._solve`: :func:`solve_scenarios` (one jitted, vmapped program
   per block, sharded over local devices), :class:`ScenarioResults`, :func:`scenario_frame`;
-- :mod:`~hat_jax.scenarios.store`: the resumable ``hat sweep --out`` folder (manifest,
+- :mod:`~hat_jax.scenarios._store`: the resumable ``hat sweep --out`` folder (manifest,
   chunks written atomically, resume, shards): :func:`prepare_sweep_folder`,
   :func:`write_chunk`, :func:`finished_chunks`, :func:`read_chunks`.
 """
 
-from .solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
+from ._solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
                     scenario_frame, solve_scenarios)
-from .spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenarios, fingerprint,
+from ._spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenarios, fingerprint,
                    global_cut_scenarios, scenarios_of, select_scenarios, theta_draws, theta_scenarios,
                    unilateral_scenarios)
-from .store import (SWEEP_FORMAT, SWEEP_MANIFEST, chunk_format, chunk_name, chunks_of_shard,
+from ._store import (SWEEP_FORMAT, SWEEP_MANIFEST, chunk_format, chunk_name, chunks_of_shard,
                     finished_chunks, n_chunks, prepare_sweep_folder, read_chunks, write_chunk)
-from .table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
+from ._table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
                     scenarios_from_table)
 
 __all__ = [

@@ -1,33 +1,33 @@
 """Transitions after a trade shock (model.md section 12; issue 14).
 
-- :mod:`~hat_jax.transition.path`: the path at given prices (backward EGM pass with
+- :mod:`~hat_jax.transition._path`: the path at given prices (backward EGM pass with
   time-varying prices, forward distribution pass, market residuals by date);
-- :mod:`~hat_jax.transition.shocks`: permanent, announced and temporary (AR(1)) shocks
+- :mod:`~hat_jax.transition._shocks`: permanent, announced and temporary (AR(1)) shocks
   to trade costs, TFP or any economy field (:func:`shock_path`);
-- :mod:`~hat_jax.transition.solve`: the sequence-space Jacobian by AD
+- :mod:`~hat_jax.transition._solve`: the sequence-space Jacobian by AD
   (:func:`sequence_jacobian`), quasi-Newton, the differentiable root :func:`path_root`;
-- :mod:`~hat_jax.transition.fakenews`: the stationary sequence-space Jacobian by the
+- :mod:`~hat_jax.transition._fakenews`: the stationary sequence-space Jacobian by the
   fake-news algorithm (:func:`fake_news_jacobian`);
-- :mod:`~hat_jax.transition.linear`: the linearized path at a stationary equilibrium from
+- :mod:`~hat_jax.transition._linear`: the linearized path at a stationary equilibrium from
   the constant date blocks (:func:`linear_path_blocks`, :func:`linear_path_response`);
-- :mod:`~hat_jax.transition.driver`: :func:`solve_transition` (endpoints, Jacobian,
+- :mod:`~hat_jax.transition._driver`: :func:`solve_transition` (endpoints, Jacobian,
   Newton, terminal gap);
-- :mod:`~hat_jax.transition.elasticity`: the trade elasticity at every horizon
+- :mod:`~hat_jax.transition._elasticity`: the trade elasticity at every horizon
   (:func:`horizon_elasticities`);
-- :mod:`~hat_jax.transition.welfare`: the date-0 transition EV next to the
+- :mod:`~hat_jax.transition._welfare`: the date-0 transition EV next to the
   steady-state EV (:func:`transition_welfare`).
 """
 
-from .driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
+from ._driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
     stationary_jacobian, stationary_shock, transition_eq_options, transition_jit
-from .fakenews import fake_news_jacobian
-from .linear import LinearPath, linear_path_blocks, linear_path_response
-from .elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
-from .path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
+from ._fakenews import fake_news_jacobian
+from ._linear import LinearPath, linear_path_blocks, linear_path_response
+from ._elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
+from ._path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
                    steady_unknowns)
-from .shocks import DEFAULT_T, check_horizon, shock_path
-from .solve import TransitionOptions, path_root, sequence_jacobian, terminal_gap
-from .welfare import TransitionWelfare, transition_welfare
+from ._shocks import DEFAULT_T, check_horizon, shock_path
+from ._solve import TransitionOptions, path_root, sequence_jacobian, terminal_gap
+from ._welfare import TransitionWelfare, transition_welfare
 
 __all__ = [
     "Transition", "check_transition", "endpoint_equilibria", "solve_transition",

@@ -1,0 +1,226 @@
+"""Stationary distribution over (assets, productivity) by Young's lottery (model.md s.4).
+
+A household at (a, z) choosing variety j saves a'_j(a, z) in [a_l, a_l+1]; it lands on a_l
+with probability w = (a_l+1 - a')/(a_l+1 - a_l) and on a_l+1 with 1 - w, then draws z'
+from P[z, z']. The transition over states s = (a, z) is
+
+    Q[(a,z), (a',z')] = sum_j pi_j(a,z) [w_j 1{a' = l_j} + (1 - w_j) 1{a' = l_j + 1}] P[z,z'],
+
+and the stationary lambda solves lambda = Q' lambda with sum lambda = 1. Two methods:
+``"direct"`` (default) replaces one row of the singular system (I - Q') lambda = 0 by the
+mass condition and solves it with lineax (LU), so derivatives are exact by
+differentiating the linear solve; ``"iterate"`` is the reference forward iteration from
+a uniform start until the sup-norm change is below ``tol``, differentiated by the
+implicit function theorem on the same system (dense LU per country, or GMRES).
+
+Countries are factorised one after another (``lax.map``), never as one batched LU:
+jaxlib's batched LU kernel schedules its batch on XLA's CPU thread pool and waits for
+it, and two such kernels running at once (as the thunk executor does inside jvp/jacfwd
+programs) deadlocked a 2-thread pool. Unbatched LAPACK calls are safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+import numpy as np
+from jax import lax
+
+from ._backend import country_map
+from ._results import (as_float, as_int, check_choice, check_converged, check_option_values,
+                      krylov_solve, linear_solve)
+
+__all__ = [
+    "DistributionOptions", "DistributionSolution", "asset_transition", "distribution_step",
+    "stationary_distribution", "stationary_distributions", "transition_matrix",
+]
+
+
+class DistributionOptions(eqx.Module):
+    """Settings of the stationary-distribution solve.
+
+    Static: method, "direct" (a linear solve with the mass condition) or "iterate" (the
+    reference forward iteration from the uniform distribution); tangent_solver, "lu" or
+    "gmres", for the implicit derivative of "iterate". Traced (never recompile): tol,
+    the sup-norm change of lambda at which the iteration stops, also the residual
+    |Q' lambda - lambda|_inf below which a solution counts as converged (1e-10);
+    max_iter, the cap on forward iterations.
+    """
+
+    method: str = eqx.field(static=True, default="direct")
+    tol: float = eqx.field(default=1e-10, converter=as_float)
+    max_iter: int = eqx.field(default=100_000, converter=as_int)
+    tangent_solver: str = eqx.field(static=True, default="lu")
+
+    def __check_init__(self):
+        check_choice("method", self.method, ("direct", "iterate"))
+        check_choice("tangent_solver", self.tangent_solver, ("lu", "gmres"))
+        check_option_values(self, positive=("tol",), at_least_one=("max_iter",))
+
+
+class DistributionSolution(NamedTuple):
+    """lam[a, z]: stationary mass (sums to one per country); converged, iterations,
+    residual (sup-norm of Q' lam - lam)."""
+
+    lam: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+    residual: jax.Array
+
+
+def asset_transition(pi, lottery_lo, lottery_w):
+    """G[a, z, a'] = sum_j pi_j(a,z) [w_j 1{a'=lo_j} + (1-w_j) 1{a'=lo_j+1}] (one country)."""
+    Na, Nz, J = pi.shape
+    base = (jnp.arange(Na * Nz, dtype=jnp.int32) * Na).reshape(Na, Nz, 1)
+    idx = base + lottery_lo
+    G = jnp.zeros(Na * Nz * Na, pi.dtype)
+    G = G.at[idx.reshape(-1)].add((pi * lottery_w).reshape(-1))
+    G = G.at[(idx + 1).reshape(-1)].add((pi * (1.0 - lottery_w)).reshape(-1))
+    return G.reshape(Na, Nz, Na)
+
+
+def _transition_from_lottery(G, P):
+    """Q[(a,z), (a',z')] = G[a,z,a'] P[z,z'], states flattened a-major."""
+    Na, Nz = G.shape[0], G.shape[1]
+    return (G[:, :, :, None] * P[None, :, None, :]).reshape(Na * Nz, Na * Nz)
+
+
+def transition_matrix(pi, lottery_lo, lottery_w, P):
+    """Dense Q[(a,z), (a',z')] = G[a,z,a'] P[z,z'] of one country, states flattened a-major."""
+    return _transition_from_lottery(asset_transition(pi, lottery_lo, lottery_w), P)
+
+
+def distribution_step(lam, G, P):
+    """lam'(a', z') = sum_{a,z} lam(a,z) G[a,z,a'] P[z,z'] (one application of Q')."""
+    return jnp.einsum("az,azb,zy->by", lam, G, P)
+
+
+def _direct(G, P):
+    Na, Nz = G.shape[0], G.shape[1]
+    n = Na * Nz
+    Q = _transition_from_lottery(G, P)
+    A = jnp.eye(n, dtype=Q.dtype) - Q.T
+    A = A.at[0, :].set(1.0)  # rows of I - Q' are linearly dependent: swap one for the mass
+    b = jnp.zeros(n, Q.dtype).at[0].set(1.0)
+    lam = linear_solve(lx.MatrixLinearOperator(A), b, lx.LU())
+    return lam.reshape(Na, Nz)
+
+
+def _iterate(G, P, tol, max_iter: int):
+    """Forward iteration lam <- Q' lam from the uniform distribution."""
+    Na, Nz = G.shape[0], G.shape[1]
+    lam0 = jnp.full((Na, Nz), 1.0 / (Na * Nz), G.dtype)
+
+    def cond(c):
+        return (c[1] > tol) & (c[2] < max_iter)
+
+    def body(c):
+        lam, _, it = c
+        new = distribution_step(lam, G, P)
+        return new, jnp.max(jnp.abs(new - lam)), it + 1
+
+    lam, _, it = lax.while_loop(cond, body, (lam0, jnp.asarray(jnp.inf, G.dtype),
+                                             jnp.asarray(0, jnp.int32)))
+    return lam, it
+
+
+def _tangent_matrix(G, P):
+    """I - Q' + 1 1'/n of one country (Q' lam = distribution_step; the mass term removes
+    the singularity of I - Q' on mass-preserving tangents)."""
+    Q = _transition_from_lottery(G, P)
+    n = Q.shape[0]
+    return jnp.eye(n, dtype=Q.dtype) - Q.T + 1.0 / n
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _iterate_implicit(G, P, tol, max_iter, tangent_solver):
+    """Forward iteration for every country (leading axis), implicit derivatives."""
+    return jax.vmap(_iterate, in_axes=(0, 0, None, None))(G, P, tol, max_iter)
+
+
+@_iterate_implicit.defjvp
+def _iterate_implicit_jvp(tol, max_iter, tangent_solver, primals, tangents):
+    """Implicit derivative of lam = Q' lam, sum lam = 1, country by country:
+    (I - Q' + 1 1'/n) dlam = dQ' lam. "lu": dense LU per country, on the CPU one country
+    after another (lax.map: no batched LAPACK kernel; batched on an accelerator, see
+    hat_jax._backend), the factorisation shared by all tangent directions; "gmres": matrix-free."""
+    G, P = primals
+    tG, tP = tangents
+    lam, it = _iterate_implicit(G, P, tol, max_iter, tangent_solver)
+    step = jax.vmap(distribution_step)
+    _, rhs = jax.jvp(lambda g, p: step(lam, g, p), (G, P), (tG, tP))
+    if tangent_solver == "lu":
+        def one(args):
+            g, p, b = args
+            lu = jax.scipy.linalg.lu_factor(_tangent_matrix(g, p))
+            return jax.scipy.linalg.lu_solve(lu, b.reshape(-1)).reshape(b.shape)
+
+        t_lam = country_map(one, (G, P, rhs))
+    else:
+        def one(g, p, b):
+            def matvec(t):
+                return t - distribution_step(t, g, p) + jnp.sum(t) / t.size
+
+            return krylov_solve(matvec, b, rtol=1e-12, atol=1e-14)
+
+        t_lam = jax.vmap(one)(G, P, rhs)
+    return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
+
+
+def _solve_batched(G, P, opts: DistributionOptions):
+    """lam for every country (leading axis) from the asset transitions G and chains P."""
+    if opts.method == "direct":
+        # one country after another: a batched LU kernel can wedge XLA's CPU pool
+        lam = country_map(lambda gp: _direct(*gp), (G, P))
+        it = jnp.ones(G.shape[0], jnp.int32)
+    else:
+        lam, it = _iterate_implicit(G, P, opts.tol, opts.max_iter, opts.tangent_solver)
+    step = jax.vmap(distribution_step)
+    res = jnp.max(jnp.abs(step(lam, G, P) - lam), axis=(1, 2))
+    converged = (res <= opts.tol) & jnp.isfinite(res) & (jnp.min(lam, axis=(1, 2)) > -1e-12)
+    return DistributionSolution(lam, converged, it, res)
+
+
+def _options(opts, overrides) -> DistributionOptions:
+    opts = DistributionOptions() if opts is None else opts
+    return dataclasses.replace(opts, **overrides) if overrides else opts
+
+
+def stationary_distribution(pi, lottery_lo, lottery_w, P, opts: DistributionOptions | None = None,
+                            *, throw: bool = True, **overrides) -> DistributionSolution:
+    """Stationary distribution of one country (model.md section 4): lam = Q' lam, sum = 1.
+
+    pi, lottery_lo, lottery_w: [a, z, j] from the household solution; P: [z, z'].
+    opts: :class:`DistributionOptions`; keyword ``overrides`` replace its fields
+    (``method="iterate"``, ``tol=1e-12``, ...). Returns lam with the residual
+    |Q' lam - lam|_inf, converged and iterations.
+    """
+    opts = _options(opts, overrides)
+    G = asset_transition(pi, lottery_lo, lottery_w)
+    sol = _solve_batched(G[None], P[None], opts)
+    sol = jax.tree_util.tree_map(lambda x: x[0], sol)
+    if throw:
+        sol = sol._replace(residual=check_converged(f"stationary distribution ({opts.method})",
+                                                    sol.converged, sol.iterations,
+                                                    sol.residual, opts.tol))
+    return sol
+
+
+def stationary_distributions(pi, lottery_lo, lottery_w, P, opts: DistributionOptions | None = None,
+                             *, throw: bool = True, labels=None, **overrides):
+    """Stationary distributions of all countries (leading axis = country); see
+    :func:`stationary_distribution`."""
+    opts = _options(opts, overrides)
+    G = jax.vmap(asset_transition)(pi, lottery_lo, lottery_w)
+    sol = _solve_batched(G, P, opts)
+    if throw:
+        sol = sol._replace(residual=check_converged(
+            f"stationary distribution ({opts.method})", sol.converged, sol.iterations,
+            sol.residual, opts.tol, unit="country", labels=labels))
+    return sol

@@ -1,0 +1,137 @@
+"""``hat transition``: the perfect-foresight transition after a trade shock (model.md s.12).
+
+    hat transition PRESET (--global-cut C | --unilateral ISO C | --bilateral I J C
+                           | --costs FILE) [--symmetric] [--floor-costs | --no-floor-costs]
+                   [--announce S] [--temporary RHO] [--T T]
+                   [--country ISO] [--ts-rho RHO] [economy / equilibrium options of hat solve]
+                   [--json] [--out DIR] [--plots] [--quiet]
+
+Solves the preset's equilibrium, then (beta fixed) the terminal stationary equilibrium,
+the sequence-space Jacobian and the path; the trade elasticity of ``--country`` by
+horizon (fixed prices, general equilibrium, time-series estimate); the date-0 EV of
+every state of ``--country`` with the transition, next to the steady-state EV. Exit
+codes as ``hat solve`` (1 also when T is too short for the terminal gap; 2 not
+converged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+from hat_jax import transition as tn
+from hat_jax import welfare as wf
+from hat_jax.report.transition import (format_transition, transition_summary,
+                                       write_transition_outputs)
+
+from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
+                     add_ev_measure_argument, add_output_arguments,
+                     default_country, err, print_result, report_not_converged,
+                     setup_from_args, solve_baseline, wrote)
+from ._counterfactual import add_cost_experiment, cost_change, experiment_record
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add ``hat transition`` to the ``hat`` command's subparsers."""
+    c = sub.add_parser(
+        "transition", help="perfect-foresight transition after a trade shock",
+        description="Solve a preset's equilibrium, the terminal equilibrium after a change "
+        "in trade costs (beta fixed) and the transition path between them by sequence-space "
+        "Newton with an exact Jacobian; the trade elasticity by horizon and the welfare of "
+        "every household state with the transition. Exit codes: 0 done, 1 bad input (or T "
+        "too short), 2 not converged.")
+    add_economy_arguments(c)
+    add_cost_experiment(c)
+    t = c.add_argument_group("transition")
+    t.add_argument("--announce", type=int, default=0, metavar="S",
+                   help="the change takes effect at date S (news at 0; 0 <= S < T)")
+    t.add_argument("--temporary", type=float, default=None, metavar="RHO",
+                   help="temporary change decaying at rate RHO in [0, 1) (default: permanent)")
+    t.add_argument("--T", dest="T", type=int, default=tn.DEFAULT_T,
+                   help=f"transition dates (default {tn.DEFAULT_T})")
+    t.add_argument("--country", metavar="ISO",
+                   help="country of the elasticity by horizon and the EV (default: the "
+                   "cutting country, else USA, else the first)")
+    t.add_argument("--ts-rho", dest="ts_rho", type=float, default=0.9,
+                   help="persistence of the AR(1) cost shocks of the time-series estimate "
+                   "(default 0.9)")
+    add_ev_measure_argument(t)
+    add_output_arguments(c, "summary.json, path.csv, ev.csv (and price_paths.png, "
+                         "trade_paths.png, elasticity_by_horizon.png, transition_gains.png "
+                         "with --plots)", plots="save figures to --out DIR (needs matplotlib)")
+    return c
+
+
+def _check(args, economy) -> None:
+    tn.check_horizon(args.T)
+    if not 0 <= args.announce < args.T:
+        raise ValueError(f"--announce must satisfy 0 <= S < T={args.T}, got {args.announce}")
+    if args.temporary is not None and not (np.isfinite(args.temporary)
+                                           and 0.0 <= args.temporary < 1.0):
+        raise ValueError(f"--temporary RHO must lie in [0, 1), got {args.temporary!r}")
+    if not (np.isfinite(args.ts_rho) and 0.0 <= args.ts_rho < 1.0):
+        raise ValueError(f"--ts-rho must lie in [0, 1), got {args.ts_rho!r}")
+    if args.plots and args.out is None:
+        raise ValueError("--plots needs --out DIR")
+
+
+def shocked_countries(economy, d_new) -> list[str]:
+    """The countries the cost change centres on: those with the most changed entries of
+    d (as importer or exporter), unless that is every country (a global change)."""
+    changed = np.asarray(d_new) != np.asarray(economy.d)
+    count = changed.sum(axis=0) + changed.sum(axis=1)
+    if not changed.any() or np.all(count == count.max()):
+        return []
+    return [economy.countries[k] for k in np.flatnonzero(count == count.max())]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``hat transition``; returns the exit code (ValueError: bad input)."""
+    setup = setup_from_args(args)
+    setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
+    _check(args, setup.economy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
+        change = cost_change(args, setup.economy)
+    experiment, fallback = experiment_record(change, setup.economy, args.floor_costs)
+    experiment.update(announce=args.announce, temporary=args.temporary,
+                      shocked=shocked_countries(setup.economy,
+                                                change.apply(setup.economy).d))
+    i = default_country(setup.economy, args.country, fallback)
+    shock = tn.shock_path(setup.economy, change, args.T, announce=args.announce,
+                          rho=args.temporary)
+    base = solve_baseline(args, setup)
+    eq = base.eq
+    if not bool(eq.converged):
+        report_not_converged(eq, base.opts)
+        return EXIT_NOT_CONVERGED
+    say = (lambda m: None) if args.quiet else err
+    say(f"transition: T={args.T}, {eq.economy.N * args.T} unknowns")
+    tr = tn.solve_transition(base.baseline, shock, eq_opts=base.opts, verbose=not args.quiet, throw=False)
+    if not tr.converged:
+        err(f"not converged: transition residual {tr.residual:.3e} after {tr.iterations} "
+            f"quasi-Newton iterations ({tr.jacobians} exact Jacobians; stopped: {tr.stop})")
+    elif tr.terminal_gap > float(tn.TransitionOptions().terminal_tol):
+        tn.check_transition(tr, tn.TransitionOptions())  # raises ValueError naming T, gap
+    say(f"trade elasticity of {eq.economy.countries[i]} by horizon...")
+    t0 = time.perf_counter()
+    jac = tr.jacobian if tr.terminal is tr.initial else None  # else: at the initial one
+    he = tn.horizon_elasticities(tr.initial, i, T=args.T, rho=args.ts_rho, jacobian=jac,
+                                 eq_opts=base.opts)
+    stats = dict(tr.stats, elasticity_s=time.perf_counter() - t0)
+    say(f"equivalent variation of {eq.economy.countries[i]}...")
+    t0 = time.perf_counter()
+    tw = tn.transition_welfare(tr, i, throw=False, measure=args.ev_measure)
+    stats["ev_s"] = time.perf_counter() - t0
+    result = transition_summary(args.preset, tr, experiment, he, tw, stats)
+    rc = EXIT_OK if tr.converged and result["ev_ok"] else EXIT_NOT_CONVERGED
+    if args.out is not None:
+        wrote(write_transition_outputs(args.out, result, plots=args.plots), args.quiet)
+    print_result(args, result, lambda: format_transition(result, change.note))
+    return rc
+
