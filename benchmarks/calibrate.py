@@ -68,7 +68,7 @@ def bench_evaluations(world, problem, options, runs, sections) -> list[dict]:
     opts = options.equilibrium
     tag = f"{world.name} Na={problem.economy.Na}"
     extra = dict(N=problem.N, Na=problem.economy.Na, preset=world.name, theta=kind)
-    theta = np.asarray(start.theta)
+    theta = np.asarray(start.params)
     W0, beta0 = np.asarray(start.W), np.asarray(start.beta)
     s_cold = cal.initial_household_state(problem, theta, W0, beta0)
 
@@ -156,11 +156,11 @@ def bench_calibrations(world, problem, options, sections) -> list[dict]:
                "wall_s": wall, "iterations": res.iterations, "max_gap": res.max_gap,
                "converged": res.converged, "N": problem.N, "Na": problem.economy.Na,
                "preset": world.name, "device": device_description(),
-               "theta": res.theta.tolist(), "beta": res.beta}
+               "theta": res.params.tolist(), "beta": res.beta}
         if world.published is not None:
-            rec["max_diff_published"] = float(np.max(np.abs(res.theta
+            rec["max_diff_published"] = float(np.max(np.abs(res.params
                                                             - world.published.params)))
-        rec["trade_cost_levels"] = cal.trade_cost_levels(res.theta)
+        rec["trade_cost_levels"] = cal.trade_cost_levels(res.params)
         rec["load1"] = round(os.getloadavg()[0], 2)
         out.append(rec)
     return out

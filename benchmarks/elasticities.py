@@ -37,7 +37,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
-from hat_jax import elasticities as el  # noqa: E402
+from hat_jax import _elasticities as el  # noqa: E402
 from hat_jax._ek import EK_PRESETS  # noqa: E402
 from hat_jax.model import household_options  # noqa: E402
 

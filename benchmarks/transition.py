@@ -81,20 +81,20 @@ def records(args) -> list[dict]:
             continue
         log("  first transition (compiles)...")
         t0 = time.perf_counter()
-        tr = tn.solve_transition(eq, d=d, T=args.T, verbose=True, throw=False)
+        tr = tn.solve_transition(eq, d=d, horizon=args.T, verbose=True, throw=False)
         first = time.perf_counter() - t0
         opts = tn.TransitionOptions()
         jac, med, mn = _median(lambda: tn.stationary_jacobian(tr.terminal, args.T, opts),
                                args.runs)
         out.append(dict(name=f"{name} jacobian", compile_s=float("nan"), median_s=med,
                         min_s=mn, runs=args.runs, **extra))
-        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, jacobian=jac,
+        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, horizon=args.T, jacobian=jac,
                                                            throw=False), args.runs)
         newton_s = res.stats["newton_s"]
         out.append(dict(name=f"{name} newton", compile_s=float("nan"), median_s=newton_s,
                         runs=1, iterations=res.iterations, residual=res.residual,
                         terminal_gap=res.terminal_gap, **extra))
-        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, T=args.T, throw=False),
+        res, med, mn = _median(lambda: tn.solve_transition(eq, d=d, horizon=args.T, throw=False),
                                args.runs)
         out.append(dict(name=f"{name} transition", compile_s=first - med, median_s=med,
                         min_s=mn, runs=args.runs, iterations=res.iterations,
@@ -113,10 +113,10 @@ def _elasticity_record(initial, args, extra):
     i = "USA" if "USA" in initial.economy.countries else 0
     log(f"  elasticity by horizon of {i} (first call)...")
     t0 = time.perf_counter()
-    tn.horizon_elasticities(initial, i, T=args.T, rho=0.9)
+    tn.horizon_elasticities(initial, i, horizon=args.T, rho=0.9)
     first = time.perf_counter() - t0
     log("  elasticity by horizon (warm)...")
-    he, med, mn = _median(lambda: tn.horizon_elasticities(initial, i, T=args.T, rho=0.9),
+    he, med, mn = _median(lambda: tn.horizon_elasticities(initial, i, horizon=args.T, rho=0.9),
                           args.runs)
     fp, ge = he.mean("fixed_prices"), he.mean("general_equilibrium")
     table = {f"h{h}": (float(fp[h]), float(ge[h])) for h in HORIZONS if h < args.T}

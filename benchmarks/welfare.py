@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
-from hat_jax import planner as pl  # noqa: E402
+from hat_jax import _planner as pl  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
 from hat_jax._ek import EK_PRESETS  # noqa: E402
 

@@ -20,7 +20,7 @@ Axis conventions: ``[country i, asset a, shock z, variety j]``; ``M[i, j]`` is i
 i's spending on exporter j's variety, ``d[i, j]`` the cost of j's good delivered to i.
 """
 
-from . import _config
+from . import _config, _deprecation
 
 _config.configure()
 
@@ -96,13 +96,5 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-        import warnings
-
-        home = _MOVED[name]
-        warnings.warn(f"hat_jax.{name} moved to hat_jax.{home}.{name}; import it from there "
-                      "(the old name goes in a later release)", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(f"hat_jax.{home}"), name)
-    raise AttributeError(f"module 'hat_jax' has no attribute {name!r}")
+__getattr__ = _deprecation.moved_names(
+    "hat_jax", {name: f"hat_jax.{home}.{name}" for name, home in _MOVED.items()})

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 import numpy as np
 
+from ._deprecation import renamed_keywords
 from .data import EKData, PublishedVectors, load_ek2002, load_published
 from ._gravity import (
     Geography,
@@ -96,14 +97,15 @@ _COMMON = dict(phi=0.5, amax=8.0, Na=100)
 N_COEF_EK = 10
 
 
-def economy_from_params(theta, base: Economy, geography: Geography,
+@renamed_keywords(theta="params")
+def economy_from_params(params, base: Economy, geography: Geography,
                         theta_d: float = THETA_D) -> Economy:
     """The economy ``base`` with A and d from Theta (pure JAX; differentiable in Theta).
 
     A = exp(log A) with A_N = 1; d from :func:`hat_jax._gravity.trade_costs` (Theta has
     2(N-1) + C entries, C the geography's covariates).
     """
-    p = unpack_params(theta, geography.n_coef)
+    p = unpack_params(params, geography.n_coef)
     return base.replace(A=tfp(p), d=trade_costs(p, geography, theta_d))
 
 
@@ -116,7 +118,7 @@ class EKWorld:
     ``countries``; its ``beta`` is the published beta, the starting guess when beta is
     solved); data: the loaded data (:class:`~hat_jax.data.EKData` or
     :class:`~hat_jax.tables.TradeTables`: ``iso3``, ``trade`` = log(X_ij/X_ii), ``L``,
-    ``geography()``); theta: the K = 2(N-1) + C structural parameters; published: the
+    ``geography()``); params: the K = 2(N-1) + C structural parameters; published: the
     published vectors (or None); R: the target gross interest rate (beta is the
     equilibrium unknown); estimator: ``"ols"`` or ``"ppml"`` (gravity moments of data
     and model).
@@ -125,7 +127,7 @@ class EKWorld:
     name: str
     economy: Economy
     data: EKData
-    theta: np.ndarray
+    params: np.ndarray
     published: PublishedVectors | None
     R: float = 1.01
     theta_d: float = THETA_D
@@ -140,8 +142,9 @@ class EKWorld:
         return self.data.iso3
 
     @property
-    def params(self) -> TradeCostParams:
-        return unpack_params(self.theta, self.geography.n_coef)
+    def cost_params(self) -> TradeCostParams:
+        """The parameters as :class:`~hat_jax.calibration.TradeCostParams` (A, mu, z coefficients)."""
+        return unpack_params(self.params, self.geography.n_coef)
 
     @property
     def coef_names(self) -> tuple[str, ...]:
@@ -179,7 +182,7 @@ def data_moments(data: EKData, estimator: str = "ols") -> GravityMoments:
     if data.n < 3:
         raise ValueError(f"gravity moments need N >= 3 countries, got N = {data.n}: with two "
                          "countries the importer and exporter effects are not separately "
-                         "identified (give theta to build and solve the world)")
+                         "identified (give params to build and solve the world)")
     gm = gravity_regression(jnp.asarray(data.trade), data.geography(), estimator)
     if not np.all(np.isfinite(np.asarray(gm.coef))):
         raise ValueError(f"the {estimator.upper()} gravity regression of the data did not "
@@ -195,12 +198,13 @@ def model_moments(trade_shares, geography: Geography, estimator: str = "ols") ->
     return gravity_regression(y, geography, estimator)
 
 
+@renamed_keywords(theta="params")
 def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = None, *,
-             theta=None, R: float | None = None, **overrides) -> EKWorld:
+             params=None, R: float | None = None, **overrides) -> EKWorld:
     """Build an ``ek_*`` preset world.
 
     data_dir: the data folder (default ``$HAT_DATA_DIR``, then the copy shipped in the package).
-    theta: 46 structural parameters (default: the preset's published vector, else the
+    params: 46 structural parameters (default: the preset's published vector, else the
     cold start :func:`static_ek_start`). R: the target interest rate (default: the
     preset's, 1.01 or 1.015). overrides: Economy settings (gamma, sigma, psi_slope, beta,
     phi, amax, Na, income, scale_by_tfp).
@@ -211,7 +215,7 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
     spec = _ek_spec(name)
     if "d" in overrides or "A" in overrides or "L" in overrides:
         bad = [k for k in ("d", "A", "L") if k in overrides]
-        raise ValueError(f"preset {name!r} takes A and d from theta and L from the data; "
+        raise ValueError(f"preset {name!r} takes A and d from params and L from the data; "
                          f"cannot override {bad}")
     data = load_ek2002(data_dir)
     pub_name = spec.pop("published")
@@ -220,28 +224,28 @@ def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = Non
     if not (np.isfinite(R_target) and R_target > 0):
         raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
     K = n_params(data.n, N_COEF_EK)
-    if theta is None:
+    if params is None:
         if published is not None:
-            theta = published.params
+            params = published.params
         else:  # no published vector: the cold start from the data
             target = np.asarray(data_moments(data).moment_vector())
-            theta = static_ek_start(target, np.asarray(data.L), data.geography(), THETA_D)[0]
-    theta = np.asarray(theta, np.float64)
-    if theta.shape != (K,):
-        raise ValueError(f"theta must have {K} entries "
-                         f"(published layout), got shape {theta.shape}")
-    if not np.all(np.isfinite(theta)):
-        raise ValueError("theta has non-finite entries at positions "
-                         f"{np.flatnonzero(~np.isfinite(theta)).tolist()}")
+            params = static_ek_start(target, np.asarray(data.L), data.geography(), THETA_D)[0]
+    params = np.asarray(params, np.float64)
+    if params.shape != (K,):
+        raise ValueError(f"params must have {K} entries "
+                         f"(published layout), got shape {params.shape}")
+    if not np.all(np.isfinite(params)):
+        raise ValueError("params has non-finite entries at positions "
+                         f"{np.flatnonzero(~np.isfinite(params)).tolist()}")
     kw = dict(_COMMON)
     kw.update(gamma=spec["gamma"], sigma=spec["sigma"], psi_slope=spec["psi_slope"],
               beta=published.beta if published is not None else 0.95 / R_target)
     kw.update(overrides)
-    p = unpack_params(theta, N_COEF_EK)
+    p = unpack_params(params, N_COEF_EK)
     d = np.asarray(trade_costs(p, data.geography(), THETA_D))
     A = np.asarray(tfp(p))
     economy = make_economy(d, A, np.asarray(data.L), countries=data.iso3, **kw)
-    return EKWorld(name=name, economy=economy, data=data, theta=theta, published=published,
+    return EKWorld(name=name, economy=economy, data=data, params=params, published=published,
                    R=R_target)
 
 
@@ -298,5 +302,5 @@ def static_ek_start(target, L, geography: Geography, theta_d: float = THETA_D):
     W = Y / np.asarray(L, np.float64)
     A = W / price
     A = A / A[-1]
-    theta = np.asarray(pack_params(p._replace(log_A=jnp.asarray(np.log(A)))))
-    return theta, W / W.mean()
+    params = np.asarray(pack_params(p._replace(log_A=jnp.asarray(np.log(A)))))
+    return params, W / W.mean()

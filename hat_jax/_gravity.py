@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
+from ._deprecation import renamed_keywords
 from ._ppml import make_ppml
 
 #: Number of distance bins: [0,375), [375,750), [750,1500), [1500,3000), [3000,6000), [6000,max].
@@ -197,17 +198,18 @@ def n_countries_from_length(k: int, n_coef: int = N_COMMON) -> int:
     return (k - n_coef) // 2 + 1
 
 
-def unpack_params(theta, n_coef: int = N_COMMON) -> TradeCostParams:
+@renamed_keywords(theta="params")
+def unpack_params(params, n_coef: int = N_COMMON) -> TradeCostParams:
     """Theta (length 2(N-1)+C) -> named parameters, with log A_N = 0, mu_N = -sum mu_1..N-1."""
-    theta = jnp.asarray(theta, dtype=jnp.float64)
-    if theta.ndim != 1:
-        raise ValueError(f"theta must be 1-D, got shape {theta.shape}")
-    n = n_countries_from_length(theta.shape[0], n_coef)
+    params = jnp.asarray(params, dtype=jnp.float64)
+    if params.ndim != 1:
+        raise ValueError(f"params must be 1-D, got shape {params.shape}")
+    n = n_countries_from_length(params.shape[0], n_coef)
     m = n - 1
-    log_a = jnp.concatenate([theta[:m], jnp.zeros(1, theta.dtype)])
-    mu_free = theta[m : 2 * m]
+    log_a = jnp.concatenate([params[:m], jnp.zeros(1, params.dtype)])
+    mu_free = params[m : 2 * m]
     mu = jnp.concatenate([mu_free, -jnp.sum(mu_free, keepdims=True)])
-    return TradeCostParams(log_a, mu, theta[2 * m :])
+    return TradeCostParams(log_a, mu, params[2 * m :])
 
 
 def pack_params(p: TradeCostParams) -> jax.Array:

@@ -18,7 +18,8 @@ they are made of, for users who assemble their own experiments:
   (:func:`stack_economies`, :func:`solve_equilibria`), income processes
   (:func:`rouwenhorst`, :func:`custom_income_process`), the log-utility two-country
   preset :func:`two_country_log`;
-- the efficient benchmark (section 11): :func:`planner_checks`;
+- the efficient benchmark (section 11): :func:`planner_checks` and the planner's
+  options :class:`PlannerOptions`;
 - elasticities by household state: :class:`StateElasticities`,
   :func:`bilateral_elasticities`.
 
@@ -37,7 +38,7 @@ from ._household import (HouseholdProblem, HouseholdSolution, choice_probabiliti
                          expected_value, solve_household, solve_households)
 from ._income import custom_income_process, rouwenhorst
 from ._params import delivered_prices, household_options, household_problems
-from ._planner import planner_checks
+from ._planner import PlannerOptions, planner_checks
 from ._presets import two_country_log
 
 __all__ = [
@@ -49,5 +50,5 @@ __all__ = [
     "market_residuals", "newton_path",
     "delivered_prices", "household_problems", "household_options", "economy_from_params", "stack_economies",
     "solve_equilibria", "rouwenhorst", "custom_income_process", "two_country_log",
-    "planner_checks", "StateElasticities", "BilateralElasticities", "bilateral_elasticities",
+    "planner_checks", "PlannerOptions", "StateElasticities", "BilateralElasticities", "bilateral_elasticities",
 ]

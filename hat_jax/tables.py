@@ -23,7 +23,7 @@ when the regressors do not already span one (the bins do). The moments are impor
 exporter effects and one coefficient per regressor: K = 2(N-1) + C, matched by the
 calibration from the static Eaton-Kortum inversion (:func:`hat_jax._ek.static_ek_start`).
 
-N = 2 builds a world (give ``theta``: log A_1, mu_1; ``distance=None``, no covariates)
+N = 2 builds a world (give ``params``: log A_1, mu_1; ``distance=None``, no covariates)
 that can be solved, but its gravity moments are not identified (two pairs for an
 importer and an exporter effect that the sum-to-zero normalisation makes collinear): the
 data moments, the cold start and the calibration need N >= 3.
@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._deprecation import renamed_keywords
 from .data import DataError, load_ek2002
 from ._ek import THETA_D, EKWorld, data_moments, static_ek_start
 from ._gravity import (
@@ -375,15 +376,16 @@ def read_tables(source, spec: GravitySpec | None = None) -> TradeTables:
                        "" if isinstance(source, dict) else str(source), tuple(notes))
 
 
+@renamed_keywords(theta="params")
 def world_from_tables(source=None, *, spec: GravitySpec | None = None, preset: str | None = None,
-                      theta=None, R: float | None = None, theta_d: float = THETA_D,
+                      params=None, R: float | None = None, theta_d: float = THETA_D,
                       countries=None, flows=None, gravity=None, **overrides) -> EKWorld:
     """A world (:class:`~hat_jax._ek.EKWorld`) from tidy tables: a folder ``source`` or
     the frames ``countries``, ``flows``, ``gravity``.
 
     Model settings, later ones winning: :data:`MODEL_DEFAULTS` (ek_baseline's), the
     folder's spec.json ``"model"``, the settings of ``preset`` (an ``ek_*`` name),
-    ``R`` and ``overrides`` (Economy settings). ``theta``: the K = 2(N-1) + C
+    ``R`` and ``overrides`` (Economy settings). ``params``: the K = 2(N-1) + C
     parameters (default: the static Eaton-Kortum inversion of the data moments, with
     log A from the countries table's A when given). Starting prices: ``world.start("cold")``.
     """
@@ -410,19 +412,19 @@ def world_from_tables(source=None, *, spec: GravitySpec | None = None, preset: s
         raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
     geo = data.geography()
     K = n_params(data.n, geo.n_coef)
-    if theta is None:
+    if params is None:
         target = np.asarray(data_moments(data, data.spec.estimator).moment_vector())
-        theta = static_ek_start(target, data.L, geo, theta_d)[0]
+        params = static_ek_start(target, data.L, geo, theta_d)[0]
         if data.A is not None:
-            theta[: data.n - 1] = np.log(data.A[:-1] / data.A[-1])
-    theta = np.asarray(theta, np.float64)
-    if theta.shape != (K,) or not np.all(np.isfinite(theta)):
-        raise ValueError(f"theta must be {K} finite numbers (2(N-1) + C), got shape {theta.shape}")
-    p = unpack_params(theta, geo.n_coef)
+            params[: data.n - 1] = np.log(data.A[:-1] / data.A[-1])
+    params = np.asarray(params, np.float64)
+    if params.shape != (K,) or not np.all(np.isfinite(params)):
+        raise ValueError(f"params must be {K} finite numbers (2(N-1) + C), got shape {params.shape}")
+    p = unpack_params(params, geo.n_coef)
     econ = make_economy(np.asarray(trade_costs(p, geo, theta_d)), np.asarray(tfp(p)), data.L,
                         countries=data.iso3, beta=kw.pop("beta", 0.95 / R_target), **kw)
     name = f"tables:{data.source}" if data.source else "tables"
-    return EKWorld(name=name, economy=econ, data=data, theta=theta, published=None,
+    return EKWorld(name=name, economy=econ, data=data, params=params, published=None,
                    R=R_target, theta_d=theta_d, estimator=data.spec.estimator)
 
 

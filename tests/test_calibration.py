@@ -75,7 +75,7 @@ def test_static_ek_start_inverts_the_static_model():
     its parameters: cost coefficients from the moments, TFP from the exporter effects."""
     n, theta_d = N_SYN, 4.0
     geo = cal.synthetic_geography(n, seed=3)
-    theta = cal.synthetic_theta(n, seed=3)
+    theta = cal.synthetic_params(n, seed=3)
     p = unpack_params(theta)
     d = np.asarray(trade_costs(p, geo, theta_d))
     assert np.all(d[~np.eye(n, dtype=bool)] > 1.0)  # clamp not binding: exact inversion
@@ -102,20 +102,20 @@ def test_starting_points_of_the_presets(data_dir):
 
     w = ek_world("ek_baseline", data_dir, Na=10)
     pub = cal.starting_point(w, "published")
-    np.testing.assert_array_equal(pub.theta, w.published.params)
+    np.testing.assert_array_equal(pub.params, w.published.params)
     assert pub.beta == w.published.beta and pub.label == "published"
     cold = cal.starting_point(w, "cold")
     gm = w.data_moments()
-    np.testing.assert_allclose(cold.theta[18:36], np.asarray(gm.m)[:18], rtol=1e-12)
-    np.testing.assert_allclose(cold.theta[36:], np.asarray(gm.moment_vector())[36:], rtol=1e-12)
+    np.testing.assert_allclose(cold.params[18:36], np.asarray(gm.m)[:18], rtol=1e-12)
+    np.testing.assert_allclose(cold.params[36:], np.asarray(gm.moment_vector())[36:], rtol=1e-12)
     assert cold.W.mean() == pytest.approx(1.0) and np.all(cold.W > 0)
     # the cold TFPs are within a log point of the published calibration
-    assert np.max(np.abs(cold.theta[:18] - w.published.params[:18])) < 1.0
+    assert np.max(np.abs(cold.params[:18] - w.published.params[:18])) < 1.0
     w23 = ek_world("ek_paper_2023", data_dir, Na=10)
     assert w23.R == 1.015 and w23.published is None
     assert (w23.economy.gamma, float(w23.economy.sigma), float(w23.economy.psi_slope)) \
         == (1.5, 0.25, 0.0)
-    np.testing.assert_allclose(w23.theta, cold.theta)
+    np.testing.assert_allclose(w23.params, cold.params)
     with pytest.raises(ValueError, match="no published"):
         cal.starting_point(w23, "published")
     with pytest.raises(ValueError, match="no published"):
@@ -132,7 +132,7 @@ def fd_check(synthetic, perturbed_start):
     every column of G (an error in any column shows in every direction) with 8 solves
     instead of one pair per parameter (40)."""
     problem = synthetic[0]
-    theta0 = perturbed_start.theta
+    theta0 = perturbed_start.params
     g0, G, ev = moments_and_jacobian(theta0, problem, options=OPTS)
     assert bool(ev.converged) and bool(ev.has_G)
     warm = dict(W0=np.asarray(ev.W), beta0=float(ev.beta), hh_state0=ev.state, options=OPTS)
@@ -193,7 +193,7 @@ def test_calibration_recovers_known_parameters(synthetic, uninterrupted):
     res, _, records = uninterrupted
     assert res.converged and res.max_gap <= 1e-8
     assert 1 <= res.iterations <= 8
-    np.testing.assert_allclose(res.theta, theta, atol=1e-6)
+    np.testing.assert_allclose(res.params, theta, atol=1e-6)
     np.testing.assert_allclose(res.W, W, atol=1e-6)
     assert res.beta == pytest.approx(beta, abs=1e-8)
     # one record per iteration, the start included; max |gap| falls fast at the end
@@ -256,14 +256,14 @@ def test_killed_run_resumes_to_the_same_result(synthetic, perturbed_start, unint
     # resuming needs no start: the checkpoint's is used (and must match if one is given)
     res = calibrate(problem, None, options=OPTS, checkpoint=path, resume=True)
     assert res.resumed and res.converged and res.iterations == ref.iterations
-    np.testing.assert_allclose(res.theta, ref.theta, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.params, ref.params, rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.gaps, ref.gaps, rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.W, ref.W, rtol=0, atol=1e-12)
     assert [r["max_gap"] for r in res.history] == [r["max_gap"] for r in ref.history]
     # resuming a finished calibration returns it without iterating
     again = calibrate(problem, perturbed_start, options=OPTS, checkpoint=path, resume=True)
     assert again.converged and again.iterations == ref.iterations
-    np.testing.assert_array_equal(again.theta, res.theta)
+    np.testing.assert_array_equal(again.params, res.params)
 
 
 def test_checkpoint_write_is_atomic(uninterrupted, tmp_path, monkeypatch):
@@ -335,7 +335,7 @@ def test_mismatched_checkpoint_is_refused(synthetic, perturbed_start, uninterrup
     refused(r"different calibration.*problem\.sigma: checkpoint 0\.25, now 0\.3",
             problem=other)
     refused(r"different calibration.*start", start=perturbed_start._replace(
-        theta=perturbed_start.theta + 1e-9))
+        params=perturbed_start.params + 1e-9))
     # a fresh run never silently replaces a checkpoint
     with pytest.raises(CheckpointError, match="already exists"):
         calibrate(problem, perturbed_start, options=OPTS, checkpoint=path)
@@ -351,11 +351,11 @@ def test_outputs_in_the_published_layout(synthetic, uninterrupted, tmp_path):
     assert sorted(p.name for p in paths) == sorted(OUTPUT_FILES)
     params = pd.read_csv(tmp_path / "params.csv")
     assert list(params.columns) == ["guess"] and len(params) == problem.K
-    np.testing.assert_array_equal(params["guess"].to_numpy(), res.theta)  # exact round trip
+    np.testing.assert_array_equal(params["guess"].to_numpy(), res.params)  # exact round trip
     prices = pd.read_csv(tmp_path / "prices.csv")
     assert list(prices.columns) == ["guess"] and len(prices) == problem.N
     theta, W, beta = read_start_file(tmp_path / "params.csv")
-    np.testing.assert_array_equal(theta, res.theta)
+    np.testing.assert_array_equal(theta, res.params)
     np.testing.assert_allclose(W, res.W / res.W.mean(), rtol=1e-14)
     assert beta == res.beta
     s = json.loads((tmp_path / "summary.json").read_text())
@@ -363,7 +363,7 @@ def test_outputs_in_the_published_layout(synthetic, uninterrupted, tmp_path):
     assert s["max_gap"] == pytest.approx(res.max_gap) and s["seconds"] > 0
     assert set(s["trade_cost_levels"]) == {"dist_1", "dist_2", "dist_3", "dist_4", "dist_5",
                                            "dist_6", "border", "language", "EC", "EFTA"}
-    assert s["trade_cost_levels"]["dist_1"] == pytest.approx(np.exp(-res.theta[-10] / 4))
+    assert s["trade_cost_levels"]["dist_1"] == pytest.approx(np.exp(-res.params[-10] / 4))
     table = pd.read_csv(tmp_path / "moments.csv")
     assert list(table.columns) == ["moment", "data", "model", "gap", "parameter", "value",
                                    "trade_cost_level"]

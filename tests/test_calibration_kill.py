@@ -62,4 +62,4 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
     assert done.status == "converged" and done.iteration == ref_iterations
     for name in ("params.csv", "prices.csv"):
         assert (run / name).read_bytes() == (ref / name).read_bytes(), name
-    np.testing.assert_array_equal(done.theta, load_checkpoint(ref / CHECKPOINT_NAME).theta)
+    np.testing.assert_array_equal(done.params, load_checkpoint(ref / CHECKPOINT_NAME).params)

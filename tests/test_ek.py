@@ -77,7 +77,7 @@ def test_ek_preset_is_built_from_data_and_published_vectors(name, data_dir):
 
 def test_baseline_clamp_binds_only_for_belgian_imports(data_dir):
     w = ek_world("ek_baseline", data_dir)
-    x = np.asarray(log_trade_costs_unclamped(w.params, w.geography))
+    x = np.asarray(log_trade_costs_unclamped(w.cost_params, w.geography))
     binds = (x < 0) & ~np.eye(19, dtype=bool)
     importers = {w.countries[i] for i in np.nonzero(binds)[0]}
     assert binds.sum() == 13 and importers == {"BEL"}
@@ -87,12 +87,12 @@ def test_baseline_clamp_binds_only_for_belgian_imports(data_dir):
 def test_economy_from_params_is_differentiable(baseline):
     """d(d_ij)/d(border) = -d_ij border_ij / theta_d where the clamp does not bind, 0 where
     it binds; d A / d log A = A."""
-    theta = jnp.asarray(baseline.theta)
+    theta = jnp.asarray(baseline.params)
     k_border = 2 * 18 + 6
     tangent = jnp.zeros_like(theta).at[k_border].set(1.0).at[0].set(1.0)
     econ, t = jax.jvp(lambda th: economy_from_params(th, baseline.economy, baseline.geography),
                       (theta,), (tangent,))
-    x = np.asarray(log_trade_costs_unclamped(baseline.params, baseline.geography))
+    x = np.asarray(log_trade_costs_unclamped(baseline.cost_params, baseline.geography))
     d = np.asarray(econ.d)
     expected = np.where(x > 0, -d * np.asarray(baseline.geography.border) / THETA_D, 0.0)
     np.testing.assert_allclose(np.asarray(t.d), expected, atol=1e-15)
@@ -103,7 +103,7 @@ def test_ek_world_rejects_bad_input(data_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown EK preset 'ek_nope'"):
         ek_world("ek_nope", data_dir)
     with pytest.raises(ValueError, match="theta must have 46 entries"):
-        ek_world("ek_baseline", data_dir, theta=np.zeros(45))
+        ek_world("ek_baseline", data_dir, params=np.zeros(45))
     with pytest.raises(ValueError, match=r"cannot override \['d'\]"):
         ek_world("ek_baseline", data_dir, d=np.ones((19, 19)))
     with pytest.raises(ValueError, match="target R"):
@@ -173,10 +173,10 @@ def test_log_utility_gravity_recovers_cost_coefficients(log_world, log_eq):
     """No clamp binds in ek_log, so the model gravity regression returns exactly the
     trade-cost coefficients divided by theta_d sigma, and S_j = -(1/sigma) log(W_j/A_j)
     up to the normalisation sum S = 0."""
-    x = np.asarray(log_trade_costs_unclamped(log_world.params, log_world.geography))
+    x = np.asarray(log_trade_costs_unclamped(log_world.cost_params, log_world.geography))
     assert np.all(x[~np.eye(19, dtype=bool)] > 0)
     gm = log_world.model_moments(log_eq.world.aggregates.trade_shares)
-    p = log_world.params
+    p = log_world.cost_params
     k = THETA_D * float(log_eq.economy.sigma)
     np.testing.assert_allclose(np.asarray(gm.dist), np.asarray(p.dist) / k, rtol=1e-9)
     for ours, theirs in ((gm.border, p.border), (gm.language, p.language), (gm.EC, p.ec),
@@ -203,7 +203,7 @@ def test_equilibrium_derivatives_match_finite_differences(baseline, baseline_eq)
         eq = solve_equilibrium_jit(e, opts, hat_jax.Start(W0, R0, b0, state=s0))
         return jnp.concatenate([eq.W, eq.beta[None], eq.world.aggregates.trade_shares.ravel()])
 
-    theta = jnp.asarray(baseline.theta)
+    theta = jnp.asarray(baseline.params)
     direction = np.zeros(theta.shape)
     direction[[0, 10, 18, 25, 36, 39, 42]] = [0.3, -0.2, 0.5, -0.4, 0.2, 0.1, -0.3]
     direction = jnp.asarray(direction)

@@ -185,7 +185,7 @@ def test_ctrl_c_waits_for_a_commit_on_the_main_thread(tmp_path):
     marker = tmp_path / "committed"
     code = (
         "import os, signal, time\n"
-        "from hat_jax.cli import common\n"
+        "from hat_jax.cli import _common as common\n"
         "from hat_jax._fileio import critical_section\n"
         "with common.interrupt_handler():\n"
         "    with critical_section():\n"

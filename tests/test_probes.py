@@ -115,8 +115,8 @@ def test_params_file_round_trip(tmp_path):
                               str(tmp_path / "params.csv")])
     args.quiet = True
     setup = common.setup_from_args(args)
-    want = ek_world("ek_baseline", theta=theta, Na=20).economy
-    np.testing.assert_array_equal(setup.world.theta, theta)
+    want = ek_world("ek_baseline", params=theta, Na=20).economy
+    np.testing.assert_array_equal(setup.world.params, theta)
     np.testing.assert_allclose(setup.economy.A, want.A, rtol=1e-14)
     np.testing.assert_allclose(setup.economy.d, want.d, rtol=1e-14)
     opts = common.options_from_args(args)

@@ -255,16 +255,16 @@ def test_scenario_table_floors_costs_below_one_and_lists_them():
 @pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
 def test_theta_and_country_scenarios_build_the_economies(data_dir):
     world = hat_jax.ek_world("ek_baseline", data_dir, Na=20)
-    theta = np.asarray(world.theta, np.float64)
+    theta = np.asarray(world.params, np.float64)
     up = theta.copy()
     up[0] += 0.1  # log A of the first country
-    s = sc.theta_scenarios(world, np.stack([theta, up]))
+    s = sc.parameter_scenarios(world, np.stack([theta, up]))
     np.testing.assert_allclose(np.asarray(s.economies.A[0]), world.economy.A, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(s.economies.d[0]), world.economy.d, rtol=1e-12)
     np.testing.assert_allclose(float(s.economies.A[1, 0]),
                                float(world.economy.A[0]) * np.exp(0.1), rtol=1e-12)
-    draws = sc.theta_draws(world, 3, seed=7)
-    assert draws.K == 3 and sc.fingerprint(draws) == sc.fingerprint(sc.theta_draws(world, 3, 7))
+    draws = sc.parameter_draws(world, 3, seed=7)
+    assert draws.K == 3 and sc.fingerprint(draws) == sc.fingerprint(sc.parameter_draws(world, 3, 7))
     e = hat_jax.two_country(Na=NA_TEST)
     c = sc.country_scenarios(e, {"L": [[1.0, 2.0], [3.0, 1.0]]}, names=["big_F", "big_H"])
     np.testing.assert_array_equal(np.asarray(c.economies.L), [[1.0, 2.0], [3.0, 1.0]])

@@ -15,7 +15,7 @@ PKG = ROOT / "hat_jax"
 # Named without the leading underscore of a private module (``_household`` is "household").
 LAYERS = [
     {"config", "compiled", "backend", "results", "fileio", "income", "anderson", "tariffs",
-     "memory"},
+     "memory", "deprecation"},
     {"household"},
     {"params", "distribution", "aggregates", "change"},
     {"unknowns", "start", "newton", "diagnostics", "equilibrium", "baseline", "batched",
@@ -216,15 +216,48 @@ def _block_uses(block: str) -> list[str]:
         return re.findall(r"hat_jax(?:\.\w+)*\._\w+", block)
 
 
+def _unresolved(block: str) -> list[str]:
+    """Names a block imports from hat_jax that do not exist, or that moved (CHANGELOG 0.2)
+    and now only resolve with a DeprecationWarning."""
+    import importlib
+    import importlib.util
+
+    from hat_jax import _MOVED as MOVED
+
+    try:
+        tree = ast.parse(block)
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hat_jax"):
+            try:
+                mod = importlib.import_module(node.module)
+            except ImportError:
+                out.append(node.module)
+                continue
+            for a in node.names:
+                full = f"{node.module}.{a.name}"
+                if node.module == "hat_jax" and a.name in MOVED:
+                    out.append(f"{full} (moved to hat_jax.{MOVED[a.name]})")
+                elif not hasattr(mod, a.name) and importlib.util.find_spec(full) is None:
+                    out.append(full)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == "hat_jax" and node.attr in MOVED:
+            out.append(f"hat_jax.{node.attr} (moved to hat_jax.{MOVED[node.attr]})")
+    return out
+
+
 def test_user_code_uses_only_the_public_api():
     """Notebooks, README and docs examples use the public face only: ``hat_jax`` and its
-    public namespaces, never an implementation module (``_name``) or an underscore name."""
+    public namespaces, never an implementation module (``_name``) or an underscore name,
+    and every name they import exists."""
     bad = {}
     for name, blocks in _user_code().items():
-        uses = [u for block in blocks for u in _block_uses(block)]
+        uses = [u for block in blocks for u in _block_uses(block) + _unresolved(block)]
         if uses:
             bad[name] = uses
-    assert not bad, f"private modules or names used: {bad}"
+    assert not bad, f"private, unknown or moved names used: {bad}"
 
 
 def test_tests_use_no_private_names():

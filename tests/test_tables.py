@@ -45,12 +45,12 @@ def test_ek_tables_round_trip(ek_pair):
         assert getattr(tab.economy, e) == getattr(ek.economy, e), e
     assert tab.R == ek.R and tab.published is None
     cold_t, cold_e = starting_point(tab, "cold"), starting_point(ek, "cold")
-    np.testing.assert_allclose(cold_t.theta, cold_e.theta, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cold_t.params, cold_e.params, rtol=0, atol=1e-12)
     np.testing.assert_allclose(cold_t.W, cold_e.W, rtol=0, atol=1e-12)
     pt, pe = problem_from_world(tab), problem_from_world(ek)
     np.testing.assert_allclose(pt.target, pe.target, rtol=0, atol=1e-12)
     assert pt.K == pe.K == 46 and pt.estimator == pe.estimator == "ols"
-    same = world_from_tables(folder, theta=ek.theta)
+    same = world_from_tables(folder, params=ek.params)
     np.testing.assert_allclose(same.economy.d, ek.economy.d, rtol=1e-15, atol=0)
     np.testing.assert_allclose(same.economy.A, ek.economy.A, rtol=1e-15, atol=0)
     # a preset lends its utility settings; PPML moments from the same tables differ
@@ -219,7 +219,7 @@ def test_two_countries_solve_but_have_no_moments():
     at 1); its gravity moments are refused (not identified), as are covariates."""
     c, f, g = _tables(n=2)
     world = world_from_tables(countries=c, flows=f, gravity=g, spec=GravitySpec(distance=None),
-                              theta=[0.2, -1.0], Na=20)
+                              params=[0.2, -1.0], Na=20)
     assert world.coef_names == () and world.economy.N == 2
     np.testing.assert_allclose(world.economy.A, [np.exp(0.2), 1.0], rtol=1e-15)
     np.testing.assert_allclose(world.economy.d, [[1.0, np.exp(0.25)], [1.0, 1.0]], rtol=1e-15)

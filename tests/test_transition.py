@@ -19,7 +19,7 @@ T = 60
 @pytest.fixture(scope="module")
 def still(two_country_eq):
     """The no-shock transition (its Jacobian is the stationary sequence-space Jacobian)."""
-    return tn.solve_transition(two_country_eq, T=T)
+    return tn.solve_transition(two_country_eq, horizon=T)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def cut(two_country_eq, still):
     """A permanent 10% global cut (symmetric), Jacobian computed at its terminal
     equilibrium by the solver."""
     d, _ = wf.global_cut(two_country_eq.economy, 0.1)
-    return tn.solve_transition(two_country_eq, d=d, T=T)
+    return tn.solve_transition(two_country_eq, d=d, horizon=T)
 
 
 def test_no_shock_path_is_the_stationary_equilibrium(still, two_country_eq):
@@ -109,14 +109,14 @@ def test_path_derivative_matches_finite_differences(two_country_eq, still):
     """jvp of the path (implicit function theorem, no unrolled Newton) against central
     differences of two solved transitions: the GE response of log(M_01/M_00) at
     horizons 0, 3, 20 to a permanent change of log d_01."""
-    he = tn.horizon_elasticities(still.initial, 0, T=T, jacobian=still.jacobian)
+    he = tn.horizon_elasticities(still.initial, 0, horizon=T, jacobian=still.jacobian)
     eps = 1e-4
     econ = still.economy
     stat = []
     for s in (1, -1):
         d = np.asarray(econ.d).copy()
         d[0, 1] *= np.exp(s * eps)
-        tr = tn.solve_transition(still.initial, d=d, T=T, jacobian=still.jacobian)
+        tr = tn.solve_transition(still.initial, d=d, horizon=T, jacobian=still.jacobian)
         M = np.asarray(tr.path.M)
         stat.append(np.log(M[:, 0, 1] / M[:, 0, 0]))
     fd = (stat[0] - stat[1]) / (2 * eps)
@@ -147,7 +147,7 @@ def test_path_derivative_matches_finite_differences(two_country_eq, still):
 
 
 def test_log_utility_fixed_price_elasticity_is_minus_one_over_sigma(two_country_log_eq):
-    he = tn.horizon_elasticities(two_country_log_eq, 0, T=T)
+    he = tn.horizon_elasticities(two_country_log_eq, 0, horizon=T)
     sigma = float(two_country_log_eq.economy.sigma)
     np.testing.assert_allclose(he.fixed_prices[0], -1.0 / sigma, rtol=0, atol=1e-8)
     np.testing.assert_allclose(he.limit_fixed_prices[0], -1.0 / sigma, rtol=0, atol=1e-8)
@@ -168,7 +168,7 @@ def test_announced_cut_anticipation_and_terminal(two_country_eq, cut):
     date-0 gain is positive but below that of the immediate cut (the gains come later)."""
     S = 10
     d_new = cut.shock.fields["d"][-1]
-    tr = tn.solve_transition(two_country_eq, d=d_new, announce=S, T=T, jacobian=cut.jacobian)
+    tr = tn.solve_transition(two_country_eq, d=d_new, announce=S, horizon=T, jacobian=cut.jacobian)
     _clears_every_date(tr)
     d = np.asarray(tr.shock.fields["d"])
     assert np.all(d[:S] == np.asarray(two_country_eq.economy.d)) and np.all(d[S:] == d_new)
@@ -192,7 +192,7 @@ def test_temporary_cut_returns_to_the_initial_equilibrium(two_country_eq, still)
     rho = 0.7
     econ = two_country_eq.economy
     d_new, _ = wf.global_cut(econ, 0.1)
-    tr = tn.solve_transition(two_country_eq, d=d_new, rho=rho, T=T, jacobian=still.jacobian)
+    tr = tn.solve_transition(two_country_eq, d=d_new, rho=rho, horizon=T, jacobian=still.jacobian)
     _clears_every_date(tr)
     d = np.asarray(tr.shock.fields["d"])
     t = np.arange(T)[:, None, None]
@@ -218,7 +218,7 @@ def test_tfp_path_ends_at_the_stationary_equilibrium_of_the_new_tfp():
     econ = hat_jax.two_country(Na=NA_TEST, scale_by_tfp=False)
     eq = hat_jax.solve_equilibrium(econ)
     A_new = np.array([1.02, 1.0])
-    tr = tn.solve_transition(eq, A=A_new, T=T)
+    tr = tn.solve_transition(eq, A=A_new, horizon=T)
     _clears_every_date(tr)
     np.testing.assert_allclose(np.asarray(tr.shock.fields["A"][:T]), np.broadcast_to(A_new, (T, 2)))
     eo = tn.transition_eq_options(tn.TransitionOptions(), None)
@@ -293,7 +293,7 @@ def test_jacobian_refresh_cap_reports_non_convergence(two_country_eq, cut):
     it and says so (residual, iterations, why) instead of recomputing Jacobians."""
     opts = tn.TransitionOptions(max_refresh=0)
     d = cut.shock.fields["d"][-1]
-    tr = tn.solve_transition(two_country_eq, d=d, T=T, jacobian=4 * cut.jacobian, opts=opts,
+    tr = tn.solve_transition(two_country_eq, d=d, horizon=T, jacobian=4 * cut.jacobian, opts=opts,
                              throw=False)
     assert not tr.converged and tr.stop == "max_refresh"
     assert tr.iterations == 1 and tr.jacobians == 0
@@ -320,7 +320,7 @@ def test_bad_inputs(two_country_eq, cut):
         tn.shock_path(econ, T, d=d, rho=-0.1)
     with pytest.raises(ValueError, match=r"hh_max_iter.*hh_max_iter=0"):
         tn.TransitionOptions(hh_max_iter=0)
-    with pytest.raises(ValueError, match=r"T \(transition dates\).*T=1"):
+    with pytest.raises(ValueError, match=r"horizon T \(transition dates\).*horizon=1"):
         tn.shock_path(econ, 1, d=d)
     # T too short for the terminal gap: T = 60 against a terminal_tol far below the gap
     # it leaves (about 1e-9), so the compiled T = 60 programs of ``cut`` serve (a T = 4
@@ -330,7 +330,7 @@ def test_bad_inputs(two_country_eq, cut):
     with pytest.raises(ValueError, match=r"T=60 is too short: the terminal gap \(last date "
                                          r"vs the terminal stationary equilibrium\) is "
                                          r"\d\.\d+e-\d+ > terminal_tol 1e-14; increase T"):
-        tn.solve_transition(two_country_eq, d=d, T=T, opts=short, jacobian=cut.jacobian)
+        tn.solve_transition(two_country_eq, d=d, horizon=T, opts=short, jacobian=cut.jacobian)
 
 
 def test_transition_jit_parameter_derivative_matches_finite_differences(cut):

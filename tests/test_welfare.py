@@ -84,7 +84,7 @@ def unilateral(two_country_eq):
 
 def test_ev_is_exactly_one_when_nothing_changes(two_country_eq):
     ev = wf.equivalent_variation(two_country_eq, two_country_eq, "Home")
-    assert np.all(np.asarray(ev.lam) == 1.0)
+    assert np.all(np.asarray(ev.factor) == 1.0)
     assert np.all(np.asarray(ev.iterations) == 0)
     # the tolerance and the iteration cap are traced: changing them does not recompile
     ev = wf.equivalent_variation(two_country_eq, two_country_eq, "Home",
@@ -93,7 +93,7 @@ def test_ev_is_exactly_one_when_nothing_changes(two_country_eq):
     # the counterfactual with unchanged costs returns the baseline, and EV = 1 again
     cf = wf.counterfactual(two_country_eq, np.asarray(two_country_eq.economy.d))
     ev = wf.equivalent_variation(two_country_eq, cf, 0)
-    np.testing.assert_allclose(np.asarray(ev.lam), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(ev.factor), 1.0, rtol=0, atol=1e-12)
 
 
 def test_ev_recovers_a_proportional_income_gift(two_country_eq):
@@ -104,7 +104,7 @@ def test_ev_recovers_a_proportional_income_gift(two_country_eq):
         V_gift = wf.scaled_values(two_country_eq, "Home", 1.0 + g)
         ev = wf.equivalent_variation(two_country_eq, V_gift, "Home", throw=False,
                                      measure="proportional")
-        lam, conv = np.asarray(ev.lam), np.asarray(ev.converged)
+        lam, conv = np.asarray(ev.factor), np.asarray(ev.converged)
         # where V_old hardly moves with lambda (income R a + W z < 0 at the borrowing
         # limit), lambda is only as precise as V allows, |dlambda| ~ 1e-10 / slope, and
         # where it first falls (slope < 0) the EV is the root in the direction of the
@@ -129,7 +129,8 @@ def test_ev_failure_is_reported_per_state(two_country_eq):
                                  throw=False)
     assert not bool(np.all(ev.converged))
     assert np.all(np.isfinite(np.asarray(ev.factor)))  # the best iterate, never NaN
-    assert ev.lam is ev.factor  # the documented name
+    with pytest.warns(DeprecationWarning, match="EquivalentVariation.factor"):
+        assert ev.factor is ev.factor  # the name before 0.2
     with pytest.raises(ConvergenceError, match=r"states did not converge.*\(a=\d+, z=\d+\)"):
         wf.check_ev(ev, "Home")
     with pytest.raises(ConvergenceError, match=r"states did not converge"):
@@ -152,7 +153,7 @@ def test_unilateral_cut_counterfactual_and_aggregates(two_country_eq, unilateral
     ev, s = res.ev, res.summary
     assert bool(np.all(ev.converged)) and float(np.max(ev.residual)) <= 1e-10
     lam_dist = np.asarray(base.world.distribution.lam[0])
-    gain = np.asarray(ev.lam) - 1.0
+    gain = np.asarray(ev.factor) - 1.0
     assert s.mean_gain == pytest.approx(np.sum(lam_dist * gain), rel=1e-12)
     assert 0.0 < s.mean_gain < 0.05
     # gains are pro-poor: the lowest expenditure quintile gains most
@@ -167,7 +168,7 @@ def test_unilateral_cut_counterfactual_and_aggregates(two_country_eq, unilateral
     assert res.acr_model == pytest.approx(np.log(res.home_share / res.home_share_new)
                                           / res.theta_model)
     # every state's EV is a root of V_old(lambda) = V_new
-    V = wf.scaled_values(base, "Home", float(ev.lam[10, 3]))
+    V = wf.scaled_values(base, "Home", float(ev.factor[10, 3]))
     assert float(V[10, 3]) == pytest.approx(float(new.world.households.V[0, 10, 3]),
                                             rel=0, abs=1e-8)
 
@@ -248,7 +249,7 @@ def test_welfare_derivatives_match_finite_counterfactuals(two_country_eq, finite
     ev_m = wf.equivalent_variation(eq, minus, "Home")
     slope = np.asarray(ev_p.slope)
     dlam = wf.ev_derivative(eq, D, "Home", tangent=tan, slope=slope)
-    ev_p, ev_m = np.asarray(ev_p.lam), np.asarray(ev_m.lam)
+    ev_p, ev_m = np.asarray(ev_p.factor), np.asarray(ev_m.factor)
     assert np.all(np.isnan(dlam) == (slope <= 0))
     ok = slope > 0.25 * np.median(np.abs(slope))  # lambda_tau well conditioned
     assert ok.mean() > 0.95
@@ -335,7 +336,7 @@ def test_cli_counterfactual_json(unilateral, tmp_path):
     assert REQUIRED <= set(r)
     assert r["country"] == "Home" and r["converged"] is True
     assert np.asarray(r["ev"]).shape == (NA_TEST, hat_jax.two_country().Nz)
-    np.testing.assert_allclose(r["ev"], np.asarray(res.ev.lam), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(r["ev"], np.asarray(res.ev.factor), rtol=0, atol=1e-9)
     assert r["mean_gain_pct"] == pytest.approx(100 * res.summary.mean_gain, rel=1e-6)
     assert len(r["quintile_gains_pct"]) == 5
     assert r["acr_pct"] == pytest.approx(100 * res.acr_model, rel=1e-6)

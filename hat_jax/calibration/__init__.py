@@ -62,7 +62,7 @@ from ._problem import (
     trade_cost_levels,
 )
 from ._starts import Start, read_start_file, starting_point
-from ._synthetic import synthetic_geography, synthetic_problem, synthetic_tables, synthetic_theta
+from ._synthetic import synthetic_geography, synthetic_problem, synthetic_tables, synthetic_params
 
 __all__ = [
     "CHECKPOINT_NAME", "CheckpointError", "CalibrationProblem", "CalibrationOptions",
@@ -73,8 +73,12 @@ __all__ = [
     "newton_step", "parameter_names", "problem_fingerprint", "problem_from_world",
     "read_start_file", "save_checkpoint", "start_fingerprint", "starting_point",
     "static_ek_start", "synthetic_geography", "synthetic_problem", "synthetic_tables",
-    "synthetic_theta",
+    "synthetic_params",
     "trade_cost_levels",
     "TradeCostParams", "trade_costs", "Geography", "geography_from_arrays",
     "gravity_regression", "GravityMoments", "n_params", "pack_params", "unpack_params",
 ]
+
+from .._deprecation import moved_names
+
+__getattr__ = moved_names("hat_jax.calibration", {"synthetic_theta": "synthetic_params"})

@@ -41,13 +41,13 @@ class CheckpointError(ValueError):
 @dataclass
 class IterationState:
     """Everything the Newton loop carries from one iteration to the next (and what a
-    checkpoint holds): iteration, theta, gaps, model moments, Jacobian G (has_G: it was
+    checkpoint holds): iteration, params, gaps, model moments, Jacobian G (has_G: it was
     computed), wages W, beta, unconstrained prices x, household state leaves, the
     equilibrium's residual and iterations, trade shares, the history records, elapsed
     seconds and status ("running", "converged" or "failed")."""
 
     iteration: int
-    theta: np.ndarray
+    params: np.ndarray
     gaps: np.ndarray
     model: np.ndarray
     G: np.ndarray
@@ -95,7 +95,7 @@ def problem_fingerprint(problem: CalibrationProblem) -> dict:
 def start_fingerprint(start: Start) -> dict:
     """The start's label and a hash of its Theta, W and beta."""
     h = hashlib.sha256()
-    _hash_arrays(h, [("theta", np.asarray(start.theta, np.float64)),
+    _hash_arrays(h, [("theta", np.asarray(start.params, np.float64)),
                      ("W", np.asarray(start.W, np.float64)),
                      ("beta", np.asarray(start.beta, np.float64))])
     return {"label": start.label, "sha256": h.hexdigest()}
@@ -131,7 +131,7 @@ def save_checkpoint(path, st: IterationState, fingerprint: dict) -> None:
         "eq_iterations": st.eq_iterations, "history": st.history, "elapsed": st.elapsed,
         "status": st.status, "n_state": len(st.state),
     }, sort_keys=True)
-    arrays = {"theta": st.theta, "gaps": st.gaps, "model": st.model, "G": st.G, "W": st.W,
+    arrays = {"theta": st.params, "gaps": st.gaps, "model": st.model, "G": st.G, "W": st.W,
               "x": st.x, "trade_shares": st.trade_shares,
               **{f"state_{k}": a for k, a in enumerate(st.state)}}
     arrays = {k: np.ascontiguousarray(np.asarray(v)) for k, v in arrays.items()}
@@ -180,7 +180,7 @@ def load_checkpoint(path, fingerprint: dict | None = None) -> IterationState:
     try:
         n_state = int(meta["n_state"])
         return IterationState(
-            iteration=int(meta["iteration"]), theta=files["theta"], gaps=files["gaps"],
+            iteration=int(meta["iteration"]), params=files["theta"], gaps=files["gaps"],
             model=files["model"], G=files["G"], has_G=bool(meta["has_G"]), W=files["W"],
             beta=float(meta["beta"]), x=files["x"],
             state=[files[f"state_{k}"] for k in range(n_state)],

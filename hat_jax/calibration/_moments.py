@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._deprecation import renamed_keywords
 from .._compiled import compiled
 from .._ek import economy_from_params
 from .._equilibrium import (
@@ -79,10 +80,10 @@ class Evaluation(NamedTuple):
     trade_shares: jax.Array
 
 
-def _world_outputs(x, theta, problem: CalibrationProblem, state, opts: EquilibriumOptions):
+def _world_outputs(x, params, problem: CalibrationProblem, state, opts: EquilibriumOptions):
     """(excess demands f(x, Theta), model moments m(x, Theta)) with households warm-started
     from ``state``; x: unconstrained prices (wages, beta) of the "beta" mode."""
-    econ = economy_from_params(theta, problem.economy, problem.geography, problem.theta_d)
+    econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
     W, R, beta = decode(x, econ, opts, problem.R)
     world = solve_world(econ, W, R, beta, state, hh_tol=opts.hh_tol,
                         hh_max_iter=opts.hh_max_iter, distribution=opts.distribution,
@@ -93,31 +94,31 @@ def _world_outputs(x, theta, problem: CalibrationProblem, state, opts: Equilibri
     return jnp.concatenate([goods, bonds]), m
 
 
-def jacobian_at_solution(theta, x, state, problem: CalibrationProblem,
+def jacobian_at_solution(params, x, state, problem: CalibrationProblem,
                          opts: EquilibriumOptions):
     """dg/dTheta = m_Theta - m_x f_x^{-1} f_Theta at the equilibrium x* of Theta.
 
     One forward-mode pass with N + K tangent directions (x and Theta stacked).
     """
-    n, k = x.shape[0], theta.shape[0]
-    theta = lax.stop_gradient(theta)
+    n, k = x.shape[0], params.shape[0]
+    params = lax.stop_gradient(params)
     x = lax.stop_gradient(x)
     state = lax.stop_gradient(state)
 
     def push(t):
         return jax.jvp(lambda xx, th: _world_outputs(xx, th, problem, state, opts),
-                       (x, theta), (t[:n], t[n:]))[1]
+                       (x, params), (t[:n], t[n:]))[1]
 
-    df, dm = jax.vmap(push, out_axes=-1)(jnp.eye(n + k, dtype=theta.dtype))
+    df, dm = jax.vmap(push, out_axes=-1)(jnp.eye(n + k, dtype=params.dtype))
     fx, ft = df[:, :n], df[:, n:]
     mx, mt = dm[:, :n], dm[:, n:]
     return mt - mx @ jnp.linalg.solve(fx, ft)
 
 
-def _solve(theta, problem: CalibrationProblem, W0, beta0, s0, opts: EquilibriumOptions):
+def _solve(params, problem: CalibrationProblem, W0, beta0, s0, opts: EquilibriumOptions):
     """Equilibrium at Theta (no convergence check) and the moment gaps."""
-    theta = lax.stop_gradient(theta)
-    econ = economy_from_params(theta, problem.economy, problem.geography, problem.theta_d)
+    params = lax.stop_gradient(params)
+    econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
     eq = solve_equilibrium_jit(econ, opts, Start(W=W0, R=problem.R, beta=beta0, state=s0),
                                throw=False)
     regress = make_gravity_regression(problem.geography, problem.estimator)
@@ -125,26 +126,26 @@ def _solve(theta, problem: CalibrationProblem, W0, beta0, s0, opts: EquilibriumO
     return model - problem.target, model, eq
 
 
-def _initial_state(problem: CalibrationProblem, theta, W0, beta0):
-    econ = economy_from_params(theta, problem.economy, problem.geography, problem.theta_d)
+def _initial_state(problem: CalibrationProblem, params, W0, beta0):
+    econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
     probs = household_problems(econ, W0, problem.R, beta0)
     return jax.vmap(initial_state, in_axes=(0, None))(probs, household_options(econ))
 
 
 #: The reference initial household guess at Theta and the starting prices (jitted):
-#: initial_household_state(problem, theta, W0, beta0) -> household states [N, ...].
+#: initial_household_state(problem, params, W0, beta0) -> household states [N, ...].
 initial_household_state = jax.jit(_initial_state)
 
 
 def make_moments(problem: CalibrationProblem, W0=None, beta0=None, hh_state0=None,
                  options: CalibrationOptions | None = None, throw: bool = True):
-    """``moments(theta) -> g`` (K gaps, model minus data) as one differentiable function.
+    """``moments(params) -> g`` (K gaps, model minus data) as one differentiable function.
 
     Theta -> (A, d) -> equilibrium at R = problem.R with beta unknown (started from W0,
     beta0, hh_state0; default W = 1, beta = 0.95/R) -> trade shares -> gravity moments -
     data moments. ``jax.jacfwd`` / ``jax.jacrev`` / ``jax.jvp`` of it are exact (a
     ``custom_jvp``: the tangent is G dTheta with G = m_Theta - m_x f_x^{-1} f_Theta computed
-    once at the solution; derivatives flow through theta only, the problem and the
+    once at the solution; derivatives flow through params only, the problem and the
     starting values are constants). ``throw``: a runtime error if the equilibrium did not
     converge (an in-graph check: a user-facing function, not one the library compiles
     routinely). Works under ``jax.jit``.
@@ -154,43 +155,43 @@ def make_moments(problem: CalibrationProblem, W0=None, beta0=None, hh_state0=Non
     W0 = jnp.ones(problem.N) if W0 is None else jnp.asarray(W0, jnp.float64)
     beta0 = jnp.asarray(0.95 / float(problem.R) if beta0 is None else beta0, jnp.float64)
 
-    def primal(theta):
-        s0 = hh_state0 if hh_state0 is not None else _initial_state(problem, theta, W0, beta0)
-        gaps, _, eq = _solve(theta, problem, W0, beta0, s0, opts)
+    def primal(params):
+        s0 = hh_state0 if hh_state0 is not None else _initial_state(problem, params, W0, beta0)
+        gaps, _, eq = _solve(params, problem, W0, beta0, s0, opts)
         if throw:
             gaps = check_converged("equilibrium of the calibration moments", eq.converged,
                                    eq.iterations, gaps, opts.tol)
         return gaps, eq
 
     @jax.custom_jvp
-    def moments(theta):
-        return primal(jnp.asarray(theta, jnp.float64))[0]
+    def moments(params):
+        return primal(jnp.asarray(params, jnp.float64))[0]
 
     @moments.defjvp
     def _moments_jvp(primals, tangents):
-        (theta,), (t_theta,) = primals, tangents
-        theta = jnp.asarray(theta, jnp.float64)
-        gaps, eq = primal(theta)
-        G = jacobian_at_solution(theta, eq.x, eq.world.households.state, problem, opts)
+        (params,), (t_theta,) = primals, tangents
+        params = jnp.asarray(params, jnp.float64)
+        gaps, eq = primal(params)
+        G = jacobian_at_solution(params, eq.x, eq.world.households.state, problem, opts)
         return gaps, G @ t_theta
 
     return moments
 
 
-def evaluate(theta, problem, W0, beta0, s0, accept_below, gap_tol,
+def evaluate(params, problem, W0, beta0, s0, accept_below, gap_tol,
              opts: EquilibriumOptions) -> Evaluation:
     """Equilibrium and gaps at Theta. ``accept``: the equilibrium converged, the gaps are
     finite and ||g||_2 <= accept_below (the line-search test). The Jacobian G is computed
     only for an accepted point that is not yet the solution (max |g| > gap_tol);
     otherwise G = 0 and has_G = False."""
-    gaps, model, eq = _solve(theta, problem, W0, beta0, s0, opts)
+    gaps, model, eq = _solve(params, problem, W0, beta0, s0, opts)
     state = eq.world.households.state
     norm = jnp.sqrt(jnp.sum(gaps ** 2))
     accept = eq.converged & jnp.all(jnp.isfinite(gaps)) & (norm <= accept_below)
     want = accept & (jnp.max(jnp.abs(gaps)) > gap_tol)
-    K = theta.shape[0]
-    G = lax.cond(want, lambda: jacobian_at_solution(theta, eq.x, state, problem, opts),
-                 lambda: jnp.zeros((K, K), theta.dtype))
+    K = params.shape[0]
+    G = lax.cond(want, lambda: jacobian_at_solution(params, eq.x, state, problem, opts),
+                 lambda: jnp.zeros((K, K), params.dtype))
     return Evaluation(gaps, model, G, want & jnp.all(jnp.isfinite(G)), accept, eq.W,
                       eq.beta, eq.x, state, eq.converged, eq.residual, eq.iterations,
                       eq.world.aggregates.trade_shares)
@@ -200,7 +201,7 @@ _evaluate_jit = jax.jit(evaluate)
 
 
 def compiled_evaluator(args: tuple, opts: EquilibriumOptions):
-    """The compiled :func:`evaluate` for the shapes of ``args`` = (theta, problem, W0,
+    """The compiled :func:`evaluate` for the shapes of ``args`` = (params, problem, W0,
     beta0, s0, accept_below, gap_tol): a function of those seven arguments, with its
     ``stats`` (``{"compile_s"}``, about 0 when cached). The options are a dynamic
     argument (a new tolerance reuses the program); compiled once per process and shapes
@@ -215,32 +216,34 @@ def compiled_evaluator(args: tuple, opts: EquilibriumOptions):
     return evaluate_compiled
 
 
-def _evaluate_once(theta, problem, W0, beta0, hh_state0, options, jacobian: bool):
+def _evaluate_once(params, problem, W0, beta0, hh_state0, options, jacobian: bool):
     options = CalibrationOptions() if options is None else options
-    theta = np.asarray(theta, np.float64)
+    params = np.asarray(params, np.float64)
     W0 = np.ones(problem.N) if W0 is None else np.asarray(W0, np.float64)
     beta0 = np.asarray(0.95 / float(problem.R) if beta0 is None else beta0, np.float64)
     if hh_state0 is None:
-        hh_state0 = initial_household_state(problem, theta, W0, beta0)
-    args = (theta, problem, W0, beta0, hh_state0,
+        hh_state0 = initial_household_state(problem, params, W0, beta0)
+    args = (params, problem, W0, beta0, hh_state0,
             np.asarray(np.inf if jacobian else -np.inf), np.asarray(0.0))
     return jax.block_until_ready(
         compiled_evaluator(args, options.equilibrium)(*args))
 
 
-def moments_and_jacobian(theta, problem: CalibrationProblem, W0=None, beta0=None,
+@renamed_keywords(theta="params")
+def moments_and_jacobian(params, problem: CalibrationProblem, W0=None, beta0=None,
                          hh_state0=None, options: CalibrationOptions | None = None):
     """(gaps g [K], Jacobian dg/dTheta [K, K], :class:`Evaluation`) at Theta, by the
     compiled evaluator a calibration uses. Starting prices W0, beta0 (default W = 1,
     beta = 0.95/R) and household states hh_state0 (default: the reference guess). No
     throw: check ``evaluation.converged``."""
-    ev = _evaluate_once(theta, problem, W0, beta0, hh_state0, options, True)
+    ev = _evaluate_once(params, problem, W0, beta0, hh_state0, options, True)
     return np.asarray(ev.gaps), np.asarray(ev.G), ev
 
 
-def moment_gaps(theta, problem: CalibrationProblem, W0=None, beta0=None, hh_state0=None,
+@renamed_keywords(theta="params")
+def moment_gaps(params, problem: CalibrationProblem, W0=None, beta0=None, hh_state0=None,
                 options: CalibrationOptions | None = None):
     """(gaps g [K], :class:`Evaluation`) at Theta without the Jacobian (same compiled
     evaluator as :func:`moments_and_jacobian`). No throw: check ``evaluation.converged``."""
-    ev = _evaluate_once(theta, problem, W0, beta0, hh_state0, options, False)
+    ev = _evaluate_once(params, problem, W0, beta0, hh_state0, options, False)
     return np.asarray(ev.gaps), ev

@@ -49,20 +49,20 @@ __all__ = ["CalibrationResult", "calibrate", "newton_step"]
 class CalibrationResult:
     """The outcome of :func:`calibrate`.
 
-    theta: calibrated parameters [K]; gaps, model, target: moments (model minus data,
-    model, data); W, beta, R: equilibrium prices at theta; trade_shares: the model's
+    params: calibrated parameters [K]; gaps, model, target: moments (model minus data,
+    model, data); W, beta, R: equilibrium prices at params; trade_shares: the model's
     [importer, exporter]; eq_residual: of the last equilibrium solve; converged
     (max |gap| <= tol), iterations, max_gap (also ``residual``); seconds: wall time of
     the iterations (all runs of a resumed calibration), compile_s: this run's compile
     time; history: one record per iteration (iteration, max_gap, norm_gap, step, t,
-    eq_residual, eq_iterations, seconds, kind); jacobian: dg/dTheta at theta (None at a
+    eq_residual, eq_iterations, seconds, kind); jacobian: dg/dTheta at params (None at a
     converged point, where it is not computed); start: the start's label; resumed:
     whether this run continued a checkpoint; message: why it stopped; tol: the
     tolerance; fingerprint: of the problem, start and settings (as in the checkpoint).
     """
 
     problem: CalibrationProblem
-    theta: np.ndarray
+    params: np.ndarray
     gaps: np.ndarray
     model: np.ndarray
     target: np.ndarray
@@ -89,8 +89,9 @@ class CalibrationResult:
         """max |gap| (the solver contract's residual; same as ``max_gap``)."""
         return self.max_gap
 
-    def params(self) -> TradeCostParams:
-        return unpack_params(self.theta)
+    def cost_params(self) -> TradeCostParams:
+        """The parameters as :class:`~hat_jax.calibration.TradeCostParams`."""
+        return unpack_params(self.params)
 
 
 def newton_step(G: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, str]:
@@ -111,9 +112,9 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _state_from_eval(iteration: int, theta, ev: Evaluation) -> IterationState:
+def _state_from_eval(iteration: int, params, ev: Evaluation) -> IterationState:
     return IterationState(
-        iteration=iteration, theta=np.asarray(theta, np.float64), gaps=np.asarray(ev.gaps),
+        iteration=iteration, params=np.asarray(params, np.float64), gaps=np.asarray(ev.gaps),
         model=np.asarray(ev.model), G=np.asarray(ev.G), has_G=bool(ev.has_G),
         W=np.asarray(ev.W), beta=float(ev.beta), x=np.asarray(ev.x),
         state=[np.asarray(a) for a in jax.tree_util.tree_leaves(ev.state)],
@@ -154,10 +155,10 @@ class _Run:
                 self.say(f"calibration: compiled in {self.compile_s:.1f} s")
         return self.fn
 
-    def evaluate(self, theta, W, beta, leaves, accept_below, gap_tol) -> Evaluation:
+    def evaluate(self, params, W, beta, leaves, accept_below, gap_tol) -> Evaluation:
         s = jax.tree_util.tree_unflatten(self.treedef, [jnp.asarray(a) for a in leaves])
         ev = self.evaluator()(
-            np.asarray(theta, np.float64), self.problem, np.asarray(W, np.float64),
+            np.asarray(params, np.float64), self.problem, np.asarray(W, np.float64),
             np.asarray(beta, np.float64), s, np.asarray(accept_below, np.float64),
             np.asarray(gap_tol, np.float64))
         return jax.block_until_ready(ev)
@@ -201,7 +202,7 @@ class _Run:
         norm0 = float(np.linalg.norm(st.gaps))
         t = 1.0
         for _ in range(self.options.max_halvings + 1):
-            trial = st.theta + t * d
+            trial = st.params + t * d
             ev = self.evaluate(trial, st.W, st.beta, st.state, (1.0 - 1e-4 * t) * norm0,
                                self.options.tol)
             if bool(ev.accept):
@@ -214,7 +215,7 @@ class _Run:
         self.evaluator()  # compile first: the iteration times exclude compilation
         t_it = time.perf_counter()
         if not st.has_G:  # e.g. a point accepted exactly at the tolerance
-            ev = self.evaluate(st.theta, st.W, st.beta, st.state, np.inf, 0.0)
+            ev = self.evaluate(st.params, st.W, st.beta, st.state, np.inf, 0.0)
             st.G, st.has_G = np.asarray(ev.G), bool(ev.has_G)
             if not st.has_G:
                 raise ConvergenceError("the Jacobian of the moments could not be computed "
@@ -286,7 +287,7 @@ def _open_run(problem, start, options, ckpt, resume, overwrite, meta, say):
 def _checkpointed_states(problem, st: IterationState, ckpt):
     """The household states of a checkpoint as a pytree (CheckpointError on a shape
     mismatch)."""
-    like = jax.eval_shape(initial_household_state, problem, np.asarray(st.theta),
+    like = jax.eval_shape(initial_household_state, problem, np.asarray(st.params),
                           np.asarray(st.W), np.asarray(st.beta))
     shapes = [(l.shape, l.dtype) for l in jax.tree_util.tree_leaves(like)]
     if [(a.shape, a.dtype) for a in st.state] != shapes:
@@ -300,7 +301,7 @@ def _checkpointed_states(problem, st: IterationState, ckpt):
 def _result(run: _Run, st: IterationState, resumed: bool, message: str) -> CalibrationResult:
     problem, fingerprint = run.problem, run.fingerprint
     return CalibrationResult(
-        problem=problem, theta=np.asarray(st.theta), gaps=np.asarray(st.gaps),
+        problem=problem, params=np.asarray(st.params), gaps=np.asarray(st.gaps),
         model=np.asarray(st.model), target=np.asarray(problem.target), W=np.asarray(st.W),
         beta=float(st.beta), R=float(problem.R), trade_shares=np.asarray(st.trade_shares),
         eq_residual=st.eq_residual, converged=st.status == "converged",

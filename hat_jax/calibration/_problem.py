@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._deprecation import renamed_keywords
 from .._ek import THETA_D, EKWorld
 from .._gravity import COMMON_NAMES, ESTIMATORS, Geography, n_params
 from .._params import Economy
@@ -85,10 +86,11 @@ def moment_names(countries, coef_names=COMMON_NAMES) -> list[str]:
     return [f"S_{x}" for x in c] + [f"m_{x}" for x in c] + list(coef_names)
 
 
-def trade_cost_levels(theta, theta_d: float = THETA_D, coef_names=COMMON_NAMES) -> dict:
+@renamed_keywords(theta="params")
+def trade_cost_levels(params, theta_d: float = THETA_D, coef_names=COMMON_NAMES) -> dict:
     """exp(-x/theta_d) for the covariate coefficients x of Theta (the last C; EK: the
     distance bins, border, language, EC, EFTA): the trade-cost factor each implies
     (< 1 lowers costs)."""
-    theta = np.asarray(theta, np.float64)
-    tail = theta[-len(coef_names):]
+    params = np.asarray(params, np.float64)
+    tail = params[-len(coef_names):]
     return {name: float(np.exp(-v / theta_d)) for name, v in zip(coef_names, tail)}

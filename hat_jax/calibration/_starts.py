@@ -21,7 +21,7 @@ class Start(NamedTuple):
     """A starting point: Theta [K], wages W [N] (mean one) and beta, with a label
     ("published", "cold" or "file:PATH")."""
 
-    theta: np.ndarray
+    params: np.ndarray
     W: np.ndarray
     beta: float
     label: str
@@ -77,16 +77,16 @@ def read_start_file(path, n_coef: int = 10) -> tuple[np.ndarray, np.ndarray | No
     ``hat-baseline/baseline-params.csv`` or a calibration's ``params.csv``), and the
     prices from its sibling (``X-params.csv`` -> ``X-prices.csv``, ``params.csv`` ->
     ``prices.csv``) when that exists (``n_coef``: C, the number of covariate
-    coefficients, 10 for Eaton-Kortum): (theta, W or None, beta or None). The prices file
+    coefficients, 10 for Eaton-Kortum): (params, W or None, beta or None). The prices file
     holds W_1..W_{N-1} (mean-one wages) then beta; W_N = N - sum(W_1..W_{N-1})."""
     path = Path(path).expanduser()
-    theta = guess_column(path, "start (params)")
-    n = n_countries_from_length(theta.size, n_coef)  # validates the length
+    params = guess_column(path, "start (params)")
+    n = n_countries_from_length(params.size, n_coef)  # validates the length
     sib = sibling_prices(path)
     if sib is None:
-        return theta, None, None
+        return params, None, None
     W, beta = read_prices(sib, n, "start")
-    return theta, W, beta
+    return params, W, beta
 
 
 def starting_point(source, start: str = "published") -> Start:
@@ -116,29 +116,29 @@ def starting_point(source, start: str = "published") -> Start:
                                    problem.geography, problem.theta_d)
     if start == "cold":
         return Start(theta_c, W_c, 0.95 / R, "cold")
-    theta, W, beta = read_start_file(start, problem.geography.n_coef)
-    if theta.size != theta_c.size:
+    params, W, beta = read_start_file(start, problem.geography.n_coef)
+    if params.size != theta_c.size:
         raise ValueError(f"start file {start}: expected {theta_c.size} parameters "
-                         f"(published layout), found {theta.size}")
+                         f"(published layout), found {params.size}")
     if W is not None and W.size != problem.N:
         raise ValueError(f"start file {start}: the prices file has {W.size} wages, "
                          f"expected {problem.N}")
     if beta is not None and not (0.0 < beta * R < 1.0):
         raise ValueError(f"start file {start}: beta = {beta!r} violates 0 < beta R < 1 "
                          f"at R = {R}")
-    return Start(theta, W_c if W is None else W, 0.95 / R if beta is None else beta,
+    return Start(params, W_c if W is None else W, 0.95 / R if beta is None else beta,
                  f"file:{Path(start).expanduser().resolve()}")
 
 
 def validate_start(start: Start, problem: CalibrationProblem):
-    """(theta [K], W [N] normalised to mean one, beta) of a start, checked against the
+    """(params [K], W [N] normalised to mean one, beta) of a start, checked against the
     problem: finite Theta of length K, positive wages, 0 < beta R < 1 (ValueError)."""
     K, N, R = problem.K, problem.N, float(problem.R)
-    theta0 = np.asarray(start.theta, np.float64)
+    theta0 = np.asarray(start.params, np.float64)
     if theta0.shape != (K,):
-        raise ValueError(f"start theta must have {K} entries, got shape {theta0.shape}")
+        raise ValueError(f"start params must have {K} entries, got shape {theta0.shape}")
     if not np.all(np.isfinite(theta0)):
-        raise ValueError("start theta has non-finite entries at positions "
+        raise ValueError("start params has non-finite entries at positions "
                          f"{np.flatnonzero(~np.isfinite(theta0)).tolist()}")
     W0 = np.asarray(start.W, np.float64)
     if W0.shape != (N,) or np.any(~np.isfinite(W0)) or np.any(W0 <= 0):

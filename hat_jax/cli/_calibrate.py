@@ -156,7 +156,7 @@ def format_table(result, preset: str, true_theta=None) -> str:
         f"beta = {result.beta:.10g}, equilibrium residual {result.eq_residual:.1e}",
         *([] if true_theta is None else [
             "largest |calibrated - true parameter| = "
-            f"{np.max(np.abs(result.theta - true_theta)):.3e}"]),
+            f"{np.max(np.abs(result.params - true_theta)):.3e}"]),
         "",
         "Gravity moments (data, model), calibrated parameter and trade-cost level "
         "exp(-parameter/theta_d)",
@@ -201,7 +201,7 @@ def _print_json(result, args, paths, checkpoint: Path, true_theta) -> None:
     obj["files"] = [str(p) for p in paths]
     obj["checkpoint"] = str(checkpoint)
     if true_theta is not None:
-        obj["max_diff_true"] = float(np.max(np.abs(result.theta - true_theta)))
+        obj["max_diff_true"] = float(np.max(np.abs(result.params - true_theta)))
     print_text(json_text(obj))
 
 

@@ -248,14 +248,14 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
 
 
 def _with_params(args: argparse.Namespace, build) -> EKWorld:
-    """``build()``, or with ``--params FILE`` ``build(theta=...)`` with the file's prices."""
+    """``build()``, or with ``--params FILE`` ``build(params=...)`` with the file's prices."""
     if getattr(args, "params", None) is None:
         return build()
-    from ._params_file import read_params_theta, with_params_prices
+    from ._params_file import read_params_file, with_params_prices
 
-    theta = read_params_theta(args.params)
+    params = read_params_file(args.params)
     try:
-        world = build(theta=theta)
+        world = build(params=params)
     except ValueError as exc:
         raise ValueError(f"--params {args.params}: {exc}") from None
     return with_params_prices(world, args.params)

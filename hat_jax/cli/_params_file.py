@@ -18,10 +18,10 @@ from hat_jax.calibration._starts import guess_column, read_prices, sibling_price
 from hat_jax.data import PublishedVectors
 from hat_jax._ek import EKWorld
 
-__all__ = ["read_params_theta", "with_params_prices"]
+__all__ = ["read_params_file", "with_params_prices"]
 
 
-def read_params_theta(path) -> np.ndarray:
+def read_params_file(path) -> np.ndarray:
     """Theta from column ``guess`` of ``path`` (ValueError naming --params and the file)."""
     return guess_column(Path(path).expanduser(), "--params")
 
@@ -36,6 +36,6 @@ def with_params_prices(world: EKWorld, path) -> EKWorld:
     W, beta = read_prices(sib, world.economy.N, "--params")
     if not 0.0 < beta < 1.0:
         raise ValueError(f"--params: the prices file {sib} gives beta={beta!r}, not in (0, 1)")
-    pub = PublishedVectors(name=f"file:{path}", params=np.asarray(world.theta),
+    pub = PublishedVectors(name=f"file:{path}", params=np.asarray(world.params),
                            wages=W, beta=beta)
     return dataclasses.replace(world, published=pub)

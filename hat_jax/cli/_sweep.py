@@ -143,7 +143,7 @@ def build_scenarios(args, setup) -> sc.Scenarios:
                          f"not {args.preset!r}")
     if not (np.isfinite(args.draw_scale) and args.draw_scale > 0):
         raise ValueError(f"--draw-scale must be > 0, got {args.draw_scale!r}")
-    return sc.theta_draws(setup.world, args.draws, args.seed, args.draw_scale, economy=e)
+    return sc.parameter_draws(setup.world, args.draws, args.seed, args.draw_scale, economy=e)
 
 
 class Progress:

@@ -52,8 +52,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="the change takes effect at date S (news at 0; 0 <= S < T)")
     t.add_argument("--temporary", type=float, default=None, metavar="RHO",
                    help="temporary change decaying at rate RHO in [0, 1) (default: permanent)")
-    t.add_argument("--T", dest="T", type=int, default=tn.DEFAULT_T,
-                   help=f"transition dates (default {tn.DEFAULT_T})")
+    t.add_argument("--T", "--horizon", dest="T", type=int, default=tn.DEFAULT_HORIZON,
+                   help=f"the horizon T, transition dates (default {tn.DEFAULT_HORIZON})")
     t.add_argument("--country", metavar="ISO",
                    help="country of the elasticity by horizon and the EV (default: the "
                    "cutting country, else USA, else the first)")
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"trade elasticity of {eq.economy.countries[i]} by horizon...")
     t0 = time.perf_counter()
     jac = tr.jacobian if tr.terminal is tr.initial else None  # else: at the initial one
-    he = tn.horizon_elasticities(tr.initial, i, T=args.T, rho=args.ts_rho, jacobian=jac,
+    he = tn.horizon_elasticities(tr.initial, i, horizon=args.T, rho=args.ts_rho, jacobian=jac,
                                  eq_opts=base.opts)
     stats = dict(tr.stats, elasticity_s=time.perf_counter() - t0)
     say(f"equivalent variation of {eq.economy.countries[i]}...")

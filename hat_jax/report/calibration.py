@@ -39,18 +39,18 @@ def calibration_table(result: CalibrationResult):
 
     countries, names = result.problem.countries, result.problem.coef_names
     m = result.problem.N - 1
-    level = np.exp(-result.theta / result.problem.theta_d)
+    level = np.exp(-result.params / result.problem.theta_d)
     level[:m] = np.nan
     return pd.DataFrame({
         "moment": moment_names(countries, names), "data": result.target,
         "model": result.model, "gap": result.gaps,
-        "parameter": parameter_names(countries, names), "value": result.theta,
+        "parameter": parameter_names(countries, names), "value": result.params,
         "trade_cost_level": level})
 
 
-def params_csv(theta) -> str:
+def params_csv(params) -> str:
     """params.csv: column ``guess``, the K parameters (exact round trip)."""
-    return "guess\n" + "".join(f"{float(v)!r}\n" for v in theta)
+    return "guess\n" + "".join(f"{float(v)!r}\n" for v in params)
 
 
 def prices_csv(W, beta) -> str:
@@ -78,10 +78,10 @@ def summary(result: CalibrationResult, preset: str | None = None) -> dict:
         "max_gap": _num(result.max_gap), "tol": result.tol, "seconds": _num(result.seconds),
         "compile_s": _num(result.compile_s), "start": result.start,
         "resumed": bool(result.resumed), "message": result.message,
-        "theta": [_num(v) for v in result.theta],
+        "theta": [_num(v) for v in result.params],
         "parameters": dict(zip(parameter_names(countries, names),
-                               (_num(v) for v in result.theta))),
-        "trade_cost_levels": trade_cost_levels(result.theta, result.problem.theta_d, names),
+                               (_num(v) for v in result.params))),
+        "trade_cost_levels": trade_cost_levels(result.params, result.problem.theta_d, names),
         "wages": [_num(v) for v in result.W], "beta": _num(result.beta), "R": _num(result.R),
         "eq_residual": _num(result.eq_residual),
         "gaps": dict(zip(moment_names(countries, names), (_num(v) for v in result.gaps))),
@@ -136,7 +136,7 @@ def write_outputs(out_dir, result: CalibrationResult, preset: str | None = None,
     fit.png (:func:`fit_figure`). Returns the paths written.
     """
     files = {
-        "params.csv": params_csv(result.theta),
+        "params.csv": params_csv(result.params),
         "prices.csv": prices_csv(result.W, result.beta),
         "summary.json": json.dumps(summary(result, preset), indent=2, allow_nan=False) + "\n",
         "moments.csv": calibration_table(result).to_csv(index=False, float_format="%.17g"),

@@ -68,7 +68,7 @@ def tariff_summary(preset: str, opt, cf, res, ra_tariff: float, grid=None, nash=
         "home_share_new": json_num(res.home_share_new),
         "theta_model": json_num(res.theta_model),
         "ra_optimal_tariff": json_num(ra_tariff),
-        "ev": json_nums(res.ev.lam),
+        "ev": json_nums(res.ev.factor),
         "assets": json_nums(np.asarray(prob.a_min + prob.da * np.arange(econ.Na))),
         "z": json_nums(econ.z),
         "distribution": json_nums(base.world.distribution.lam[i]),

@@ -132,7 +132,7 @@ def counterfactual_summary(preset: str, cf, res, experiment: dict, stats: dict) 
         "R_over_W_new": json_num(R_new / W_new[i]),
         "home_share": json_num(res.home_share),
         "home_share_new": json_num(res.home_share_new),
-        "ev": json_nums(res.ev.lam),
+        "ev": json_nums(res.ev.factor),
         "mean_gain_pct": json_num(100 * s.mean_gain),
         "quintile_gains_pct": json_nums(100 * np.asarray(s.quintile_gains)),
         "share_gain": json_num(s.share_gain),

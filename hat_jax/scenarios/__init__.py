@@ -3,8 +3,8 @@
 - :mod:`~hat_jax.scenarios._spec`: :class:`Scenarios` (names, stacked economies, floored
   costs, the :class:`~hat_jax.Change` of each scenario) and builders
   (:func:`scenarios_of` any list of Changes, :func:`cost_scenarios`, :func:`unilateral_scenarios`,
-  :func:`global_cut_scenarios`, :func:`country_scenarios`, :func:`theta_scenarios`,
-  :func:`theta_draws`), :func:`fingerprint`;
+  :func:`global_cut_scenarios`, :func:`country_scenarios`, :func:`parameter_scenarios`,
+  :func:`parameter_draws`), :func:`fingerprint`;
 - :mod:`~hat_jax.scenarios._table`: the tidy scenario file (:func:`scenarios_from_table`);
 - :mod:`~hat_jax.scenarios._solve`: :func:`solve_scenarios` (one jitted, vmapped program
   per block, sharded over local devices), :class:`ScenarioResults`, :func:`scenario_frame`;
@@ -16,7 +16,7 @@
 from ._solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
                     scenario_frame, solve_scenarios)
 from ._spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenarios, fingerprint,
-                   global_cut_scenarios, scenarios_of, select_scenarios, theta_draws, theta_scenarios,
+                   global_cut_scenarios, scenarios_of, select_scenarios, parameter_draws, parameter_scenarios,
                    unilateral_scenarios)
 from ._store import (SWEEP_FORMAT, SWEEP_MANIFEST, chunk_format, chunk_name, chunks_of_shard,
                     finished_chunks, n_chunks, prepare_sweep_folder, read_chunks, write_chunk)
@@ -25,7 +25,7 @@ from ._table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
 
 __all__ = [
     "Scenarios", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
-    "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint", "select_scenarios",
+    "country_scenarios", "parameter_scenarios", "parameter_draws", "fingerprint", "select_scenarios",
     "concat_scenarios", "scenarios_of",
     "COST_COLUMNS", "COUNTRY_COLUMNS", "read_scenario_table", "scenarios_from_table",
     "ScenarioResults", "solve_scenarios", "as_scenarios", "model_theta", "scenario_frame",
@@ -33,3 +33,8 @@ __all__ = [
     "SWEEP_MANIFEST", "SWEEP_FORMAT", "chunk_format", "chunk_name", "n_chunks",
     "chunks_of_shard", "prepare_sweep_folder", "finished_chunks", "write_chunk", "read_chunks",
 ]
+
+from .._deprecation import moved_names
+
+__getattr__ = moved_names("hat_jax.scenarios", {"theta_scenarios": "parameter_scenarios",
+                                                "theta_draws": "parameter_draws"})

@@ -6,7 +6,7 @@ batched), per scenario the trade costs that were floored at 1, and the Changes.
 Builders: :func:`scenarios_of` (any list of Changes), :func:`cost_scenarios` (factors or levels of d),
 :func:`unilateral_scenarios` (every country cuts its import costs),
 :func:`global_cut_scenarios` (a grid of global cuts), :func:`country_scenarios` (levels
-of country arrays such as A and L), :func:`theta_scenarios` / :func:`theta_draws`
+of country arrays such as A and L), :func:`parameter_scenarios` / :func:`parameter_draws`
 (parameter vectors of the Eaton-Kortum calibration, Theta -> A, d), and
 :func:`scenarios_from_table` (the tidy scenario file of ``hat sweep``).
 """
@@ -26,7 +26,7 @@ from .._params import Economy
 from .._change import Change, changes_of
 
 __all__ = ["Scenarios", "scenarios_of", "cost_scenarios", "unilateral_scenarios", "global_cut_scenarios",
-           "country_scenarios", "theta_scenarios", "theta_draws", "fingerprint",
+           "country_scenarios", "parameter_scenarios", "parameter_draws", "fingerprint",
            "select_scenarios", "concat_scenarios"]
 
 
@@ -143,37 +143,38 @@ def country_scenarios(economy: Economy, changes: dict, names=None) -> Scenarios:
     return scenarios_of(economy, changes_of(economy, arrays, names, kind="country"))
 
 
-def theta_scenarios(world: EKWorld, thetas, names=None, economy: Economy | None = None
-                    ) -> Scenarios:
-    """Scenarios of the Eaton-Kortum parameter vector: each row of ``thetas`` [K, P]
+def parameter_scenarios(world: EKWorld, params, names=None, economy: Economy | None = None
+                        ) -> Scenarios:
+    """Scenarios of the Eaton-Kortum parameter vector Theta: each row of ``params`` [K, P]
     gives A and d (:func:`hat_jax._ek.economy_from_params`) of ``economy`` (default: the
     world's)."""
     base = world.economy if economy is None else economy
-    thetas = np.atleast_2d(np.asarray(thetas, np.float64))
-    P = np.size(world.theta)
-    if thetas.shape[1] != P:
-        raise ValueError(f"thetas must have shape (K, {P}), got {thetas.shape}")
-    names = [f"theta_{k}" for k in range(len(thetas))] if names is None else list(names)
-    for k, t in enumerate(thetas):
+    rows = np.atleast_2d(np.asarray(params, np.float64))
+    P = np.size(world.params)
+    if rows.shape[1] != P:
+        raise ValueError(f"params must have shape (K, {P}), got {rows.shape}")
+    # the default scenario names ("theta_k") are those of earlier sweep folders
+    names = [f"theta_{k}" for k in range(len(rows))] if names is None else list(names)
+    for k, t in enumerate(rows):
         if not np.all(np.isfinite(t)):
             raise ValueError(f"scenario {names[k]!r}: Theta has a non-finite entry")
     econs = jax.vmap(lambda t: economy_from_params(t, base, world.geography,
-                                                   world.theta_d))(jnp.asarray(thetas))
+                                                   world.theta_d))(jnp.asarray(rows))
     return scenarios_of(base, changes_of(base, {"A": econs.A, "d": econs.d}, names,
                                             kind="theta"))
 
 
-def theta_draws(world: EKWorld, K: int, seed: int, scale: float = 0.02, cov=None,
-                economy: Economy | None = None) -> Scenarios:
-    """K draws of Theta ~ Normal(world.theta, cov) (default: independent, standard
+def parameter_draws(world: EKWorld, K: int, seed: int, scale: float = 0.02, cov=None,
+                    economy: Economy | None = None) -> Scenarios:
+    """K draws of Theta ~ Normal(world.params, cov) (default: independent, standard
     deviation ``scale`` in every parameter), reproducible from ``seed``."""
     if int(K) != K or K < 1:
         raise ValueError(f"the number of draws must be a positive integer, got K={K!r}")
-    theta = np.asarray(world.theta, np.float64)
+    params = np.asarray(world.params, np.float64)
     rng = np.random.default_rng(int(seed))
-    cov = np.eye(theta.size) * float(scale) ** 2 if cov is None else np.asarray(cov)
-    draws = rng.multivariate_normal(theta, cov, size=int(K))
-    return theta_scenarios(world, draws, [f"draw_{k}" for k in range(int(K))], economy)
+    cov = np.eye(params.size) * float(scale) ** 2 if cov is None else np.asarray(cov)
+    draws = rng.multivariate_normal(params, cov, size=int(K))
+    return parameter_scenarios(world, draws, [f"draw_{k}" for k in range(int(K))], economy)
 
 
 def concat_scenarios(*sets: Scenarios) -> Scenarios:

@@ -25,7 +25,7 @@ from ._linear import LinearPath, linear_path_blocks, linear_path_response
 from ._elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
 from ._path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
                    steady_unknowns)
-from ._shocks import DEFAULT_T, check_horizon, shock_path
+from ._shocks import DEFAULT_HORIZON, check_horizon, shock_path
 from ._solve import TransitionOptions, path_root, sequence_jacobian, terminal_gap
 from ._welfare import TransitionWelfare, transition_welfare
 
@@ -33,7 +33,11 @@ __all__ = [
     "Transition", "check_transition", "endpoint_equilibria", "solve_transition",
     "stationary_shock", "stationary_jacobian", "transition_eq_options", "transition_jit", "fake_news_jacobian", "HorizonElasticities", "horizon_elasticities", "time_series_estimate",
     "Endpoint", "PathOutcomes", "ShockPath", "endpoint", "path_outcomes", "path_residuals",
-    "steady_unknowns", "DEFAULT_T", "check_horizon", "shock_path", "TransitionOptions",
+    "steady_unknowns", "DEFAULT_HORIZON", "check_horizon", "shock_path", "TransitionOptions",
     "path_root", "sequence_jacobian", "terminal_gap", "TransitionWelfare",
     "transition_welfare", "LinearPath", "linear_path_blocks", "linear_path_response",
 ]
+
+from .._deprecation import moved_names
+
+__getattr__ = moved_names("hat_jax.transition", {"DEFAULT_T": "DEFAULT_HORIZON"})

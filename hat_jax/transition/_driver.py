@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._deprecation import renamed_keywords
 from .._baseline import Baseline, as_baseline
 from .._change import Change
 from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
@@ -31,7 +32,7 @@ from .._params import household_options
 from .._results import ConvergenceError
 from ._path import (PathOutcomes, ShockPath, endpoint, path_outcomes,
                    steady_unknowns)
-from ._shocks import DEFAULT_T, shock_path
+from ._shocks import DEFAULT_HORIZON, shock_path
 from ._fakenews import fake_news_jacobian
 from ._solve import TransitionOptions, newton_step, sequence_jacobian, terminal_gap
 
@@ -71,12 +72,20 @@ class Transition(NamedTuple):
     stop: str = "converged"
 
     @property
+    def horizon(self) -> int:
+        """T, the number of transition dates."""
+        return self.shock.horizon
+
+    @property
     def T(self) -> int:
-        return self.shock.T
+        """The horizon (deprecated name: :attr:`horizon`)."""
+        return self.horizon
 
 
-def stationary_shock(economy, T: int) -> ShockPath:
+@renamed_keywords(T="horizon")
+def stationary_shock(economy, horizon: int) -> ShockPath:
     """The no-change path of ``economy`` (every date equal to it)."""
+    T = horizon
     return shock_path(economy, None, T)
 
 
@@ -119,11 +128,13 @@ _lu_jit = jax.jit(jax.scipy.linalg.lu_factor)
 _fake_news_jit = jax.jit(fake_news_jacobian, static_argnums=(2, 4))
 
 
-def stationary_jacobian(eq: Baseline | Equilibrium, T: int,
+@renamed_keywords(T="horizon")
+def stationary_jacobian(eq: Baseline | Equilibrium, horizon: int,
                         opts: TransitionOptions | None = None):
     """The sequence-space Jacobian [N T, N T] at the stationary path of the baseline
     ``eq`` (its fixed-beta economy constant over T dates), by the fake-news algorithm
     (``opts.jacobian_method == "fake_news"``, default) or one jvp per column ("jvp")."""
+    T = horizon
     opts = TransitionOptions() if opts is None else opts
     b = as_baseline(eq)
     econ = b.economy
@@ -140,9 +151,10 @@ def _log(verbose, msg):
         print(msg, file=sys.stderr, flush=True)
 
 
+@renamed_keywords(T="horizon")
 def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | None = None, *,
                      d=None, A=None,
-                     announce: int = 0, rho: float | None = None, T: int = DEFAULT_T,
+                     announce: int = 0, rho: float | None = None, horizon: int = DEFAULT_HORIZON,
                      opts: TransitionOptions | None = None,
                      eq_opts: EquilibriumOptions | None = None, jacobian=None,
                      verbose: bool = False, throw: bool = True) -> Transition:
@@ -150,13 +162,14 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     s.12) after a shock at t = 0: a :class:`ShockPath`, or a :class:`~hat_jax.Change`
     (deprecated: new trade costs ``d`` / TFP ``A``) with ``announce`` (date s of the
     change) and ``rho`` (None: permanent; else a temporary change decaying at rate rho),
-    over ``T`` dates (default 150).
+    over ``horizon`` dates T (default 150).
 
     opts: :class:`TransitionOptions`; eq_opts: options of the two stationary solves;
     jacobian: a sequence-space Jacobian to reuse (e.g. ``previous.jacobian`` for another
     shock with the same terminal equilibrium). throw: raise ConvergenceError if the
     path does not converge, and ValueError if T is too short for the terminal gap.
     """
+    T = horizon
     opts = TransitionOptions() if opts is None else opts
     b = as_baseline(eq)
     if shock is None or isinstance(shock, Change):

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._deprecation import renamed_keywords
 from .._compiled import compiled
 from .._baseline import as_baseline
 from .._equilibrium import (EquilibriumOptions, decode, encode, solve_world, system_residuals,
@@ -206,7 +207,8 @@ def time_series_estimate(irf, rho: float, n: int = 20_000, seed: int = 0):
     return slope, float((1.0 - rho ** 2) * np.sum(irf * kern))
 
 
-def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: float = 0.9,
+@renamed_keywords(T="horizon")
+def horizon_elasticities(eq, importer, exporters=None, *, horizon: int = 150, rho: float = 0.9,
                          jacobian=None, opts: TransitionOptions | None = None,
                          eq_opts: EquilibriumOptions | None = None, n_sim: int = 20_000,
                          seed: int = 0, batch: int = 16) -> HorizonElasticities:
@@ -218,6 +220,7 @@ def horizon_elasticities(eq, importer, exporters=None, *, T: int = 150, rho: flo
     if None). rho: persistence of the AR(1) cost shocks of the time-series estimate
     (default 0.9, in [0, 1)). batch: tangents (3 per partner, then 2) pushed through
     the linearized path at once (memory grows with it)."""
+    T = horizon
 
     T = check_horizon(T)
     if not (np.isfinite(rho) and 0.0 <= rho < 1.0):

@@ -108,10 +108,11 @@ def block_step(blocks, P, Pm, dy, Na: int, N: int):
     return dy_prev, dM, dB, jnp.einsum("nzw,nza->naw", P, dD)
 
 
-def fake_news_jacobian(economy, end: Endpoint, T: int, hopts, batch: int = 20):
+def fake_news_jacobian(economy, end: Endpoint, horizon: int, hopts, batch: int = 20):
     """dH/dU [N T, N T] at the stationary path of ``end`` (the economy constant over
     time, initial = terminal = ``end``); rows and columns date-major (t N + k).
     batch: jvps pushed forward at once when the date blocks are built (memory)."""
+    T = horizon
     N, Na = economy.N, economy.Na
     H = T + 1
     x_ss = jnp.concatenate([x_from_wages(end.W), jnp.reshape(end.R, (1,))])

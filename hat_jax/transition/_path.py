@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._deprecation import renamed_keywords
 from .._aggregates import aggregate
 from .._distribution import asset_transition, distribution_step
 from .._baseline import Baseline
@@ -53,8 +54,14 @@ class ShockPath(eqx.Module):
     fields: dict
 
     @property
-    def T(self) -> int:
+    def horizon(self) -> int:
+        """T, the number of transition dates (rows 0..T-1, plus the terminal row T)."""
         return next(iter(self.fields.values())).shape[0] - 1
+
+    @property
+    def T(self) -> int:
+        """The horizon (deprecated name: :attr:`horizon`)."""
+        return self.horizon
 
     def at(self, economy: Economy, t):
         """The economy at date t."""
@@ -123,8 +130,10 @@ def unknowns_from_prices(W, R_next):
     return jnp.concatenate([jax.vmap(x_from_wages)(W), jnp.asarray(R_next)[:, None]], axis=1)
 
 
-def steady_unknowns(end: Endpoint, T: int):
+@renamed_keywords(T="horizon")
+def steady_unknowns(end: Endpoint, horizon: int):
     """The constant path at a stationary equilibrium's prices."""
+    T = horizon
     W = jnp.broadcast_to(end.W, (T, end.W.shape[0]))
     return unknowns_from_prices(W, jnp.full((T,), end.R))
 

@@ -16,20 +16,22 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .._deprecation import renamed_keywords
 from .._change import Change
 from .._params import Economy, validate_trade_costs
 from ._path import ShockPath
 
-__all__ = ["shock_path", "check_horizon", "DEFAULT_T"]
+__all__ = ["shock_path", "check_horizon", "DEFAULT_HORIZON"]
 
-DEFAULT_T = 150
+DEFAULT_HORIZON = 150  # T, the number of transition dates (model.md s.12)
 
 
-def check_horizon(T) -> int:
-    """T (number of transition dates) as an int >= 2."""
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 2:
-        raise ValueError(f"T (transition dates) must be an integer >= 2, got T={T!r}")
-    return int(T)
+def check_horizon(horizon) -> int:
+    """The horizon T (number of transition dates) as an int >= 2."""
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 2:
+        raise ValueError(f"horizon T (transition dates) must be an integer >= 2, got "
+                         f"horizon={horizon!r}")
+    return int(horizon)
 
 
 def _weights(T: int, announce: int, rho):
@@ -77,12 +79,14 @@ def _check_values(economy: Economy, change: Change) -> dict:
     return new
 
 
-def shock_path(economy: Economy, change: Change | None = None, T: int = DEFAULT_T, *,
+@renamed_keywords(T="horizon")
+def shock_path(economy: Economy, change: Change | None = None, horizon: int = DEFAULT_HORIZON, *,
                announce: int = 0, rho: float | None = None, d=None, A=None,
                fields: dict | None = None) -> ShockPath:
     """The :class:`ShockPath` from ``economy`` to ``economy`` changed by ``change`` (a
     :class:`~hat_jax.Change`: new trade costs, TFP, tariffs or any economy field), over
-    dates 0..T-1 plus the terminal row T. None: no shock (the stationary path).
+    dates 0..T-1 plus the terminal row T (T = ``horizon``). None: no shock (the stationary
+    path).
 
     announce: the date s at which the new values take effect (0 <= s < T); rho: None for a
     permanent change, else the AR(1) decay of a temporary change (0 <= rho < 1; the new
@@ -92,6 +96,7 @@ def shock_path(economy: Economy, change: Change | None = None, T: int = DEFAULT_
     fields=...)`` (an integer second argument is the horizon T; d, A and fields are
     converted to a Change).
     """
+    T = horizon
     if isinstance(change, (int, np.integer)) and not isinstance(change, bool):
         change, T = None, change  # the older shock_path(economy, T, ...)
     T = check_horizon(T)

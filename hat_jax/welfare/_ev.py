@@ -58,7 +58,8 @@ class EVIllPosedWarning(UserWarning):
 class EquivalentVariation(NamedTuple):
     """The EV factor l(a, z) of one country and diagnostics (all [Na, Nz]).
 
-    factor: the EV factor l (``lam`` is the same array, the documented name): under
+    factor: the EV factor l (``lam``, its name before 0.2, is deprecated: ``lam`` is the
+    stationary distribution everywhere else): under
     ``measure="transfer"`` l = 1 + tau / ybar_i (``tau``: the transfer in the numeraire,
     ``unit`` = ybar_i = W_i E[z], mean labour income), under ``"proportional"`` the
     income factor lambda_tau; ``gain`` = l - 1; converged: per state; residual:
@@ -90,7 +91,12 @@ class EquivalentVariation(NamedTuple):
 
     @property
     def lam(self):
-        """The EV factor lambda_tau (alias of ``factor``, as documented in docs/tasks/welfare.md)."""
+        """Deprecated name of :attr:`factor` (``lam`` is the stationary distribution)."""
+        import warnings
+
+        warnings.warn("EquivalentVariation.lam is now EquivalentVariation.factor (lam is the "
+                      "stationary distribution elsewhere); use factor", DeprecationWarning,
+                      stacklevel=2)
         return self.factor
 
     @property
