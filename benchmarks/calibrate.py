@@ -1,6 +1,6 @@
 """Benchmark: calibration by gravity as a guide (hat_jax.calibration) on an EK preset.
 
-Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), 19 countries,
+Economy: ``hat_jax.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), 19 countries,
 46 parameters, settings of ``hat_jax.calibration.CalibrationOptions()`` (equilibrium
 tolerance 5e-13, household 3e-12, stop at max |moment gap| <= 1e-8).
 

@@ -1,6 +1,6 @@
 """Benchmark: trade elasticities of the 19-country world by AD (hat_jax._elasticities).
 
-Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), solved first
+Economy: ``hat_jax.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), solved first
 with ``EquilibriumOptions(unknown="beta")`` from the published prices (R = 1.01, beta and
 18 relative wages solved to 1e-10).
 

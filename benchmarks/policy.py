@@ -1,6 +1,6 @@
 """Benchmark: tariffs and trade policy in the 19-country Eaton-Kortum world (model.md s.14).
 
-Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``); the free-trade
+Economy: ``hat_jax.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``); the free-trade
 baseline is solved first (beta at R = 1.01 from the published prices; not timed). Then
 
 (a) ``tariff equilibrium``: the USA levies 10% on every partner

@@ -1,6 +1,6 @@
 """Benchmark: welfare analysis of the 19-country Eaton-Kortum world (model.md s.10-11).
 
-Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), baseline
+Economy: ``hat_jax.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``), baseline
 equilibrium solved first (``EquilibriumOptions(unknown="beta")`` from the published
 prices; not timed), then for the experiment ``--experiment`` (default: the USA cuts its
 import costs by 10%, ``unilateral``; ``global``: all international costs fall 10%):

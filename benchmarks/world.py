@@ -1,6 +1,6 @@
 """Benchmark: the 19-country Eaton-Kortum world (excess demands, Jacobian, equilibrium).
 
-Economy: ``hat_jax._ek.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``: gamma 1.45,
+Economy: ``hat_jax.ek_world(PRESET, Na=NA)`` (default ``ek_baseline``: gamma 1.45,
 sigma 0.33, psi_slope 0.725, phi 0.5, amax 8, Nz = 10), 19 countries, equilibrium
 options ``EquilibriumOptions(unknown="beta")`` (R fixed at the target 1.01, beta and 18
 relative wages solved; tolerances 1e-10, distribution by forward iteration). "Published

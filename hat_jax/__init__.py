@@ -27,7 +27,8 @@ _config.configure()
 from ._baseline import Baseline, as_baseline
 from ._change import Change
 from ._distribution import DistributionOptions
-from ._ek import EKWorld, ek_world
+from ._ek import EKWorld
+from ._ek_world import ek_world
 from ._elasticities import TradeElasticities, proposition3, state_elasticities, trade_elasticities
 from ._equilibrium import (Equilibrium, EquilibriumOptions, World, solve_equilibrium,
                            solve_equilibrium_jit, solve_world)

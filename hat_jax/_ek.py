@@ -37,26 +37,24 @@ The country scaling of sigma, psi and the asset grid is the Economy's (``scale_b
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import jax.numpy as jnp
 import numpy as np
 
 from ._deprecation import renamed_keywords
-from .data import EKData, PublishedVectors, load_ek2002, load_published
+from .data import EKData, PublishedVectors
 from ._gravity import (
     Geography,
     GravityMoments,
     TradeCostParams,
     gravity_regression,
-    n_params,
     pack_params,
     tfp,
     trade_costs,
     unpack_params,
 )
-from ._params import Economy, make_economy
+from ._params import Economy
 from ._preset_registry import REGISTRY, START_KINDS, names
 from ._results import check_choice
 
@@ -65,15 +63,10 @@ __all__ = [
     "EK_UNPUBLISHED_PRESETS",
     "THETA_D",
     "EKWorld",
-    "ek_world",
     "economy_from_params",
     "static_ek_start",
     "data_moments",
     "model_moments",
-    "ek_baseline",
-    "ek_no_quality",
-    "ek_log",
-    "ek_paper_2023",
 ]
 
 #: Curvature of the trade-cost function (gravity coefficients are -theta_d log d).
@@ -93,8 +86,6 @@ EK_PRESETS = {name: _ek_spec(name) for name in names(from_data=True, published=T
 EK_UNPUBLISHED_PRESETS = {name: _ek_spec(name)
                           for name in names(from_data=True, published=False)}
 
-_COMMON = dict(phi=0.5, amax=8.0, Na=100)
-N_COEF_EK = 10
 
 
 @renamed_keywords(theta="params")
@@ -196,78 +187,6 @@ def model_moments(trade_shares, geography: Geography, estimator: str = "ols") ->
     pi = jnp.asarray(trade_shares)
     y = jnp.log(pi) - jnp.log(jnp.diagonal(pi))[:, None]
     return gravity_regression(y, geography, estimator)
-
-
-@renamed_keywords(theta="params")
-def ek_world(name: str = "ek_baseline", data_dir: str | os.PathLike | None = None, *,
-             params=None, R: float | None = None, **overrides) -> EKWorld:
-    """Build an ``ek_*`` preset world.
-
-    data_dir: the data folder (default ``$HAT_DATA_DIR``, then the copy shipped in the package).
-    params: 46 structural parameters (default: the preset's published vector, else the
-    cold start :func:`static_ek_start`). R: the target interest rate (default: the
-    preset's, 1.01 or 1.015). overrides: Economy settings (gamma, sigma, psi_slope, beta,
-    phi, amax, Na, income, scale_by_tfp).
-    """
-    if name not in REGISTRY or not REGISTRY[name].from_data:
-        raise ValueError(f"unknown EK preset {name!r}; available: "
-                         f"{', '.join(names(from_data=True))}")
-    spec = _ek_spec(name)
-    if "d" in overrides or "A" in overrides or "L" in overrides:
-        bad = [k for k in ("d", "A", "L") if k in overrides]
-        raise ValueError(f"preset {name!r} takes A and d from params and L from the data; "
-                         f"cannot override {bad}")
-    data = load_ek2002(data_dir)
-    pub_name = spec.pop("published")
-    published = None if pub_name is None else load_published(pub_name, data_dir)
-    R_target = float(spec.pop("R") if R is None else R)
-    if not (np.isfinite(R_target) and R_target > 0):
-        raise ValueError(f"target R must be positive and finite, got R={R_target!r}")
-    K = n_params(data.n, N_COEF_EK)
-    if params is None:
-        if published is not None:
-            params = published.params
-        else:  # no published vector: the cold start from the data
-            target = np.asarray(data_moments(data).moment_vector())
-            params = static_ek_start(target, np.asarray(data.L), data.geography(), THETA_D)[0]
-    params = np.asarray(params, np.float64)
-    if params.shape != (K,):
-        raise ValueError(f"params must have {K} entries "
-                         f"(published layout), got shape {params.shape}")
-    if not np.all(np.isfinite(params)):
-        raise ValueError("params has non-finite entries at positions "
-                         f"{np.flatnonzero(~np.isfinite(params)).tolist()}")
-    kw = dict(_COMMON)
-    kw.update(gamma=spec["gamma"], sigma=spec["sigma"], psi_slope=spec["psi_slope"],
-              beta=published.beta if published is not None else 0.95 / R_target)
-    kw.update(overrides)
-    p = unpack_params(params, N_COEF_EK)
-    d = np.asarray(trade_costs(p, data.geography(), THETA_D))
-    A = np.asarray(tfp(p))
-    economy = make_economy(d, A, np.asarray(data.L), countries=data.iso3, **kw)
-    return EKWorld(name=name, economy=economy, data=data, params=params, published=published,
-                   R=R_target)
-
-
-def ek_baseline(data_dir=None, **overrides) -> Economy:
-    """``ek_baseline``: gamma 1.45, sigma 0.33, psi_slope 0.725, published baseline vectors."""
-    return ek_world("ek_baseline", data_dir, **overrides).economy
-
-
-def ek_no_quality(data_dir=None, **overrides) -> Economy:
-    """``ek_no_quality``: gamma 1.45, sigma 0.33, no quality shifter."""
-    return ek_world("ek_no_quality", data_dir, **overrides).economy
-
-
-def ek_log(data_dir=None, **overrides) -> Economy:
-    """``ek_log``: log utility, sigma 0.2369, no quality shifter."""
-    return ek_world("ek_log", data_dir, **overrides).economy
-
-
-def ek_paper_2023(data_dir=None, **overrides) -> Economy:
-    """``ek_paper_2023``: gamma 1.5, sigma 0.25, no quality shifter, target R 1.015; no
-    published vectors (Theta: the cold start from the data; calibrate it)."""
-    return ek_world("ek_paper_2023", data_dir, **overrides).economy
 
 
 def static_ek_start(target, L, geography: Geography, theta_d: float = THETA_D):

@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._ek import ek_baseline, ek_log, ek_no_quality, ek_paper_2023, ek_world
+from ._ek_world import ek_baseline, ek_log, ek_no_quality, ek_paper_2023, ek_world
 from ._params import Economy, make_economy
 from ._preset_registry import REGISTRY, START_KINDS, Preset, preset_record
 from ._results import check_choice

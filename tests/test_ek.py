@@ -102,7 +102,7 @@ def test_economy_from_params_is_differentiable(baseline):
 def test_ek_world_rejects_bad_input(data_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown EK preset 'ek_nope'"):
         ek_world("ek_nope", data_dir)
-    with pytest.raises(ValueError, match="theta must have 46 entries"):
+    with pytest.raises(ValueError, match="params must have 46 entries"):
         ek_world("ek_baseline", data_dir, params=np.zeros(45))
     with pytest.raises(ValueError, match=r"cannot override \['d'\]"):
         ek_world("ek_baseline", data_dir, d=np.ones((19, 19)))

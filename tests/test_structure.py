@@ -20,7 +20,7 @@ LAYERS = [
     {"params", "distribution", "aggregates", "change"},
     {"unknowns", "start", "newton", "diagnostics", "equilibrium", "baseline", "batched",
      "symmetry"},
-    {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables"},
+    {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables", "ek_world"},
     {"calibration", "elasticities", "welfare", "planner", "transition", "model"},
     {"scenarios", "policy"},
     {"report"},

@@ -38,7 +38,7 @@ from hat_jax.calibration import (
     synthetic_problem,
 )
 from hat_jax.data import DataWarning
-from hat_jax._ek import ek_world
+from hat_jax._ek_world import ek_world
 from hat_jax._preset_registry import names
 from hat_jax.report.calibration import calibration_table, summary, write_outputs
 from hat_jax.report._files import json_text

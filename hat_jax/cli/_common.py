@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 
 import hat_jax
 from hat_jax.data import DataWarning
-from hat_jax._ek import EKWorld, ek_world
+from hat_jax._ek import EKWorld
+from hat_jax._ek_world import ek_world
 from hat_jax._fileio import critical_section, discard_pending
 from hat_jax._baseline import Baseline
 from hat_jax._equilibrium import (
