@@ -133,7 +133,32 @@ def api_reference() -> str:
             else:  # a constant (e.g. PRESETS)
                 value = ", ".join(f"`{k}`" for k in obj) if isinstance(obj, dict) else f"`{obj!r}`"
                 lines += [f"### `hat_jax.{name}`", "", f"Value: {value}.", ""]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + namespace_reference(hat_jax)) + "\n"
+
+
+def namespace_reference(hat_jax) -> list[str]:
+    """Every name of the public namespaces (``hat_jax.model``, ``hat_jax.welfare``, ...)
+    that ``hat_jax`` itself does not export, rendered from its docstring."""
+    top = {id(getattr(hat_jax, n)) for n in hat_jax.__all__}
+    lines = ["# Namespaces", "",
+             "The names of the public namespaces that `hat_jax` does not export itself.", ""]
+    for name in hat_jax.__all__:
+        ns = getattr(hat_jax, name)
+        if not isinstance(ns, type(sys)):
+            continue
+        lines += [f"## `hat_jax.{name}`", ""]
+        for member in ns.__all__:
+            obj = getattr(ns, member)
+            if id(obj) in top:
+                lines += [f"- `hat_jax.{name}.{member}`: see `hat_jax.{member}` above.", ""]
+            elif callable(obj) or isinstance(obj, type(sys)):
+                lines += [f"::: hat_jax.{name}.{member}", "    options:",
+                          "      show_root_heading: true", "      heading_level: 3", ""]
+            else:
+                value = f"{len(obj)} entries" if isinstance(obj, (dict, tuple, list)) \
+                    else f"`{obj!r}`"
+                lines += [f"### `hat_jax.{name}.{member}`", "", f"Value: {value}.", ""]
+    return lines
 
 
 # ------------------------------------------------------------------------------ CLI

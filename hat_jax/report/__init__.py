@@ -15,8 +15,12 @@ figure is drawn):
 - :mod:`hat_jax.report.calibration` -- calibration summary, table, fit figure and files;
 - :mod:`hat_jax.report.sweep` -- the merge of a ``hat sweep`` folder (whose manifest and
   chunks are the sweep store of :mod:`hat_jax.scenarios`), its summary and figure;
-- :mod:`hat_jax.report.transition` -- transition summary, path table, figures and files.
+- :mod:`hat_jax.report.transition` -- transition summary, path table, figures and files;
+- :mod:`hat_jax.report.policy` -- optimal and Nash tariff summaries, frames and figures.
+
+The modules with a leading underscore are the layer's implementation.
 """
 
-__all__ = ["calibration", "elasticities", "equilibrium", "figures", "files", "readers",
-           "sweep", "transition", "welfare"]
+# the public per-task modules (imported on demand: ``from hat_jax.report import welfare``)
+__all__ = ["calibration", "elasticities", "equilibrium", "policy", "sweep", "transition",
+           "welfare"]
