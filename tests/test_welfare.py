@@ -130,7 +130,7 @@ def test_ev_failure_is_reported_per_state(two_country_eq):
     assert not bool(np.all(ev.converged))
     assert np.all(np.isfinite(np.asarray(ev.factor)))  # the best iterate, never NaN
     with pytest.warns(DeprecationWarning, match="EquivalentVariation.factor"):
-        assert ev.factor is ev.factor  # the name before 0.2
+        assert ev.lam is ev.factor  # the name before 0.2
     with pytest.raises(ConvergenceError, match=r"states did not converge.*\(a=\d+, z=\d+\)"):
         wf.check_ev(ev, "Home")
     with pytest.raises(ConvergenceError, match=r"states did not converge"):
