@@ -64,7 +64,7 @@ def one(N: int, Na: int, ek: bool, tmp: Path) -> dict:
            "max_gap": res.max_gap, "device": device_description(),
            "load1": round(os.getloadavg()[0], 2)}
     if true is not None:
-        rec["max_diff_true"] = float(np.max(np.abs(res.theta - true)))
+        rec["max_diff_true"] = float(np.max(np.abs(res.params - true)))
     return rec
 
 
