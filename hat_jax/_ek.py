@@ -133,6 +133,15 @@ class EKWorld:
         return self.data.iso3
 
     @property
+    def theta(self) -> np.ndarray:
+        """Deprecated name of :attr:`params` (``theta`` is the trade elasticity)."""
+        import warnings
+
+        warnings.warn("EKWorld.theta is now EKWorld.params (theta is the trade "
+                      "elasticity); use params", DeprecationWarning, stacklevel=2)
+        return self.params
+
+    @property
     def cost_params(self) -> TradeCostParams:
         """The parameters as :class:`~hat_jax.calibration.TradeCostParams` (A, mu, z coefficients)."""
         return unpack_params(self.params, self.geography.n_coef)

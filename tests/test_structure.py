@@ -1,5 +1,7 @@
-"""The package's shape: one-way imports, declared public names, public API in tests and
-notebooks, module sizes (issue: foundation). Static checks, no JAX work."""
+"""The package's shape: one-way imports, declared public names, the public face and its
+renamed names, public API in notebooks and docs, module and function sizes (issues 12
+and 24). Static checks, except the last tests, which import hat_jax and build one
+economy (no solve)."""
 
 import ast
 import json
@@ -399,3 +401,36 @@ def test_function_sizes():
                 big[fn] = lines
     assert not big, f"functions over {MAX_FUNCTION_LINES} lines (split them, or list them " \
                     f"in LONG_FUNCTIONS with a reason): {big}"
+
+
+def test_renamed_keywords_and_attributes_warn():
+    """The names renamed in 0.2 (CHANGELOG: theta -> params for the parameter vector, T ->
+    horizon for the transition, lam -> factor for the EV) still work, give the same
+    object or value, and warn with the new name; giving both spellings is an error."""
+    import warnings
+
+    import numpy as np
+
+    import hat_jax
+    from hat_jax import calibration as cal, scenarios as sc, transition as tn
+
+    params = cal.synthetic_params(4, seed=1)
+    with pytest.warns(DeprecationWarning, match=r"trade_cost_levels\(theta=...\) is now params="):
+        old = cal.trade_cost_levels(theta=params)
+    assert old == cal.trade_cost_levels(params)
+    with pytest.raises(TypeError, match="both theta="):
+        cal.trade_cost_levels(params=params, theta=params)
+    for ns, old_name, new_name in [(sc, "theta_draws", "parameter_draws"),
+                                   (sc, "theta_scenarios", "parameter_scenarios"),
+                                   (cal, "synthetic_theta", "synthetic_params"),
+                                   (tn, "DEFAULT_T", "DEFAULT_HORIZON")]:
+        with pytest.warns(DeprecationWarning, match=f"{ns.__name__}.{new_name}"):
+            assert getattr(ns, old_name) is getattr(ns, new_name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the EK data's labour-force note
+        world = hat_jax.ek_world("ek_baseline", Na=20)
+    with pytest.warns(DeprecationWarning, match="EKWorld.params"):
+        assert world.theta is world.params
+    with pytest.warns(DeprecationWarning, match=r"ek_world\(theta=...\) is now params="):
+        again = hat_jax.ek_world("ek_baseline", Na=20, theta=np.asarray(world.params))
+    np.testing.assert_array_equal(again.economy.d, world.economy.d)

@@ -89,6 +89,15 @@ class CalibrationResult:
         """max |gap| (the solver contract's residual; same as ``max_gap``)."""
         return self.max_gap
 
+    @property
+    def theta(self) -> np.ndarray:
+        """Deprecated name of :attr:`params` (``theta`` is the trade elasticity)."""
+        import warnings
+
+        warnings.warn("CalibrationResult.theta is now CalibrationResult.params (theta is the trade "
+                      "elasticity); use params", DeprecationWarning, stacklevel=2)
+        return self.params
+
     def cost_params(self) -> TradeCostParams:
         """The parameters as :class:`~hat_jax.calibration.TradeCostParams`."""
         return unpack_params(self.params)
