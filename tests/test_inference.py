@@ -110,3 +110,32 @@ def test_params_covariance_identity():
 def test_bad_cov_type(ek):
     with pytest.raises(ValueError, match="cov"):
         moment_covariance(ek.trade, ek.geography(), "ols", "hc3")
+
+
+def test_calibrate_se_command(tmp_path):
+    """hat calibrate synthetic --se cluster: Table 1 with standard errors in three formats,
+    consistent with V_params = G^{-1} V_m G^{-T} and V_m of the problem's data."""
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    out = tmp_path / "cal"
+    r = subprocess.run([sys.executable, "-m", "hat_jax.cli", "calibrate", "synthetic",
+                        "--out", str(out), "--se", "cluster", "--no-figure", "--quiet",
+                        "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["inference"]["cov"] == "cluster"
+    inf = json.loads((out / "inference.json").read_text())
+    V, G, V_m = (np.asarray(inf[k]) for k in ("V_params", "G", "V_m"))
+    np.testing.assert_allclose(G @ V @ G.T, V_m, rtol=1e-8, atol=1e-12 * np.abs(V_m).max())
+    np.testing.assert_allclose(inf["se"], np.sqrt(np.diag(V)), rtol=1e-12)
+    table = pd.read_csv(out / "table1.csv")
+    np.testing.assert_allclose(table["se"], inf["se"], rtol=1e-12)
+    np.testing.assert_allclose(table["data_se"], np.sqrt(np.diag(V_m)), rtol=1e-12)
+    assert obj["inference"]["parameters"]["border"]["se"] == pytest.approx(
+        inf["se"][inf["parameter_names"].index("border")])
+    tex = (out / "table1.tex").read_text()
+    assert tex.startswith(r"\begin{tabular}") and "dist\\_1" in tex and "EFTA" in tex

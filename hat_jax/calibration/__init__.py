@@ -55,7 +55,8 @@ from ._moments import (
     moment_gaps,
     moments_and_jacobian,
 )
-from ._inference import (COVARIANCE_TYPES, ParamsInference, coefficient_covariance,
+from ._inference import (COVARIANCE_TYPES, ParamsInference, calibration_inference,
+                         coefficient_covariance,
                          delta_method_se, moment_covariance, params_covariance,
                          params_inference)
 from ._newton import CalibrationResult, calibrate, newton_step
@@ -81,7 +82,7 @@ __all__ = [
     "static_ek_start", "synthetic_geography", "synthetic_problem", "synthetic_tables",
     "synthetic_theta",
     "trade_cost_levels",
-    "COVARIANCE_TYPES", "ParamsInference", "coefficient_covariance", "delta_method_se",
+    "COVARIANCE_TYPES", "ParamsInference", "calibration_inference", "coefficient_covariance", "delta_method_se",
     "moment_covariance", "params_covariance", "params_inference",
     "TradeCostParams", "trade_costs", "Geography", "geography_from_arrays",
     "gravity_regression", "GravityMoments", "n_params", "pack_params", "unpack_params",

@@ -37,7 +37,8 @@ from .._results import check_choice
 from ._problem import CalibrationProblem, moment_names, parameter_names
 
 __all__ = ["COVARIANCE_TYPES", "moment_covariance", "coefficient_covariance",
-           "params_covariance", "delta_method_se", "ParamsInference", "params_inference"]
+           "params_covariance", "delta_method_se", "ParamsInference", "params_inference",
+           "calibration_inference"]
 
 #: Covariance types of the gravity moments: classical, heteroskedasticity-robust (HC1),
 #: clustered by country pair.
@@ -209,3 +210,27 @@ def params_inference(problem: CalibrationProblem, params, G, cov: str = "hc1",
         parameter_names=parameter_names(problem.countries, names),
         moment_names=moment_names(problem.countries, names),
         stats={"jacobian_s": float(jacobian_s), "covariance_s": time.perf_counter() - t0})
+
+
+def calibration_inference(result, cov: str = "hc1", options=None) -> ParamsInference:
+    """:class:`ParamsInference` of a :class:`~hat_jax.calibration.CalibrationResult`:
+    its Jacobian G when at hand (``result.jacobian``), else G computed once at the
+    calibrated parameters (warm-started from the result's prices; ``options``:
+    :class:`~hat_jax.calibration.CalibrationOptions`, default the defaults), then
+    :func:`params_inference`. ``stats["jacobian_s"]``: the seconds spent on G (0 when
+    it was at hand)."""
+    import time
+
+    from ._moments import moments_and_jacobian
+
+    check_choice("cov", cov, COVARIANCE_TYPES)
+    G, seconds = result.jacobian, 0.0
+    if G is None:
+        t0 = time.perf_counter()
+        _, G, ev = moments_and_jacobian(result.theta, result.problem, W0=result.W,
+                                        beta0=result.beta, options=options)
+        seconds = time.perf_counter() - t0
+        if not bool(ev.converged) or not bool(ev.has_G):
+            raise ValueError("the Jacobian of the moments could not be computed at the "
+                             "calibrated parameters (the equilibrium there did not converge)")
+    return params_inference(result.problem, result.theta, G, cov, jacobian_s=seconds)
