@@ -139,3 +139,67 @@ def test_calibrate_se_command(tmp_path):
         inf["se"][inf["parameter_names"].index("border")])
     tex = (out / "table1.tex").read_text()
     assert tex.startswith(r"\begin{tabular}") and "dist\\_1" in tex and "EFTA" in tex
+
+
+# ------------------------------------------------------- delta method through the calibration
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """A 6-country synthetic world (Na = 20) whose data are the model's moments at known
+    parameters (so the calibrated parameters are those), and its Jacobian G there."""
+    from hat_jax.calibration import (CALIBRATION_EQUILIBRIUM, moments_and_jacobian,
+                                     synthetic_problem)
+
+    problem, theta, W, beta = synthetic_problem(N=6, Na=20)
+    gaps, G, ev = moments_and_jacobian(theta, problem, W0=W, beta0=beta)
+    assert np.max(np.abs(gaps)) < 1e-10
+    return problem, theta, W, beta, G, CALIBRATION_EQUILIBRIUM
+
+
+def test_counterfactual_delta_method_through_recalibration(synthetic):
+    """d output / d m_data = (d output / d params) G^{-1} (AD through both equilibria and
+    the EV roots, the calibration map by the implicit function theorem) against central
+    differences through a full re-calibration at m_data -+ h v."""
+    import jax.numpy as jnp
+    import equinox as eqx
+
+    import hat_jax
+    from hat_jax import welfare as wf
+    from hat_jax.calibration import (CalibrationOptions, Start, calibrate, trade_costs,
+                                     unpack_params)
+
+    problem, theta, W, beta, G, eq_opts = synthetic
+    econ = problem.economy.replace(d=np.asarray(trade_costs(unpack_params(theta),
+                                                            problem.geography)))
+    cut = hat_jax.Change.global_cut(econ, 0.1)
+    ev_opts = wf.EVOptions(tol=1e-12, hh_tol=1e-12)
+    kw = dict(estimate=theta, opts=eq_opts, ev_opts=ev_opts)
+    out, jac, _ = wf.counterfactual_jacobian(theta, problem, cut, 0,
+                                             start=hat_jax.Start(W=W, beta=beta), **kw)
+    assert bool(out.converged)
+    v = np.random.default_rng(3).normal(size=theta.size)
+    v /= np.linalg.norm(v)
+    dparams = np.linalg.solve(G, v)  # d params along m_data + h v
+    h = 1e-4
+    opts = CalibrationOptions(tol=1e-12, verbose=False)
+    ends = []
+    for s in (1.0, -1.0):
+        p = eqx.tree_at(lambda q: q.target, problem, problem.target + s * h * jnp.asarray(v))
+        r = calibrate(p, Start(theta, W, beta, "estimate"), opts)
+        np.testing.assert_allclose((r.theta - theta) / (s * h), dparams, rtol=1e-3,
+                                   atol=1e-3 * np.abs(dparams).max())
+        ends.append(wf.counterfactual_outputs(
+            r.theta, problem, cut, 0, start=hat_jax.Start(W=r.W, beta=r.beta), **kw))
+    errors, sizes = {}, {}
+    for name in ("mean_ev", "acr", "W", "R", "ev"):
+        ad = np.asarray(getattr(jac, name)) @ dparams
+        fd = (np.asarray(getattr(ends[0], name)) - np.asarray(getattr(ends[1], name))) / (2 * h)
+        sizes[name] = np.max(np.abs(ad))
+        errors[name] = np.max(np.abs(fd - ad)) / sizes[name]
+    print(errors, sizes)
+    # the outputs the delta method reports: relative 1e-5
+    assert max(errors[k] for k in ("mean_ev", "acr", "W")) < 1e-5, errors
+    # R_new barely moves along this direction, and the EV of single states carries the
+    # per-state root tolerance: absolute agreement
+    assert errors["R"] * sizes["R"] < 1e-8 and errors["ev"] < 5e-3, (errors, sizes)

@@ -37,10 +37,13 @@ import warnings
 
 import numpy as np
 
+from hat_jax import Start
 from hat_jax import welfare as wf
 from hat_jax._change import Change
 from hat_jax.report._readers import read_cost_matrix
+from hat_jax.report._readers import read_inference
 from hat_jax.report.welfare import (
+    counterfactual_standard_errors,
     counterfactual_summary,
     format_counterfactual,
     write_counterfactual_outputs,
@@ -125,6 +128,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--ev-tol", dest="ev_tol", type=float, default=wf.EV_TOL,
                    help="EV tolerance: |V_old(lambda) - V_new| / slope per state (1e-10)")
     add_ev_measure_argument(w)
+    w.add_argument("--se", metavar="FILE", default=None,
+                   help="standard errors by the delta method (model.md s.16) from the "
+                   "parameter covariance in FILE, the inference.json (or its folder) of "
+                   "`hat calibrate --se`, whose parameters must be the baseline's (give "
+                   "--params DIR/params.csv): the --json key \"standard_errors\" (wages, R, "
+                   "mean EV, ACR, the EV of every state)")
     add_output_arguments(c, "counterfactual.json, ev.csv, countries.csv (and "
                          "ev_by_assets.png, quintile_gains.png with --plots)",
                          plots="save figures to --out DIR (needs matplotlib)")
@@ -206,6 +215,43 @@ def _check(args) -> None:
         raise ValueError("--plots needs --out DIR")
 
 
+def _standard_errors(args, setup, base, change, i) -> dict:
+    """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
+    outputs with respect to the parameters (:func:`hat_jax.welfare.counterfactual_jacobian`)
+    and the delta method with the file's V_params."""
+    from hat_jax.calibration import problem_from_world
+
+    params, V, cov = read_inference(args.se)
+    if setup.world is None:
+        raise ValueError(f"--se: preset {args.preset!r} has no calibrated parameters "
+                         "(an ek_* preset or --data world has)")
+    theta = np.asarray(setup.world.theta, np.float64)
+    if params.shape != theta.shape:
+        raise ValueError(f"--se: {args.se} holds {params.size} parameters, the baseline "
+                         f"has {theta.size}")
+    if not np.allclose(params, theta, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"--se: {args.se} holds the standard errors of other parameters "
+                         f"than the baseline's (largest difference "
+                         f"{np.max(np.abs(params - theta)):.3g}); give the calibration's "
+                         "parameters with --params DIR/params.csv")
+    if not args.quiet:
+        err(f"standard errors ({cov}, delta method): the Jacobian of the outputs with "
+            f"respect to the {theta.size} parameters...")
+    problem = problem_from_world(setup.world)
+    problem = problem.__class__(setup.economy, problem.geography, problem.target,
+                                problem.data_trade, problem.R, problem.theta_d,
+                                problem.estimator)
+    eq = base.eq
+    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
+                  state=eq.world.households.state)
+    ev_opts = wf.EVOptions(tol=args.ev_tol, measure=args.ev_measure)
+    out, jac, stats = wf.counterfactual_jacobian(
+        theta, problem, change, i, theta_user=args.theta, start=start, opts=base.opts,
+        ev_opts=ev_opts)
+    return counterfactual_standard_errors(out, jac, V, cov, args.se,
+                                          {"jacobian_s": stats["seconds"]})
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hat counterfactual``; returns the exit code (ValueError: bad input)."""
     _check(args)
@@ -250,6 +296,8 @@ def run(args: argparse.Namespace) -> int:
     stats["ev_s"] = res.stats["ev_s"]
     stats["elasticity_s"] = res.stats["elasticity_s"]
     result = counterfactual_summary(args.preset, cf, res, experiment, stats)
+    if args.se is not None:
+        result["standard_errors"] = _standard_errors(args, setup, base, change, i)
     rc = EXIT_OK
     if not result["ev_converged"]:
         with warnings.catch_warnings(record=True) as caught:
