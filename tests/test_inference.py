@@ -203,3 +203,22 @@ def test_counterfactual_delta_method_through_recalibration(synthetic):
     # R_new barely moves along this direction, and the EV of single states carries the
     # per-state root tolerance: absolute agreement
     assert errors["R"] * sizes["R"] < 1e-8 and errors["ev"] < 5e-3, (errors, sizes)
+
+
+def test_counterfactual_se_checks_the_file(tmp_path, capsys):
+    """--se refuses, before solving, a file that is not an inference.json and one whose
+    parameters are not the baseline's (naming the option and the fix)."""
+    import json
+
+    from hat_jax.cli import main
+
+    bad = tmp_path / "inference.json"
+    bad.write_text("{}")
+    assert main(["counterfactual", "ek_baseline", "--Na", "10", "--global-cut", "0.1",
+                 "--se", str(bad), "--quiet"]) == 1
+    assert "--se" in capsys.readouterr().err
+    bad.write_text(json.dumps({"params": [0.0] * 46, "V_params": np.eye(46).tolist(),
+                               "cov": "hc1"}))
+    assert main(["counterfactual", "ek_baseline", "--Na", "10", "--global-cut", "0.1",
+                 "--se", str(tmp_path), "--quiet"]) == 1
+    assert "--params" in capsys.readouterr().err

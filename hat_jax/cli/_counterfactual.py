@@ -2,7 +2,7 @@
 
     hat counterfactual PRESET EXPERIMENT [--symmetric] [--floor-costs | --no-floor-costs]
                       [--country ISO] [--theta T]
-                      [--ev-tol TOL] [--ev-measure transfer|proportional]
+                      [--ev-tol TOL] [--ev-measure transfer|proportional] [--se FILE]
                       [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
 
@@ -12,7 +12,9 @@ EXPERIMENT is exactly one flag (``hat counterfactual --help`` lists them: --glob
 ``info`` is the ``"experiment"`` object of the --json output and whose ``note`` the
 summary prints. Solves the preset's baseline equilibrium, the equilibrium after the
 change (beta fixed at the baseline's, wages and R solved, warm-started), the equivalent
-variation of every state of ``--country`` and its aggregates, and the ACR benchmark.
+variation of every state of ``--country`` and its aggregates, and the ACR benchmark;
+with ``--se FILE`` (the inference.json of ``hat calibrate --se``) their standard errors
+by the delta method (:func:`hat_jax.welfare.counterfactual_jacobian`, model.md s.16).
 The EV is by default (``--ev-measure transfer``) the permanent lump-sum transfer tau at
 the old prices with V_old(a, z; tau) = V_new(a, z), reported in the numeraire, in
 percent of mean labour income W E[z] and of the state's expenditure; ``--ev-measure
@@ -215,12 +217,11 @@ def _check(args) -> None:
         raise ValueError("--plots needs --out DIR")
 
 
-def _standard_errors(args, setup, base, change, i) -> dict:
-    """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
-    outputs with respect to the parameters (:func:`hat_jax.welfare.counterfactual_jacobian`)
-    and the delta method with the file's V_params."""
-    from hat_jax.calibration import problem_from_world
-
+def _read_se(args, setup):
+    """(V_params, cov) of ``--se FILE``, checked against the baseline's parameters
+    before anything is solved (None without --se)."""
+    if args.se is None:
+        return None
     params, V, cov = read_inference(args.se)
     if setup.world is None:
         raise ValueError(f"--se: preset {args.preset!r} has no calibrated parameters "
@@ -234,6 +235,17 @@ def _standard_errors(args, setup, base, change, i) -> dict:
                          f"than the baseline's (largest difference "
                          f"{np.max(np.abs(params - theta)):.3g}); give the calibration's "
                          "parameters with --params DIR/params.csv")
+    return V, cov
+
+
+def _standard_errors(args, setup, base, change, i, se) -> dict:
+    """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
+    outputs with respect to the parameters (:func:`hat_jax.welfare.counterfactual_jacobian`)
+    and the delta method with the file's V_params."""
+    from hat_jax.calibration import problem_from_world
+
+    V, cov = se
+    theta = np.asarray(setup.world.theta, np.float64)
     if not args.quiet:
         err(f"standard errors ({cov}, delta method): the Jacobian of the outputs with "
             f"respect to the {theta.size} parameters...")
@@ -271,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     i = default_country(setup.economy, args.country, fallback)
     _check_ev_country(change, setup.economy, i)
+    se = _read_se(args, setup)
     base = solve_baseline(args, setup)
     eq = base.eq
     stats = {"baseline_s": solve_seconds(eq)}
@@ -296,8 +309,8 @@ def run(args: argparse.Namespace) -> int:
     stats["ev_s"] = res.stats["ev_s"]
     stats["elasticity_s"] = res.stats["elasticity_s"]
     result = counterfactual_summary(args.preset, cf, res, experiment, stats)
-    if args.se is not None:
-        result["standard_errors"] = _standard_errors(args, setup, base, change, i)
+    if se is not None:
+        result["standard_errors"] = _standard_errors(args, setup, base, change, i, se)
     rc = EXIT_OK
     if not result["ev_converged"]:
         with warnings.catch_warnings(record=True) as caught:
