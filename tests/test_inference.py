@@ -181,7 +181,10 @@ def test_counterfactual_delta_method_through_recalibration(synthetic):
     v = np.random.default_rng(3).normal(size=theta.size)
     v /= np.linalg.norm(v)
     dparams = np.linalg.solve(G, v)  # d params along m_data + h v
-    h = 1e-4
+    # the discretised model is piecewise smooth (a policy crossing an asset-grid node moves
+    # the lottery weights' derivative), so the steps stay small: at h = 1e-4 some moments
+    # already differ from their derivative by 1e-4 relative, at 1e-5 by 2e-6
+    h = 1e-5
     opts = CalibrationOptions(tol=1e-12, verbose=False)
     ends = []
     for s in (1.0, -1.0):
@@ -202,7 +205,7 @@ def test_counterfactual_delta_method_through_recalibration(synthetic):
     assert max(errors[k] for k in ("mean_ev", "acr", "W")) < 1e-5, errors
     # R_new barely moves along this direction, and the EV of single states carries the
     # per-state root tolerance: absolute agreement
-    assert errors["R"] * sizes["R"] < 1e-8 and errors["ev"] < 5e-3, (errors, sizes)
+    assert errors["R"] * sizes["R"] < 1e-6 and errors["ev"] < 5e-3, (errors, sizes)
 
 
 def test_counterfactual_se_checks_the_file(tmp_path, capsys):
@@ -222,3 +225,20 @@ def test_counterfactual_se_checks_the_file(tmp_path, capsys):
     assert main(["counterfactual", "ek_baseline", "--Na", "10", "--global-cut", "0.1",
                  "--se", str(tmp_path), "--quiet"]) == 1
     assert "--params" in capsys.readouterr().err
+
+
+def test_change_rule_keeps_proportions():
+    """A global cut moves with the parameters as a proportion; floored costs and the
+    diagonal stay at 1; a cost matrix given outright does not move."""
+    import hat_jax
+    from hat_jax import welfare as wf
+
+    econ = hat_jax.two_country(Na=10)
+    d = np.array([[1.0, 1.05], [1.5, 1.0]])
+    econ = econ.replace(d=d)
+    cut = hat_jax.Change.global_cut(econ, 0.1)
+    level, scale, fixed = (np.asarray(a) for a in wf.change_rule(cut, econ)["d"])
+    np.testing.assert_array_equal(fixed, [[True, True], [False, True]])  # 1.05*0.9 < 1
+    assert scale[1, 0] == pytest.approx(0.9)
+    own = hat_jax.Change.costs(econ, np.array([[1.0, 1.2], [1.3, 1.0]]))
+    assert np.all(np.asarray(wf.change_rule(own, econ)["d"][2]))
