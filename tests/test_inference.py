@@ -183,7 +183,7 @@ def test_counterfactual_delta_method_through_recalibration(synthetic):
     dparams = np.linalg.solve(G, v)  # d params along m_data + h v
     # the discretised model is piecewise smooth (a policy crossing an asset-grid node moves
     # the lottery weights' derivative), so the steps stay small: at h = 1e-4 some moments
-    # already differ from their derivative by 1e-4 relative, at 1e-5 by 2e-6
+    # already differ from their derivative by 1e-4 relative, not at 1e-5
     h = 1e-5
     opts = CalibrationOptions(tol=1e-12, verbose=False)
     ends = []
@@ -205,7 +205,8 @@ def test_counterfactual_delta_method_through_recalibration(synthetic):
     assert max(errors[k] for k in ("mean_ev", "acr", "W")) < 1e-5, errors
     # R_new barely moves along this direction, and the EV of single states carries the
     # per-state root tolerance: absolute agreement
-    assert errors["R"] * sizes["R"] < 1e-6 and errors["ev"] < 5e-3, (errors, sizes)
+    # (measured: mean EV 6e-8, ACR 6e-8, wages 2e-7, EV of single states 4e-6)
+    assert errors["R"] * sizes["R"] < 1e-8 and errors["ev"] < 1e-4, (errors, sizes)
 
 
 def test_counterfactual_se_checks_the_file(tmp_path, capsys):
