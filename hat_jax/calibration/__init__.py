@@ -56,7 +56,7 @@ from ._moments import (
     moments_and_jacobian,
 )
 from ._inference import (COVARIANCE_TYPES, ParamsInference, calibration_inference,
-                         coefficient_covariance,
+                         bootstrap_summary, coefficient_covariance, params_draws,
                          delta_method_se, moment_covariance, params_covariance,
                          params_inference)
 from ._newton import CalibrationResult, calibrate, newton_step
@@ -83,7 +83,8 @@ __all__ = [
     "synthetic_theta",
     "trade_cost_levels",
     "COVARIANCE_TYPES", "ParamsInference", "calibration_inference", "coefficient_covariance", "delta_method_se",
-    "moment_covariance", "params_covariance", "params_inference",
+    "moment_covariance", "params_covariance", "params_inference", "params_draws",
+    "bootstrap_summary",
     "TradeCostParams", "trade_costs", "Geography", "geography_from_arrays",
     "gravity_regression", "GravityMoments", "n_params", "pack_params", "unpack_params",
 ]

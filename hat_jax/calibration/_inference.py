@@ -38,7 +38,7 @@ from ._problem import CalibrationProblem, moment_names, parameter_names
 
 __all__ = ["COVARIANCE_TYPES", "moment_covariance", "coefficient_covariance",
            "params_covariance", "delta_method_se", "ParamsInference", "params_inference",
-           "calibration_inference"]
+           "calibration_inference", "params_draws", "bootstrap_summary"]
 
 #: Covariance types of the gravity moments: classical, heteroskedasticity-robust (HC1),
 #: clustered by country pair.
@@ -234,3 +234,39 @@ def calibration_inference(result, cov: str = "hc1", options=None) -> ParamsInfer
             raise ValueError("the Jacobian of the moments could not be computed at the "
                              "calibrated parameters (the equilibrium there did not converge)")
     return params_inference(result.problem, result.theta, G, cov, jacobian_s=seconds)
+
+
+def params_draws(params, V_params, draws: int, seed: int = 0) -> np.ndarray:
+    """[draws, K] parameter vectors from N(params, V_params) (the parametric bootstrap of
+    model.md s.16; numpy's default_rng(seed), so a seed gives the same draws everywhere).
+    V_params may be singular (a symmetric square root by eigendecomposition)."""
+    params = np.asarray(params, np.float64)
+    V = np.asarray(V_params, np.float64)
+    if not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, got draws={draws!r}")
+    if V.shape != (params.size, params.size):
+        raise ValueError(f"V_params must be {params.size} x {params.size}, got {V.shape}")
+    w, U = np.linalg.eigh(0.5 * (V + V.T))
+    if np.min(w) < -1e-10 * max(np.max(np.abs(w)), 1e-300):
+        raise ValueError(f"V_params is not positive semi-definite (eigenvalue {np.min(w):.3g})")
+    root = U * np.sqrt(np.maximum(w, 0.0))
+    z = np.random.default_rng(seed).standard_normal((int(draws), params.size))
+    return params + z @ root.T
+
+
+def bootstrap_summary(samples, level: float = 0.95) -> dict:
+    """Bootstrap standard errors and percentile intervals of ``samples`` [draws, ...]
+    (non-finite draws, failed solves, left out and counted): {"mean", "se" (standard
+    deviation, ddof 1), "low", "high" (the (1 -+ level)/2 percentiles), "draws" (finite
+    draws per output)}."""
+    x = np.asarray(samples, np.float64)
+    if x.ndim < 1 or x.shape[0] < 2:
+        raise ValueError(f"samples must hold at least two draws, got shape {x.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got level={level!r}")
+    q = 50 * (1 - level)
+    return {"mean": np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0),
+            "se": np.nanstd(np.where(np.isfinite(x), x, np.nan), axis=0, ddof=1),
+            "low": np.nanpercentile(np.where(np.isfinite(x), x, np.nan), q, axis=0),
+            "high": np.nanpercentile(np.where(np.isfinite(x), x, np.nan), 100 - q, axis=0),
+            "draws": np.sum(np.isfinite(x), axis=0)}
