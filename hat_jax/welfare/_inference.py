@@ -88,7 +88,7 @@ def _apply_rule(rule, economy):
 
 
 def _outputs(params, problem, rule, i, theta_user, start: Start, opts: EquilibriumOptions,
-             ev_opts: EVOptions) -> CounterfactualOutputs:
+             ev_opts: EVOptions, hopts) -> CounterfactualOutputs:
     econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
     eq = solve_equilibrium_jit(econ, opts, start, throw=False)
     base = Baseline.from_equilibrium(eq, opts)
@@ -97,8 +97,6 @@ def _outputs(params, problem, rule, i, theta_user, start: Start, opts: Equilibri
     new = solve_equilibrium_jit(cf_econ, base.opts, warm, throw=False)
     prob = country_problem(base, i)
     y = lax.stop_gradient(base.country_state(i))
-    hopts = household_options(econ, tol=ev_opts.hh_tol, stop_rule=ev_opts.hh_stop_rule,
-                              tangent_solver="gmres")
     _, slope, x_dot = lax.stop_gradient(value_slope(prob, y, hopts, ev_opts.measure))
     V_old, V_new = eq.world.households.V[i], new.world.households.V[i]
     factor, ok, _, _ = ev_roots(prob, y, V_old, V_new, slope, x_dot, hopts, ev_opts)
@@ -112,19 +110,20 @@ def _outputs(params, problem, rule, i, theta_user, start: Start, opts: Equilibri
 
 
 @jax.jit
-def _outputs_program(params, problem, rule, i, theta_user, start, opts, ev_opts):
-    return _outputs(params, problem, rule, i, theta_user, start, opts, ev_opts)
+def _outputs_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts):
+    return _outputs(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
 
 
 @jax.jit
-def _jacobian_program(params, problem, rule, i, theta_user, start, opts, ev_opts):
-    f = lambda p: _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts)
+def _jacobian_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts):
+    f = lambda p: _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
     out = f(params)
     jac = jax.jacfwd(lambda p: f(p)._replace(converged=jnp.zeros(())))(params)
     return out, jac
 
 
-def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate):
+def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
+          tangent_solver):
     params = jnp.asarray(np.asarray(params, np.float64))
     opts = EquilibriumOptions(unknown="beta") if opts is None else opts
     ev_opts = EVOptions() if ev_opts is None else ev_opts
@@ -135,35 +134,43 @@ def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate
     econ = economy_from_params(at, problem.economy, problem.geography, problem.theta_d)
     rule = change_rule(change, econ)
     start = Start(R=problem.R) if start is None else start._replace(R=problem.R, J=None)
+    hopts = household_options(problem.economy, tol=ev_opts.hh_tol,
+                              stop_rule=ev_opts.hh_stop_rule, tangent_solver=tangent_solver)
     return (params, problem, rule, jnp.asarray(i), jnp.asarray(float(theta_user)), start,
-            opts, ev_opts)
+            opts, ev_opts, hopts)
 
 
 def counterfactual_outputs(params, problem, change: Change, i: int, *,
                            theta_user: float = 4.0, start: Start | None = None,
                            opts: EquilibriumOptions | None = None,
-                           ev_opts: EVOptions | None = None,
-                           estimate=None) -> CounterfactualOutputs:
+                           ev_opts: EVOptions | None = None, estimate=None,
+                           tangent_solver: str = "lu") -> CounterfactualOutputs:
     """The :class:`CounterfactualOutputs` of ``change`` for country ``i`` at parameters
     ``params`` (K) of the calibration problem ``problem`` (its economy, geography,
     theta_d and target R): the baseline equilibrium with beta solved at ``problem.R``
     (``opts``, default ``EquilibriumOptions(unknown="beta")``; ``start``: where it
     starts), the counterfactual (beta fixed) and the EV (``ev_opts``). The change is
     given at ``estimate`` (default: ``params``), the parameters of the economy it was
-    built from, and moves with the parameters as the module docstring says."""
-    args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate)
+    built from, and moves with the parameters as the module docstring says.
+    tangent_solver: how each EV root's household derivative is solved ("lu": one dense
+    factorisation per state shared by all K directions; "gmres": one Krylov solve per
+    direction, less memory)."""
+    args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
+                 tangent_solver)
     return jax.block_until_ready(_outputs_program(*args))
 
 
 def counterfactual_jacobian(params, problem, change: Change, i: int, *,
                             theta_user: float = 4.0, start: Start | None = None,
                             opts: EquilibriumOptions | None = None,
-                            ev_opts: EVOptions | None = None, estimate=None):
+                            ev_opts: EVOptions | None = None, estimate=None,
+                            tangent_solver: str = "lu"):
     """(outputs, jacobian, stats): :func:`counterfactual_outputs` and its exact Jacobian
     d outputs / d params (a :class:`CounterfactualOutputs` of arrays [..., K]; forward
     mode, K directions through both equilibria and the EV roots), stats {"seconds"}
     (compile included)."""
     t0 = time.perf_counter()
-    args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate)
+    args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
+                 tangent_solver)
     out, jac = jax.block_until_ready(_jacobian_program(*args))
     return out, jac, {"seconds": time.perf_counter() - t0}
