@@ -217,6 +217,18 @@ def _check(args) -> None:
         raise ValueError("--plots needs --out DIR")
 
 
+def _se_lines(se, result) -> str:
+    """The standard-error lines of the text report ('' without --se)."""
+    if se is None:
+        return ""
+    f = lambda x: "nan" if x is None else f"{x:.4f}"  # noqa: E731
+    lo, hi = se["ci95"]["mean_gain_pct"]
+    return (f"\nStandard errors ({se['cov']}, delta method): mean gain "
+            f"{f(result['mean_gain_pct'])}% (s.e. {f(se['mean_gain_pct'])}; 95% "
+            f"[{f(lo)}, {f(hi)}]), ACR theta {result['theta']:g} "
+            f"{f(result['acr_theta_pct'])}% (s.e. {f(se['acr_theta_pct'])})")
+
+
 def _read_se(args, setup):
     """(V_params, cov) of ``--se FILE``, checked against the baseline's parameters
     before anything is solved (None without --se)."""
@@ -325,5 +337,6 @@ def run(args: argparse.Namespace) -> int:
         rc = EXIT_OK if result["ev_ok"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_counterfactual_outputs(args.out, cf, result, plots=args.plots), args.quiet)
-    print_result(args, result, lambda: format_counterfactual(result, change.note))
+    print_result(args, result, lambda: format_counterfactual(result, change.note)
+                 + _se_lines(result.get("standard_errors"), result))
     return rc
