@@ -89,6 +89,9 @@ LONG_FILES = (
 # Keys are a file name (every test in it) or "file::test function" (all its parameters).
 # Every finite-difference check of a derivative the library offers stays in the quick tier.
 SLOW = {
+    "test_inference.py::test_counterfactual_delta_method_through_recalibration":
+        "delta method against a full re-calibration twice (AD through two equilibria and "
+        "every EV root: about 2 minutes)",
     # notebooks, each executed end to end in a fresh kernel (19-country worlds, except
     # two_country.ipynb and trade_policy.ipynb): the runnable tutorials, not unit checks
     "test_notebook_welfare.py": "welfare.ipynb, 19 countries (Na = 20)",

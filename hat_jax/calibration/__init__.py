@@ -17,6 +17,9 @@ checkpointed after every iteration. One concern per module:
 * :mod:`~hat_jax.calibration._starts`: :class:`Start`, :func:`starting_point`;
 * :mod:`~hat_jax.calibration._checkpoint`: fingerprinted, checksummed checkpoints;
 * :mod:`~hat_jax.calibration._newton`: the driver :func:`calibrate`;
+* :mod:`~hat_jax.calibration._inference`: standard errors (model.md section 16): the
+  moment covariance V_m (:func:`moment_covariance`), V_params = G^{-1} V_m G^{-T}
+  (:func:`params_inference`), the delta method (:func:`delta_method_se`);
 * :mod:`~hat_jax.calibration._synthetic`: worlds with known parameters (also as tidy
   tables, :func:`synthetic_tables`).
 
@@ -52,6 +55,10 @@ from ._moments import (
     moment_gaps,
     moments_and_jacobian,
 )
+from ._inference import (COVARIANCE_TYPES, ParamsInference, calibration_inference,
+                         bootstrap_summary, coefficient_covariance, params_draws,
+                         delta_method_se, moment_covariance, params_covariance,
+                         params_inference)
 from ._newton import CalibrationResult, calibrate, newton_step
 from ._options import CALIBRATION_EQUILIBRIUM, CalibrationOptions
 from ._problem import (
@@ -75,6 +82,9 @@ __all__ = [
     "static_ek_start", "synthetic_geography", "synthetic_problem", "synthetic_tables",
     "synthetic_params",
     "trade_cost_levels",
+    "COVARIANCE_TYPES", "ParamsInference", "calibration_inference", "coefficient_covariance", "delta_method_se",
+    "moment_covariance", "params_covariance", "params_inference", "params_draws",
+    "bootstrap_summary",
     "TradeCostParams", "trade_costs", "Geography", "geography_from_arrays",
     "gravity_regression", "GravityMoments", "n_params", "pack_params", "unpack_params",
 ]

@@ -2,7 +2,8 @@
 
     hat calibrate PRESET [--start published|cold|FILE] [--out DIR] [--resume | --restart]
                          [--Na N] [--data-dir DIR] [--tol T] [--max-iter M] [--max-step S]
-                         [--eq-tol T] [--hh-tol T] [--no-figure] [--json] [--quiet]
+                         [--eq-tol T] [--hh-tol T] [--se classical|hc1|cluster]
+                         [--no-figure] [--json] [--quiet]
 
 PRESET: ``ek_baseline``, ``ek_no_quality``, ``ek_log``, ``ek_paper_2023`` or
 ``synthetic``. The 46 parameters are solved so that the gravity regression on the
@@ -12,7 +13,9 @@ each iteration is reported on stderr and checkpointed to ``DIR/checkpoint.npz``.
 model's own moments at known parameters (:func:`hat_jax.calibration.synthetic_problem`),
 calibrated from the cold start; the summary reports the distance to the true parameters.
 Outputs in DIR: params.csv, prices.csv (the published layouts), summary.json, moments.csv
-(Table-1 style) and fit.png. Exit codes: 0 converged (max |gap| <= tol); 1 bad input, or
+(Table-1 style) and fit.png; with ``--se TYPE`` the standard errors of the parameters
+(model.md s.16, :func:`hat_jax.calibration.calibration_inference`) in table1.csv,
+table1.tex and inference.json. Exit codes: 0 converged (max |gap| <= tol); 1 bad input, or
 a checkpoint that is missing, corrupt or belongs to another calibration; 2 not converged
 (outputs are still written); 130 interrupted (the checkpoint holds the last finished
 iteration: rerun with --resume).
@@ -31,8 +34,10 @@ import pandas as pd
 from hat_jax.calibration import (
     CALIBRATION_EQUILIBRIUM,
     CHECKPOINT_NAME,
+    COVARIANCE_TYPES,
     CalibrationOptions,
     calibrate,
+    calibration_inference,
     problem_from_world,
     starting_point,
     synthetic_problem,
@@ -40,7 +45,8 @@ from hat_jax.calibration import (
 from hat_jax.data import DataWarning
 from hat_jax._ek_world import ek_world
 from hat_jax._preset_registry import names
-from hat_jax.report.calibration import calibration_table, summary, write_outputs
+from hat_jax.report.calibration import (calibration_table, inference_json, inference_table,
+                                        summary, write_outputs)
 from hat_jax.report._files import json_text
 from hat_jax._results import ConvergenceError
 
@@ -116,6 +122,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="data directory (default: $HAT_DATA_DIR, then the copy shipped in the package)")
     add_tables_arguments(s)
     _add_numeric_options(s, CalibrationOptions())
+    s.add_argument("--se", choices=COVARIANCE_TYPES, default=None,
+                   help="standard errors of the calibrated parameters (model.md s.16): "
+                   "V_params = G^{-1} V_m G^{-T} with V_m the gravity moments' covariance, "
+                   "classical, hc1 (robust; for PPML the sandwich) or cluster (by country "
+                   "pair); writes table1.csv, table1.tex, inference.json. On a finished "
+                   "calibration: --resume --se TYPE (the Jacobian is computed once at the "
+                   "calibrated parameters)")
     s.add_argument("--no-figure", dest="figure", action="store_false",
                    help="do not draw fit.png")
     s.add_argument("--json", action="store_true",
@@ -140,13 +153,18 @@ def options_from_args(args) -> CalibrationOptions:
                               equilibrium=equilibrium, verbose=not args.quiet)
 
 
-def format_table(result, preset: str, true_theta=None) -> str:
-    """The readable summary: status, Table 1 (common coefficients) and the worst gaps."""
+def format_table(result, preset: str, true_theta=None, inference=None) -> str:
+    """The readable summary: status, Table 1 (common coefficients; with ``inference``
+    the standard errors of the data moments and the parameters) and the worst gaps."""
 
-    table = calibration_table(result)
     C = result.problem.geography.n_coef
-    common = table.iloc[-C:][["moment", "data", "model", "value", "trade_cost_level"]]
-    common = common.rename(columns={"value": "parameter"})
+    if inference is None:
+        table = calibration_table(result)
+        cols = ["moment", "data", "model", "value", "trade_cost_level"]
+    else:
+        table = inference_table(result, inference)
+        cols = ["moment", "data", "data_se", "model", "value", "se", "trade_cost_level"]
+    common = table.iloc[-C:][cols].rename(columns={"value": "parameter"})
     lines = [
         f"HAT calibration: {preset} (N={result.problem.N}, Na={result.problem.economy.Na}, "
         f"R={result.R:g}, start {result.start})",
@@ -159,11 +177,12 @@ def format_table(result, preset: str, true_theta=None) -> str:
             f"{np.max(np.abs(result.params - true_theta)):.3e}"]),
         "",
         "Gravity moments (data, model), calibrated parameter and trade-cost level "
-        "exp(-parameter/theta_d)",
+        "exp(-parameter/theta_d)" + ("" if inference is None else
+                                     f"; standard errors ({inference.cov})"),
     ]
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         lines.append(common.to_string(index=False, float_format="{:.6f}".format))
-        fe = table.iloc[:-C]
+        fe = calibration_table(result).iloc[:-C]
         worst = fe.reindex(fe["gap"].abs().sort_values(ascending=False).index).head(5)
         lines += ["", "Largest gaps among the exporter (S) and destination (m) effects "
                   "(all in moments.csv)",
@@ -195,14 +214,31 @@ def _problem(args, options: CalibrationOptions):
     return problem_from_world(world), world, None
 
 
-def _print_json(result, args, paths, checkpoint: Path, true_theta) -> None:
+def _print_json(result, args, paths, checkpoint: Path, true_theta, inference=None) -> None:
 
     obj = summary(result, args.preset)
+    if inference is not None:
+        full = inference_json(result, inference, args.preset)
+        obj["inference"] = {k: full[k] for k in ("cov", "estimator", "parameters",
+                                                 "moments", "timings")}
     obj["files"] = [str(p) for p in paths]
     obj["checkpoint"] = str(checkpoint)
     if true_theta is not None:
         obj["max_diff_true"] = float(np.max(np.abs(result.params - true_theta)))
     print_text(json_text(obj))
+
+
+def _inference(result, args, options):
+    """The standard errors of ``--se`` (None without it, or, with a message, when the
+    calibration has not converged)."""
+    if args.se is None:
+        return None
+    if not result.converged:
+        err("--se: no standard errors at a calibration that has not converged")
+        return None
+    if result.jacobian is None and not args.quiet:
+        err("--se: the Jacobian of the moments at the calibrated parameters...")
+    return calibration_inference(result, args.se, options)
 
 
 def run(args) -> int:
@@ -247,7 +283,8 @@ def run(args) -> int:
         err(f"interrupted: {checkpoint} holds the last finished iteration; "
             "continue with --resume")
         return EXIT_INTERRUPTED
-    paths = write_outputs(out, result, args.preset, figure=args.figure)
+    inference = _inference(result, args, options)
+    paths = write_outputs(out, result, args.preset, figure=args.figure, inference=inference)
     wrote(paths, args.quiet)
     rc = EXIT_OK
     if not result.converged:
@@ -255,7 +292,7 @@ def run(args) -> int:
         err(msg if msg.startswith("not converged") else f"not converged: {msg}")
         rc = EXIT_NOT_CONVERGED
     if args.json:
-        _print_json(result, args, paths, checkpoint, true_theta)
+        _print_json(result, args, paths, checkpoint, true_theta, inference)
     else:
-        print_text(format_table(result, args.preset, true_theta))
+        print_text(format_table(result, args.preset, true_theta, inference))
     return rc

@@ -2,7 +2,7 @@
 
     hat counterfactual PRESET EXPERIMENT [--symmetric] [--floor-costs | --no-floor-costs]
                       [--country ISO] [--theta T]
-                      [--ev-tol TOL] [--ev-measure transfer|proportional]
+                      [--ev-tol TOL] [--ev-measure transfer|proportional] [--se FILE]
                       [economy / equilibrium options of ``hat solve``]
                       [--out DIR] [--json] [--plots] [--quiet]
 
@@ -12,7 +12,9 @@ EXPERIMENT is exactly one flag (``hat counterfactual --help`` lists them: --glob
 ``info`` is the ``"experiment"`` object of the --json output and whose ``note`` the
 summary prints. Solves the preset's baseline equilibrium, the equilibrium after the
 change (beta fixed at the baseline's, wages and R solved, warm-started), the equivalent
-variation of every state of ``--country`` and its aggregates, and the ACR benchmark.
+variation of every state of ``--country`` and its aggregates, and the ACR benchmark;
+with ``--se FILE`` (the inference.json of ``hat calibrate --se``) their standard errors
+by the delta method (:func:`hat_jax.welfare.counterfactual_jacobian`, model.md s.16).
 The EV is by default (``--ev-measure transfer``) the permanent lump-sum transfer tau at
 the old prices with V_old(a, z; tau) = V_new(a, z), reported in the numeraire, in
 percent of mean labour income W E[z] and of the state's expenditure; ``--ev-measure
@@ -37,10 +39,13 @@ import warnings
 
 import numpy as np
 
+from hat_jax import Start
 from hat_jax import welfare as wf
 from hat_jax._change import Change
 from hat_jax.report._readers import read_cost_matrix
+from hat_jax.report._readers import read_inference
 from hat_jax.report.welfare import (
+    counterfactual_standard_errors,
     counterfactual_summary,
     format_counterfactual,
     write_counterfactual_outputs,
@@ -125,6 +130,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--ev-tol", dest="ev_tol", type=float, default=wf.EV_TOL,
                    help="EV tolerance: |V_old(lambda) - V_new| / slope per state (1e-10)")
     add_ev_measure_argument(w)
+    w.add_argument("--se", metavar="FILE", default=None,
+                   help="standard errors by the delta method (model.md s.16) from the "
+                   "parameter covariance in FILE, the inference.json (or its folder) of "
+                   "`hat calibrate --se`, whose parameters must be the baseline's (give "
+                   "--params DIR/params.csv): the --json key \"standard_errors\" (wages, R, "
+                   "mean EV, ACR, the EV of every state)")
     add_output_arguments(c, "counterfactual.json, ev.csv, countries.csv (and "
                          "ev_by_assets.png, quintile_gains.png with --plots)",
                          plots="save figures to --out DIR (needs matplotlib)")
@@ -206,6 +217,65 @@ def _check(args) -> None:
         raise ValueError("--plots needs --out DIR")
 
 
+def _se_lines(se, result) -> str:
+    """The standard-error lines of the text report ('' without --se)."""
+    if se is None:
+        return ""
+    f = lambda x: "nan" if x is None else f"{x:.4f}"  # noqa: E731
+    lo, hi = se["ci95"]["mean_gain_pct"]
+    return (f"\nStandard errors ({se['cov']}, delta method): mean gain "
+            f"{f(result['mean_gain_pct'])}% (s.e. {f(se['mean_gain_pct'])}; 95% "
+            f"[{f(lo)}, {f(hi)}]), ACR theta {result['theta']:g} "
+            f"{f(result['acr_theta_pct'])}% (s.e. {f(se['acr_theta_pct'])})")
+
+
+def _read_se(args, setup):
+    """(V_params, cov) of ``--se FILE``, checked against the baseline's parameters
+    before anything is solved (None without --se)."""
+    if args.se is None:
+        return None
+    params, V, cov = read_inference(args.se)
+    if setup.world is None:
+        raise ValueError(f"--se: preset {args.preset!r} has no calibrated parameters "
+                         "(an ek_* preset or --data world has)")
+    world_params = np.asarray(setup.world.params, np.float64)
+    if params.shape != world_params.shape:
+        raise ValueError(f"--se: {args.se} holds {params.size} parameters, the baseline "
+                         f"has {world_params.size}")
+    if not np.allclose(params, world_params, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"--se: {args.se} holds the standard errors of other parameters "
+                         f"than the baseline's (largest difference "
+                         f"{np.max(np.abs(params - world_params)):.3g}); give the calibration's "
+                         "parameters with --params DIR/params.csv")
+    return V, cov
+
+
+def _standard_errors(args, setup, base, change, i, se) -> dict:
+    """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
+    outputs with respect to the parameters (:func:`hat_jax.welfare.counterfactual_jacobian`)
+    and the delta method with the file's V_params."""
+    from hat_jax.calibration import problem_from_world
+
+    V, cov = se
+    world_params = np.asarray(setup.world.params, np.float64)
+    if not args.quiet:
+        err(f"standard errors ({cov}, delta method): the Jacobian of the outputs with "
+            f"respect to the {world_params.size} parameters...")
+    problem = problem_from_world(setup.world)
+    problem = problem.__class__(setup.economy, problem.geography, problem.target,
+                                problem.data_trade, problem.R, problem.theta_d,
+                                problem.estimator)
+    eq = base.eq
+    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
+                  state=eq.world.households.state)
+    ev_opts = wf.EVOptions(tol=args.ev_tol, measure=args.ev_measure)
+    out, jac, stats = wf.counterfactual_jacobian(
+        world_params, problem, change, i, theta_user=args.theta, start=start, opts=base.opts,
+        ev_opts=ev_opts)
+    return counterfactual_standard_errors(out, jac, V, cov, args.se,
+                                          {"jacobian_s": stats["seconds"]})
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hat counterfactual``; returns the exit code (ValueError: bad input)."""
     _check(args)
@@ -225,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     i = default_country(setup.economy, args.country, fallback)
     _check_ev_country(change, setup.economy, i)
+    se = _read_se(args, setup)
     base = solve_baseline(args, setup)
     eq = base.eq
     stats = {"baseline_s": solve_seconds(eq)}
@@ -250,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
     stats["ev_s"] = res.stats["ev_s"]
     stats["elasticity_s"] = res.stats["elasticity_s"]
     result = counterfactual_summary(args.preset, cf, res, experiment, stats)
+    if se is not None:
+        result["standard_errors"] = _standard_errors(args, setup, base, change, i, se)
     rc = EXIT_OK
     if not result["ev_converged"]:
         with warnings.catch_warnings(record=True) as caught:
@@ -264,5 +337,6 @@ def run(args: argparse.Namespace) -> int:
         rc = EXIT_OK if result["ev_ok"] else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_counterfactual_outputs(args.out, cf, result, plots=args.plots), args.quiet)
-    print_result(args, result, lambda: format_counterfactual(result, change.note))
+    print_result(args, result, lambda: format_counterfactual(result, change.note)
+                 + _se_lines(result.get("standard_errors"), result))
     return rc

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_cost_matrix", "read_weights"]
+__all__ = ["read_cost_matrix", "read_weights", "read_inference"]
 
 
 def _labelled_costs(path: Path, countries, flag: str = "--costs") -> pd.DataFrame:
@@ -127,3 +127,29 @@ def read_weights(path, countries) -> np.ndarray:
     if w.shape != (N,):
         raise ValueError(f"--weights: need {N} weights (one per country), got {w.size}")
     return w
+
+
+def read_inference(path, flag: str = "--se"):
+    """(params [K], V_params [K, K], cov) of an inference.json written by ``hat calibrate
+    --se`` (ValueError naming ``flag`` and the file on a missing or malformed file)."""
+    import json
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "inference.json"
+    if not path.is_file():
+        raise ValueError(f"{flag}: {path} does not exist (the inference.json of "
+                         "`hat calibrate --se`, or its folder)")
+    try:
+        obj = json.loads(path.read_text())
+        params = np.asarray(obj["params"], np.float64)
+        V = np.asarray(obj["V_params"], np.float64)
+        cov = str(obj["cov"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{flag}: {path} is not an inference.json of `hat calibrate --se` "
+                         f"({exc})") from None
+    K = params.shape[0]
+    if params.ndim != 1 or V.shape != (K, K) or not np.all(np.isfinite(V)):
+        raise ValueError(f"{flag}: {path}: V_params must be a finite {K} x {K} matrix, got "
+                         f"shape {V.shape}")
+    return params, V, cov

@@ -24,11 +24,16 @@ from .._gravity import log_share_ratios
 from ._figures import figure_bytes, save_figure
 from ._files import write_files
 
-__all__ = ["OUTPUT_FILES", "calibration_table", "fit_figure", "params_csv", "prices_csv",
-           "summary", "write_outputs"]
+__all__ = ["OUTPUT_FILES", "INFERENCE_FILES", "calibration_table", "fit_figure", "params_csv",
+           "prices_csv", "summary", "write_outputs", "inference_table", "inference_json",
+           "inference_latex"]
 
 #: The files :func:`write_outputs` writes (fit.png only with ``figure=True``).
 OUTPUT_FILES = ("params.csv", "prices.csv", "summary.json", "moments.csv", "fit.png")
+#: The files :func:`write_outputs` adds with ``inference`` (``hat calibrate --se``).
+INFERENCE_FILES = ("table1.csv", "table1.tex", "inference.json")
+#: Two-sided 95% normal quantile of the confidence intervals.
+Z95 = 1.959963984540054
 
 
 def calibration_table(result: CalibrationResult):
@@ -126,14 +131,83 @@ def fit_figure(result: CalibrationResult, path=None):
     return fig
 
 
+def inference_table(result: CalibrationResult, inference):
+    """Table 1 with standard errors: one row per moment / parameter (the layout of
+    :func:`calibration_table`): moment, data, data_se (standard error of the data
+    moment), model, parameter, value, se (of the parameter), ci_low, ci_high (95%,
+    value -+ 1.96 se) and trade_cost_level."""
+    table = calibration_table(result)
+    table.insert(2, "data_se", inference.moments_se)
+    pos = table.columns.get_loc("value") + 1
+    table.insert(pos, "se", inference.se)
+    table.insert(pos + 1, "ci_low", inference.params - Z95 * inference.se)
+    table.insert(pos + 2, "ci_high", inference.params + Z95 * inference.se)
+    return table.drop(columns="gap")
+
+
+def _matrix(a) -> list:
+    return [[_num(v) for v in row] for row in np.asarray(a, np.float64)]
+
+
+def inference_json(result: CalibrationResult, inference, preset: str | None = None) -> dict:
+    """The inference.json object of ``hat calibrate --se`` (docs/reference/outputs.md)."""
+    def rows(names, values, se):
+        return {n: {"value": _num(v), "se": _num(e)} for n, v, e in zip(names, values, se)}
+
+    return {
+        "preset": preset, "cov": inference.cov, "estimator": inference.estimator,
+        "countries": list(result.problem.countries),
+        "parameter_names": list(inference.parameter_names),
+        "moment_names": list(inference.moment_names),
+        "params": [_num(v) for v in inference.params],
+        "se": [_num(v) for v in inference.se],
+        "parameters": rows(inference.parameter_names, inference.params, inference.se),
+        "moments": rows(inference.moment_names, result.target, inference.moments_se),
+        "model_moments": [_num(v) for v in result.model],
+        "V_params": _matrix(inference.V_params), "V_m": _matrix(inference.V_m),
+        "G": _matrix(inference.G), "timings": dict(inference.stats),
+    }
+
+
+def _tex(name: str) -> str:
+    return name.replace("_", r"\_")
+
+
+def inference_latex(result: CalibrationResult, inference) -> str:
+    """table1.tex: a LaTeX tabular (booktabs) of Table 1 with standard errors: panel A
+    the covariate coefficients (EK: distance bins, border, language, EC, EFTA), panel B
+    the country parameters; columns moment, data (s.e.), model, parameter, estimate
+    (s.e.)."""
+    t = inference_table(result, inference)
+    C = result.problem.geography.n_coef
+
+    def line(r):
+        return (f"{_tex(r.moment)} & {r.data:.3f} & ({r.data_se:.3f}) & {r.model:.3f} & "
+                f"{_tex(r.parameter)} & {r.value:.3f} & ({r.se:.3f}) \\\\")
+
+    head = [r"\begin{tabular}{lrrrlrr}", r"\toprule",
+            r"Moment & Data & (s.e.) & Model & Parameter & Estimate & (s.e.) \\",
+            r"\midrule", r"\multicolumn{7}{l}{\emph{A. Trade costs}} \\"]
+    body = [line(r) for r in t.iloc[-C:].itertuples()]
+    body += [r"\midrule", r"\multicolumn{7}{l}{\emph{B. Countries}} \\"]
+    body += [line(r) for r in t.iloc[:-C].itertuples()]
+    foot = [r"\bottomrule", r"\end{tabular}",
+            f"% standard errors: {inference.cov} ({inference.estimator} gravity), "
+            "V_params = G^{-1} V_m G^{-T}"]
+    return "\n".join(head + body + foot) + "\n"
+
+
 def write_outputs(out_dir, result: CalibrationResult, preset: str | None = None,
-                  figure: bool = True) -> list[Path]:
+                  figure: bool = True, inference=None) -> list[Path]:
     """Write the calibration to ``out_dir`` as one set (:func:`~hat_jax.report._files.write_files`;
     a checkpoint in the folder is kept):
 
     params.csv (:func:`params_csv`), prices.csv (:func:`prices_csv`), summary.json
     (:func:`summary`), moments.csv (:func:`calibration_table`) and, with ``figure``,
-    fit.png (:func:`fit_figure`). Returns the paths written.
+    fit.png (:func:`fit_figure`); with ``inference`` (a
+    :class:`~hat_jax.calibration.ParamsInference`) table1.csv (:func:`inference_table`),
+    table1.tex (:func:`inference_latex`) and inference.json (:func:`inference_json`).
+    Returns the paths written.
     """
     files = {
         "params.csv": params_csv(result.params),
@@ -141,6 +215,12 @@ def write_outputs(out_dir, result: CalibrationResult, preset: str | None = None,
         "summary.json": json.dumps(summary(result, preset), indent=2, allow_nan=False) + "\n",
         "moments.csv": calibration_table(result).to_csv(index=False, float_format="%.17g"),
     }
+    if inference is not None:
+        files["table1.csv"] = inference_table(result, inference).to_csv(
+            index=False, float_format="%.17g")
+        files["table1.tex"] = inference_latex(result, inference)
+        files["inference.json"] = json.dumps(inference_json(result, inference, preset),
+                                             indent=2, allow_nan=False) + "\n"
     if figure:
         files["fit.png"] = figure_bytes(fit_figure(result))
     return write_files(out_dir, files)

@@ -24,7 +24,7 @@ from hat_jax._change import note_of
 from ._figures import figure_bytes, pyplot
 from ._files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 
-__all__ = [
+__all__ = ["counterfactual_standard_errors", 
     "ev_measure_summary", "counterfactual_summary", "ev_frame", "counterfactual_countries_frame",
     "plot_ev_by_assets", "plot_quintile_gains", "format_counterfactual",
     "write_counterfactual_outputs", "planner_summary", "planner_pairs_frame",
@@ -450,3 +450,31 @@ def format_planner(result: dict) -> str:
                   imp.to_string()]
     lines += ["", "checks: " + ", ".join(f"{k} {v:.2e}" for k, v in ch.items())]
     return "\n".join(lines)
+
+
+def counterfactual_standard_errors(outputs, jacobian, V_params, cov: str, source: str,
+                                   stats: dict | None = None) -> dict:
+    """The ``"standard_errors"`` object of ``hat counterfactual --se`` (delta method,
+    model.md s.16): ``outputs``, ``jacobian``: :func:`hat_jax.welfare.counterfactual_jacobian`;
+    V_params: the parameters' covariance (``hat calibrate --se``'s inference.json, named
+    by ``source``). Keys as those of the point estimates: wages_new, R_new,
+    mean_gain_pct, acr_theta_pct, home_share_new, ev (every state, as ``"ev"``), and
+    ci95 (mean_gain_pct, acr_theta_pct: estimate -+ 1.96 s.e.), cov, source, timings."""
+    from hat_jax.calibration import delta_method_se
+
+    def se(name, scale=1.0):
+        return scale * delta_method_se(np.asarray(getattr(jacobian, name)), V_params)
+
+    mean, acr = 100 * float(outputs.mean_ev), 100 * float(outputs.acr)
+    se_mean, se_acr = float(se("mean_ev", 100)), float(se("acr", 100))
+    z = 1.959963984540054
+    return {
+        "cov": cov, "source": str(source), "method": "delta",
+        "wages_new": json_nums(se("W")), "R_new": json_nums(se("R")),
+        "mean_gain_pct": json_num(se_mean), "acr_theta_pct": json_num(se_acr),
+        "home_share_new": json_num(float(se("home_share_new"))),
+        "ev": json_nums(se("ev")),
+        "ci95": {"mean_gain_pct": json_nums([mean - z * se_mean, mean + z * se_mean]),
+                 "acr_theta_pct": json_nums([acr - z * se_acr, acr + z * se_acr])},
+        "timings": json_timings(stats or {}),
+    }

@@ -24,6 +24,10 @@ One module per concern, every public name re-exported here
 - :mod:`~hat_jax.welfare._summary`: the distribution-weighted mean gain, quintiles of
   expenditure, share who gain, utilitarian welfare sum lambda V, ACR
   (:func:`welfare_analysis`);
+- :mod:`~hat_jax.welfare._inference`: the outputs of a counterfactual as one
+  differentiable function of the calibrated parameters and their exact Jacobian, for
+  standard errors by the delta method (:func:`counterfactual_outputs`,
+  :func:`counterfactual_jacobian`; model.md s.16);
 - :mod:`~hat_jax.welfare._derivatives`: d welfare / d log d by AD in general or partial
   equilibrium (:func:`welfare_gradient`, :func:`welfare_jvp`, :func:`ev_derivative`,
   :func:`welfare_decomposition`, Proposition 4).
@@ -38,6 +42,8 @@ from ._derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent
                           welfare_gradient, welfare_jvp)
 from ._ev import (EquivalentVariation, EVIllPosedWarning, check_ev, equivalent_variation,
                  equivalent_variations, ev_at, ev_slope, scaled_values)
+from ._inference import (CounterfactualOutputs, change_rule, counterfactual_jacobian,
+                         counterfactual_outputs)
 from ._measure import (EV_MEASURES, ev_problem, ill_posed_states, mean_efficiency, net_income,
                       transfer_unit)
 from ._options import EV_METHODS, EV_TOL, EVOptions, ev_options
@@ -65,6 +71,8 @@ __all__ = [
     "utilitarian_welfare", "expenditure", "weighted_quantile_means", "WelfareSummary",
     "welfare_summary", "model_trade_elasticity", "acr_gain", "WelfareResult",
     "welfare_analysis",
+    # standard errors (delta method)
+    "CounterfactualOutputs", "counterfactual_outputs", "counterfactual_jacobian", "change_rule",
     # derivatives
     "WelfareGradient", "welfare_gradient", "WelfareTangent",
     "welfare_jvp", "ev_derivative", "WelfareDecomposition", "welfare_decomposition",

@@ -1,0 +1,176 @@
+"""Standard errors of a counterfactual by the delta method (model.md section 16).
+
+A counterfactual's outputs as one differentiable function of the calibrated parameters,
+
+    params -> (A, d) -> baseline equilibrium (beta solved at the target R)
+           -> the change applied -> counterfactual equilibrium (beta fixed, W and R solved)
+           -> the EV of every state of country i, its lambda-weighted mean, ACR,
+
+every fixed point differentiated by the implicit function theorem (the equilibria by
+:func:`hat_jax.solve_equilibrium_jit`, the EV roots by the custom jvp of
+:func:`~hat_jax.welfare.ev_roots`), so ``jax.jacfwd`` gives d outputs / d params exactly
+(K forward directions: the outputs are many, the parameters 46). With V_params from the
+calibration (:func:`hat_jax.calibration.params_inference`) the delta method gives
+V_f = J V_params J'; through the calibration map, d outputs / d m_data = J G^{-1}.
+
+How a change moves with the parameters: a proportional change of trade costs or TFP
+(``Change.global_cut``, ``unilateral_cut``, ``bilateral_cut``, ``scale_costs``,
+``tfp``) keeps its proportion, new = (new / old at the estimate) x old(params), and a
+cost floored at 1 stays at 1 (locally constant); new levels given outright (a cost file,
+tariffs, population) do not depend on the parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .._baseline import Baseline
+from .._change import Change
+from .._ek import economy_from_params
+from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium_jit
+from .._params import household_options
+from ._counterfactual import country_problem
+from ._options import EVOptions
+from ._roots import ev_roots, value_slope
+
+__all__ = ["CounterfactualOutputs", "counterfactual_outputs", "counterfactual_jacobian",
+           "change_rule"]
+
+#: Fields whose change is proportional (kept as a ratio when the parameters move).
+_PROPORTIONAL = ("d", "A")
+
+
+class CounterfactualOutputs(NamedTuple):
+    """The differentiable outputs of a counterfactual for country i: W, R (new wages and
+    interest rate), mean_ev (sum lambda_old (l - 1)), ev [Na, Nz] (the EV factor l of
+    every state), acr (log(pi_ii / pi'_ii) / theta_user), home_share, home_share_new,
+    beta (of the baseline), converged (the two equilibria and every EV root; carries no
+    derivative)."""
+
+    W: jax.Array
+    R: jax.Array
+    mean_ev: jax.Array
+    ev: jax.Array
+    acr: jax.Array
+    home_share: jax.Array
+    home_share_new: jax.Array
+    beta: jax.Array
+    converged: jax.Array
+
+
+def change_rule(change: Change, economy) -> dict:
+    """{field: (level, scale, fixed)} of ``change`` against the baseline ``economy`` at
+    the estimate: the new value is ``where(fixed, level, scale * old(params))``."""
+    kind = change.experiment.get("kind", "")
+    rule = {}
+    for name, new in change.values.items():
+        new = np.asarray(new, np.float64)
+        old = np.asarray(getattr(economy, name), np.float64)
+        if name in _PROPORTIONAL and kind != "costs" and new.shape == old.shape:
+            fixed = (old == 0) | ((name == "d") & (new == 1.0))
+            scale = np.where(fixed, 1.0, new / np.where(old == 0, 1.0, old))
+        else:
+            fixed, scale = np.ones(new.shape, bool), np.ones(new.shape)
+        rule[name] = (jnp.asarray(new), jnp.asarray(scale), jnp.asarray(fixed))
+    return rule
+
+
+def _apply_rule(rule, economy):
+    values = {name: jnp.where(fixed, level, scale * getattr(economy, name))
+              for name, (level, scale, fixed) in rule.items()}
+    return economy.replace(**values)
+
+
+def _outputs(params, problem, rule, i, theta_user, start: Start, opts: EquilibriumOptions,
+             ev_opts: EVOptions, hopts) -> CounterfactualOutputs:
+    econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
+    eq = solve_equilibrium_jit(econ, opts, start, throw=False)
+    base = Baseline.from_equilibrium(eq, opts)
+    cf_econ = _apply_rule(rule, base.economy)
+    warm = jax.tree_util.tree_map(lax.stop_gradient, base.start._replace(J=None))
+    new = solve_equilibrium_jit(cf_econ, base.opts, warm, throw=False)
+    prob = country_problem(base, i)
+    y = lax.stop_gradient(base.country_state(i))
+    _, slope, x_dot = lax.stop_gradient(value_slope(prob, y, hopts, ev_opts.measure))
+    V_old, V_new = eq.world.households.V[i], new.world.households.V[i]
+    factor, ok, _, _ = ev_roots(prob, y, V_old, V_new, slope, x_dot, hopts, ev_opts)
+    lam = eq.world.distribution.lam[i]
+    h0 = eq.world.aggregates.trade_shares[i, i]
+    h1 = new.world.aggregates.trade_shares[i, i]
+    return CounterfactualOutputs(
+        new.W, jnp.asarray(new.R), jnp.sum(lam * (factor - 1.0)), factor,
+        jnp.log(h0 / h1) / theta_user, h0, h1, jnp.asarray(eq.beta),
+        lax.stop_gradient(eq.converged & new.converged & jnp.all(ok)))
+
+
+@jax.jit
+def _outputs_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts):
+    return _outputs(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
+
+
+@jax.jit
+def _jacobian_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts):
+    f = lambda p: _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
+    out = f(params)
+    jac = jax.jacfwd(lambda p: f(p)._replace(converged=jnp.zeros(())))(params)
+    return out, jac
+
+
+def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
+          tangent_solver):
+    params = jnp.asarray(np.asarray(params, np.float64))
+    opts = EquilibriumOptions(unknown="beta") if opts is None else opts
+    ev_opts = EVOptions() if ev_opts is None else ev_opts
+    at = params if estimate is None else jnp.asarray(np.asarray(estimate, np.float64))
+    if at.shape != params.shape:
+        raise ValueError(f"estimate must have the {params.shape[0]} entries of params, got "
+                         f"shape {at.shape}")
+    econ = economy_from_params(at, problem.economy, problem.geography, problem.theta_d)
+    rule = change_rule(change, econ)
+    start = Start(R=problem.R) if start is None else start._replace(R=problem.R, J=None)
+    hopts = household_options(problem.economy, tol=ev_opts.hh_tol,
+                              stop_rule=ev_opts.hh_stop_rule, tangent_solver=tangent_solver)
+    return (params, problem, rule, jnp.asarray(i), jnp.asarray(float(theta_user)), start,
+            opts, ev_opts, hopts)
+
+
+def counterfactual_outputs(params, problem, change: Change, i: int, *,
+                           theta_user: float = 4.0, start: Start | None = None,
+                           opts: EquilibriumOptions | None = None,
+                           ev_opts: EVOptions | None = None, estimate=None,
+                           tangent_solver: str = "lu") -> CounterfactualOutputs:
+    """The :class:`CounterfactualOutputs` of ``change`` for country ``i`` at parameters
+    ``params`` (K) of the calibration problem ``problem`` (its economy, geography,
+    theta_d and target R): the baseline equilibrium with beta solved at ``problem.R``
+    (``opts``, default ``EquilibriumOptions(unknown="beta")``; ``start``: where it
+    starts), the counterfactual (beta fixed) and the EV (``ev_opts``). The change is
+    given at ``estimate`` (default: ``params``), the parameters of the economy it was
+    built from, and moves with the parameters as the module docstring says.
+    tangent_solver: how each EV root's household derivative is solved ("lu": one dense
+    factorisation per state shared by all K directions; "gmres": one Krylov solve per
+    direction, less memory)."""
+    args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
+                 tangent_solver)
+    return jax.block_until_ready(_outputs_program(*args))
+
+
+def counterfactual_jacobian(params, problem, change: Change, i: int, *,
+                            theta_user: float = 4.0, start: Start | None = None,
+                            opts: EquilibriumOptions | None = None,
+                            ev_opts: EVOptions | None = None, estimate=None,
+                            tangent_solver: str = "lu"):
+    """(outputs, jacobian, stats): :func:`counterfactual_outputs` and its exact Jacobian
+    d outputs / d params (a :class:`CounterfactualOutputs` of arrays [..., K]; forward
+    mode, K directions through both equilibria and the EV roots), stats {"seconds"}
+    (compile included)."""
+    t0 = time.perf_counter()
+    args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
+                 tangent_solver)
+    out, jac = jax.block_until_ready(_jacobian_program(*args))
+    return out, jac, {"seconds": time.perf_counter() - t0}
