@@ -56,7 +56,9 @@ def tariff_args(b: Baseline | Equilibrium) -> TariffArgs:
     econ = b.economy.replace(tariffs=jnp.asarray(b.economy.tariff_matrix))
     n = encode(b.W, b.R, b.beta, econ, b.opts).shape[0]  # the unknowns with tariffs
     J = b.J if b.J is not None and np.shape(b.J) == (n, n) else None
-    J = jnp.full((n, n), jnp.nan) if J is None else jnp.asarray(J)  # one program either way
+    # one program either way: a strongly typed NaN matrix (jnp.full of the Python float
+    # jnp.nan is weakly typed, which made a second program: 50 s of compilation, loaded)
+    J = jnp.asarray(np.full((n, n), np.nan)) if J is None else jnp.asarray(J)
     return TariffArgs(econ, b.start._replace(J=J))
 
 
