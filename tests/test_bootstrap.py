@@ -157,3 +157,33 @@ def test_summarize_matches_numpy(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "5 of 6 scenarios used, 1 not converged and excluded (draw_2)" in out
     assert "hc1" in out and "ev_mean_gain" in out
+
+
+def test_parametric_bootstrap_end_to_end(tmp_path, capsys):
+    """hat calibrate --data DIR --se hc1, then hat sweep --draws 4 --from-calibration
+    (the baseline at the calibrated params), then hat sweep summarize: a 4-country
+    synthetic world at Na = 20 (slow: the synthetic data, a calibration and a sweep)."""
+    from hat_jax.calibration import synthetic_tables
+
+    tables, _ = synthetic_tables(tmp_path / "tables", N=4, seed=5, Na=20)
+    cal, sw = tmp_path / "cal", tmp_path / "sw"
+    assert cli.main(["calibrate", "--data", str(tables), "--se", "hc1", "--out", str(cal),
+                     "--no-figure", "--quiet"]) == 0
+    capsys.readouterr()
+    run = ["sweep", "--data", str(tables), "--draws", "4", "--seed", "2",
+           "--from-calibration", str(cal), "--out", str(sw), "--quiet"]
+    assert cli.main(run) == 1  # the preset's own params are not the calibration's
+    assert "--params" in capsys.readouterr().err
+    assert cli.main(run + ["--params", str(cal / "params.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["converged"] == 4
+    man = json.loads((sw / sst.SWEEP_MANIFEST).read_text())
+    assert man["from_calibration"] == {"file": str(cal), "cov": "hc1", "seed": 2}
+    assert cli.main(["sweep", "summarize", str(sw), "--json", "--quiet"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["used"] == 4 and obj["excluded"] == []
+    results = pd.read_csv(sw / "results.csv")
+    table = pd.read_csv(sw / rs.BOOTSTRAP_FILE)
+    w = table[(table["country"] == "C1") & (table["output"] == "W")].iloc[0]
+    x = results.loc[results["country"] == "C1", "W"].to_numpy()
+    assert w["se"] == pytest.approx(np.std(x, ddof=1), rel=1e-9) and w["se"] > 0
+    assert w["low"] == pytest.approx(np.percentile(x, 2.5), rel=1e-9)
