@@ -71,6 +71,10 @@ def test_from_calibration_scenarios_are_the_file_draws(tmp_path, ek_setup):
     assert s.names == ("draw_0", "draw_1", "draw_2")
     assert sc.fingerprint(s) == sc.fingerprint(expect)
     assert sc.fingerprint(csweep.build_scenarios(args, setup, inf)) == sc.fingerprint(s)
+    # without --from-calibration: the independent draws of --draw-scale (default 0.02)
+    plain = csweep.build_scenarios(ek_setup[0], setup)
+    assert sc.fingerprint(plain) == sc.fingerprint(
+        sc.parameter_draws(setup.world, 3, 5, 0.02, economy=setup.economy))
 
 
 def test_from_calibration_refusals(tmp_path, capsys, ek_setup):
