@@ -92,6 +92,9 @@ SLOW = {
     "test_inference.py::test_counterfactual_delta_method_through_recalibration":
         "delta method against a full re-calibration twice (AD through two equilibria and "
         "every EV root: about 2 minutes)",
+    "test_bootstrap.py::test_parametric_bootstrap_end_to_end":
+        "synthetic tables, a calibration with --se and a 4-draw sweep of a 4-country world "
+        "at Na = 20, end to end (about 2 minutes)",
     # notebooks, each executed end to end in a fresh kernel (19-country worlds, except
     # two_country.ipynb and trade_policy.ipynb): the runnable tutorials, not unit checks
     "test_notebook_welfare.py": "welfare.ipynb, 19 countries (Na = 20)",

@@ -2,12 +2,20 @@
 sharded over processes, with resumable output (the sweep store of :mod:`hat_jax.scenarios`).
 
     hat sweep PRESET (--scenarios FILE | --every-unilateral CUT | --global-cuts FROM:TO:K
-                      | --draws K --seed S) [--ev ISO ...] [--batch B] [--devices N]
+                      | --draws K --seed S [--draw-scale S | --from-calibration FILE])
+                     [--ev ISO ...] [--batch B] [--devices N]
                      [--distributed [--coordinator HOST:PORT --num-processes P --process-id I]]
                      [--shard I/N] [--out DIR] [--resume] [--json] [--plots]
                      [--theta T] [--floor-costs | --no-floor-costs] [economy / equilibrium
                      options of ``hat solve``] [--quiet]
     hat sweep merge DIR [--json] [--plots] [--quiet]
+    hat sweep summarize DIR [--json] [--quiet]
+
+``--draws K --seed S --from-calibration FILE`` is the parametric bootstrap (model.md
+s.16): the draws are ``params_draws(params, V_params, K, S)`` of FILE (the inference.json
+of ``hat calibrate --se``, or its folder), whose params must be the baseline's; ``hat
+sweep summarize DIR`` writes ``bootstrap.csv`` (bootstrap standard errors and 2.5/97.5
+percentile intervals of every numeric output, per country, over the converged scenarios).
 
 Exit codes: 0 every scenario converged; 1 bad input; 2 the baseline or some scenario did
 not converge (those scenarios are rows with converged = false and their residual; every
@@ -27,6 +35,8 @@ import numpy as np
 import hat_jax
 from hat_jax import scenarios as sc
 from hat_jax import welfare as wf
+from hat_jax.calibration import params_draws
+from hat_jax.report._readers import read_inference
 from hat_jax.report import sweep as rs
 from hat_jax.scenarios import _store as sst
 
@@ -36,7 +46,7 @@ from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      setup_from_args, solve_baseline, wrote)
 
 __all__ = ["add_parser", "run", "parse_shard", "parse_global_cuts", "build_scenarios",
-           "Progress"]
+           "read_calibration_covariance", "Progress"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -46,11 +56,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Solve many counterfactual scenarios of a preset against its baseline "
         "(beta fixed, W and R solved), batched on every local device; one row per scenario "
         "and country (W, R, trade shares, welfare change, ACR gain, optional EV). "
-        "`hat sweep merge DIR` merges the chunks of finished shards. Exit codes: 0 done, "
+        "`hat sweep merge DIR` merges the chunks of finished shards; `hat sweep summarize DIR` "
+        "gives bootstrap standard errors and percentile intervals of every output "
+        "(bootstrap.csv; with --draws K --from-calibration FILE, the parametric bootstrap). Exit codes: 0 done, "
         "1 bad input, 2 some scenario (or the baseline) did not converge.")
     add_economy_arguments(c)
     c.add_argument("merge_dir", nargs="?", metavar="DIR",
-                   help="with PRESET = merge: the sweep folder to merge")
+                   help="with PRESET = merge or summarize: the sweep folder")
     x = c.add_argument_group("scenarios (exactly one)")
     g = x.add_mutually_exclusive_group()
     g.add_argument("--scenarios", metavar="FILE",
@@ -63,8 +75,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--draws", type=int, metavar="K",
                    help="K draws of the calibration parameters Theta (ek_* presets)")
     x.add_argument("--seed", type=int, help="random seed of --draws")
-    x.add_argument("--draw-scale", dest="draw_scale", type=float, default=0.02,
+    x.add_argument("--draw-scale", dest="draw_scale", type=float, default=None,
                    help="standard deviation of each Theta entry in --draws (default 0.02)")
+    x.add_argument("--from-calibration", dest="from_calibration", metavar="FILE",
+                   help="with --draws: draw params from N(params, V_params) of FILE, the "
+                   "inference.json (or its folder) of `hat calibrate --se`, whose params "
+                   "must be the baseline's (give --params DIR/params.csv): the parametric "
+                   "bootstrap; then `hat sweep summarize DIR`")
     x.add_argument("--floor-costs", dest="floor_costs", action=argparse.BooleanOptionalAction,
                    default=True, help="floor costs at d = 1 and list the pairs (default); "
                    "--no-floor-costs keeps costs below 1 (the paper's convention)")
@@ -128,8 +145,38 @@ def parse_global_cuts(text: str) -> tuple[float, float, int]:
     return a, b, k
 
 
-def build_scenarios(args, setup) -> sc.Scenarios:
-    """The scenario set of the command line (ValueError on bad input)."""
+def read_calibration_covariance(args, setup) -> tuple[np.ndarray, np.ndarray, str]:
+    """(params, V_params, cov) of ``--from-calibration FILE``, checked before anything is
+    solved: the baseline's parameters, and V_params symmetric positive definite
+    (ValueError naming the option and the file otherwise)."""
+    flag, path = "--from-calibration", args.from_calibration
+    params, V, cov = read_inference(path, flag)
+    if setup.world is None:
+        raise ValueError(f"{flag}: preset {args.preset!r} has no calibrated parameters "
+                         "(an ek_* preset or --data world has)")
+    world = np.asarray(setup.world.params, np.float64)
+    source = (f"--params {args.params}" if getattr(args, "params", None) is not None
+              else f"preset {args.preset!r}")
+    if params.shape != world.shape:
+        raise ValueError(f"{flag}: {path} holds {params.size} parameters, the baseline "
+                         f"({source}) has {world.size}")
+    if not np.allclose(params, world, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"{flag}: {path} holds other parameters than the baseline's "
+                         f"({source}; largest difference "
+                         f"{np.max(np.abs(params - world)):.3g}); give the calibration's "
+                         "parameters with --params DIR/params.csv")
+    if not np.allclose(V, V.T, rtol=1e-10, atol=1e-14 * np.abs(V).max()):
+        raise ValueError(f"{flag}: {path}: V_params is not symmetric")
+    w = np.linalg.eigvalsh(0.5 * (V + V.T))
+    if not w.min() > 0:
+        raise ValueError(f"{flag}: {path}: V_params is not positive definite (smallest "
+                         f"eigenvalue {w.min():.3g})")
+    return params, V, cov
+
+
+def build_scenarios(args, setup, inference=None) -> sc.Scenarios:
+    """The scenario set of the command line (ValueError on bad input); ``inference``:
+    (params, V_params, cov) of ``--from-calibration`` (:func:`read_calibration_covariance`)."""
     e = setup.economy
     floor = 1.0 if args.floor_costs else None
     if args.scenarios is not None:
@@ -141,9 +188,14 @@ def build_scenarios(args, setup) -> sc.Scenarios:
     if setup.world is None:
         raise ValueError(f"--draws needs a preset built from the Eaton-Kortum data (ek_*), "
                          f"not {args.preset!r}")
-    if not (np.isfinite(args.draw_scale) and args.draw_scale > 0):
-        raise ValueError(f"--draw-scale must be > 0, got {args.draw_scale!r}")
-    return sc.parameter_draws(setup.world, args.draws, args.seed, args.draw_scale, economy=e)
+    if inference is not None:
+        draws = params_draws(inference[0], inference[1], args.draws, args.seed)
+        return sc.parameter_scenarios(setup.world, draws,
+                                      [f"draw_{k}" for k in range(args.draws)], economy=e)
+    scale = 0.02 if args.draw_scale is None else args.draw_scale
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"--draw-scale must be > 0, got {scale!r}")
+    return sc.parameter_draws(setup.world, args.draws, args.seed, scale, economy=e)
 
 
 class Progress:
@@ -170,19 +222,25 @@ class Progress:
 
 
 def _check(args) -> None:
-    if args.preset == "merge":
+    if args.preset in ("merge", "summarize"):
         if args.merge_dir is None:
-            raise ValueError("hat sweep merge DIR: the folder to merge is missing")
+            raise ValueError(f"hat sweep {args.preset} DIR: the sweep folder is missing")
         return
     if args.merge_dir is not None:
         raise ValueError(f"unexpected argument {args.merge_dir!r} (only `hat sweep merge DIR` "
-                         "takes a folder)")
+                         "and `hat sweep summarize DIR` take a folder)")
     if sum(v is not None for v in (args.scenarios, args.every_unilateral, args.global_cuts,
                                    args.draws)) != 1:
         raise ValueError("give exactly one of --scenarios FILE, --every-unilateral CUT, "
                          "--global-cuts FROM:TO:K, --draws K --seed S")
     if args.draws is not None and (args.seed is None or args.draws < 1):
         raise ValueError("--draws K needs K >= 1 and --seed S")
+    if args.from_calibration is not None and args.draws is None:
+        raise ValueError(f"--from-calibration {args.from_calibration} goes with --draws K "
+                         "--seed S")
+    if args.from_calibration is not None and args.draw_scale is not None:
+        raise ValueError("--draw-scale and --from-calibration are alternatives (the draws "
+                         "of --from-calibration have the file's covariance): give one")
     if args.batch < 1:
         raise ValueError(f"--batch must be >= 1, got {args.batch}")
     if args.devices is not None and args.devices < 1:
@@ -218,8 +276,9 @@ def _barrier(name: str) -> None:
     distributed.global_state.client.wait_at_barrier(name, 24 * 3600 * 1000)
 
 
-def _manifest(args, economy, s: sc.Scenarios, B: int) -> dict:
-    """The sweep manifest of the command line (known before anything is solved)."""
+def _manifest(args, economy, s: sc.Scenarios, B: int, inference=None) -> dict:
+    """The sweep manifest of the command line (known before anything is solved); with
+    ``--from-calibration`` the key ``from_calibration`` {file, cov, seed}."""
     opts = options_from_args(args).replace(tangent_solver=choose_tangent_solver(
         economy, getattr(args, "tangent_solver", None), quiet=True))
     opts = dataclasses.asdict(opts)
@@ -231,11 +290,15 @@ def _manifest(args, economy, s: sc.Scenarios, B: int) -> dict:
                    start=args.start,
                    economy={k: getattr(args, k) for k in ("gamma", "sigma", "beta", "d", "Na",
                                                           "phi", "amax", "psi_slope")})
-    return {"format": sst.SWEEP_FORMAT, "fingerprint": sc.fingerprint(s), "preset": args.preset,
+    man = {"format": sst.SWEEP_FORMAT, "fingerprint": sc.fingerprint(s), "preset": args.preset,
             "options": options, "version": hat_jax.__version__, "K": s.K, "batch": B,
             "n_chunks": sst.n_chunks(s.K, B), "chunk_format": sst.chunk_format(),
             "scenarios": list(s.names), "countries": list(economy.countries),
             "floored": {n: [list(p) for p in f] for n, f in zip(s.names, s.floored)}}
+    if inference is not None:
+        man["from_calibration"] = {"file": str(args.from_calibration), "cov": inference[2],
+                                   "seed": int(args.seed)}
+    return man
 
 
 def _merge_and_print(args, out) -> int:
@@ -245,20 +308,31 @@ def _merge_and_print(args, out) -> int:
     return EXIT_OK if summary["converged"] == summary["scenarios"] else EXIT_NOT_CONVERGED
 
 
+def _summarize_and_print(args, out) -> int:
+    summary, table, paths = rs.sweep_bootstrap(out)
+    wrote(paths, args.quiet)
+    print_result(args, summary, lambda: rs.format_bootstrap(summary, table))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hat sweep``; returns the exit code (ValueError: bad input)."""
     _check(args)
     if args.preset == "merge":
         return _merge_and_print(args, args.merge_dir)
+    if args.preset == "summarize":
+        return _summarize_and_print(args, args.merge_dir)
     proc, nproc = _distributed(args) if args.distributed else (0, 1)
     shard, shards = parse_shard(args.shard) if args.shard else (proc, nproc)
     setup = setup_from_args(args)
     setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
     for c in args.ev:
         wf.country_index(setup.economy, c)  # unknown labels: exit 1 before solving
+    inference = (read_calibration_covariance(args, setup)
+                 if args.from_calibration is not None else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
-        s = build_scenarios(args, setup)
+        s = build_scenarios(args, setup, inference)
     if not args.quiet:
         for name, fl in zip(s.names, s.floored):
             if fl:
@@ -268,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
     B = -(-min(args.batch, s.K) // devices) * devices
     n = sst.n_chunks(s.K, B)
     mine = sst.chunks_of_shard(n, shard, shards)
-    man = _manifest(args, setup.economy, s, B)
+    man = _manifest(args, setup.economy, s, B, inference)
     if args.out is not None:  # a folder of another sweep is refused before solving
         sst.prepare_sweep_folder(args.out, man)
         if args.resume:

@@ -5,7 +5,10 @@ The folder itself (manifest, chunks, resume) is the sweep store,
 After the merge (every chunk present) the folder also holds ``results.csv`` (the whole
 tidy table, one row per scenario and country), ``summary.json`` and, with ``--plots``,
 ``sweep.png``, written as one set with ``manifest.json``
-(:func:`hat_jax.report._files.write_files`).
+(:func:`hat_jax.report._files.write_files`). ``hat sweep summarize DIR``
+(:func:`sweep_bootstrap`) adds ``bootstrap.csv``: per country and numeric output column,
+the bootstrap standard error and percentile interval over the converged scenarios (the
+parametric bootstrap of model.md s.16 when the scenarios are draws of the parameters).
 """
 
 from __future__ import annotations
@@ -15,10 +18,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hat_jax._fileio import atomic_write_bytes
+from hat_jax.calibration import bootstrap_summary
 from hat_jax.report._files import CSV_FLOAT, json_num, json_text, records, write_files
 from hat_jax.scenarios._store import read_chunks
 
-__all__ = ["sweep_summary", "merge_sweep", "plot_sweep", "format_sweep"]
+__all__ = ["sweep_summary", "merge_sweep", "plot_sweep", "format_sweep", "BOOTSTRAP_FILE",
+           "BOOTSTRAP_COLUMNS", "bootstrap_table", "sweep_bootstrap", "format_bootstrap"]
+
+#: The file ``hat sweep summarize DIR`` writes into DIR, and its columns.
+BOOTSTRAP_FILE = "bootstrap.csv"
+BOOTSTRAP_COLUMNS = ["country", "output", "draws", "mean", "se", "low", "high"]
+#: Numeric columns of the tidy table that are solver diagnostics, not outputs.
+_DIAGNOSTICS = ("scenario", "country", "converged", "failure", "iterations", "residual",
+                "trade_residual")
 
 
 def sweep_summary(man: dict, frame: pd.DataFrame) -> dict:
@@ -120,4 +133,71 @@ def format_sweep(summary: dict, frame: pd.DataFrame) -> str:
         cols = ["scenario", "country", "converged", "W", "home_share", "welfare_change",
                 "acr_gain"]
         lines.append(frame[cols].to_string(index=False, max_rows=60))
+    return "\n".join(lines)
+
+
+def bootstrap_table(frame: pd.DataFrame, level: float = 0.95) -> tuple[pd.DataFrame, list]:
+    """(table, excluded): per country and numeric output column of the tidy sweep table
+    (solver diagnostics left out), :func:`hat_jax.calibration.bootstrap_summary` over the
+    scenarios that converged: ``draws`` (finite values used), ``mean``, ``se`` (standard
+    deviation, ddof 1), ``low`` and ``high`` (the (1 -+ level)/2 percentiles); outputs
+    with no finite value for a country (EV columns of countries not in ``--ev``) are
+    left out. ``excluded``: the scenarios that did not converge (not used)."""
+    import warnings
+
+    conv = frame.groupby("scenario", sort=False)["converged"].all()
+    excluded = [str(k) for k in conv.index[~conv.to_numpy(bool)]]
+    ok = frame[frame["scenario"].isin(conv.index[conv.to_numpy(bool)])]
+    if ok["scenario"].nunique() < 2:
+        raise ValueError(f"the bootstrap needs at least two converged scenarios, the sweep "
+                         f"has {ok['scenario'].nunique()} of {len(conv)}")
+    cols = [c for c in frame.columns if c not in _DIAGNOSTICS
+            and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool]
+    rows = []
+    for country in pd.unique(frame["country"]):
+        x = ok.loc[ok["country"] == country, cols].to_numpy(np.float64)
+        with warnings.catch_warnings():  # all-NaN columns: left out below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            s = bootstrap_summary(x, level)
+        for j, col in enumerate(cols):
+            if s["draws"][j] > 0:
+                rows.append((str(country), col, int(s["draws"][j]), s["mean"][j], s["se"][j],
+                             s["low"][j], s["high"][j]))
+    return pd.DataFrame(rows, columns=BOOTSTRAP_COLUMNS), excluded
+
+
+def sweep_bootstrap(out, level: float = 0.95) -> tuple[dict, pd.DataFrame, list[Path]]:
+    """Bootstrap standard errors and percentile intervals of a finished sweep folder
+    (:func:`bootstrap_table`; the chunks are merged first where ``results.csv`` is
+    missing), written to ``DIR/bootstrap.csv``; returns (the ``--json`` object, the
+    table, [the path])."""
+    out = Path(out)
+    man, frame = read_chunks(out)
+    if not (out / "results.csv").is_file():
+        merge_sweep(out)
+    table, excluded = bootstrap_table(frame, level)
+    path = out / BOOTSTRAP_FILE
+    atomic_write_bytes(path, table.to_csv(index=False, float_format=CSV_FLOAT).encode())
+    summary = {"sweep": str(out), "preset": man["preset"], "scenarios": man["K"],
+               "used": man["K"] - len(excluded), "excluded": excluded, "level": level,
+               "from_calibration": man.get("from_calibration"),
+               "bootstrap": records(table, BOOTSTRAP_COLUMNS)}
+    return summary, table, [path]
+
+
+def format_bootstrap(summary: dict, table: pd.DataFrame) -> str:
+    """The readable bootstrap table of ``hat sweep summarize``."""
+    src = summary.get("from_calibration")
+    pct = 100 * (1 - summary["level"]) / 2
+    lines = [f"hat sweep summarize {summary['sweep']}: {summary['used']} of "
+             f"{summary['scenarios']} scenarios used, {len(summary['excluded'])} not "
+             "converged and excluded"
+             + (f" ({', '.join(summary['excluded'][:10])}"
+                + (" ..." if len(summary["excluded"]) > 10 else "") + ")"
+                if summary["excluded"] else "")]
+    if src:
+        lines.append(f"parametric bootstrap: draws from N(params, V_params) of {src['file']} "
+                     f"({src['cov']})")
+    lines.append(f"standard errors and [{pct:g}, {100 - pct:g}] percentile intervals:")
+    lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     return "\n".join(lines)
