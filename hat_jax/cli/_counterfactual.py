@@ -43,7 +43,7 @@ from hat_jax import Start
 from hat_jax import welfare as wf
 from hat_jax._change import Change
 from hat_jax.report._readers import read_cost_matrix
-from hat_jax.report._readers import read_inference
+from ._params_file import inference_for_world
 from hat_jax.report.welfare import (
     counterfactual_standard_errors,
     counterfactual_summary,
@@ -234,19 +234,7 @@ def _read_se(args, setup):
     before anything is solved (None without --se)."""
     if args.se is None:
         return None
-    params, V, cov = read_inference(args.se)
-    if setup.world is None:
-        raise ValueError(f"--se: preset {args.preset!r} has no calibrated parameters "
-                         "(an ek_* preset or --data world has)")
-    world_params = np.asarray(setup.world.params, np.float64)
-    if params.shape != world_params.shape:
-        raise ValueError(f"--se: {args.se} holds {params.size} parameters, the baseline "
-                         f"has {world_params.size}")
-    if not np.allclose(params, world_params, rtol=1e-9, atol=1e-12):
-        raise ValueError(f"--se: {args.se} holds the standard errors of other parameters "
-                         f"than the baseline's (largest difference "
-                         f"{np.max(np.abs(params - world_params)):.3g}); give the calibration's "
-                         "parameters with --params DIR/params.csv")
+    _, V, cov = inference_for_world(args, setup.world, "--se", args.se)
     return V, cov
 
 

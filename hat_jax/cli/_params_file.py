@@ -5,6 +5,10 @@ The file has a column ``guess`` with the K = 2(N-1) + C parameters Theta in the 
 layout (:mod:`hat_jax._gravity`; ``hat-baseline/baseline-params.csv`` is one). Its sibling
 ``prices.csv`` (``X-params.csv`` -> ``X-prices.csv``), when present, gives the starting
 wages W_1..W_{N-1} and beta (the ``published`` start); without it the solve starts cold.
+
+:func:`inference_for_world` reads the ``inference.json`` of ``hat calibrate --se`` (given
+to ``hat counterfactual --se`` or ``hat sweep --from-calibration``) and checks that it is
+about the baseline's parameters.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from hat_jax.calibration._starts import guess_column, read_prices, sibling_price
 from hat_jax.data import PublishedVectors
 from hat_jax._ek import EKWorld
 
-__all__ = ["read_params_file", "with_params_prices"]
+__all__ = ["read_params_file", "with_params_prices", "inference_for_world"]
 
 
 def read_params_file(path) -> np.ndarray:
@@ -39,3 +43,26 @@ def with_params_prices(world: EKWorld, path) -> EKWorld:
     pub = PublishedVectors(name=f"file:{path}", params=np.asarray(world.params),
                            wages=W, beta=beta)
     return dataclasses.replace(world, published=pub)
+
+
+def inference_for_world(args, world: EKWorld | None, flag: str, path):
+    """(params, V_params, cov) of the inference.json ``path`` given by ``flag``, checked
+    before anything is solved: the baseline ``world`` must have calibrated parameters, the
+    file's, to 1e-9 (ValueError naming the flag, the file and the fix otherwise)."""
+    from hat_jax.report._readers import read_inference
+
+    params, V, cov = read_inference(path, flag)
+    if world is None:
+        raise ValueError(f"{flag}: preset {args.preset!r} has no calibrated parameters "
+                         "(an ek_* preset or --data world has)")
+    own = np.asarray(world.params, np.float64)
+    source = (f"--params {args.params}" if getattr(args, "params", None) is not None
+              else f"preset {args.preset!r}")
+    if params.shape != own.shape:
+        raise ValueError(f"{flag}: {path} holds {params.size} parameters, the baseline "
+                         f"({source}) has {own.size}")
+    if not np.allclose(params, own, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"{flag}: {path} holds other parameters than the baseline's "
+                         f"({source}; largest difference {np.max(np.abs(params - own)):.3g}); "
+                         "give the calibration's parameters with --params DIR/params.csv")
+    return params, V, cov

@@ -36,7 +36,7 @@ import hat_jax
 from hat_jax import scenarios as sc
 from hat_jax import welfare as wf
 from hat_jax.calibration import params_draws
-from hat_jax.report._readers import read_inference
+from ._params_file import inference_for_world
 from hat_jax.report import sweep as rs
 from hat_jax.scenarios import _store as sst
 
@@ -150,21 +150,7 @@ def read_calibration_covariance(args, setup) -> tuple[np.ndarray, np.ndarray, st
     solved: the baseline's parameters, and V_params symmetric positive definite
     (ValueError naming the option and the file otherwise)."""
     flag, path = "--from-calibration", args.from_calibration
-    params, V, cov = read_inference(path, flag)
-    if setup.world is None:
-        raise ValueError(f"{flag}: preset {args.preset!r} has no calibrated parameters "
-                         "(an ek_* preset or --data world has)")
-    world = np.asarray(setup.world.params, np.float64)
-    source = (f"--params {args.params}" if getattr(args, "params", None) is not None
-              else f"preset {args.preset!r}")
-    if params.shape != world.shape:
-        raise ValueError(f"{flag}: {path} holds {params.size} parameters, the baseline "
-                         f"({source}) has {world.size}")
-    if not np.allclose(params, world, rtol=1e-9, atol=1e-12):
-        raise ValueError(f"{flag}: {path} holds other parameters than the baseline's "
-                         f"({source}; largest difference "
-                         f"{np.max(np.abs(params - world)):.3g}); give the calibration's "
-                         "parameters with --params DIR/params.csv")
+    params, V, cov = inference_for_world(args, setup.world, flag, path)
     if not np.allclose(V, V.T, rtol=1e-10, atol=1e-14 * np.abs(V).max()):
         raise ValueError(f"{flag}: {path}: V_params is not symmetric")
     w = np.linalg.eigvalsh(0.5 * (V + V.T))
