@@ -11,12 +11,17 @@ import functools
 import importlib
 import warnings
 
-__all__ = ["renamed_keywords", "moved_names"]
+__all__ = ["renamed_keywords", "moved_names", "warn_renamed"]
 
 
-def _warn(old: str, new: str) -> None:
+def warn_renamed(old: str, new: str) -> None:
+    """The DeprecationWarning of a renamed name, pointed at the caller of the function
+    (or property) that calls this."""
     warnings.warn(f"{old} is now {new}; use the new name (the old one goes in a later "
                   "release)", DeprecationWarning, stacklevel=3)
+
+
+_warn = warn_renamed
 
 
 def renamed_keywords(**old_to_new: str):

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 import numpy as np
 
-from ._deprecation import renamed_keywords
+from ._deprecation import renamed_keywords, warn_renamed
 from .data import EKData, PublishedVectors
 from ._gravity import (
     Geography,
@@ -135,10 +135,7 @@ class EKWorld:
     @property
     def theta(self) -> np.ndarray:
         """Deprecated name of :attr:`params` (``theta`` is the trade elasticity)."""
-        import warnings
-
-        warnings.warn("EKWorld.theta is now EKWorld.params (theta is the trade "
-                      "elasticity); use params", DeprecationWarning, stacklevel=2)
+        warn_renamed("EKWorld.theta", "EKWorld.params (theta is the trade elasticity)")
         return self.params
 
     @property

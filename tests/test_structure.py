@@ -434,3 +434,6 @@ def test_renamed_keywords_and_attributes_warn():
     with pytest.warns(DeprecationWarning, match=r"ek_world\(theta=...\) is now params="):
         again = hat_jax.ek_world("ek_baseline", Na=20, theta=np.asarray(world.params))
     np.testing.assert_array_equal(again.economy.d, world.economy.d)
+    shock = tn.shock_path(hat_jax.two_country(Na=20), None, horizon=5)
+    with pytest.warns(DeprecationWarning, match="ShockPath.horizon"):
+        assert shock.T == shock.horizon == 5

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._deprecation import warn_renamed
 from .._gravity import TradeCostParams, unpack_params
 from .._results import ConvergenceError
 from . import _moments as moments
@@ -92,10 +93,8 @@ class CalibrationResult:
     @property
     def theta(self) -> np.ndarray:
         """Deprecated name of :attr:`params` (``theta`` is the trade elasticity)."""
-        import warnings
-
-        warnings.warn("CalibrationResult.theta is now CalibrationResult.params (theta is the trade "
-                      "elasticity); use params", DeprecationWarning, stacklevel=2)
+        warn_renamed("CalibrationResult.theta",
+                     "CalibrationResult.params (theta is the trade elasticity)")
         return self.params
 
     def cost_params(self) -> TradeCostParams:

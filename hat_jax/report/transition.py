@@ -37,7 +37,7 @@ def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
     econ = tr.economy
     out = {
         "preset": preset, "countries": list(econ.countries), "experiment": experiment,
-        "T": int(tr.T), "t": list(range(int(tr.T))),
+        "T": int(tr.horizon), "t": list(range(int(tr.horizon))),
         "R": json_nums(p.R), "R_next": json_nums(p.R_next),
         "wages": json_nums(p.W), "home_share": json_nums(p.home_share),
         "trade_shares": json_nums(p.trade_shares),

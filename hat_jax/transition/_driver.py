@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._deprecation import renamed_keywords
+from .._deprecation import renamed_keywords, warn_renamed
 from .._baseline import Baseline, as_baseline
 from .._change import Change
 from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
@@ -78,7 +78,8 @@ class Transition(NamedTuple):
 
     @property
     def T(self) -> int:
-        """The horizon (deprecated name: :attr:`horizon`)."""
+        """Deprecated name of :attr:`horizon` (``T`` is the rebates)."""
+        warn_renamed("Transition.T", "Transition.horizon (T is the rebates)")
         return self.horizon
 
 
@@ -174,7 +175,7 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     b = as_baseline(eq)
     if shock is None or isinstance(shock, Change):
         shock = shock_path(b.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
-    T = shock.T
+    T = shock.horizon
     stats: dict = {}
     t0 = time.perf_counter()
     _log(verbose, "solving the initial and terminal stationary equilibria...")
@@ -251,7 +252,7 @@ def check_transition(tr: Transition, opts: TransitionOptions) -> None:
             f"iterations ({tr.jacobians} exact Jacobians); stopped: {_STOPS[tr.stop](opts)}")
     if not tr.terminal_gap <= float(opts.terminal_tol):
         raise ValueError(
-            f"T={tr.T} is too short: the terminal gap (last date vs the terminal stationary "
+            f"T={tr.horizon} is too short: the terminal gap (last date vs the terminal stationary "
             f"equilibrium) is {tr.terminal_gap:.3e} > terminal_tol "
             f"{float(opts.terminal_tol):g}; increase T")
 
@@ -276,7 +277,7 @@ def transition_jit(economy, shock: ShockPath, start: Start, jacobian,
                                      Start.from_equilibrium(initial, False), throw=False)
     hopts = household_options(economy, tol=opts.hh_tol)
     start, end = endpoint(initial), endpoint(terminal)
-    U0 = steady_unknowns(end, shock.T)
+    U0 = steady_unknowns(end, shock.horizon)
     U, rn, it = path_root(U0, jacobian, economy, shock, start, end, hopts, opts)
     out = path_outcomes(U, economy, shock, start, end, hopts)
     ok = (rn <= opts.tol) & initial.converged & terminal.converged

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .._deprecation import renamed_keywords
+from .._deprecation import renamed_keywords, warn_renamed
 from .._aggregates import aggregate
 from .._distribution import asset_transition, distribution_step
 from .._baseline import Baseline
@@ -60,7 +60,8 @@ class ShockPath(eqx.Module):
 
     @property
     def T(self) -> int:
-        """The horizon (deprecated name: :attr:`horizon`)."""
+        """Deprecated name of :attr:`horizon` (``T`` is the rebates)."""
+        warn_renamed("ShockPath.T", "ShockPath.horizon (T is the rebates)")
         return self.horizon
 
     def at(self, economy: Economy, t):

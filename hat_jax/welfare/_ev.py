@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._deprecation import warn_renamed
 from .._backend import resolve_strategy
 from .._compiled import timed_run
 from .._baseline import Baseline, as_baseline
@@ -92,11 +93,8 @@ class EquivalentVariation(NamedTuple):
     @property
     def lam(self):
         """Deprecated name of :attr:`factor` (``lam`` is the stationary distribution)."""
-        import warnings
-
-        warnings.warn("EquivalentVariation.lam is now EquivalentVariation.factor (lam is the "
-                      "stationary distribution elsewhere); use factor", DeprecationWarning,
-                      stacklevel=2)
+        warn_renamed("EquivalentVariation.lam",
+                     "EquivalentVariation.factor (lam is the stationary distribution)")
         return self.factor
 
     @property
