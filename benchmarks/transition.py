@@ -11,6 +11,11 @@ Records per economy:
   terminal path to max |residual| / GDP <= 1e-9), iterations in ``iterations``;
 - ``transition``: the whole ``solve_transition`` call (initial and terminal stationary
   equilibria, Jacobian, Newton), warm;
+- ``second_transition``: another shock of the same shape (a global 8% cut) with the
+  first transition's ``cache`` (issue 30): the initial equilibrium and the Jacobian
+  reused, the new terminal solved warm, quasi-Newton with the 10% cut's Jacobian;
+- ``second_same_terminal``: the 10% cut announced for date 10, with the cache (both
+  endpoints and the Jacobian reused: the Newton alone);
 - with ``--elasticities`` (or only it: ``--elasticities-only``):
   ``elasticity_by_horizon``, the trade elasticity of the first country (two_country) /
   USA (ek) by horizon, every partner (fixed prices, GE, the time-series estimate),
@@ -102,8 +107,32 @@ def records(args) -> list[dict]:
                         terminal_gap=res.terminal_gap, first_call_s=first,
                         **{k: float(v) for k, v in res.stats.items() if k.endswith("_s")},
                         **extra))
+        out.extend(_second_records(eq, tr, name, args, extra))
         if args.elasticities:
             out.append(_elasticity_record(tr.initial, args, extra))
+    return out
+
+
+def _second_records(eq, tr, name, args, extra):
+    """Warm second transitions from ``tr.cache`` (issue 30): another cut (8%), and the
+    same 10% cut announced for date 10 (same terminal)."""
+    d8, _ = wf.global_cut(eq.economy, 0.08)
+    shocks = {"second_transition": tn.shock_path(tr.economy, None, args.T, d=d8),
+              "second_same_terminal": tn.shock_path(tr.economy, None, args.T,
+                                                    d=tr.shock.fields["d"][-1],
+                                                    announce=min(10, args.T - 1))}
+    out = []
+    for label, shock in shocks.items():
+        log(f"  {label} (cache of the first)...")
+        run = lambda: tn.solve_transition(eq, shock, cache=tr.cache, throw=False)
+        run()  # compiles whatever is new (a warm-started terminal solve)
+        res, med, mn = _median(run, args.runs)
+        out.append(dict(name=f"{name} {label}", compile_s=float("nan"), median_s=med,
+                        min_s=mn, runs=args.runs, iterations=res.iterations,
+                        jacobians=res.jacobians, residual=res.residual,
+                        terminal_gap=res.terminal_gap,
+                        **{k: float(v) for k, v in res.stats.items() if k.endswith("_s")},
+                        **extra))
     return out
 
 
