@@ -4,9 +4,9 @@
 1. The initial equilibrium is re-solved with beta fixed at its value (unknown R,
    household tolerance ``opts.hh_tol``), warm-started, and the terminal stationary
    equilibrium of the shock's terminal economy likewise (the ``counterfactual``
-   equilibrium for a permanent change in trade costs), warm-started with the Newton
-   Jacobian of the nearest known equilibrium; known ones are reused (``cache=``,
-   ``initial=``, ``terminal=``; :mod:`~hat_jax.transition._reuse`).
+   equilibrium for a permanent change in trade costs), warm-started from the cache's
+   terminal with its Newton Jacobian, else from the initial; known ones are reused
+   (``cache=``, ``initial=``, ``terminal=``; :mod:`~hat_jax.transition._reuse`).
 2. The sequence-space Jacobian is computed once at the terminal stationary path (or
    taken from ``jacobian=`` or the cache) and LU-factorised.
 3. Quasi-Newton from the constant terminal path, one compiled step per iteration
@@ -112,10 +112,10 @@ def endpoint_equilibria(eq: Baseline | Equilibrium, shock: ShockPath,
                         *, cache: TransitionCache | None = None, initial=None, terminal=None):
     """(economy, initial, terminal): the baseline's fixed-beta economy and stationary
     equilibria, the initial re-solved at the transition's household tolerance, the
-    terminal at the shock's terminal economy (warm-started from the nearest known one
-    with its Newton Jacobian). Known ones are taken as they are: ``initial`` /
-    ``terminal`` (solved Equilibria, checked against the economies), else the
-    ``cache``'s (:class:`TransitionCache`) when their economies are the same."""
+    terminal at the shock's terminal economy (warm-started from the cache's terminal
+    with its Newton Jacobian, else from the initial). Known ones are taken as they are:
+    ``initial`` / ``terminal`` (solved Equilibria, checked against the economies), else
+    the ``cache``'s (:class:`TransitionCache`) when their economies are the same."""
     b = as_baseline(eq)
     if b.regime != "global":
         raise ValueError("transitions need one world bond market; this equilibrium has "
@@ -138,8 +138,11 @@ def endpoint_equilibria(eq: Baseline | Equilibrium, shock: ShockPath,
         return econ, initial, initial
     if cache is not None and same_economy(cache.terminal.economy, term_econ):
         return econ, initial, cache.terminal
+    # from a cached terminal (a nearby shock) with its Newton Jacobian; from the initial
+    # with its prices and household state only: its Jacobian, far from a 10% cut's
+    # terminal, cost a Newton iteration more than computing one (two_country, Na = 40)
     start = cache.warm_start() if cache is not None else \
-        Start.from_equilibrium(initial, jacobian=True)
+        Start.from_equilibrium(initial, jacobian=False)
     return econ, initial, solve_equilibrium(term_econ, eo, start)
 
 

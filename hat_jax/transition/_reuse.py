@@ -11,9 +11,9 @@ A second shock of the same shape then costs only what changed:
 - the terminal equilibrium is the cache's when the shock's terminal economy equals the
   cache's terminal economy (e.g. announced or temporary variants of one change, or the
   same change again), the initial one when the shock leaves no trace at T, and otherwise
-  solved warm-started from the nearest known one (the cache's terminal, else the initial)
-  with its Newton Jacobian of the excess demands (``Start.J``), so the stationary Newton
-  usually needs no new Jacobian;
+  solved warm-started from the cache's terminal (a nearby shock) with its Newton
+  Jacobian of the excess demands (``Start.J``), so the stationary Newton usually needs
+  no new Jacobian, else from the initial's prices and household state;
 - the sequence-space Jacobian is the cache's when the horizon is the same. Computed at
   another terminal it is a quasi-Newton Jacobian (``jacobian_exact=False``): if a step
   then fails to halve the residual, the stationary Jacobian at the new terminal is

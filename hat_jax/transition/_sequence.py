@@ -54,7 +54,7 @@ OUTPUTS = ("W", "R", "R_next", "trade_shares", "PC", "bond_demand", "Y")
 
 
 class SequenceJacobian(eqx.Module):
-    """G[output][input] [T, n_out, T, n_in]: d output_t / d input_s in general
+    """``G[output][input]`` [T, n_out, T, n_in]: d output_t / d input_s in general
     equilibrium at the stationary equilibrium ``steady`` (dict of the outputs' stationary
     values [n_out]); inputs / outputs: their names; labels: each name's components
     (countries, or (importer, exporter) pairs); horizon: T."""
@@ -66,10 +66,10 @@ class SequenceJacobian(eqx.Module):
     labels: dict = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
 
-    def matrix(self, output: str, input: str) -> jax.Array:
-        """G[output][input] as a [T n_out, T n_in] matrix (rows t n_out + k, columns
-        s n_in + l)."""
-        g = self.G[output][input]
+    def matrix(self, output_name: str, input_name: str) -> jax.Array:
+        """``G[output_name][input_name]`` as a [T n_out, T n_in] matrix (rows t n_out + k,
+        columns s n_in + l)."""
+        g = self.G[output_name][input_name]
         return g.reshape(g.shape[0] * g.shape[1], -1)
 
     def apply(self, paths: dict) -> dict:
