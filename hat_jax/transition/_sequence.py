@@ -173,6 +173,8 @@ def sequence_jacobian(baseline, inputs=INPUTS, outputs=OUTPUTS, horizon: int = D
     if isinstance(baseline, (jax.Array, np.ndarray)):
         warn_renamed("sequence_jacobian(U, economy, shock, initial, terminal, hopts)",
                      "residual_jacobian(U, economy, shock, initial, terminal, hopts)")
+        if len(legacy) == 3:   # batch given positionally, as the old signature allowed
+            *legacy, batch = legacy
         return residual_jacobian(baseline, inputs, outputs, horizon, *legacy, batch=batch)
     from ._driver import _as_cache, endpoint_equilibria, stationary_shock
     T = check_horizon(horizon)
