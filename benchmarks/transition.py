@@ -11,6 +11,16 @@ Records per economy:
   terminal path to max |residual| / GDP <= 1e-9), iterations in ``iterations``;
 - ``transition``: the whole ``solve_transition`` call (initial and terminal stationary
   equilibria, Jacobian, Newton), warm;
+- ``second_transition``: another shock of the same shape (a global 8% cut) with the
+  first transition's ``cache`` (issue 30): the initial equilibrium and the Jacobian
+  reused, the new terminal solved warm, quasi-Newton with the 10% cut's Jacobian;
+- ``second_same_terminal``: the 10% cut announced for date 10, with the cache (both
+  endpoints and the Jacobian reused: the Newton alone);
+- with ``--linear``: ``sequence_jacobian``, the public G (inputs log_d and A, every
+  output; economies with ``scale_by_tfp=False``), first call and warm median;
+- with ``--batch K``: ``batch``, ``solve_transitions`` of K global cuts (1% to 15%) with
+  the first transition's cache, against ``one`` (the first of them alone, same cache):
+  the ratio batch / one in ``ratio``;
 - with ``--elasticities`` (or only it: ``--elasticities-only``):
   ``elasticity_by_horizon``, the trade elasticity of the first country (two_country) /
   USA (ek) by horizon, every partner (fixed prices, GE, the time-series estimate),
@@ -102,9 +112,74 @@ def records(args) -> list[dict]:
                         terminal_gap=res.terminal_gap, first_call_s=first,
                         **{k: float(v) for k, v in res.stats.items() if k.endswith("_s")},
                         **extra))
+        out.extend(_second_records(eq, tr, name, args, extra))
+        if args.batch:
+            out.extend(_batch_records(eq, tr, name, args, extra))
+        if args.linear:
+            out.append(_linear_record(eq, tr, name, args, extra))
         if args.elasticities:
             out.append(_elasticity_record(tr.initial, args, extra))
     return out
+
+
+def _second_records(eq, tr, name, args, extra):
+    """Warm second transitions from ``tr.cache`` (issue 30): another cut (8%), and the
+    same 10% cut announced for date 10 (same terminal)."""
+    d8, _ = wf.global_cut(eq.economy, 0.08)
+    shocks = {"second_transition": tn.shock_path(tr.economy, None, args.T, d=d8),
+              "second_same_terminal": tn.shock_path(tr.economy, None, args.T,
+                                                    d=tr.shock.fields["d"][-1],
+                                                    announce=min(10, args.T - 1))}
+    out = []
+    for label, shock in shocks.items():
+        log(f"  {label} (cache of the first)...")
+        run = lambda: tn.solve_transition(eq, shock, cache=tr.cache, throw=False)
+        run()  # compiles whatever is new (a warm-started terminal solve)
+        res, med, mn = _median(run, args.runs)
+        out.append(dict(name=f"{name} {label}", compile_s=float("nan"), median_s=med,
+                        min_s=mn, runs=args.runs, iterations=res.iterations,
+                        jacobians=res.jacobians, residual=res.residual,
+                        terminal_gap=res.terminal_gap,
+                        **{k: float(v) for k, v in res.stats.items() if k.endswith("_s")},
+                        **extra))
+    return out
+
+
+def _batch_records(eq, tr, name, args, extra):
+    """K global cuts as one batch (``solve_transitions``) against the first alone, both
+    from ``tr.cache`` (terminals solved once beforehand: the Newton parts compared)."""
+    K = args.batch
+    changes = [hat_jax.Change.global_cut(eq.economy, c) for c in np.linspace(0.01, 0.15, K)]
+    log(f"  {K} transitions batched (first call compiles)...")
+    first = tn.solve_transitions(eq, changes, args.T, cache=tr.cache, throw=False)
+    run = lambda: tn.solve_transitions(eq, changes, args.T, cache=tr.cache, throw=False)
+    res, med, mn = _median(run, args.runs)
+    one = lambda: tn.solve_transition(eq, changes[0], horizon=args.T, cache=tr.cache,
+                                      terminal=first.terminals[0], throw=False)
+    one()
+    _, med1, mn1 = _median(one, args.runs)
+    return [dict(name=f"{name} batch", K=K, compile_s=float("nan"), median_s=med, min_s=mn,
+                 runs=args.runs, converged=int(res.converged.sum()),
+                 iterations=int(res.iterations.max()), ratio=med / med1,
+                 **{k: float(v) for k, v in res.stats.items()}, **extra),
+            dict(name=f"{name} one", compile_s=float("nan"), median_s=med1, min_s=mn1,
+                 runs=args.runs, **extra)]
+
+
+def _linear_record(eq, tr, name, args, extra):
+    """The public G of ``sequence_jacobian`` (both inputs, every output)."""
+    econ = eq.economy
+    if econ.scale_by_tfp:
+        eq = hat_jax.solve_equilibrium(econ.replace(scale_by_tfp=False))
+        tr = None
+    log("  sequence_jacobian (first call)...")
+    t0 = time.perf_counter()
+    tn.sequence_jacobian(eq, horizon=args.T, cache=tr)
+    first = time.perf_counter() - t0
+    _, med, mn = _median(lambda: tn.sequence_jacobian(eq, horizon=args.T, cache=tr).G,
+                         args.runs)
+    return dict(name=f"{name} sequence_jacobian", compile_s=first - med, median_s=med,
+                min_s=mn, runs=args.runs, first_call_s=first, **extra)
 
 
 def _elasticity_record(initial, args, extra):
@@ -134,6 +209,10 @@ def add_arguments(p):
     p.add_argument("--na", dest="Na", type=int, default=None)
     p.add_argument("--T", dest="T", type=int, default=150)
     p.add_argument("--quick", action="store_true", help="small grids, one run")
+    p.add_argument("--batch", type=int, default=0, metavar="K",
+                   help="also K transitions batched (solve_transitions) against one")
+    p.add_argument("--linear", action="store_true",
+                   help="also the public sequence_jacobian G (inputs log_d and A)")
     p.add_argument("--elasticities", action="store_true",
                    help="also the elasticity by horizon (US for ek)")
     p.add_argument("--elasticities-only", dest="elasticities_only", action="store_true",

@@ -168,8 +168,11 @@ def test_announced_cut_anticipation_and_terminal(two_country_eq, cut):
     date-0 gain is positive but below that of the immediate cut (the gains come later)."""
     S = 10
     d_new = cut.shock.fields["d"][-1]
-    tr = tn.solve_transition(two_country_eq, d=d_new, announce=S, horizon=T, jacobian=cut.jacobian)
+    tr = tn.solve_transition(two_country_eq, d=d_new, announce=S, horizon=T, cache=cut)
     _clears_every_date(tr)
+    # the same terminal economy: both endpoints and the Jacobian are the cache's
+    assert tr.initial is cut.initial and tr.terminal is cut.terminal
+    assert tr.jacobian is cut.jacobian and tr.jacobians == 0
     d = np.asarray(tr.shock.fields["d"])
     assert np.all(d[:S] == np.asarray(two_country_eq.economy.d)) and np.all(d[S:] == d_new)
     p, R0 = tr.path, float(tr.initial.R)
@@ -192,7 +195,8 @@ def test_temporary_cut_returns_to_the_initial_equilibrium(two_country_eq, still)
     rho = 0.7
     econ = two_country_eq.economy
     d_new, _ = wf.global_cut(econ, 0.1)
-    tr = tn.solve_transition(two_country_eq, d=d_new, rho=rho, horizon=T, jacobian=still.jacobian)
+    tr = tn.solve_transition(two_country_eq, d=d_new, rho=rho, horizon=T, cache=still.cache)
+    assert tr.initial is still.initial and tr.jacobians == 0  # all from the cache
     _clears_every_date(tr)
     d = np.asarray(tr.shock.fields["d"])
     t = np.arange(T)[:, None, None]
@@ -208,6 +212,35 @@ def test_temporary_cut_returns_to_the_initial_equilibrium(two_country_eq, still)
     home0 = np.asarray(agg.trade_shares)[0, 0]
     assert p.home_share[0, 0] < home0 - 1e-3  # cheaper imports on impact
     assert abs(p.home_share[20, 0] - home0) < 0.1 * abs(p.home_share[0, 0] - home0)
+
+
+def test_cache_and_given_endpoints_reproduce_a_fresh_solve(two_country_eq, cut):
+    """Another permanent cut (5%) from the 10% cut's cache: the initial equilibrium and
+    the sequence-space Jacobian are reused (no Jacobian computed: the 10% terminal's
+    serves quasi-Newton), only the new terminal is solved (warm), and the path equals a
+    solve from scratch to 1e-8 (both to residuals of 1e-9 of GDP); given endpoints are taken as they are and checked."""
+    econ = two_country_eq.economy
+    c5 = hat_jax.Change.global_cut(econ, 0.05)
+    warm = tn.solve_transition(two_country_eq, c5, horizon=T, cache=cut.cache)
+    assert warm.initial is cut.initial and warm.jacobians == 0
+    assert warm.jacobian is cut.jacobian and not warm.cache.jacobian_exact
+    fresh = tn.solve_transition(two_country_eq, c5, horizon=T)
+    assert fresh.jacobians == 1 and fresh.cache.jacobian_exact
+    for a, b in ((warm.path.W, fresh.path.W), (warm.path.R_next, fresh.path.R_next),
+                 (warm.path.trade_shares, fresh.path.trade_shares)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(warm.terminal.W, fresh.terminal.W, rtol=0, atol=1e-10)
+    # given endpoints: used as they are (no stationary solve, so the same objects)
+    given = tn.solve_transition(two_country_eq, c5, horizon=T, initial=fresh.initial,
+                                terminal=fresh.terminal, jacobian=fresh.jacobian)
+    assert given.initial is fresh.initial and given.terminal is fresh.terminal
+    np.testing.assert_allclose(given.path.W, fresh.path.W, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"terminal is the equilibrium of another economy"):
+        tn.solve_transition(two_country_eq, c5, horizon=T, terminal=cut.terminal)
+    with pytest.raises(ValueError, match=r"initial is the equilibrium of another economy"):
+        tn.solve_transition(two_country_eq, c5, horizon=T, initial=cut.terminal)
+    with pytest.raises(ValueError, match=r"cache must be a TransitionCache.*got dict"):
+        tn.solve_transition(two_country_eq, c5, horizon=T, cache={})
 
 
 def test_tfp_path_ends_at_the_stationary_equilibrium_of_the_new_tfp():
@@ -243,7 +276,7 @@ def test_fake_news_jacobian_equals_the_jvp_jacobian(still):
     Ts = 12
     J = tn.stationary_jacobian(still.initial, Ts)
     hopts = hat_jax.model.household_options(econ, tol=1e-12)
-    Jj = tn.sequence_jacobian(tn.steady_unknowns(end, Ts), econ, tn.stationary_shock(econ, Ts),
+    Jj = tn.residual_jacobian(tn.steady_unknowns(end, Ts), econ, tn.stationary_shock(econ, Ts),
                               end, end, hopts)
     assert J.shape == (2 * Ts, 2 * Ts)
     np.testing.assert_allclose(J, Jj, rtol=0, atol=1e-9 * np.abs(Jj).max())
@@ -369,13 +402,14 @@ def test_cli_json_keys_and_bad_input(capsys, tmp_path):
     assert "--temporary" in capsys.readouterr().err
     import json
 
-    rc = main(base + ["--global-cut", "0.1", "--json", "--out", str(tmp_path / "o")])
+    rc = main(base + ["--global-cut", "0.1", "--ev", "--json", "--out", str(tmp_path / "o")])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0
     for key in ("t", "R", "wages", "home_share", "converged", "residual", "terminal_gap",
                 "elasticity_by_horizon", "ev", "mean_gain_pct", "steady_state_mean_gain_pct"):
         assert key in out, key
     assert len(out["R"]) == T and np.shape(out["wages"]) == (T, 2)
+    assert "ev_s" in out["timings"]
     assert np.shape(out["ev"]) == (NA_TEST, 10)
     # the EV measure (issue 26 A): the transfer by default, every state has its root
     assert out["ev_measure"] == "transfer" and out["ev_ok"] and out["ev_ill_posed_count"] == 0
@@ -404,6 +438,8 @@ def test_cli_cost_conventions_as_counterfactual():
     d = np.asarray(c.values["d"])
     assert floored.floor_costs and np.allclose(np.asarray(d), 1.0)
     assert exp["below_one"] == []
+    # the EV only when asked
+    assert not floored.ev and build_parser().parse_args(argv + ["--ev"]).ev
     paper = build_parser().parse_args(argv + ["--no-floor-costs"])
     with pytest.warns(wf.CostsBelowOneWarning):
         c = cost_change(paper, econ.replace(cost_floor=False))

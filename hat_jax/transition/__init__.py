@@ -4,14 +4,23 @@
   time-varying prices, forward distribution pass, market residuals by date);
 - :mod:`~hat_jax.transition._shocks`: permanent, announced and temporary (AR(1)) shocks
   to trade costs, TFP or any economy field (:func:`shock_path`);
-- :mod:`~hat_jax.transition._solve`: the sequence-space Jacobian by AD
-  (:func:`sequence_jacobian`), quasi-Newton, the differentiable root :func:`path_root`;
+- :mod:`~hat_jax.transition._solve`: the exact Jacobian of the market residuals at a
+  path by AD (:func:`residual_jacobian`), quasi-Newton, the differentiable root
+  :func:`path_root`;
+- :mod:`~hat_jax.transition._sequence`: the public linear layer, the general-equilibrium
+  sequence-space Jacobians G from input paths (trade costs, TFP) to output paths
+  (:func:`sequence_jacobian`, :class:`SequenceJacobian`) and the first-order transition
+  (:func:`linear_transition`);
 - :mod:`~hat_jax.transition._fakenews`: the stationary sequence-space Jacobian by the
   fake-news algorithm (:func:`fake_news_jacobian`);
 - :mod:`~hat_jax.transition._linear`: the linearized path at a stationary equilibrium from
   the constant date blocks (:func:`linear_path_blocks`, :func:`linear_path_response`);
 - :mod:`~hat_jax.transition._driver`: :func:`solve_transition` (endpoints, Jacobian,
   Newton, terminal gap);
+- :mod:`~hat_jax.transition._batch`: :func:`solve_transitions`, many shocks of one shape
+  at once with one shared Jacobian;
+- :mod:`~hat_jax.transition._reuse`: :class:`TransitionCache`, what one solve hands to
+  the next (endpoints, Jacobian);
 - :mod:`~hat_jax.transition._elasticity`: the trade elasticity at every horizon
   (:func:`horizon_elasticities`);
 - :mod:`~hat_jax.transition._welfare`: the date-0 transition EV next to the
@@ -21,20 +30,25 @@
 from ._driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
     stationary_jacobian, stationary_shock, transition_eq_options, transition_jit
 from ._fakenews import fake_news_jacobian
+from ._reuse import TransitionCache
+from ._batch import Transitions, solve_transitions
 from ._linear import LinearPath, linear_path_blocks, linear_path_response
 from ._elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
 from ._path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
                    steady_unknowns)
 from ._shocks import DEFAULT_HORIZON, check_horizon, shock_path
-from ._solve import TransitionOptions, path_root, sequence_jacobian, terminal_gap
+from ._solve import TransitionOptions, path_root, residual_jacobian, terminal_gap
+from ._sequence import (LinearTransition, SequenceJacobian, linear_transition,
+                        sequence_jacobian)
 from ._welfare import TransitionWelfare, transition_welfare
 
 __all__ = [
-    "Transition", "check_transition", "endpoint_equilibria", "solve_transition",
+    "Transition", "TransitionCache", "Transitions", "solve_transitions", "check_transition", "endpoint_equilibria", "solve_transition",
     "stationary_shock", "stationary_jacobian", "transition_eq_options", "transition_jit", "fake_news_jacobian", "HorizonElasticities", "horizon_elasticities", "time_series_estimate",
     "Endpoint", "PathOutcomes", "ShockPath", "endpoint", "path_outcomes", "path_residuals",
     "steady_unknowns", "DEFAULT_HORIZON", "check_horizon", "shock_path", "TransitionOptions",
-    "path_root", "sequence_jacobian", "terminal_gap", "TransitionWelfare",
+    "path_root", "sequence_jacobian", "residual_jacobian", "SequenceJacobian",
+    "LinearTransition", "linear_transition", "terminal_gap", "TransitionWelfare",
     "transition_welfare", "LinearPath", "linear_path_blocks", "linear_path_response",
 ]
 

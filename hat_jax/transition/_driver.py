@@ -4,9 +4,11 @@
 1. The initial equilibrium is re-solved with beta fixed at its value (unknown R,
    household tolerance ``opts.hh_tol``), warm-started, and the terminal stationary
    equilibrium of the shock's terminal economy likewise (the ``counterfactual``
-   equilibrium for a permanent change in trade costs).
+   equilibrium for a permanent change in trade costs), warm-started from the cache's
+   terminal with its Newton Jacobian, else from the initial; known ones are reused
+   (``cache=``, ``initial=``, ``terminal=``; :mod:`~hat_jax.transition._reuse`).
 2. The sequence-space Jacobian is computed once at the terminal stationary path (or
-   taken from ``jacobian=``) and LU-factorised.
+   taken from ``jacobian=`` or the cache) and LU-factorised.
 3. Quasi-Newton from the constant terminal path, one compiled step per iteration
    (progress on stderr with ``verbose``); a step that does not halve max|H| triggers
    an exact Jacobian at the current path, at most ``opts.max_refresh`` times; once
@@ -34,7 +36,8 @@ from ._path import (PathOutcomes, ShockPath, endpoint, path_outcomes,
                    steady_unknowns)
 from ._shocks import DEFAULT_HORIZON, shock_path
 from ._fakenews import fake_news_jacobian
-from ._solve import TransitionOptions, newton_step, sequence_jacobian, terminal_gap
+from ._reuse import TransitionCache, check_endpoint, same_economy
+from ._solve import TransitionOptions, residual_jacobian, terminal_gap
 
 __all__ = ["Transition", "solve_transition", "endpoint_equilibria", "stationary_shock",
            "stationary_jacobian", "check_transition", "transition_eq_options",
@@ -47,13 +50,15 @@ class Transition(NamedTuple):
     economy (beta fixed), shock (:class:`ShockPath`), initial / terminal
     (:class:`~hat_jax.Equilibrium`, beta fixed), U [T, N] (unknowns), path
     (:class:`PathOutcomes`: prices, trade, NFA, borrowing-limit share, inequality,
-    residuals by date, date-0 values), jacobian (the sequence-space Jacobian at the
-    terminal stationary path, [N T, N T]), converged, iterations (quasi-Newton steps),
-    jacobians (exact Jacobians computed), residual (max |H| / world GDP over all
+    residuals by date, date-0 values), jacobian (the sequence-space Jacobian the solve
+    used, [N T, N T]: the stationary one at the terminal path, or one taken over from a
+    cache or ``jacobian=``), converged, iterations (quasi-Newton steps),
+    jacobians (Jacobians computed), residual (max |H| / world GDP over all
     dates), terminal_gap, stats (iterations, jacobian_s, newton_s, endpoints_s), stop (why the
     quasi-Newton iteration ended: "converged", "max_iter", "max_refresh": a step
     failed to halve the residual with the exact-Jacobian refreshes spent, or
-    "not finite").
+    "not finite"), cache (:class:`TransitionCache`: the endpoints and the Jacobian, for
+    ``solve_transition(..., cache=tr.cache)``).
     """
 
     economy: object
@@ -70,6 +75,7 @@ class Transition(NamedTuple):
     terminal_gap: float
     stats: dict
     stop: str = "converged"
+    cache: TransitionCache | None = None
 
     @property
     def horizon(self) -> int:
@@ -102,29 +108,47 @@ def transition_eq_options(opts: TransitionOptions, base: EquilibriumOptions | No
 
 
 def endpoint_equilibria(eq: Baseline | Equilibrium, shock: ShockPath,
-                        opts: TransitionOptions, eq_opts: EquilibriumOptions | None = None):
+                        opts: TransitionOptions, eq_opts: EquilibriumOptions | None = None,
+                        *, cache: TransitionCache | None = None, initial=None, terminal=None):
     """(economy, initial, terminal): the baseline's fixed-beta economy and stationary
     equilibria, the initial re-solved at the transition's household tolerance, the
-    terminal at the shock's terminal economy (warm-started from the initial)."""
+    terminal at the shock's terminal economy (warm-started from the cache's terminal
+    with its Newton Jacobian, else from the initial). Known ones are taken as they are:
+    ``initial`` / ``terminal`` (solved Equilibria, checked against the economies), else
+    the ``cache``'s (:class:`TransitionCache`) when their economies are the same."""
     b = as_baseline(eq)
     if b.regime != "global":
         raise ValueError("transitions need one world bond market; this equilibrium has "
                          "one R per country (financial autarky)")
     econ = b.economy
     eo = transition_eq_options(opts, eq_opts)
-    initial = solve_equilibrium(econ, eo, Start.from_baseline(b, jacobian=False))
+    if cache is not None and not same_economy(cache.economy, econ):
+        raise ValueError("cache is the TransitionCache of another baseline economy (its "
+                         "fixed-beta economy differs from this baseline's)")
+    if initial is not None:
+        initial = check_endpoint(initial, econ, "initial")
+    elif cache is not None:
+        initial = cache.initial
+    else:
+        initial = solve_equilibrium(econ, eo, Start.from_baseline(b, jacobian=True))
     term_econ = shock.terminal(econ)
-    same = all(np.array_equal(np.asarray(v[-1]), np.asarray(getattr(econ, k)))
-               for k, v in shock.fields.items())
-    if same:
+    if terminal is not None:
+        return econ, initial, check_endpoint(terminal, term_econ, "terminal")
+    if same_economy(term_econ, econ):
         return econ, initial, initial
-    terminal = solve_equilibrium(term_econ, eo, Start.from_equilibrium(initial, False))
-    return econ, initial, terminal
+    if cache is not None and same_economy(cache.terminal.economy, term_econ):
+        return econ, initial, cache.terminal
+    # from a cached terminal (a nearby shock) with its Newton Jacobian; from the initial
+    # with its prices and household state only: its Jacobian, far from a 10% cut's
+    # terminal, cost a Newton iteration more than computing one (two_country, Na = 40)
+    start = cache.warm_start() if cache is not None else \
+        Start.from_equilibrium(initial, jacobian=False)
+    return econ, initial, solve_equilibrium(term_econ, eo, start)
 
 
 _outcomes_jit = jax.jit(path_outcomes)
-_step_jit = jax.jit(newton_step)
-_jacobian_jit = jax.jit(sequence_jacobian, static_argnames=("batch",))
+_solve_jit = jax.jit(lambda lu, H: jax.scipy.linalg.lu_solve(lu, H.reshape(-1)).reshape(H.shape))
+_jacobian_jit = jax.jit(residual_jacobian, static_argnames=("batch",))
 _lu_jit = jax.jit(jax.scipy.linalg.lu_factor)
 _fake_news_jit = jax.jit(fake_news_jacobian, static_argnums=(2, 4))
 
@@ -158,6 +182,8 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
                      announce: int = 0, rho: float | None = None, horizon: int = DEFAULT_HORIZON,
                      opts: TransitionOptions | None = None,
                      eq_opts: EquilibriumOptions | None = None, jacobian=None,
+                     cache=None, initial: Equilibrium | None = None,
+                     terminal: Equilibrium | None = None,
                      verbose: bool = False, throw: bool = True) -> Transition:
     """The perfect-foresight transition from the stationary equilibrium ``eq`` (model.md
     s.12) after a shock at t = 0: a :class:`ShockPath`, or a :class:`~hat_jax.Change`
@@ -165,10 +191,16 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     change) and ``rho`` (None: permanent; else a temporary change decaying at rate rho),
     over ``horizon`` dates T (default 150).
 
-    opts: :class:`TransitionOptions`; eq_opts: options of the two stationary solves;
-    jacobian: a sequence-space Jacobian to reuse (e.g. ``previous.jacobian`` for another
-    shock with the same terminal equilibrium). throw: raise ConvergenceError if the
-    path does not converge, and ValueError if T is too short for the terminal gap.
+    opts: :class:`TransitionOptions`; eq_opts: options of the two stationary solves.
+    What is known is reused, never recomputed: ``cache`` (a :class:`TransitionCache`,
+    ``previous.cache``, or the previous :class:`Transition`) supplies the initial
+    equilibrium, the terminal one when the shock's terminal economy is the same, and the
+    sequence-space Jacobian when T is the same (see :mod:`~hat_jax.transition._reuse`);
+    ``initial`` / ``terminal``: solved stationary equilibria (beta fixed at the
+    baseline's) to take as they are; jacobian: a sequence-space Jacobian [N T, N T] to
+    use (e.g. ``previous.jacobian``). The result's ``cache`` holds what this solve knew.
+    throw: raise ConvergenceError if the path does not converge, and ValueError if T is
+    too short for the terminal gap.
     """
     T = horizon
     opts = TransitionOptions() if opts is None else opts
@@ -176,61 +208,102 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     if shock is None or isinstance(shock, Change):
         shock = shock_path(b.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
     T = shock.horizon
+    cache = _as_cache(cache)
     stats: dict = {}
     t0 = time.perf_counter()
-    _log(verbose, "solving the initial and terminal stationary equilibria...")
-    econ, initial, terminal = endpoint_equilibria(b, shock, opts, eq_opts)
+    _log(verbose, "the initial and terminal stationary equilibria...")
+    econ, initial, terminal = endpoint_equilibria(b, shock, opts, eq_opts, cache=cache,
+                                                  initial=initial, terminal=terminal)
     start, end = endpoint(initial), endpoint(terminal)
     hopts = household_options(econ, tol=opts.hh_tol)
-    U = steady_unknowns(end, T)
     t1 = time.perf_counter()
     stats["endpoints_s"] = t1 - t0
-    n_jac = 0
-    if jacobian is None:
-        _log(verbose, f"sequence-space Jacobian ({econ.N * T} columns)...")
-        jacobian = jax.block_until_ready(stationary_jacobian(terminal, T, opts))
-        n_jac += 1
-    jacobian = jnp.asarray(jacobian)
-    if jacobian.shape != (econ.N * T, econ.N * T):
-        raise ValueError(f"jacobian must be {econ.N * T} x {econ.N * T} (N T), got "
-                         f"{jacobian.shape}")
-    lu = _lu_jit(jacobian)
+    jac = _jacobian_for(jacobian, cache, terminal, econ.N, T, opts, verbose)
     t2 = time.perf_counter()
     stats["jacobian_s"] = t2 - t1
-    it, rn_prev, rn, refreshes = 0, np.inf, np.inf, 0
+    U, out, rn, it, n_jac, stop, jac = _newton(
+        steady_unknowns(end, T), jac, (econ, shock, start, end, hopts), terminal, opts, verbose)
+    stats["newton_s"] = time.perf_counter() - t2
+    stats["iterations"] = it
+    gap = float(terminal_gap(out, end, terminal.world.aggregates))
+    converged = bool(rn <= float(opts.tol))
+    new_cache = TransitionCache(econ, initial, terminal, jac.J, jac.lu, jac.exact)
+    tr = Transition(econ, shock, initial, terminal, U, out, jac.J, converged, it,
+                    n_jac + jac.computed, rn, gap, stats, stop, new_cache)
+    if throw:
+        check_transition(tr, opts)
+    return tr
+
+
+def _as_cache(cache) -> TransitionCache | None:
+    if cache is None or isinstance(cache, TransitionCache):
+        return cache
+    if isinstance(cache, Transition):
+        return cache.cache
+    raise ValueError(f"cache must be a TransitionCache (Transition.cache) or a Transition, "
+                     f"got {type(cache).__name__}")
+
+
+class _Jac(NamedTuple):
+    J: jax.Array
+    lu: tuple
+    exact: bool      # the stationary Jacobian at this terminal (or given by the user)
+    computed: int    # stationary Jacobians computed
+
+
+def _jacobian_for(jacobian, cache, terminal, N, T, opts, verbose) -> _Jac:
+    """The sequence-space Jacobian of this solve: given, the cache's (same T; exact if
+    it was computed at this terminal), or the stationary one at the terminal."""
+    if jacobian is not None:
+        J = jnp.asarray(jacobian)
+        if J.shape != (N * T, N * T):
+            raise ValueError(f"jacobian must be {N * T} x {N * T} (N T), got {J.shape}")
+        return _Jac(J, _lu_jit(J), True, 0)
+    if cache is not None and cache.horizon == T:
+        return _Jac(cache.jacobian, cache.lu,
+                    cache.jacobian_exact and cache.terminal is terminal, 0)
+    _log(verbose, f"sequence-space Jacobian ({N * T} columns)...")
+    J = jax.block_until_ready(stationary_jacobian(terminal, T, opts))
+    return _Jac(J, _lu_jit(J), True, 1)
+
+
+def _newton(U, jac: _Jac, args, terminal, opts, verbose):
+    """Quasi-Newton U <- U - J^{-1} H(U) until max|H| <= tol; a step that fails to
+    halve max|H| first replaces a Jacobian taken over from another terminal by the
+    stationary one at this terminal, then (at most ``opts.max_refresh`` times)
+    recomputes the exact Jacobian at the current path. Returns (U, outcomes at U,
+    max|H|, iterations, exact Jacobians at the path, stop, the stationary Jacobian)."""
+    it, rn_prev, refreshes, n_jac = 0, np.inf, 0, 0
     tol, max_iter = float(opts.tol), int(opts.max_iter)
+    lu, stationary = jac.lu, jac
     while True:
-        U_new, H = _step_jit(U, lu, econ, shock, start, end, hopts)
-        rn = float(jnp.max(jnp.abs(H)))
+        out = _outcomes_jit(U, *args)
+        rn = float(jnp.max(jnp.abs(out.residuals)))
         _log(verbose, f"  newton {it:3d}: max |residual| / GDP = {rn:.3e}")
         stop = ("converged" if rn <= tol else "not finite" if not np.isfinite(rn)
                 else "max_iter" if it >= max_iter else None)
         if stop is not None:
             break
         if rn > 0.5 * rn_prev:  # the reused Jacobian no longer delivers: refresh it
-            if refreshes >= int(opts.max_refresh):
+            if not stationary.exact:
+                _log(verbose, "  the stationary Jacobian at this terminal...")
+                J = stationary_jacobian(terminal, args[1].horizon, opts)
+                stationary = _Jac(J, _lu_jit(J), True, stationary.computed + 1)
+                lu = stationary.lu
+            elif refreshes >= int(opts.max_refresh):
                 stop = "max_refresh"
                 _log(verbose, f"  the step did not halve the residual and the "
                               f"max_refresh={int(opts.max_refresh)} exact Jacobians are "
                               f"spent: stopping")
                 break
-            refreshes += 1
-            _log(verbose, "  exact Jacobian at the current path...")
-            J = _jacobian_jit(U, econ, shock, start, end, hopts, batch=opts.jacobian_batch)
-            lu = _lu_jit(J)
-            n_jac += 1
-            U_new, H = _step_jit(U, lu, econ, shock, start, end, hopts)
-        U, rn_prev, it = U_new, rn, it + 1
-    out = jax.block_until_ready(_outcomes_jit(U, econ, shock, start, end, hopts))
-    stats["newton_s"] = time.perf_counter() - t2
-    stats["iterations"] = it
-    gap = float(terminal_gap(out, end, terminal.world.aggregates))
-    converged = bool(rn <= tol)
-    tr = Transition(econ, shock, initial, terminal, U, out, jacobian, converged, it, n_jac,
-                    rn, gap, stats, stop)
-    if throw:
-        check_transition(tr, opts)
-    return tr
+            else:
+                refreshes += 1
+                _log(verbose, "  exact Jacobian at the current path...")
+                lu = _lu_jit(_jacobian_jit(U, *args, batch=opts.jacobian_batch))
+                n_jac += 1
+        U, rn_prev, it = U - _solve_jit(lu, out.residuals), rn, it + 1
+    out = jax.block_until_ready(out)
+    return U, out, rn, it, n_jac, stop, stationary
 
 
 _STOPS = {

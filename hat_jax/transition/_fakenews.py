@@ -24,7 +24,7 @@ o_t = (Y_t, sum_i M_ij,t, sum_i A'_i,t):
 5. the unknowns' columns: U_t = (x_W,t, R_{t+1}), so the R column of date s is the
    input column R of date s + 1.
 
-The result equals :func:`hat_jax.transition._solve.sequence_jacobian` at the stationary
+The result equals :func:`hat_jax.transition._solve.residual_jacobian` at the stationary
 path (a test checks it). The dense blocks are hand-assembled because a generic jvp per
 input and date (what AD of the backward pass does) costs about ten times more here.
 """
@@ -42,7 +42,8 @@ from .._household import HouseholdSolution, household_operator, marginal_utility
 from .._params import household_problems
 from ._path import Endpoint
 
-__all__ = ["fake_news_jacobian", "date_blocks", "stationary_mix", "block_step"]
+__all__ = ["fake_news_jacobian", "block_jacobian", "unknown_columns", "date_blocks",
+           "stationary_mix", "block_step"]
 
 
 def _residual_map(o, N):
@@ -108,58 +109,66 @@ def block_step(blocks, P, Pm, dy, Na: int, N: int):
     return dy_prev, dM, dB, jnp.einsum("nzw,nza->naw", P, dD)
 
 
-def fake_news_jacobian(economy, end: Endpoint, horizon: int, hopts, batch: int = 20):
-    """dH/dU [N T, N T] at the stationary path of ``end`` (the economy constant over
-    time, initial = terminal = ``end``); rows and columns date-major (t N + k).
-    batch: jvps pushed forward at once when the date blocks are built (memory)."""
+def block_jacobian(economy, end: Endpoint, horizon: int, hopts, prob_of, out_of, x_ss,
+                   rows_of, batch: int = 20):
+    """The household block's sequence-space Jacobian at the stationary state ``end`` by
+    the fake-news algorithm: d(rows of o_t)/d(x_s) as [t, s, r, k], t = 0..T-1, s =
+    0..T (x_s: the inputs of date s's household problem, ``prob_of(x)``; o_t =
+    ``out_of(aggregates)``, the date's outputs; rows: ``rows_of(o_ss)`` [r, n_o], the
+    linear combinations of the outputs wanted, e.g. the market residuals' derivative).
+    ``out_of(M, B, Y)``: the outputs from the date's purchases M [N, N], bond demand B
+    [N] and output Y [N] (every other aggregate follows from them). x_ss: the
+    stationary inputs [k]."""
     T = horizon
     N, Na = economy.N, economy.Na
     H = T + 1
-    x_ss = jnp.concatenate([x_from_wages(end.W), jnp.reshape(end.R, (1,))])
     pol = jax.vmap(policies, in_axes=(0, 0, None))
     op = jax.vmap(household_operator, in_axes=(0, 0, None))
-
-    def prob_of(x):
-        return household_problems(economy, wages_from_x(x[: N - 1]), x[N - 1], economy.beta)
 
     def date(lam, y, x):
         prob = prob_of(x)
         c, a_next, v, pi, V, lo, w = pol(y, prob, hopts)
         hh = HouseholdSolution(c, a_next, v, pi, V, lo, w, None, None, None, None)
         agg = aggregate(hh, lam, prob, economy.L, economy.Na)
-        o = jnp.concatenate([agg.Y, jnp.sum(agg.M, axis=0), jnp.sum(agg.bond_demand)[None]])
+        o = out_of(agg.M, agg.bond_demand, agg.Y)
         G = jax.vmap(asset_transition)(pi, lo, w)
         return o, jax.vmap(distribution_step)(lam, G, prob.P), (G, prob.P)
 
-    # u = 0: the shock's own date (dZ/dx, N jvps)
+    # u = 0: the shock's own date (dZ/dx, one jvp per input)
     def impact(e):
         def z_of(x):
             o, lam_next, _ = date(end.lam, end.y, x)
             return op(end.y, prob_of(x), hopts), o, lam_next
         return jax.jvp(z_of, (x_ss,), (e,))[1]
 
-    dy0, dO0, dD0 = jax.vmap(impact)(jnp.eye(N, dtype=x_ss.dtype))
-    # u >= 1: iterate the constant blocks dZ/dy
+    dy0, dO0, dD0 = jax.vmap(impact)(jnp.eye(x_ss.shape[0], dtype=x_ss.dtype))
+    o_ss, _, (G, P) = date(end.lam, end.y, x_ss)
+    rows = rows_of(o_ss)                                            # [r, n_o]
+    # u >= 1: iterate the constant blocks dZ/dy: the date's prices are at their
+    # stationary values, so the outputs move through M and bond demand only (Y = W Neff
+    # moves with lambda alone); their derivative in (M, B) once, as a matrix
+    prob_ss = prob_of(x_ss)
+    hh = pol(end.y, prob_ss, hopts)
+    agg = aggregate(HouseholdSolution(*hh, None, None, None, None), end.lam, prob_ss,
+                    economy.L, economy.Na)
+    flows = jax.jacfwd(lambda M, B: rows @ out_of(M, B, agg.Y), argnums=(0, 1))(
+        agg.M, agg.bond_demand)                                     # [r, N, N], [r, N]
     blocks = date_blocks(economy, end, hopts, batch)                # [n, z, r, 2 Na]
-    P, Pm = stationary_mix(end, prob_of(x_ss), hopts)              # [n, z, z'], P m
+    Pz, Pm = stationary_mix(end, prob_ss, hopts)                   # [n, z, z'], P m
 
     def step(dy, _):                                                # k columns at once
-        dy_prev, dM, dB, dlam = jax.vmap(lambda d: block_step(blocks, P, Pm, d, Na, N))(dy)
-        dO = jnp.concatenate([jnp.zeros((N, N), dM.dtype), jnp.sum(dM, axis=(1, 2)),
-                              jnp.sum(dB, axis=(1, 2))[:, None]], axis=1)
+        dy_prev, dM, dB, dlam = jax.vmap(lambda d: block_step(blocks, Pz, Pm, d, Na, N))(dy)
+        dO = jnp.einsum("rij,kij->kr", flows[0], jnp.sum(dM, axis=2)) \
+            + jnp.einsum("ri,ki->kr", flows[1], jnp.sum(dB, axis=2))
         return dy_prev, (dO, dlam)
 
     _, (dO, dD) = lax.scan(step, dy0, None, length=H - 1)           # u = 1..H-1
-    curlyY = jnp.concatenate([dO0[:, None], jnp.moveaxis(dO, 0, 1)], axis=1)   # [k, u, o]
+    curlyY = jnp.concatenate([(dO0 @ rows.T)[:, None], jnp.moveaxis(dO, 0, 1)], axis=1)
     curlyD = jnp.concatenate([dD0[:, None], jnp.moveaxis(dD, 0, 1)], axis=1)   # [k, u, ...]
-    o_ss, _, (G, P) = date(end.lam, end.y, x_ss)
-    Dphi = jax.jacfwd(_residual_map)(o_ss, N)           # [N, 2N+1]
-    # expectation vectors: E_0 = Dphi do/dlam, E_j = Q E_{j-1}
-    lin_o = lambda lam: date(lam, end.y, x_ss)[0]
-    _, vjp_o = jax.vjp(lin_o, end.lam)
-    E0 = jax.vmap(lambda row: vjp_o(row)[0])(Dphi)      # [r, N, Na, Nz]
-    step_d = lambda lam: jax.vmap(distribution_step)(lam, G, P)
-    _, vjp_step = jax.vjp(step_d, end.lam)
+    # expectation vectors: E_0 = rows do/dlam, E_j = Q E_{j-1}
+    _, vjp_o = jax.vjp(lambda lam: date(lam, end.y, x_ss)[0], end.lam)
+    E0 = jax.vmap(lambda row: vjp_o(row)[0])(rows)                  # [r, N, Na, Nz]
+    _, vjp_step = jax.vjp(lambda lam: jax.vmap(distribution_step)(lam, G, P), end.lam)
     back = jax.vmap(lambda e: vjp_step(e)[0])
 
     def expect(E, _):
@@ -167,9 +176,10 @@ def fake_news_jacobian(economy, end: Endpoint, horizon: int, hopts, batch: int =
 
     _, Es = lax.scan(expect, E0, None, length=H - 1)    # E_0..E_{H-2}: [j, r, ...]
     S = N * end.lam.shape[1] * end.lam.shape[2]
-    F_rest = (Es.reshape((H - 1) * N, S) @ curlyD.reshape(N * H, S).T)
-    F_rest = F_rest.reshape(H - 1, N, N, H).transpose(0, 3, 1, 2)   # [t-1, s, r, k]
-    F0 = jnp.einsum("ro,kuo->urk", Dphi, curlyY)[None]             # [1, s, r, k]
+    r, k = rows.shape[0], x_ss.shape[0]
+    F_rest = (Es.reshape((H - 1) * r, S) @ curlyD.reshape(k * H, S).T)
+    F_rest = F_rest.reshape(H - 1, r, k, H).transpose(0, 3, 1, 2)   # [t-1, s, r, k]
+    F0 = jnp.transpose(curlyY, (1, 2, 0))[None]                      # [1, s, r, k]
     F = jnp.concatenate([F0, F_rest], axis=0)                        # [t, s, r, k]
 
     def accumulate(prev, Ft):
@@ -177,8 +187,33 @@ def fake_news_jacobian(economy, end: Endpoint, horizon: int, hopts, batch: int =
         return Jt, Jt
 
     _, Jx = lax.scan(accumulate, jnp.zeros_like(F[0]), F)           # [t, s, r, k]
-    Jx = Jx[:T]
-    J_w = Jx[:, :T, :, : N - 1]                                      # x_W of date s
-    J_r = Jx[:, 1:, :, N - 1:]                                       # R_{s+1}: input of s + 1
-    JU = jnp.concatenate([J_w, J_r], axis=3)                        # [t, s, r, k]
-    return JU.transpose(0, 2, 1, 3).reshape(N * T, N * T)
+    return Jx[:T]
+
+
+def _residual_outputs(M, B, Y):
+    """o = (Y, S, B): output, sales S_j = sum_i M_ij and world bond demand."""
+    return jnp.concatenate([Y, jnp.sum(M, axis=0), jnp.sum(B)[None]])
+
+
+def fake_news_jacobian(economy, end: Endpoint, horizon: int, hopts, batch: int = 20):
+    """dH/dU [N T, N T] at the stationary path of ``end`` (the economy constant over
+    time, initial = terminal = ``end``); rows and columns date-major (t N + k).
+    batch: jvps pushed forward at once when the date blocks are built (memory)."""
+    T, N = horizon, economy.N
+    x_ss = jnp.concatenate([x_from_wages(end.W), jnp.reshape(end.R, (1,))])
+
+    def prob_of(x):
+        return household_problems(economy, wages_from_x(x[: N - 1]), x[N - 1], economy.beta)
+
+    rows_of = lambda o: jax.jacfwd(_residual_map)(o, N)             # [N, 2N+1]
+    Jx = block_jacobian(economy, end, T, hopts, prob_of, _residual_outputs, x_ss, rows_of,
+                        batch)                                      # [t, s, r, k]
+    return unknown_columns(Jx, N).transpose(0, 2, 1, 3).reshape(N * T, N * T)
+
+
+def unknown_columns(Jx, N: int):
+    """The columns of the unknowns U_t = (x_W,t, R_{t+1}) from those of the date inputs
+    (x_W, R, ...) [t, s = 0..T, r, k]: the R column of date s is the input column R of
+    date s + 1. Returns [t, s = 0..T-1, r, N]."""
+    T = Jx.shape[0]
+    return jnp.concatenate([Jx[:, :T, :, : N - 1], Jx[:, 1:, :, N - 1:N]], axis=3)

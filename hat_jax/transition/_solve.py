@@ -29,7 +29,7 @@ from jax import lax
 from .._results import as_float, as_int, check_choice, check_option_values
 from ._path import ShockPath, path_residuals
 
-__all__ = ["TransitionOptions", "sequence_jacobian", "newton_step", "path_root",
+__all__ = ["TransitionOptions", "residual_jacobian", "newton_step", "path_root",
            "linear_path", "terminal_gap"]
 
 
@@ -86,7 +86,7 @@ def _flat_residuals(u, shape, economy, shock, initial, terminal, hopts):
     return path_residuals(u.reshape(shape), economy, shock, initial, terminal, hopts).reshape(-1)
 
 
-def sequence_jacobian(U, economy, shock: ShockPath, initial, terminal, hopts, batch: int = 64):
+def residual_jacobian(U, economy, shock: ShockPath, initial, terminal, hopts, batch: int = 64):
     """The exact sequence-space Jacobian dH/dU [N T, N T] at U (rows and columns
     flattened date-major: index t N + k), one forward-mode jvp per column."""
     n = U.size
@@ -139,7 +139,7 @@ def _path_root_jvp(opts, primals, tangents):
                      (economy, shock, initial, terminal, hopts),
                      (t_econ, t_shock, t_init, t_term, t_h))
     if opts.tangent_jacobian == "exact":
-        J = sequence_jacobian(U, economy, shock, initial, terminal, hopts,
+        J = residual_jacobian(U, economy, shock, initial, terminal, hopts,
                               opts.jacobian_batch)
     lu = jax.scipy.linalg.lu_factor(lax.stop_gradient(J))
     t_U = -jax.scipy.linalg.lu_solve(lu, rhs.reshape(-1)).reshape(U.shape)
