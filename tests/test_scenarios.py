@@ -318,3 +318,33 @@ def test_bad_strategy_and_ev_shapes_are_refused(two_country_eq):
         wf.equivalent_variations(eq, V, "Home")  # one scenario's [Na, Nz], no K axis
     with pytest.raises(ValueError, match="strategy must be one of"):
         wf.equivalent_variations(eq, V[None], "Home", strategy="scan")
+
+
+def test_counterfactual_starts_from_the_baseline_jacobian(two_country_eq):
+    """Issue 29: a counterfactual starts Newton from the baseline's Jacobian
+    (Broyden-updated) and reaches the root of the exact-Newton path (an exact Jacobian at
+    the first point, the method before) with fewer exact Jacobians; a start Jacobian of
+    the wrong sign is caught by the safeguard (an exact one is computed, same root)."""
+    b = hat_jax.Baseline.from_equilibrium(two_country_eq)
+    ch = hat_jax.Change.unilateral_cut(b.economy, "Home", 0.10)
+    opts = hat_jax.EquilibriumOptions(tol=1e-12)  # roots to 1e-12: paths compared to 1e-10
+    exact = wf.counterfactual(b, ch, opts, jacobian="exact")
+    fast = wf.counterfactual(b, ch, opts)
+    assert bool(exact.converged) and bool(fast.converged)
+    assert fast.stats["jacobians"] < exact.stats["jacobians"], (fast.stats, exact.stats)
+    for a, c in ((fast.new.W, exact.new.W), (fast.new.R, exact.new.R),
+                 (fast.new.world.aggregates.trade_shares,
+                  exact.new.world.aggregates.trade_shares),
+                 (wf.utilitarian_welfare(fast.new), wf.utilitarian_welfare(exact.new))):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(c), atol=1e-10, rtol=0)
+    econ = ch.apply(b.economy)
+    bad = hat_jax.solve_equilibrium(econ, b.options(opts), b.start._replace(J=-b.J))
+    assert bool(bad.converged) and np.nansum(np.asarray(bad.history)[:, 3]) >= 1
+    np.testing.assert_allclose(np.asarray(bad.W), np.asarray(exact.new.W), atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match=r"jacobian must be one of .*got jacobian='broyden'"):
+        wf.counterfactual(b, ch, jacobian="broyden")
+    with pytest.raises(ValueError, match=r"jacobian must be one of"):
+        hat_jax.solve_scenarios(b, [ch], jacobian="broyden")
+    stacked = hat_jax.model.stack_economies([econ])
+    with pytest.raises(ValueError, match=r"Start.J must be the \(2, 2\) Jacobian"):
+        hat_jax.model.solve_equilibria(stacked, b.opts, b.start._replace(J=np.eye(3)))
