@@ -165,10 +165,10 @@ def solve_equilibria(economies: Economy, opts: EquilibriumOptions, start: Start 
     size = -(-max(K, int(pad_to)) // n) * n
     start = Start() if start is None else start
     if start.J is not None:
-        n = unknowns_count(len(economies.countries), opts.regime,
-                           economies.tariffs is not None)
-        if np.shape(start.J) != (n, n):
-            raise ValueError(f"Start.J must be the ({n}, {n}) Jacobian of the scenarios' "
+        n_x = unknowns_count(len(economies.countries), opts.regime,
+                             economies.tariffs is not None)
+        if np.shape(start.J) != (n_x, n_x):
+            raise ValueError(f"Start.J must be the ({n_x}, {n_x}) Jacobian of the scenarios' "
                              f"unknowns, got shape Start.J.shape={np.shape(start.J)}")
         start = start._replace(J=jnp.asarray(start.J, jnp.float64))
     args = (pad_batch(economies, size), start, opts.replace(verbose=False))
