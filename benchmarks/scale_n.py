@@ -40,6 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import hat_jax  # noqa: E402,F401  (float64 in this process too)
+
 from _common import device_description, log, main  # noqa: E402
 
 QUICK_N, QUICK_NA = (8, 12), 20
