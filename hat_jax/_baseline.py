@@ -71,6 +71,16 @@ class Baseline(eqx.Module):
             return self
         return eqx.tree_at(lambda b: b.opts, self, opts.fixed_beta(self.regime))
 
+    def with_exact_jacobian(self) -> "Baseline":
+        """This baseline with ``J`` the exact Jacobian of the experiments' (fixed-beta)
+        unknowns at its prices, one forward-mode Jacobian: every experiment's Newton
+        then starts from it (Broyden-updated), which pays for many scenarios
+        (:mod:`hat_jax._scenario_start`)."""
+        from ._scenario_start import exact_baseline_jacobian
+
+        J = exact_baseline_jacobian(self)
+        return eqx.tree_at(lambda b: b.start, self, self.start._replace(J=J))
+
     def options(self, opts: EquilibriumOptions | None = None) -> EquilibriumOptions:
         """The options of a solve from this baseline: ``opts`` (default: the
         baseline's) at fixed beta under the baseline's regime."""

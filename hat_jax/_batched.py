@@ -38,6 +38,7 @@ from . import _newton
 from ._backend import STRATEGIES, resolve_strategy
 from ._equilibrium import Equilibrium, EquilibriumOptions, _finish, _newton_system, _start
 from ._params import Economy, validate_economy
+from ._scenario_start import unknowns_count
 from ._start import Start
 
 __all__ = ["stack_economies", "economy_at", "batch_size_of", "pad_batch", "local_mesh",
@@ -88,19 +89,20 @@ def local_mesh(n_devices: int | None = None) -> Mesh:
     return Mesh(np.array(devs[:n]), ("scenario",))
 
 
-def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions,
+def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions, J0=None,
            strategy: str = "vmap") -> Equilibrium:
-    """The equilibria of one block of scenarios (leading axis), on one device."""
+    """The equilibria of one block of scenarios (leading axis), on one device; J0: the
+    Jacobian every scenario's Newton starts from (None: an exact one at its start)."""
     f = lambda x, s, e: _newton_system(x, e, opts, R_fixed, s)
     if strategy == "map":
         def one(args):
             xk, sk, ek = args
             return _newton.run(xk, sk, lambda x, s: f(x, s, ek), opts.tol, opts.max_iter,
-                               opts.jacobian_reuse, opts.max_step)
+                               opts.jacobian_reuse, opts.max_step, J0=J0)
         c = lax.map(one, (x0, s0, economies))
     else:
         c = _newton.run_batched(x0, s0, f, economies, opts.tol, opts.max_iter,
-                                opts.jacobian_reuse, opts.max_step)
+                                opts.jacobian_reuse, opts.max_step, J0)
     x, s = jax.vmap(_newton.solution)(c)
     fin = lambda x_, s_, it, h, e: _finish(x_, s_, it, h, e, R_fixed, opts)
     return jax.vmap(fin)(x, s, c.it, c.history, economies)
@@ -121,13 +123,14 @@ def _program(n_devices: int, strategy: str):
     block = functools.partial(_block, strategy=strategy)
 
     def solve(economies, start, opts):
-        x0, R_fixed, s0 = _starts(economies, opts, start)
+        J0 = None if start.J is None else jax.lax.stop_gradient(start.J)
+        x0, R_fixed, s0 = _starts(economies, opts, start._replace(J=None))
         if n_devices == 1:
-            return block(economies, x0, s0, R_fixed, opts)
+            return block(economies, x0, s0, R_fixed, opts, J0)
         S, P = PartitionSpec("scenario"), PartitionSpec()
         sharded = jax.shard_map(block, mesh=local_mesh(n_devices),
-                                in_specs=(S, S, S, P, P), out_specs=S, check_vma=False)
-        return sharded(economies, x0, s0, R_fixed, opts)
+                                in_specs=(S, S, S, P, P, P), out_specs=S, check_vma=False)
+        return sharded(economies, x0, s0, R_fixed, opts, J0)
 
     return jax.jit(solve)
 
@@ -136,9 +139,11 @@ def solve_equilibria(economies: Economy, opts: EquilibriumOptions, start: Start 
                      *, devices: int | None = 1, pad_to: int = 1,
                      validate: bool = True, strategy: str = "auto") -> Equilibrium:
     """The stationary equilibria of K economies (a stacked :class:`Economy`, leading
-    axis K), every one started from the same :class:`~hat_jax.Start` (prices and one
-    economy's household state, e.g. ``Start.from_baseline(b)``; empty fields: the
-    default guess and the cold start; its Jacobian is not used).
+    axis K), every one started from the same :class:`~hat_jax.Start` (prices, one
+    economy's household state and Jacobian, e.g. ``Start.from_baseline(b)``; empty
+    fields: the default guess, the cold start and an exact Jacobian at each scenario's
+    start; a Jacobian is kept while its Broyden-updated steps deliver, see
+    :mod:`hat_jax._scenario_start`).
 
     Returns an :class:`~hat_jax.Equilibrium` whose every array has the leading axis K,
     with per-scenario ``converged``, ``iterations``, ``residual`` (never raises on a
@@ -158,7 +163,14 @@ def solve_equilibria(economies: Economy, opts: EquilibriumOptions, start: Start 
     mesh = local_mesh(devices)
     n = mesh.devices.size
     size = -(-max(K, int(pad_to)) // n) * n
-    start = (Start() if start is None else start)._replace(J=None)
+    start = Start() if start is None else start
+    if start.J is not None:
+        n_x = unknowns_count(len(economies.countries), opts.regime,
+                             economies.tariffs is not None)
+        if np.shape(start.J) != (n_x, n_x):
+            raise ValueError(f"Start.J must be the ({n_x}, {n_x}) Jacobian of the scenarios' "
+                             f"unknowns, got shape Start.J.shape={np.shape(start.J)}")
+        start = start._replace(J=jnp.asarray(start.J, jnp.float64))
     args = (pad_batch(economies, size), start, opts.replace(verbose=False))
     if n > 1:  # scenarios split over the mesh, everything else on every device
         split, copy = NamedSharding(mesh, PartitionSpec("scenario")), NamedSharding(mesh,

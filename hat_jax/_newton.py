@@ -214,9 +214,10 @@ def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None, J0=No
     return lax.while_loop(lambda c: running(c, max_iter), body, init(x0, s0, J0))
 
 
-def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step):
+def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step, J0=None):
     """K independent iterations (leading axis of x0, s0 and ``params``) in one
-    ``lax.while_loop``: ``f(x, s, p) -> (r, (s_new, ok))`` for one scenario's ``p``.
+    ``lax.while_loop``: ``f(x, s, p) -> (r, (s_new, ok))`` for one scenario's ``p``;
+    J0 (optional, no scenario axis): the Jacobian every scenario starts from.
 
     Each scenario takes exactly the steps :func:`step` would take on its own: a finished
     one (converged, or at ``max_iter``) keeps its carry (``jnp.where``, so nothing it
@@ -225,7 +226,7 @@ def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step):
     computes the exact Jacobian of every scenario at every iteration; here it is computed
     (for the whole block) only on iterations where some live scenario needs one.
     """
-    c0 = jax.vmap(init)(x0, s0)
+    c0 = jax.vmap(init, in_axes=(0, 0, None))(x0, s0, J0)
     live_of = lambda c: jax.vmap(running, in_axes=(0, None))(c, max_iter)
 
     def body(c):

@@ -134,6 +134,10 @@ SLOW = {
     "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",
     "test_ev_measure.py::test_paper_benchmark_prints_both_measures":
         "benchmarks/paper.py's table under both measures",
+    # issue 29: benchmark scripts run end to end so that they do not rot
+    "test_benchmarks.py": "benchmarks/gpu.py --quick (19 countries at Na = 10: scenarios "
+                          "with EV, transition, elasticities, optimal tariff) and "
+                          "benchmarks/scale_n.py --quick, in subprocesses",
 }
 
 

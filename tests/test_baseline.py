@@ -37,14 +37,20 @@ def test_fixed_beta_options():
 
 def test_counterfactual_from_a_baseline_is_the_fixed_beta_solve(two_country_eq):
     """counterfactual(Baseline) = counterfactual(Equilibrium) = the explicit solve at the
-    equilibrium's beta (unknown R) from its prices and household state."""
+    equilibrium's beta (unknown R) from its prices, household state and Newton Jacobian;
+    with jacobian="exact", the explicit solve without the Jacobian (issue 29)."""
     eq = two_country_eq
     d = np.array([[1.0, 1.6], [1.6, 1.0]])
     by_baseline = wf.counterfactual(Baseline.from_equilibrium(eq), d).new
     by_eq = wf.counterfactual(eq, d).new
     econ = eq.economy.replace(beta=jnp.asarray(eq.beta), d=jnp.asarray(d))
-    start = Start(W=eq.W, R=eq.R, beta=eq.beta, state=eq.world.households.state)
+    start = Start(W=eq.W, R=eq.R, beta=eq.beta, state=eq.world.households.state,
+                  J=eq.jacobian)
     explicit = hat_jax.solve_equilibrium(econ, EquilibriumOptions(unknown="R"), start)
+    exact = hat_jax.solve_equilibrium(econ, EquilibriumOptions(unknown="R"),
+                                      start._replace(J=None))
+    by_exact = wf.counterfactual(eq, d, jacobian="exact").new
+    np.testing.assert_allclose(np.asarray(by_exact.W), np.asarray(exact.W), rtol=0, atol=1e-12)
     for new in (by_baseline, by_eq):
         np.testing.assert_allclose(np.asarray(new.W), np.asarray(explicit.W), rtol=0,
                                    atol=1e-12)

@@ -318,3 +318,70 @@ def test_bad_strategy_and_ev_shapes_are_refused(two_country_eq):
         wf.equivalent_variations(eq, V, "Home")  # one scenario's [Na, Nz], no K axis
     with pytest.raises(ValueError, match="strategy must be one of"):
         wf.equivalent_variations(eq, V[None], "Home", strategy="scan")
+
+
+def test_counterfactual_starts_from_the_baseline_jacobian(two_country_eq):
+    """Issue 29: a counterfactual starts Newton from the baseline's Jacobian
+    (Broyden-updated) and reaches the root of the exact-Newton path (an exact Jacobian at
+    the first point, the method before) with fewer exact Jacobians; a start Jacobian of
+    the wrong sign is caught by the safeguard (an exact one is computed, same root)."""
+    b = hat_jax.Baseline.from_equilibrium(two_country_eq)
+    ch = hat_jax.Change.unilateral_cut(b.economy, "Home", 0.10)
+    opts = hat_jax.EquilibriumOptions(tol=1e-12)  # roots to 1e-12: paths compared to 1e-10
+    exact = wf.counterfactual(b, ch, opts, jacobian="exact")
+    fast = wf.counterfactual(b, ch, opts)
+    assert bool(exact.converged) and bool(fast.converged)
+    assert fast.stats["jacobians"] < exact.stats["jacobians"], (fast.stats, exact.stats)
+    for a, c in ((fast.new.W, exact.new.W), (fast.new.R, exact.new.R),
+                 (fast.new.world.aggregates.trade_shares,
+                  exact.new.world.aggregates.trade_shares),
+                 (wf.utilitarian_welfare(fast.new), wf.utilitarian_welfare(exact.new))):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(c), atol=1e-10, rtol=0)
+    econ = ch.apply(b.economy)
+    bad = hat_jax.solve_equilibrium(econ, b.options(opts), b.start._replace(J=-b.J))
+    assert bool(bad.converged) and np.nansum(np.asarray(bad.history)[:, 3]) >= 1
+    np.testing.assert_allclose(np.asarray(bad.W), np.asarray(exact.new.W), atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match=r"jacobian must be one of .*got jacobian='broyden'"):
+        wf.counterfactual(b, ch, jacobian="broyden")
+    with pytest.raises(ValueError, match=r"jacobian must be one of"):
+        hat_jax.solve_scenarios(b, [ch], jacobian="broyden")
+    stacked = hat_jax.model.stack_economies([econ])
+    with pytest.raises(ValueError, match=r"Start.J must be the \(2, 2\) Jacobian"):
+        hat_jax.model.solve_equilibria(stacked, b.opts, b.start._replace(J=np.eye(3)))
+
+
+def test_exact_baseline_jacobian_and_the_sweep_from_it(two_country_eq, batch):
+    """``Baseline.with_exact_jacobian`` (what ``hat sweep`` starts every scenario from):
+    the Jacobian of the fixed-beta excess demands in the unknowns x = (log W_1/W_2,
+    log(1 - beta R)) at the baseline equals central finite differences; a sweep from it
+    equals its one-at-a-time counterfactuals (same steps), computes no exact Jacobian and
+    reaches the roots of the sweep from the baseline's own Jacobian."""
+    import jax
+    import jax.numpy as jnp
+
+    b = hat_jax.Baseline.from_equilibrium(two_country_eq).with_exact_jacobian()
+    e = b.economy
+    fine = b.opts.replace(hh_tol=1e-13, dist_tol=1e-14)
+
+    @jax.jit
+    def residuals(x):
+        W = 2.0 * jax.nn.softmax(jnp.stack([x[0], 0.0]))
+        w = hat_jax.solve_world(e, W, (1.0 - jnp.exp(x[1])) / e.beta, e.beta, b.state, fine)
+        goods, bonds, _ = hat_jax.model.market_residuals(w.aggregates, fine)
+        return jnp.concatenate([goods, bonds])
+
+    x0 = np.array([np.log(b.W[0] / b.W[1]), np.log(1.0 - float(e.beta) * float(b.R))])
+    h = 1e-5
+    fd = np.stack([(np.asarray(residuals(x0 + h * u)) - np.asarray(residuals(x0 - h * u)))
+                   / (2 * h) for u in np.eye(2)], axis=1)
+    J = np.asarray(b.J)
+    np.testing.assert_allclose(J, fd, rtol=0, atol=1e-6 * np.max(np.abs(J)))
+    s, res0 = batch
+    good = sc.select_scenarios(s, slice(0, 2))
+    res = hat_jax.solve_scenarios(b, good, OPTS, theta=4.0)
+    assert list(res.converged) == [True, True] and res.stats["jacobians"] == 0
+    for k, iso in enumerate(("Home", "Foreign")):
+        cf = wf.counterfactual(b, hat_jax.Change.unilateral_cut(e, iso, 0.10), OPTS)
+        assert res.iterations[k] == int(cf.new.iterations)
+        np.testing.assert_allclose(res.W[k], cf.new.W, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(res.W[k], res0.W[k], atol=1e-9, rtol=0)

@@ -21,7 +21,7 @@ LAYERS = [
     {"household"},
     {"params", "distribution", "aggregates", "change"},
     {"unknowns", "start", "newton", "diagnostics", "equilibrium", "baseline", "batched",
-     "symmetry"},
+     "symmetry", "scenario_start"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables", "ek_world"},
     {"calibration", "elasticities", "welfare", "planner", "transition", "model"},
     {"scenarios", "policy"},

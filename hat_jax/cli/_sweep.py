@@ -38,6 +38,7 @@ from hat_jax import welfare as wf
 from hat_jax.calibration import params_draws
 from ._params_file import inference_for_world
 from hat_jax.report import sweep as rs
+from hat_jax._scenario_start import JACOBIAN_STARTS
 from hat_jax.scenarios import _store as sst
 
 from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
@@ -101,6 +102,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--strategy", choices=("auto", "vmap", "map"), default="auto",
                    help="iterate a block's scenarios in lock step (vmap: accelerators) or one "
                    "after another inside one program (map: CPU); default auto, by backend")
+    r.add_argument("--jacobian", choices=JACOBIAN_STARTS, default="baseline",
+                   help="where each scenario's Newton starts: from the exact Jacobian at "
+                   "the baseline (computed once for all scenarios), Broyden-updated, an "
+                   "exact one only where the steps stop delivering (baseline, the "
+                   "default), or from an exact Jacobian at its first point (exact, the "
+                   "method before issue 29)")
     r.add_argument("--distributed", action="store_true",
                    help="jax.distributed.initialize() (SLURM / Open MPI detected; else "
                    "--coordinator, --num-processes, --process-id); each process solves its "
@@ -338,6 +345,9 @@ def run(args: argparse.Namespace) -> int:
         report_not_converged(base.eq, base.opts)
         return EXIT_NOT_CONVERGED
     theta = args.theta if args.theta is not None else sc.model_theta(base.eq)
+    baseline = base.baseline
+    if args.jacobian == "baseline" and s.K > 1:  # one exact Jacobian for every scenario
+        baseline = baseline.with_exact_jacobian()
     todo = sum(min(s.K, (c + 1) * B) - c * B for c in mine)
     if not args.quiet:
         err(f"{s.K} scenarios in {n} chunk(s) of {B}; this process: {len(mine)} chunk(s), "
@@ -347,9 +357,10 @@ def run(args: argparse.Namespace) -> int:
     progress, frames = Progress(todo, args.quiet), []
     for c in mine:
         block = sc.select_scenarios(s, slice(c * B, (c + 1) * B))
-        res = sc.solve_scenarios(base.baseline, block, base.opts, batch=B, devices=devices,
+        res = sc.solve_scenarios(baseline, block, base.opts, batch=B, devices=devices,
                                  ev=args.ev, theta=theta, strategy=args.strategy,
-                                 ev_opts=wf.EVOptions(measure=args.ev_measure))
+                                 ev_opts=wf.EVOptions(measure=args.ev_measure),
+                                 jacobian=args.jacobian)
         frame = sc.scenario_frame(res)
         if args.out is not None:
             sst.write_chunk(args.out, man, c, frame)

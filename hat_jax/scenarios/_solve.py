@@ -26,8 +26,9 @@ import pandas as pd
 from .. import _elasticities as elasticities
 from .._batched import batch_size_of, solve_equilibria
 from .._baseline import Baseline, as_baseline
-from .._equilibrium import Equilibrium, EquilibriumOptions, Start
+from .._equilibrium import Equilibrium, EquilibriumOptions
 from .._params import Economy
+from .._scenario_start import check_jacobian_start, exact_jacobians, scenario_start
 from .._batched import resolve_strategy
 from ..welfare import (country_index, equivalent_variations, ev_at, utilitarian_welfare,
                        welfare_summary)
@@ -53,8 +54,8 @@ class ScenarioResults(NamedTuple):
     (minus the baseline's); theta [N] (the trade elasticities of the ACR gain);
     acr_gain [K, N]; floored: per scenario the cost pairs floored at 1; ev: {country:
     {"mean_gain" [K], "quintile_gains" [K, 5], "share_gain" [K], "converged" [K]}};
-    stats: solve_s, ev_s; failure [K]: why a scenario did not converge ("" where it
-    did; :func:`failure_reasons`)."""
+    stats: solve_s, ev_s, jacobians (exact Jacobians computed); failure [K]: why a
+    scenario did not converge ("" where it did; :func:`failure_reasons`)."""
 
     names: tuple
     countries: tuple
@@ -198,7 +199,8 @@ def _ev_block(eq_b, baseline, countries, ok, strategy, ev_opts=None):
 def solve_scenarios(baseline: Baseline | Equilibrium, changes,
                     opts: EquilibriumOptions | None = None, *, batch: int | None = None,
                     devices: int | None = 1, ev=(), theta=None, on_block=None,
-                    strategy: str = "auto", ev_opts=None) -> ScenarioResults:
+                    strategy: str = "auto", ev_opts=None,
+                    jacobian: str = "baseline") -> ScenarioResults:
     """Solve K counterfactual scenarios against ``baseline`` (model.md s.10).
 
     changes: a list of :class:`~hat_jax.Change` (one scenario each, named by its label),
@@ -220,7 +222,13 @@ def solve_scenarios(baseline: Baseline | Equilibrium, changes,
       ``"auto"`` (by backend; :mod:`hat_jax._batched`).
     ev_opts: the EV's :class:`hat_jax.welfare.EVOptions` (its ``measure``: "transfer",
       the default, or "proportional").
+    jacobian: where every scenario's Newton starts, as in
+      :func:`hat_jax.welfare.counterfactual`: ``"baseline"`` (default; the baseline's
+      Jacobian, Broyden-updated, an exact one only where the steps stop delivering) or
+      ``"exact"`` (an exact Jacobian at each scenario's start). ``stats["jacobians"]``:
+      the exact Jacobians computed, all scenarios together.
     """
+    check_jacobian_start(jacobian)
     strategy = resolve_strategy(strategy)
     b = as_baseline(baseline)
     baseline = b.equilibrium  # the outcomes are compared with the solved baseline's
@@ -240,16 +248,18 @@ def solve_scenarios(baseline: Baseline | Equilibrium, changes,
         raise ValueError(f"theta (trade elasticities of the ACR gain) must be > 0, got {theta}")
     cf_opts = b.options(opts)
     beta = jnp.asarray(b.beta, jnp.float64)
-    parts, evs, t_solve, t_ev = [], [], 0.0, 0.0
+    parts, evs, t_solve, t_ev, n_jac = [], [], 0.0, 0.0, 0
     for start in range(0, K, B):
         block = select_scenarios(s, slice(start, start + B))
         econs = eqx.tree_at(lambda e: e.beta, block.economies,
                             jnp.broadcast_to(beta, (block.K,)))
         t0 = time.perf_counter()
-        eq_b = solve_equilibria(econs, cf_opts, Start.from_baseline(b, jacobian=False),
-                                devices=devices, pad_to=B, strategy=strategy)
+        start_b = scenario_start(b, econs.tariffs is not None, jacobian)
+        eq_b = solve_equilibria(econs, cf_opts, start_b, devices=devices, pad_to=B,
+                                strategy=strategy)
         eq_b = jax.block_until_ready(eq_b)
         t1 = time.perf_counter()
+        n_jac += exact_jacobians(np.asarray(eq_b.history)[:block.K])
         part = _summaries(eq_b, baseline, theta, cf_opts)
         part_ev = (_ev_block(eq_b, baseline, ev_idx, part["converged"], strategy, ev_opts)
                    if ev_idx else {})
@@ -259,7 +269,7 @@ def solve_scenarios(baseline: Baseline | Equilibrium, changes,
         if on_block is not None:
             on_block(start, _results(block, base_e, baseline, theta, [part], [part_ev], {}))
     return _results(s, base_e, baseline, theta, parts, evs,
-                    {"solve_s": t_solve, "ev_s": t_ev})
+                    {"solve_s": t_solve, "ev_s": t_ev, "jacobians": n_jac})
 
 
 def _results(s: Scenarios, base_e, baseline, theta, parts, evs, stats) -> ScenarioResults:

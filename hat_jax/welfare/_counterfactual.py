@@ -13,8 +13,9 @@ import numpy as np
 
 from .._baseline import Baseline, as_baseline
 from .._change import Change
-from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
+from .._equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
 from .._params import Economy, household_problems
+from .._scenario_start import check_jacobian_start, exact_jacobians, scenario_start
 from .._household import HouseholdProblem
 from .._tariffs import validate_tariffs
 from ._costs import check_costs
@@ -92,7 +93,8 @@ def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change
 
 def counterfactual(baseline: Baseline | Equilibrium, change=None,
                    opts: EquilibriumOptions | None = None, *, cost_floor: bool | None = None,
-                   throw: bool = True, tariffs=None, d_new=None) -> Counterfactual:
+                   throw: bool = True, tariffs=None, d_new=None,
+                   jacobian: str = "baseline") -> Counterfactual:
     """Solve the stationary equilibrium after ``change`` (model.md s.10, s.14).
 
     baseline: a :class:`~hat_jax.Baseline` (an :class:`~hat_jax.Equilibrium` is
@@ -112,8 +114,14 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
     counterfactual economy carries the setting (a static field: a different value
     compiles a different program; build the baseline with the same value to share it).
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
-    throw=False check ``converged``. The result's ``stats``: iterations, compile_s, run_s.
+    throw=False check ``converged``. The result's ``stats``: iterations, compile_s, run_s,
+    jacobians (the exact Jacobians Newton computed).
+    jacobian: where Newton starts: ``"baseline"`` (default), from the baseline's
+    Jacobian, Broyden-updated along the steps, an exact one only where the steps stop
+    delivering (:mod:`hat_jax._scenario_start`); ``"exact"``, an exact Jacobian at the
+    first point (the method before issue 29). Both reach a root within ``tol``.
     """
+    check_jacobian_start(jacobian)
     b = as_baseline(baseline)
     floor = bool(b.economy.cost_floor) if cost_floor is None else cost_floor
     if not isinstance(floor, (bool, np.bool_)):
@@ -124,7 +132,8 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
     cf_opts = b.options(opts)
     econ = change.apply(b.economy.replace(cost_floor=bool(floor)))
     d_new = np.asarray(econ.d)
-    new = solve_equilibrium(econ, cf_opts, Start.from_baseline(b, jacobian=False),
+    new = solve_equilibrium(econ, cf_opts, scenario_start(b, econ.has_tariffs, jacobian),
                             throw=throw)
+    new = new._replace(stats={**new.stats, "jacobians": exact_jacobians(new.history)})
     t_new = np.asarray(econ.tariffs) if "tariffs" in change.values else None
     return Counterfactual(b.equilibrium, new, d_new, cf_opts, new.stats, t_new, change)

@@ -1,0 +1,187 @@
+"""Benchmark: cost against the number of countries N (issue 29, item 2).
+
+Synthetic worlds of N countries (``--n``, default 19, 40, 80, 160) at ``--Na`` (default
+100): countries at random points of the unit square, d_ij = 1 + 2 |p_i - p_j| (d_ii = 1),
+log A uniform in [-0.3, 0.3], L uniform in [0.5, 2], the rest ``hat_jax.make_economy``'s
+defaults (seed ``--seed``). Each N runs in its own process (so that ``peak_rss_gb``, the
+process's peak resident memory, is that N's), measuring
+
+- ``households``: households and stationary distributions of every country at W = 1,
+  R = 1 from the cold start (:func:`hat_jax.solve_world`, jitted; compile apart);
+- ``equilibrium``: the stationary equilibrium from the default guess (W = 1, R = 1, the
+  cold household start; :func:`hat_jax.solve_equilibrium`; compile_s from its stats);
+- ``jacobian``: the N x N Jacobian of the market residuals (goods j = 1..N-1, bonds) in
+  (W_2..W_N, R) at the root, forward mode through the implicit derivatives
+  (``jax.jacfwd``, jitted; what one exact Newton Jacobian costs);
+- ``counterfactual``: C1 cuts its import costs by 10%
+  (:func:`hat_jax.welfare.counterfactual`, Newton from the baseline's Jacobian);
+
+and then, over the N measured, the fitted exponent b of time = a N^b (least squares in
+logs) of each: records ``exponent <what>`` (``median_s`` holds b). On this 2-core
+machine with 24 GB run the large worlds one at a time; the tangent solver is chosen by
+memory (``tangent_solver="auto"``: GMRES where the per-country LU factors do not fit),
+and a world that runs out of memory or time is recorded with its error.
+
+    python benchmarks/scale_n.py --quick                  # N = 8, 12 at Na = 20
+    python benchmarks/scale_n.py --n 19 40 80 160 --out benchmarks/results/scale_n.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import hat_jax  # noqa: E402,F401  (float64 in this process too)
+
+from _common import device_description, log, main  # noqa: E402
+
+QUICK_N, QUICK_NA = (8, 12), 20
+WHATS = ("households", "equilibrium", "jacobian", "counterfactual")
+
+
+def synthetic_economy(N: int, Na: int, seed: int = 0):
+    """The synthetic world of N countries (module docstring)."""
+    import hat_jax
+
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.0, 1.0, (N, 2))
+    d = 1.0 + 2.0 * np.linalg.norm(p[:, None, :] - p[None, :, :], axis=-1)
+    np.fill_diagonal(d, 1.0)
+    A = np.exp(rng.uniform(-0.3, 0.3, N))
+    L = rng.uniform(0.5, 2.0, N)
+    return hat_jax.make_economy(d, A, L, Na=Na, countries=tuple(f"C{i + 1}" for i in range(N)))
+
+
+def _timed(call, runs=1):
+    """(last output, compile-and-first-run seconds, median of ``runs`` warm runs)."""
+    import jax
+
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(call())
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(call())
+        times.append(time.perf_counter() - t0)
+    return out, first, float(np.median(times))
+
+
+def one(N: int, Na: int, seed: int, runs: int) -> list[dict]:
+    """The records of one world (run in its own process)."""
+    import jax
+    import jax.numpy as jnp
+
+    import hat_jax
+    from hat_jax import model
+    from hat_jax import welfare as wf
+
+    e = synthetic_economy(N, Na, seed)
+    opts = hat_jax.EquilibriumOptions().resolved(e)
+    base = dict(N=N, Na=Na, tangent_solver=opts.tangent_solver)
+    out = []
+    log(f"N={N}, Na={Na} ({opts.tangent_solver}): households...")
+    world = jax.jit(lambda e_: hat_jax.solve_world(e_, jnp.ones(N), 1.0, e_.beta, None, opts))
+    w, first, med = _timed(lambda: world(e), runs)
+    out.append(dict(name="households", what="households", compile_s=first - med,
+                    median_s=med, runs=runs, **base))
+    log(f"N={N}: equilibrium from the cold start...")
+    eq = hat_jax.solve_equilibrium(e, opts, throw=False)
+    out.append(dict(name="equilibrium", what="equilibrium", compile_s=eq.stats["compile_s"],
+                    median_s=eq.stats["run_s"], runs=1, iterations=int(eq.iterations),
+                    converged=bool(eq.converged), **base))
+    log(f"N={N}: the {N} x {N} Jacobian at the root...")
+    state = eq.world.households.state
+
+    def residuals(y):
+        W = jnp.concatenate([eq.W[:1], y[:-1]])
+        wd = hat_jax.solve_world(e, W, y[-1], eq.beta, state, opts)
+        goods, bonds, _ = model.market_residuals(wd.aggregates, opts)
+        return jnp.concatenate([goods, bonds])
+
+    y = jnp.concatenate([eq.W[1:], jnp.atleast_1d(eq.R)])
+    jac = jax.jit(jax.jacfwd(residuals))
+    J, first, med = _timed(lambda: jac(y), runs)
+    out.append(dict(name="jacobian", what="jacobian", compile_s=first - med, median_s=med,
+                    runs=runs, finite=bool(np.all(np.isfinite(np.asarray(J)))), **base))
+    log(f"N={N}: counterfactual (C1 cuts its import costs by 10%)...")
+    b = hat_jax.Baseline.from_equilibrium(eq)
+    cf = wf.counterfactual(b, hat_jax.Change.unilateral_cut(b.economy, "C1", 0.10),
+                           throw=False)
+    out.append(dict(name="counterfactual", what="counterfactual",
+                    compile_s=cf.stats["compile_s"], median_s=cf.stats["run_s"], runs=1,
+                    iterations=int(cf.new.iterations), jacobians=cf.stats["jacobians"],
+                    converged=bool(cf.new.converged), **base))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # kB -> GB
+    for r in out:
+        r.update(peak_rss_gb=round(peak, 3), device=device_description(),
+                 load1=round(os.getloadavg()[0], 2))
+    return out
+
+
+def exponents(recs: list[dict]) -> list[dict]:
+    """The fitted exponent b of median_s = a N^b for each measured quantity."""
+    out = []
+    for what in WHATS:
+        pts = [(r["N"], r["median_s"]) for r in recs if r.get("what") == what
+               and r.get("median_s", 0) > 0]
+        if len(pts) >= 2:
+            n, t = np.log(np.array(pts, float)).T
+            b = float(np.polyfit(n, t, 1)[0])
+            out.append(dict(name=f"exponent {what}", compile_s=float("nan"), median_s=b,
+                            runs=len(pts), N=[p[0] for p in pts]))
+    return out
+
+
+def records(args) -> list[dict]:
+    Ns, Na = (QUICK_N, QUICK_NA) if args.quick else (tuple(args.n), args.Na)
+    recs = []
+    for N in Ns:
+        cmd = [sys.executable, __file__, "--one", str(N), "--Na", str(Na), "--seed",
+               str(args.seed), "--runs", str(args.runs)]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            recs.append(dict(name=f"N={N} failed", compile_s=float("nan"),
+                             median_s=float("nan"), runs=0, N=N, Na=Na,
+                             error=f"over --timeout {args.timeout} s"))
+            continue
+        sys.stderr.write(p.stderr[-2000:] if p.returncode else "")
+        if p.returncode:
+            recs.append(dict(name=f"N={N} failed", compile_s=float("nan"),
+                             median_s=float("nan"), runs=0, N=N, Na=Na,
+                             error=p.stderr.strip().splitlines()[-1] if p.stderr else
+                             f"exit {p.returncode}"))
+            continue
+        recs += json.loads(p.stdout)
+    return recs + exponents(recs)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--n", type=int, nargs="+", default=[19, 40, 80, 160])
+    p.add_argument("--Na", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help=f"N = {QUICK_N}, Na = {QUICK_NA}")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per world")
+
+
+if __name__ == "__main__":
+    if "--one" in sys.argv:  # one world in this process: its records as JSON on stdout
+        import argparse
+
+        a = argparse.ArgumentParser()
+        for flag in ("--one", "--Na", "--seed", "--runs"):
+            a.add_argument(flag, type=int)
+        ns = a.parse_args()
+        print(json.dumps(one(ns.one, ns.Na, ns.seed, ns.runs)))
+    else:
+        main(records, __doc__.splitlines()[0], add_arguments, default_runs=1)
