@@ -92,7 +92,8 @@ def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change
 
 def counterfactual(baseline: Baseline | Equilibrium, change=None,
                    opts: EquilibriumOptions | None = None, *, cost_floor: bool | None = None,
-                   throw: bool = True, tariffs=None, d_new=None) -> Counterfactual:
+                   throw: bool = True, tariffs=None, d_new=None,
+                   regime: str | None = None) -> Counterfactual:
     """Solve the stationary equilibrium after ``change`` (model.md s.10, s.14).
 
     baseline: a :class:`~hat_jax.Baseline` (an :class:`~hat_jax.Equilibrium` is
@@ -113,6 +114,9 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
     compiles a different program; build the baseline with the same value to share it).
     throw: raise ConvergenceError (residual, iterations) if the solve fails; with
     throw=False check ``converged``. The result's ``stats``: iterations, compile_s, run_s.
+    regime: the financial regime of the new equilibrium, "global" or "autarky" (model.md
+    s.15; default: the baseline's): ``regime="global"`` from an autarky baseline opens
+    the capital account (started at the mean of the R_i), "autarky" closes it.
     """
     b = as_baseline(baseline)
     floor = bool(b.economy.cost_floor) if cost_floor is None else cost_floor
@@ -122,9 +126,12 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
     if "d" in change.values:
         check_costs(b.economy, change.values["d"], floor=floor)
     cf_opts = b.options(opts)
+    start = Start.from_baseline(b, jacobian=False)
+    if regime is not None and regime != b.regime:
+        cf_opts = cf_opts.replace(regime=regime)
+        start = start._replace(R=np.mean(np.asarray(b.R)))  # autarky -> global
     econ = change.apply(b.economy.replace(cost_floor=bool(floor)))
     d_new = np.asarray(econ.d)
-    new = solve_equilibrium(econ, cf_opts, Start.from_baseline(b, jacobian=False),
-                            throw=throw)
+    new = solve_equilibrium(econ, cf_opts, start, throw=throw)
     t_new = np.asarray(econ.tariffs) if "tariffs" in change.values else None
     return Counterfactual(b.equilibrium, new, d_new, cf_opts, new.stats, t_new, change)
