@@ -236,3 +236,23 @@ def test_cli_regime_change_and_wedges(tmp_path):
     assert rc == 1 and "unknown country 'Mars'" in err
     rc, _, err = _hat(["counterfactual", *small, "--regime-change", "global:global"])
     assert rc == 1 and "--regime-change must be" in err
+
+
+def test_optimal_wedge_is_a_maximum(world):
+    """Country 1's optimal wedge (others 0): the exact derivative vanishes there (FOC
+    residual <= 1e-9) and welfare at omega* +- 1e-3 is lower; the EV at the optimum
+    against the baseline has the sign of the utilitarian welfare gain."""
+    from hat_jax import policy
+
+    e, g, _ = world
+    opt = policy.optimal_wedge(g, "C2")
+    assert opt.converged and abs(opt.foc_residual) <= 1e-9
+    assert opt.welfare >= opt.welfare_base
+    args = sc.wedge_args(hat_jax.Baseline.from_equilibrium(g))
+    for h in (-1e-3, 1e-3):
+        om = opt.wedges.copy()
+        om[1] += h
+        W, _, eq = policy.wedge_value_and_slope(args, om, 1, hat_jax.Baseline.from_equilibrium(g).opts)
+        assert bool(eq.converged) and float(W[1]) < opt.welfare
+    assert opt.welfare_result is not None
+    assert opt.counterfactual.new.economy.wedges[1] == opt.wedge
