@@ -79,7 +79,7 @@ def wedge_value_and_slope(args: sc.WedgeArgs, omega, country: int,
 
 def optimal_wedge(baseline: Baseline | Equilibrium, country,
                   opts: EquilibriumOptions | None = None, *, max_iter: int = 25,
-                  xtol: float = 1e-7, gtol: float = 1e-9, first_step: float = 1e-3,
+                  xtol: float = 1e-10, gtol: float = 1e-9, first_step: float = 1e-3,
                   max_step: float = 5e-3, ev: bool = True, throw: bool = True,
                   verbose: bool = False) -> OptimalWedge:
     """Country ``country``'s wedge maximizing its utilitarian welfare (the others' fixed
