@@ -135,6 +135,8 @@ SLOW = {
         "the jitted wedge-welfare program and its forward-mode Jacobian (FD at 1e-13)",
     "test_finance.py::test_optimal_wedge_is_a_maximum":
         "a secant search with one forward-mode pass through the equilibrium per step",
+    "test_finance.py::test_cli_capital_controls":
+        "hat capital-controls: a secant search through the equilibrium in-process",
     "test_finance.py::test_opening_gain_slope_matches_central_differences":
         "forward mode through two jitted equilibria (global, autarky) at 1e-13",
     "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",

@@ -256,3 +256,19 @@ def test_optimal_wedge_is_a_maximum(world):
         assert bool(eq.converged) and float(W[1]) < opt.welfare
     assert opt.welfare_result is not None
     assert opt.counterfactual.new.economy.wedges[1] == opt.wedge
+
+
+def test_cli_capital_controls(tmp_path):
+    """hat capital-controls --json: stdout is one JSON object (progress on stderr), the
+    optimum's FOC residual is small and the path ends at the reported wedge."""
+    import json
+
+    rc, out, err = _hat(["capital-controls", "two_country", "--Na", "20", "--country",
+                         "Home", "--json", "--out", str(tmp_path / "cc")])
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["converged"] and abs(r["foc_residual"]) <= 1e-7
+    assert r["path"][-1]["omega"] == r["wedge"] and r["wedges"][0] == r["wedge"]
+    assert r["welfare"] >= r["welfare_base"]
+    assert r["finance"]["after"]["wedges"] == r["wedges"]
+    assert json.loads((tmp_path / "cc" / "capital_controls.json").read_text()) == r

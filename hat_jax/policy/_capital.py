@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -106,7 +108,7 @@ def optimal_wedge(baseline: Baseline | Equilibrium, country,
         path.append((w_i, f, g))
         if verbose:
             print(f"  omega_{b.economy.countries[i]} = {w_i:+.8f}  W = {f:.10f}  "
-                  f"dW/domega = {g:+.3e}", flush=True)
+                  f"dW/domega = {g:+.3e}", file=sys.stderr, flush=True)
         if abs(g) <= gtol:
             ok = True
             break
