@@ -135,6 +135,11 @@ SLOW = {
         "the jitted wedge-welfare program and its forward-mode Jacobian (FD at 1e-13)",
     "test_finance.py::test_optimal_wedge_is_a_maximum":
         "a secant search with one forward-mode pass through the equilibrium per step",
+    "test_finance.py::test_cli_regime_change_and_wedges":
+        "hat counterfactual --regime-change / --wedges in-process: baseline, autarky and "
+        "wedge programs at Na = 20, EV of every country",
+    "test_finance.py::test_trade_finance_table_routes_agree":
+        "four counterfactuals under two regimes and eight EVs",
     "test_finance.py::test_cli_capital_controls":
         "hat capital-controls: a secant search through the equilibrium in-process",
     "test_finance.py::test_opening_gain_slope_matches_central_differences":
