@@ -15,6 +15,7 @@ Builders (each needs the economy the values are computed from; new levels, never
 factors): :meth:`Change.costs`, :meth:`Change.scale_costs` (d'_ij = f_ij d_ij),
 :meth:`Change.global_cut`, :meth:`Change.unilateral_cut`, :meth:`Change.bilateral_cut`,
 :meth:`Change.tariffs`, :meth:`Change.uniform_tariff`, :meth:`Change.tariff_war`,
+:meth:`Change.wedges`, :meth:`Change.wedge` (capital-account wedges, model.md s.15),
 :meth:`Change.country` (one country's entry of a per-country field) and
 :meth:`Change.population`. Each records what it did in ``info`` (the ``"experiment"``
 object of ``hat counterfactual --json``: ``kind`` and its parameters) and says it in
@@ -38,6 +39,7 @@ import numpy as np
 
 from ._params import Economy, validate_trade_costs
 from ._tariffs import tariff_war, uniform_tariffs, validate_tariffs
+from ._wedges import validate_wedges
 
 __all__ = ["Change", "NOTES", "note_of", "changes_of", "country_index", "STATIC_FIELDS",
            "CostsBelowOneWarning", "costs_below_one", "check_costs", "scale_costs"]
@@ -63,6 +65,9 @@ NOTES: dict[str, Callable[[dict], str]] = {
                                  "on every partner"),
     "tariff_war": lambda e: f"tariff war: every country levies {_pct(e['tariff'])} on "
                             "every partner",
+    "wedges": lambda e: f"capital-account wedges from {e['file']}",
+    "wedge": lambda e: (f"{e['country']}'s capital-account wedge set to "
+                        f"{e['wedge']:g} (R_i = R + omega_i)"),
     "country": lambda e: f"{e['field']} of {e['country']} set to {e['value']:g}",
     "population": lambda e: f"population L of {e['country']} scaled by {e['factor']:g}",
     "tfp": lambda e: f"TFP A of {e['country']} scaled by {e['factor']:g}",
@@ -237,8 +242,8 @@ class Change(eqx.Module):
                 what = "a static setting" if name in STATIC_FIELDS else "not a field"
                 raise ValueError(f"Change {self.label!r}: {name!r} is {what} of the Economy "
                                  f"(a Change sets one of: {', '.join(known)})")
-            want = (economy.N, economy.N) if name == "tariffs" else \
-                np.shape(getattr(economy, name))
+            want = (economy.N, economy.N) if name == "tariffs" else (economy.N,) \
+                if name == "wedges" else np.shape(getattr(economy, name))
             if np.shape(v) != want:
                 raise ValueError(f"Change {self.label!r}: {name} must have shape {want}, "
                                  f"got shape {np.shape(v)}")
@@ -343,6 +348,31 @@ class Change(eqx.Module):
         info = {"kind": "tariff_war", "tariff": rate}
         return cls({"tariffs": tariff_war(economy.N, rate)}, f"tariff_war_{rate:.6g}",
                    NOTES["tariff_war"](info), info)
+
+    # --------------------------------------------------------- capital-account wedges
+    @classmethod
+    def wedges(cls, economy: Economy, omega, source=None, label: str = "wedges") -> "Change":
+        """Capital-account wedges omega (one per country, model.md s.15): households of i
+        save and borrow at R_i = R + omega_i, the revenue (R - R_i) A_i rebated lump
+        sum; omega = 0 is financial globalization. The values are pytree leaves (traced
+        and differentiable under jit / grad). source: where they came from (a file)."""
+        omega = validate_wedges(omega, economy.N, economy.countries)
+        return cls({"wedges": omega}, label,
+                   NOTES["wedges"]({"file": source or "a vector"}),
+                   {"kind": "wedges", "file": str(source)})
+
+    @classmethod
+    def wedge(cls, economy: Economy, country, omega: float, base=None) -> "Change":
+        """Country ``country``'s wedge set to ``omega`` (the others ``base``, default
+        the economy's wedges or zeros)."""
+        k = country_index(economy, country)
+        w = np.zeros(economy.N) if base is None and economy.wedges is None else \
+            np.array(economy.wedges if base is None else base, np.float64)
+        w[k] = float(omega)
+        w = validate_wedges(w, economy.N, economy.countries)
+        info = {"kind": "wedge", "country": economy.countries[k], "wedge": float(omega)}
+        return cls({"wedges": w}, f"wedge_{economy.countries[k]}", NOTES["wedge"](info),
+                   info)
 
     # ------------------------------------------------------------- country fields
     @classmethod

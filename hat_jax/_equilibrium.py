@@ -60,6 +60,7 @@ from ._results import (
     check_option_values,
     linear_solve,
 )
+from ._wedges import rebate_residuals
 from ._unknowns import decode, encode, transfers_from_x, wages_from_x, x_from_wages
 
 __all__ = [
@@ -190,9 +191,11 @@ class Equilibrium(NamedTuple):
     see :func:`newton_path`): every iteration from :func:`solve_equilibrium`, the first
     64 rows (NaN after the last iteration) from :func:`solve_equilibrium_jit`;
     trade_residual: the largest goods-market excess demand relative to the seller's
-    trade volume (see :func:`trade_residual`); T[i]: the lump-sum tariff rebate per
-    household (zeros under free trade); revenue_residuals[i]: (L_i T_i - Rev_i) / world
-    GDP (empty under free trade, ``economy.tariffs is None``); jacobian: the Newton's last
+    trade volume (see :func:`trade_residual`); T[i]: the lump-sum rebate per household,
+    tariff plus capital-account wedge revenue (zeros under free trade without wedges;
+    R is the world return, households face R_i = R + omega_i, :mod:`hat_jax._wedges`);
+    revenue_residuals[i]: (L_i T_i - Rev_i - (R - R_i) A_i) / world GDP (empty without
+    tariffs and wedges); jacobian: the Newton's last
     Jacobian of the excess demands in x (exact or secant-updated near the root; None from
     a batched solve), a warm start (``Start.J``) for a nearby solve of the same economy's
     shape; stats: ``{"iterations", "compile_s", "run_s"}`` of :func:`solve_equilibrium`
@@ -289,10 +292,10 @@ def _system(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
 
 def system_residuals(world, economy: Economy, opts: EquilibriumOptions, T):
     """The residuals of the equilibrium system in a solved world: goods j = 1..N-1, bonds
-    (per country under autarky) and, with tariffs, the N revenue conditions (rebates T)."""
+    (per country under autarky) and, with tariffs or wedges, the N rebate conditions."""
     goods, bonds, _ = market_residuals(world.aggregates, opts)
-    if economy.has_tariffs:
-        bonds = jnp.concatenate([bonds, revenue_residuals(world.aggregates, economy.L, T)])
+    if economy.has_rebates:
+        bonds = jnp.concatenate([bonds, rebate_residuals(world.aggregates, economy, T)])
     return jnp.concatenate([goods, bonds])
 
 
@@ -371,10 +374,10 @@ def _finish(x, s, it, history, economy, R_fixed, opts, J=None) -> Equilibrium:
     T = transfers_from_x(x, economy)
     world = solve_world(economy, W, R, beta, s, opts, T=T)
     goods, bonds, walras = market_residuals(world.aggregates, opts)
-    rev = revenue_residuals(world.aggregates, economy.L, T)[:economy.N if economy.has_tariffs
-                                                            else 0]
+    rev = rebate_residuals(world.aggregates, economy, T)[:economy.N if economy.has_rebates
+                                                         else 0]
     res = jnp.maximum(jnp.max(jnp.abs(goods)), jnp.max(jnp.abs(bonds)))
-    if economy.has_tariffs:
+    if economy.has_rebates:
         res = jnp.maximum(res, jnp.max(jnp.abs(rev)))
     trade_res = trade_residual(world.aggregates)
     ok = (res <= opts.tol) & (trade_res <= opts.trade_tol) \

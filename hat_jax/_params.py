@@ -23,6 +23,7 @@ import numpy as np
 from ._household import HouseholdOptions, HouseholdProblem, check_grid_size
 from ._income import IncomeProcess, income_process, validate_transition
 from ._tariffs import validate_tariffs
+from ._wedges import validate_wedges
 
 __all__ = [
     "Economy", "validate_economy", "validate_trade_costs", "traced_cost_check",
@@ -69,6 +70,11 @@ class Economy(eqx.Module):
     same program as before tariffs existed. With a matrix (zeros included) the
     equilibrium also solves the lump-sum rebates T_i (see :mod:`hat_jax._tariffs`);
     :attr:`tariff_matrix` is the matrix either way.
+    wedges[i]: capital-account wedge omega_i (model.md s.15): households of i save and
+    borrow at R_i = R + omega_i, the revenue (R - R_i) A_i rebated lump sum; None (the
+    default): no wedges, the same program as before wedges existed. With a vector
+    (zeros included) the equilibrium also solves the lump-sum rebates (see
+    :mod:`hat_jax._wedges`).
     """
 
     A: jax.Array = eqx.field(converter=_f64)
@@ -88,6 +94,7 @@ class Economy(eqx.Module):
     scale_by_tfp: bool = eqx.field(static=True, default=True)
     cost_floor: bool = eqx.field(static=True, default=True)
     tariffs: jax.Array | None = eqx.field(default=None, converter=_f64_or_none)
+    wedges: jax.Array | None = eqx.field(default=None, converter=_f64_or_none)
 
     @property
     def N(self) -> int:
@@ -97,6 +104,17 @@ class Economy(eqx.Module):
     def has_tariffs(self) -> bool:
         """Whether the economy carries a tariff matrix (static: a different program)."""
         return self.tariffs is not None
+
+    @property
+    def has_wedges(self) -> bool:
+        """Whether the economy carries capital-account wedges (static)."""
+        return self.wedges is not None
+
+    @property
+    def has_rebates(self) -> bool:
+        """Whether lump-sum rebates are equilibrium unknowns (tariffs or wedges): N more
+        unknowns T_i, the tariff revenue plus the wedge revenue per capita."""
+        return self.tariffs is not None or self.wedges is not None
 
     @property
     def tariff_matrix(self):
@@ -117,7 +135,7 @@ class Economy(eqx.Module):
 
     def __check_init__(self):
         if _concrete((self.A, self.L, self.d, self.beta, self.sigma, self.phi, self.amax,
-                      self.P, self.z, self.y_P, self.gamma, self.tariffs)):
+                      self.P, self.z, self.y_P, self.gamma, self.tariffs, self.wedges)):
             validate_economy(self)
 
 
@@ -309,6 +327,8 @@ def validate_economy(e: Economy) -> None:
     check_country_labels(e.countries)
     if e.tariffs is not None:
         validate_tariffs(e.tariffs, N, e.countries)
+    if e.wedges is not None:
+        validate_wedges(e.wedges, N, e.countries)
 
 
 def make_economy(
@@ -328,12 +348,14 @@ def make_economy(
     scale_by_tfp: bool = True,
     cost_floor: bool = True,
     tariffs=None,
+    wedges=None,
 ) -> Economy:
     """Build and validate an :class:`Economy`. ``d`` is the N x N trade-cost matrix
     (importer rows); A and L default to ones; income defaults to the reference process.
     cost_floor: True (default) requires d >= 1; False lets off-diagonal costs fall below 1
     (the paper's convention; see :class:`Economy`). tariffs: an N x N tariff matrix
-    (importer rows) or None (free trade; see :class:`Economy`)."""
+    (importer rows) or None (free trade; see :class:`Economy`). wedges: N capital-account
+    wedges omega_i (R_i = R + omega_i, model.md s.15) or None (none)."""
     d = np.asarray(d, dtype=np.float64)
     if d.ndim != 2:
         raise ValueError(f"d must be an N x N matrix, got shape {d.shape}")
@@ -351,6 +373,7 @@ def make_economy(
         gamma=float(gamma), Na=check_grid_size(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
         cost_floor=bool(cost_floor),
         tariffs=None if tariffs is None else f(validate_tariffs(tariffs, N, countries)),
+        wedges=None if wedges is None else f(validate_wedges(wedges, N, countries)),
     )
 
 
@@ -376,8 +399,9 @@ def country_scale(economy: Economy):
 def household_problems(economy: Economy, W, R, beta=None, T=None) -> HouseholdProblem:
     """Per-country household inputs (leading axis = country) at wages W and interest R.
 
-    R may be a scalar (financial globalization) or one per country (autarky); T: the
-    lump-sum transfer of each country's households (the tariff rebate; default 0).
+    R may be a scalar (financial globalization) or one per country (autarky); with
+    capital-account wedges households face R_i = R + omega_i (model.md s.15); T: the
+    lump-sum transfer of each country's households (tariff and wedge rebates; default 0).
     Prices p_ij include the economy's tariffs. sigma_i = sigma A_i^(1-gamma); psi_ij(z) = psi_slope A_i^(1-gamma) y_P(z) 1{j=i};
     grid from -phi A_i to amax A_i (A_i = 1 without scaling).
     """
@@ -391,6 +415,8 @@ def household_problems(economy: Economy, W, R, beta=None, T=None) -> HouseholdPr
     psi = (economy.psi_slope * scale)[:, None, None] * economy.y_P[None, :, None] \
         * jnp.eye(N, dtype=p.dtype)[:, None, :]
     R = jnp.broadcast_to(jnp.asarray(R, p.dtype), (N,))
+    if economy.wedges is not None:
+        R = R + economy.wedges
     T = jnp.zeros(N, p.dtype) if T is None else jnp.broadcast_to(jnp.asarray(T, p.dtype), (N,))
     return HouseholdProblem(
         a_min=a_min, da=da, p=p, W=jnp.asarray(W, p.dtype), R=R, T=T,
@@ -408,6 +434,8 @@ def check_prices(economy: Economy, W, R, beta=None) -> None:
     beta = float(economy.beta if beta is None else beta)
     W = np.asarray(W, dtype=np.float64)
     R = np.broadcast_to(np.asarray(R, dtype=np.float64), W.shape)
+    if economy.wedges is not None:  # households face R_i = R + omega_i
+        R = R + np.asarray(economy.wedges)
     if np.any(~np.isfinite(W)) or np.any(W <= 0):
         k = int(np.argmin(W))
         raise ValueError(f"wages must be positive, got W[{k}]={float(W[k])!r}")

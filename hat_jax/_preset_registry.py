@@ -34,7 +34,7 @@ START_KINDS = ("published", "cold")
 #: :func:`hat_jax._params.make_economy` after its arrays).
 ECONOMY_SETTINGS = frozenset({"gamma", "sigma", "beta", "psi_slope", "phi", "amax", "Na",
                               "income", "countries", "scale_by_tfp", "cost_floor",
-                              "tariffs"})
+                              "tariffs", "wedges"})
 
 
 @dataclass(frozen=True)

@@ -60,21 +60,22 @@ def check_jacobian_start(jacobian: str) -> str:
     return jacobian
 
 
-def unknowns_count(N: int, regime: str, has_tariffs: bool) -> int:
+def unknowns_count(N: int, regime: str, has_rebates: bool) -> int:
     """Number of fixed-beta unknowns: N - 1 wages, one R (N under financial autarky) and,
-    with tariffs, N rebates."""
-    return N - 1 + (N if regime == "autarky" else 1) + (N if has_tariffs else 0)
+    with rebates (tariffs or capital-account wedges), N rebates."""
+    return N - 1 + (N if regime == "autarky" else 1) + (N if has_rebates else 0)
 
 
-def scenario_start(baseline, has_tariffs: bool, jacobian: str = "baseline"):
+def scenario_start(baseline, has_rebates: bool, jacobian: str = "baseline"):
     """The :class:`~hat_jax.Start` of a scenario of ``baseline`` (a
     :class:`~hat_jax.Baseline`): its prices, rebates and household state and, with
     ``jacobian="baseline"``, its Jacobian where that fits the scenario's unknowns
-    (``has_tariffs``: whether the scenario's economy has tariffs); None otherwise."""
+    (``has_rebates``: whether the scenario's economy has rebate unknowns, from tariffs
+    or wedges); None otherwise."""
     check_jacobian_start(jacobian)
     start = baseline.start
     J = start.J
-    n = unknowns_count(baseline.N, baseline.regime, has_tariffs)
+    n = unknowns_count(baseline.N, baseline.regime, has_rebates)
     if jacobian == "exact" or J is None or np.shape(J) != (n, n) \
             or not np.all(np.isfinite(np.asarray(J))):
         return start._replace(J=None)

@@ -24,8 +24,8 @@ class Start(NamedTuple):
     W [N]: wages (normalised to mean one); R: the gross interest rate (scalar, [N] under
     financial autarky; in the "beta" mode the fixed target R, and derivatives with
     respect to it are exact); beta: the discount factor (a starting value in the "beta"
-    mode, otherwise the economy's is used); T [N]: lump-sum tariff rebates (used only
-    when the economy has tariffs); state: household fixed-point variables [N, ...];
+    mode, otherwise the economy's is used); T [N]: lump-sum rebates (used only
+    when the economy has tariffs or capital-account wedges); state: household fixed-point variables [N, ...];
     J: the Newton Jacobian of a nearby solve of an economy of the same shape
     (``Equilibrium.jacobian``; kept while its steps cut the excess demands as it
     predicts, recomputed otherwise). Starting values carry no derivative.
@@ -55,7 +55,7 @@ class Start(NamedTuple):
         """This start with the default guess in its empty price fields, validated on the
         host (ValueError naming the field and value); concrete numpy values."""
         W, R, beta = default_guess(economy, opts, self.W, self.R, self.beta)
-        T = None if self.T is None or not economy.has_tariffs else np.asarray(self.T, np.float64)
+        T = None if self.T is None or not economy.has_rebates else np.asarray(self.T, np.float64)
         return self._replace(W=W, R=R, beta=beta, T=T)
 
     def traced(self, economy, opts) -> "Start":
@@ -73,7 +73,7 @@ class Start(NamedTuple):
             if opts.unknown == "beta":
                 beta = jnp.minimum(beta, 0.95 / jnp.max(R))
         W = jnp.ones(economy.N) if self.W is None else jnp.asarray(self.W, jnp.float64)
-        T = None if self.T is None or not economy.has_tariffs else jnp.asarray(self.T,
+        T = None if self.T is None or not economy.has_rebates else jnp.asarray(self.T,
                                                                                jnp.float64)
         return self._replace(W=W, R=R, beta=jnp.asarray(beta, jnp.float64),
                              T=T)

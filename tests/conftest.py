@@ -131,6 +131,19 @@ SLOW = {
         "a batched two-scenario program of its own (costs x 1e6: the probe's case)",
     "test_ev_measure.py::test_jpn_unilateral_cut_has_an_ev_in_every_state":
         "the issue's JPN unilateral cut on the 19-country world (Na = 20), both measures",
+    "test_finance.py::test_wedge_welfare_gradient_matches_central_differences":
+        "the jitted wedge-welfare program and its forward-mode Jacobian (FD at 1e-13)",
+    "test_finance.py::test_optimal_wedge_is_a_maximum":
+        "a secant search with one forward-mode pass through the equilibrium per step",
+    "test_finance.py::test_cli_regime_change_and_wedges":
+        "hat counterfactual --regime-change / --wedges in-process: baseline, autarky and "
+        "wedge programs at Na = 20, EV of every country",
+    "test_finance.py::test_trade_finance_table_routes_agree":
+        "four counterfactuals under two regimes and eight EVs",
+    "test_finance.py::test_cli_capital_controls":
+        "hat capital-controls: a secant search through the equilibrium in-process",
+    "test_finance.py::test_opening_gain_slope_matches_central_differences":
+        "forward mode through two jitted equilibria (global, autarky) at 1e-13",
     "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",
     "test_ev_measure.py::test_paper_benchmark_prints_both_measures":
         "benchmarks/paper.py's table under both measures",

@@ -282,6 +282,7 @@ def test_save_figure_atomic_and_closed(tmp_path):
 def test_every_command_is_registered():
     """The commands, in help order, each a module with add_parser and run."""
     assert list(cli.COMMANDS) == ["solve", "elasticities", "calibrate", "counterfactual",
-                                  "planner", "sweep", "tariff", "transition"]
+                                  "planner", "sweep", "tariff", "transition",
+                                  "capital-controls"]
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
     assert list(sub.choices) == list(cli.COMMANDS)

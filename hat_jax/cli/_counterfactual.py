@@ -44,6 +44,10 @@ from hat_jax import welfare as wf
 from hat_jax._change import Change
 from hat_jax.report._readers import read_cost_matrix
 from ._params_file import inference_for_world
+from ._finance import (add_finance_experiments, check_args as check_finance_args,
+                       ev_by_country_record, finance_change, finance_record, format_ev_by_country,
+                       format_finance, regime_pair)
+from hat_jax import scenarios as sc
 from hat_jax.report.welfare import (
     counterfactual_standard_errors,
     counterfactual_summary,
@@ -130,6 +134,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--ev-tol", dest="ev_tol", type=float, default=wf.EV_TOL,
                    help="EV tolerance: |V_old(lambda) - V_new| / slope per state (1e-10)")
     add_ev_measure_argument(w)
+    add_finance_experiments(g, w)
     w.add_argument("--se", metavar="FILE", default=None,
                    help="standard errors by the delta method (model.md s.16) from the "
                    "parameter covariance in FILE, the inference.json (or its folder) of "
@@ -172,6 +177,9 @@ def cost_change(args, economy) -> Change:
 def experiment_change(args, economy) -> Change:
     """The :class:`~hat_jax.Change` of ``hat counterfactual``'s experiment flag (exactly
     one; ValueError on bad input)."""
+    finance = finance_change(args, economy)
+    if finance is not None:
+        return finance
     if getattr(args, "tariffs", None) is not None:
         return Change.tariffs(economy, read_cost_matrix(args.tariffs, economy.countries,
                                                         "--tariffs"),
@@ -215,6 +223,7 @@ def _check(args) -> None:
         raise ValueError(f"--ev-tol must be > 0, got {args.ev_tol!r}")
     if args.plots and args.out is None:
         raise ValueError("--plots needs --out DIR")
+    check_finance_args(args)
 
 
 def _se_lines(se, result) -> str:
@@ -264,6 +273,17 @@ def _standard_errors(args, setup, base, change, i, se) -> dict:
                                           {"jacobian_s": stats["seconds"]})
 
 
+def _finance_lines(result, change: Change, countries) -> str:
+    """R_i, NFA and trade balances before and after (finance experiments) and the EV of
+    every country (--ev-all-countries)."""
+    text = ""
+    if change.kind in ("regime_change", "wedges", "wedge"):
+        text += "\n" + format_finance(result["finance"], countries)
+    if "ev_by_country" in result:
+        text += "\n" + format_ev_by_country(result["ev_by_country"])
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hat counterfactual``; returns the exit code (ValueError: bad input)."""
     _check(args)
@@ -293,10 +313,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         err("solving the counterfactual equilibrium (beta fixed, W and R solved)...")
     t0 = time.perf_counter()
+    source, regime = regime_pair(args) or (None, None)
+    try:
+        b = base.baseline if source is None else sc.regime_baseline(base.baseline, source)
+    except ConvergenceError as exc:
+        err(f"not converged: the {source} equilibrium: {exc}")
+        return EXIT_NOT_CONVERGED
     with warnings.catch_warnings():  # already said above
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
-        cf = wf.counterfactual(base.baseline, change, cost_floor=bool(args.floor_costs),
-                               throw=False)
+        cf = wf.counterfactual(b, change, cost_floor=bool(args.floor_costs),
+                               throw=False, regime=regime)
     stats["counterfactual_s"] = time.perf_counter() - t0
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)
@@ -309,6 +335,11 @@ def run(args: argparse.Namespace) -> int:
     stats["ev_s"] = res.stats["ev_s"]
     stats["elasticity_s"] = res.stats["elasticity_s"]
     result = counterfactual_summary(args.preset, cf, res, experiment, stats)
+    result["finance"] = finance_record(cf)
+    if args.ev_all:
+        t0 = time.perf_counter()
+        result["ev_by_country"] = ev_by_country_record(cf, args)
+        result["timings"]["ev_all_s"] = time.perf_counter() - t0
     if se is not None:
         result["standard_errors"] = _standard_errors(args, setup, base, change, i, se)
     rc = EXIT_OK
@@ -326,5 +357,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         wrote(write_counterfactual_outputs(args.out, cf, result, plots=args.plots), args.quiet)
     print_result(args, result, lambda: format_counterfactual(result, change.note)
-                 + _se_lines(result.get("standard_errors"), result))
+                 + _se_lines(result.get("standard_errors"), result)
+                 + _finance_lines(result, change, eq.economy.countries))
     return rc

@@ -10,9 +10,20 @@
   per block, sharded over local devices), :class:`ScenarioResults`, :func:`scenario_frame`;
 - :mod:`~hat_jax.scenarios._store`: the resumable ``hat sweep --out`` folder (manifest,
   chunks written atomically, resume, shards): :func:`prepare_sweep_folder`,
-  :func:`write_chunk`, :func:`finished_chunks`, :func:`read_chunks`.
+  :func:`write_chunk`, :func:`finished_chunks`, :func:`read_chunks`;
+- :mod:`~hat_jax.scenarios._finance`: financial integration (model.md s.15): regime
+  counterfactuals (:func:`regime_baseline`, :func:`regime_change`), capital-account
+  wedges (:func:`autarky_wedges`, :func:`country_returns`, :func:`wedge_rebates`,
+  :func:`validate_wedges`), :func:`financial_accounts`, :func:`wedge_welfare`,
+  :func:`ev_by_country`, the 2 x 2 table :func:`trade_finance_table` and the opening
+  gain along trade-cost scalings :func:`opening_gain_curve` (with its AD slope).
 """
 
+from .._wedges import autarky_wedges, country_returns, validate_wedges, wedge_rebates
+from ._finance import (REGIMES, FinancialAccounts, OpeningArgs, TradeFinanceTable, WedgeArgs,
+                       ev_by_country, financial_accounts, opening_args, opening_gain,
+                       opening_gain_and_slope, opening_gain_curve, regime_baseline,
+                       regime_change, trade_finance_table, wedge_args, wedge_welfare)
 from ._solve import (FRAME_COLUMNS, ScenarioResults, as_scenarios, model_theta,
                     scenario_frame, solve_scenarios)
 from ._spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenarios, fingerprint,
@@ -32,6 +43,11 @@ __all__ = [
     "FRAME_COLUMNS",
     "SWEEP_MANIFEST", "SWEEP_FORMAT", "chunk_format", "chunk_name", "n_chunks",
     "chunks_of_shard", "prepare_sweep_folder", "finished_chunks", "write_chunk", "read_chunks",
+    "REGIMES", "FinancialAccounts", "WedgeArgs", "financial_accounts", "regime_baseline",
+    "regime_change", "wedge_args", "wedge_welfare", "autarky_wedges", "country_returns",
+    "validate_wedges", "wedge_rebates", "ev_by_country", "TradeFinanceTable",
+    "trade_finance_table", "OpeningArgs", "opening_args", "opening_gain",
+    "opening_gain_and_slope", "opening_gain_curve",
 ]
 
 from .._deprecation import moved_names

@@ -121,6 +121,9 @@ def endpoint_equilibria(eq: Baseline | Equilibrium, shock: ShockPath,
         raise ValueError("transitions need one world bond market; this equilibrium has "
                          "one R per country (financial autarky)")
     econ = b.economy
+    if econ.has_wedges or "wedges" in shock.fields:
+        raise ValueError("transitions with capital-account wedges (Economy.wedges) are not "
+                         "supported yet: the wedge rebates are not solved along the path")
     eo = transition_eq_options(opts, eq_opts)
     if cache is not None and not same_economy(cache.economy, econ):
         raise ValueError("cache is the TransitionCache of another baseline economy (its "

@@ -94,7 +94,7 @@ def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change
 def counterfactual(baseline: Baseline | Equilibrium, change=None,
                    opts: EquilibriumOptions | None = None, *, cost_floor: bool | None = None,
                    throw: bool = True, tariffs=None, d_new=None,
-                   jacobian: str = "baseline") -> Counterfactual:
+                   jacobian: str = "baseline", regime: str | None = None) -> Counterfactual:
     """Solve the stationary equilibrium after ``change`` (model.md s.10, s.14).
 
     baseline: a :class:`~hat_jax.Baseline` (an :class:`~hat_jax.Equilibrium` is
@@ -119,7 +119,11 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
     jacobian: where Newton starts: ``"baseline"`` (default), from the baseline's
     Jacobian, Broyden-updated along the steps, an exact one only where the steps stop
     delivering (:mod:`hat_jax._scenario_start`); ``"exact"``, an exact Jacobian at the
-    first point (the method before issue 29). Both reach a root within ``tol``.
+    first point (the method before issue 29). Both reach a root within ``tol``. A change
+    of regime (other unknowns) always starts from an exact Jacobian.
+    regime: the financial regime of the new equilibrium, "global" or "autarky" (model.md
+    s.15; default: the baseline's): ``regime="global"`` from an autarky baseline opens
+    the capital account (started at the mean of the R_i), "autarky" closes it.
     """
     check_jacobian_start(jacobian)
     b = as_baseline(baseline)
@@ -131,9 +135,12 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
         check_costs(b.economy, change.values["d"], floor=floor)
     cf_opts = b.options(opts)
     econ = change.apply(b.economy.replace(cost_floor=bool(floor)))
+    start = scenario_start(b, econ.has_rebates, jacobian)
+    if regime is not None and regime != b.regime:
+        cf_opts = cf_opts.replace(regime=regime)
+        start = start._replace(R=np.mean(np.asarray(b.R)), J=None)  # other unknowns
     d_new = np.asarray(econ.d)
-    new = solve_equilibrium(econ, cf_opts, scenario_start(b, econ.has_tariffs, jacobian),
-                            throw=throw)
+    new = solve_equilibrium(econ, cf_opts, start, throw=throw)
     new = new._replace(stats={**new.stats, "jacobians": exact_jacobians(new.history)})
     t_new = np.asarray(econ.tariffs) if "tariffs" in change.values else None
     return Counterfactual(b.equilibrium, new, d_new, cf_opts, new.stats, t_new, change)

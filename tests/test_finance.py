@@ -1,0 +1,274 @@
+"""Financial integration (model.md s.15): capital-account wedges R_i = R + omega_i with
+the revenue rebated lump sum, regime counterfactuals and the welfare derivative with
+respect to a wedge. Two-country worlds on a small grid."""
+
+import jax
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import Change, EquilibriumOptions, Start, make_economy, solve_equilibrium
+from hat_jax import scenarios as sc
+from hat_jax import welfare as wf
+
+from conftest import NA_TEST as NA
+AUT = EquilibriumOptions(regime="autarky")
+
+
+@pytest.fixture(scope="module")
+def world():
+    """An asymmetric two-country world (no TFP scaling, so the autarky returns differ)
+    solved under financial globalization and under financial autarky."""
+    e = make_economy(np.array([[1.0, 1.8], [1.6, 1.0]]), A=[1.0, 1.4], Na=NA,
+                     scale_by_tfp=False)
+    return e, solve_equilibrium(e), solve_equilibrium(e, AUT)
+
+
+
+
+def test_zero_wedges_reproduce_globalization(world):
+    """omega = 0 (rebates as unknowns, all zero) is financial globalization: the same
+    Newton path from the same start, prices to 1e-12."""
+    e, g, _ = world
+    g0 = solve_equilibrium(e.replace(wedges=np.zeros(2)))
+    np.testing.assert_allclose(g0.W, g.W, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(g0.R, g.R, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(g0.T, 0.0, atol=1e-12)
+    assert abs(float(g.world.aggregates.assets[0])) > 1e-3  # the countries do trade bonds
+
+
+def test_autarky_wedges_reproduce_autarky(world):
+    """omega_i = R_i^aut - R_1^aut: the global bond market with these wedges is the
+    financial-autarky equilibrium (W, R_i and every household policy to 1e-9), started
+    from the globalization prices."""
+    e, g, a = world
+    omega = sc.autarky_wedges(a)
+    assert omega[0] == 0.0 and abs(omega[1]) > 1e-3
+    w = solve_equilibrium(e.replace(wedges=omega), start=Start(W=g.W, R=g.R))
+    np.testing.assert_allclose(w.W, a.W, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(sc.country_returns(w.economy, w.R), a.R, rtol=0, atol=1e-9)
+    fa = sc.financial_accounts(w)
+    np.testing.assert_allclose(fa.nfa, 0.0, atol=1e-9)
+    np.testing.assert_allclose(fa.rebates, 0.0, atol=1e-9)
+    for name in ("c", "a_next", "pi", "V"):
+        np.testing.assert_allclose(getattr(w.world.households, name),
+                                   getattr(a.world.households, name), rtol=0, atol=1e-9,
+                                   err_msg=name)
+    np.testing.assert_allclose(w.world.distribution.lam, a.world.distribution.lam,
+                               rtol=0, atol=1e-9)
+
+
+def test_wedges_rebate_their_revenue(world):
+    """With wedges the rebate is F_i = (R - R_i) A_i / L_i and the national accounts hold
+    at the world R: Y_i = PC_i + (A'_i - R A_i) (stationary: A' = A, so (1 - R) A_i)."""
+    e, g, _ = world
+    w = solve_equilibrium(e.replace(wedges=[0.0, -0.004]), start=Start.from_equilibrium(g, False))
+    agg = w.world.aggregates
+    fa = sc.financial_accounts(w)
+    np.testing.assert_allclose(w.T, fa.rebates, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fa.rebates, 0.004 * np.asarray(agg.assets) * [0, 1],
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(agg.Y, agg.PC + agg.bond_demand - w.R * agg.assets,
+                               rtol=1e-9)
+    np.testing.assert_allclose(np.sum(agg.bond_demand), 0.0, atol=1e-9)
+    # a tax on the lender's return lowers its foreign assets
+    lender = int(np.argmax(g.world.aggregates.assets))
+    assert abs(float(agg.assets[lender])) < abs(float(g.world.aggregates.assets[lender])) \
+        or lender == 0
+
+
+def test_identical_countries_wedges_do_not_move_the_allocation(two_country_eq):
+    """Two identical countries: A_i = 0 under globalization, autarky and symmetric wedges;
+    with omega_i = w for both R falls by w and nothing else moves (1e-10)."""
+    g = two_country_eq
+    symmetric = g.economy
+    a = solve_equilibrium(symmetric, AUT, start=Start.from_equilibrium(g, False))
+    s = solve_equilibrium(symmetric.replace(wedges=[0.01, 0.01]),
+                          start=Start(W=g.W, R=float(g.R) - 0.008))
+    for eq in (g, a, s):
+        np.testing.assert_allclose(eq.world.aggregates.assets, 0.0, atol=1e-10)
+    np.testing.assert_allclose(a.R, float(g.R), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(float(s.R) + 0.01, float(g.R), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(s.W, g.W, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(s.T, 0.0, atol=1e-10)
+    for name in ("c", "a_next", "V"):
+        np.testing.assert_allclose(getattr(s.world.households, name),
+                                   getattr(g.world.households, name), rtol=0, atol=1e-10)
+
+
+def test_wedge_welfare_gradient_matches_central_differences(world):
+    """dW_i/domega_k by AD through the equilibrium (implicit function theorem) equals
+    central finite differences (relative 1e-6)."""
+    e, g, _ = world
+    b = hat_jax.Baseline.from_equilibrium(g)
+    args = sc.wedge_args(b)
+    opts = b.opts.replace(tol=1e-13, hh_tol=1e-13, dist_tol=1e-14)
+    f = jax.jit(lambda om: sc.wedge_welfare(args, om, opts)[0])
+    omega = np.array([0.0, -0.003])
+    jac = np.asarray(jax.jacfwd(f)(omega))
+    h = 1e-5
+    for k in range(2):
+        dk = np.eye(2)[k] * h
+        fd = (np.asarray(f(omega + dk)) - np.asarray(f(omega - dk))) / (2 * h)
+        np.testing.assert_allclose(jac[:, k], fd, rtol=1e-6, atol=1e-9 * np.abs(fd).max())
+
+
+def test_regime_change_welfare(world):
+    """Autarky -> globalization (and back) with EV by state: the round trip returns the
+    starting equilibrium; the new equilibrium of opening is the globalization one."""
+    e, g, _ = world
+    cf = sc.regime_change(g, "autarky", "global")
+    assert sc.regime_baseline(g, "global").equilibrium is g
+    np.testing.assert_allclose(cf.new.W, g.W, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(cf.new.R, g.R, rtol=0, atol=1e-9)
+    res = wf.welfare_analysis(cf, 0)
+    back = sc.regime_change(cf.new, "global", "autarky")
+    np.testing.assert_allclose(back.new.R, cf.baseline.R, rtol=0, atol=1e-9)
+    res_back = wf.welfare_analysis(back, 0)
+    # opening and closing are inverse moves: utilitarian welfare changes cancel, and
+    # the EV of each state has the sign of its value change (gain in one, loss back)
+    assert abs(res.summary.welfare_change) > 1e-8
+    np.testing.assert_allclose(res_back.summary.welfare_change, -res.summary.welfare_change,
+                               rtol=1e-9)
+    V_aut, V_glob = (np.asarray(eq.world.households.V[0]) for eq in (cf.baseline, cf.new))
+    clear = np.abs(V_glob - V_aut) > 1e-8
+    np.testing.assert_array_equal((np.asarray(res.ev.factor) > 1.0)[clear],
+                                  (V_glob > V_aut)[clear])
+    assert 0.0 <= float(res.summary.share_gain) <= 1.0
+
+
+def test_wedge_inputs_are_checked(world):
+    e, _, a = world
+    with pytest.raises(ValueError, match=r"wedges\[1\] \(C2\)=nan"):
+        Change.wedges(e, [0.0, np.nan])
+    with pytest.raises(ValueError, match="one capital-account wedge"):
+        Change.wedges(e, [0.0, 0.1, 0.2])
+    with pytest.raises(ValueError, match="regime='global'"):
+        solve_equilibrium(e.replace(wedges=[0.0, 0.0]), AUT)
+    with pytest.raises(ValueError, match="financial autarky"):
+        sc.wedge_args(a)
+    ch = Change.wedge(e, "C2", -0.01)
+    np.testing.assert_array_equal(ch.values["wedges"], [0.0, -0.01])
+    assert "C2" in ch.note and ch.apply(e).has_rebates
+
+
+def test_trade_finance_table_routes_agree(world):
+    """The 2 x 2 table: opening after the cut ends in the same equilibrium as the cut
+    under globalization (two routes to one point, 1e-9); the cut under autarky keeps
+    every A_i = 0; every cell has each country's EV aggregates."""
+    e, g, _ = world
+    t = sc.trade_finance_table(g, 0.10)
+    cfs = t.counterfactuals
+    np.testing.assert_allclose(cfs["opening_after_cut"].new.W, cfs["trade_cut_global"].new.W,
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(cfs["opening_after_cut"].new.R, cfs["trade_cut_global"].new.R,
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(cfs["trade_cut_autarky"].new.world.aggregates.assets, 0.0,
+                               atol=1e-9)
+    for cell in t.cells.values():
+        assert set(cell) == {"C1", "C2"}
+        for s in cell.values():
+            assert np.isfinite(s.mean_gain) and 0.0 <= s.share_gain <= 1.0
+    # a 10% cut of trade costs is a gain for the mean household under either regime
+    assert all(t.cells[k][c].mean_gain > 0 for k in ("trade_cut_global", "trade_cut_autarky")
+               for c in ("C1", "C2"))
+
+
+def test_opening_gain_slope_matches_central_differences(world):
+    """dG_i/d log s of the opening gain G_i(s) = W_i^global(s) - W_i^autarky(s) by AD
+    equals central differences (relative 1e-6)."""
+    e, g, _ = world
+    opts = EquilibriumOptions(tol=1e-13, hh_tol=1e-13, dist_tol=1e-14)
+    oa = sc.opening_args(hat_jax.Baseline.from_equilibrium(g, opts))
+    f = jax.jit(lambda x: sc.opening_gain_and_slope(oa, x))
+    x0 = np.log(0.95)
+    G, dG, ok = f(x0)
+    assert bool(ok)
+    h = 1e-4  # noise of the solves (~4e-14 in G) over 2h stays below 1e-6 relative
+    fd = (np.asarray(f(x0 + h)[0]) - np.asarray(f(x0 - h)[0])) / (2 * h)
+    np.testing.assert_allclose(dG, fd, rtol=1e-6, atol=1e-9 * np.abs(fd).max())
+    curve = sc.opening_gain_curve(oa, [0.95])
+    np.testing.assert_allclose(curve["gain"][0], G, rtol=1e-12)
+
+
+def _hat(argv):
+    import contextlib
+    import io
+
+    from hat_jax import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_cli_regime_change_and_wedges(tmp_path):
+    """hat counterfactual --regime-change / --wedges: the finance object; two identical
+    countries gain nothing from opening (EV 1 in every state), and a wedge on Foreign's
+    return makes it a borrower, its rebate (R - R_i) A_i / L_i."""
+    import json
+
+    small = ["two_country", "--Na", "20", "--quiet", "--json"]
+    rc, out, _ = _hat(["counterfactual", *small, "--regime-change", "autarky:global",
+                       "--ev-all-countries"])
+    assert rc == 0
+    r = json.loads(out)
+    assert {k: r["experiment"][k] for k in ("kind", "source", "target")} == {
+        "kind": "regime_change", "source": "autarky", "target": "global"}
+    f = r["finance"]
+    assert (f["before"]["regime"], f["after"]["regime"]) == ("autarky", "global")
+    assert f["before"]["world_R"] is None and f["after"]["world_R"] == pytest.approx(r["R_new"])
+    np.testing.assert_allclose(f["before"]["R"], f["after"]["R"], atol=1e-9)
+    np.testing.assert_allclose(f["after"]["nfa"], 0.0, atol=1e-9)
+    np.testing.assert_allclose(r["ev"], 1.0, atol=1e-8)
+    assert [c["country"] for c in r["ev_by_country"]] == r["countries"]
+    (tmp_path / "w.csv").write_text("ISO,omega\nForeign,-0.005\n")
+    rc, out, _ = _hat(["counterfactual", *small, "--wedges", str(tmp_path / "w.csv")])
+    assert rc == 0
+    f = json.loads(out)["finance"]["after"]
+    assert f["wedges"] == [0.0, -0.005]
+    assert f["R"][1] == pytest.approx(f["R"][0] - 0.005, abs=1e-12)
+    assert f["nfa"][1] < -1e-4 < 1e-4 < f["nfa"][0]
+    np.testing.assert_allclose(f["rebates"], [0.0, 0.005 * f["nfa"][1]], atol=1e-12)
+    (tmp_path / "bad.csv").write_text("Mars,0.01\n")
+    rc, _, err = _hat(["counterfactual", *small, "--wedges", str(tmp_path / "bad.csv")])
+    assert rc == 1 and "unknown country 'Mars'" in err
+    rc, _, err = _hat(["counterfactual", *small, "--regime-change", "global:global"])
+    assert rc == 1 and "--regime-change must be" in err
+
+
+def test_optimal_wedge_is_a_maximum(world):
+    """C2's optimal wedge (C1's 0): the exact derivative vanishes there (FOC residual
+    <= 1e-7), welfare is at least the baseline's and lower at omega* +- 1e-3; the EV
+    at the optimum is computed on the optimum's counterfactual."""
+    from hat_jax import policy
+
+    e, g, _ = world
+    opt = policy.optimal_wedge(g, "C2")
+    assert opt.converged and abs(opt.foc_residual) <= 1e-7
+    assert opt.welfare >= opt.welfare_base
+    args = sc.wedge_args(hat_jax.Baseline.from_equilibrium(g))
+    for h in (-1e-3, 1e-3):
+        om = opt.wedges.copy()
+        om[1] += h
+        W, _, eq = policy.wedge_value_and_slope(args, om, 1, hat_jax.Baseline.from_equilibrium(g).opts)
+        assert bool(eq.converged) and float(W[1]) < opt.welfare
+    assert opt.welfare_result is not None
+    assert opt.counterfactual.new.economy.wedges[1] == opt.wedge
+
+
+def test_cli_capital_controls(tmp_path):
+    """hat capital-controls --json: stdout is one JSON object (progress on stderr), the
+    optimum's FOC residual is small and the path ends at the reported wedge."""
+    import json
+
+    rc, out, err = _hat(["capital-controls", "two_country", "--Na", "20", "--country",
+                         "Home", "--json", "--out", str(tmp_path / "cc")])
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["converged"] and abs(r["foc_residual"]) <= 1e-7
+    assert r["path"][-1]["omega"] == r["wedge"] and r["wedges"][0] == r["wedge"]
+    assert r["welfare"] >= r["welfare_base"]
+    assert r["finance"]["after"]["wedges"] == r["wedges"]
+    assert json.loads((tmp_path / "cc" / "capital_controls.json").read_text()) == r
