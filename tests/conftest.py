@@ -59,6 +59,8 @@ LONG_FILES = (
     "test_notebook_trade_policy.py",  # slow ~101
     "test_transition.py",             # quick 702
     "test_notebook_transition.py",    # slow ~83 (19 countries, Na = 10, T = 20)
+    "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
+    "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
     "test_cli.py",                    # quick 375
     "test_scenarios.py",              # quick 342: 4 host devices | slow ~60: SIGKILL, jax.distributed
@@ -131,8 +133,6 @@ SLOW = {
         "a batched two-scenario program of its own (costs x 1e6: the probe's case)",
     "test_ev_measure.py::test_jpn_unilateral_cut_has_an_ev_in_every_state":
         "the issue's JPN unilateral cut on the 19-country world (Na = 20), both measures",
-    "test_finance.py::test_wedge_welfare_gradient_matches_central_differences":
-        "the jitted wedge-welfare program and its forward-mode Jacobian (FD at 1e-13)",
     "test_finance.py::test_optimal_wedge_is_a_maximum":
         "a secant search with one forward-mode pass through the equilibrium per step",
     "test_finance.py::test_cli_regime_change_and_wedges":
@@ -142,11 +142,26 @@ SLOW = {
         "four counterfactuals under two regimes and eight EVs",
     "test_finance.py::test_cli_capital_controls":
         "hat capital-controls: a secant search through the equilibrium in-process",
-    "test_finance.py::test_opening_gain_slope_matches_central_differences":
-        "forward mode through two jitted equilibria (global, autarky) at 1e-13",
     "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",
     "test_ev_measure.py::test_paper_benchmark_prints_both_measures":
         "benchmarks/paper.py's table under both measures",
+    # issue 25 (quick tier at most 10 minutes): checks that are not finite-difference
+    # checks and compile programs of their own or run whole processes
+    "test_scenarios.py::test_four_host_devices_equal_one":
+        "the batch again on 4 forced host devices in a subprocess (a process of its own, "
+        "as the jax.distributed run)",
+    "test_tables.py::test_synthetic_world_recovered_by_cli_calibration":
+        "a cold calibration of an 8-country world end to end through the CLI",
+    "test_failure_modes.py::test_calibrate_not_converged_said_once_and_checkpoint_kept":
+        "a calibration run to its iteration cap",
+    "test_failure_modes.py::test_ctrl_c_is_clean": "SIGINT to hat subprocesses",
+    "test_failure_modes.py::test_ctrl_c_waits_for_a_commit_on_the_main_thread":
+        "SIGINT to a hat subprocess while it commits",
+    "test_cli.py::test_ek_preset_json_and_out": "the 19-country ek_log world through the CLI",
+    "test_welfare.py::test_log_utility_result_in_ek_log":
+        "the log-utility result state by state in the 19-country ek_log world",
+    "test_probes.py::test_phi_beyond_natural_limit_is_named":
+        "a two-country grid of its own (amax = 60) run into the natural borrowing limit",
     # issue 29: benchmark scripts run end to end so that they do not rot
     "test_benchmarks.py": "benchmarks/gpu.py --quick (19 countries at Na = 10: scenarios "
                           "with EV, transition, elasticities, optimal tariff) and "
