@@ -265,3 +265,35 @@ def test_bootstrap_draws_and_delta_method(ek):
     assert np.all(boot["low"] < np.exp(-b[dist] / 4.0)) and np.all(boot["draws"] == 4000)
     with pytest.raises(ValueError, match="draws"):
         params_draws(b, V, 0)
+
+
+def test_quintile_means_and_smoothed_share():
+    """The differentiable quintile means equal weighted_quantile_means; their derivative
+    (order held, masses moving with the weights) and that of the smoothed share agree with
+    central differences; the smoothed share tends to the exact one as h -> 0 and its
+    derivative carries the mass crossing zero (a uniform shift of the gains)."""
+    import jax
+    import jax.numpy as jnp
+
+    from hat_jax import welfare as wf
+
+    rng = np.random.default_rng(4)
+    x, key = rng.normal(size=(12, 3)), rng.uniform(size=(12, 3))
+    w = rng.uniform(0.1, 1.0, size=(12, 3))
+    np.testing.assert_allclose(np.asarray(wf.quintile_means(jnp.asarray(x), key, w)),
+                               wf.weighted_quantile_means(x, key, w), rtol=1e-13)
+    dx, dw = rng.normal(size=x.shape), rng.normal(size=w.shape)
+
+    def f(s):
+        return wf.quintile_means(jnp.asarray(x + s * dx), key, jnp.asarray(w + s * dw))
+
+    ad = jax.jvp(f, (0.0,), (1.0,))[1]
+    h = 1e-6
+    np.testing.assert_allclose(ad, (f(h) - f(-h)) / (2 * h), rtol=1e-7)
+    exact, smooth, bw = wf.smoothed_share(jnp.asarray(x), jnp.asarray(w))
+    assert float(exact) == pytest.approx(np.sum(w * (x > 0)) / np.sum(w), rel=1e-14)
+    assert abs(float(smooth) - float(exact)) < 0.1 and float(bw) > 0
+    g = lambda s: wf.smoothed_share(jnp.asarray(x + s), jnp.asarray(w))[1]  # noqa: E731
+    d_shift = float(jax.jvp(g, (0.0,), (1.0,))[1])
+    assert d_shift == pytest.approx(float((g(h) - g(-h)) / (2 * h)), rel=1e-6)
+    assert d_shift > 0.1  # shifting every gain up raises the share: mass crosses zero
