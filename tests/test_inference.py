@@ -139,6 +139,16 @@ def test_calibrate_se_command(tmp_path):
         inf["se"][inf["parameter_names"].index("border")])
     tex = (out / "table1.tex").read_text()
     assert tex.startswith(r"\begin{tabular}") and "dist\\_1" in tex and "EFTA" in tex
+    # G computed at the converged point is kept in the checkpoint: a resumed calibration
+    # has it at hand (no second Jacobian), and gives the same G
+    r = subprocess.run([sys.executable, "-m", "hat_jax.cli", "calibrate", "synthetic",
+                        "--out", str(out), "--resume", "--se", "hc1", "--no-figure",
+                        "--quiet", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    again = json.loads((out / "inference.json").read_text())
+    assert inf["timings"]["jacobian_s"] > 0 and again["timings"]["jacobian_s"] == 0
+    assert again["cov"] == "hc1"
+    np.testing.assert_array_equal(np.asarray(again["G"]), G)
 
 
 # ------------------------------------------------------- delta method through the calibration
