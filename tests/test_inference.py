@@ -307,3 +307,33 @@ def test_quintile_means_and_smoothed_share():
     d_shift = float(jax.jvp(g, (0.0,), (1.0,))[1])
     assert d_shift == pytest.approx(float((g(h) - g(-h)) / (2 * h)), rel=1e-6)
     assert d_shift > 0.1  # shifting every gain up raises the share: mass crosses zero
+
+
+def test_counterfactual_standard_errors_object():
+    """The standard_errors object: delta-method s.e. sqrt(J V J') of every output, the
+    quintiles and the smoothed share included, with 95% intervals around the estimates."""
+    from hat_jax import welfare as wf
+    from hat_jax.report.welfare import counterfactual_standard_errors
+
+    K = 3
+    rng = np.random.default_rng(1)
+    vals = dict(W=np.ones(2), R=np.asarray(1.01), mean_ev=np.asarray(0.01),
+                ev=np.ones((4, 2)), acr=np.asarray(0.02), home_share=np.asarray(0.5),
+                home_share_new=np.asarray(0.45), beta=np.asarray(0.9),
+                converged=np.asarray(True), quintile_ev=np.linspace(0.005, 0.015, 5),
+                share_gain=np.asarray(0.7), share_gain_smooth=np.asarray(0.69),
+                share_bandwidth=np.asarray(0.003))
+    out = wf.CounterfactualOutputs(**vals)
+    jac = wf.CounterfactualOutputs(**{k: rng.normal(size=np.shape(v) + (K,))
+                                      for k, v in vals.items()})
+    V = np.diag([0.01, 0.04, 0.09])
+    se = counterfactual_standard_errors(out, jac, V, "hc1", "inference.json")
+    sd = lambda J: np.sqrt(np.einsum("...k,kl,...l->...", J, V, J))  # noqa: E731
+    np.testing.assert_allclose(se["quintile_gains_pct"], 100 * sd(jac.quintile_ev), rtol=1e-12)
+    assert se["share_gain"] == pytest.approx(float(sd(jac.share_gain_smooth)), rel=1e-12)
+    assert se["share_gain_bandwidth"] == pytest.approx(0.003)
+    lo, hi = se["ci95"]["share_gain"]
+    assert lo < 0.7 < hi and hi - 0.7 == pytest.approx(1.959963984540054 * se["share_gain"])
+    q_lo, q_hi = np.asarray(se["ci95"]["quintile_gains_pct"]).T
+    np.testing.assert_allclose((q_lo + q_hi) / 2, 100 * vals["quintile_ev"], rtol=1e-12)
+    assert se["mean_gain_pct"] == pytest.approx(100 * float(sd(jac.mean_ev)), rel=1e-12)
