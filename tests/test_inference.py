@@ -139,6 +139,16 @@ def test_calibrate_se_command(tmp_path):
         inf["se"][inf["parameter_names"].index("border")])
     tex = (out / "table1.tex").read_text()
     assert tex.startswith(r"\begin{tabular}") and "dist\\_1" in tex and "EFTA" in tex
+    # G computed at the converged point is kept in the checkpoint: a resumed calibration
+    # has it at hand (no second Jacobian), and gives the same G
+    r = subprocess.run([sys.executable, "-m", "hat_jax.cli", "calibrate", "synthetic",
+                        "--out", str(out), "--resume", "--se", "hc1", "--no-figure",
+                        "--quiet", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    again = json.loads((out / "inference.json").read_text())
+    assert inf["timings"]["jacobian_s"] > 0 and again["timings"]["jacobian_s"] == 0
+    assert again["cov"] == "hc1"
+    np.testing.assert_array_equal(np.asarray(again["G"]), G)
 
 
 # ------------------------------------------------------- delta method through the calibration
@@ -265,3 +275,65 @@ def test_bootstrap_draws_and_delta_method(ek):
     assert np.all(boot["low"] < np.exp(-b[dist] / 4.0)) and np.all(boot["draws"] == 4000)
     with pytest.raises(ValueError, match="draws"):
         params_draws(b, V, 0)
+
+
+def test_quintile_means_and_smoothed_share():
+    """The differentiable quintile means equal weighted_quantile_means; their derivative
+    (order held, masses moving with the weights) and that of the smoothed share agree with
+    central differences; the smoothed share tends to the exact one as h -> 0 and its
+    derivative carries the mass crossing zero (a uniform shift of the gains)."""
+    import jax
+    import jax.numpy as jnp
+
+    from hat_jax import welfare as wf
+
+    rng = np.random.default_rng(4)
+    x, key = rng.normal(size=(12, 3)), rng.uniform(size=(12, 3))
+    w = rng.uniform(0.1, 1.0, size=(12, 3))
+    np.testing.assert_allclose(np.asarray(wf.quintile_means(jnp.asarray(x), key, w)),
+                               wf.weighted_quantile_means(x, key, w), rtol=1e-13)
+    dx, dw = rng.normal(size=x.shape), rng.normal(size=w.shape)
+
+    def f(s):
+        return wf.quintile_means(jnp.asarray(x + s * dx), key, jnp.asarray(w + s * dw))
+
+    ad = jax.jvp(f, (0.0,), (1.0,))[1]
+    h = 1e-6
+    np.testing.assert_allclose(ad, (f(h) - f(-h)) / (2 * h), rtol=1e-7)
+    exact, smooth, bw = wf.smoothed_share(jnp.asarray(x), jnp.asarray(w))
+    assert float(exact) == pytest.approx(np.sum(w * (x > 0)) / np.sum(w), rel=1e-14)
+    assert abs(float(smooth) - float(exact)) < 0.1 and float(bw) > 0
+    g = lambda s: wf.smoothed_share(jnp.asarray(x + s), jnp.asarray(w))[1]  # noqa: E731
+    d_shift = float(jax.jvp(g, (0.0,), (1.0,))[1])
+    assert d_shift == pytest.approx(float((g(h) - g(-h)) / (2 * h)), rel=1e-6)
+    assert d_shift > 0.1  # shifting every gain up raises the share: mass crosses zero
+
+
+def test_counterfactual_standard_errors_object():
+    """The standard_errors object: delta-method s.e. sqrt(J V J') of every output, the
+    quintiles and the smoothed share included, with 95% intervals around the estimates."""
+    from hat_jax import welfare as wf
+    from hat_jax.report.welfare import counterfactual_standard_errors
+
+    K = 3
+    rng = np.random.default_rng(1)
+    vals = dict(W=np.ones(2), R=np.asarray(1.01), mean_ev=np.asarray(0.01),
+                ev=np.ones((4, 2)), acr=np.asarray(0.02), home_share=np.asarray(0.5),
+                home_share_new=np.asarray(0.45), beta=np.asarray(0.9),
+                converged=np.asarray(True), quintile_ev=np.linspace(0.005, 0.015, 5),
+                share_gain=np.asarray(0.7), share_gain_smooth=np.asarray(0.69),
+                share_bandwidth=np.asarray(0.003))
+    out = wf.CounterfactualOutputs(**vals)
+    jac = wf.CounterfactualOutputs(**{k: rng.normal(size=np.shape(v) + (K,))
+                                      for k, v in vals.items()})
+    V = np.diag([0.01, 0.04, 0.09])
+    se = counterfactual_standard_errors(out, jac, V, "hc1", "inference.json")
+    sd = lambda J: np.sqrt(np.einsum("...k,kl,...l->...", J, V, J))  # noqa: E731
+    np.testing.assert_allclose(se["quintile_gains_pct"], 100 * sd(jac.quintile_ev), rtol=1e-12)
+    assert se["share_gain"] == pytest.approx(float(sd(jac.share_gain_smooth)), rel=1e-12)
+    assert se["share_gain_bandwidth"] == pytest.approx(0.003)
+    lo, hi = se["ci95"]["share_gain"]
+    assert lo < 0.7 < hi and hi - 0.7 == pytest.approx(1.959963984540054 * se["share_gain"])
+    q_lo, q_hi = np.asarray(se["ci95"]["quintile_gains_pct"]).T
+    np.testing.assert_allclose((q_lo + q_hi) / 2, 100 * vals["quintile_ev"], rtol=1e-12)
+    assert se["mean_gain_pct"] == pytest.approx(100 * float(sd(jac.mean_ev)), rel=1e-12)

@@ -212,13 +212,16 @@ def params_inference(problem: CalibrationProblem, params, G, cov: str = "hc1",
         stats={"jacobian_s": float(jacobian_s), "covariance_s": time.perf_counter() - t0})
 
 
-def calibration_inference(result, cov: str = "hc1", options=None) -> ParamsInference:
+def calibration_inference(result, cov: str = "hc1", options=None,
+                          checkpoint=None) -> ParamsInference:
     """:class:`ParamsInference` of a :class:`~hat_jax.calibration.CalibrationResult`:
     its Jacobian G when at hand (``result.jacobian``), else G computed once at the
     calibrated parameters (warm-started from the result's prices; ``options``:
     :class:`~hat_jax.calibration.CalibrationOptions`, default the defaults), then
     :func:`params_inference`. ``stats["jacobian_s"]``: the seconds spent on G (0 when
-    it was at hand)."""
+    it was at hand). ``checkpoint``: the calibration's checkpoint file; a G computed
+    here is saved into it (when it holds these parameters), so a resumed calibration
+    has G at hand (``hat calibrate --resume --se TYPE`` pays only the covariance)."""
     import time
 
     from ._moments import moments_and_jacobian
@@ -233,7 +236,23 @@ def calibration_inference(result, cov: str = "hc1", options=None) -> ParamsInfer
         if not bool(ev.converged) or not bool(ev.has_G):
             raise ValueError("the Jacobian of the moments could not be computed at the "
                              "calibrated parameters (the equilibrium there did not converge)")
+        if checkpoint is not None:
+            _keep_jacobian(checkpoint, result, np.asarray(G))
     return params_inference(result.problem, result.params, G, cov, jacobian_s=seconds)
+
+
+def _keep_jacobian(checkpoint, result, G) -> None:
+    """Save G into ``checkpoint`` when its state is at ``result.params``."""
+    from pathlib import Path
+
+    from ._checkpoint import load_checkpoint, save_checkpoint
+
+    if not Path(checkpoint).is_file():
+        return
+    st = load_checkpoint(checkpoint)
+    if np.array_equal(np.asarray(st.params), np.asarray(result.params)):
+        st.G, st.has_G = G, True
+        save_checkpoint(checkpoint, st, result.fingerprint)
 
 
 def params_draws(params, V_params, draws: int, seed: int = 0) -> np.ndarray:

@@ -228,7 +228,7 @@ def _print_json(result, args, paths, checkpoint: Path, true_theta, inference=Non
     print_text(json_text(obj))
 
 
-def _inference(result, args, options):
+def _inference(result, args, options, checkpoint):
     """The standard errors of ``--se`` (None without it, or, with a message, when the
     calibration has not converged)."""
     if args.se is None:
@@ -238,7 +238,7 @@ def _inference(result, args, options):
         return None
     if result.jacobian is None and not args.quiet:
         err("--se: the Jacobian of the moments at the calibrated parameters...")
-    return calibration_inference(result, args.se, options)
+    return calibration_inference(result, args.se, options, checkpoint=checkpoint)
 
 
 def run(args) -> int:
@@ -283,7 +283,7 @@ def run(args) -> int:
         err(f"interrupted: {checkpoint} holds the last finished iteration; "
             "continue with --resume")
         return EXIT_INTERRUPTED
-    inference = _inference(result, args, options)
+    inference = _inference(result, args, options, checkpoint)
     paths = write_outputs(out, result, args.preset, figure=args.figure, inference=inference)
     wrote(paths, args.quiet)
     rc = EXIT_OK

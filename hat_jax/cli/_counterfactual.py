@@ -235,7 +235,12 @@ def _se_lines(se, result) -> str:
     return (f"\nStandard errors ({se['cov']}, delta method): mean gain "
             f"{f(result['mean_gain_pct'])}% (s.e. {f(se['mean_gain_pct'])}; 95% "
             f"[{f(lo)}, {f(hi)}]), ACR theta {result['theta']:g} "
-            f"{f(result['acr_theta_pct'])}% (s.e. {f(se['acr_theta_pct'])})")
+            f"{f(result['acr_theta_pct'])}% (s.e. {f(se['acr_theta_pct'])})\n"
+            "  by expenditure quintile (s.e.)   " + "  ".join(
+                f"{f(q)}% ({f(e)})" for q, e in zip(result["quintile_gains_pct"],
+                                                    se["quintile_gains_pct"]))
+            + f"\n  share who gain {f(result['share_gain'])} (s.e. {f(se['share_gain'])}, "
+            f"smoothed indicator, bandwidth {f(se['share_gain_bandwidth'])})")
 
 
 def _read_se(args, setup):

@@ -458,8 +458,11 @@ def counterfactual_standard_errors(outputs, jacobian, V_params, cov: str, source
     model.md s.16): ``outputs``, ``jacobian``: :func:`hat_jax.welfare.counterfactual_jacobian`;
     V_params: the parameters' covariance (``hat calibrate --se``'s inference.json, named
     by ``source``). Keys as those of the point estimates: wages_new, R_new,
-    mean_gain_pct, acr_theta_pct, home_share_new, ev (every state, as ``"ev"``), and
-    ci95 (mean_gain_pct, acr_theta_pct: estimate -+ 1.96 s.e.), cov, source, timings."""
+    mean_gain_pct, acr_theta_pct, home_share_new, ev (every state, as ``"ev"``),
+    quintile_gains_pct, share_gain (of the share smoothed at ``share_gain_bandwidth``, see
+    :class:`~hat_jax.welfare.CounterfactualOutputs`), and ci95 (mean_gain_pct,
+    acr_theta_pct, quintile_gains_pct, share_gain: estimate -+ 1.96 s.e.), cov, source,
+    timings."""
     from hat_jax.calibration import delta_method_se
 
     def se(name, scale=1.0):
@@ -468,13 +471,21 @@ def counterfactual_standard_errors(outputs, jacobian, V_params, cov: str, source
     mean, acr = 100 * float(outputs.mean_ev), 100 * float(outputs.acr)
     se_mean, se_acr = float(se("mean_ev", 100)), float(se("acr", 100))
     z = 1.959963984540054
+    quint = 100 * np.asarray(outputs.quintile_ev, np.float64)
+    se_quint = se("quintile_ev", 100)
+    share, se_share = float(outputs.share_gain), float(se("share_gain_smooth"))
     return {
         "cov": cov, "source": str(source), "method": "delta",
         "wages_new": json_nums(se("W")), "R_new": json_nums(se("R")),
         "mean_gain_pct": json_num(se_mean), "acr_theta_pct": json_num(se_acr),
         "home_share_new": json_num(float(se("home_share_new"))),
         "ev": json_nums(se("ev")),
+        "quintile_gains_pct": json_nums(se_quint), "share_gain": json_num(se_share),
+        "share_gain_bandwidth": json_num(float(outputs.share_bandwidth)),
         "ci95": {"mean_gain_pct": json_nums([mean - z * se_mean, mean + z * se_mean]),
-                 "acr_theta_pct": json_nums([acr - z * se_acr, acr + z * se_acr])},
+                 "acr_theta_pct": json_nums([acr - z * se_acr, acr + z * se_acr]),
+                 "quintile_gains_pct": [json_nums([q - z * e, q + z * e])
+                                        for q, e in zip(quint, se_quint)],
+                 "share_gain": json_nums([share - z * se_share, share + z * se_share])},
         "timings": json_timings(stats or {}),
     }

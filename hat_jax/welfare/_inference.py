@@ -38,9 +38,10 @@ from .._params import household_options
 from ._counterfactual import country_problem
 from ._options import EVOptions
 from ._roots import ev_roots, value_slope
+from ._summary import expenditure
 
 __all__ = ["CounterfactualOutputs", "counterfactual_outputs", "counterfactual_jacobian",
-           "change_rule"]
+           "change_rule", "quintile_means", "smoothed_share"]
 
 #: Fields whose change is proportional (kept as a ratio when the parameters move).
 _PROPORTIONAL = ("d", "A")
@@ -51,7 +52,15 @@ class CounterfactualOutputs(NamedTuple):
     interest rate), mean_ev (sum lambda_old (l - 1)), ev [Na, Nz] (the EV factor l of
     every state), acr (log(pi_ii / pi'_ii) / theta_user), home_share, home_share_new,
     beta (of the baseline), converged (the two equilibria and every EV root; carries no
-    derivative)."""
+    derivative); quintile_ev [5]: the means of l - 1 by quintile of household expenditure
+    (as :func:`~hat_jax.welfare.weighted_quantile_means`: the order of the states is
+    locally constant, the group masses move with lambda_old, so the derivative is exact
+    where no two states swap places); share_gain: sum lambda_old 1{l > 1} (a step
+    function of the parameters: no derivative); share_gain_smooth: sum lambda_old
+    Phi((l - 1) / h), the share with the indicator smoothed by the normal cdf at the
+    bandwidth h = share_bandwidth (Silverman's rule 1.06 s n^{-1/5} on the
+    lambda-weighted gains, n = 1 / sum lambda^2), whose derivative carries the mass that
+    crosses zero (the delta method's share; the bootstrap is the check)."""
 
     W: jax.Array
     R: jax.Array
@@ -62,6 +71,10 @@ class CounterfactualOutputs(NamedTuple):
     home_share_new: jax.Array
     beta: jax.Array
     converged: jax.Array
+    quintile_ev: jax.Array
+    share_gain: jax.Array
+    share_gain_smooth: jax.Array
+    share_bandwidth: jax.Array
 
 
 def change_rule(change: Change, economy) -> dict:
@@ -87,6 +100,35 @@ def _apply_rule(rule, economy):
     return economy.replace(**values)
 
 
+def quintile_means(x, key, w, n: int = 5):
+    """Differentiable means of x within the n quantile groups of ``key`` under weights w:
+    group q holds the mass of the states (ordered by ``key``, the order held fixed) in
+    [q/n, (q+1)/n) of the cumulative weight, a state straddling a boundary in proportion
+    (jnp twin of :func:`~hat_jax.welfare.weighted_quantile_means`)."""
+    order = jnp.argsort(lax.stop_gradient(key).reshape(-1), stable=True)
+    x, w = x.reshape(-1)[order], w.reshape(-1)[order]
+    w = w / jnp.sum(w)
+    hi = jnp.cumsum(w)
+    lo = hi - w
+    a = jnp.arange(n) / n
+    m = jnp.clip(jnp.minimum(hi[None], a[:, None] + 1.0 / n) - jnp.maximum(lo[None], a[:, None]),
+                 0.0, None)
+    return (m @ x) / jnp.sum(m, axis=1)
+
+
+def smoothed_share(gain, w):
+    """(sum w 1{gain > 0}, sum w Phi(gain / h), h) with weights w summing to one and
+    h = 1.06 s n^{-1/5} (s the w-weighted standard deviation of gain, n = 1 / sum w^2;
+    the bandwidth carries no derivative)."""
+    gain, w = gain.reshape(-1), w.reshape(-1)
+    w = w / jnp.sum(w)
+    mean = jnp.sum(w * gain)
+    sd = jnp.sqrt(jnp.sum(w * (gain - mean) ** 2))
+    h = lax.stop_gradient(jnp.maximum(1.06 * sd * (1.0 / jnp.sum(w ** 2)) ** -0.2, 1e-12))
+    exact = jnp.sum(lax.stop_gradient(w) * (lax.stop_gradient(gain) > 0))
+    return exact, jnp.sum(w * jax.scipy.stats.norm.cdf(gain / h)), h
+
+
 def _outputs(params, problem, rule, i, theta_user, start: Start, opts: EquilibriumOptions,
              ev_opts: EVOptions, hopts) -> CounterfactualOutputs:
     econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
@@ -103,10 +145,12 @@ def _outputs(params, problem, rule, i, theta_user, start: Start, opts: Equilibri
     lam = eq.world.distribution.lam[i]
     h0 = eq.world.aggregates.trade_shares[i, i]
     h1 = new.world.aggregates.trade_shares[i, i]
+    quint = quintile_means(factor - 1.0, expenditure(eq, i), lam)
+    share, smooth, h = smoothed_share(factor - 1.0, lam)
     return CounterfactualOutputs(
         new.W, jnp.asarray(new.R), jnp.sum(lam * (factor - 1.0)), factor,
         jnp.log(h0 / h1) / theta_user, h0, h1, jnp.asarray(eq.beta),
-        lax.stop_gradient(eq.converged & new.converged & jnp.all(ok)))
+        lax.stop_gradient(eq.converged & new.converged & jnp.all(ok)), quint, share, smooth, h)
 
 
 @jax.jit
@@ -116,10 +160,20 @@ def _outputs_program(params, problem, rule, i, theta_user, start, opts, ev_opts,
 
 @jax.jit
 def _jacobian_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts):
-    f = lambda p: _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
-    out = f(params)
-    jac = jax.jacfwd(lambda p: f(p)._replace(converged=jnp.zeros(())))(params)
-    return out, jac
+    """The outputs and their Jacobian in one program: the K forward directions batched
+    (vmap of one jvp), so the primal solves (both equilibria, every EV root) run once and
+    each implicit derivative's factorisation is shared by the K directions."""
+    def f(p):
+        out = _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
+        return out._replace(converged=jnp.zeros(())), out.converged
+
+    def one(t):
+        return jax.jvp(f, (params,), (t,), has_aux=True)
+
+    basis = jnp.eye(params.size, dtype=params.dtype)
+    out, jac, ok = jax.vmap(one, out_axes=(0, -1, 0))(basis)
+    out = jax.tree_util.tree_map(lambda x: x[0], out)
+    return out._replace(converged=ok[0]), jac._replace(converged=jnp.zeros(params.shape))
 
 
 def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,

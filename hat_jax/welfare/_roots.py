@@ -463,8 +463,11 @@ def ev_roots(problem, y_base, V_base, V_target, slope, x_dot, hopts: HouseholdOp
 
     Derivatives (implicit function theorem, state by state): dfactor = (dV_target -
     dV_old/dproblem . dproblem) / (dV_old/dlambda at the root), with the household
-    derivatives at each state's own factor (``hopts.tangent_solver``; states one after
-    another, one factorisation each: costly on large grids; see
+    derivatives at each state's own factor: one reverse pass per state (the gradient of
+    the state's value with respect to lambda and every problem leaf; one factorisation
+    and one adjoint solve, ``hopts.tangent_solver``), contracted with the problem's
+    tangent, so many tangent directions (jacfwd) cost one pass per state, not one per
+    direction (states one after another: costly on large grids; see
     :func:`hat_jax.welfare.ev_derivative` for the local derivative at a zero change).
     No derivative flows through hopts, opts, y_base, V_base, slope or x_dot (starting
     information only).
@@ -489,13 +492,18 @@ def _ev_roots_jvp(primals, tangents):
             yy, _, _ = household_fixed_point(y, pr, hopts)
             return _values(yy, pr, hopts)[a_i, z_i]
 
-        # both directions share one factorisation of the household's implicit system
-        t_l = jnp.array([1.0, 0.0], l.dtype)
-        t_p = jax.tree_util.tree_map(lambda t: jnp.stack([jnp.zeros_like(t), t]), t_problem)
-        d = jax.vmap(lambda a, b: jax.jvp(V_at, (l, problem), (a, b))[1])(t_l, t_p)
-        return d[0], d[1]
+        # one reverse pass per state (one factorisation, one adjoint solve) gives the
+        # gradient of the state's value with respect to l and to every problem leaf
+        _, pull = jax.vjp(V_at, l, problem)
+        return pull(jnp.ones((), l.dtype))
 
-    dl, dp = lax.map(one, (r.factor.reshape(-1), r.y, a_idx, z_idx))
+    # primal work only: under jacfwd / vmap over directions it is not batched, and the
+    # directions enter through the contraction with the problem's gradient below
+    dl, g = lax.map(one, (r.factor.reshape(-1), r.y, a_idx, z_idx))
+    dp = sum(jnp.tensordot(gl, tl, axes=tl.ndim)
+             for gl, tl in zip(jax.tree_util.tree_leaves(g),
+                               jax.tree_util.tree_leaves(t_problem))
+             if jnp.issubdtype(tl.dtype, jnp.inexact))
     t_factor = (t_target.reshape(-1) - dp) / dl
     float0 = lambda x: np.zeros(np.shape(x), jax.dtypes.float0)
     return ((r.factor, r.converged, r.residual, r.iterations),
