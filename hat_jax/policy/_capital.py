@@ -132,14 +132,12 @@ def optimal_wedge(baseline: Baseline | Equilibrium, country,
         raise ConvergenceError(f"optimal wedge of {b.economy.countries[i]}: not converged "
                                f"({why}); last omega {last[0]!r}, dW/domega {last[2]!r}")
     result = cf = None
-    if path:
-        omega[i] = path[-1][0]
+    best = path[-1] if path else (float("nan"),) * 3
+    omega[i] = best[0]
     if ev and path:
         change = Change.wedges(b.economy, omega, label=f"wedge_{b.economy.countries[i]}")
         cf = wf.counterfactual(b, change, opts, throw=throw)
         result = wf.welfare_analysis(cf, i, throw=False)
-    best = path[-1] if path else (float("nan"),) * 3
-    omega[i] = best[0]
     return OptimalWedge(b.economy.countries[i], best[0], omega.copy(), best[1],
                         float("nan") if W0 is None else W0, best[2], len(path), ok, path,
                         eq, result, time.perf_counter() - t0, cf)

@@ -23,7 +23,7 @@ from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilib
 from .._results import ConvergenceError
 from .._tariffs import validate_tariffs
 from .._unknowns import encode
-from ..welfare import WelfareGradient, country_index
+from ..welfare import WelfareGradient, country_index, utilitarian_welfare
 
 __all__ = ["TariffArgs", "tariff_args", "tariff_welfare", "TariffGradient", "tariff_gradient",
            "policy_options", "value_and_gradient", "warm_start", "welfare_program",
@@ -64,8 +64,7 @@ def tariff_args(b: Baseline | Equilibrium) -> TariffArgs:
 
 def _solve(args: TariffArgs, t, opts: EquilibriumOptions):
     e = solve_equilibrium_jit(args.economy.replace(tariffs=t), opts, args.start, throw=False)
-    welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
-    return welfare, e
+    return utilitarian_welfare(e), e
 
 
 def warm_start(args: TariffArgs, e) -> TariffArgs:

@@ -32,7 +32,7 @@ from .._change import Change
 from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium_jit
 from .._wedges import country_returns, validate_wedges, wedge_rebates
 from .. import welfare as wf
-from ..welfare import Counterfactual, counterfactual
+from ..welfare import Counterfactual, counterfactual, utilitarian_welfare
 
 __all__ = ["regime_baseline", "regime_change", "FinancialAccounts", "financial_accounts",
            "WedgeArgs", "wedge_args", "wedge_welfare", "REGIMES", "ev_by_country",
@@ -138,8 +138,7 @@ def wedge_welfare(args: WedgeArgs, omega, opts: EquilibriumOptions):
         omega = validate_wedges(omega, args.economy.N, args.economy.countries)
     e = solve_equilibrium_jit(args.economy.replace(wedges=omega), opts, args.start,
                               throw=False)
-    welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
-    return welfare, e
+    return utilitarian_welfare(e), e
 
 
 def ev_by_country(cf: Counterfactual, countries=None, opts=None, *, throw: bool = False,
@@ -230,9 +229,7 @@ def opening_gain(args: OpeningArgs, log_scale):
         eq = solve_equilibrium_jit(e.replace(d=d), b.opts, b.start._replace(J=None),
                                    throw=False)
         outs.append(eq)
-    welfare = [jnp.einsum("iaz,iaz->i", q.world.distribution.lam, q.world.households.V)
-               for q in outs]
-    return welfare[0] - welfare[1], tuple(outs)
+    return utilitarian_welfare(outs[0]) - utilitarian_welfare(outs[1]), tuple(outs)
 
 
 def opening_gain_and_slope(args: OpeningArgs, log_scale):

@@ -42,6 +42,7 @@ from .._results import ConvergenceError
 from ._costs import country_index
 from ._counterfactual import country_problem
 from ._ev import ev_slope
+from ._summary import utilitarian_welfare
 
 __all__ = ["WelfareGradient", "welfare_gradient", "WelfareTangent",
            "welfare_jvp", "ev_derivative", "WelfareDecomposition", "welfare_decomposition"]
@@ -110,8 +111,7 @@ def _pe_jvp_program(args, log_d, D, i, opts):
 def _ge_grad_program(args, log_d, w, opts):
     def objective(x):
         e = solve_equilibrium_jit(args[0].replace(d=jnp.exp(x)), opts, args[1], throw=False)
-        welfare = jnp.einsum("iaz,iaz->i", e.world.distribution.lam, e.world.households.V)
-        return jnp.dot(w, welfare), (e.converged, e.iterations, e.residual)
+        return jnp.dot(w, utilitarian_welfare(e)), (e.converged, e.iterations, e.residual)
 
     return jax.value_and_grad(objective, has_aux=True)(log_d)
 
