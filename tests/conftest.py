@@ -140,6 +140,8 @@ SLOW = {
         "wedge programs at Na = 20, EV of every country",
     "test_finance.py::test_trade_finance_table_routes_agree":
         "four counterfactuals under two regimes and eight EVs",
+    "test_finance.py::test_optimal_wedge_refuses_and_reports":
+        "the optimal wedge's program (shared with test_optimal_wedge_is_a_maximum)",
     "test_finance.py::test_cli_capital_controls":
         "hat capital-controls: a secant search through the equilibrium in-process",
     "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",

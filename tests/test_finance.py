@@ -258,6 +258,23 @@ def test_optimal_wedge_is_a_maximum(world):
     assert opt.counterfactual.new.economy.wedges[1] == opt.wedge
 
 
+def test_optimal_wedge_refuses_and_reports(world):
+    """A search stopped after one evaluation raises ConvergenceError naming the country,
+    its last wedge and derivative (with throw=False: converged False, the evaluated
+    point kept); an unknown country is refused before any solve."""
+    from hat_jax import policy
+
+    _, g, _ = world
+    with pytest.raises(ValueError, match="XX"):
+        policy.optimal_wedge(g, "XX")
+    with pytest.raises(hat_jax.ConvergenceError,
+                       match=r"optimal wedge of C2: not converged \(1 evaluations\)"):
+        policy.optimal_wedge(g, "C2", max_iter=1, ev=False)
+    opt = policy.optimal_wedge(g, "C2", max_iter=1, ev=False, throw=False)
+    assert not opt.converged and opt.iterations == 1 and abs(opt.foc_residual) > 1e-9
+    assert opt.welfare == opt.welfare_base and opt.welfare_result is None
+
+
 def test_cli_capital_controls(tmp_path):
     """hat capital-controls --json: stdout is one JSON object (progress on stderr), the
     optimum's FOC residual is small and the path ends at the reported wedge."""
