@@ -21,8 +21,13 @@ Runs, on JAX's default device (a GPU where there is one), each record timed apar
 
 Every record carries ``device`` and ``load1``. The whole run should take under 5 minutes
 on one GPU (the persistent compilation cache empty; the figures for a warm cache are in
-the compile_s columns). ``--quick``: Na = 10, 8 scenarios, T = 20, for the CPU (a
-slow-tier test runs it so that the script does not rot).
+the compile_s columns). ``--quick``: a CPU check that every section still runs (a
+slow-tier test runs it so that the script does not rot): the ``two_country`` preset
+(unless ``--preset`` names another) at Na = 40, 8 scenarios, T = 60, the grid and
+horizon of the test suite's two-country fixtures, so that the check compiles almost
+nothing the tests have not compiled (the 19-country programs are checked by the
+19-country tests and notebooks). On a preset without published vectors the baseline
+is ``solve_equilibrium``'s R mode, and the country is the preset's first.
 
     python benchmarks/gpu.py --out benchmarks/results/gpu_<device>.json   # on the GPU
     python benchmarks/gpu.py --quick --json                                # CPU check
@@ -49,8 +54,11 @@ from hat_jax import transition as tn  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
 
 from _common import load_ek_world, log, main, stamp  # noqa: E402
+from hat_jax._ek import EK_PRESETS, EK_UNPUBLISHED_PRESETS  # noqa: E402
 
-COUNTRY = "USA"
+DATA_PRESETS = frozenset(EK_PRESETS) | frozenset(EK_UNPUBLISHED_PRESETS)
+
+COUNTRY = "USA"  # the country of sections (c) to (f); a preset without it: its first
 HORIZONS = (0, 1, 4, 19)
 
 
@@ -61,15 +69,27 @@ def _timed(call):
 
 
 def _baseline(args, extra):
+    if args.preset not in DATA_PRESETS:  # a built-in world: the R mode from the default guess
+        log(f"(b) baseline {args.preset}, Na={args.Na}...")
+        eq = hat_jax.solve_equilibrium(hat_jax.preset(args.preset, Na=args.Na))
+        return hat_jax.Baseline.from_equilibrium(eq), _baseline_record(eq, extra)
     world = load_ek_world(args.preset, args.data_dir, args.Na)
     W0, R0, b0 = world.start("published")
     log(f"(b) baseline {args.preset}, N={world.economy.N}, Na={args.Na}...")
     eq = hat_jax.solve_equilibrium(world.economy, hat_jax.EquilibriumOptions(unknown="beta"),
                                    hat_jax.Start(W=W0, R=R0, beta=b0))
-    rec = stamp({"name": "baseline", "compile_s": eq.stats["compile_s"],
-                 "median_s": eq.stats["run_s"], "runs": 1,
-                 "iterations": int(eq.iterations), "residual": float(eq.residual)}, **extra)
-    return hat_jax.Baseline.from_equilibrium(eq), rec
+    return hat_jax.Baseline.from_equilibrium(eq), _baseline_record(eq, extra)
+
+
+def _baseline_record(eq, extra):
+    return stamp({"name": "baseline", "compile_s": eq.stats["compile_s"],
+                  "median_s": eq.stats["run_s"], "runs": 1,
+                  "iterations": int(eq.iterations), "residual": float(eq.residual)}, **extra)
+
+
+def _country(b) -> str:
+    countries = list(b.economy.countries)
+    return COUNTRY if COUNTRY in countries else countries[0]
 
 
 def _scenarios(b, args, extra):
@@ -77,11 +97,12 @@ def _scenarios(b, args, extra):
     uni = sc.unilateral_scenarios(b.economy, 0.10)
     s = sc.select_scenarios(uni, slice(0, K)) if K <= uni.K else sc.concat_scenarios(
         uni, sc.global_cut_scenarios(b.economy, 0.01, 0.30, K - uni.K))
-    log(f"(c) {K} scenarios with the EV of {COUNTRY}...")
+    c = _country(b)
+    log(f"(c) {K} scenarios with the EV of {c}...")
     res, first = _timed(lambda: hat_jax.solve_scenarios(
-        b, s, batch=args.batch, ev=(COUNTRY,), theta=4.0))
+        b, s, batch=args.batch, ev=(c,), theta=4.0))
     ok = res.converged
-    ev = res.ev[COUNTRY]
+    ev = res.ev[c]
     return stamp({"name": f"scenarios {K} with EV", "compile_s": float("nan"),
                   "median_s": first, "runs": 1, "K": K, "batch": args.batch or K,
                   "solve_s": res.stats["solve_s"], "ev_s": res.stats["ev_s"],
@@ -101,8 +122,9 @@ def _transition(b, args, extra):
                   "runs": 1, "T": args.T, "converged": bool(tr.converged),
                   "iterations": int(tr.iterations), "jacobians": int(tr.jacobians),
                   "residual": float(tr.residual)}, **extra)]
-    log(f"(e) {COUNTRY} elasticities by horizon...")
-    he, t = _timed(lambda: tn.horizon_elasticities(b, COUNTRY, horizon=args.T))
+    c = _country(b)
+    log(f"(e) {c} elasticities by horizon...")
+    he, t = _timed(lambda: tn.horizon_elasticities(b, c, horizon=args.T))
     ge = he.mean("general_equilibrium")
     table = {f"h{h}": float(ge[h]) for h in HORIZONS if h < args.T}
     table["long_run"] = float(he.mean("long_run"))
@@ -113,9 +135,10 @@ def _transition(b, args, extra):
 
 
 def _tariff(b, args, extra):
-    log(f"(f) {COUNTRY} optimal uniform tariff...")
-    o, t = _timed(lambda: policy.optimal_tariff(b, COUNTRY, mode="uniform"))
-    i = wf.country_index(b.economy, COUNTRY)
+    c = _country(b)
+    log(f"(f) {c} optimal uniform tariff...")
+    o, t = _timed(lambda: policy.optimal_tariff(b, c, mode="uniform"))
+    i = wf.country_index(b.economy, c)
     return stamp({"name": "optimal tariff", "compile_s": float("nan"), "median_s": t,
                   "runs": 1, "converged": bool(o.converged), "steps": int(o.steps),
                   "tariff_pct": float(100 * np.delete(o.rates, i).mean()),
@@ -124,7 +147,9 @@ def _tariff(b, args, extra):
 
 def records(args) -> list[dict]:
     if args.quick:
-        args.Na, args.scenarios, args.T = 10, 8, 20
+        args.Na, args.scenarios, args.T = 40, 8, 60
+    if args.preset is None:
+        args.preset = "two_country" if args.quick else "ek_baseline"
     extra = dict(preset=args.preset, Na=args.Na, quick=bool(args.quick))
     t0 = time.perf_counter()
     out = [stamp({"name": "import hat_jax", "compile_s": 0.0, "median_s": IMPORT_S,
@@ -143,13 +168,15 @@ def records(args) -> list[dict]:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--preset", default="ek_baseline")
+    p.add_argument("--preset", default=None,
+                   help="the world (default ek_baseline; two_country under --quick)")
     p.add_argument("--Na", type=int, default=100)
     p.add_argument("--scenarios", type=int, default=1000, help="K scenarios (default 1000)")
     p.add_argument("--batch", type=int, default=None, help="scenarios per block (default K)")
     p.add_argument("--T", dest="T", type=int, default=150, help="transition horizon")
     p.add_argument("--quick", action="store_true",
-                   help="Na = 10, 8 scenarios, T = 20 (a CPU check)")
+                   help="two_country (unless --preset), Na = 40, 8 scenarios, T = 60: "
+                   "a CPU check that every section runs")
     p.add_argument("--sections", default="cdf",
                    help="c: scenarios with EV; d: transition and elasticities by horizon; "
                    "f: optimal tariff (the import and the baseline always run)")

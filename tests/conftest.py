@@ -55,10 +55,14 @@ def asset_grid_of(problems, i, Na):
 LONG_FILES = (
     "test_tariffs.py",                # quick 1474 (FD gradients, optimum) | slow ~145 (coarse stage, Nash)
     "test_notebook_welfare.py",       # slow ~181 (19 countries, Na = 20)
+    "test_inference.py",              # quick ~15 | slow ~135: delta method through re-calibration, hat calibrate --se
+    "test_benchmarks.py",             # slow ~140: gpu.py --quick and scale_n.py --quick in subprocesses
+    "test_ev_measure.py",             # quick ~18 | slow ~100: the JPN cut, both measures
     "test_welfare.py",                # quick 1270 (EV roots and welfare FD)
     "test_notebook_trade_policy.py",  # slow ~101
     "test_transition.py",             # quick 702
     "test_notebook_transition.py",    # slow ~83 (19 countries, Na = 10, T = 20)
+    "test_bootstrap.py",              # slow ~87: calibration, sweep and summary of a 4-country world
     "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
@@ -164,10 +168,18 @@ SLOW = {
         "the log-utility result state by state in the 19-country ek_log world",
     "test_probes.py::test_phi_beyond_natural_limit_is_named":
         "a two-country grid of its own (amax = 60) run into the natural borrowing limit",
+    "test_inference.py::test_calibrate_se_command":
+        "hat calibrate synthetic --se in two subprocesses (a calibration and its resume)",
+    "test_ek.py::test_cold_start_finds_the_same_equilibrium":
+        "a 19-country equilibrium from the cold start (about 20 s of Newton, no new check "
+        "of a derivative)",
+    "test_compile.py::test_compiled_programs_persist_across_processes":
+        "two subprocesses on a cache of their own: every program compiled again",
     # issue 29: benchmark scripts run end to end so that they do not rot
-    "test_benchmarks.py": "benchmarks/gpu.py --quick (19 countries at Na = 10: scenarios "
-                          "with EV, transition, elasticities, optimal tariff) and "
-                          "benchmarks/scale_n.py --quick, in subprocesses",
+    "test_benchmarks.py": "benchmarks/gpu.py --quick (two_country at the tests' Na = 40: "
+                          "8 scenarios with EV, transition, elasticities, optimal tariff) "
+                          "and benchmarks/scale_n.py --quick (N = 3, 5 at Na = 10), in "
+                          "subprocesses",
 }
 
 

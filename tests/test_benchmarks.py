@@ -23,9 +23,9 @@ def _run(script, *argv, timeout=3000):
     return json.loads(out.stdout)
 
 
-@pytest.mark.ek_solve
 def test_gpu_benchmark_quick(tmp_path):
-    """Every record of the cluster table is there, converged, with device and load."""
+    """Every record of the cluster table is there, converged, with device and load
+    (``--quick``: the two-country preset on the test suite's grid and horizon)."""
     recs = {r["name"]: r for r in _run("gpu.py", "--quick", "--json", "--out",
                                        str(tmp_path / "gpu.json"))}
     assert json.loads((tmp_path / "gpu.json").read_text())
@@ -33,6 +33,7 @@ def test_gpu_benchmark_quick(tmp_path):
                  "elasticities by horizon", "optimal tariff", "total"):
         assert name in recs, sorted(recs)
         assert recs[name]["device"].startswith("cpu") and recs[name]["median_s"] > 0
+        assert recs[name]["preset"] == "two_country" and recs[name]["Na"] == 40
     sc = recs["scenarios 8 with EV"]
     assert sc["converged"] == 8 and sc["ev_converged"] == 8
     assert recs["transition"]["converged"] and recs["optimal tariff"]["converged"]
@@ -48,11 +49,11 @@ def test_scale_n_quick():
     the equilibria and counterfactuals converged, an exponent fitted for each."""
     recs = _run("scale_n.py", "--quick", "--json")
     whats = ("households", "equilibrium", "jacobian", "counterfactual")
-    for N in (8, 12):
+    for N in (3, 5):
         mine = {r["what"]: r for r in recs if r.get("N") == N and "what" in r}
         assert set(mine) == set(whats), recs
         assert mine["equilibrium"]["converged"] and mine["counterfactual"]["converged"]
         assert mine["jacobian"]["finite"] and mine["households"]["peak_rss_gb"] > 0
     fitted = {r["name"]: r for r in recs if r["name"].startswith("exponent")}
     assert set(fitted) == {f"exponent {w}" for w in whats}
-    assert all(np.isfinite(r["median_s"]) and r["N"] == [8, 12] for r in fitted.values())
+    assert all(np.isfinite(r["median_s"]) and r["N"] == [3, 5] for r in fitted.values())

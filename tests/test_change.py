@@ -114,7 +114,7 @@ def test_tfp_change_and_cli(economy):
     np.testing.assert_array_equal(A, [1.1 * economy.A[0], economy.A[1]])
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        rc = cli.main(["counterfactual", "two_country", "--Na", "20", "--quiet",
+        rc = cli.main(["counterfactual", "two_country", "--Na", "40", "--quiet",
                        "--tfp", "Home", "1.1", "--country", "Foreign", "--json"])
     r = json.loads(out.getvalue())
     assert rc == 0 and r["converged"] is True and r["country"] == "Foreign"
