@@ -16,6 +16,12 @@ prices; not timed). Then
 (c) ``opening-gain curve``: the utilitarian gain from financial opening
     G_i(s) = W_i^global(s) - W_i^autarky(s) along trade-cost scalings s, with
     dG_i/d log s by AD (:func:`hat_jax.scenarios.opening_gain_curve`).
+(o) ``opening transition``: the capital account opens at t = 0 from the
+    financial-autarky stationary equilibrium (:func:`hat_jax.transition.
+    open_capital_account`, T = ``--T``, default 150): the autarky equilibrium at the
+    baseline's beta, the globalization terminal, the fake-news Jacobian and the path,
+    then the date-0 EV of every US state; median_s: the transition (compilation
+    included, one run), ev_s apart; NFA / GDP of the four countries at t = 0, 10, T-1.
 
     python benchmarks/finance.py --quick                # Na = 20, three scalings
     python benchmarks/finance.py --sections ab --json --out results/finance.json
@@ -33,6 +39,7 @@ import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
 from hat_jax import scenarios as sc  # noqa: E402
+from hat_jax import transition as tn  # noqa: E402
 from hat_jax import welfare as wf  # noqa: E402
 from hat_jax._ek import EK_PRESETS  # noqa: E402
 
@@ -112,7 +119,37 @@ def records(args) -> list[dict]:
                           "gain": curve["gain"][:, idx].tolist(),
                           "dgain_dlogs": curve["dgain_dlogs"][:, idx].tolist(),
                           "converged": curve["converged"].tolist()}, **extra))
+
+    if "o" in args.sections:
+        out.append(_opening_record(base, args, extra))
     return out
+
+
+def _opening_record(base, args, extra) -> dict:
+    """(o): the opening of the capital account as a transition, then the US EV."""
+    T = args.T
+    log(f"(o) opening transition, T={T}...")
+    t0 = time.perf_counter()
+    rt = tn.open_capital_account(base, horizon=T, verbose=True, throw=False)
+    dt = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    i = wf.country_index(base.economy, "USA")
+    tw = tn.transition_welfare(rt.transition, i, throw=False)
+    ev_s = time.perf_counter() - t1
+    tr = rt.transition
+    idx = [wf.country_index(base.economy, c) for c in COUNTRIES]
+    dates = [0, min(10, T - 1), T - 1]
+    log(f"  converged {tr.converged}, residual {tr.residual:.2e}, terminal gap "
+        f"{tr.terminal_gap:.2e}, {tr.iterations} iterations; {dt:.1f} s (+ EV {ev_s:.1f} s)")
+    return stamp({"name": f"opening transition {args.preset} Na={args.Na} T={T}",
+                  "compile_s": None, "median_s": dt, "runs": 1, "ev_s": ev_s, "T": T,
+                  "converged": bool(tr.converged), "residual": float(tr.residual),
+                  "terminal_gap": float(tr.terminal_gap), "iterations": int(tr.iterations),
+                  "stats": {k: float(v) for k, v in tr.stats.items()},
+                  "mean_gain_pct_USA": float(tw.mean_gain_pct),
+                  "steady_state_mean_gain_pct_USA": float(tw.steady_state_mean_gain_pct),
+                  "countries": list(COUNTRIES), "dates": dates,
+                  "nfa_gdp": rt.nfa_gdp[np.ix_(dates, idx)].tolist()}, **extra)
 
 
 def add_arguments(p):
@@ -120,7 +157,8 @@ def add_arguments(p):
                    help=f"asset grid points (default {DEFAULT_NA}; {QUICK_NA} with --quick)")
     p.add_argument("--preset", choices=sorted(EK_PRESETS), default="ek_baseline")
     p.add_argument("--data-dir", dest="data_dir", default=None)
-    p.add_argument("--sections", default="abc", help="any of abc (default all)")
+    p.add_argument("--sections", default="abco", help="any of abco (default all)")
+    p.add_argument("--T", type=int, default=150, help="horizon of the opening transition (o)")
     p.add_argument("--quick", action="store_true", help=f"Na = {QUICK_NA} unless --na")
 
 

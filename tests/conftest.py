@@ -166,6 +166,9 @@ SLOW = {
     "test_cli.py::test_ek_preset_json_and_out": "the 19-country ek_log world through the CLI",
     "test_welfare.py::test_log_utility_result_in_ek_log":
         "the log-utility result state by state in the 19-country ek_log world",
+    "test_transition_regime.py::test_rebate_jacobian_fake_news_matches_jvp":
+        "compiles the regime path's jvp Jacobian and its fake-news Jacobian with rebate "
+        "inputs (two_country-size world, T = 6: 113 s at load 13)",
     "test_probes.py::test_phi_beyond_natural_limit_is_named":
         "a two-country grid of its own (amax = 60) run into the natural borrowing limit",
     "test_inference.py::test_calibrate_se_command":

@@ -1,7 +1,8 @@
 """``hat transition``: the perfect-foresight transition after a trade shock (model.md s.12).
 
     hat transition PRESET (--global-cut C | --unilateral ISO C | --bilateral I J C
-                           | --costs FILE) [--symmetric] [--floor-costs | --no-floor-costs]
+                           | --costs FILE | --open-capital-account) [--symmetric]
+                   [--floor-costs | --no-floor-costs]
                    [--announce S] [--temporary RHO] [--T T]
                    [--country ISO] [--ts-rho RHO] [--ev [--ev-measure M]]
                    [economy / equilibrium options of hat solve]
@@ -13,7 +14,8 @@ horizon (fixed prices, general equilibrium, time-series estimate); with ``--ev``
 date-0 EV of every state of ``--country`` with the transition (from the path's date-0
 values), next to the steady-state EV (from the terminal equilibrium's). Exit
 codes as ``hat solve`` (1 also when T is too short for the terminal gap; 2 not
-converged).
+converged). ``--open-capital-account``: the opening of the capital account from
+financial autarky (:mod:`hat_jax.cli._opening`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      default_country, err, print_result, report_not_converged,
                      setup_from_args, solve_baseline, wrote)
 from ._counterfactual import add_cost_experiment, cost_change, experiment_record
+from ._opening import add_opening_argument, run_opening
 
 __all__ = ["add_parser", "run"]
 
@@ -48,7 +51,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "welfare of every household state with the transition. Exit codes: 0 done, 1 bad input (or T "
         "too short), 2 not converged.")
     add_economy_arguments(c)
-    add_cost_experiment(c)
+    _, experiments = add_cost_experiment(c)
+    add_opening_argument(experiments)
     t = c.add_argument_group("transition")
     t.add_argument("--announce", type=int, default=0, metavar="S",
                    help="the change takes effect at date S (news at 0; 0 <= S < T)")
@@ -101,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     setup = setup_from_args(args)
     setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
     _check(args, setup.economy)
+    if args.open_capital_account:
+        return run_opening(args, setup)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", wf.CostsBelowOneWarning)
         change = cost_change(args, setup.economy)

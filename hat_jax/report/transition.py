@@ -44,7 +44,7 @@ def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
         "nfa_gdp": json_nums(np.asarray(p.bond_demand) / np.asarray(p.Y)),
         "share_borrowing_limit": json_nums(p.share_constrained),
         "consumption_inequality": json_nums(p.dispersion),
-        "initial": {"W": json_nums(tr.initial.W), "R": json_num(tr.initial.R),
+        "initial": {"W": json_nums(tr.initial.W), "R": json_num(p.R[0]),  # world R_0
                     "home_share": json_nums(np.diag(np.asarray(
                         tr.initial.world.aggregates.trade_shares)))},
         "terminal": {"W": json_nums(tr.terminal.W), "R": json_num(tr.terminal.R),

@@ -24,7 +24,11 @@
 - :mod:`~hat_jax.transition._elasticity`: the trade elasticity at every horizon
   (:func:`horizon_elasticities`);
 - :mod:`~hat_jax.transition._welfare`: the date-0 transition EV next to the
-  steady-state EV (:func:`transition_welfare`).
+  steady-state EV (:func:`transition_welfare`);
+- :mod:`~hat_jax.transition._regime` and :mod:`~hat_jax.transition._opening`:
+  transitions across financial regimes, capital-account wedges by date with their
+  rebates (:func:`solve_regime_transition`, :func:`wedge_shock`) and the opening of the
+  capital account from financial autarky (:func:`open_capital_account`).
 """
 
 from ._driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
@@ -41,6 +45,9 @@ from ._solve import TransitionOptions, path_root, residual_jacobian, terminal_ga
 from ._sequence import (LinearTransition, SequenceJacobian, linear_transition,
                         sequence_jacobian)
 from ._welfare import TransitionWelfare, transition_welfare
+from ._regime import RegimeOrigin, regime_fake_news_jacobian, regime_jacobian
+from ._opening import (RegimeTransition, open_capital_account, solve_regime_transition,
+                       wedge_shock)
 
 __all__ = [
     "Transition", "TransitionCache", "Transitions", "solve_transitions", "check_transition", "endpoint_equilibria", "solve_transition",
@@ -50,6 +57,8 @@ __all__ = [
     "path_root", "sequence_jacobian", "residual_jacobian", "SequenceJacobian",
     "LinearTransition", "linear_transition", "terminal_gap", "TransitionWelfare",
     "transition_welfare", "LinearPath", "linear_path_blocks", "linear_path_response",
+    "RegimeOrigin", "RegimeTransition", "open_capital_account", "solve_regime_transition",
+    "wedge_shock", "regime_jacobian", "regime_fake_news_jacobian",
 ]
 
 from .._deprecation import moved_names

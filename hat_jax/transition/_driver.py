@@ -122,8 +122,10 @@ def endpoint_equilibria(eq: Baseline | Equilibrium, shock: ShockPath,
                          "one R per country (financial autarky)")
     econ = b.economy
     if econ.has_wedges or "wedges" in shock.fields:
-        raise ValueError("transitions with capital-account wedges (Economy.wedges) are not "
-                         "supported yet: the wedge rebates are not solved along the path")
+        raise ValueError("solve_transition does not solve the rebates of capital-account "
+                         "wedges (Economy.wedges) along the path: use "
+                         "hat_jax.transition.solve_regime_transition (wedge paths) or "
+                         "open_capital_account")
     eo = transition_eq_options(opts, eq_opts)
     if cache is not None and not same_economy(cache.economy, econ):
         raise ValueError("cache is the TransitionCache of another baseline economy (its "
@@ -270,17 +272,23 @@ def _jacobian_for(jacobian, cache, terminal, N, T, opts, verbose) -> _Jac:
     return _Jac(J, _lu_jit(J), True, 1)
 
 
-def _newton(U, jac: _Jac, args, terminal, opts, verbose):
+def _newton(U, jac: _Jac, args, terminal, opts, verbose, outcomes=None, exact_at=None):
     """Quasi-Newton U <- U - J^{-1} H(U) until max|H| <= tol; a step that fails to
     halve max|H| first replaces a Jacobian taken over from another terminal by the
     stationary one at this terminal, then (at most ``opts.max_refresh`` times)
     recomputes the exact Jacobian at the current path. Returns (U, outcomes at U,
-    max|H|, iterations, exact Jacobians at the path, stop, the stationary Jacobian)."""
+    max|H|, iterations, exact Jacobians at the path, stop, the stationary Jacobian).
+    outcomes / exact_at: the path (``outcomes(U, *args).residuals``) and its exact
+    Jacobian at U (default: :func:`path_outcomes`, :func:`residual_jacobian`; the
+    regime transitions of :mod:`~hat_jax.transition._regime` pass theirs)."""
+    outcomes = _outcomes_jit if outcomes is None else outcomes
+    if exact_at is None:
+        exact_at = lambda U: _jacobian_jit(U, *args, batch=opts.jacobian_batch)  # noqa: E731
     it, rn_prev, refreshes, n_jac = 0, np.inf, 0, 0
     tol, max_iter = float(opts.tol), int(opts.max_iter)
     lu, stationary = jac.lu, jac
     while True:
-        out = _outcomes_jit(U, *args)
+        out = outcomes(U, *args)
         rn = float(jnp.max(jnp.abs(out.residuals)))
         _log(verbose, f"  newton {it:3d}: max |residual| / GDP = {rn:.3e}")
         stop = ("converged" if rn <= tol else "not finite" if not np.isfinite(rn)
@@ -302,7 +310,7 @@ def _newton(U, jac: _Jac, args, terminal, opts, verbose):
             else:
                 refreshes += 1
                 _log(verbose, "  exact Jacobian at the current path...")
-                lu = _lu_jit(_jacobian_jit(U, *args, batch=opts.jacobian_batch))
+                lu = _lu_jit(exact_at(U))
                 n_jac += 1
         U, rn_prev, it = U - _solve_jit(lu, out.residuals), rn, it + 1
     out = jax.block_until_ready(out)
