@@ -160,12 +160,12 @@ def format_capital_controls(r: dict) -> str:
             lines.append(f"  {c:>8}  omega {n['wedges'][k]:+.6f}  W {n['welfare_base'][k]:.8f}"
                          f" -> {n['welfare'][k]:.8f}"
                          + ("" if e is None else f"  EV mean {e['mean_gain_pct']:.4f}%"))
-    c = r.get("tariff_comparison")
-    if c is not None:
-        lines.append(f"optimal wedge vs optimal tariff of {c['country']} (welfare gain; "
+    tc = r.get("tariff_comparison")
+    if tc is not None:
+        lines.append(f"optimal wedge vs optimal tariff of {tc['country']} (welfare gain; "
                      "mean EV % of the country, then of its partners):")
         for k in ("wedge", "tariff"):
-            x = c[k]
+            x = tc[k]
             evs = ", ".join(f"{e['country']} {e['mean_gain_pct']:.4f}%" for e in x["ev"])
             lines.append(f"  {k:>6} {x['policy']:+.6f}: dW {x['welfare_gain']:+.3e}; {evs}")
     return "\n".join(lines)
