@@ -99,8 +99,7 @@ def test_identical_countries_wedges_do_not_move_the_allocation(two_country_eq):
 def test_wedge_welfare_gradient_matches_central_differences(world):
     """dW_i/domega_k by AD through the equilibrium (implicit function theorem,
     ``policy.wedge_welfare_jacobian``, whose diagonal is the first-order conditions the
-    Nash-wedge iteration solves) equals central finite differences (relative 1e-6); its
-    welfare is ``scenarios.wedge_welfare``'s."""
+    Nash-wedge iteration solves) equals central finite differences (relative 1e-6)."""
     from hat_jax import policy
 
     e, g, _ = world
@@ -108,9 +107,8 @@ def test_wedge_welfare_gradient_matches_central_differences(world):
     args = sc.wedge_args(b)
     opts = b.opts.replace(tol=1e-13, hh_tol=1e-13, dist_tol=1e-14)
     omega = np.array([0.0, -0.003])
-    W, jac, eq = policy.wedge_welfare_jacobian(args, omega, opts)
+    _, jac, eq = policy.wedge_welfare_jacobian(args, omega, opts)
     assert bool(eq.converged)
-    np.testing.assert_allclose(W, wf.utilitarian_welfare(eq), rtol=0, atol=0)
     f = lambda om: np.asarray(policy.wedge_welfare_jacobian(args, om, opts)[0])  # noqa: E731
     h = 1e-5
     for k in range(2):
