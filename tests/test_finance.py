@@ -305,8 +305,9 @@ def test_cli_capital_controls(tmp_path):
     np.testing.assert_allclose([e["mean_gain_pct"] for e in n["ev"]], 0.0, atol=1e-7)
     c = r["tariff_comparison"]
     assert c["country"] == "Home" and c["wedge"]["policy"] == r["wedge"]
+    # the same wedge, its equilibrium solved from the baseline instead of warm-started
     assert c["wedge"]["welfare_gain"] == pytest.approx(r["welfare"] - r["welfare_base"],
-                                                        rel=1e-9)
+                                                        abs=1e-9)
     assert c["tariff"]["converged"] and c["tariff"]["policy"] > 0.0
     for k in ("wedge", "tariff"):
         assert c[k]["welfare_gain"] > 0.0
