@@ -148,7 +148,13 @@ SLOW = {
     "test_finance.py::test_optimal_wedge_refuses_and_reports":
         "the optimal wedge's program (shared with test_optimal_wedge_is_a_maximum)",
     "test_finance.py::test_cli_capital_controls":
-        "hat capital-controls: a secant search through the equilibrium in-process",
+        "hat capital-controls --nash --compare-tariff --plots: a secant search, the Nash "
+        "wedges and the optimal tariff through the equilibrium in-process",
+    "test_finance.py::test_symmetric_nash_wedges":
+        "Nash wedges: Broyden on exact FOCs (the welfare Jacobian's program, forward mode "
+        "through the equilibrium), about 12 evaluations",
+    "test_finance.py::test_nash_wedges_refuse_and_report":
+        "the Nash wedges' program (shared with test_symmetric_nash_wedges)",
     "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",
     "test_ev_measure.py::test_paper_benchmark_prints_both_measures":
         "benchmarks/paper.py's table under both measures",

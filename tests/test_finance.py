@@ -97,20 +97,25 @@ def test_identical_countries_wedges_do_not_move_the_allocation(two_country_eq):
 
 
 def test_wedge_welfare_gradient_matches_central_differences(world):
-    """dW_i/domega_k by AD through the equilibrium (implicit function theorem) equals
-    central finite differences (relative 1e-6)."""
+    """dW_i/domega_k by AD through the equilibrium (implicit function theorem,
+    ``policy.wedge_welfare_jacobian``, whose diagonal is the first-order conditions the
+    Nash-wedge iteration solves) equals central finite differences (relative 1e-6)."""
+    from hat_jax import policy
+
     e, g, _ = world
     b = hat_jax.Baseline.from_equilibrium(g)
     args = sc.wedge_args(b)
     opts = b.opts.replace(tol=1e-13, hh_tol=1e-13, dist_tol=1e-14)
-    f = jax.jit(lambda om: sc.wedge_welfare(args, om, opts)[0])
     omega = np.array([0.0, -0.003])
-    jac = np.asarray(jax.jacfwd(f)(omega))
+    _, jac, eq = policy.wedge_welfare_jacobian(args, omega, opts)
+    assert bool(eq.converged)
+    f = lambda om: np.asarray(policy.wedge_welfare_jacobian(args, om, opts)[0])  # noqa: E731
     h = 1e-5
     for k in range(2):
         dk = np.eye(2)[k] * h
-        fd = (np.asarray(f(omega + dk)) - np.asarray(f(omega - dk))) / (2 * h)
-        np.testing.assert_allclose(jac[:, k], fd, rtol=1e-6, atol=1e-9 * np.abs(fd).max())
+        fd = (f(omega + dk) - f(omega - dk)) / (2 * h)
+        np.testing.assert_allclose(np.asarray(jac)[:, k], fd, rtol=1e-6,
+                                   atol=1e-9 * np.abs(fd).max())
 
 
 def test_regime_change_welfare(world):
@@ -276,12 +281,16 @@ def test_optimal_wedge_refuses_and_reports(world):
 
 
 def test_cli_capital_controls(tmp_path):
-    """hat capital-controls --json: stdout is one JSON object (progress on stderr), the
-    optimum's FOC residual is small and the path ends at the reported wedge."""
+    """hat capital-controls --nash --compare-tariff --plots --json: stdout is one JSON
+    object (progress on stderr), the optimum's FOC residual is small and the path ends at
+    the reported wedge; the two identical countries' Nash wedges are equal and leave
+    every EV at 0; each instrument's optimum beats the baseline for Home, and Home's
+    optimal tariff costs Foreign (a terms-of-trade gain at the partner's expense)."""
     import json
 
     rc, out, err = _hat(["capital-controls", "two_country", "--Na", "20", "--country",
-                         "Home", "--json", "--out", str(tmp_path / "cc")])
+                         "Home", "--nash", "--compare-tariff", "--json", "--plots",
+                         "--out", str(tmp_path / "cc")])
     assert rc == 0, err
     r = json.loads(out)
     assert r["converged"] and abs(r["foc_residual"]) <= 1e-7
@@ -289,3 +298,70 @@ def test_cli_capital_controls(tmp_path):
     assert r["welfare"] >= r["welfare_base"]
     assert r["finance"]["after"]["wedges"] == r["wedges"]
     assert json.loads((tmp_path / "cc" / "capital_controls.json").read_text()) == r
+    n = r["nash"]
+    assert n["converged"] and n["foc_residual"] <= 1e-9
+    assert n["wedges"][0] == pytest.approx(n["wedges"][1], abs=1e-9)
+    assert [e["country"] for e in n["ev"]] == ["Home", "Foreign"]
+    np.testing.assert_allclose([e["mean_gain_pct"] for e in n["ev"]], 0.0, atol=1e-7)
+    c = r["tariff_comparison"]
+    assert c["country"] == "Home" and c["wedge"]["policy"] == r["wedge"]
+    # the same wedge, its equilibrium solved from the baseline instead of warm-started
+    assert c["wedge"]["welfare_gain"] == pytest.approx(r["welfare"] - r["welfare_base"],
+                                                        abs=1e-9)
+    assert c["tariff"]["converged"] and c["tariff"]["policy"] > 0.0
+    for k in ("wedge", "tariff"):
+        assert c[k]["welfare_gain"] > 0.0
+        assert [e["country"] for e in c[k]["ev"]] == ["Home", "Foreign"]
+    assert c["tariff"]["ev"][1]["mean_gain_pct"] < 0.0
+    for name in ("ev_by_assets.png", "nfa_by_policy.png"):
+        assert (tmp_path / "cc" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_symmetric_nash_wedges(two_country_eq):
+    """Two identical countries: the Nash wedges are equal (omega_1 = omega_2 = w*, not 0:
+    each country subsidizes its savers' return), and, as any symmetric wedges, leave the
+    allocation of financial globalization (R falls by w*; A_i = 0, W, V as at omega = 0,
+    so every EV is 1). The first-order condition there is a central difference of each
+    country's welfare in its own wedge (~0), and W_1 is lower at w* +- 1e-3."""
+    from hat_jax import policy
+
+    g = two_country_eq
+    n = policy.nash_wedges(g)
+    assert n.converged and n.foc_residual <= 1e-9
+    w = n.wedges
+    assert abs(w[0] - w[1]) <= 1e-9 and w[0] > 1e-3
+    eq = n.equilibrium
+    np.testing.assert_allclose(float(eq.R) + w[0], float(g.R), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(eq.world.aggregates.assets, 0.0, atol=1e-10)
+    np.testing.assert_allclose(eq.W, g.W, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(eq.world.households.V, g.world.households.V, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(n.welfare, n.welfare_base, rtol=0, atol=1e-9)
+    for s in n.ev.values():
+        assert abs(s.mean_gain) <= 1e-9
+    b = hat_jax.Baseline.from_equilibrium(g)
+    args = sc.wedge_args(b)
+    W = lambda om: np.asarray(policy.wedge_welfare_jacobian(args, om, b.opts)[0])  # noqa: E731
+    h = 1e-5
+    for i in range(2):
+        e = np.eye(2)[i]
+        fd = (W(w + h * e)[i] - W(w - h * e)[i]) / (2 * h)
+        assert abs(fd - n.foc[i]) <= 1e-6 and abs(fd) <= 1e-6
+    assert W(w + 1e-3 * np.eye(2)[0])[0] < n.welfare[0] > W(w - 1e-3 * np.eye(2)[0])[0]
+
+
+def test_nash_wedges_refuse_and_report(world):
+    """A Nash iteration stopped after one step raises ConvergenceError with its FOC
+    residual and iterations; throw=False keeps the last point (converged False)."""
+    from hat_jax import policy
+
+    _, g, _ = world
+    with pytest.raises(hat_jax.ConvergenceError,
+                       match=r"Nash wedges: not converged \(1 iterations\); max "
+                       r"\|dW_i/domega_i\| .* after 1 iterations"):
+        policy.nash_wedges(g, max_iter=1, ev=False)
+    n = policy.nash_wedges(g, max_iter=1, ev=False, throw=False)
+    assert not n.converged and n.iterations == 1 and n.foc_residual > 1e-9
+    assert np.all(np.isfinite(n.wedges)) and n.ev is None
+    np.testing.assert_allclose(n.foc, np.asarray(policy.wedge_welfare_jacobian(
+        sc.wedge_args(hat_jax.Baseline.from_equilibrium(g)), n.wedges,
+        hat_jax.Baseline.from_equilibrium(g).opts)[1]).diagonal(), rtol=1e-6)

@@ -13,7 +13,9 @@ optimal tariffs of one country and Nash tariffs, by gradients through the equili
 - :mod:`~hat_jax.policy._compare`: the optimum against the planner and the RA tariff
   (:func:`compare_optimum`, :func:`planner_values`);
 - :mod:`~hat_jax.policy._capital`: optimal capital controls, country i's wedge
-  (:func:`optimal_wedge`, :func:`wedge_value_and_slope`; model.md s.15);
+  (:func:`optimal_wedge`, :func:`wedge_value_and_slope`; model.md s.15), Nash wedges
+  (:func:`nash_wedges`, :func:`wedge_welfare_jacobian`) and the optimal wedge beside
+  the optimal tariff (:func:`compare_wedge_tariff`);
 - tariff matrices (:func:`uniform_tariffs`, :func:`tariff_war`, :func:`validate_tariffs`,
   :func:`tariff_revenue`), defined in :mod:`hat_jax._tariffs` below the equilibrium.
 """
@@ -23,7 +25,9 @@ from ._gradient import (TariffArgs, TariffGradient, policy_options, tariff_args,
                        tariff_welfare, value_and_gradient, welfare_jacobian,
                        welfare_program)
 from ._nash import NashTariffs, foc_residuals, nash_tariffs, ra_optimal_tariff
-from ._capital import OptimalWedge, optimal_wedge, wedge_value_and_slope
+from ._capital import (NashWedges, OptimalWedge, WedgeTariffComparison, compare_wedge_tariff,
+                       nash_wedges, optimal_wedge, wedge_value_and_slope,
+                       wedge_welfare_jacobian)
 from ._compare import TariffComparison, compare_optimum, planner_values
 from ._mean_ev import EVReference, ev_reference, mean_ev_value_and_gradient
 from ._optimal import (OptimalTariff, TariffStage, optimal_tariff, softplus_inverse,
@@ -31,7 +35,9 @@ from ._optimal import (OptimalTariff, TariffStage, optimal_tariff, softplus_inve
 from ._options import (COARSE_NA, MODES, NASH_METHODS, OBJECTIVES, OPTIMIZERS, TariffOptions,
                       tariff_options)
 
-__all__ = ["OptimalWedge", "optimal_wedge", "wedge_value_and_slope", "TariffComparison", "compare_optimum", "planner_values",
+__all__ = ["OptimalWedge", "optimal_wedge", "wedge_value_and_slope", "wedge_welfare_jacobian",
+           "NashWedges", "nash_wedges", "WedgeTariffComparison", "compare_wedge_tariff",
+           "TariffComparison", "compare_optimum", "planner_values",
            "NashTariffs", "foc_residuals", "nash_tariffs", "ra_optimal_tariff",
            "EVReference", "ev_reference", "mean_ev_value_and_gradient",
            "MODES", "OBJECTIVES", "OptimalTariff", "optimal_tariff", "softplus_inverse", "tariff_row",

@@ -42,7 +42,7 @@ from ._mean_ev import ev_reference, mean_ev_value_and_gradient
 from ._optimal import optimal_tariff
 from ._options import TariffOptions, tariff_options
 
-__all__ = ["NashTariffs", "nash_tariffs", "ra_optimal_tariff", "foc_residuals"]
+__all__ = ["NashTariffs", "nash_tariffs", "ra_optimal_tariff", "foc_residuals", "broyden_focs"]
 
 
 class NashTariffs(NamedTuple):
@@ -104,27 +104,20 @@ def _best_responses(eq, t, options: TariffOptions):
     return t, rounds, change
 
 
-def _stacked_focs(b, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3):
-    """Broyden's method on the stacked first-order conditions of uniform tariffs,
-    G_i(x) = sum_{j != i} dW_i/dt_ij at t = x (1 - I) = 0, every G evaluated exactly (one
-    solve, N reverse passes; warm-started from the last). The Jacobian dG/dx: forward
-    differences of the exact G (N more evaluations), then secant updates; it is built
+def broyden_focs(G, x, gtol: float, max_rounds: int, *, h: float = 1e-4,
+                 max_refresh: int = 3, max_step: float = 0.1, lower: float | None = 1e-8,
+                 progress: bool = False, what: str = "Nash"):
+    """Broyden's method on stacked first-order conditions G(x) = 0 (x [N], one policy
+    per country; each G_i an exact derivative of country i's welfare, one equilibrium per
+    evaluation, warm-started by ``G`` itself). The Jacobian dG/dx: forward differences
+    of the exact G (step ``h``, N more evaluations), then secant updates; it is built
     afresh by differences (at most ``max_refresh`` times) when a full step fails to halve
-    max |G|, which is where a stale secant Jacobian stalls Broyden. Hand-written: the
-    warm start carried between evaluations is outside optimistix's root finders.
-    Returns (x, iterations, last step)."""
-    N = b.N
-    off = 1.0 - np.eye(N)
-    p_opts = policy_options(b, opts)
-    warm = [tariff_args(b)]
-
-    def G(x):
-        _, J, ok, w = welfare_jacobian(warm[0], np.maximum(x, 0.0)[:, None] * off, p_opts)
-        if not ok:
-            raise ConvergenceError(f"Nash tariffs: the equilibrium at tariffs {x} did not "
-                                   "converge")
-        warm[0] = w
-        return np.array([np.sum(J[i, i] * off[i]) for i in range(N)])
+    max |G|, which is where a stale secant Jacobian stalls Broyden. Steps are capped at
+    ``max_step`` (largest component); x is kept >= ``lower`` (None: unbounded).
+    Hand-written: the warm start carried between evaluations is outside optimistix's
+    root finders. Returns (x, iterations, last step, G(x))."""
+    N = len(x)
+    clip = (lambda v: v) if lower is None else (lambda v: np.maximum(v, lower))
 
     def jacobian(x, g):
         J = np.empty((N, N))
@@ -139,9 +132,9 @@ def _stacked_focs(b, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3)
     it, step, refreshes = 0, np.inf, 0
     while np.max(np.abs(g)) > gtol / 10 and it < max_rounds:
         dx = -np.linalg.solve(J, g)
-        scale = min(1.0, 0.1 / max(float(np.max(np.abs(dx))), 1e-300))  # at most 0.1
+        scale = min(1.0, max_step / max(float(np.max(np.abs(dx))), 1e-300))
         dx *= scale
-        x_new = np.maximum(x + dx, 1e-8)
+        x_new = clip(x + dx)
         g_new = G(x_new)
         dx, dg = x_new - x, g_new - g
         # a full (uncapped) secant step that does not halve max |G|
@@ -154,9 +147,31 @@ def _stacked_focs(b, x, gtol, max_rounds, opts, progress, h=1e-4, max_refresh=3)
         else:
             J += np.outer(dg - J @ dx, dx) / (dx @ dx)
         if progress:
-            print(f"Nash iteration {it}: max |FOC| {np.max(np.abs(g)):.3e}, step {step:.3e}"
+            print(f"{what} iteration {it}: max |FOC| {np.max(np.abs(g)):.3e}, step {step:.3e}"
                   + (f" (Jacobian rebuilt, {refreshes} of {max_refresh})" if rebuilt else ""),
                   file=sys.stderr, flush=True)
+    return x, it, step, g
+
+
+def _stacked_focs(b, x, gtol, max_rounds, opts, progress):
+    """:func:`broyden_focs` on the stacked first-order conditions of uniform tariffs,
+    G_i(x) = sum_{j != i} dW_i/dt_ij at t = x (1 - I), every G evaluated exactly (one
+    solve, N reverse passes; warm-started from the last). Returns (x, iterations, last
+    step)."""
+    N = b.N
+    off = 1.0 - np.eye(N)
+    p_opts = policy_options(b, opts)
+    warm = [tariff_args(b)]
+
+    def G(x):
+        _, J, ok, w = welfare_jacobian(warm[0], np.maximum(x, 0.0)[:, None] * off, p_opts)
+        if not ok:
+            raise ConvergenceError(f"Nash tariffs: the equilibrium at tariffs {x} did not "
+                                   "converge")
+        warm[0] = w
+        return np.array([np.sum(J[i, i] * off[i]) for i in range(N)])
+
+    x, it, step, _ = broyden_focs(G, x, gtol, max_rounds, progress=progress)
     return x, it, step
 
 

@@ -16,11 +16,14 @@ figure is drawn):
 - :mod:`hat_jax.report.sweep` -- the merge of a ``hat sweep`` folder (whose manifest and
   chunks are the sweep store of :mod:`hat_jax.scenarios`), its summary and figure;
 - :mod:`hat_jax.report.transition` -- transition summary, path table, figures and files;
-- :mod:`hat_jax.report.policy` -- optimal and Nash tariff summaries, frames and figures.
+- :mod:`hat_jax.report.policy` -- optimal and Nash tariff summaries, frames and figures;
+- :mod:`hat_jax.report.finance` -- financial integration: EV by state under each regime
+  or capital-account policy, net foreign assets (bars and transition paths), the
+  ``hat capital-controls`` files.
 
 The modules with a leading underscore are the layer's implementation.
 """
 
 # the public per-task modules (imported on demand: ``from hat_jax.report import welfare``)
-__all__ = ["calibration", "elasticities", "equilibrium", "policy", "sweep", "transition",
-           "welfare"]
+__all__ = ["calibration", "elasticities", "equilibrium", "finance", "policy", "sweep",
+           "transition", "welfare"]
