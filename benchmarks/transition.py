@@ -20,12 +20,19 @@ Records per economy:
   output; economies with ``scale_by_tfp=False``), first call and warm median;
 - with ``--batch K``: ``batch``, ``solve_transitions`` of K global cuts (1% to 15%) with
   the first transition's cache, against ``one`` (the first of them alone, same cache):
-  the ratio batch / one in ``ratio``;
+  the ratio batch / one in ``ratio``, and ``max_gap_vs_one`` (batch against
+  one-at-a-time solves of 5 of the K, to ``--batch-tol``, default 1e-12);
 - with ``--elasticities`` (or only it: ``--elasticities-only``):
   ``elasticity_by_horizon``, the trade elasticity of the first country (two_country) /
   USA (ek) by horizon, every partner (fixed prices, GE, the time-series estimate),
   including the stationary sequence-space Jacobian, first call and warm median, and a
   table of the trade-weighted means.
+
+- with ``--peers``: sequence-jacobian 1.0.0's own HANK example at 1,000 and 2,000
+  household states, T = 150, warm and cold (a fresh process), in the same run
+  (``benchmarks/_peers.py``), and the ratios of hat_jax's warm transition and second
+  transition (per state-date: N Na Nz states) to the peer's warm solve; skipped with a
+  message when sequence-jacobian is not installed (``pip install 'hat_jax[bench]'``).
 
     python benchmarks/transition.py --quick        # Na = 20 for EK, Na = 40 two-country
     python benchmarks/transition.py                # Na = 100, T = 150
@@ -80,7 +87,8 @@ def records(args) -> list[dict]:
         log(f"{name}: Na={Na}, T={args.T}: baseline...")
         eq = _baseline(name, Na, args.data_dir)
         d, _ = wf.global_cut(eq.economy, 0.1)
-        extra = dict(economy=name, N=eq.economy.N, Na=Na, T=args.T,
+        extra = dict(economy=name, N=eq.economy.N, Na=Na, Nz=int(np.size(eq.economy.z)),
+                     T=args.T,
                      load1=os.getloadavg()[0])
         if args.elasticities_only:
             opts = tn.TransitionOptions()
@@ -119,6 +127,8 @@ def records(args) -> list[dict]:
             out.append(_linear_record(eq, tr, name, args, extra))
         if args.elasticities:
             out.append(_elasticity_record(tr.initial, args, extra))
+    if args.peers:
+        out.extend(_peer_records(out, args))
     return out
 
 
@@ -147,23 +157,38 @@ def _second_records(eq, tr, name, args, extra):
 
 def _batch_records(eq, tr, name, args, extra):
     """K global cuts as one batch (``solve_transitions``) against the first alone, both
-    from ``tr.cache`` (terminals solved once beforehand: the Newton parts compared)."""
+    from ``tr.cache`` (terminals solved once beforehand: the Newton parts compared), to
+    residuals of ``--batch-tol`` of GDP; ``max_gap_vs_one``: the largest gap of W, R_next
+    and trade shares at any date between the batch and one-at-a-time solves of
+    ``gap_sample`` shocks spread over the K (issue 30: <= 1e-10)."""
     K = args.batch
+    opts = tn.TransitionOptions(tol=args.batch_tol)
     changes = [hat_jax.Change.global_cut(eq.economy, c) for c in np.linspace(0.01, 0.15, K)]
     log(f"  {K} transitions batched (first call compiles)...")
-    first = tn.solve_transitions(eq, changes, args.T, cache=tr.cache, throw=False)
-    run = lambda: tn.solve_transitions(eq, changes, args.T, cache=tr.cache, throw=False)
+    first = tn.solve_transitions(eq, changes, args.T, cache=tr.cache, opts=opts, throw=False)
+    run = lambda: tn.solve_transitions(eq, changes, args.T, cache=tr.cache, opts=opts,
+                                       throw=False)
     res, med, mn = _median(run, args.runs)
-    one = lambda: tn.solve_transition(eq, changes[0], horizon=args.T, cache=tr.cache,
-                                      terminal=first.terminals[0], throw=False)
-    one()
-    _, med1, mn1 = _median(one, args.runs)
+    alone = lambda k: tn.solve_transition(eq, changes[k], horizon=args.T, cache=tr.cache,
+                                          terminal=first.terminals[k], opts=opts, throw=False)
+    alone(0)
+    _, med1, mn1 = _median(lambda: alone(0), args.runs)
+    sample = np.unique(np.linspace(0, K - 1, min(K, 5)).astype(int))
+    gap = 0.0
+    for k in sample:
+        one, p = alone(int(k)), res.path
+        for a, b in ((p.W[k], one.path.W), (p.R_next[k], one.path.R_next),
+                     (p.trade_shares[k], one.path.trade_shares)):
+            gap = max(gap, float(np.max(np.abs(np.asarray(a) - np.asarray(b)))))
+    log(f"  batch of {K}: {med:.2f} s, one: {med1:.2f} s, ratio {med / med1:.1f}; "
+        f"max gap vs one-at-a-time ({len(sample)} shocks) {gap:.2e}")
     return [dict(name=f"{name} batch", K=K, compile_s=float("nan"), median_s=med, min_s=mn,
                  runs=args.runs, converged=int(res.converged.sum()),
-                 iterations=int(res.iterations.max()), ratio=med / med1,
+                 iterations=int(res.iterations.max()), ratio=med / med1, tol=args.batch_tol,
+                 max_gap_vs_one=gap, gap_sample=len(sample),
                  **{k: float(v) for k, v in res.stats.items()}, **extra),
             dict(name=f"{name} one", compile_s=float("nan"), median_s=med1, min_s=mn1,
-                 runs=args.runs, **extra)]
+                 runs=args.runs, tol=args.batch_tol, **extra)]
 
 
 def _linear_record(eq, tr, name, args, extra):
@@ -204,6 +229,33 @@ def _elasticity_record(initial, args, extra):
                 partners=len(he.partners), table=table, **extra)
 
 
+def _peer_records(out, args):
+    """The peer section: sequence-jacobian's HANK at 1,000 and 2,000 states, warm and cold,
+    with the ratios to hat_jax's records of this run printed (per state-date)."""
+    import _peers
+
+    if not _peers.available():
+        log("peers: sequence-jacobian is not installed (pip install 'hat_jax[bench]'): "
+            "the peer section is skipped")
+        return []
+    log("peers: sequence-jacobian 1.0.0 HANK example (warm, then a cold process)...")
+    peers = _peers.peer_records(args.T, runs=args.runs)
+    for r in peers:
+        r["load1"] = os.getloadavg()[0]
+    ours = {r["name"]: r for r in out}
+    for r in peers:
+        if not r["name"].endswith("warm"):
+            continue
+        for mine in ("two_country transition", "two_country second_transition"):
+            if mine in ours:
+                m = ours[mine]
+                per = m["median_s"] / (m["N"] * m["Na"] * m["Nz"] * m["T"])
+                peer = r["median_s"] / (r["states"] * r["T"])
+                r[f"ratio_{mine.split()[1]}"] = per / peer
+                log(f"  {mine} per state-date / {r['name']} per state-date: {per / peer:.2f}")
+    return peers
+
+
 def add_arguments(p):
     p.add_argument("--economies", default="two_country,ek_baseline")
     p.add_argument("--na", dest="Na", type=int, default=None)
@@ -211,12 +263,18 @@ def add_arguments(p):
     p.add_argument("--quick", action="store_true", help="small grids, one run")
     p.add_argument("--batch", type=int, default=0, metavar="K",
                    help="also K transitions batched (solve_transitions) against one")
+    p.add_argument("--batch-tol", dest="batch_tol", type=float, default=1e-12,
+                   help="path tolerance of the --batch records (default 1e-12, so that "
+                   "batch and one-at-a-time agree to 1e-10)")
     p.add_argument("--linear", action="store_true",
                    help="also the public sequence_jacobian G (inputs log_d and A)")
     p.add_argument("--elasticities", action="store_true",
                    help="also the elasticity by horizon (US for ek)")
     p.add_argument("--elasticities-only", dest="elasticities_only", action="store_true",
                    help="only the elasticity by horizon (no transition records)")
+    p.add_argument("--peers", action="store_true",
+                   help="also sequence-jacobian's HANK example at 1,000 and 2,000 states, "
+                   "warm and cold (skipped if not installed)")
     p.add_argument("--data-dir", dest="data_dir", default=os.environ.get("HAT_DATA_DIR"))
 
 

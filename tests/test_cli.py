@@ -283,6 +283,6 @@ def test_every_command_is_registered():
     """The commands, in help order, each a module with add_parser and run."""
     assert list(cli.COMMANDS) == ["solve", "elasticities", "calibrate", "counterfactual",
                                   "planner", "sweep", "tariff", "transition",
-                                  "capital-controls"]
+                                  "capital-controls", "warmup"]
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
     assert list(sub.choices) == list(cli.COMMANDS)

@@ -402,7 +402,8 @@ def test_cli_json_keys_and_bad_input(capsys, tmp_path):
     assert "--temporary" in capsys.readouterr().err
     import json
 
-    rc = main(base + ["--global-cut", "0.1", "--ev", "--json", "--out", str(tmp_path / "o")])
+    rc = main(base + ["--global-cut", "0.1", "--ev", "--paths", "--json", "--out",
+                      str(tmp_path / "o")])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0
     for key in ("t", "R", "wages", "home_share", "converged", "residual", "terminal_gap",
@@ -420,7 +421,17 @@ def test_cli_json_keys_and_bad_input(capsys, tmp_path):
     assert out["converged"] and out["residual"] <= 1e-9
     # the transition gain and the steady-state gain are close for a permanent cut
     assert abs(out["mean_gain_pct"] - out["steady_state_mean_gain_pct"]) < 0.1
-    assert {"summary.json", "path.csv", "ev.csv"} <= {p.name for p in (tmp_path / "o").iterdir()}
+    assert {"summary.json", "path.csv", "ev.csv", "percentiles.csv"} <= {
+        p.name for p in (tmp_path / "o").iterdir()}
+    # --paths: percentiles along the path (issue 30 item 5); EV by wealth decile
+    dp = out["distribution_paths"]
+    assert dp["percentiles"] == list(tn.PERCENTILES)
+    for key in ("consumption", "assets", "import_share"):
+        assert np.shape(dp[key]) == (T, 2, len(tn.PERCENTILES)), key
+        assert np.all(np.diff(dp[key], axis=-1) >= 0), key   # percentiles ordered
+    np.testing.assert_allclose(dp["mass"], 1.0, rtol=0, atol=1e-12)
+    dec = np.asarray(out["ev_by_wealth_decile_pct"])
+    assert dec.shape == (10,) and np.mean(dec) == pytest.approx(out["mean_gain_pct"], abs=1e-10)
 
 
 def test_cli_cost_conventions_as_counterfactual():

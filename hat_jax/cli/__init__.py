@@ -8,6 +8,7 @@
     hat sweep PRESET ...            (:mod:`hat_jax.cli._sweep`)
     hat tariff PRESET ...           (:mod:`hat_jax.cli._tariff`)
     hat transition PRESET ...       (:mod:`hat_jax.cli._transition`)
+    hat warmup PRESET ...           (:mod:`hat_jax.cli._warmup`)
     hat capital-controls PRESET ... (:mod:`hat_jax.cli._capital`)
 
 Each command module has ``add_parser(sub)`` and ``run(args) -> exit code``; what they
@@ -36,7 +37,7 @@ import hat_jax
 from . import (
     _calibrate as calibrate, _counterfactual as counterfactual, _elasticities as
     elasticities, _planner as planner, _solve as solve, _sweep as sweep, _tariff as
-    tariff, _transition as transition, _capital as capital)
+    tariff, _transition as transition, _capital as capital, _warmup as warmup)
 from hat_jax.data import DataWarning
 from hat_jax.report._files import check_writable_folder
 
@@ -55,6 +56,7 @@ COMMANDS = {
     "tariff": tariff,
     "transition": transition,
     "capital-controls": capital,
+    "warmup": warmup,
 }
 
 

@@ -4,6 +4,7 @@ sharded over processes, with resumable output (the sweep store of :mod:`hat_jax.
     hat sweep PRESET (--scenarios FILE | --every-unilateral CUT | --global-cuts FROM:TO:K
                       | --draws K --seed S [--draw-scale S | --from-calibration FILE])
                      [--ev ISO ...] [--batch B] [--devices N]
+                     [--transition [--T T] [--announce S] [--temporary RHO]]
                      [--distributed [--coordinator HOST:PORT --num-processes P --process-id I]]
                      [--shard I/N] [--out DIR] [--resume] [--json] [--plots]
                      [--theta T] [--floor-costs | --no-floor-costs] [economy / equilibrium
@@ -16,6 +17,9 @@ s.16): the draws are ``params_draws(params, V_params, K, S)`` of FILE (the infer
 of ``hat calibrate --se``, or its folder), whose params must be the baseline's; ``hat
 sweep summarize DIR`` writes ``bootstrap.csv`` (bootstrap standard errors and 2.5/97.5
 percentile intervals of every numeric output, per country, over the converged scenarios).
+``--transition`` solves each scenario's perfect-foresight transition instead (batched
+with one shared sequence-space Jacobian; :mod:`hat_jax.cli._sweep_transition`), in the
+same resumable folder.
 
 Exit codes: 0 every scenario converged; 1 bad input; 2 the baseline or some scenario did
 not converge (those scenarios are rows with converged = false and their residual; every
@@ -37,6 +41,8 @@ from hat_jax import scenarios as sc
 from hat_jax import welfare as wf
 from hat_jax.calibration import params_draws
 from ._params_file import inference_for_world
+from ._sweep_transition import (add_transition_arguments, check_transition_arguments,
+                                solve_transition_chunks, transition_manifest)
 from hat_jax.report import sweep as rs
 from hat_jax._scenario_start import JACOBIAN_STARTS
 from hat_jax.scenarios import _store as sst
@@ -120,6 +126,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "with `hat sweep merge DIR`, or automatically by the last shard)")
     r.add_argument("--resume", action="store_true",
                    help="keep the chunks already in --out (same sweep) and solve the rest")
+    add_transition_arguments(c)
     add_output_arguments(c, "sweep.json, chunks/, results.csv, summary.json (and "
                          "sweep.png with --plots)", plots="save sweep.png to --out DIR")
     return c
@@ -248,6 +255,7 @@ def _check(args) -> None:
         raise ValueError("--shard and --distributed are alternatives: give one")
     if args.shard is not None:
         parse_shard(args.shard)
+    check_transition_arguments(args)
 
 
 def _distributed(args) -> tuple[int, int]:
@@ -288,6 +296,8 @@ def _manifest(args, economy, s: sc.Scenarios, B: int, inference=None) -> dict:
             "n_chunks": sst.n_chunks(s.K, B), "chunk_format": sst.chunk_format(),
             "scenarios": list(s.names), "countries": list(economy.countries),
             "floored": {n: [list(p) for p in f] for n, f in zip(s.names, s.floored)}}
+    if args.transition:
+        man["options"]["transition"] = transition_manifest(args)
     if inference is not None:
         man["from_calibration"] = {"file": str(args.from_calibration), "cov": inference[2],
                                    "seed": int(args.seed)}
@@ -306,6 +316,24 @@ def _summarize_and_print(args, out) -> int:
     wrote(paths, args.quiet)
     print_result(args, summary, lambda: rs.format_bootstrap(summary, table))
     return EXIT_OK
+
+
+def _solve_chunks(args, s, mine, B, man, baseline, base, devices, progress) -> list:
+    """Solve the counterfactual chunks ``mine``, each written to --out when known."""
+    theta = args.theta if args.theta is not None else sc.model_theta(base.eq)
+    frames = []
+    for c in mine:
+        block = sc.select_scenarios(s, slice(c * B, (c + 1) * B))
+        res = sc.solve_scenarios(baseline, block, base.opts, batch=B, devices=devices,
+                                 ev=args.ev, theta=theta, strategy=args.strategy,
+                                 ev_opts=wf.EVOptions(measure=args.ev_measure),
+                                 jacobian=args.jacobian)
+        frame = sc.scenario_frame(res)
+        if args.out is not None:
+            sst.write_chunk(args.out, man, c, frame)
+        frames.append(frame)
+        progress.update(block.K)
+    return frames
 
 
 def run(args: argparse.Namespace) -> int:
@@ -344,9 +372,8 @@ def run(args: argparse.Namespace) -> int:
     if not bool(base.eq.converged):
         report_not_converged(base.eq, base.opts)
         return EXIT_NOT_CONVERGED
-    theta = args.theta if args.theta is not None else sc.model_theta(base.eq)
     baseline = base.baseline
-    if args.jacobian == "baseline" and s.K > 1:  # one exact Jacobian for every scenario
+    if args.jacobian == "baseline" and s.K > 1 and not args.transition:
         baseline = baseline.with_exact_jacobian()
     todo = sum(min(s.K, (c + 1) * B) - c * B for c in mine)
     if not args.quiet:
@@ -354,18 +381,11 @@ def run(args: argparse.Namespace) -> int:
             f"{todo} scenarios on {devices} device(s)"
             + (f", process {proc} of {nproc}" if nproc > 1 else "")
             + (f", shard {shard}/{shards}" if args.shard else ""))
-    progress, frames = Progress(todo, args.quiet), []
-    for c in mine:
-        block = sc.select_scenarios(s, slice(c * B, (c + 1) * B))
-        res = sc.solve_scenarios(baseline, block, base.opts, batch=B, devices=devices,
-                                 ev=args.ev, theta=theta, strategy=args.strategy,
-                                 ev_opts=wf.EVOptions(measure=args.ev_measure),
-                                 jacobian=args.jacobian)
-        frame = sc.scenario_frame(res)
-        if args.out is not None:
-            sst.write_chunk(args.out, man, c, frame)
-        frames.append(frame)
-        progress.update(block.K)
+    progress = Progress(todo, args.quiet)
+    if args.transition:
+        frames = solve_transition_chunks(args, s, mine, B, man, baseline, base.opts, progress)
+    else:
+        frames = _solve_chunks(args, s, mine, B, man, baseline, base, devices, progress)
     own_ok = all(bool(f["converged"].all()) for f in frames)
     if args.out is None:
         import pandas as pd

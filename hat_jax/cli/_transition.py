@@ -4,7 +4,7 @@
                            | --costs FILE | --open-capital-account) [--symmetric]
                    [--floor-costs | --no-floor-costs]
                    [--announce S] [--temporary RHO] [--T T]
-                   [--country ISO] [--ts-rho RHO] [--ev [--ev-measure M]]
+                   [--country ISO] [--ts-rho RHO] [--ev [--ev-measure M]] [--paths]
                    [economy / equilibrium options of hat solve]
                    [--json] [--out DIR] [--plots] [--quiet]
 
@@ -69,8 +69,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--ev", action="store_true",
                    help="also the date-0 equivalent variation of every household state of "
                    "--country, with the transition and across steady states (JSON keys ev, "
-                   "steady_state_ev, mean_gain_pct, ...; ev.csv)")
+                   "steady_state_ev, mean_gain_pct, ev_by_wealth_decile_pct, ...; ev.csv)")
     add_ev_measure_argument(t)
+    t.add_argument("--paths", action="store_true",
+                   help="also the distribution and policy paths: percentiles of household "
+                   "expenditure, assets and the import share at every date (JSON key "
+                   "distribution_paths; percentiles.csv; percentile_paths.png with --plots)")
     add_output_arguments(c, "summary.json, path.csv, ev.csv with --ev (and price_paths.png, "
                          "trade_paths.png, elasticity_by_horizon.png, transition_gains.png "
                          "(with --ev) with --plots)", plots="save figures to --out DIR (needs matplotlib)")
@@ -124,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_CONVERGED
     say = (lambda m: None) if args.quiet else err
     say(f"transition: T={args.T}, {eq.economy.N * args.T} unknowns")
-    tr = tn.solve_transition(base.baseline, shock, eq_opts=base.opts, verbose=not args.quiet, throw=False)
+    tr = tn.solve_transition(base.baseline, shock, eq_opts=base.opts, verbose=not args.quiet,
+                             throw=False, paths=tn.PATHS if args.paths else None)
     if not tr.converged:
         err(f"not converged: transition residual {tr.residual:.3e} after {tr.iterations} "
             f"quasi-Newton iterations ({tr.jacobians} exact Jacobians; stopped: {tr.stop})")

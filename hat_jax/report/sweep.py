@@ -31,7 +31,7 @@ BOOTSTRAP_FILE = "bootstrap.csv"
 BOOTSTRAP_COLUMNS = ["country", "output", "draws", "mean", "se", "low", "high"]
 #: Numeric columns of the tidy table that are solver diagnostics, not outputs.
 _DIAGNOSTICS = ("scenario", "country", "converged", "failure", "iterations", "residual",
-                "trade_residual")
+                "trade_residual", "terminal_gap", "stop")
 
 
 def sweep_summary(man: dict, frame: pd.DataFrame) -> dict:
@@ -41,7 +41,7 @@ def sweep_summary(man: dict, frame: pd.DataFrame) -> dict:
     per = frame.drop_duplicates("scenario")
     bad = per[~per["converged"]]
     own = {}
-    for c in man["countries"]:
+    for c in (man["countries"] if "acr_gain" in frame.columns else ()):
         row = frame[(frame["scenario"] == c) & (frame["country"] == c)]
         if len(row):
             r = row.iloc[0]
@@ -52,9 +52,10 @@ def sweep_summary(man: dict, frame: pd.DataFrame) -> dict:
     return {
         "preset": man["preset"], "countries": man["countries"], "scenarios": man["K"],
         "converged": int(per["converged"].sum()),
-        "not_converged": records(bad, ["scenario", "residual", "trade_residual",
-                                       "iterations"]
-                                 + (["failure"] if "failure" in bad.columns else [])),
+        "not_converged": records(bad, [k for k in ("scenario", "residual", "trade_residual",
+                                                   "terminal_gap", "iterations", "failure")
+                                       if k in bad.columns]),
+        "kind": "transition" if "transition" in man["options"] else "counterfactual",
         "floored": {k: v for k, v in man.get("floored", {}).items() if v},
         "own_gain": own, "options": man["options"], "fingerprint": man["fingerprint"],
         "version": man["version"], "results": records(frame, list(frame.columns)),
@@ -64,7 +65,8 @@ def sweep_summary(man: dict, frame: pd.DataFrame) -> dict:
 def plot_sweep(summary: dict, frame: pd.DataFrame, ax=None):
     """Each country's gain from its own scenario (unilateral cuts: ACR gain and, where
     computed, the mean EV) as bars; otherwise the utilitarian welfare change of every
-    country across scenarios."""
+    country across scenarios (transition sweeps: the home share on impact and at the
+    terminal equilibrium)."""
     from hat_jax.report._figures import pyplot
 
     plt = pyplot()
@@ -85,10 +87,15 @@ def plot_sweep(summary: dict, frame: pd.DataFrame, ax=None):
         ax.set_ylabel("gain from its own scenario (%)")
         ax.legend()
     else:
+        key = "welfare_change" if "welfare_change" in frame.columns else "home_share"
         for c, g in frame.groupby("country", sort=False):
-            ax.plot(np.arange(len(g)), g["welfare_change"].to_numpy(), marker="o", label=c)
+            line, = ax.plot(np.arange(len(g)), g[key].to_numpy(), marker="o", label=c)
+            if "home_share_h0" in frame.columns:  # transitions: impact dashed
+                ax.plot(np.arange(len(g)), g["home_share_h0"].to_numpy(), ls="--",
+                        color=line.get_color())
         ax.set_xlabel("scenario")
-        ax.set_ylabel("utilitarian welfare change")
+        ax.set_ylabel("utilitarian welfare change" if key == "welfare_change" else
+                      "home share: terminal (solid), on impact (dashed)")
         ax.legend(fontsize="small", ncol=2)
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.figure.tight_layout()
@@ -114,8 +121,10 @@ def format_sweep(summary: dict, frame: pd.DataFrame) -> str:
     lines = [f"hat sweep {summary['preset']}: {summary['scenarios']} scenarios, "
              f"{summary['converged']} converged"]
     for r in summary["not_converged"]:
-        lines.append(f"  not converged: {r['scenario']} (residual {r['residual']}, "
-                     f"trade residual {r['trade_residual']}, {r['iterations']} iterations)"
+        extra = "".join(f", {k.replace('_', ' ')} {r[k]}" for k in ("trade_residual",
+                                                                   "terminal_gap") if k in r)
+        lines.append(f"  not converged: {r['scenario']} (residual {r['residual']}{extra}, "
+                     f"{r['iterations']} iterations)"
                      + (f": {r['failure']}" if isinstance(r.get("failure"), str)
                         and r["failure"] else ""))
     for k, v in summary["floored"].items():
@@ -130,8 +139,8 @@ def format_sweep(summary: dict, frame: pd.DataFrame) -> str:
             ev = f" {pct(v['ev_mean_gain'])}" if "ev_mean_gain" in v else ""
             lines.append(f"  {c:8s} {pct(v['acr_gain'])} {v['home_share'] or float('nan'):11.6f}{ev}")
     else:
-        cols = ["scenario", "country", "converged", "W", "home_share", "welfare_change",
-                "acr_gain"]
+        cols = [c for c in ("scenario", "country", "converged", "W_h0", "W", "home_share_h0",
+                            "home_share", "welfare_change", "acr_gain") if c in frame.columns]
         lines.append(frame[cols].to_string(index=False, max_rows=60))
     return "\n".join(lines)
 

@@ -3,7 +3,7 @@
 :func:`transition_summary` (the ``--json`` object), :func:`path_frame` (one row per
 date and country), :func:`format_transition` (the readable summary),
 :func:`plot_price_paths`, :func:`plot_trade_paths`, :func:`plot_elasticity_by_horizon`,
-:func:`plot_transition_gains` (figures drawn from the summary dict, so a notebook can
+:func:`plot_transition_gains`, :func:`plot_percentile_paths` (figures drawn from the summary dict, so a notebook can
 draw them from a saved JSON file), :func:`write_transition_outputs` (``--out DIR``).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hat_jax import transition as tn
 from hat_jax._change import note_of
 
 from ._figures import figure_bytes, pyplot
@@ -20,7 +21,7 @@ from .welfare import ev_measure_summary
 
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
            "plot_trade_paths", "plot_elasticity_by_horizon", "plot_transition_gains",
-           "write_transition_outputs", "HORIZONS", "shown_countries"]
+           "plot_percentile_paths", "percentile_frame", "write_transition_outputs", "HORIZONS", "shown_countries"]
 
 #: Horizons of the elasticity table.
 HORIZONS = (0, 1, 2, 5, 10, 20)
@@ -29,6 +30,7 @@ HORIZONS = (0, 1, 2, 5, 10, 20)
 def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
                        stats: dict | None = None) -> dict:
     """The ``--json`` object of ``hat transition`` (keys in docs/reference/outputs.md;
+    ``distribution_paths`` when ``tr.paths`` holds the distribution and policy paths;
     with ``tw`` also the EV-measure keys ev_measure, mean_labour_income, ev_transfer
     (date-0 tau, null under "proportional"), steady_state_ev_transfer, ev_ill_posed,
     ev_ill_posed_count and ev_ok, as :func:`hat_jax.report.welfare.ev_measure_summary`);
@@ -88,7 +90,35 @@ def transition_summary(preset: str, tr, experiment: dict, he=None, tw=None,
                                       "ev_ill_posed", "ev_ill_posed_count")})
         out.update(steady_state_ev_transfer=None if ss.tau is None else json_nums(ss.tau),
                    ev_ok=bool(m["ev_ok"] and ss_ok))
+        gain = lambda e: json_nums(100.0 * (tn.wealth_decile_means(lam, e.factor) - 1.0))
+        out.update(ev_by_wealth_decile_pct=gain(tw.ev),
+                   steady_state_ev_by_wealth_decile_pct=gain(tw.steady_state))
+    if getattr(tr, "paths", None) is not None:
+        out["distribution_paths"] = _percentile_summary(tr.paths)
     return out
+
+
+def _percentile_summary(dp) -> dict:
+    """The ``distribution_paths`` object: percentiles along the path and the mass."""
+    pc = tn.path_percentiles(dp, tn.PERCENTILES)
+    return {"percentiles": list(tn.PERCENTILES),
+            **{k: json_nums(v) for k, v in pc.items()},
+            "mass": json_nums(dp.mass[:-1])}
+
+
+def percentile_frame(result: dict) -> pd.DataFrame:
+    """One row per date, country and variable (consumption, assets, import_share) of
+    ``result["distribution_paths"]``: t, country, variable, p10, p25, ... (one column
+    per percentile)."""
+    dp = result["distribution_paths"]
+    rows = []
+    for name in ("consumption", "assets", "import_share"):
+        x = np.asarray(dp[name], np.float64)
+        for t in result["t"]:
+            for k, c in enumerate(result["countries"]):
+                rows.append({"t": t, "country": c, "variable": name,
+                             **{f"p{q:g}": x[t, k, n] for n, q in enumerate(dp["percentiles"])}})
+    return pd.DataFrame(rows)
 
 
 def path_frame(result: dict) -> pd.DataFrame:
@@ -245,6 +275,30 @@ def plot_transition_gains(result: dict, ax=None):
     return ax
 
 
+def plot_percentile_paths(result: dict, country=None, axes=None):
+    """Percentiles of household expenditure, assets and the import share of ``country``
+    (default: the EV country, else the first) along the path, one panel each, the median
+    solid. Returns the Axes."""
+    dp = result["distribution_paths"]
+    c = country or result.get("country") or result["countries"][0]
+    k = result["countries"].index(c)
+    if axes is None:
+        _, axes = pyplot().subplots(1, 3, figsize=(12, 3.8))
+    qs = dp["percentiles"]
+    for ax, (name, label) in zip(axes, (("consumption", "expenditure"), ("assets", "assets a"),
+                                        ("import_share", "import share"))):
+        x = np.asarray(dp[name], np.float64)[:, k]
+        for n, q in enumerate(qs):
+            ax.plot(result["t"], x[:, n], color="C0", lw=1.6 if q == 50 else 0.8,
+                    ls="-" if q == 50 else "--", label=f"p{q:g}" if n in (0, len(qs) - 1)
+                    or q == 50 else None)
+        ax.set_xlabel("t (years)")
+        ax.set_ylabel(f"{label} of {c}")
+    axes[0].legend(loc="best", fontsize=8)
+    axes[0].figure.tight_layout()
+    return axes
+
+
 def write_transition_outputs(out_dir, result: dict, plots: bool = False):
     """summary.json, path.csv (and ev.csv with a country; figures with ``plots``)."""
     files: dict = {"summary.json": json_text(result),
@@ -257,6 +311,9 @@ def write_transition_outputs(out_dir, result: dict, plots: bool = False):
                  "lam": result["distribution"][a][k]}
                 for a in range(ev.shape[0]) for k in range(ev.shape[1])]
         files["ev.csv"] = pd.DataFrame(rows).to_csv(index=False, float_format=CSV_FLOAT)
+    if "distribution_paths" in result:
+        files["percentiles.csv"] = percentile_frame(result).to_csv(index=False,
+                                                                  float_format=CSV_FLOAT)
     if plots:
         files["price_paths.png"] = figure_bytes(plot_price_paths(result))
         files["trade_paths.png"] = figure_bytes(plot_trade_paths(result))
@@ -264,4 +321,6 @@ def write_transition_outputs(out_dir, result: dict, plots: bool = False):
             files["elasticity_by_horizon.png"] = figure_bytes(plot_elasticity_by_horizon(result))
         if "ev" in result:
             files["transition_gains.png"] = figure_bytes(plot_transition_gains(result))
+        if "distribution_paths" in result:
+            files["percentile_paths.png"] = figure_bytes(plot_percentile_paths(result)[0])
     return write_files(out_dir, files)

@@ -11,6 +11,9 @@
 - :mod:`~hat_jax.scenarios._store`: the resumable ``hat sweep --out`` folder (manifest,
   chunks written atomically, resume, shards): :func:`prepare_sweep_folder`,
   :func:`write_chunk`, :func:`finished_chunks`, :func:`read_chunks`;
+- :mod:`~hat_jax.scenarios._transitions`: the transitions of a scenario block batched
+  with one shared Jacobian (:func:`solve_transition_scenarios`, :func:`transition_frame`;
+  ``hat sweep --transition``);
 - :mod:`~hat_jax.scenarios._finance`: financial integration (model.md s.15): regime
   counterfactuals (:func:`regime_baseline`, :func:`regime_change`), capital-account
   wedges (:func:`autarky_wedges`, :func:`country_returns`, :func:`wedge_rebates`,
@@ -31,6 +34,8 @@ from ._spec import (Scenarios, concat_scenarios, cost_scenarios, country_scenari
                    unilateral_scenarios)
 from ._store import (SWEEP_FORMAT, SWEEP_MANIFEST, chunk_format, chunk_name, chunks_of_shard,
                     finished_chunks, n_chunks, prepare_sweep_folder, read_chunks, write_chunk)
+from ._transitions import (TRANSITION_COLUMNS, TRANSITION_HORIZONS,
+                           solve_transition_scenarios, transition_frame)
 from ._table import (COST_COLUMNS, COUNTRY_COLUMNS, read_scenario_table,
                     scenarios_from_table)
 
@@ -47,7 +52,8 @@ __all__ = [
     "regime_change", "wedge_args", "wedge_welfare", "autarky_wedges", "country_returns",
     "validate_wedges", "wedge_rebates", "ev_by_country", "TradeFinanceTable",
     "trade_finance_table", "OpeningArgs", "opening_args", "opening_gain",
-    "opening_gain_and_slope", "opening_gain_curve",
+    "opening_gain_and_slope", "opening_gain_curve", "TRANSITION_COLUMNS",
+    "TRANSITION_HORIZONS", "solve_transition_scenarios", "transition_frame",
 ]
 
 from .._deprecation import moved_names

@@ -21,6 +21,9 @@
   at once with one shared Jacobian;
 - :mod:`~hat_jax.transition._reuse`: :class:`TransitionCache`, what one solve hands to
   the next (endpoints, Jacobian);
+- :mod:`~hat_jax.transition._distributions`: the distribution and policy paths
+  (:func:`distribution_paths`) and percentiles along the path (:func:`path_percentiles`,
+  :func:`wealth_decile_means`);
 - :mod:`~hat_jax.transition._elasticity`: the trade elasticity at every horizon
   (:func:`horizon_elasticities`);
 - :mod:`~hat_jax.transition._welfare`: the date-0 transition EV next to the
@@ -35,6 +38,8 @@ from ._driver import Transition, check_transition, endpoint_equilibria, solve_tr
     stationary_jacobian, stationary_shock, transition_eq_options, transition_jit
 from ._fakenews import fake_news_jacobian
 from ._reuse import TransitionCache
+from ._distributions import (PATHS, PERCENTILES, DistributionPaths, distribution_paths,
+                             path_percentiles, wealth_decile_means)
 from ._batch import Transitions, solve_transitions
 from ._linear import LinearPath, linear_path_blocks, linear_path_response
 from ._elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
@@ -59,6 +64,8 @@ __all__ = [
     "transition_welfare", "LinearPath", "linear_path_blocks", "linear_path_response",
     "RegimeOrigin", "RegimeTransition", "open_capital_account", "solve_regime_transition",
     "wedge_shock", "regime_jacobian", "regime_fake_news_jacobian",
+    "DistributionPaths", "distribution_paths", "path_percentiles", "wealth_decile_means",
+    "PATHS", "PERCENTILES",
 ]
 
 from .._deprecation import moved_names

@@ -36,6 +36,7 @@ from ._path import (PathOutcomes, ShockPath, endpoint, path_outcomes,
                    steady_unknowns)
 from ._shocks import DEFAULT_HORIZON, shock_path
 from ._fakenews import fake_news_jacobian
+from ._distributions import check_paths, distribution_paths
 from ._reuse import TransitionCache, check_endpoint, same_economy
 from ._solve import TransitionOptions, residual_jacobian, terminal_gap
 
@@ -58,7 +59,8 @@ class Transition(NamedTuple):
     quasi-Newton iteration ended: "converged", "max_iter", "max_refresh": a step
     failed to halve the residual with the exact-Jacobian refreshes spent, or
     "not finite"), cache (:class:`TransitionCache`: the endpoints and the Jacobian, for
-    ``solve_transition(..., cache=tr.cache)``).
+    ``solve_transition(..., cache=tr.cache)``), paths (:class:`DistributionPaths` when
+    asked for with ``paths=``, else None).
     """
 
     economy: object
@@ -76,6 +78,7 @@ class Transition(NamedTuple):
     stats: dict
     stop: str = "converged"
     cache: TransitionCache | None = None
+    paths: object = None
 
     @property
     def horizon(self) -> int:
@@ -188,7 +191,7 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
                      opts: TransitionOptions | None = None,
                      eq_opts: EquilibriumOptions | None = None, jacobian=None,
                      cache=None, initial: Equilibrium | None = None,
-                     terminal: Equilibrium | None = None,
+                     terminal: Equilibrium | None = None, paths=None,
                      verbose: bool = False, throw: bool = True) -> Transition:
     """The perfect-foresight transition from the stationary equilibrium ``eq`` (model.md
     s.12) after a shock at t = 0: a :class:`ShockPath`, or a :class:`~hat_jax.Change`
@@ -204,6 +207,8 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     ``initial`` / ``terminal``: solved stationary equilibria (beta fixed at the
     baseline's) to take as they are; jacobian: a sequence-space Jacobian [N T, N T] to
     use (e.g. ``previous.jacobian``). The result's ``cache`` holds what this solve knew.
+    paths: keep the distribution and / or policy paths, some of ("distribution",
+    "policies") (:func:`~hat_jax.transition.distribution_paths`; ``Transition.paths``).
     throw: raise ConvergenceError if the path does not converge, and ValueError if T is
     too short for the terminal gap.
     """
@@ -214,6 +219,7 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
         shock = shock_path(b.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
     T = shock.horizon
     cache = _as_cache(cache)
+    paths = check_paths(paths)
     stats: dict = {}
     t0 = time.perf_counter()
     _log(verbose, "the initial and terminal stationary equilibria...")
@@ -237,6 +243,8 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
                     n_jac + jac.computed, rn, gap, stats, stop, new_cache)
     if throw:
         check_transition(tr, opts)
+    if paths:
+        tr = tr._replace(paths=distribution_paths(tr, paths, opts))
     return tr
 
 
