@@ -357,14 +357,14 @@ def test_counterfactual_outputs_from_the_baseline_start():
     from hat_jax.calibration import (CALIBRATION_EQUILIBRIUM, synthetic_problem,
                                      trade_costs, unpack_params)
 
-    problem, theta, W, beta = synthetic_problem(N=3, Na=10, seed=2)
+    problem, theta, W, beta = synthetic_problem(N=6, Na=10)
     p = unpack_params(theta)
     econ = problem.economy.replace(A=np.exp(np.asarray(p.log_A)),
                                    d=np.asarray(trade_costs(p, problem.geography)))
     cut = hat_jax.Change.global_cut(econ, 0.1)
     eq = hat_jax.solve_equilibrium(econ, CALIBRATION_EQUILIBRIUM,
                                    hat_jax.Start(W=W, beta=beta, R=problem.R))
-    assert eq.jacobian is not None and np.shape(eq.jacobian) == (3, 3)
+    assert eq.jacobian is not None and np.shape(eq.jacobian) == (6, 6)
     starts = (hat_jax.Start(W=W, beta=beta),
               hat_jax.Start(W=eq.W, beta=eq.beta, state=eq.world.households.state,
                             J=eq.jacobian))
