@@ -53,8 +53,14 @@ def _setup(args):
                                                                 problem.geography)))
     cut = hat_jax.Change.global_cut(econ, args.cut)
     i = list(econ.countries).index(args.country)
-    kw = dict(start=hat_jax.Start(W=W, beta=beta),
-              opts=cal.CALIBRATION_EQUILIBRIUM)
+    opts = cal.CALIBRATION_EQUILIBRIUM
+    start = hat_jax.Start(W=W, beta=beta, R=problem.R)
+    if args.start == "baseline":  # the estimate's prices, household state and Jacobian
+        eq = hat_jax.solve_equilibrium(world.economy, opts, start)
+        start = hat_jax.Start(W=eq.W, beta=eq.beta, R=problem.R,
+                              state=eq.world.households.state, J=eq.jacobian)
+    ev = wf.EVOptions(hh_tol=args.ev_hh_tol or wf.EVOptions().hh_tol)
+    kw = dict(start=start, opts=opts, ev_opts=ev)
     return params, V, inf, problem, cut, i, kw
 
 
@@ -74,16 +80,21 @@ def _draws(args, setup):
     obj = _load(args.store)
     rows = obj.setdefault("draws", [])
     obj.update(seed=args.seed, K=args.draws, Na=args.na, country=args.country,
-               cut=args.cut)
+               cut=args.cut, start=args.start, ev_hh_tol=kw["ev_opts"].hh_tol)
     for k in range(len(rows), args.draws):
         t0 = time.perf_counter()
         o = wf.counterfactual_outputs(P[k], problem, cut, i, estimate=params, **kw)
         rows.append({"k": k, "seconds": time.perf_counter() - t0,
                      "converged": bool(o.converged),
+                     "equilibria_converged": bool(o.equilibria_converged),
+                     "ev_failed": int(o.ev_failed), "ev_residual": float(o.ev_residual),
                      **{n: float(getattr(o, n)) for n in _OUT},
                      "W": np.asarray(o.W).tolist()})
         _save(args.store, obj)
-        log(f"draw {k}: mean_ev {rows[-1]['mean_ev']:.6f} ({rows[-1]['seconds']:.1f} s)")
+        r = rows[-1]
+        log(f"draw {k}: mean_ev {r['mean_ev']:.6f} ({r['seconds']:.1f} s; equilibria "
+            f"{r['equilibria_converged']}, EV roots failed {r['ev_failed']}, largest "
+            f"residual {r['ev_residual']:.2e})")
     return [stamp({"name": "bootstrap draws", "compile_s": rows[0]["seconds"],
                    "median_s": float(np.median([r["seconds"] for r in rows[1:] or rows])),
                    "runs": len(rows), "Na": args.na})]
@@ -124,8 +135,12 @@ def _report(args, setup):
             recs.append({"name": name, "compile_s": 0.0, "median_s": 0.0, "runs": len(rows),
                          "estimate": float(params[k]), "delta_se": se_d, "bootstrap_se": se_b,
                          "ratio": se_b / se_d})
-    excluded = len(obj["draws"]) - len(rows)
-    return [stamp({**r, "excluded": excluded, "Na": obj["Na"]}) for r in recs]
+    failed = [{k: r.get(k) for k in ("k", "equilibria_converged", "ev_failed", "ev_residual")}
+              for r in obj["draws"] if not r["converged"]]
+    for f in failed:  # reported, not silently dropped
+        log(f"draw {f['k']} not converged: {f}")
+    return [stamp({**r, "excluded": len(failed), "failed": failed, "Na": obj["Na"]})
+            for r in recs]
 
 
 def records(args):
@@ -143,6 +158,11 @@ def _arguments(p):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--country", default="USA")
     p.add_argument("--cut", type=float, default=0.1)
+    p.add_argument("--start", choices=("baseline", "prices"), default="baseline",
+                   help="each draw starts from the estimate's baseline (prices, household "
+                   "state, Newton Jacobian; default) or from its prices only")
+    p.add_argument("--ev-hh-tol", dest="ev_hh_tol", type=float, default=None,
+                   help="household tolerance of the EV roots (default EVOptions().hh_tol)")
 
 
 if __name__ == "__main__":

@@ -253,6 +253,14 @@ def test_change_rule_keeps_proportions():
     assert scale[1, 0] == pytest.approx(0.9)
     own = hat_jax.Change.costs(econ, np.array([[1.0, 1.2], [1.3, 1.0]]))
     assert np.all(np.asarray(wf.change_rule(own, econ)["d"][2]))
+    # at other parameters the cut keeps its proportion, floored at 1 under the cost floor
+    rule = wf.change_rule(cut, econ)
+    moved = wf.apply_change_rule(rule, econ.replace(d=np.array([[1.0, 1.3], [1.05, 1.0]])))
+    np.testing.assert_allclose(np.asarray(moved.d), np.ones((2, 2)), rtol=1e-15)  # 0.945 -> 1
+    free = econ.replace(cost_floor=False)
+    moved = wf.apply_change_rule(wf.change_rule(cut, free),
+                                 free.replace(d=np.array([[1.0, 1.3], [1.05, 1.0]])))
+    assert float(moved.d[1, 0]) == pytest.approx(0.945)
 
 
 def test_bootstrap_draws_and_delta_method(ek):
@@ -337,3 +345,35 @@ def test_counterfactual_standard_errors_object():
     q_lo, q_hi = np.asarray(se["ci95"]["quintile_gains_pct"]).T
     np.testing.assert_allclose((q_lo + q_hi) / 2, 100 * vals["quintile_ev"], rtol=1e-12)
     assert se["mean_gain_pct"] == pytest.approx(100 * float(sd(jac.mean_ev)), rel=1e-12)
+
+
+def test_counterfactual_outputs_from_the_baseline_start():
+    """A draw of the bootstrap starts from the estimate's baseline (prices, household
+    state, Newton Jacobian): the outputs are those of a start from the prices alone (the
+    same roots to their tolerances), and the diagnostics say that both equilibria and
+    every EV root converged."""
+    import hat_jax
+    from hat_jax import welfare as wf
+    from hat_jax.calibration import (CALIBRATION_EQUILIBRIUM, synthetic_problem,
+                                     trade_costs, unpack_params)
+
+    problem, theta, W, beta = synthetic_problem(N=6, Na=10)
+    p = unpack_params(theta)
+    econ = problem.economy.replace(A=np.exp(np.asarray(p.log_A)),
+                                   d=np.asarray(trade_costs(p, problem.geography)))
+    cut = hat_jax.Change.global_cut(econ, 0.1)
+    eq = hat_jax.solve_equilibrium(econ, CALIBRATION_EQUILIBRIUM,
+                                   hat_jax.Start(W=W, beta=beta, R=problem.R))
+    assert eq.jacobian is not None and np.shape(eq.jacobian) == (6, 6)
+    starts = (hat_jax.Start(W=W, beta=beta),
+              hat_jax.Start(W=eq.W, beta=eq.beta, state=eq.world.households.state,
+                            J=eq.jacobian))
+    outs = [wf.counterfactual_outputs(theta, problem, cut, 0, start=s,
+                                      opts=CALIBRATION_EQUILIBRIUM) for s in starts]
+    for o in outs:
+        assert bool(o.converged) and bool(o.equilibria_converged) and int(o.ev_failed) == 0
+        assert 0.0 <= float(o.ev_residual) <= wf.EV_TOL
+    a, b = outs
+    assert abs(float(a.mean_ev)) > 1e-4  # a real gain
+    np.testing.assert_allclose(b.W, a.W, rtol=1e-10)
+    assert float(b.mean_ev) == pytest.approx(float(a.mean_ev), rel=1e-7)

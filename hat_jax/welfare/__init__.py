@@ -42,7 +42,8 @@ from ._derivatives import (WelfareDecomposition, WelfareGradient, WelfareTangent
                           welfare_gradient, welfare_jvp)
 from ._ev import (EquivalentVariation, EVIllPosedWarning, check_ev, equivalent_variation,
                  equivalent_variations, ev_at, ev_slope, scaled_values)
-from ._inference import (CounterfactualOutputs, change_rule, counterfactual_jacobian,
+from ._inference import (CounterfactualOutputs, apply_change_rule, change_rule,
+                         counterfactual_jacobian,
                          counterfactual_outputs, quintile_means, smoothed_share)
 from ._measure import (EV_MEASURES, ev_problem, ill_posed_states, mean_efficiency, net_income,
                       transfer_unit)
@@ -73,7 +74,7 @@ __all__ = [
     "welfare_analysis",
     # standard errors (delta method)
     "CounterfactualOutputs", "counterfactual_outputs", "counterfactual_jacobian", "change_rule",
-    "quintile_means", "smoothed_share",
+    "apply_change_rule", "quintile_means", "smoothed_share",
     # derivatives
     "WelfareGradient", "welfare_gradient", "WelfareTangent",
     "welfare_jvp", "ev_derivative", "WelfareDecomposition", "welfare_decomposition",

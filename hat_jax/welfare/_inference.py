@@ -17,7 +17,9 @@ How a change moves with the parameters: a proportional change of trade costs or 
 (``Change.global_cut``, ``unilateral_cut``, ``bilateral_cut``, ``scale_costs``,
 ``tfp``) keeps its proportion, new = (new / old at the estimate) x old(params), and a
 cost floored at 1 stays at 1 (locally constant); new levels given outright (a cost file,
-tariffs, population) do not depend on the parameters.
+tariffs, population) do not depend on the parameters; under the cost floor a cost the
+change leaves above 1 at the estimate but below 1 at other parameters is floored,
+new d = max(1, scale d(params)) (locally constant where it binds).
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ from .._change import Change
 from .._ek import economy_from_params
 from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium_jit
 from .._params import household_options
+from .._scenario_start import unknowns_count
 from ._counterfactual import country_problem
 from ._options import EVOptions
 from ._roots import ev_roots, value_slope
 from ._summary import expenditure
 
 __all__ = ["CounterfactualOutputs", "counterfactual_outputs", "counterfactual_jacobian",
-           "change_rule", "quintile_means", "smoothed_share"]
+           "change_rule", "apply_change_rule", "quintile_means", "smoothed_share"]
 
 #: Fields whose change is proportional (kept as a ratio when the parameters move).
 _PROPORTIONAL = ("d", "A")
@@ -60,7 +63,11 @@ class CounterfactualOutputs(NamedTuple):
     Phi((l - 1) / h), the share with the indicator smoothed by the normal cdf at the
     bandwidth h = share_bandwidth (Silverman's rule 1.06 s n^{-1/5} on the
     lambda-weighted gains, n = 1 / sum lambda^2), whose derivative carries the mass that
-    crosses zero (the delta method's share; the bootstrap is the check)."""
+    crosses zero (the delta method's share; the bootstrap is the check).
+    Diagnostics (no derivative; None in a Jacobian): equilibria_converged (both
+    equilibria), ev_failed (the number of states whose EV root did not converge) and
+    ev_residual (the largest root residual |V_old(l) - V_new| / slope, in units of l),
+    which say which part of ``converged`` failed."""
 
     W: jax.Array
     R: jax.Array
@@ -75,6 +82,13 @@ class CounterfactualOutputs(NamedTuple):
     share_gain: jax.Array
     share_gain_smooth: jax.Array
     share_bandwidth: jax.Array
+    equilibria_converged: jax.Array | None = None
+    ev_failed: jax.Array | None = None
+    ev_residual: jax.Array | None = None
+
+
+#: The diagnostic fields of :class:`CounterfactualOutputs` (no derivative).
+_DIAGNOSTICS = ("converged", "equilibria_converged", "ev_failed", "ev_residual")
 
 
 def change_rule(change: Change, economy) -> dict:
@@ -94,9 +108,15 @@ def change_rule(change: Change, economy) -> dict:
     return rule
 
 
-def _apply_rule(rule, economy):
+def apply_change_rule(rule, economy):
+    """The changed economy of :func:`change_rule`'s ``rule`` at the baseline ``economy``
+    (at any parameters; jit-able): new = where(fixed, level, scale * old); under the cost
+    floor (``economy.cost_floor``) a proportional cost stays at least 1, new d =
+    max(1, scale d(params)), as the change was built."""
     values = {name: jnp.where(fixed, level, scale * getattr(economy, name))
               for name, (level, scale, fixed) in rule.items()}
+    if "d" in values and economy.cost_floor:
+        values["d"] = jnp.maximum(values["d"], 1.0)
     return economy.replace(**values)
 
 
@@ -134,23 +154,36 @@ def _outputs(params, problem, rule, i, theta_user, start: Start, opts: Equilibri
     econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
     eq = solve_equilibrium_jit(econ, opts, start, throw=False)
     base = Baseline.from_equilibrium(eq, opts)
-    cf_econ = _apply_rule(rule, base.economy)
-    warm = jax.tree_util.tree_map(lax.stop_gradient, base.start._replace(J=None))
+    cf_econ = apply_change_rule(rule, base.economy)
+    warm = jax.tree_util.tree_map(lax.stop_gradient, _cf_start(base, cf_econ))
     new = solve_equilibrium_jit(cf_econ, base.opts, warm, throw=False)
     prob = country_problem(base, i)
     y = lax.stop_gradient(base.country_state(i))
     _, slope, x_dot = lax.stop_gradient(value_slope(prob, y, hopts, ev_opts.measure))
     V_old, V_new = eq.world.households.V[i], new.world.households.V[i]
-    factor, ok, _, _ = ev_roots(prob, y, V_old, V_new, slope, x_dot, hopts, ev_opts)
+    factor, ok, res, _ = ev_roots(prob, y, V_old, V_new, slope, x_dot, hopts, ev_opts)
     lam = eq.world.distribution.lam[i]
     h0 = eq.world.aggregates.trade_shares[i, i]
     h1 = new.world.aggregates.trade_shares[i, i]
     quint = quintile_means(factor - 1.0, expenditure(eq, i), lam)
     share, smooth, h = smoothed_share(factor - 1.0, lam)
+    eqs_ok = lax.stop_gradient(eq.converged & new.converged)
     return CounterfactualOutputs(
         new.W, jnp.asarray(new.R), jnp.sum(lam * (factor - 1.0)), factor,
         jnp.log(h0 / h1) / theta_user, h0, h1, jnp.asarray(eq.beta),
-        lax.stop_gradient(eq.converged & new.converged & jnp.all(ok)), quint, share, smooth, h)
+        eqs_ok & jnp.all(ok), quint, share, smooth, h, eqs_ok,
+        jnp.sum(~ok), lax.stop_gradient(jnp.max(res)))
+
+
+def _cf_start(base: Baseline, cf_econ) -> Start:
+    """The counterfactual's start: the baseline's prices, household state and Newton
+    Jacobian where its shape fits the fixed-beta unknowns (N - 1 wages and R: a change
+    without tariffs or wedges; :mod:`hat_jax._scenario_start`), without it otherwise."""
+    start = base.start
+    n = unknowns_count(base.economy.N, base.regime, cf_econ.has_rebates)
+    if start.J is None or np.shape(start.J) != (n, n):
+        return start._replace(J=None)
+    return start
 
 
 @jax.jit
@@ -165,15 +198,25 @@ def _jacobian_program(params, problem, rule, i, theta_user, start, opts, ev_opts
     each implicit derivative's factorisation is shared by the K directions."""
     def f(p):
         out = _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
-        return out._replace(converged=jnp.zeros(())), out.converged
+        diag = {k: getattr(out, k) for k in _DIAGNOSTICS}
+        return out._replace(**{k: None for k in _DIAGNOSTICS}), diag
 
     def one(t):
         return jax.jvp(f, (params,), (t,), has_aux=True)
 
     basis = jnp.eye(params.size, dtype=params.dtype)
-    out, jac, ok = jax.vmap(one, out_axes=(0, -1, 0))(basis)
-    out = jax.tree_util.tree_map(lambda x: x[0], out)
-    return out._replace(converged=ok[0]), jac._replace(converged=jnp.zeros(params.shape))
+    out, jac, diag = jax.vmap(one, out_axes=(0, -1, 0))(basis)
+    out, diag = jax.tree_util.tree_map(lambda x: x[0], (out, diag))
+    return out._replace(**diag), jac._replace(converged=jnp.zeros(params.shape))
+
+
+def _start_jacobian(J, N: int):
+    """A given ``Start.J`` where it fits the baseline's unknowns (N - 1 wages and beta)
+    and is finite (the calibration's or a nearby baseline's Newton Jacobian: the draws of
+    a bootstrap start from it), else None (an exact Jacobian at the start)."""
+    if J is None or np.shape(J) != (N, N) or not np.all(np.isfinite(np.asarray(J))):
+        return None
+    return jnp.asarray(np.asarray(J, np.float64))
 
 
 def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
@@ -187,7 +230,9 @@ def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate
                          f"shape {at.shape}")
     econ = economy_from_params(at, problem.economy, problem.geography, problem.theta_d)
     rule = change_rule(change, econ)
-    start = Start(R=problem.R) if start is None else start._replace(R=problem.R, J=None)
+    N = problem.economy.N
+    start = Start(R=problem.R) if start is None else start._replace(
+        R=problem.R, J=_start_jacobian(start.J, N))
     hopts = household_options(problem.economy, tol=ev_opts.hh_tol,
                               stop_rule=ev_opts.hh_stop_rule, tangent_solver=tangent_solver)
     return (params, problem, rule, jnp.asarray(i), jnp.asarray(float(theta_user)), start,
