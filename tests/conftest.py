@@ -100,9 +100,8 @@ SLOW = {
         "delta method against a full re-calibration twice (AD through two equilibria and "
         "every EV root: about 2 minutes)",
     "test_inference.py::test_counterfactual_outputs_from_the_baseline_start":
-        "two compiled counterfactual programs of a 6-country world (Na = 10), from the "
-        "prices and from the baseline's Jacobian (500 s at load 14 on the shared machine; "
-        "not timed quiet)",
+        "the delta-method test's 6-country world (Na = 20): its counterfactual program "
+        "from the prices, and a second one from the baseline's state and Jacobian",
     "test_bootstrap.py::test_parametric_bootstrap_end_to_end":
         "synthetic tables, a calibration with --se and a 4-draw sweep of a 4-country world "
         "at Na = 20, end to end (about 2 minutes)",

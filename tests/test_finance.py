@@ -288,7 +288,7 @@ def test_cli_capital_controls(tmp_path):
     optimal tariff costs Foreign (a terms-of-trade gain at the partner's expense)."""
     import json
 
-    rc, out, err = _hat(["capital-controls", "two_country", "--Na", "20", "--country",
+    rc, out, err = _hat(["capital-controls", "two_country", "--Na", "40", "--country",
                          "Home", "--nash", "--compare-tariff", "--json", "--plots",
                          "--out", str(tmp_path / "cc")])
     assert rc == 0, err

@@ -347,32 +347,31 @@ def test_counterfactual_standard_errors_object():
     assert se["mean_gain_pct"] == pytest.approx(100 * float(sd(jac.mean_ev)), rel=1e-12)
 
 
-def test_counterfactual_outputs_from_the_baseline_start():
+def test_counterfactual_outputs_from_the_baseline_start(synthetic):
     """A draw of the bootstrap starts from the estimate's baseline (prices, household
     state, Newton Jacobian): the outputs are those of a start from the prices alone (the
     same roots to their tolerances), and the diagnostics say that both equilibria and
-    every EV root converged."""
+    every EV root converged. (The world, options and price start of the delta-method
+    test above, so that the start from the prices is that test's compiled program.)"""
     import hat_jax
     from hat_jax import welfare as wf
-    from hat_jax.calibration import (CALIBRATION_EQUILIBRIUM, synthetic_problem,
-                                     trade_costs, unpack_params)
+    from hat_jax.calibration import trade_costs, unpack_params
 
-    problem, theta, W, beta = synthetic_problem(N=6, Na=10)
-    p = unpack_params(theta)
-    econ = problem.economy.replace(A=np.exp(np.asarray(p.log_A)),
-                                   d=np.asarray(trade_costs(p, problem.geography)))
+    problem, theta, W, beta, _, eq_opts = synthetic
+    econ = problem.economy.replace(d=np.asarray(trade_costs(unpack_params(theta),
+                                                            problem.geography)))
     cut = hat_jax.Change.global_cut(econ, 0.1)
-    eq = hat_jax.solve_equilibrium(econ, CALIBRATION_EQUILIBRIUM,
-                                   hat_jax.Start(W=W, beta=beta, R=problem.R))
+    ev_opts = wf.EVOptions(tol=1e-12, hh_tol=1e-12)
+    kw = dict(estimate=theta, opts=eq_opts, ev_opts=ev_opts)
+    eq = hat_jax.solve_equilibrium(econ, eq_opts, hat_jax.Start(W=W, beta=beta, R=problem.R))
     assert eq.jacobian is not None and np.shape(eq.jacobian) == (6, 6)
     starts = (hat_jax.Start(W=W, beta=beta),
               hat_jax.Start(W=eq.W, beta=eq.beta, state=eq.world.households.state,
                             J=eq.jacobian))
-    outs = [wf.counterfactual_outputs(theta, problem, cut, 0, start=s,
-                                      opts=CALIBRATION_EQUILIBRIUM) for s in starts]
+    outs = [wf.counterfactual_outputs(theta, problem, cut, 0, start=s, **kw) for s in starts]
     for o in outs:
         assert bool(o.converged) and bool(o.equilibria_converged) and int(o.ev_failed) == 0
-        assert 0.0 <= float(o.ev_residual) <= wf.EV_TOL
+        assert 0.0 <= float(o.ev_residual) <= ev_opts.tol
     a, b = outs
     assert abs(float(a.mean_ev)) > 1e-4  # a real gain
     np.testing.assert_allclose(b.W, a.W, rtol=1e-10)
