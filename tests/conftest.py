@@ -65,7 +65,7 @@ LONG_FILES = (
     "test_bootstrap.py",              # slow ~87: calibration, sweep and summary of a 4-country world
     "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
-    "test_transition_regime.py",      # quick ~30: the opening | slow ~100: theory checks, CLI
+    "test_transition_regime.py",      # slow ~150: regime transitions
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
     "test_cli.py",                    # quick 375
     "test_scenarios.py",              # quick 342: 4 host devices | slow ~60: SIGKILL, jax.distributed
@@ -176,17 +176,16 @@ SLOW = {
     "test_cli.py::test_ek_preset_json_and_out": "the 19-country ek_log world through the CLI",
     "test_welfare.py::test_log_utility_result_in_ek_log":
         "the log-utility result state by state in the 19-country ek_log world",
-    "test_transition_regime.py::test_rebate_jacobian_fake_news_matches_jvp":
-        "compiles the regime path's jvp Jacobian and its fake-news Jacobian with rebate "
-        "inputs (two_country-size world, T = 6: 113 s at load 13)",
-    "test_transition_regime.py::test_autarky_wedge_path_stays_at_autarky":
-        "a wedge path with rebate unknowns at every date (its own path program; the "
-        "opening tests keep the regime path in the quick tier)",
-    "test_transition_regime.py::test_symmetric_opening_moves_nothing":
-        "the autarky and opening programs of the symmetric economy, compiled for this "
-        "theory check alone",
-    "test_transition_regime.py::test_cli_open_capital_account":
-        "hat transition --open-capital-account end to end in a subprocess",
+    "test_transition_regime.py":
+        "regime transitions (no derivative is checked there): each test solves paths with "
+        "rebate unknowns or the autarky and opening programs of its own world, the "
+        "fake-news Jacobian with rebate inputs against jvps, and hat transition "
+        "--open-capital-account in a subprocess",
+    "test_sweep_transition.py::test_sweep_of_three_equals_one_at_a_time_and_resumes":
+        "a transition sweep written by a shard and resumed, against three one-at-a-time "
+        "transitions at --path-tol 1e-12",
+    "test_warmup.py::test_warmup_reports_each_command":
+        "hat warmup compiles every command's programs for a preset",
     "test_probes.py::test_phi_beyond_natural_limit_is_named":
         "a two-country grid of its own (amax = 60) run into the natural borrowing limit",
     "test_inference.py::test_calibrate_se_command":
