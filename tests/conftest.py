@@ -186,6 +186,13 @@ SLOW = {
         "transitions at --path-tol 1e-12",
     "test_warmup.py::test_warmup_reports_each_command":
         "hat warmup compiles every command's programs for a preset",
+    "test_finance.py::test_identical_countries_wedges_do_not_move_the_allocation":
+        "a theory check (no derivative) whose symmetric wedge economies nothing else in "
+        "the quick tier solves",
+    "test_ev_methods.py::test_continuation_agrees_with_the_safeguarded_solver":
+        "the safeguarded per-state EV solver's program, compiled for this comparison only",
+    "test_ev_methods.py::test_policy_rule_ev_is_well_posed":
+        "the EV under the original's policy stop rule: programs of its own (log utility)",
     "test_probes.py::test_phi_beyond_natural_limit_is_named":
         "a two-country grid of its own (amax = 60) run into the natural borrowing limit",
     "test_inference.py::test_calibrate_se_command":
