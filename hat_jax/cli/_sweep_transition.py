@@ -16,8 +16,8 @@ from hat_jax import scenarios as sc
 from hat_jax import transition as tn
 from hat_jax.scenarios import _store as sst
 
-__all__ = ["add_transition_arguments", "check_transition_arguments", "transition_manifest",
-           "solve_transition_chunks"]
+__all__ = ["add_transition_arguments", "check_path_arguments", "check_transition_arguments",
+           "transition_manifest", "solve_transition_chunks"]
 
 
 def add_transition_arguments(c) -> None:
@@ -39,6 +39,17 @@ def add_transition_arguments(c) -> None:
                    f"date (default {float(tn.TransitionOptions().tol):g})")
 
 
+def check_path_arguments(args) -> None:
+    """The shock-path flags that ``hat transition`` and ``hat sweep --transition`` share:
+    --T (a valid horizon), --announce S (0 <= S < T), --temporary RHO (in [0, 1))."""
+    tn.check_horizon(args.T)
+    if not 0 <= args.announce < args.T:
+        raise ValueError(f"--announce must satisfy 0 <= S < T={args.T}, got {args.announce}")
+    if args.temporary is not None and not (np.isfinite(args.temporary)
+                                           and 0.0 <= args.temporary < 1.0):
+        raise ValueError(f"--temporary RHO must lie in [0, 1), got {args.temporary!r}")
+
+
 def check_transition_arguments(args) -> None:
     """ValueError naming the option for a bad or misplaced transition option."""
     moved = [f for f, on in (("--T", args.T != tn.DEFAULT_HORIZON),
@@ -49,12 +60,7 @@ def check_transition_arguments(args) -> None:
         if moved:
             raise ValueError(f"{', '.join(moved)} go(es) with --transition")
         return
-    tn.check_horizon(args.T)
-    if not 0 <= args.announce < args.T:
-        raise ValueError(f"--announce must satisfy 0 <= S < T={args.T}, got {args.announce}")
-    if args.temporary is not None and not (np.isfinite(args.temporary)
-                                           and 0.0 <= args.temporary < 1.0):
-        raise ValueError(f"--temporary RHO must lie in [0, 1), got {args.temporary!r}")
+    check_path_arguments(args)
     _options(args)   # --path-tol
     if args.ev:
         raise ValueError("--ev is not available with --transition yet (use hat transition "

@@ -37,6 +37,7 @@ from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      setup_from_args, solve_baseline, wrote)
 from ._counterfactual import add_cost_experiment, cost_change, experiment_record
 from ._opening import add_opening_argument, run_opening
+from ._sweep_transition import check_path_arguments
 
 __all__ = ["add_parser", "run"]
 
@@ -82,12 +83,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _check(args, economy) -> None:
-    tn.check_horizon(args.T)
-    if not 0 <= args.announce < args.T:
-        raise ValueError(f"--announce must satisfy 0 <= S < T={args.T}, got {args.announce}")
-    if args.temporary is not None and not (np.isfinite(args.temporary)
-                                           and 0.0 <= args.temporary < 1.0):
-        raise ValueError(f"--temporary RHO must lie in [0, 1), got {args.temporary!r}")
+    check_path_arguments(args)
     if not (np.isfinite(args.ts_rho) and 0.0 <= args.ts_rho < 1.0):
         raise ValueError(f"--ts-rho must lie in [0, 1), got {args.ts_rho!r}")
     if args.plots and args.out is None:
