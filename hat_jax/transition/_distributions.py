@@ -25,12 +25,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from .._distribution import asset_transition, distribution_step
 from .._params import household_options
-from .._household import policies
-from ._path import backward_pass, date_problems, endpoint
+from ._path import date_problems, endpoint, forward_path
 from ._solve import TransitionOptions
 
 __all__ = ["DistributionPaths", "distribution_paths", "path_percentiles",
@@ -77,24 +74,15 @@ def check_paths(paths) -> tuple:
 
 def _passes(U, economy, shock, initial, terminal, hopts):
     """(lam [T+1], c, pi, a_next, expenditure, import_share) along the path at U."""
-    N = economy.N
-    problems = date_problems(U, economy, shock, initial, terminal)
-    ys = backward_pass(problems, terminal.y, hopts)
-    pol = jax.vmap(policies, in_axes=(0, 0, None))
-    head = jax.tree_util.tree_map(lambda x: x[:-1], problems)
-    idx = jnp.arange(N)
+    idx = jnp.arange(economy.N)
 
-    def forward(lam, xs):
-        y, prob = xs
-        c, a_next, _, pi, _, lo, w = pol(y, prob, hopts)
-        spend = c * pi * prob.p[:, None, None, :]
+    def report(lam, hh, prob):
+        spend = hh.c * hh.pi * prob.p[:, None, None, :]
         e = jnp.sum(spend, axis=-1)
-        imports = 1.0 - spend[idx, :, :, idx] / e
-        lam_next = jax.vmap(distribution_step)(lam, jax.vmap(asset_transition)(pi, lo, w),
-                                               prob.P)
-        return lam_next, (lam, c, pi, a_next, e, imports)
+        return lam, hh.c, hh.pi, hh.a_next, e, 1.0 - spend[idx, :, :, idx] / e
 
-    lam_T, (lam, *rest) = lax.scan(forward, initial.lam, (ys, head))
+    problems = date_problems(U, economy, shock, initial, terminal)
+    lam_T, (lam, *rest), _ = forward_path(problems, initial, terminal, hopts, report)
     return (jnp.concatenate([lam, lam_T[None]]), *rest)
 
 

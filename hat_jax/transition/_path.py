@@ -175,36 +175,53 @@ def expenditure_dispersion(lam, c, pi, p):
     return jnp.sqrt(jnp.maximum(var, 0.0))
 
 
-def path_outcomes(U, economy: Economy, shock: ShockPath, initial: Endpoint,
-                  terminal: Endpoint, hopts) -> PathOutcomes:
-    """Backward pass, forward pass and aggregates along the path at unknowns U [T, N]."""
-    N, Na = economy.N, economy.Na
-    problems = date_problems(U, economy, shock, initial, terminal)
+def forward_path(problems, initial: Endpoint, terminal: Endpoint, hopts, report,
+                 extras=()):
+    """The backward pass from the terminal values, then the distribution forward from
+    ``initial.lam``: at each date t < T the households' policies at that date's prices
+    (a :class:`HouseholdSolution`), what the date reports, ``report(lam_t, hh_t, prob_t,
+    *extras_t)``, and lam_{t+1} = Lambda_t' lam_t. ``extras``: arrays with a leading date
+    axis of T passed to ``report``. Returns (lam_T, the reports stacked by date, V_0: the
+    date-0 value function)."""
     ys = backward_pass(problems, terminal.y, hopts)
     pol = jax.vmap(policies, in_axes=(0, 0, None))
     head = jax.tree_util.tree_map(lambda x: x[:-1], problems)
-    idx = jnp.arange(N)
 
     def forward(lam, xs):
-        y, prob = xs
-        c, a_next, v, pi, V, lo, w = pol(y, prob, hopts)
-        hh = HouseholdSolution(c, a_next, v, pi, V, lo, w, None, None, None, None)
-        agg = aggregate(hh, lam, prob, economy.L, Na)
-        gdp = jnp.sum(agg.Y)
-        goods = (agg.Y - jnp.sum(agg.M, axis=0)) / gdp
-        bonds = jnp.sum(agg.bond_demand) / gdp
-        res = jnp.concatenate([goods[1:], bonds[None]])
-        G = jax.vmap(asset_transition)(pi, lo, w)
-        lam_next = jax.vmap(distribution_step)(lam, G, prob.P)
-        out = (agg.M, agg.trade_shares, agg.Y, agg.PC, agg.bond_demand, agg.assets,
-               agg.trade_shares[idx, idx], agg.share_constrained,
-               expenditure_dispersion(lam, c, pi, prob.p), res, goods[0])
-        return lam_next, out
+        y, prob, *ex = xs
+        hh = HouseholdSolution(*pol(y, prob, hopts), None, None, None, None)
+        G = jax.vmap(asset_transition)(hh.pi, hh.lottery_lo, hh.lottery_w)
+        return jax.vmap(distribution_step)(lam, G, prob.P), report(lam, hh, prob, *ex)
 
-    lam_T, outs = lax.scan(forward, initial.lam, (ys, head))
+    lam_T, outs = lax.scan(forward, initial.lam, (ys, head, *extras))
     y0 = jax.tree_util.tree_map(lambda x: x[0], ys)
     prob0 = jax.tree_util.tree_map(lambda x: x[0], problems)
-    V0 = pol(y0, prob0, hopts)[4]
+    return lam_T, outs, pol(y0, prob0, hopts)[4]
+
+
+def market_report(lam, hh, prob, economy: Economy, extra_residuals=None):
+    """One date's outcomes in :class:`PathOutcomes` order (M, trade shares, Y, PC, bond
+    demand, assets, home shares, share constrained, expenditure dispersion, residuals,
+    Walras goods residual): residuals are the goods markets j = 1..N-1 and the world bond
+    market relative to world GDP, then ``extra_residuals(agg, gdp)`` if given."""
+    agg = aggregate(hh, lam, prob, economy.L, economy.Na)
+    gdp = jnp.sum(agg.Y)
+    goods = (agg.Y - jnp.sum(agg.M, axis=0)) / gdp
+    res = [goods[1:], (jnp.sum(agg.bond_demand) / gdp)[None]]
+    if extra_residuals is not None:
+        res.append(extra_residuals(agg, gdp))
+    idx = jnp.arange(economy.N)
+    return (agg.M, agg.trade_shares, agg.Y, agg.PC, agg.bond_demand, agg.assets,
+            agg.trade_shares[idx, idx], agg.share_constrained,
+            expenditure_dispersion(lam, hh.c, hh.pi, prob.p), jnp.concatenate(res), goods[0])
+
+
+def path_outcomes(U, economy: Economy, shock: ShockPath, initial: Endpoint,
+                  terminal: Endpoint, hopts) -> PathOutcomes:
+    """Backward pass, forward pass and aggregates along the path at unknowns U [T, N]."""
+    problems = date_problems(U, economy, shock, initial, terminal)
+    lam_T, outs, V0 = forward_path(problems, initial, terminal, hopts,
+                                   lambda lam, hh, prob: market_report(lam, hh, prob, economy))
     W, R_next = prices_from_unknowns(U)
     R = jnp.concatenate([jnp.reshape(initial.R, (1,)), R_next[:-1]])
     return PathOutcomes(W, R, R_next, *outs, lam_T, V0)

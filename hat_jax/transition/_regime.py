@@ -35,13 +35,10 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .._aggregates import aggregate
-from .._distribution import asset_transition, distribution_step
 from .._equilibrium import wages_from_x, x_from_wages
-from .._household import HouseholdSolution, policies
 from .._params import household_problems
 from ._fakenews import _residual_map, _residual_outputs, block_jacobian
-from ._path import (Endpoint, PathOutcomes, ShockPath, backward_pass, expenditure_dispersion,
+from ._path import (Endpoint, PathOutcomes, ShockPath, forward_path, market_report,
                     prices_from_unknowns)
 
 __all__ = ["RegimeOrigin", "regime_date_problems", "regime_path", "regime_outcomes",
@@ -112,36 +109,18 @@ def regime_outcomes(U, economy, shock: ShockPath, origin: RegimeOrigin, initial:
     [T, 2N] with the rebates): a :class:`PathOutcomes` whose R is the world return and
     whose residuals [T, N] or [T, 2N] are the goods markets j = 1..N-1, the world bond
     market and, with the rebates, the N rebate conditions, all relative to world GDP_t."""
-    N, Na = economy.N, economy.Na
+    N = economy.N
     rebates = _has_rebates(U, N)
     problems = regime_date_problems(U, economy, shock, origin, terminal)
-    ys = backward_pass(problems, terminal.y, hopts)
     R_world, R_i = path_returns(U, shock, origin)
-    pol = jax.vmap(policies, in_axes=(0, 0, None))
-    head = jax.tree_util.tree_map(lambda x: x[:-1], problems)
-    idx = jnp.arange(N)
 
-    def forward(lam, xs):
-        y, prob, r, r_i = xs
-        c, a_next, v, pi, V, lo, w = pol(y, prob, hopts)
-        hh = HouseholdSolution(c, a_next, v, pi, V, lo, w, None, None, None, None)
-        agg = aggregate(hh, lam, prob, economy.L, Na)
-        gdp = jnp.sum(agg.Y)
-        goods = (agg.Y - jnp.sum(agg.M, axis=0)) / gdp
-        res = [goods[1:], (jnp.sum(agg.bond_demand) / gdp)[None]]
-        if rebates:  # L_i F_i,t = (R_t - R_i,t) A_i,t
-            res.append((economy.L * prob.T - (r - r_i) * agg.assets) / gdp)
-        G = jax.vmap(asset_transition)(pi, lo, w)
-        lam_next = jax.vmap(distribution_step)(lam, G, prob.P)
-        out = (agg.M, agg.trade_shares, agg.Y, agg.PC, agg.bond_demand, agg.assets,
-               agg.trade_shares[idx, idx], agg.share_constrained,
-               expenditure_dispersion(lam, c, pi, prob.p), jnp.concatenate(res), goods[0])
-        return lam_next, out
+    def report(lam, hh, prob, r, r_i):
+        rebate = (lambda agg, gdp: (economy.L * prob.T - (r - r_i) * agg.assets) / gdp) \
+            if rebates else None  # L_i F_i,t = (R_t - R_i,t) A_i,t
+        return market_report(lam, hh, prob, economy, rebate)
 
-    lam_T, outs = lax.scan(forward, initial.lam, (ys, head, R_world[:-1], R_i[:-1]))
-    y0 = jax.tree_util.tree_map(lambda x: x[0], ys)
-    prob0 = jax.tree_util.tree_map(lambda x: x[0], problems)
-    V0 = pol(y0, prob0, hopts)[4]
+    lam_T, outs, V0 = forward_path(problems, initial, terminal, hopts, report,
+                                   (R_world[:-1], R_i[:-1]))
     W, R_next = prices_from_unknowns(U[:, :N])
     return PathOutcomes(W, R_world[:-1], R_next, *outs, lam_T, V0)
 
