@@ -14,16 +14,24 @@ calibrated parameters are those parameters.
 (d) ``counterfactual outputs``: ``welfare.counterfactual_outputs`` of a global 10% cut
     (baseline, counterfactual, EV of every state of country 1), warm.
 (e) ``counterfactual jacobian``: ``welfare.counterfactual_jacobian`` (the same plus the
-    exact Jacobian in K forward directions), warm; ``ratio_to_outputs`` (issue 28's
-    target: at most 3).
+    exact Jacobian in K forward directions), warm; ``ratio_to_outputs``.
+(f) ``--cli``: the command as a user runs it, issue 28's "``hat counterfactual --se`` at
+    most 3x the time of the run without it": synthetic tables of the same world
+    (``synthetic_tables``), ``hat calibrate --data T --se hc1``, then ``hat counterfactual
+    --data T --params CAL/params.csv --global-cut 0.1`` with and without ``--se CAL``,
+    each a fresh process on a warm compilation cache (one untimed run each first),
+    wall-clock medians and ``ratio_se`` (the target: at most 3).
 
     python benchmarks/inference.py                  # N = 6, Na = 20, 3 runs
     python benchmarks/inference.py --n 8 --na 30 --runs 1 --json --out benchmarks/results/inference.json
+    python benchmarks/inference.py --cli --json --out benchmarks/results/inference_cli_n6_na20.json
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,7 +60,40 @@ def _calibration(problem, params, W, beta, args):
                      "max_gap": r.max_gap, "N": args.n, "Na": args.na})
 
 
+def _hat(argv) -> float:
+    """Seconds of one ``hat`` process (python -m hat_jax.cli), failing loudly."""
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "hat_jax.cli", *argv], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"hat {' '.join(argv)} failed ({r.returncode}):\n{r.stderr}")
+    return time.perf_counter() - t0
+
+
+def _cli_records(args):
+    """(f): hat counterfactual with and without --se, fresh processes, warm cache."""
+    folder = Path(tempfile.mkdtemp(prefix="hat-inference-"))
+    tables, _ = cal.synthetic_tables(folder / "tables", N=args.n, Na=args.na)
+    _hat(["calibrate", "--data", str(tables), "--se", "hc1", "--out", str(folder / "cal"),
+          "--no-figure", "--quiet"])
+    run = ["counterfactual", "--data", str(tables), "--params",
+           str(folder / "cal" / "params.csv"), "--global-cut", "0.1", "--quiet", "--json"]
+    out, med = [], {}
+    for name, argv in (("hat counterfactual", run),
+                       ("hat counterfactual --se", run + ["--se", str(folder / "cal")])):
+        first = _hat(argv)  # compiles (or loads) its programs
+        times = [_hat(argv) for _ in range(args.runs)]
+        med[name] = float(np.median(times))
+        out.append(stamp({"name": name, "compile_s": max(first - med[name], 0.0),
+                          "median_s": med[name], "min_s": min(times), "runs": args.runs,
+                          "N": args.n, "Na": args.na}))
+    out[-1]["ratio_se"] = med["hat counterfactual --se"] / med["hat counterfactual"]
+    return out
+
+
 def records(args):
+    if args.cli:
+        return _cli_records(args)
     log(f"synthetic world N={args.n}, Na={args.na}...")
     problem, params, W, beta = cal.synthetic_problem(N=args.n, Na=args.na)
     r, rec_cal = _calibration(problem, params, W, beta, args)
@@ -95,6 +136,8 @@ def records(args):
 def _arguments(p):
     p.add_argument("--n", type=int, default=6, help="countries of the synthetic world (6)")
     p.add_argument("--na", type=int, default=20, help="asset grid points (20)")
+    p.add_argument("--cli", action="store_true",
+                   help="(f) only: hat counterfactual with and without --se (processes)")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,22 @@ def test_parametric_bootstrap_end_to_end(tmp_path, capsys):
     assert cli.main(["calibrate", "--data", str(tables), "--se", "hc1", "--out", str(cal),
                      "--no-figure", "--quiet"]) == 0
     capsys.readouterr()
+    # hat counterfactual --se: the delta method's program solves both equilibria and the
+    # EV roots again from the parameters; its estimates (the centres of the intervals)
+    # agree with the command's own counterfactual, and the s.e. are positive
+    assert cli.main(["counterfactual", "--data", str(tables), "--params",
+                     str(cal / "params.csv"), "--global-cut", "0.1", "--se", str(cal),
+                     "--json", "--quiet"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    se = res["standard_errors"]
+    assert se["cov"] == "hc1" and se["method"] == "delta"
+    for name in ("mean_gain_pct", "acr_theta_pct"):
+        lo, hi = se["ci95"][name]
+        assert (lo + hi) / 2 == pytest.approx(res[name], rel=1e-6, abs=1e-9)
+        assert hi - lo == pytest.approx(2 * 1.959963984540054 * se[name], rel=1e-12)
+        assert np.isfinite(se[name]) and se[name] > 0
+    ev_se = np.asarray(se["ev"], np.float64)  # every household state's EV
+    assert ev_se.shape[0] == 20 and np.all(np.isfinite(ev_se)) and np.all(ev_se >= 0)
     run = ["sweep", "--data", str(tables), "--draws", "4", "--seed", "2",
            "--from-calibration", str(cal), "--out", str(sw), "--quiet"]
     assert cli.main(run) == 1  # the preset's own params are not the calibration's

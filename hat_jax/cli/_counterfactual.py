@@ -223,6 +223,9 @@ def _check(args) -> None:
         raise ValueError(f"--ev-tol must be > 0, got {args.ev_tol!r}")
     if args.plots and args.out is None:
         raise ValueError("--plots needs --out DIR")
+    if args.se is not None and getattr(args, "regime_change", None):
+        raise ValueError("--se is not available with --regime-change (the delta method "
+                         "differentiates a change within one financial regime)")
     check_finance_args(args)
 
 
@@ -252,7 +255,7 @@ def _read_se(args, setup):
     return V, cov
 
 
-def _standard_errors(args, setup, base, change, i, se) -> dict:
+def _standard_errors(args, setup, base, cf, change, i, se) -> dict:
     """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
     outputs with respect to the parameters (:func:`hat_jax.welfare.counterfactual_jacobian`)
     and the delta method with the file's V_params."""
@@ -267,13 +270,13 @@ def _standard_errors(args, setup, base, change, i, se) -> dict:
     problem = problem.__class__(setup.economy, problem.geography, problem.target,
                                 problem.data_trade, problem.R, problem.theta_d,
                                 problem.estimator)
-    eq = base.eq
-    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
-                  state=eq.world.households.state)
+    # both equilibria start where this run solved them (prices, household states and
+    # Newton Jacobians), so the program's primal solves take no Newton step
+    start = Start.from_equilibrium(base.eq)
     ev_opts = wf.EVOptions(tol=args.ev_tol, measure=args.ev_measure)
     out, jac, stats = wf.counterfactual_jacobian(
         world_params, problem, change, i, theta_user=args.theta, start=start, opts=base.opts,
-        ev_opts=ev_opts)
+        ev_opts=ev_opts, cf_start=Start.from_equilibrium(cf.new))
     return counterfactual_standard_errors(out, jac, V, cov, args.se,
                                           {"jacobian_s": stats["seconds"]})
 
@@ -346,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         result["ev_by_country"] = ev_by_country_record(cf, args)
         result["timings"]["ev_all_s"] = time.perf_counter() - t0
     if se is not None:
-        result["standard_errors"] = _standard_errors(args, setup, base, change, i, se)
+        result["standard_errors"] = _standard_errors(args, setup, base, cf, change, i, se)
     rc = EXIT_OK
     if not result["ev_converged"]:
         with warnings.catch_warnings(record=True) as caught:

@@ -150,12 +150,13 @@ def smoothed_share(gain, w):
 
 
 def _outputs(params, problem, rule, i, theta_user, start: Start, opts: EquilibriumOptions,
-             ev_opts: EVOptions, hopts) -> CounterfactualOutputs:
+             ev_opts: EVOptions, hopts, cf_start: Start | None = None
+             ) -> CounterfactualOutputs:
     econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
     eq = solve_equilibrium_jit(econ, opts, start, throw=False)
     base = Baseline.from_equilibrium(eq, opts)
     cf_econ = apply_change_rule(rule, base.economy)
-    warm = jax.tree_util.tree_map(lax.stop_gradient, _cf_start(base, cf_econ))
+    warm = jax.tree_util.tree_map(lax.stop_gradient, _cf_start(base, cf_econ, cf_start))
     new = solve_equilibrium_jit(cf_econ, base.opts, warm, throw=False)
     prob = country_problem(base, i)
     y = lax.stop_gradient(base.country_state(i))
@@ -175,11 +176,12 @@ def _outputs(params, problem, rule, i, theta_user, start: Start, opts: Equilibri
         jnp.sum(~ok), lax.stop_gradient(jnp.max(res)))
 
 
-def _cf_start(base: Baseline, cf_econ) -> Start:
-    """The counterfactual's start: the baseline's prices, household state and Newton
-    Jacobian where its shape fits the fixed-beta unknowns (N - 1 wages and R: a change
-    without tariffs or wedges; :mod:`hat_jax._scenario_start`), without it otherwise."""
-    start = base.start
+def _cf_start(base: Baseline, cf_econ, given: Start | None = None) -> Start:
+    """The counterfactual's start: ``given`` (a solved counterfactual's prices, household
+    state and Jacobian: :func:`counterfactual_jacobian`'s ``cf_start``) or the baseline's,
+    its Newton Jacobian kept where its shape fits the fixed-beta unknowns (N - 1 wages and
+    R, plus N rebates under tariffs or wedges; :mod:`hat_jax._scenario_start`)."""
+    start = base.start if given is None else given._replace(beta=base.start.beta)
     n = unknowns_count(base.economy.N, base.regime, cf_econ.has_rebates)
     if start.J is None or np.shape(start.J) != (n, n):
         return start._replace(J=None)
@@ -187,17 +189,21 @@ def _cf_start(base: Baseline, cf_econ) -> Start:
 
 
 @jax.jit
-def _outputs_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts):
-    return _outputs(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
+def _outputs_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts,
+                     cf_start=None):
+    return _outputs(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts,
+                    cf_start)
 
 
 @jax.jit
-def _jacobian_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts):
+def _jacobian_program(params, problem, rule, i, theta_user, start, opts, ev_opts, hopts,
+                      cf_start=None):
     """The outputs and their Jacobian in one program: the K forward directions batched
     (vmap of one jvp), so the primal solves (both equilibria, every EV root) run once and
     each implicit derivative's factorisation is shared by the K directions."""
     def f(p):
-        out = _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts, hopts)
+        out = _outputs(p, problem, rule, i, theta_user, start, opts, ev_opts, hopts,
+                       cf_start)
         diag = {k: getattr(out, k) for k in _DIAGNOSTICS}
         return out._replace(**{k: None for k in _DIAGNOSTICS}), diag
 
@@ -220,7 +226,7 @@ def _start_jacobian(J, N: int):
 
 
 def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
-          tangent_solver):
+          tangent_solver, cf_start=None):
     params = jnp.asarray(np.asarray(params, np.float64))
     opts = EquilibriumOptions(unknown="beta") if opts is None else opts
     ev_opts = EVOptions() if ev_opts is None else ev_opts
@@ -235,15 +241,20 @@ def _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate
         R=problem.R, J=_start_jacobian(start.J, N))
     hopts = household_options(problem.economy, tol=ev_opts.hh_tol,
                               stop_rule=ev_opts.hh_stop_rule, tangent_solver=tangent_solver)
+    if cf_start is not None:  # prices, rebates, household state; a Jacobian only if finite
+        J = cf_start.J
+        ok = J is not None and np.all(np.isfinite(np.asarray(J)))
+        cf_start = cf_start._replace(J=jnp.asarray(J) if ok else None)
     return (params, problem, rule, jnp.asarray(i), jnp.asarray(float(theta_user)), start,
-            opts, ev_opts, hopts)
+            opts, ev_opts, hopts, cf_start)
 
 
 def counterfactual_outputs(params, problem, change: Change, i: int, *,
                            theta_user: float = 4.0, start: Start | None = None,
                            opts: EquilibriumOptions | None = None,
                            ev_opts: EVOptions | None = None, estimate=None,
-                           tangent_solver: str = "lu") -> CounterfactualOutputs:
+                           tangent_solver: str = "lu",
+                           cf_start: Start | None = None) -> CounterfactualOutputs:
     """The :class:`CounterfactualOutputs` of ``change`` for country ``i`` at parameters
     ``params`` (K) of the calibration problem ``problem`` (its economy, geography,
     theta_d and target R): the baseline equilibrium with beta solved at ``problem.R``
@@ -253,9 +264,11 @@ def counterfactual_outputs(params, problem, change: Change, i: int, *,
     built from, and moves with the parameters as the module docstring says.
     tangent_solver: how each EV root's household derivative is solved ("lu": one dense
     factorisation per state shared by all K directions; "gmres": one Krylov solve per
-    direction, less memory)."""
+    direction, less memory). cf_start: where the counterfactual equilibrium starts
+    (default: the baseline's solution; ``Start.from_equilibrium(cf.new)`` of a solved
+    counterfactual at these parameters saves its Newton iterations)."""
     args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
-                 tangent_solver)
+                 tangent_solver, cf_start)
     return jax.block_until_ready(_outputs_program(*args))
 
 
@@ -263,13 +276,13 @@ def counterfactual_jacobian(params, problem, change: Change, i: int, *,
                             theta_user: float = 4.0, start: Start | None = None,
                             opts: EquilibriumOptions | None = None,
                             ev_opts: EVOptions | None = None, estimate=None,
-                            tangent_solver: str = "lu"):
+                            tangent_solver: str = "lu", cf_start: Start | None = None):
     """(outputs, jacobian, stats): :func:`counterfactual_outputs` and its exact Jacobian
     d outputs / d params (a :class:`CounterfactualOutputs` of arrays [..., K]; forward
     mode, K directions through both equilibria and the EV roots), stats {"seconds"}
-    (compile included)."""
+    (compile included); ``start`` and ``cf_start`` as there."""
     t0 = time.perf_counter()
     args = _args(params, problem, change, i, theta_user, start, opts, ev_opts, estimate,
-                 tangent_solver)
+                 tangent_solver, cf_start)
     out, jac = jax.block_until_ready(_jacobian_program(*args))
     return out, jac, {"seconds": time.perf_counter() - t0}
