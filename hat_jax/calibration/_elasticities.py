@@ -107,7 +107,7 @@ def _program(params, directions, problem, rows, start, opts, hopts):
     problems, lam, L, beta, W, eq_ok = prim
     t_problems, t_lam, t_L, t_beta, t_W, _ = tang
     take = lambda x: x[rows]  # noqa: E731
-    take_t = lambda x: x[:, rows]  # noqa: E731
+    take_t = lambda x: jnp.swapaxes(x[:, rows], 0, 1)  # noqa: E731  [rows, m, ...]
     tm = jax.tree_util.tree_map
     xs = (tm(take, problems), take(lam), take(L), tm(take, state), rows,
           tm(take_t, t_problems), take_t(t_lam), take_t(t_L))
