@@ -386,7 +386,7 @@ def test_elasticities_jacobian_matches_central_differences(synthetic):
     household fixed point's implicit derivatives, the latter differentiated once more)
     against central differences of the elasticities re-solved at params -+ h v, along a
     random direction v; the Proposition-3 identity theta = 1 + I + E - I_home - E_home
-    holds for the values and for their derivatives. Two importers, one direction: one
+    holds for the values and for their derivatives. One importer, one direction: one
     compiled program for the Jacobian and the differences (the world of the tests above)."""
     from hat_jax import Start
     from hat_jax.calibration import elasticities_jacobian, elasticity_outputs
@@ -395,10 +395,10 @@ def test_elasticities_jacobian_matches_central_differences(synthetic):
     v = np.random.default_rng(7).normal(size=theta.size)
     v /= np.linalg.norm(v)
     kw = dict(start=Start(W=W, beta=beta), opts=eq_opts, hh_tol=1e-13)
-    rows = ["C1", "C4"]
+    rows = ["C4"]  # one importer (the slow CLI test takes 46 directions)
     out, jac, _ = elasticities_jacobian(theta, problem, rows, directions=v[None], **kw)
-    assert bool(out.converged) and out.theta.shape == (2, 6) and jac.theta.shape == (2, 6, 1)
-    off = ~np.eye(6, dtype=bool)[[0, 3]]
+    assert bool(out.converged) and out.theta.shape == (1, 6) and jac.theta.shape == (1, 6, 1)
+    off = ~np.eye(6, dtype=bool)[[3]]
     np.testing.assert_array_equal(np.asarray(out.theta)[~off], 1.0)  # theta_ii = 1
     np.testing.assert_array_equal(np.asarray(jac.theta)[~off], 0.0)
     rebuilt = 1 + out.intensive + out.extensive - out.intensive_home - out.extensive_home
