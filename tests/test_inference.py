@@ -422,6 +422,24 @@ def test_elasticities_jacobian_matches_central_differences(synthetic):
                                    err_msg=name)
 
 
+def test_elasticities_jacobian_bad_input(synthetic):
+    """Bad arguments are named before anything is traced."""
+    from hat_jax import EquilibriumOptions
+    from hat_jax.calibration import elasticities_jacobian
+
+    problem, theta, *_ = synthetic
+    with pytest.raises(ValueError, match="directions must be"):
+        elasticities_jacobian(theta, problem, 0, directions=np.ones((2, theta.size + 1)))
+    with pytest.raises(ValueError, match="params must hold the problem's 20"):
+        elasticities_jacobian(theta[:-1], problem, 0)
+    with pytest.raises(ValueError, match="opts.unknown must be 'beta'"):
+        elasticities_jacobian(theta, problem, 0, opts=EquilibriumOptions(unknown="R"))
+    with pytest.raises(ValueError, match="importer.*'Mars'"):
+        elasticities_jacobian(theta, problem, ["C1", "Mars"])
+    with pytest.raises(ValueError, match="empty list"):
+        elasticities_jacobian(theta, problem, [])
+
+
 def test_elasticities_se_checks_the_file(tmp_path, capsys):
     """hat elasticities --se refuses, before solving, a world without calibrated
     parameters and a file whose parameters are not the baseline's (naming --se and the

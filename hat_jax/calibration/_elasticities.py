@@ -171,11 +171,12 @@ def elasticities_jacobian(params, problem, importer=None, *, start: Start | None
     elasticities as :func:`hat_jax.trade_elasticities` (W, R, lambda fixed; households
     re-solved to ``hh_tol``, default the options' ``hh_tol``) for every importer
     (``importer=None``), one (label or index) or a list of them, rows k in that order
-    (each importer's part runs on its own, ``lax.map``: memory of one). outputs: :class:`ElasticityOutputs`;
-    jacobian: an :class:`ElasticityOutputs` of arrays [..., m], the derivatives along the
-    rows of ``directions`` [m, K] (default the K unit vectors: d outputs / d params;
-    forward over forward mode through both fixed points, the module docstring says why
-    it is exact); stats {"seconds"} (compile included)."""
+    (each importer's part runs on its own, ``lax.map``: the memory of one).
+    outputs: :class:`ElasticityOutputs`; jacobian: an :class:`ElasticityOutputs` of
+    arrays [..., m], the derivatives along the rows of ``directions`` [m, K] (default
+    the K unit vectors: d outputs / d params; forward over forward mode through both
+    fixed points, the module docstring says why it is exact); stats {"seconds"}
+    (compile included)."""
     t0 = time.perf_counter()
     args, _ = _args(params, problem, importer, start, opts, hh_tol, directions)
     out, jac = jax.block_until_ready(_program_jit(*args))
