@@ -51,6 +51,7 @@ from ._results import check_converged
 __all__ = [
     "BilateralElasticities", "TradeElasticities", "StateElasticities", "bilateral_elasticities",
     "trade_elasticities", "state_elasticities", "proposition3", "country_index",
+    "mean_elasticity", "pair_margins",
 ]
 
 
@@ -102,7 +103,9 @@ def bilateral_elasticities(problems: HouseholdProblem, home, lam, L, opts: House
     def solve(s):
         prob = problems._replace(p=problems.p * jnp.exp(s))
         hh = solve_households(prob, opts, state0, throw=False)
-        M = trade_flows(jax.lax.stop_gradient(lam), hh.c, hh.pi, prob.p, L)  # lambda fixed
+        # lambda is fixed along s (it carries no tangent in this jvp), and keeps its own
+        # derivative for an outer jvp (hat_jax.calibration.elasticities_jacobian)
+        M = trade_flows(lam, hh.c, hh.pi, prob.p, L)
         return (hh.a_next, hh.v, jnp.log(M)), (hh, M)
 
     s0 = jnp.zeros((K, N), dtype)
@@ -143,6 +146,28 @@ def bilateral_elasticities(problems: HouseholdProblem, home, lam, L, opts: House
 
 
 _bilateral_jit = jax.jit(bilateral_elasticities)
+
+
+def mean_elasticity(theta, M, home):
+    """Trade-weighted mean per importer k (row), over partners j != home[k]:
+    theta_bar_k = sum_{j != i} theta_kj M_kj / sum_{j != i} M_kj (= weights pi_kj)."""
+    off = ~(jnp.arange(theta.shape[1])[None, :] == jnp.asarray(home)[:, None])
+    return (jnp.sum(jnp.where(off, theta * M, 0.0), axis=1)
+            / jnp.sum(jnp.where(off, M, 0.0), axis=1))
+
+
+def pair_margins(omega, theta_I, theta_E, theta_I_home, theta_E_home, home) -> dict:
+    """The aggregate margins of Proposition 3 for every pair (k, j), arrays [K, N]:
+    intensive = sum omega_ij theta^I_ij, extensive = sum omega_ij theta^E_ij,
+    intensive_home = sum omega_ii theta^I_ii,j, extensive_home = sum omega_ii
+    theta^E_ii,j (sums over states (a, z); omega [K, N, a, z], omega_ii = omega[k,
+    home[k]]), so theta_ij = 1 + intensive + extensive - intensive_home -
+    extensive_home; 0 on the diagonal j = home[k]."""
+    w_home = omega[jnp.arange(omega.shape[0]), jnp.asarray(home)][:, None]  # [K, 1, a, z]
+    agg = lambda w, x: jnp.sum(w * x, axis=(-2, -1))  # noqa: E731
+    return {"intensive": agg(omega, theta_I), "extensive": agg(omega, theta_E),
+            "intensive_home": agg(w_home, theta_I_home),
+            "extensive_home": agg(w_home, theta_E_home)}
 
 
 # --------------------------------------------------------------------------- public API
@@ -192,6 +217,13 @@ class TradeElasticities(eqx.Module):
                              f"has importers: {have}); call trade_elasticities(eq, "
                              f"importer={self.countries[i]!r}) or with importer=None")
         return self.importers.index(i)
+
+    def margins(self) -> dict:
+        """{intensive, extensive, intensive_home, extensive_home}: the Proposition-3
+        margins of every pair, arrays [k, j] (:func:`pair_margins`; theta = 1 +
+        intensive + extensive - intensive_home - extensive_home)."""
+        return pair_margins(self.omega, self.theta_I, self.theta_E, self.theta_I_home,
+                            self.theta_E_home, self.importers)
 
     def states(self, importer, partner) -> "StateElasticities":
         """State-level elasticities of ``importer`` with respect to d_{importer, partner}."""
@@ -264,9 +296,7 @@ def trade_elasticities(equilibrium, importer=None, opts: EquilibriumOptions | No
                         out.converged, out.iterations, out.residual, opts.tol,
                         labels=[economy.countries[i] for i in idx])
     share = out.M / jnp.sum(out.M, axis=1, keepdims=True)
-    off = ~(jnp.arange(N)[None, :] == rows[:, None])
-    theta_mean = (jnp.sum(jnp.where(off, out.theta * share, 0.0), axis=1)
-                  / jnp.sum(jnp.where(off, share, 0.0), axis=1))
+    theta_mean = mean_elasticity(out.theta, out.M, rows)
     assets = jax.vmap(asset_grid, in_axes=(0, None))(problems, economy.Na)
     return TradeElasticities(
         theta=out.theta, theta_mean=theta_mean, price=problems.p, share=share, M=out.M,

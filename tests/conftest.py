@@ -96,6 +96,9 @@ LONG_FILES = (
 # Keys are a file name (every test in it) or "file::test function" (all its parameters).
 # Every finite-difference check of a derivative the library offers stays in the quick tier.
 SLOW = {
+    "test_inference.py::test_elasticities_se_command":
+        "hat elasticities ek_baseline --se: the 19-country baseline and the Jacobian of "
+        "USA's elasticities (46 x 19 directions, forward over forward mode)",
     "test_inference.py::test_counterfactual_delta_method_through_recalibration":
         "delta method against a full re-calibration twice (AD through two equilibria and "
         "every EV root: about 2 minutes)",

@@ -111,6 +111,15 @@ def test_proposition3_rebuilds_the_aggregate(te2, te_log):
                                                                rel=0, abs=1e-10)
             assert float(jnp.sum(st.omega_ij)) == pytest.approx(1.0, abs=1e-12)
             assert float(jnp.sum(st.omega_ii)) == pytest.approx(1.0, abs=1e-12)
+        m = te.margins()  # the same sums for every pair at once, 0 on the diagonal
+        rebuilt = 1 + m["intensive"] + m["extensive"] - m["intensive_home"] - m["extensive_home"]
+        np.testing.assert_allclose(rebuilt[[0, 1], [1, 0]], te.theta[[0, 1], [1, 0]],
+                                   atol=1e-10)
+        for x in m.values():
+            np.testing.assert_array_equal(np.diag(np.asarray(x)), 0.0)
+        st = te.states(0, 1)
+        assert float(m["intensive"][0, 1]) == pytest.approx(
+            float(jnp.sum(st.omega_ij * st.theta_I)), rel=1e-12)
 
 
 def test_poor_households_are_more_elastic(te2):

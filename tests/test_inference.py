@@ -376,3 +376,137 @@ def test_counterfactual_outputs_from_the_baseline_start(synthetic):
     assert abs(float(a.mean_ev)) > 1e-4  # a real gain
     np.testing.assert_allclose(b.W, a.W, rtol=1e-10)
     assert float(b.mean_ev) == pytest.approx(float(a.mean_ev), rel=1e-7)
+
+
+# ------------------------------------------------ standard errors of the trade elasticities
+
+
+def test_elasticities_jacobian_matches_central_differences(synthetic):
+    """d theta / d params by forward over forward mode (the equilibrium's and the
+    household fixed point's implicit derivatives, the latter differentiated once more)
+    against central differences of the elasticities re-solved at params -+ h v, along a
+    random direction v; the Proposition-3 identity theta = 1 + I + E - I_home - E_home
+    holds for the values and for their derivatives. One importer, one direction: one
+    compiled program for the Jacobian and the differences (the world of the tests above)."""
+    from hat_jax import Start
+    from hat_jax.calibration import elasticities_jacobian, elasticity_outputs
+
+    problem, theta, W, beta, _, eq_opts = synthetic
+    v = np.random.default_rng(7).normal(size=theta.size)
+    v /= np.linalg.norm(v)
+    kw = dict(start=Start(W=W, beta=beta), opts=eq_opts, hh_tol=1e-13)
+    rows = ["C4"]  # one importer (the slow CLI test takes 46 directions)
+    out, jac, _ = elasticities_jacobian(theta, problem, rows, directions=v[None], **kw)
+    assert bool(out.converged) and out.theta.shape == (1, 6) and jac.theta.shape == (1, 6, 1)
+    off = ~np.eye(6, dtype=bool)[[3]]
+    np.testing.assert_array_equal(np.asarray(out.theta)[~off], 1.0)  # theta_ii = 1
+    np.testing.assert_array_equal(np.asarray(jac.theta)[~off], 0.0)
+    rebuilt = 1 + out.intensive + out.extensive - out.intensive_home - out.extensive_home
+    np.testing.assert_allclose(np.asarray(rebuilt)[off], np.asarray(out.theta)[off],
+                               atol=1e-12)
+    d_rebuilt = jac.intensive + jac.extensive - jac.intensive_home - jac.extensive_home
+    np.testing.assert_allclose(np.asarray(d_rebuilt)[off], np.asarray(jac.theta)[off],
+                               atol=1e-12)
+    # h: the discretised model is piecewise smooth (a policy crossing an asset-grid node),
+    # so the step stays small; the solves are tight (1e-13) so the differences carry
+    # ~1e-9. Measured along v: relative 4e-9 (theta) to 1.4e-8 (theta_mean) at h = 1e-5,
+    # 1e-6 at h = 1e-4 (kinks), 5e-7 at h = 1e-6 (round-off)
+    h = 1e-5
+    a, b = (elasticity_outputs(theta + s * h * v, problem, rows, **kw) for s in (1.0, -1.0))
+    for name in ("theta", "theta_mean", "intensive", "extensive", "intensive_home",
+                 "extensive_home", "W"):
+        ad = np.asarray(getattr(jac, name))[..., 0]
+        fd = (np.asarray(getattr(a, name)) - np.asarray(getattr(b, name))) / (2 * h)
+        assert np.max(np.abs(ad)) > 1e-4, name  # a derivative that moves
+        np.testing.assert_allclose(fd, ad, rtol=0, atol=1e-6 * np.max(np.abs(ad)),
+                                   err_msg=name)
+
+
+def test_elasticities_jacobian_bad_input(synthetic):
+    """Bad arguments are named before anything is traced."""
+    from hat_jax import EquilibriumOptions
+    from hat_jax.calibration import elasticities_jacobian
+
+    problem, theta, *_ = synthetic
+    with pytest.raises(ValueError, match="directions must be"):
+        elasticities_jacobian(theta, problem, 0, directions=np.ones((2, theta.size + 1)))
+    with pytest.raises(ValueError, match="params must hold the problem's 20"):
+        elasticities_jacobian(theta[:-1], problem, 0)
+    with pytest.raises(ValueError, match="opts.unknown must be 'beta'"):
+        elasticities_jacobian(theta, problem, 0, opts=EquilibriumOptions(unknown="R"))
+    with pytest.raises(ValueError, match="importer.*'Mars'"):
+        elasticities_jacobian(theta, problem, ["C1", "Mars"])
+    with pytest.raises(ValueError, match="empty list"):
+        elasticities_jacobian(theta, problem, [])
+
+
+def test_elasticities_se_checks_the_file(tmp_path, capsys):
+    """hat elasticities --se refuses, before solving, a world without calibrated
+    parameters and a file whose parameters are not the baseline's (naming --se and the
+    fix)."""
+    import json
+
+    from hat_jax.cli import main
+
+    f = tmp_path / "inference.json"
+    f.write_text(json.dumps({"params": [0.0] * 46, "V_params": np.eye(46).tolist(),
+                             "cov": "hc1"}))
+    assert main(["elasticities", "two_country", "--Na", "40", "--se", str(f),
+                 "--quiet"]) == 1
+    msg = capsys.readouterr().err
+    assert "--se" in msg and "no calibrated parameters" in msg
+    assert main(["elasticities", "ek_baseline", "--Na", "10", "--se", str(tmp_path),
+                 "--quiet"]) == 1
+    msg = capsys.readouterr().err
+    assert "--se" in msg and "--params" in msg
+
+
+@pytest.mark.ek_solve
+@pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
+def test_elasticities_se_command(tmp_path, capsys):
+    """hat elasticities ek_baseline --importer USA --se FILE: standard errors of USA's
+    theta_ij, mean and margins (finite, positive off the diagonal, rows not computed
+    null), the 95% interval around the estimate, the --out files and the text report."""
+    import json
+
+    import pandas as pd
+
+    import hat_jax
+    from hat_jax.cli import main
+    from hat_jax.report.elasticities import format_standard_errors
+
+    world = hat_jax.ek_world("ek_baseline")
+    params = np.asarray(world.params, np.float64)
+    V = np.diag(np.full(params.size, 1e-4))
+    (tmp_path / "inference.json").write_text(json.dumps(
+        {"params": params.tolist(), "V_params": V.tolist(), "cov": "hc1"}))
+    out = tmp_path / "out"
+    assert main(["elasticities", "ek_baseline", "--Na", "10", "--importer", "USA", "--se",
+                 str(tmp_path), "--json", "--quiet", "--out", str(out)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    se = res["standard_errors"]
+    c = res["countries"]
+    i = c.index("USA")
+    assert se["importers"] == ["USA"] and se["method"] == "delta" and se["cov"] == "hc1"
+    row = np.asarray(se["theta"][i], float)
+    off = np.arange(len(c)) != i
+    assert row[i] == 0.0 and np.all(np.isfinite(row[off])) and np.all(row[off] > 0)
+    assert all(se["theta"][k][0] is None for k in range(len(c)) if k != i)
+    for k in ("intensive", "extensive", "intensive_home", "extensive_home"):
+        m = np.asarray(se["margins"][k][i], float)
+        assert np.all(np.isfinite(m)) and np.all(m[off] > 0) and m[i] == 0.0, k
+    lo, hi = se["ci95"]["theta_mean"][i]
+    assert (lo + hi) / 2 == pytest.approx(res["theta_mean"][i], rel=1e-12)
+    assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * se["theta_mean"][i], rel=1e-12)
+    theta_se = pd.read_csv(out / "theta_se.csv", index_col=0)
+    assert theta_se.loc["USA", "CAN"] == pytest.approx(row[c.index("CAN")], rel=1e-12)
+    pairs = pd.read_csv(out / "pairs.csv")
+    usa = pairs[(pairs.importer == "USA") & (pairs.exporter == "CAN")].iloc[0]
+    assert usa["theta_se"] == pytest.approx(row[c.index("CAN")], rel=1e-12)
+    rebuilt = 1 + usa["intensive"] + usa["extensive"] - usa["intensive_home"] - usa[
+        "extensive_home"]
+    assert rebuilt == pytest.approx(usa["theta"], abs=1e-9)
+    assert "theta_se" in pd.read_csv(out / "partners_USA.csv").columns
+    text = format_standard_errors(res)  # the lines the report adds
+    j = c.index("CAN")
+    assert f"{res['theta'][i][j]:.4f} ({row[j]:.4f})" in text and "USA <- CAN" in text

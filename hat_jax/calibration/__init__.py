@@ -20,6 +20,9 @@ checkpointed after every iteration. One concern per module:
 * :mod:`~hat_jax.calibration._inference`: standard errors (model.md section 16): the
   moment covariance V_m (:func:`moment_covariance`), V_params = G^{-1} V_m G^{-T}
   (:func:`params_inference`), the delta method (:func:`delta_method_se`);
+* :mod:`~hat_jax.calibration._elasticities`: the trade elasticities and their exact
+  Jacobian with respect to the parameters (:func:`elasticities_jacobian`), for their
+  standard errors;
 * :mod:`~hat_jax.calibration._synthetic`: worlds with known parameters (also as tidy
   tables, :func:`synthetic_tables`).
 
@@ -55,6 +58,7 @@ from ._moments import (
     moment_gaps,
     moments_and_jacobian,
 )
+from ._elasticities import ElasticityOutputs, elasticities_jacobian, elasticity_outputs
 from ._inference import (COVARIANCE_TYPES, ParamsInference, calibration_inference,
                          bootstrap_summary, coefficient_covariance, params_draws,
                          delta_method_se, moment_covariance, params_covariance,
@@ -84,7 +88,7 @@ __all__ = [
     "trade_cost_levels",
     "COVARIANCE_TYPES", "ParamsInference", "calibration_inference", "coefficient_covariance", "delta_method_se",
     "moment_covariance", "params_covariance", "params_inference", "params_draws",
-    "bootstrap_summary",
+    "bootstrap_summary", "ElasticityOutputs", "elasticities_jacobian", "elasticity_outputs",
     "TradeCostParams", "trade_costs", "Geography", "geography_from_arrays",
     "gravity_regression", "GravityMoments", "n_params", "pack_params", "unpack_params",
 ]

@@ -1,13 +1,18 @@
 """``hat elasticities``: trade elasticities of a preset economy (model.md section 9).
 
     hat elasticities PRESET [economy / equilibrium options of ``hat solve``]
-                     [--importer ISO] [--states I J] [--out DIR] [--json] [--plots] [--quiet]
+                     [--importer ISO] [--states I J] [--se FILE]
+                     [--out DIR] [--json] [--plots] [--quiet]
 
 Solves the preset's equilibrium (as ``hat solve``), then every bilateral elasticity
 theta_ij = d log(M_ij/M_ii) / d log d_ij by forward-mode AD through the household
 problems (W, R and the distribution fixed; :func:`hat_jax._elasticities.
 trade_elasticities`), the trade-weighted mean per importer, and optionally one importer's
-partners and one pair's state-level elasticities with the Proposition-3 rebuild.
+partners and one pair's state-level elasticities with the Proposition-3 rebuild. With
+``--se FILE`` (the inference.json of ``hat calibrate --se``) the standard errors of
+theta_ij, the means and the Proposition-3 margins by the delta method
+(:func:`hat_jax.calibration.elasticities_jacobian`, model.md s.16): for the rows of
+``--importer`` and the ``--states`` importer if given, else of every importer.
 Exit codes as ``hat solve`` (2: the equilibrium or a re-solved household problem did not
 converge; outputs are still printed and written, with ``"converged": false``).
 """
@@ -21,10 +26,14 @@ import numpy as np
 
 from hat_jax._elasticities import country_index, trade_elasticities
 from hat_jax.report.elasticities import (
+    elasticities_standard_errors,
     elasticities_summary,
     format_elasticities,
+    format_standard_errors,
     write_elasticity_outputs,
 )
+
+from ._params_file import inference_for_world
 
 from ._common import (
     EXIT_NOT_CONVERGED,
@@ -69,6 +78,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--states", nargs=2, metavar=("I", "J"),
                    help="state-level elasticities of importer I with respect to d_IJ "
                    "(margins, weights, Proposition-3 rebuild)")
+    o.add_argument("--se", metavar="FILE", default=None,
+                   help="standard errors by the delta method (model.md s.16) from the "
+                   "parameter covariance in FILE, the inference.json (or its folder) of "
+                   "`hat calibrate --se`, whose parameters must be the baseline's (give "
+                   "--params DIR/params.csv): theta_ij, the trade-weighted means and the "
+                   "Proposition-3 margins, for the --importer and --states rows if given, "
+                   "else every importer (the --json key \"standard_errors\", theta_se.csv "
+                   "and s.e. columns with --out, s.e. in parentheses in the report)")
     return p
 
 
@@ -112,10 +129,46 @@ def _not_converged(args, eq, opts, te) -> bool:
     return bool(bad)
 
 
+def se_rows(imp, pair, N: int) -> list[int]:
+    """The importers whose standard errors --se computes: those of --importer and
+    --states if given, else all N."""
+    rows = sorted({x for x in (imp, None if pair is None else pair[0]) if x is not None})
+    return rows or list(range(N))
+
+
+def _standard_errors(args, setup, base, rows, V, cov) -> dict:
+    """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
+    elasticities with respect to the parameters, row by row
+    (:func:`hat_jax.calibration.elasticities_jacobian`), and the delta method."""
+    from hat_jax import Start
+    from hat_jax.calibration import elasticities_jacobian, problem_from_world
+
+    params = np.asarray(setup.world.params, np.float64)
+    countries = setup.economy.countries
+    if not args.quiet:
+        err(f"standard errors ({cov}, delta method): the Jacobian of the elasticities of "
+            f"{len(rows)} importer(s) with respect to the {params.size} parameters...")
+    problem = problem_from_world(setup.world)
+    problem = problem.__class__(setup.economy, problem.geography, problem.target,
+                                problem.data_trade, problem.R, problem.theta_d,
+                                problem.estimator)
+    eq = base.eq
+    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
+                  state=eq.world.households.state)
+    out, jac, stats = elasticities_jacobian(params, problem, rows, start=start, opts=base.opts,
+                                            hh_tol=args.hh_tol)
+    return elasticities_standard_errors(out, jac, V, cov, args.se, countries, rows,
+                                        {"jacobian_s": stats["seconds"]})
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hat elasticities``; returns the exit code (ValueError: bad input)."""
     setup = setup_from_args(args)
     imp, pair = check_args(args, setup.economy.countries)  # before the long solve
+    se = None if args.se is None else inference_for_world(args, setup.world, "--se", args.se)
+    if se is not None and args.unknown == "R":
+        raise ValueError("--se: the calibrated world solves beta at its target R; drop "
+                         "--unknown R")
     base = solve_baseline(args, setup)
     eq, opts = base.eq, base.opts
     if not args.quiet:
@@ -129,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
     states = te.states(*pair) if pair is not None else None
     result = elasticities_summary(te, args.preset, eq, opts, args.hh_tol, importer=imp,
                                   states=states, stats={"elasticities_s": elapsed})
+    if se is not None and bool(eq.converged):
+        result["standard_errors"] = _standard_errors(
+            args, setup, base, se_rows(imp, pair, len(te.countries)), se[1], se[2])
     if args.out is not None:
         plot_states = states
         if args.plots and plot_states is None and len(te.countries) == 2:
@@ -137,5 +193,6 @@ def run(args: argparse.Namespace) -> int:
                                        plot_states=plot_states, plots=args.plots),
               args.quiet)
     rc = EXIT_NOT_CONVERGED if _not_converged(args, eq, opts, te) else EXIT_OK
-    print_result(args, result, lambda: format_elasticities(result, te))
+    print_result(args, result, lambda: format_elasticities(result, te) + (
+        format_standard_errors(result) if "standard_errors" in result else ""))
     return rc

@@ -24,7 +24,8 @@ from ._files import (CSV_FLOAT, json_num, json_nums, json_text, json_timings, re
 __all__ = [
     "theta_matrix", "theta_mean_frame", "elasticity_frame", "partners_frame", "states_frame",
     "plot_state_heatmaps", "plot_elasticity_vs_price", "STATE_KEYS", "elasticities_summary",
-    "write_elasticity_outputs", "format_elasticities",
+    "write_elasticity_outputs", "format_elasticities", "MARGINS",
+    "elasticities_standard_errors", "format_standard_errors",
 ]
 
 
@@ -141,6 +142,87 @@ def plot_elasticity_vs_price(te: TradeElasticities, importer, ax=None):
 
 
 # ------------------------------------------------------------------- hat elasticities
+#: The Proposition-3 margins of every pair: theta = 1 + intensive + extensive -
+#: intensive_home - extensive_home (:meth:`hat_jax.TradeElasticities.margins`).
+MARGINS = ("intensive", "extensive", "intensive_home", "extensive_home")
+
+
+def _margins_record(te: TradeElasticities) -> dict:
+    m = te.margins()
+    return {k: json_nums(m[k]) for k in MARGINS}  # importer rows, as "theta"
+
+
+def _full_rows(x, importers, N):
+    """[K, ...] rows of the importers ``importers`` placed in an [N, ...] array (NaN in
+    the rows not computed)."""
+    x = np.asarray(x, np.float64)
+    full = np.full((N,) + x.shape[1:], np.nan)
+    full[list(importers)] = x
+    return full
+
+
+def elasticities_standard_errors(outputs, jacobian, V_params, cov: str, source: str,
+                                 countries, importers, stats: dict | None = None) -> dict:
+    """The ``"standard_errors"`` object of ``hat elasticities --se`` (delta method,
+    model.md s.16): ``outputs``, ``jacobian``: :func:`hat_jax.calibration.
+    elasticities_jacobian` for the importers ``importers`` (country indices); V_params:
+    the parameters' covariance (``hat calibrate --se``'s inference.json, named by
+    ``source``). Keys: cov, source, method "delta", importers (labels of the rows
+    computed), theta (N x N, null in rows not computed, 0 on the diagonal: theta_ii = 1
+    by convention), theta_mean [N], margins {intensive, extensive, intensive_home,
+    extensive_home} (N x N), ci95 {theta_mean: [lo, hi] per importer, estimate -+ 1.96
+    s.e.}, timings."""
+    from hat_jax.calibration import delta_method_se
+
+    N = len(countries)
+
+    def se(name):
+        return _full_rows(delta_method_se(np.asarray(getattr(jacobian, name)), V_params),
+                          importers, N)
+
+    z = 1.959963984540054
+    mean, se_mean = _full_rows(outputs.theta_mean, importers, N), se("theta_mean")
+    return {
+        "cov": cov, "source": str(source), "method": "delta",
+        "importers": [countries[i] for i in importers],
+        "theta": json_nums(se("theta")), "theta_mean": json_nums(se_mean),
+        "margins": {k: json_nums(se(k)) for k in MARGINS},
+        "ci95": {"theta_mean": [json_nums([m - z * e, m + z * e])
+                                for m, e in zip(mean, se_mean)]},
+        "timings": json_timings(stats or {}),
+    }
+
+
+def _with_se(x, e) -> str:
+    return f"{x:.4f}" if e is None else f"{x:.4f} ({e:.4f})"
+
+
+def format_standard_errors(result: dict) -> str:
+    """The text lines of ``hat elasticities --se``: theta_ij with its s.e. in parentheses
+    (all pairs for N <= 6, else the computed importers' partners up to 30), the
+    trade-weighted means and the Proposition-3 margins of those pairs."""
+    se = result["standard_errors"]
+    c = result["countries"]
+    rows = [c.index(x) for x in se["importers"]]
+    pairs = [(i, j) for i in rows for j in range(len(c)) if j != i]
+    shown = pairs[:30]
+    lines = ["", f"Standard errors ({se['cov']}, delta method; in parentheses), "
+             f"importers {', '.join(se['importers'])}",
+             "  trade-weighted mean: " + ", ".join(
+                 f"{c[i]} {_with_se(result['theta_mean'][i], se['theta_mean'][i])}"
+                 for i in rows),
+             f"  {'pair':<16}{'theta_ij':>22}" + "".join(f"{k:>22}" for k in MARGINS)]
+    m, sm = result["margins"], se["margins"]
+    for i, j in shown:
+        cells = [_with_se(result["theta"][i][j], se["theta"][i][j])]
+        cells += [_with_se(m[k][i][j], sm[k][i][j]) for k in MARGINS]
+        lines.append(f"  {c[i] + ' <- ' + c[j]:<16}" + "".join(f"{x:>22}" for x in cells))
+    if len(pairs) > len(shown):
+        lines.append(f"  ... {len(pairs) - len(shown)} more pairs in --json / --out "
+                     "(theta_se.csv, pairs.csv)")
+    return "\n".join(lines)
+
+
 STATE_KEYS = ("asset", "z_index", "theta", "theta_E", "theta_I", "omega_ij", "omega_ii",
               "theta_E_home", "theta_I_home", "lam", "foreign_share", "constrained")
 
@@ -151,7 +233,9 @@ def elasticities_summary(te: TradeElasticities, preset: str, eq, opts, hh_tol: f
     """The ``hat elasticities --json`` / summary.json object.
 
     Keys: preset, countries, theta (N x N, importer rows, diagonal 1.0), theta_mean (per
-    importer, trade-weighted over partners), import_share (1 - pi_ii), converged
+    importer, trade-weighted over partners), import_share (1 - pi_ii), margins
+    {intensive, extensive, intensive_home, extensive_home} (N x N each, the Proposition-3
+    margins of :meth:`~hat_jax.TradeElasticities.margins`), converged
     (equilibrium and re-solved households), timings {equilibrium_compile_s,
     equilibrium_run_s (from ``eq.stats``), elasticities_s (from ``stats``)}, settings
     {...}; with an importer: importer and
@@ -168,6 +252,7 @@ def elasticities_summary(te: TradeElasticities, preset: str, eq, opts, hh_tol: f
         "theta": json_nums(te.theta),
         "theta_mean": json_nums(te.theta_mean),
         "import_share": json_nums(theta_mean_frame(te)["import_share"]),
+        "margins": _margins_record(te),
         "converged": bool(eq.converged) and bool(np.all(np.asarray(te.converged))),
         "timings": json_timings(timings, ("equilibrium_compile_s", "equilibrium_run_s",
                                           "elasticities_s")),
@@ -201,7 +286,10 @@ def write_elasticity_outputs(out_dir, te: TradeElasticities, result: dict, state
                              plots: bool = False) -> list[Path]:
     """Write summary.json, theta.csv (importer rows, exporter columns), theta_mean.csv,
     pairs.csv (importer, exporter, theta, price, share, M); partners_<ISO>.csv and
-    states_<I>_<J>.csv when given; with ``plots`` the PNG figures
+    states_<I>_<J>.csv when given; with ``result["standard_errors"]`` (``--se``) also
+    theta_se.csv (the layout of theta.csv, empty in rows not computed), a theta_mean_se
+    column in theta_mean.csv, theta_se, the four margins and their ``_se`` in pairs.csv,
+    theta_se in partners_<ISO>.csv; with ``plots`` the PNG figures
     state_heatmaps_<I>_<J>.png (of ``plot_states``) and elasticity_vs_price_<ISO>.png."""
     fmt = CSV_FLOAT
     files = {
@@ -210,9 +298,17 @@ def write_elasticity_outputs(out_dir, te: TradeElasticities, result: dict, state
         "theta_mean.csv": theta_mean_frame(te).to_csv(index=False, float_format=fmt),
         "pairs.csv": elasticity_frame(te).to_csv(index=False, float_format=fmt),
     }
+    se = result.get("standard_errors")
+    if se is not None:
+        _add_se_files(files, te, result, se)
     if importer is not None:
-        files[f"partners_{te.countries[importer]}.csv"] = partners_frame(
-            te, importer).to_csv(index=False, float_format=fmt)
+        partners = partners_frame(te, importer)
+        if se is not None:
+            i = te.importers[te.row(importer)]
+            partners["theta_se"] = [se["theta"][i][te.countries.index(c)]
+                                    for c in partners["country"]]
+        files[f"partners_{te.countries[importer]}.csv"] = partners.to_csv(
+            index=False, float_format=fmt)
     if states is not None:
         files[f"states_{states.importer}_{states.partner}.csv"] = states_frame(
             states).to_csv(index=False, float_format=fmt)
@@ -224,6 +320,29 @@ def write_elasticity_outputs(out_dir, te: TradeElasticities, result: dict, state
             name = f"elasticity_vs_price_{te.countries[importer]}.png"
             files[name] = figure_bytes(plot_elasticity_vs_price(te, importer))
     return write_files(out_dir, files)
+
+
+def _add_se_files(files: dict, te: TradeElasticities, result: dict, se: dict) -> None:
+    """theta_se.csv and the s.e. columns of theta_mean.csv and pairs.csv (``--se``)."""
+    fmt = CSV_FLOAT
+    c = list(te.countries)
+    nan = lambda x: np.asarray(x, dtype=float)  # noqa: E731  (None -> nan)
+    rows = [c[i] for i in te.importers]
+    ix = list(te.importers)
+    theta_se = pd.DataFrame(nan(se["theta"])[ix], index=rows, columns=c)
+    theta_se.index.name, theta_se.columns.name = "importer", "exporter"
+    files["theta_se.csv"] = theta_se.to_csv(float_format=fmt)
+    means = theta_mean_frame(te)
+    means["theta_mean_se"] = nan(se["theta_mean"])[ix]
+    files["theta_mean.csv"] = means.to_csv(index=False, float_format=fmt)
+    pairs = elasticity_frame(te)
+    i = pairs["importer"].map(c.index).to_numpy()
+    j = pairs["exporter"].map(c.index).to_numpy()
+    pairs["theta_se"] = nan(se["theta"])[i, j]
+    for k in MARGINS:
+        pairs[k] = nan(result["margins"][k])[i, j]
+        pairs[k + "_se"] = nan(se["margins"][k])[i, j]
+    files["pairs.csv"] = pairs.to_csv(index=False, float_format=fmt)
 
 
 def _states_lines(result: dict) -> list[str]:
