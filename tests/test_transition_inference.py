@@ -70,6 +70,7 @@ def test_horizon_elasticities_jacobian_matches_central_differences(tables_world)
         fd = (np.asarray(getattr(up, name)) - np.asarray(getattr(dn, name))) / (2 * h)
         assert np.max(np.abs(ad)) > 1e-4, name  # the direction moves every output
         errors[name] = np.max(np.abs(fd - ad)) / np.max(np.abs(ad))
+    print(errors)
     assert max(errors.values()) < 1e-6, errors
 
 
@@ -127,6 +128,49 @@ def test_transition_se_command(tables_world, tmp_path, capsys):
         lo, hi = np.moveaxis(np.asarray(se["ci95"][name], float), -1, 0)
         np.testing.assert_allclose(hi - lo, 2 * 1.959963984540054 * e, rtol=1e-12)
     assert (out_dir / "elasticity_by_horizon.png").stat().st_size > 0
+    csv = (out_dir / "elasticity_by_horizon.csv").read_text().splitlines()
+    assert len(csv) == T_CLI + 1 and "general_equilibrium_se" in csv[0]
     text = format_transition(result)  # the text report of the same result
     assert "s.e. in parentheses, hc1, delta method" in text
     assert f"({se['fixed_prices'][0]:.4f})" in text
+
+
+def test_transition_standard_errors_object():
+    """The "standard_errors" object from given outputs and Jacobian: s.e. by horizon
+    sqrt(g' V g) (computed here row by row), 95% intervals, the text table's s.e. and
+    the by-horizon CSV's columns."""
+    from hat_jax.report.transition import (elasticity_frame, format_transition,
+                                           transition_standard_errors)
+
+    rng = np.random.default_rng(2)
+    K, H = 4, 3
+    A = rng.normal(size=(K, K))
+    V = A @ A.T
+    draw = lambda *shape: rng.normal(size=shape)  # noqa: E731
+    out = tn.HorizonOutputs(draw(H), draw(H), draw(), draw(), draw(H), draw(), draw(),
+                            draw(2), draw(), True)
+    jac = tn.HorizonOutputs(draw(H, K), draw(H, K), draw(K), draw(K), draw(H, K), draw(K),
+                            draw(K), draw(2, K), draw(K), None)
+    se = transition_standard_errors(out, jac, V, "hc1", "x/inference.json", {"jacobian_s": 1.0})
+    for h in range(H):
+        g = jac.general_equilibrium[h]
+        assert se["general_equilibrium"][h] == pytest.approx(np.sqrt(g @ V @ g), rel=1e-12)
+    assert se["long_run"] == pytest.approx(np.sqrt(jac.long_run @ V @ jac.long_run))
+    lo, hi = se["ci95"]["long_run"]
+    assert (lo + hi) / 2 == pytest.approx(out.long_run) and hi - lo == pytest.approx(
+        2 * 1.959963984540054 * se["long_run"])
+    eh = {"importer": "C1", "h": list(range(H)), "rho": 0.9,
+          **{k: np.asarray(getattr(out, k)).tolist() for k in (
+              "fixed_prices", "general_equilibrium", "limit_fixed_prices", "long_run",
+              "time_series")}}
+    result = {"countries": ["C1", "C2"], "T": H, "preset": "p", "experiment": {},
+              "converged": True, "residual": 0.0, "terminal_gap": 0.0,
+              "iterations": {"newton": 1, "jacobians": 1}, "wages": [[1.0, 1.0]] * H,
+              "home_share": [[0.5, 0.5]] * H, "R": [1.01] * H,
+              "terminal": {"R": 1.01}, "elasticity_by_horizon": eh, "standard_errors": se}
+    text = format_transition(result, note="a test")
+    assert f"({se['general_equilibrium'][1]:.4f})" in text and "hc1, delta method" in text
+    frame = elasticity_frame(result)
+    np.testing.assert_allclose(frame["fixed_prices_se"], se["fixed_prices"])
+    np.testing.assert_allclose(frame["general_equilibrium_high"] - frame["general_equilibrium"],
+                               1.959963984540054 * frame["general_equilibrium_se"], rtol=1e-12)

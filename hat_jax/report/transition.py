@@ -22,7 +22,7 @@ from .welfare import ev_measure_summary
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
            "plot_trade_paths", "plot_elasticity_by_horizon", "plot_transition_gains",
            "plot_percentile_paths", "percentile_frame", "write_transition_outputs", "HORIZONS", "shown_countries",
-           "transition_standard_errors"]
+           "transition_standard_errors", "elasticity_frame"]
 
 #: Horizons of the elasticity table.
 HORIZONS = (0, 1, 2, 5, 10, 20)
@@ -120,6 +120,19 @@ def percentile_frame(result: dict) -> pd.DataFrame:
                 rows.append({"t": t, "country": c, "variable": name,
                              **{f"p{q:g}": x[t, k, n] for n, q in enumerate(dp["percentiles"])}})
     return pd.DataFrame(rows)
+
+
+def elasticity_frame(result: dict) -> pd.DataFrame:
+    """One row per horizon h: fixed_prices, general_equilibrium (trade-weighted) and,
+    with ``"standard_errors"`` (``--se``), their s.e. and 95% bounds (``*_se``,
+    ``*_low``, ``*_high``)."""
+    eh, se = result["elasticity_by_horizon"], result.get("standard_errors")
+    names = ("fixed_prices", "general_equilibrium")
+    frame = pd.DataFrame({"h": eh["h"], **{k: eh[k] for k in names}})
+    for k in names if se is not None else ():
+        ci = np.asarray(se["ci95"][k], np.float64)
+        frame[f"{k}_se"], frame[f"{k}_low"], frame[f"{k}_high"] = se[k], ci[:, 0], ci[:, 1]
+    return frame
 
 
 def path_frame(result: dict) -> pd.DataFrame:
@@ -344,9 +357,13 @@ def plot_percentile_paths(result: dict, country=None, axes=None):
 
 
 def write_transition_outputs(out_dir, result: dict, plots: bool = False):
-    """summary.json, path.csv (and ev.csv with a country; figures with ``plots``)."""
+    """summary.json, path.csv, elasticity_by_horizon.csv (with the elasticity; s.e.
+    columns under --se), ev.csv with a country, figures with ``plots``."""
     files: dict = {"summary.json": json_text(result),
                    "path.csv": path_frame(result).to_csv(index=False, float_format=CSV_FLOAT)}
+    if "elasticity_by_horizon" in result:
+        files["elasticity_by_horizon.csv"] = elasticity_frame(result).to_csv(
+            index=False, float_format=CSV_FLOAT)
     if "ev" in result:
         ev = np.asarray(result["ev"], np.float64)
         ss = np.asarray(result["steady_state_ev"], np.float64)
