@@ -174,3 +174,25 @@ def test_transition_standard_errors_object():
     np.testing.assert_allclose(frame["fixed_prices_se"], se["fixed_prices"])
     np.testing.assert_allclose(frame["general_equilibrium_high"] - frame["general_equilibrium"],
                                1.959963984540054 * frame["general_equilibrium_se"], rtol=1e-12)
+
+
+def test_horizon_elasticities_jacobian_bad_input():
+    """Bad arguments are named before anything is compiled or solved."""
+    import warnings
+
+    import hat_jax
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        world = hat_jax.ek_world("ek_baseline", Na=10)
+    problem = problem_from_world(world)
+    params = np.asarray(world.params)
+    with pytest.raises(ValueError, match="rho"):
+        tn.horizon_elasticities_jacobian(params, problem, "USA", horizon=5, rho=1.0)
+    with pytest.raises(ValueError, match="tangents"):
+        tn.horizon_elasticities_jacobian(params, problem, "USA", horizon=5,
+                                         tangents=np.ones((2, 3)))
+    with pytest.raises(ValueError, match="directions"):
+        tn.horizon_elasticities_jacobian(params, problem, "USA", horizon=5, directions=0)
+    with pytest.raises(ValueError, match="exporters"):
+        tn.horizon_outputs(params, problem, "USA", ["USA"], horizon=5)

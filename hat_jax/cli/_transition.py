@@ -124,7 +124,8 @@ def _standard_errors(args, setup, base, i, V, cov) -> dict:
     start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
                   state=eq.world.households.state)
     out, jac, stats = tn.horizon_elasticities_jacobian(
-        params, problem, i, horizon=args.T, rho=args.ts_rho, start=start, opts=base.opts)
+        params, problem, i, horizon=args.T, rho=args.ts_rho, start=start, opts=base.opts,
+        throw=False)
     result = transition_standard_errors(out, jac, V, cov, args.se,
                                         {"jacobian_s": stats["seconds"]})
     result["converged"] = bool(out.converged)

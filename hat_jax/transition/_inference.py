@@ -34,6 +34,7 @@ from .._baseline import Baseline
 from .._ek import economy_from_params
 from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium_jit
 from .._params import household_options
+from .._results import ConvergenceError
 from ..welfare._costs import country_index
 from ._elasticity import _directions, _program
 from ._fakenews import fake_news_jacobian
@@ -157,17 +158,28 @@ def horizon_outputs(params, problem, importer, exporters=None, *, horizon: int =
                     rho: float = 0.9, start: Start | None = None,
                     opts: EquilibriumOptions | None = None,
                     transition_opts: TransitionOptions | None = None, n_sim: int = 20_000,
-                    seed: int = 0) -> HorizonOutputs:
+                    seed: int = 0, throw: bool = True) -> HorizonOutputs:
     """The :class:`HorizonOutputs` of ``importer`` (trade-weighted over ``exporters``,
     default every partner) at parameters ``params`` (K) of the calibration problem
     ``problem`` (its economy, geography, theta_d and target R): the baseline equilibrium
     with beta solved at ``problem.R`` (``opts``, default
     ``EquilibriumOptions(unknown="beta")``; ``start``: where it starts), then the
     elasticities of :func:`~hat_jax.transition.horizon_elasticities` over ``horizon``
-    dates T (rho, n_sim, seed: the time-series estimate's)."""
+    dates T (rho, n_sim, seed: the time-series estimate's). throw: raise
+    ConvergenceError if the baseline equilibrium did not converge (else see
+    ``converged``)."""
     args, static = _args(params, problem, importer, exporters, horizon, rho, start, opts,
                          transition_opts, n_sim, seed)
-    return jax.block_until_ready(_outputs_program(*args, **static))
+    return _checked(jax.block_until_ready(_outputs_program(*args, **static)), throw)
+
+
+def _checked(out: HorizonOutputs, throw: bool) -> HorizonOutputs:
+    if throw and not bool(out.converged):
+        raise ConvergenceError(f"the baseline equilibrium at these parameters did not "
+                               f"converge (beta={float(out.beta):.6g}): its elasticities "
+                               "are no results; give a start nearer the solution (start=) or "
+                               "more iterations (opts.max_iter), or pass throw=False")
+    return out
 
 
 def horizon_elasticities_jacobian(params, problem, importer, exporters=None, *,
@@ -176,19 +188,20 @@ def horizon_elasticities_jacobian(params, problem, importer, exporters=None, *,
                                   opts: EquilibriumOptions | None = None,
                                   transition_opts: TransitionOptions | None = None,
                                   n_sim: int = 20_000, seed: int = 0, tangents=None,
-                                  directions: int | None = None):
+                                  directions: int | None = None, throw: bool = True):
     """(outputs, jacobian, stats): :func:`horizon_outputs` and its exact derivatives
     (a :class:`HorizonOutputs` of arrays [..., k]; forward mode over the forward-mode
     elasticities) along the rows of ``tangents`` [k, K] (default the identity: the
     Jacobian d outputs / d params), ``directions`` rows at a time (default all; fewer
     bound the memory, the primal solves then repeat per chunk), stats {"seconds"}
-    (compile included)."""
+    (compile included); throw as :func:`horizon_outputs`."""
     t0 = time.perf_counter()
     args, static = _args(params, problem, importer, exporters, horizon, rho, start, opts,
                          transition_opts, n_sim, seed)
     K = args[0].size
     basis = np.eye(K) if tangents is None else np.atleast_2d(np.asarray(tangents, np.float64))
-    if basis.ndim != 2 or basis.shape[1] != K or not np.all(np.isfinite(basis)):
+    if (basis.ndim != 2 or basis.shape[0] < 1 or basis.shape[1] != K
+            or not np.all(np.isfinite(basis))):
         raise ValueError(f"tangents must be a finite [k, {K}] array (rows: directions in "
                          f"parameter space), got shape {basis.shape}")
     k = basis.shape[0]
@@ -199,4 +212,4 @@ def horizon_elasticities_jacobian(params, problem, importer, exporters=None, *,
                                                      *args[1:], **static))
              for r in range(0, k, int(directions))]  # chunks: the primal solves repeat
     jac = jax.tree_util.tree_map(lambda *x: jnp.concatenate(x, axis=-1), *(p[1] for p in parts))
-    return parts[0][0], jac, {"seconds": time.perf_counter() - t0}
+    return _checked(parts[0][0], throw), jac, {"seconds": time.perf_counter() - t0}
