@@ -205,6 +205,14 @@ SLOW = {
         "of a derivative)",
     "test_compile.py::test_compiled_programs_persist_across_processes":
         "two subprocesses on a cache of their own: every program compiled again",
+    # issue 28: hat transition --se (the elasticity by horizon)
+    "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
+        "forward over forward mode through the stationary solve, the fake-news Jacobian and "
+        "the linearised path: one program that compiles for minutes (111-264 s at load "
+        "7-9, 2 min CPU; 32 s with the persistent compilation cache warm)",
+    "test_transition_inference.py::test_transition_se_command":
+        "hat transition --data --se: a transition (T = 40) and the forward-over-forward "
+        "Jacobian program compiled for the command (141-543 s at load 8-12, 2 min CPU; 36 s with the compilation cache warm)",
     # issue 29: benchmark scripts run end to end so that they do not rot
     "test_benchmarks.py": "benchmarks/gpu.py --quick (two_country at the tests' Na = 40: "
                           "8 scenarios with EV, transition, elasticities, optimal tariff) "

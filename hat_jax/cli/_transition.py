@@ -5,6 +5,7 @@
                    [--floor-costs | --no-floor-costs]
                    [--announce S] [--temporary RHO] [--T T]
                    [--country ISO] [--ts-rho RHO] [--ev [--ev-measure M]] [--paths]
+                   [--se FILE]
                    [economy / equilibrium options of hat solve]
                    [--json] [--out DIR] [--plots] [--quiet]
 
@@ -12,7 +13,9 @@ Solves the preset's equilibrium, then (beta fixed) the terminal stationary equil
 the sequence-space Jacobian and the path; the trade elasticity of ``--country`` by
 horizon (fixed prices, general equilibrium, time-series estimate); with ``--ev`` the
 date-0 EV of every state of ``--country`` with the transition (from the path's date-0
-values), next to the steady-state EV (from the terminal equilibrium's). Exit
+values), next to the steady-state EV (from the terminal equilibrium's); with ``--se
+FILE`` (the inference.json of ``hat calibrate --se``) the standard errors of the
+elasticity at every horizon by the delta method (:func:`_standard_errors`). Exit
 codes as ``hat solve`` (1 also when T is too short for the terminal gap; 2 not
 converged). ``--open-capital-account``: the opening of the capital account from
 financial autarky (:mod:`hat_jax.cli._opening`).
@@ -28,8 +31,8 @@ import numpy as np
 
 from hat_jax import transition as tn
 from hat_jax import welfare as wf
-from hat_jax.report.transition import (format_transition, transition_summary,
-                                       write_transition_outputs)
+from hat_jax.report.transition import (format_transition, transition_standard_errors,
+                                       transition_summary, write_transition_outputs)
 
 from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      add_ev_measure_argument, add_output_arguments,
@@ -37,6 +40,7 @@ from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      setup_from_args, solve_baseline, wrote)
 from ._counterfactual import add_cost_experiment, cost_change, experiment_record
 from ._opening import add_opening_argument, run_opening
+from ._params_file import inference_for_world
 from ._sweep_transition import check_path_arguments
 
 __all__ = ["add_parser", "run"]
@@ -72,6 +76,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "--country, with the transition and across steady states (JSON keys ev, "
                    "steady_state_ev, mean_gain_pct, ev_by_wealth_decile_pct, ...; ev.csv)")
     add_ev_measure_argument(t)
+    t.add_argument("--se", metavar="FILE", default=None,
+                   help="standard errors of the trade elasticity at every horizon by the "
+                   "delta method, with the parameter covariance in FILE, the inference.json "
+                   "(or its folder) of `hat calibrate --se`, whose parameters must be the "
+                   "baseline's (give --params DIR/params.csv): the --json key "
+                   "\"standard_errors\", s.e. in the text table, 95%% bands in "
+                   "elasticity_by_horizon.png")
     t.add_argument("--paths", action="store_true",
                    help="also the distribution and policy paths: percentiles of household "
                    "expenditure, assets and the import share at every date (JSON key "
@@ -88,6 +99,40 @@ def _check(args, economy) -> None:
         raise ValueError(f"--ts-rho must lie in [0, 1), got {args.ts_rho!r}")
     if args.plots and args.out is None:
         raise ValueError("--plots needs --out DIR")
+    if args.se is not None and args.open_capital_account:
+        raise ValueError("--se goes with a change of trade costs (the elasticity by "
+                         "horizon), not with --open-capital-account")
+
+
+def _standard_errors(args, setup, base, i, V, cov) -> dict:
+    """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
+    trade-weighted elasticities by horizon with respect to the parameters
+    (:func:`hat_jax.transition.horizon_elasticities_jacobian`; the baseline re-solved
+    with beta at the target R, from the solved one) and the delta method."""
+    from hat_jax import Start
+    from hat_jax.calibration import problem_from_world
+
+    params = np.asarray(setup.world.params, np.float64)
+    if not args.quiet:
+        err(f"standard errors ({cov}, delta method): the Jacobian of the elasticity by "
+            f"horizon with respect to the {params.size} parameters...")
+    problem = problem_from_world(setup.world)
+    problem = problem.__class__(setup.economy, problem.geography, problem.target,
+                                problem.data_trade, problem.R, problem.theta_d,
+                                problem.estimator)
+    eq = base.eq
+    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
+                  state=eq.world.households.state)
+    out, jac, stats = tn.horizon_elasticities_jacobian(
+        params, problem, i, horizon=args.T, rho=args.ts_rho, start=start, opts=base.opts,
+        throw=False)
+    result = transition_standard_errors(out, jac, V, cov, args.se,
+                                        {"jacobian_s": stats["seconds"]})
+    result["converged"] = bool(out.converged)
+    if not result["converged"]:
+        err("--se: the baseline re-solved at the file's parameters did not converge (its "
+            "derivatives are not reported as standard errors: exit 2); try more --max-iter")
+    return result
 
 
 def shocked_countries(economy, d_new) -> list[str]:
@@ -105,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
     setup = setup_from_args(args)
     setup = setup._replace(economy=setup.economy.replace(cost_floor=bool(args.floor_costs)))
     _check(args, setup.economy)
+    se = None
+    if args.se is not None:  # checked against the baseline's parameters before solving
+        _, V, cov = inference_for_world(args, setup.world, "--se", args.se)
+        se = V, cov
     if args.open_capital_account:
         return run_opening(args, setup)
     with warnings.catch_warnings():
@@ -144,7 +193,11 @@ def run(args: argparse.Namespace) -> int:
         tw = tn.transition_welfare(tr, i, throw=False, measure=args.ev_measure)
         stats["ev_s"] = time.perf_counter() - t0
     result = transition_summary(args.preset, tr, experiment, he, tw, stats)
-    rc = EXIT_OK if tr.converged and result.get("ev_ok", True) else EXIT_NOT_CONVERGED
+    if se is not None:
+        say(f"standard errors of the elasticity of {eq.economy.countries[i]} by horizon...")
+        result["standard_errors"] = _standard_errors(args, setup, base, i, *se)
+    ok = result.get("ev_ok", True) and result.get("standard_errors", {}).get("converged", True)
+    rc = EXIT_OK if tr.converged and ok else EXIT_NOT_CONVERGED
     if args.out is not None:
         wrote(write_transition_outputs(args.out, result, plots=args.plots), args.quiet)
     print_result(args, result, lambda: format_transition(result, change.note))

@@ -21,7 +21,8 @@ from .welfare import ev_measure_summary
 
 __all__ = ["transition_summary", "path_frame", "format_transition", "plot_price_paths",
            "plot_trade_paths", "plot_elasticity_by_horizon", "plot_transition_gains",
-           "plot_percentile_paths", "percentile_frame", "write_transition_outputs", "HORIZONS", "shown_countries"]
+           "plot_percentile_paths", "percentile_frame", "write_transition_outputs", "HORIZONS", "shown_countries",
+           "transition_standard_errors", "elasticity_frame"]
 
 #: Horizons of the elasticity table.
 HORIZONS = (0, 1, 2, 5, 10, 20)
@@ -121,6 +122,19 @@ def percentile_frame(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def elasticity_frame(result: dict) -> pd.DataFrame:
+    """One row per horizon h: fixed_prices, general_equilibrium (trade-weighted) and,
+    with ``"standard_errors"`` (``--se``), their s.e. and 95% bounds (``*_se``,
+    ``*_low``, ``*_high``)."""
+    eh, se = result["elasticity_by_horizon"], result.get("standard_errors")
+    names = ("fixed_prices", "general_equilibrium")
+    frame = pd.DataFrame({"h": eh["h"], **{k: eh[k] for k in names}})
+    for k in names if se is not None else ():
+        ci = np.asarray(se["ci95"][k], np.float64)
+        frame[f"{k}_se"], frame[f"{k}_low"], frame[f"{k}_high"] = se[k], ci[:, 0], ci[:, 1]
+    return frame
+
+
 def path_frame(result: dict) -> pd.DataFrame:
     """One row per date and country: t, country, W, R (paid at t), R_next, home_share,
     nfa_gdp, share_borrowing_limit, consumption_inequality."""
@@ -133,6 +147,51 @@ def path_frame(result: dict) -> pd.DataFrame:
                          "share_borrowing_limit": result["share_borrowing_limit"][t][k],
                          "consumption_inequality": result["consumption_inequality"][t][k]})
     return pd.DataFrame(rows)
+
+
+def transition_standard_errors(outputs, jacobian, V_params, cov: str, source: str,
+                               stats: dict | None = None) -> dict:
+    """The ``"standard_errors"`` object of ``hat transition --se`` (delta method,
+    model.md s.16): ``outputs``, ``jacobian``:
+    :func:`hat_jax.transition.horizon_elasticities_jacobian`; V_params: the parameters'
+    covariance (``hat calibrate --se``'s inference.json, named by ``source``). Keys as
+    those of ``elasticity_by_horizon``: fixed_prices, general_equilibrium (T, by
+    horizon), limit_fixed_prices, long_run, time_series, time_series_population; ci95
+    (each: estimate -+ 1.96 s.e., [low, high], by horizon T x [low, high]); estimates
+    (the elasticities at the file's parameters, trade-weighted, as differentiated);
+    cov, source, timings (the command adds converged: the re-solved baseline's)."""
+    from hat_jax.calibration import delta_method_se
+
+    z = 1.959963984540054
+    names = ("fixed_prices", "general_equilibrium", "limit_fixed_prices", "long_run",
+             "time_series", "time_series_population")
+    out = {"cov": cov, "source": str(source), "method": "delta"}
+    ci, est = {}, {}
+    for name in names:
+        x = np.asarray(getattr(outputs, name), np.float64)
+        e = delta_method_se(np.asarray(getattr(jacobian, name)), V_params)
+        out[name], est[name] = json_nums(e), json_nums(x)
+        ci[name] = json_nums(np.stack([x - z * e, x + z * e], axis=-1))
+    out.update(ci95=ci, estimates=est, timings=json_timings(stats or {}))
+    return out
+
+
+def _elasticity_lines(eh: dict, T: int, se: dict | None) -> list[str]:
+    """The elasticity-by-horizon table, with standard errors in parentheses under --se."""
+    e = (lambda k, h=None: "") if se is None else (  # noqa: E731
+        lambda k, h=None: f" ({(se[k] if h is None else se[k][h]):.4f})")
+    lines = ["", f"trade elasticity of {eh['importer']} by horizon (trade-weighted"
+             + ("" if se is None else f"; s.e. in parentheses, {se['cov']}, delta method")
+             + "):", "      h   fixed prices   general eq."]
+    for h in HORIZONS:
+        if h < T:
+            lines.append(f"  {h:5d}   {eh['fixed_prices'][h]:12.4f}{e('fixed_prices', h)}  "
+                         f"{eh['general_equilibrium'][h]:12.4f}{e('general_equilibrium', h)}")
+    lines.append(f"  long run {eh['limit_fixed_prices']:10.4f}{e('limit_fixed_prices')}  "
+                 f"{eh['long_run']:12.4f}{e('long_run')}")
+    lines.append(f"  time-series estimate (AR(1) costs, rho = {eh['rho']}): "
+                 f"{eh['time_series']:.4f}{e('time_series')}")
+    return lines
 
 
 def format_transition(result: dict, note: str | None = None) -> str:
@@ -160,16 +219,7 @@ def format_transition(result: dict, note: str | None = None) -> str:
     lines.append(f"   terminal R {result['terminal']['R']:.6f}")
     eh = result.get("elasticity_by_horizon")
     if eh is not None:
-        lines.append("")
-        lines.append(f"trade elasticity of {eh['importer']} by horizon (trade-weighted):")
-        lines.append("      h   fixed prices   general eq.")
-        for h in HORIZONS:
-            if h < T:
-                lines.append(f"  {h:5d}   {eh['fixed_prices'][h]:12.4f}  "
-                             f"{eh['general_equilibrium'][h]:12.4f}")
-        lines.append(f"  long run {eh['limit_fixed_prices']:10.4f}  {eh['long_run']:12.4f}")
-        lines.append(f"  time-series estimate (AR(1) costs, rho = {eh['rho']}): "
-                     f"{eh['time_series']:.4f}")
+        lines += _elasticity_lines(eh, T, result.get("standard_errors"))
     if "mean_gain_pct" in result:
         lines.append("")
         lines.append(f"welfare of {result['country']}: mean EV gain {result['mean_gain_pct']:.4f}% "
@@ -240,13 +290,20 @@ def plot_trade_paths(result: dict, ax=None):
 
 
 def plot_elasticity_by_horizon(result: dict, ax=None, h_max: int = 40):
-    """theta(h) at fixed prices and in general equilibrium, long-run values dotted and
-    the time-series estimate marked."""
+    """theta(h) at fixed prices and in general equilibrium (with their 95% bands when
+    the result has ``"standard_errors"``), long-run values dotted and the time-series
+    estimate marked."""
     ax = _ax(ax)
     eh = result["elasticity_by_horizon"]
     h = np.asarray(eh["h"])[: h_max + 1]
-    ax.plot(h, np.asarray(eh["fixed_prices"])[: h_max + 1], label="fixed prices")
-    ax.plot(h, np.asarray(eh["general_equilibrium"])[: h_max + 1], label="general equilibrium")
+    se = result.get("standard_errors")
+    for k, (name, label) in enumerate((("fixed_prices", "fixed prices"),
+                                       ("general_equilibrium", "general equilibrium"))):
+        ax.plot(h, np.asarray(eh[name])[: h_max + 1], label=label)
+        if se is not None:  # the 95% band of the delta method
+            lo, hi = np.asarray(se["ci95"][name], np.float64)[: h_max + 1].T
+            ax.fill_between(h, lo, hi, color=f"C{k}", alpha=0.2, lw=0,
+                            label="95% band" if k == 0 else None)
     ax.axhline(eh["limit_fixed_prices"], color="C0", ls=":", lw=0.8)
     ax.axhline(eh["long_run"], color="C1", ls=":", lw=0.8, label="long run (GE)")
     ax.axhline(eh["time_series"], color="C3", ls="--", lw=1,
@@ -300,9 +357,13 @@ def plot_percentile_paths(result: dict, country=None, axes=None):
 
 
 def write_transition_outputs(out_dir, result: dict, plots: bool = False):
-    """summary.json, path.csv (and ev.csv with a country; figures with ``plots``)."""
+    """summary.json, path.csv, elasticity_by_horizon.csv (with the elasticity; s.e.
+    columns under --se), ev.csv with a country, figures with ``plots``."""
     files: dict = {"summary.json": json_text(result),
                    "path.csv": path_frame(result).to_csv(index=False, float_format=CSV_FLOAT)}
+    if "elasticity_by_horizon" in result:
+        files["elasticity_by_horizon.csv"] = elasticity_frame(result).to_csv(
+            index=False, float_format=CSV_FLOAT)
     if "ev" in result:
         ev = np.asarray(result["ev"], np.float64)
         ss = np.asarray(result["steady_state_ev"], np.float64)

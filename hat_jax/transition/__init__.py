@@ -26,6 +26,9 @@
   :func:`wealth_decile_means`);
 - :mod:`~hat_jax.transition._elasticity`: the trade elasticity at every horizon
   (:func:`horizon_elasticities`);
+- :mod:`~hat_jax.transition._inference`: its standard errors, the elasticities by horizon
+  as a differentiable function of the calibrated parameters with their exact Jacobian
+  (:func:`horizon_outputs`, :func:`horizon_elasticities_jacobian`);
 - :mod:`~hat_jax.transition._welfare`: the date-0 transition EV next to the
   steady-state EV (:func:`transition_welfare`);
 - :mod:`~hat_jax.transition._regime` and :mod:`~hat_jax.transition._opening`:
@@ -43,6 +46,8 @@ from ._distributions import (PATHS, PERCENTILES, DistributionPaths, distribution
 from ._batch import Transitions, solve_transitions
 from ._linear import LinearPath, linear_path_blocks, linear_path_response
 from ._elasticity import HorizonElasticities, horizon_elasticities, time_series_estimate
+from ._inference import (HorizonOutputs, horizon_elasticities_jacobian, horizon_outputs,
+                         time_series_weights)
 from ._path import (Endpoint, PathOutcomes, ShockPath, endpoint, path_outcomes, path_residuals,
                    steady_unknowns)
 from ._shocks import DEFAULT_HORIZON, check_horizon, shock_path
@@ -66,6 +71,7 @@ __all__ = [
     "wedge_shock", "regime_jacobian", "regime_fake_news_jacobian",
     "DistributionPaths", "distribution_paths", "path_percentiles", "wealth_decile_means",
     "PATHS", "PERCENTILES",
+    "HorizonOutputs", "horizon_outputs", "horizon_elasticities_jacobian", "time_series_weights",
 ]
 
 from .._deprecation import moved_names

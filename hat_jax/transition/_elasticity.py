@@ -99,7 +99,9 @@ def _push(f, primals, tangents, batch):
     ``batch`` tangents at a time (vmap within a chunk, so the primal computation, e.g. the
     household fixed point or the path's EGM, is shared by the chunk; lax.map over chunks
     bounds the memory)."""
-    out = lax.map(lambda t: jax.jvp(f, primals, t), tangents, batch_size=batch)
+    one = lambda t: jax.jvp(f, primals, t)
+    n = jax.tree_util.tree_leaves(tangents)[0].shape[0]
+    out = jax.vmap(one)(tangents) if batch >= n else lax.map(one, tangents, batch_size=batch)
     return jax.tree_util.tree_map(lambda x: x[0], out[0]), out[1]
 
 
