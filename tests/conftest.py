@@ -97,8 +97,9 @@ LONG_FILES = (
 # Every finite-difference check of a derivative the library offers stays in the quick tier.
 SLOW = {
     "test_inference.py::test_elasticities_se_command":
-        "hat elasticities ek_baseline --se: the 19-country baseline and the Jacobian of "
-        "USA's elasticities (46 x 19 directions, forward over forward mode)",
+        "hat elasticities --data --se on a 4-country synthetic world (Na = 10): the "
+        "Jacobian program of C1's elasticities (9 x 4 directions, forward over forward "
+        "mode) compiled for the command",
     "test_inference.py::test_counterfactual_delta_method_through_recalibration":
         "delta method against a full re-calibration twice (AD through two equilibria and "
         "every EV root: about 2 minutes)",

@@ -464,30 +464,34 @@ def test_elasticities_se_checks_the_file(tmp_path, capsys):
 @pytest.mark.ek_solve
 @pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
 def test_elasticities_se_command(tmp_path, capsys):
-    """hat elasticities ek_baseline --importer USA --se FILE: standard errors of USA's
-    theta_ij, mean and margins (finite, positive off the diagonal, rows not computed
-    null), the 95% interval around the estimate, the --out files and the text report."""
+    """hat elasticities --data DIR --importer C1 --se FILE (a 4-country world from
+    synthetic tables, Na = 10: the world of tests/test_transition_inference.py's CLI
+    test): standard errors of C1's theta_ij, mean and margins (finite, positive off the
+    diagonal, rows not computed null), the 95% interval around the estimate, the --out
+    files and the text report."""
     import json
 
     import pandas as pd
 
-    import hat_jax
+    from hat_jax.calibration import synthetic_tables
     from hat_jax.cli import main
     from hat_jax.report.elasticities import format_standard_errors
+    from hat_jax.tables import world_from_tables
 
-    world = hat_jax.ek_world("ek_baseline")
+    folder, _ = synthetic_tables(tmp_path / "tables", N=4, seed=5, Na=10)
+    world = world_from_tables(folder)
     params = np.asarray(world.params, np.float64)
     V = np.diag(np.full(params.size, 1e-4))
     (tmp_path / "inference.json").write_text(json.dumps(
         {"params": params.tolist(), "V_params": V.tolist(), "cov": "hc1"}))
     out = tmp_path / "out"
-    assert main(["elasticities", "ek_baseline", "--Na", "10", "--importer", "USA", "--se",
+    assert main(["elasticities", "--data", str(folder), "--importer", "C1", "--se",
                  str(tmp_path), "--json", "--quiet", "--out", str(out)]) == 0
     res = json.loads(capsys.readouterr().out)
     se = res["standard_errors"]
     c = res["countries"]
-    i = c.index("USA")
-    assert se["importers"] == ["USA"] and se["method"] == "delta" and se["cov"] == "hc1"
+    i = c.index("C1")
+    assert se["importers"] == ["C1"] and se["method"] == "delta" and se["cov"] == "hc1"
     row = np.asarray(se["theta"][i], float)
     off = np.arange(len(c)) != i
     assert row[i] == 0.0 and np.all(np.isfinite(row[off])) and np.all(row[off] > 0)
@@ -499,14 +503,14 @@ def test_elasticities_se_command(tmp_path, capsys):
     assert (lo + hi) / 2 == pytest.approx(res["theta_mean"][i], rel=1e-12)
     assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * se["theta_mean"][i], rel=1e-12)
     theta_se = pd.read_csv(out / "theta_se.csv", index_col=0)
-    assert theta_se.loc["USA", "CAN"] == pytest.approx(row[c.index("CAN")], rel=1e-12)
+    assert theta_se.loc["C1", "C2"] == pytest.approx(row[c.index("C2")], rel=1e-12)
     pairs = pd.read_csv(out / "pairs.csv")
-    usa = pairs[(pairs.importer == "USA") & (pairs.exporter == "CAN")].iloc[0]
-    assert usa["theta_se"] == pytest.approx(row[c.index("CAN")], rel=1e-12)
-    rebuilt = 1 + usa["intensive"] + usa["extensive"] - usa["intensive_home"] - usa[
+    c1 = pairs[(pairs.importer == "C1") & (pairs.exporter == "C2")].iloc[0]
+    assert c1["theta_se"] == pytest.approx(row[c.index("C2")], rel=1e-12)
+    rebuilt = 1 + c1["intensive"] + c1["extensive"] - c1["intensive_home"] - c1[
         "extensive_home"]
-    assert rebuilt == pytest.approx(usa["theta"], abs=1e-9)
-    assert "theta_se" in pd.read_csv(out / "partners_USA.csv").columns
+    assert rebuilt == pytest.approx(c1["theta"], abs=1e-9)
+    assert "theta_se" in pd.read_csv(out / "partners_C1.csv").columns
     text = format_standard_errors(res)  # the lines the report adds
-    j = c.index("CAN")
-    assert f"{res['theta'][i][j]:.4f} ({row[j]:.4f})" in text and "USA <- CAN" in text
+    j = c.index("C2")
+    assert f"{res['theta'][i][j]:.4f} ({row[j]:.4f})" in text and "C1 <- C2" in text
