@@ -345,6 +345,30 @@ def test_counterfactual_standard_errors_object():
     q_lo, q_hi = np.asarray(se["ci95"]["quintile_gains_pct"]).T
     np.testing.assert_allclose((q_lo + q_hi) / 2, 100 * vals["quintile_ev"], rtol=1e-12)
     assert se["mean_gain_pct"] == pytest.approx(100 * float(sd(jac.mean_ev)), rel=1e-12)
+    # ev.csv's s.e. of every state and the figures' 95% band and error bars
+    from hat_jax.report.welfare import ev_frame, plot_ev_by_assets, plot_quintile_gains
+
+    result = {"ev": vals["ev"] * 1.01, "distribution": np.full((4, 2), 0.125),
+              "assets": np.arange(4.0), "z": np.array([0.5, 1.5]), "country": "H",
+              "quintile_gains_pct": 100 * vals["quintile_ev"], "mean_gain_pct": 1.0,
+              "acr_pct": 2.0, "theta_model": -4.0, "standard_errors": se}
+    frame = ev_frame(result)
+    np.testing.assert_allclose(frame["ev_se"], sd(jac.ev).ravel(), rtol=1e-12)
+    np.testing.assert_allclose(frame["gain_pct_se"], 100 * frame["ev_se"], rtol=1e-12)
+    assert "ev_se" not in ev_frame({**result, "standard_errors": None}).columns
+    ax = plot_ev_by_assets(result)
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]  # the first state's band
+    half = 100 * 1.959963984540054 * sd(jac.ev)[:, 0]
+    np.testing.assert_allclose([band.min(), band.max()], [1 - half.max(), 1 + half.max()],
+                               rtol=1e-9)
+    from matplotlib.container import BarContainer
+
+    ax = plot_quintile_gains(result)
+    bars = next(c for c in ax.containers if isinstance(c, BarContainer))
+    segments = bars.errorbar.lines[2][0].get_segments()  # one vertical bar per quintile
+    np.testing.assert_allclose([seg[1, 1] - seg[0, 1] for seg in segments],
+                               2 * 1.959963984540054 * np.asarray(se["quintile_gains_pct"]),
+                               rtol=1e-9)
 
 
 def test_counterfactual_outputs_from_the_baseline_start(synthetic):

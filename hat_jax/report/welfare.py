@@ -162,7 +162,9 @@ def ev_frame(result: dict) -> pd.DataFrame:
     assets, z, ev, gain_pct`` (100 (l - 1): lambda_tau - 1 under the proportional
     measure, tau / (W E[z]) under the transfer measure) ``, mass`` (baseline
     distribution); with the summary's EV-measure keys also ``transfer`` (tau in the
-    numeraire, transfer measure), ``transfer_pct_expenditure`` and ``ill_posed``."""
+    numeraire, transfer measure), ``transfer_pct_expenditure`` and ``ill_posed``; with
+    ``standard_errors`` (``hat counterfactual --se``) also ``ev_se`` and ``gain_pct_se``
+    (100 ev_se), the delta method's standard error of every state's EV."""
     ev = np.asarray(result["ev"], np.float64)
     lam = np.asarray(result["distribution"], np.float64)
     Na, Nz = ev.shape
@@ -178,7 +180,18 @@ def ev_frame(result: dict) -> pd.DataFrame:
             frame[col] = np.asarray(result[key], np.float64).ravel()
     if result.get("ev_ill_posed") is not None:
         frame["ill_posed"] = np.asarray(result["ev_ill_posed"], bool).ravel()
+    se = _ev_se(result)
+    if se is not None:
+        frame["ev_se"] = se.ravel()
+        frame["gain_pct_se"] = 100 * se.ravel()
     return frame
+
+
+def _ev_se(result: dict):
+    """The standard errors of every state's EV factor [Na, Nz] of ``hat counterfactual
+    --se`` (None without them)."""
+    se = (result.get("standard_errors") or {}).get("ev")
+    return None if se is None else np.asarray(se, np.float64)
 
 
 def counterfactual_countries_frame(cf) -> pd.DataFrame:
@@ -195,9 +208,14 @@ def counterfactual_countries_frame(cf) -> pd.DataFrame:
     })
 
 
+#: The normal 97.5% quantile (95% intervals of the delta method).
+_Z95 = 1.959963984540054
+
+
 def plot_ev_by_assets(result: dict, ax=None):
     """Welfare gain 100 (lambda_tau - 1) against assets, one line per productivity state
-    (from a counterfactual summary). Returns the Axes."""
+    (from a counterfactual summary; with its ``standard_errors`` a 95% band, estimate -+
+    1.96 s.e., around each line). Returns the Axes."""
     plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -205,9 +223,14 @@ def plot_ev_by_assets(result: dict, ax=None):
     a = np.asarray(result["assets"])
     z = np.asarray(result["z"])
     cmap = plt.get_cmap("viridis")
+    se = _ev_se(result)
     for k in range(ev.shape[1]):
-        ax.plot(a, 100 * (ev[:, k] - 1.0), color=cmap(k / max(1, ev.shape[1] - 1)),
-                lw=1.2, label=f"z = {z[k]:.2f}")
+        color = cmap(k / max(1, ev.shape[1] - 1))
+        ax.plot(a, 100 * (ev[:, k] - 1.0), color=color, lw=1.2, label=f"z = {z[k]:.2f}")
+        if se is not None:  # the delta method's 95% band of every state
+            half = 100 * _Z95 * se[:, k]
+            ax.fill_between(a, 100 * (ev[:, k] - 1.0) - half, 100 * (ev[:, k] - 1.0) + half,
+                            color=color, alpha=0.15, lw=0)
     ax.axhline(0.0, color="k", lw=0.6)
     transfer = result.get("ev_measure", "proportional") == "transfer"
     ax.set(xlabel="assets a", ylabel=(r"EV transfer $\tau$ (% of mean labour income)"
@@ -219,11 +242,14 @@ def plot_ev_by_assets(result: dict, ax=None):
 
 def plot_quintile_gains(result: dict, ax=None):
     """Mean gain by quintile of household expenditure, with the mean and the ACR number
-    (from a counterfactual summary). Returns the Axes."""
+    (from a counterfactual summary; with its ``standard_errors`` 95% error bars). Returns
+    the Axes."""
     if ax is None:
         _, ax = pyplot().subplots(figsize=(5.5, 4.0))
     q = result["quintile_gains_pct"]
-    ax.bar(np.arange(1, 6), q, color="tab:blue", label="HAT (EV)")
+    se = (result.get("standard_errors") or {}).get("quintile_gains_pct")
+    ax.bar(np.arange(1, 6), q, color="tab:blue", label="HAT (EV)",
+           yerr=None if se is None else _Z95 * np.asarray(se, np.float64), capsize=3)
     ax.axhline(result["mean_gain_pct"], color="tab:blue", ls="--", lw=1,
                label=f"mean {result['mean_gain_pct']:.2f}%")
     ax.axhline(result["acr_pct"], color="tab:red", ls=":", lw=1.5,
@@ -470,7 +496,7 @@ def counterfactual_standard_errors(outputs, jacobian, V_params, cov: str, source
 
     mean, acr = 100 * float(outputs.mean_ev), 100 * float(outputs.acr)
     se_mean, se_acr = float(se("mean_ev", 100)), float(se("acr", 100))
-    z = 1.959963984540054
+    z = _Z95
     quint = 100 * np.asarray(outputs.quintile_ev, np.float64)
     se_quint = se("quintile_ev", 100)
     share, se_share = float(outputs.share_gain), float(se("share_gain_smooth"))
