@@ -43,7 +43,7 @@ from hat_jax import Start
 from hat_jax import welfare as wf
 from hat_jax._change import Change
 from hat_jax.report._readers import read_cost_matrix
-from ._params_file import inference_for_world
+from ._params_file import delta_method_problem, inference_for_world
 from ._finance import (add_finance_experiments, check_args as check_finance_args,
                        ev_by_country_record, finance_change, finance_record, format_ev_by_country,
                        format_finance, regime_pair)
@@ -259,17 +259,8 @@ def _standard_errors(args, setup, base, cf, change, i, se) -> dict:
     """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
     outputs with respect to the parameters (:func:`hat_jax.welfare.counterfactual_jacobian`)
     and the delta method with the file's V_params."""
-    from hat_jax.calibration import problem_from_world
-
     V, cov = se
-    world_params = np.asarray(setup.world.params, np.float64)
-    if not args.quiet:
-        err(f"standard errors ({cov}, delta method): the Jacobian of the outputs with "
-            f"respect to the {world_params.size} parameters...")
-    problem = problem_from_world(setup.world)
-    problem = problem.__class__(setup.economy, problem.geography, problem.target,
-                                problem.data_trade, problem.R, problem.theta_d,
-                                problem.estimator)
+    world_params, problem = delta_method_problem(args, setup, "the outputs", cov)
     # both equilibria start where this run solved them (prices, household states and
     # Newton Jacobians), so the program's primal solves take no Newton step
     start = Start.from_equilibrium(base.eq)

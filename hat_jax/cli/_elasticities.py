@@ -33,7 +33,7 @@ from hat_jax.report.elasticities import (
     write_elasticity_outputs,
 )
 
-from ._params_file import inference_for_world
+from ._params_file import delta_method_problem, inference_for_world
 
 from ._common import (
     EXIT_NOT_CONVERGED,
@@ -141,17 +141,11 @@ def _standard_errors(args, setup, base, rows, V, cov) -> dict:
     elasticities with respect to the parameters, row by row
     (:func:`hat_jax.calibration.elasticities_jacobian`), and the delta method."""
     from hat_jax import Start
-    from hat_jax.calibration import elasticities_jacobian, problem_from_world
+    from hat_jax.calibration import elasticities_jacobian
 
-    params = np.asarray(setup.world.params, np.float64)
     countries = setup.economy.countries
-    if not args.quiet:
-        err(f"standard errors ({cov}, delta method): the Jacobian of the elasticities of "
-            f"{len(rows)} importer(s) with respect to the {params.size} parameters...")
-    problem = problem_from_world(setup.world)
-    problem = problem.__class__(setup.economy, problem.geography, problem.target,
-                                problem.data_trade, problem.R, problem.theta_d,
-                                problem.estimator)
+    params, problem = delta_method_problem(
+        args, setup, f"the elasticities of {len(rows)} importer(s)", cov)
     eq = base.eq
     start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
                   state=eq.world.households.state)

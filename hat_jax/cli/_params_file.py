@@ -22,7 +22,8 @@ from hat_jax.calibration._starts import guess_column, read_prices, sibling_price
 from hat_jax.data import PublishedVectors
 from hat_jax._ek import EKWorld
 
-__all__ = ["read_params_file", "with_params_prices", "inference_for_world"]
+__all__ = ["read_params_file", "with_params_prices", "inference_for_world",
+           "delta_method_problem"]
 
 
 def read_params_file(path) -> np.ndarray:
@@ -66,3 +67,23 @@ def inference_for_world(args, world: EKWorld | None, flag: str, path):
                          f"({source}; largest difference {np.max(np.abs(params - own)):.3g}); "
                          "give the calibration's parameters with --params DIR/params.csv")
     return params, V, cov
+
+
+def delta_method_problem(args, setup, what: str, cov: str):
+    """(params, problem) for a command's ``--se``: the world's calibrated parameters and
+    its calibration problem on the economy this run solves (its grid and settings), the
+    argument of the delta method's Jacobian programs; says (unless ``--quiet``) that the
+    Jacobian of ``what`` is being computed."""
+    from hat_jax.calibration import problem_from_world
+
+    from ._common import err
+
+    params = np.asarray(setup.world.params, np.float64)
+    if not args.quiet:
+        err(f"standard errors ({cov}, delta method): the Jacobian of {what} with respect "
+            f"to the {params.size} parameters...")
+    problem = problem_from_world(setup.world)
+    problem = problem.__class__(setup.economy, problem.geography, problem.target,
+                                problem.data_trade, problem.R, problem.theta_d,
+                                problem.estimator)
+    return params, problem

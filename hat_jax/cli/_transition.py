@@ -40,7 +40,7 @@ from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      setup_from_args, solve_baseline, wrote)
 from ._counterfactual import add_cost_experiment, cost_change, experiment_record
 from ._opening import add_opening_argument, run_opening
-from ._params_file import inference_for_world
+from ._params_file import delta_method_problem, inference_for_world
 from ._sweep_transition import check_path_arguments
 
 __all__ = ["add_parser", "run"]
@@ -110,16 +110,7 @@ def _standard_errors(args, setup, base, i, V, cov) -> dict:
     (:func:`hat_jax.transition.horizon_elasticities_jacobian`; the baseline re-solved
     with beta at the target R, from the solved one) and the delta method."""
     from hat_jax import Start
-    from hat_jax.calibration import problem_from_world
-
-    params = np.asarray(setup.world.params, np.float64)
-    if not args.quiet:
-        err(f"standard errors ({cov}, delta method): the Jacobian of the elasticity by "
-            f"horizon with respect to the {params.size} parameters...")
-    problem = problem_from_world(setup.world)
-    problem = problem.__class__(setup.economy, problem.geography, problem.target,
-                                problem.data_trade, problem.R, problem.theta_d,
-                                problem.estimator)
+    params, problem = delta_method_problem(args, setup, "the elasticity by horizon", cov)
     eq = base.eq
     start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
                   state=eq.world.households.state)
