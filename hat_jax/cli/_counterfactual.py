@@ -260,7 +260,8 @@ def _standard_errors(args, setup, base, cf, change, i, se) -> dict:
     outputs with respect to the parameters (:func:`hat_jax.welfare.counterfactual_jacobian`)
     and the delta method with the file's V_params."""
     V, cov = se
-    world_params, problem = delta_method_problem(args, setup, "the outputs", cov)
+    world_params, problem = delta_method_problem(setup, "the outputs", cov,
+                                               None if args.quiet else err)
     # both equilibria start where this run solved them (prices, household states and
     # Newton Jacobians), so the program's primal solves take no Newton step
     start = Start.from_equilibrium(base.eq)

@@ -145,7 +145,7 @@ def _standard_errors(args, setup, base, rows, V, cov) -> dict:
 
     countries = setup.economy.countries
     params, problem = delta_method_problem(
-        args, setup, f"the elasticities of {len(rows)} importer(s)", cov)
+        setup, f"the elasticities of {len(rows)} importer(s)", cov, None if args.quiet else err)
     eq = base.eq
     start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
                   state=eq.world.households.state)

@@ -69,18 +69,16 @@ def inference_for_world(args, world: EKWorld | None, flag: str, path):
     return params, V, cov
 
 
-def delta_method_problem(args, setup, what: str, cov: str):
+def delta_method_problem(setup, what: str, cov: str, say=None):
     """(params, problem) for a command's ``--se``: the world's calibrated parameters and
     its calibration problem on the economy this run solves (its grid and settings), the
-    argument of the delta method's Jacobian programs; says (unless ``--quiet``) that the
-    Jacobian of ``what`` is being computed."""
+    argument of the delta method's Jacobian programs; ``say`` (a message printer, None:
+    quiet) is told that the Jacobian of ``what`` is being computed."""
     from hat_jax.calibration import problem_from_world
 
-    from ._common import err
-
     params = np.asarray(setup.world.params, np.float64)
-    if not args.quiet:
-        err(f"standard errors ({cov}, delta method): the Jacobian of {what} with respect "
+    if say is not None:
+        say(f"standard errors ({cov}, delta method): the Jacobian of {what} with respect "
             f"to the {params.size} parameters...")
     problem = problem_from_world(setup.world)
     problem = problem.__class__(setup.economy, problem.geography, problem.target,

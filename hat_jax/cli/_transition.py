@@ -110,7 +110,8 @@ def _standard_errors(args, setup, base, i, V, cov) -> dict:
     (:func:`hat_jax.transition.horizon_elasticities_jacobian`; the baseline re-solved
     with beta at the target R, from the solved one) and the delta method."""
     from hat_jax import Start
-    params, problem = delta_method_problem(args, setup, "the elasticity by horizon", cov)
+    params, problem = delta_method_problem(setup, "the elasticity by horizon", cov,
+                                           None if args.quiet else err)
     eq = base.eq
     start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
                   state=eq.world.households.state)
