@@ -193,6 +193,25 @@ def _program(economy, end, J, D, js, rho, hopts, eq_opts, i, T, batch):
 _program_jit = jax.jit(_program, static_argnames=("i", "T", "batch"))
 
 
+def check_rho(rho) -> None:
+    """rho, the persistence of the AR(1) cost shocks, must lie in [0, 1) (ValueError)."""
+    if not (np.isfinite(rho) and 0.0 <= rho < 1.0):
+        raise ValueError(f"rho (persistence of the cost shocks) must lie in [0, 1), got "
+                         f"rho={rho!r}")
+
+
+def importer_partners(economy, importer, exporters=None):
+    """(i, partners): the importer's index and its partners' (every other country when
+    ``exporters`` is None; ValueError if the importer is among them)."""
+    i = country_index(economy, importer)
+    if exporters is None:
+        return i, tuple(j for j in range(economy.N) if j != i)
+    partners = tuple(country_index(economy, j) for j in np.atleast_1d(exporters))
+    if i in partners:
+        raise ValueError(f"exporters must differ from the importer {economy.countries[i]}")
+    return i, partners
+
+
 def time_series_estimate(irf, rho: float, n: int = 20_000, seed: int = 0):
     """(OLS slope, population slope) of y_t = sum_h irf_h eps_{t-h} on x_t = sum_h rho^h
     eps_{t-h} with a constant, eps iid N(0, 1), over n simulated dates after a burn-in
@@ -225,22 +244,14 @@ def horizon_elasticities(eq, importer, exporters=None, *, horizon: int = 150, rh
     T = horizon
 
     T = check_horizon(T)
-    if not (np.isfinite(rho) and 0.0 <= rho < 1.0):
-        raise ValueError(f"rho (persistence of the cost shocks) must lie in [0, 1), got "
-                         f"rho={rho!r}")
+    check_rho(rho)
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"batch must be an integer >= 1, got batch={batch!r}")
     opts = TransitionOptions() if opts is None else opts
     base = as_baseline(eq)
     economy = base.economy
     N = economy.N
-    i = country_index(economy, importer)
-    if exporters is None:
-        partners = tuple(j for j in range(N) if j != i)
-    else:
-        partners = tuple(country_index(economy, j) for j in np.atleast_1d(exporters))
-        if i in partners:
-            raise ValueError(f"exporters must differ from the importer {economy.countries[i]}")
+    i, partners = importer_partners(economy, importer, exporters)
     eo = transition_eq_options(opts, eq_opts)
     hopts = household_options(economy, tol=opts.hh_tol)
     end = endpoint(base)

@@ -35,8 +35,7 @@ from .._ek import economy_from_params
 from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium_jit
 from .._params import household_options
 from .._results import ConvergenceError
-from ..welfare._costs import country_index
-from ._elasticity import _directions, _program
+from ._elasticity import _directions, _program, check_rho, importer_partners
 from ._fakenews import fake_news_jacobian
 from ._path import endpoint
 from ._shocks import check_horizon
@@ -128,19 +127,11 @@ def _jacobian_program(params, basis, problem, D, js, rho, g, start, opts, eo, ho
 def _args(params, problem, importer, exporters, horizon, rho, start, opts, topts, n_sim,
           seed):
     T = check_horizon(horizon)
-    if not (np.isfinite(rho) and 0.0 <= rho < 1.0):
-        raise ValueError(f"rho (persistence of the cost shocks) must lie in [0, 1), got "
-                         f"rho={rho!r}")
+    check_rho(rho)
     params = jnp.asarray(np.asarray(params, np.float64))
     economy = problem.economy
     N = economy.N
-    i = country_index(economy, importer)
-    if exporters is None:
-        partners = tuple(j for j in range(N) if j != i)
-    else:
-        partners = tuple(country_index(economy, j) for j in np.atleast_1d(exporters))
-        if i in partners:
-            raise ValueError(f"exporters must differ from the importer {economy.countries[i]}")
+    i, partners = importer_partners(economy, importer, exporters)
     opts = EquilibriumOptions(unknown="beta") if opts is None else opts
     topts = TransitionOptions() if topts is None else topts
     start = Start(R=problem.R) if start is None else start._replace(R=problem.R, J=None)
