@@ -62,6 +62,7 @@ LONG_FILES = (
     "test_notebook_trade_policy.py",  # slow ~101
     "test_transition.py",             # quick 702
     "test_notebook_transition.py",    # slow ~83 (19 countries, Na = 10, T = 20)
+    "test_notebook_financial_globalization.py",  # slow ~160 loaded (19 countries, Na = 10)
     "test_bootstrap.py",              # slow ~87: calibration, sweep and summary of a 4-country world
     "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
@@ -114,6 +115,9 @@ SLOW = {
     "test_notebook_welfare.py": "welfare.ipynb, 19 countries (Na = 20)",
     "test_notebook_trade_policy.py": "trade_policy.ipynb: optimal and Nash tariffs in a kernel",
     "test_notebook_transition.py": "transition.ipynb, 19 countries (Na = 10, T = 20)",
+    "test_notebook_financial_globalization.py":
+        "financial_globalization.ipynb, 19 countries (Na = 10): both financial regimes, "
+        "the EV of every country, the 2 x 2 table and the opening-gain curve by AD",
     "test_notebook_calibration.py": "calibration.ipynb, 19 countries (Na = 10)",
     "test_notebook_elasticities.py": "elasticities.ipynb (its 19-country part at Na = 20)",
     "test_notebooks.py::test_notebook_executes": "two_country, ek_world and own_data notebooks",
