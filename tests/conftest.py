@@ -58,11 +58,11 @@ LONG_FILES = (
     "test_inference.py",              # quick ~15 | slow ~135: delta method through re-calibration, hat calibrate --se
     "test_benchmarks.py",             # slow ~140: gpu.py --quick and scale_n.py --quick in subprocesses
     "test_ev_measure.py",             # quick ~18 | slow ~100: the JPN cut, both measures
+    "test_notebook_financial_globalization.py",  # slow 180 loaded (load 4, warm cache; 19 countries, Na = 10)
     "test_welfare.py",                # quick 1270 (EV roots and welfare FD)
     "test_notebook_trade_policy.py",  # slow ~101
     "test_transition.py",             # quick 702
     "test_notebook_transition.py",    # slow ~83 (19 countries, Na = 10, T = 20)
-    "test_notebook_financial_globalization.py",  # slow ~160 loaded (19 countries, Na = 10)
     "test_bootstrap.py",              # slow ~87: calibration, sweep and summary of a 4-country world
     "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
