@@ -58,6 +58,7 @@ LONG_FILES = (
     "test_inference.py",              # quick ~15 | slow ~135: delta method through re-calibration, hat calibrate --se
     "test_benchmarks.py",             # slow ~140: gpu.py --quick and scale_n.py --quick in subprocesses
     "test_ev_measure.py",             # quick ~18 | slow ~100: the JPN cut, both measures
+    "test_notebook_financial_globalization.py",  # slow 180 loaded (load 4, warm cache; 19 countries, Na = 10)
     "test_welfare.py",                # quick 1270 (EV roots and welfare FD)
     "test_notebook_trade_policy.py",  # slow ~101
     "test_transition.py",             # quick 702
@@ -114,6 +115,9 @@ SLOW = {
     "test_notebook_welfare.py": "welfare.ipynb, 19 countries (Na = 20)",
     "test_notebook_trade_policy.py": "trade_policy.ipynb: optimal and Nash tariffs in a kernel",
     "test_notebook_transition.py": "transition.ipynb, 19 countries (Na = 10, T = 20)",
+    "test_notebook_financial_globalization.py":
+        "financial_globalization.ipynb, 19 countries (Na = 10): both financial regimes, "
+        "the EV of every country, the 2 x 2 table and the opening-gain curve by AD",
     "test_notebook_calibration.py": "calibration.ipynb, 19 countries (Na = 10)",
     "test_notebook_elasticities.py": "elasticities.ipynb (its 19-country part at Na = 20)",
     "test_notebooks.py::test_notebook_executes": "two_country, ek_world and own_data notebooks",

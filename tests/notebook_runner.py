@@ -30,15 +30,16 @@ SMALL_NA = "40"  # = conftest.NA_TEST: the notebooks reuse the tests' compiled p
 # elasticities.ipynb takes SMALL_NA: its two-country part then runs on the programs of
 # the tests' two-country fixtures, and its 19-country part caps Na at 20 itself.
 NOTEBOOK_NA = {"ek_world.ipynb": "20", "calibration.ipynb": "10", "welfare.ipynb": "20",
-               "own_data.ipynb": "10", "transition.ipynb": "10"}
+               "own_data.ipynb": "10", "transition.ipynb": "10",
+               "financial_globalization.ipynb": "10"}
 # Notebooks that read the Eaton-Kortum data.
 NEEDS_DATA = {"ek_world.ipynb", "elasticities.ipynb", "calibration.ipynb", "welfare.ipynb",
-              "own_data.ipynb", "transition.ipynb"}
+              "own_data.ipynb", "transition.ipynb", "financial_globalization.ipynb"}
 CELL_TIMEOUT_S = 600
 # Notebooks executed by a test file of their own (tests/test_notebook_<stem>.py), so that
 # the two pytest-xdist workers (whole files per worker) share the long notebooks.
 OWN_FILE = {"welfare.ipynb", "calibration.ipynb", "elasticities.ipynb", "trade_policy.ipynb",
-            "transition.ipynb"}
+            "transition.ipynb", "financial_globalization.ipynb"}
 
 
 def _data_dir() -> str | None:
