@@ -67,6 +67,7 @@ LONG_FILES = (
     "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
     "test_transition_regime.py",      # slow ~150: regime transitions
+    "test_transition_inference.py",   # quick ~15 | slow ~250 loaded: FD of the horizon Jacobian, hat transition --se
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
     "test_cli.py",                    # quick 375
     "test_scenarios.py",              # quick 342: 4 host devices | slow ~60: SIGKILL, jax.distributed
