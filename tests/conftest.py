@@ -204,7 +204,7 @@ SLOW = {
         "two subprocesses on a cache of their own: every program compiled again",
     # issue 28 item 3: hat tariff --se
     "test_tariff_inference.py::test_cli_tariff_se":
-        "hat tariff --data --params --se in-process on a 4-country synthetic world at "
+        "hat tariff --data --params --se in-process on a 6-country synthetic world at "
         "Na = 20: synthetic tables, the optimum's and the second-order Jacobian's programs "
         "of a world no other test solves (the derivative's FD check stays quick)",
     # issue 29: benchmark scripts run end to end so that they do not rot

@@ -84,8 +84,8 @@ def test_tariff_se_checks_its_input(tmp_path, capsys):
 
 
 def test_cli_tariff_se(tmp_path, capsys):
-    """hat tariff --data DIR --params FILE --se FILE --json on a 4-country synthetic
-    world (Na = 20): standard errors of the optimal uniform rate and of the welfare gain,
+    """hat tariff --data DIR --params FILE --se FILE --json on a 6-country synthetic
+    world (Na = 20, ek_baseline's settings): standard errors of the optimal uniform rate and of the welfare gain,
     finite and positive, with 95% intervals around the estimates; the text lines."""
     import pandas as pd
 
@@ -93,7 +93,7 @@ def test_cli_tariff_se(tmp_path, capsys):
     from hat_jax.cli import main
     from hat_jax.report.policy import format_tariff_se
 
-    tables, params = synthetic_tables(tmp_path / "tables", N=4, seed=5, Na=20)
+    tables, params = synthetic_tables(tmp_path / "tables", N=6, seed=5, Na=20)
     pd.DataFrame({"guess": params}).to_csv(tmp_path / "params.csv", index=False)
     A = np.random.default_rng(0).normal(size=(params.size, params.size))
     V = 1e-4 * (A @ A.T + np.eye(params.size))
@@ -118,3 +118,36 @@ def test_cli_tariff_se(tmp_path, capsys):
     assert abs(se["foc"][0]) < 1e-5 and se["hessian"][0][0] < 0
     text = format_tariff_se(se, r)
     assert "optimal tariff" in text and "s.e." in text and "welfare gain" in text
+
+
+def test_tariff_standard_errors_object():
+    """The standard_errors object: sqrt(J V J') of the rates (country i's row, 0 at i,
+    a rate on the bound with s.e. 0) and of the gain, 95% intervals around the
+    estimates, and the text lines by partner and without a strict maximum."""
+    from hat_jax.report.policy import format_tariff_se, tariff_standard_errors
+
+    rng = np.random.default_rng(2)
+    K, N, i = 4, 4, 1
+    out = policy.TariffInference(np.array([0.3, 0.0, 0.2]), np.asarray(-10.0),
+                                 np.asarray(-10.2), np.asarray(0.2), np.asarray(1.96),
+                                 np.zeros(3), -np.eye(3), np.array([False, True, False]),
+                                 True, True)
+    jac = policy.TariffInference(rng.normal(size=(3, K)) * np.array([[1], [0], [1]]),
+                                 *rng.normal(size=(4, K)))
+    V = np.diag([0.01, 0.04, 0.09, 0.16])
+    se = tariff_standard_errors(out, jac, V, "hc1", "inference.json", N, i)
+    sd = lambda J: np.sqrt(np.einsum("...k,kl,...l->...", J, V, J))  # noqa: E731
+    np.testing.assert_allclose(se["rates"], [sd(jac.rates[0]), 0.0, 0.0, sd(jac.rates[2])],
+                               rtol=1e-12)
+    assert se["at_bound"] == [False, False, True, False]
+    assert se["estimates"]["rates"] == [0.3, 0.0, 0.0, 0.2]
+    assert se["welfare_gain_pct"] == pytest.approx(float(sd(jac.gain_pct)), rel=1e-12)
+    lo, hi = se["ci95"]["welfare_gain"]
+    assert (lo + hi) / 2 == pytest.approx(0.2) and hi - lo == pytest.approx(
+        2 * 1.959963984540054 * float(sd(jac.gain)))
+    r = {"country": "B", "countries": ["A", "B", "C", "D"], "mode": "by_partner"}
+    text = format_tariff_se(se, r)
+    assert "A 30.0000% (" in text and "D 20.0000% (" in text and "welfare gain 1.9600%" in text
+    se["maximum"] = False
+    assert "not a strict maximum" in format_tariff_se(se, r)
+    assert format_tariff_se(None, r) == ""

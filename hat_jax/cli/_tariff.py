@@ -146,6 +146,11 @@ def _standard_errors(args, setup, base, opt, se) -> dict:
                   state=eq.world.households.state)
     out, jac, stats = policy.optimal_tariff_jacobian(params, problem, opt, start=start,
                                                      opts=base.opts)
+    if not (out.converged and out.maximum):
+        err("warning: --se: " + ("an equilibrium of the derivative did not converge; "
+                                 if not out.converged else "")
+            + ("" if out.maximum else "the Hessian d2W/dt2 at the optimum is not negative "
+               "definite (not a strict maximum): no standard errors of the rates"))
     return tariff_standard_errors(out, jac, V, cov, args.se, eq.economy.N, opt.country,
                                   {"jacobian_s": stats["seconds"]})
 

@@ -152,7 +152,8 @@ def tariff_standard_errors(outputs, jacobian, V_params, cov: str, source: str, N
     welfare_gain_pct; ci95 (rates, welfare_gain, welfare_gain_pct: estimate -+ 1.96
     s.e.); the implicit-function diagnostics foc and hessian (in i's rates), at_bound
     (row [N]: rates on the bound t = 0, s.e. 0) and maximum (the Hessian is negative
-    definite: else the rates' s.e. are null); cov, source, timings."""
+    definite: else the rates' s.e. are null), converged (both equilibria of the
+    derivative's program); cov, source, timings."""
     from hat_jax.calibration import delta_method_se
 
     def se(name, scale=1.0):
@@ -175,7 +176,7 @@ def tariff_standard_errors(outputs, jacobian, V_params, cov: str, source: str, N
                  "welfare_gain_pct": json_nums([pct - z * se_pct, pct + z * se_pct])},
         "foc": json_nums(outputs.foc), "hessian": json_nums(outputs.hessian),
         "at_bound": [bool(b) for b in _row(outputs.at_bound, N, i, fill=False)],
-        "maximum": bool(outputs.maximum),
+        "maximum": bool(outputs.maximum), "converged": bool(outputs.converged),
         "timings": json_timings(stats or {}),
     }
 
@@ -201,6 +202,8 @@ def format_tariff_se(se: dict | None, r: dict) -> str:
     lo, hi = se["ci95"]["welfare_gain_pct"]
     note = "" if se["maximum"] else (" (the Hessian is not negative definite: not a strict "
                                       "maximum, no s.e. of the rates)")
+    if not se.get("converged", True):
+        note += " (NOT converged: an equilibrium of the derivative did not converge)"
     return (f"\nStandard errors ({se['cov']}, delta method; implicit function theorem on the "
             f"first-order condition{note}):\n  {rates}\n  welfare gain "
             f"{f(est['welfare_gain_pct'])}% (s.e. {f(se['welfare_gain_pct'])}; 95% "
