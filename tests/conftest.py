@@ -202,11 +202,6 @@ SLOW = {
         "of a derivative)",
     "test_compile.py::test_compiled_programs_persist_across_processes":
         "two subprocesses on a cache of their own: every program compiled again",
-    # issue 28 item 3: hat tariff --se
-    "test_tariff_inference.py::test_cli_tariff_se":
-        "hat tariff --data --params --se in-process on a 6-country synthetic world at "
-        "Na = 20: synthetic tables, the optimum's and the second-order Jacobian's programs "
-        "of a world no other test solves (the derivative's FD check stays quick)",
     # issue 29: benchmark scripts run end to end so that they do not rot
     "test_benchmarks.py": "benchmarks/gpu.py --quick (two_country at the tests' Na = 40: "
                           "8 scenarios with EV, transition, elasticities, optimal tariff) "

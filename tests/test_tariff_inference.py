@@ -83,43 +83,6 @@ def test_tariff_se_checks_its_input(tmp_path, capsys):
     assert "--params" in capsys.readouterr().err
 
 
-def test_cli_tariff_se(tmp_path, capsys):
-    """hat tariff --data DIR --params FILE --se FILE --json on a 6-country synthetic
-    world (Na = 20, ek_baseline's settings): standard errors of the optimal uniform rate and of the welfare gain,
-    finite and positive, with 95% intervals around the estimates; the text lines."""
-    import pandas as pd
-
-    from hat_jax.calibration import synthetic_tables
-    from hat_jax.cli import main
-    from hat_jax.report.policy import format_tariff_se
-
-    tables, params = synthetic_tables(tmp_path / "tables", N=6, seed=5, Na=20)
-    pd.DataFrame({"guess": params}).to_csv(tmp_path / "params.csv", index=False)
-    A = np.random.default_rng(0).normal(size=(params.size, params.size))
-    V = 1e-4 * (A @ A.T + np.eye(params.size))
-    (tmp_path / "inference.json").write_text(json.dumps(
-        {"params": params.tolist(), "V_params": V.tolist(), "cov": "hc1"}))
-    assert main(["tariff", "--data", str(tables), "--params", str(tmp_path / "params.csv"),
-                 "--country", "C1", "--se", str(tmp_path), "--json", "--quiet"]) == 0
-    r = json.loads(capsys.readouterr().out)
-    se = r["standard_errors"]
-    assert se["cov"] == "hc1" and se["method"] == "delta" and se["maximum"]
-    rate = r["rates"][1]
-    assert rate > 0 and se["estimates"]["rates"][1] == pytest.approx(rate, rel=1e-12)
-    assert se["rates"][0] == 0 and all(np.isfinite(se["rates"][1:]))
-    assert se["rates"][1] > 0  # uniform: one rate, one s.e. for every partner
-    assert all(e == pytest.approx(se["rates"][1], rel=1e-12) for e in se["rates"][1:])
-    lo, hi = se["ci95"]["rates"][1]
-    assert hi - rate == pytest.approx(1.959963984540054 * se["rates"][1], rel=1e-9)
-    assert lo < rate < hi
-    assert se["estimates"]["welfare_gain_pct"] == pytest.approx(r["welfare_gain_pct"],
-                                                                 rel=1e-6)
-    assert se["welfare_gain_pct"] > 0 and se["welfare_gain"] > 0
-    assert abs(se["foc"][0]) < 1e-5 and se["hessian"][0][0] < 0
-    text = format_tariff_se(se, r)
-    assert "optimal tariff" in text and "s.e." in text and "welfare gain" in text
-
-
 def test_tariff_standard_errors_object():
     """The standard_errors object: sqrt(J V J') of the rates (country i's row, 0 at i,
     a rate on the bound with s.e. 0) and of the gain, 95% intervals around the
