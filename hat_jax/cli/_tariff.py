@@ -1,8 +1,8 @@
 """``hat tariff``: one country's optimal tariffs and Nash tariffs (model.md s.14).
 
     hat tariff PRESET --country ISO [--uniform | --by-partner] [--nash]
-               [--objective utilitarian|mean-ev] [--grid K] [economy / equilibrium options]
-               [--out DIR] [--json] [--plots] [--quiet]
+               [--objective utilitarian|mean-ev] [--grid K] [--se FILE]
+               [economy / equilibrium options] [--out DIR] [--json] [--plots] [--quiet]
 
 Solves the preset's (free-trade) baseline, then the tariffs of ``--country`` (one uniform
 rate, the default, or one per partner) that maximise its utilitarian welfare sum lambda V
@@ -12,7 +12,11 @@ exact gradients through the equilibrium; beta fixed, W, R and the rebates T solv
 the equilibrium and the EV by household state at the optimum, the comparison with the
 planner and the representative-agent optimal tariff of the model's trade elasticity
 (:func:`hat_jax.policy.compare_optimum`) and, with ``--nash``, every country's Nash
-tariffs. Exit codes as ``hat solve`` (2: not converged).
+tariffs. With ``--se FILE`` (the inference.json of ``hat calibrate --se``) the standard
+errors of the optimal rates and of the welfare gain by the delta method
+(:func:`hat_jax.policy.optimal_tariff_jacobian`: the implicit function theorem on the
+first-order condition, the envelope theorem for the gain). Exit codes as ``hat solve``
+(2: not converged).
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from hat_jax._baseline import as_baseline
 from hat_jax import welfare as wf
 from hat_jax._change import Change
 from hat_jax._tariffs import uniform_tariffs
-from hat_jax.report.policy import format_tariff, tariff_summary, write_tariff_outputs
+from hat_jax import Start
+from hat_jax.report.policy import (format_tariff, format_tariff_se, tariff_standard_errors,
+                                   tariff_summary, write_tariff_outputs)
 
+from ._params_file import inference_for_world
 from ._common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
@@ -82,6 +89,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--grid", type=int, default=0, metavar="K",
                    help="also evaluate welfare at K uniform tariffs from 0 to twice the "
                    "optimum (default 0; 9 with --plots)")
+    t.add_argument("--se", metavar="FILE", default=None,
+                   help="standard errors (delta method) of the optimal rates and the "
+                   "welfare gain, from FILE, the inference.json (or its folder) of `hat "
+                   "calibrate --se`, whose parameters must be the baseline's (an ek_* "
+                   "preset, --params or --data world); utilitarian objective only")
     add_ev_measure_argument(t)
     add_output_arguments(p, "tariff.json, ev.csv (welfare_by_tariff.csv with a grid; "
                          "welfare_by_tariff.png, ev_by_assets.png with --plots)",
@@ -102,6 +114,47 @@ def _grid(eq, i, rate, k):
     return rates, np.asarray(out)
 
 
+def _read_se(args, setup, objective: str):
+    """(V_params, cov) of ``--se FILE``, checked before anything is solved (None without
+    --se)."""
+    if args.se is None:
+        return None
+    if objective != "utilitarian":
+        raise ValueError(f"--se: standard errors of the optimal tariff are those of the "
+                         f"utilitarian objective; got --objective {args.objective}")
+    _, V, cov = inference_for_world(args, setup.world, "--se", args.se)
+    return V, cov
+
+
+def _standard_errors(args, setup, base, opt, se) -> dict:
+    """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
+    optimal rates and the welfare gain with respect to the parameters
+    (:func:`hat_jax.policy.optimal_tariff_jacobian`) and the delta method."""
+    from hat_jax.calibration import problem_from_world
+
+    V, cov = se
+    params = np.asarray(setup.world.params, np.float64)
+    if not args.quiet:
+        err(f"standard errors ({cov}, delta method): the optimum's derivative with respect "
+            f"to the {params.size} parameters (implicit function theorem)...")
+    problem = problem_from_world(setup.world)
+    problem = problem.__class__(setup.economy, problem.geography, problem.target,
+                                problem.data_trade, problem.R, problem.theta_d,
+                                problem.estimator)
+    eq = base.eq
+    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
+                  state=eq.world.households.state)
+    out, jac, stats = policy.optimal_tariff_jacobian(params, problem, opt, start=start,
+                                                     opts=base.opts)
+    if not (out.converged and out.maximum):
+        err("warning: --se: " + ("an equilibrium of the derivative did not converge; "
+                                 if not out.converged else "")
+            + ("" if out.maximum else "the Hessian d2W/dt2 at the optimum is not negative "
+               "definite (not a strict maximum): no standard errors of the rates"))
+    return tariff_standard_errors(out, jac, V, cov, args.se, eq.economy.N, opt.country,
+                                  {"jacobian_s": stats["seconds"]})
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hat tariff``; returns the exit code (ValueError: bad input)."""
     if args.plots and args.out is None:
@@ -110,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--grid must be 0 or at least 2, got {args.grid}")
     setup = setup_from_args(args)
     i = default_country(setup.economy, args.country, None)
+    se = _read_se(args, setup, args.objective.replace("-", "_"))
     # the options are validated before the long solve (the equilibrium's are added then)
     options = policy.TariffOptions(mode=args.mode, objective=args.objective.replace("-", "_"),
                                    coarse=args.coarse, progress=not args.quiet,
@@ -161,6 +215,8 @@ def run(args: argparse.Namespace) -> int:
                                    start=float(np.mean(np.delete(opt.rates, i))))
         stats["nash_s"] = time.perf_counter() - t0
     result = tariff_summary(args.preset, opt, cf, res, ra, grid, nash, stats, comparison)
+    if se is not None:
+        result["standard_errors"] = _standard_errors(args, setup, base, opt, se)
     rc = EXIT_OK if result["converged"] and (nash is None or nash.converged) \
         else EXIT_NOT_CONVERGED
     if rc != EXIT_OK:
@@ -168,5 +224,6 @@ def run(args: argparse.Namespace) -> int:
             + ("" if nash is None else f"; Nash FOC residual {nash.foc_residual:.3e}"))
     if args.out is not None:
         wrote(write_tariff_outputs(args.out, result, plots=args.plots), args.quiet)
-    print_result(args, result, lambda: format_tariff(result))
+    print_result(args, result, lambda: format_tariff(result)
+                 + format_tariff_se(result.get("standard_errors"), result))
     return rc

@@ -16,6 +16,9 @@ optimal tariffs of one country and Nash tariffs, by gradients through the equili
   (:func:`optimal_wedge`, :func:`wedge_value_and_slope`; model.md s.15), Nash wedges
   (:func:`nash_wedges`, :func:`wedge_welfare_jacobian`) and the optimal wedge beside
   the optimal tariff (:func:`compare_wedge_tariff`);
+- :mod:`~hat_jax.policy._inference`: the optimal tariff and its welfare gain as functions
+  of the calibrated parameters, their exact Jacobian (:func:`optimal_tariff_jacobian`:
+  implicit function theorem on the first-order condition; model.md s.16);
 - tariff matrices (:func:`uniform_tariffs`, :func:`tariff_war`, :func:`validate_tariffs`,
   :func:`tariff_revenue`), defined in :mod:`hat_jax._tariffs` below the equilibrium.
 """
@@ -29,6 +32,7 @@ from ._capital import (NashWedges, OptimalWedge, WedgeTariffComparison, compare_
                        nash_wedges, optimal_wedge, wedge_value_and_slope,
                        wedge_welfare_jacobian)
 from ._compare import TariffComparison, compare_optimum, planner_values
+from ._inference import TariffInference, optimal_tariff_jacobian
 from ._mean_ev import EVReference, ev_reference, mean_ev_value_and_gradient
 from ._optimal import (OptimalTariff, TariffStage, optimal_tariff, softplus_inverse,
                       solve_stage, stage_plan, tariff_row)
@@ -40,6 +44,7 @@ __all__ = ["OptimalWedge", "optimal_wedge", "wedge_value_and_slope", "wedge_welf
            "TariffComparison", "compare_optimum", "planner_values",
            "NashTariffs", "foc_residuals", "nash_tariffs", "ra_optimal_tariff",
            "EVReference", "ev_reference", "mean_ev_value_and_gradient",
+           "TariffInference", "optimal_tariff_jacobian",
            "MODES", "OBJECTIVES", "OptimalTariff", "optimal_tariff", "softplus_inverse", "tariff_row",
            "COARSE_NA", "NASH_METHODS", "OPTIMIZERS", "TariffOptions", "TariffStage",
            "solve_stage", "stage_plan", "tariff_options",

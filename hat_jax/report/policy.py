@@ -15,7 +15,8 @@ from ._figures import figure_bytes, pyplot
 from ._files import CSV_FLOAT, json_num, json_nums, json_text, json_timings, write_files
 from .welfare import ev_frame, ev_measure_summary, plot_ev_by_assets
 
-__all__ = ["tariff_summary", "format_tariff", "write_tariff_outputs", "plot_welfare_by_tariff"]
+__all__ = ["tariff_summary", "format_tariff", "write_tariff_outputs", "plot_welfare_by_tariff",
+           "tariff_standard_errors", "format_tariff_se"]
 
 
 def _pct(new, old):
@@ -131,6 +132,82 @@ def format_tariff(r: dict) -> str:
             lines.append(f"  {name}: tariffs {100 * np.mean(row):.3f}% (mean), welfare "
                          f"vs free trade {n['welfare_gain_pct'][k]:+.4f}%")
     return "\n".join(lines)
+
+
+def _row(values, N: int, i: int, fill=0.0):
+    """Country i's row [N] from the values of its partners (one value: uniform)."""
+    v = np.asarray(values)
+    row = np.full(N, fill, dtype=v.dtype)
+    row[np.arange(N) != i] = np.broadcast_to(v, (N - 1,))
+    return row
+
+
+def tariff_standard_errors(outputs, jacobian, V_params, cov: str, source: str, N: int,
+                           i: int, stats: dict | None = None) -> dict:
+    """The ``"standard_errors"`` object of ``hat tariff --se`` (delta method, model.md
+    s.16): ``outputs``, ``jacobian``: :func:`hat_jax.policy.optimal_tariff_jacobian`;
+    V_params: the parameters' covariance (``hat calibrate --se``'s inference.json, named
+    by ``source``). Keys as those of the point estimates: rates (country i's row [N], 0
+    at i), welfare, welfare_free, welfare_gain (welfare - welfare_free, utility units),
+    welfare_gain_pct; ci95 (rates, welfare_gain, welfare_gain_pct: estimate -+ 1.96
+    s.e.); the implicit-function diagnostics foc and hessian (in i's rates), at_bound
+    (row [N]: rates on the bound t = 0, s.e. 0) and maximum (the Hessian is negative
+    definite: else the rates' s.e. are null), converged (both equilibria of the
+    derivative's program); cov, source, timings."""
+    from hat_jax.calibration import delta_method_se
+
+    def se(name, scale=1.0):
+        return scale * delta_method_se(np.asarray(getattr(jacobian, name)), V_params)
+
+    z = 1.959963984540054
+    rates = _row(outputs.rates, N, i)
+    se_rates = _row(se("rates"), N, i)
+    gain, se_gain = float(outputs.gain), float(se("gain"))
+    pct, se_pct = float(outputs.gain_pct), float(se("gain_pct"))
+    return {
+        "cov": cov, "source": str(source), "method": "delta",
+        "rates": json_nums(se_rates), "welfare": json_num(float(se("welfare"))),
+        "welfare_free": json_num(float(se("welfare_free"))),
+        "welfare_gain": json_num(se_gain), "welfare_gain_pct": json_num(se_pct),
+        "estimates": {"rates": json_nums(rates), "welfare_gain": json_num(gain),
+                      "welfare_gain_pct": json_num(pct)},
+        "ci95": {"rates": [json_nums([r - z * e, r + z * e]) for r, e in zip(rates, se_rates)],
+                 "welfare_gain": json_nums([gain - z * se_gain, gain + z * se_gain]),
+                 "welfare_gain_pct": json_nums([pct - z * se_pct, pct + z * se_pct])},
+        "foc": json_nums(outputs.foc), "hessian": json_nums(outputs.hessian),
+        "at_bound": [bool(b) for b in _row(outputs.at_bound, N, i, fill=False)],
+        "maximum": bool(outputs.maximum), "converged": bool(outputs.converged),
+        "timings": json_timings(stats or {}),
+    }
+
+
+def format_tariff_se(se: dict | None, r: dict) -> str:
+    """The standard-error lines of ``hat tariff`` ('' without --se)."""
+    if se is None:
+        return ""
+    f = lambda x: "nan" if x is None else f"{x:.4f}"  # noqa: E731
+    c, est = r["country"], se["estimates"]
+    others = [k for k in r["countries"] if k != c]
+    idx = [r["countries"].index(k) for k in others]
+    pct = lambda x: None if x is None else 100 * x  # noqa: E731
+    if r["mode"] == "uniform":
+        k = idx[0]
+        lo, hi = se["ci95"]["rates"][k]
+        rates = (f"optimal tariff {f(pct(est['rates'][k]))}% (s.e. {f(pct(se['rates'][k]))}; "
+                 f"95% [{f(pct(lo))}, {f(pct(hi))}])")
+    else:
+        rates = "optimal tariffs (s.e.): " + ", ".join(
+            f"{n} {f(pct(est['rates'][k]))}% ({f(pct(se['rates'][k]))})"
+            for n, k in zip(others, idx))
+    lo, hi = se["ci95"]["welfare_gain_pct"]
+    note = "" if se["maximum"] else (" (the Hessian is not negative definite: not a strict "
+                                      "maximum, no s.e. of the rates)")
+    if not se.get("converged", True):
+        note += " (NOT converged: an equilibrium of the derivative did not converge)"
+    return (f"\nStandard errors ({se['cov']}, delta method; implicit function theorem on the "
+            f"first-order condition{note}):\n  {rates}\n  welfare gain "
+            f"{f(est['welfare_gain_pct'])}% (s.e. {f(se['welfare_gain_pct'])}; 95% "
+            f"[{f(lo)}, {f(hi)}])")
 
 
 def plot_welfare_by_tariff(r: dict):

@@ -1,0 +1,116 @@
+"""Standard errors of the optimal tariff (model.md s.14 and s.16): the implicit-function
+derivative of the optimum and the envelope derivative of its welfare gain against
+central differences of optima re-solved at perturbed parameters, and ``hat tariff --se``."""
+
+import json
+
+import numpy as np
+import pytest
+
+import hat_jax
+from hat_jax import policy
+from hat_jax.model import economy_from_params
+from hat_jax.welfare import utilitarian_welfare
+
+OPTS = hat_jax.EquilibriumOptions(unknown="beta")
+
+
+@pytest.fixture(scope="module")
+def synthetic_small():
+    """The 6-country synthetic world at Na = 10 (its data the model's own at known
+    parameters)."""
+    from hat_jax.calibration import synthetic_problem
+
+    return synthetic_problem(N=6, Na=10)
+
+
+def _optimum(problem, params, W, beta, start=None):
+    """Country 0's uniform optimum (FOC to 1e-11) on the baseline of ``params`` (beta
+    solved at the target R), and that baseline's welfare of country 0."""
+    econ = economy_from_params(np.asarray(params), problem.economy, problem.geography,
+                               problem.theta_d)
+    eq = hat_jax.solve_equilibrium(econ, OPTS, hat_jax.Start(W=W, beta=beta, R=problem.R))
+    b = hat_jax.Baseline.from_equilibrium(eq, OPTS)
+    opt = policy.optimal_tariff(b, 0, gtol=1e-10, coarse=0, start=start)
+    assert opt.converged
+    return opt, float(utilitarian_welfare(eq)[0])
+
+
+def test_optimal_tariff_derivative_matches_reoptimised_central_differences(synthetic_small):
+    """dt*/dTheta = -H^{-1} g_Theta (exact second derivatives through both equilibria)
+    and dG/dTheta (envelope theorem) against optima re-solved at Theta -+ h v."""
+    problem, theta, W, beta = synthetic_small
+    opt, W0 = _optimum(problem, theta, W, beta)
+    out, jac, _ = policy.optimal_tariff_jacobian(theta, problem, opt,
+                                                 start=hat_jax.Start(W=W, beta=beta), opts=OPTS)
+    assert out.converged and out.maximum and not out.at_bound.any()
+    # the program's values are the optimiser's: same optimum, FOC zero, H < 0
+    assert float(out.rates[0]) == pytest.approx(float(opt.rates[1]), rel=1e-12)
+    assert float(out.welfare) == pytest.approx(opt.welfare, rel=1e-10)
+    assert float(out.welfare_free) == pytest.approx(W0, rel=1e-10)
+    assert abs(float(out.foc[0])) < 1e-8 and float(out.hessian[0, 0]) < 0
+    assert float(out.gain) > 0 and float(out.rates[0]) > 0.05  # an interior optimum
+    v = np.random.default_rng(3).normal(size=theta.size)
+    v /= np.linalg.norm(v)
+    h = 1e-4  # FOC to 1e-11: the re-solved rates carry ~1e-11 / |H| of noise
+    ends = []
+    for s in (1.0, -1.0):
+        o, w0 = _optimum(problem, theta + s * h * v, W, beta, start=opt.rates[1])
+        ends.append(np.array([o.rates[1], o.welfare - w0, 100 * (o.welfare - w0) / abs(w0)]))
+    fd = (ends[0] - ends[1]) / (2 * h)
+    ad = np.array([jac.rates[0] @ v, jac.gain @ v, jac.gain_pct @ v])
+    # measured: relative 2e-7 (rate), 1e-6 (gain), 2e-6 (gain %)
+    np.testing.assert_allclose(ad, fd, rtol=2e-5)
+    assert np.all(np.abs(ad) > 1e-3)  # a direction along which all three move
+    with pytest.raises(ValueError, match="params"):
+        policy.optimal_tariff_jacobian(theta[:-1], problem, opt)
+
+
+def test_tariff_se_checks_its_input(tmp_path, capsys):
+    """--se refuses, before solving: the mean-EV objective, a preset without calibrated
+    parameters, and a file whose parameters are not the baseline's (naming the fix)."""
+    from hat_jax.cli import main
+
+    f = tmp_path / "inference.json"
+    f.write_text(json.dumps({"params": [0.0] * 46, "V_params": np.eye(46).tolist(),
+                             "cov": "hc1"}))
+    assert main(["tariff", "two_country", "--objective", "mean-ev", "--se", str(f),
+                 "--quiet"]) == 1
+    assert "--se" in (e := capsys.readouterr().err) and "utilitarian" in e
+    assert main(["tariff", "two_country", "--se", str(f), "--quiet"]) == 1
+    assert "no calibrated parameters" in capsys.readouterr().err
+    assert main(["tariff", "ek_baseline", "--Na", "10", "--se", str(tmp_path), "--quiet"]) == 1
+    assert "--params" in capsys.readouterr().err
+
+
+def test_tariff_standard_errors_object():
+    """The standard_errors object: sqrt(J V J') of the rates (country i's row, 0 at i,
+    a rate on the bound with s.e. 0) and of the gain, 95% intervals around the
+    estimates, and the text lines by partner and without a strict maximum."""
+    from hat_jax.report.policy import format_tariff_se, tariff_standard_errors
+
+    rng = np.random.default_rng(2)
+    K, N, i = 4, 4, 1
+    out = policy.TariffInference(np.array([0.3, 0.0, 0.2]), np.asarray(-10.0),
+                                 np.asarray(-10.2), np.asarray(0.2), np.asarray(1.96),
+                                 np.zeros(3), -np.eye(3), np.array([False, True, False]),
+                                 True, True)
+    jac = policy.TariffInference(rng.normal(size=(3, K)) * np.array([[1], [0], [1]]),
+                                 *rng.normal(size=(4, K)))
+    V = np.diag([0.01, 0.04, 0.09, 0.16])
+    se = tariff_standard_errors(out, jac, V, "hc1", "inference.json", N, i)
+    sd = lambda J: np.sqrt(np.einsum("...k,kl,...l->...", J, V, J))  # noqa: E731
+    np.testing.assert_allclose(se["rates"], [sd(jac.rates[0]), 0.0, 0.0, sd(jac.rates[2])],
+                               rtol=1e-12)
+    assert se["at_bound"] == [False, False, True, False]
+    assert se["estimates"]["rates"] == [0.3, 0.0, 0.0, 0.2]
+    assert se["welfare_gain_pct"] == pytest.approx(float(sd(jac.gain_pct)), rel=1e-12)
+    lo, hi = se["ci95"]["welfare_gain"]
+    assert (lo + hi) / 2 == pytest.approx(0.2) and hi - lo == pytest.approx(
+        2 * 1.959963984540054 * float(sd(jac.gain)))
+    r = {"country": "B", "countries": ["A", "B", "C", "D"], "mode": "by_partner"}
+    text = format_tariff_se(se, r)
+    assert "A 30.0000% (" in text and "D 20.0000% (" in text and "welfare gain 1.9600%" in text
+    se["maximum"] = False
+    assert "not a strict maximum" in format_tariff_se(se, r)
+    assert format_tariff_se(None, r) == ""
