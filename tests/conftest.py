@@ -68,6 +68,7 @@ LONG_FILES = (
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
     "test_transition_regime.py",      # slow ~150: regime transitions
     "test_transition_inference.py",   # quick ~15 | slow ~250 loaded: FD of the horizon Jacobian, hat transition --se
+    "test_tariff_inference.py",       # quick ~7 | slow ~240 loaded: FD of the optimal tariff against re-solved optima
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
     "test_cli.py",                    # quick 375
     "test_scenarios.py",              # quick 342: 4 host devices | slow ~60: SIGKILL, jax.distributed
@@ -211,6 +212,11 @@ SLOW = {
         "of a derivative)",
     "test_compile.py::test_compiled_programs_persist_across_processes":
         "two subprocesses on a cache of their own: every program compiled again",
+    # issue 28: hat tariff --se (the optimal tariff's derivative)
+    "test_tariff_inference.py::test_optimal_tariff_derivative_matches_reoptimised_central_differences":
+        "the optimum re-solved at params -+ h v on a 6-country world (Na = 10) and the "
+        "Jacobian program (forward over forward mode through both equilibria, n + K "
+        "directions): 237 s loaded, about 2 CPU minutes with the compilation cache warm",
     # issue 28: hat transition --se (the elasticity by horizon)
     "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
         "forward over forward mode through the stationary solve, the fake-news Jacobian and "
