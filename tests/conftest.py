@@ -217,6 +217,9 @@ SLOW = {
         "the optimum re-solved at params -+ h v on a 6-country world (Na = 10) and the "
         "Jacobian program (forward over forward mode through both equilibria, n + K "
         "directions): 237 s loaded, about 2 CPU minutes with the compilation cache warm",
+    "test_tariff_inference.py::test_tariff_se_command_end_to_end":
+        "hat tariff ek_baseline --Na 10 --se: the 19-country optimum and its Jacobian "
+        "program (47 directions, forward over forward mode, in batches of 8)",
     # issue 28: hat transition --se (the elasticity by horizon)
     "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
         "forward over forward mode through the stationary solve, the fake-news Jacobian and "

@@ -38,7 +38,8 @@ def _optimum(problem, params, W, beta, start=None):
 
 def test_optimal_tariff_derivative_matches_reoptimised_central_differences(synthetic_small):
     """dt*/dTheta = -H^{-1} g_Theta (exact second derivatives through both equilibria)
-    and dG/dTheta (envelope theorem) against optima re-solved at Theta -+ h v."""
+    and dG/dTheta (envelope theorem) against optima re-solved at Theta -+ h v (the
+    1 + 20 directions in the default batches of 8: two full and a remainder)."""
     problem, theta, W, beta = synthetic_small
     opt, W0 = _optimum(problem, theta, W, beta)
     out, jac, _ = policy.optimal_tariff_jacobian(theta, problem, opt,
@@ -64,6 +65,8 @@ def test_optimal_tariff_derivative_matches_reoptimised_central_differences(synth
     assert np.all(np.abs(ad) > 1e-3)  # a direction along which all three move
     with pytest.raises(ValueError, match="params"):
         policy.optimal_tariff_jacobian(theta[:-1], problem, opt)
+    with pytest.raises(ValueError, match="directions"):
+        policy.optimal_tariff_jacobian(theta, problem, opt, directions=0)
 
 
 def test_tariff_se_checks_its_input(tmp_path, capsys):
@@ -81,6 +84,35 @@ def test_tariff_se_checks_its_input(tmp_path, capsys):
     assert "no calibrated parameters" in capsys.readouterr().err
     assert main(["tariff", "ek_baseline", "--Na", "10", "--se", str(tmp_path), "--quiet"]) == 1
     assert "--params" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
+def test_tariff_se_command_end_to_end(tmp_path, capsys):
+    """hat tariff ek_baseline --Na 10 --country USA --se FILE (the published parameters
+    with a stand-in V_params): the Jacobian program's optimum and gain are the command's
+    own (the centres of the intervals), a strict interior maximum with positive s.e.,
+    the s.e. of USA's own rate 0 (slow: the optimum, then 47 directions of forward over
+    forward mode through both 19-country equilibria, in batches of 8)."""
+    from hat_jax.cli import main
+
+    params = np.asarray(hat_jax.ek_world("ek_baseline").params, np.float64)
+    (tmp_path / "inference.json").write_text(json.dumps(
+        {"params": params.tolist(), "V_params": (1e-4 * np.eye(params.size)).tolist(),
+         "cov": "hc1"}))
+    assert main(["tariff", "ek_baseline", "--Na", "10", "--country", "USA", "--se",
+                 str(tmp_path), "--json", "--quiet"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    se, usa = res["standard_errors"], res["countries"].index("USA")
+    assert se["maximum"] and se["converged"] and not any(se["at_bound"])
+    np.testing.assert_allclose(se["estimates"]["rates"], res["rates"], rtol=1e-9)
+    assert se["estimates"]["welfare_gain_pct"] == pytest.approx(res["welfare_gain_pct"],
+                                                                rel=1e-9)
+    rates = np.asarray(se["rates"], float)
+    assert rates[usa] == 0.0 and np.all(rates[np.arange(rates.size) != usa] > 0)
+    lo, hi = se["ci95"]["welfare_gain_pct"]
+    assert (lo + hi) / 2 == pytest.approx(res["welfare_gain_pct"], rel=1e-9)
+    assert se["welfare_gain_pct"] > 0 and hi - lo == pytest.approx(
+        2 * 1.959963984540054 * se["welfare_gain_pct"], rel=1e-12)
 
 
 def test_tariff_standard_errors_object():

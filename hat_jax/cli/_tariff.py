@@ -35,7 +35,7 @@ from hat_jax import Start
 from hat_jax.report.policy import (format_tariff, format_tariff_se, tariff_standard_errors,
                                    tariff_summary, write_tariff_outputs)
 
-from ._params_file import inference_for_world
+from ._params_file import delta_method_problem, inference_for_world
 from ._common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
@@ -130,17 +130,9 @@ def _standard_errors(args, setup, base, opt, se) -> dict:
     """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
     optimal rates and the welfare gain with respect to the parameters
     (:func:`hat_jax.policy.optimal_tariff_jacobian`) and the delta method."""
-    from hat_jax.calibration import problem_from_world
-
     V, cov = se
-    params = np.asarray(setup.world.params, np.float64)
-    if not args.quiet:
-        err(f"standard errors ({cov}, delta method): the optimum's derivative with respect "
-            f"to the {params.size} parameters (implicit function theorem)...")
-    problem = problem_from_world(setup.world)
-    problem = problem.__class__(setup.economy, problem.geography, problem.target,
-                                problem.data_trade, problem.R, problem.theta_d,
-                                problem.estimator)
+    params, problem = delta_method_problem(
+        setup, "the optimum (implicit function theorem)", cov, None if args.quiet else err)
     eq = base.eq
     start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
                   state=eq.world.households.state)

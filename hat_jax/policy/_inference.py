@@ -17,7 +17,9 @@ both terms partial derivatives at fixed tariffs (the g term is kept: zero at an 
 optimum, it makes the derivative that of the optimum actually found). H and g_Theta are
 exact: forward mode over forward mode through both equilibria (each differentiated by
 the implicit function theorem, never unrolled), the n + K directions of (x, Theta)
-batched by vmap over one jvp of the exact gradient dW/dx. A rate at the bound x = 0 (a
+batched by vmap over one jvp of the exact gradient dW/dx (or, to bound the memory, in
+chunks of ``directions``: ``lax.map`` with a batch size, the primal solved again per
+chunk). A rate at the bound x = 0 (a
 corner: the derivative there is negative and the bound binds) stays at 0 when Theta
 moves a little: its derivative is zero, and H, g_Theta are restricted to the free rates.
 """
@@ -25,6 +27,7 @@ moves a little: its derivative is zero, and H, g_Theta are restricted to the fre
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -86,19 +89,26 @@ def _welfare_parts(x, params, problem, tariffs, i, partners, start, opts):
     return W, utilitarian_welfare(eq)[i], g, lax.stop_gradient(eq.converged) & ok
 
 
-@jax.jit
-def _second_order_program(x, params, problem, tariffs, i, partners, start, opts):
-    """(W(x), W(0), g) and their derivatives along the n + K basis directions of
-    (x, Theta) (vmap of one jvp): columns [..., n + K]."""
+@partial(jax.jit, static_argnames=("chunk",))
+def _second_order_program(x, params, problem, tariffs, i, partners, start, opts,
+                          chunk=None):
+    """(W(x), W(0), g, converged) and the derivatives of (W(x), W(0), g) along the n + K
+    basis directions of (x, Theta) (vmap of one jvp; with ``chunk``, lax.map over
+    batches of ``chunk`` directions): columns [..., n + K]."""
     n, K = x.size, params.size
 
     def one(dz):
         f = lambda xx, pp: _welfare_parts(xx, pp, problem, tariffs, i, partners, start,
                                           opts)
-        return jax.jvp(f, (x, params), (dz[:n], dz[n:]))
+        primal, tangent = jax.jvp(f, (x, params), (dz[:n], dz[n:]))
+        return primal, tangent[:3]  # no tangent of the convergence flag
 
     basis = jnp.eye(n + K, dtype=params.dtype)
-    primal, tangent = jax.vmap(one, out_axes=(0, -1))(basis)
+    if chunk is None or chunk >= n + K:
+        primal, tangent = jax.vmap(one, out_axes=(0, -1))(basis)
+    else:
+        primal, tangent = lax.map(one, basis, batch_size=chunk)
+        tangent = jax.tree_util.tree_map(lambda v: jnp.moveaxis(v, 0, -1), tangent)
     return jax.tree_util.tree_map(lambda v: v[0], primal), tangent
 
 
@@ -120,7 +130,8 @@ def _split(dW, dW0, dg, n):
 
 
 def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = None,
-                            opts: EquilibriumOptions | None = None):
+                            opts: EquilibriumOptions | None = None,
+                            directions: int | None = 8):
     """(outputs, jacobian, stats) of the optimal tariff ``optimum`` (an
     :class:`~hat_jax.policy.OptimalTariff` of the utilitarian objective, found on the
     baseline of ``params``) as functions of the calibrated parameters ``params`` [K] of
@@ -132,7 +143,10 @@ def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = N
     default ``EquilibriumOptions(unknown="beta")``; ``start``: its prices and household
     state), the tariff equilibrium at beta fixed from the baseline. stats: {"seconds"}
     (compile included). With ``outputs.maximum`` False (H not negative definite on the
-    free rates) the derivative of the rates is NaN: not a strict maximum."""
+    free rates) the derivative of the rates is NaN: not a strict maximum. directions:
+    how many of the n + K directions one batch takes (default 8; None: all at once). The
+    memory grows with the batch (all 47 at once peaked at 20 GB at ek_baseline, Na =
+    10); each batch solves the equilibria again."""
     if getattr(optimum, "objective", "utilitarian") != "utilitarian":
         raise ValueError("optimal_tariff_jacobian: the optimum must be of the utilitarian "
                          f"objective, got objective={optimum.objective!r}")
@@ -141,13 +155,18 @@ def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = N
     if params.shape != np.shape(problem.target):
         raise ValueError(f"params must have the {np.size(problem.target)} entries of the "
                          f"problem's parameters, got shape {params.shape}")
+    if directions is not None and (not isinstance(directions, (int, np.integer))
+                                   or directions < 1):
+        raise ValueError(f"directions must be an integer >= 1 or None, got "
+                         f"directions={directions!r}")
     opts = EquilibriumOptions(unknown="beta") if opts is None else opts
     start = Start(R=problem.R) if start is None else start._replace(R=problem.R, J=None)
     x, partners = _rates(optimum)
     i = int(optimum.country)
-    (W, W0, g, ok), (dW, dW0, dg, _) = jax.block_until_ready(_second_order_program(
+    (W, W0, g, ok), (dW, dW0, dg) = jax.block_until_ready(_second_order_program(
         jnp.asarray(x), params, problem, jnp.asarray(optimum.tariffs, jnp.float64),
-        jnp.asarray(i), jnp.asarray(partners), start, opts))
+        jnp.asarray(i), jnp.asarray(partners), start, opts,
+        chunk=None if directions is None else int(directions)))
     W, W0, g = float(W), float(W0), np.asarray(g, np.float64)
     n = x.size
     H, g_p, W_p, W0_p, W_x = _split(dW, dW0, dg, n)
