@@ -5,6 +5,8 @@ solve with beta at the target R, the fake-news Jacobian and the linearised path)
 against central differences, and ``hat transition --se``."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -98,13 +100,12 @@ def test_transition_se_checks_the_file(tmp_path, capsys):
     assert "--open-capital-account" in capsys.readouterr().err
 
 
-def test_transition_se_command(tables_world, tmp_path, capsys):
+def test_transition_se_command(tables_world, tmp_path):
     """hat transition --data DIR --se FILE: the JSON's standard errors of the elasticity
     at every horizon are finite and positive, the differentiated estimates are the
     reported elasticity_by_horizon, the 95% intervals are estimate -+ 1.96 s.e., the
     text table shows the s.e. and the figure is written (slow: the forward-over-forward
     program compiles for minutes)."""
-    from hat_jax.cli import main
     from hat_jax.report.transition import format_transition
 
     folder, world = tables_world
@@ -114,10 +115,15 @@ def test_transition_se_command(tables_world, tmp_path, capsys):
     se_file.write_text(json.dumps({"params": np.asarray(world.params).tolist(),
                                    "V_params": V.tolist(), "cov": "hc1"}))
     out_dir = tmp_path / "out"
-    assert main(["transition", "--data", str(folder), "--global-cut", "0.001", "--T",
-                 str(T_CLI), "--se", str(se_file), "--json", "--quiet", "--out", str(out_dir),
-                 "--plots"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    # a process of its own, as a user runs it: in the test worker, after the
+    # finite-difference test's programs, writing this program to the persistent cache
+    # crashed XLA:CPU's executable serialization (a segmentation fault, jaxlib 0.10.2)
+    r = subprocess.run([sys.executable, "-m", "hat_jax.cli", "transition", "--data",
+                        str(folder), "--global-cut", "0.001", "--T", str(T_CLI), "--se",
+                        str(se_file), "--json", "--quiet", "--out", str(out_dir), "--plots"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout)
     se, eh = result["standard_errors"], result["elasticity_by_horizon"]
     assert se["cov"] == "hc1" and se["method"] == "delta" and se["converged"]
     for name in ("fixed_prices", "general_equilibrium", "limit_fixed_prices", "long_run",
