@@ -16,6 +16,8 @@ from collections import OrderedDict
 import jax
 import numpy as np
 
+from hat_jax import _memory_maps
+
 __all__ = ["compiled", "compile_and_run", "timed_run", "clear"]
 
 _CACHE: "OrderedDict[tuple, object]" = OrderedDict()
@@ -49,6 +51,9 @@ def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | Non
     key = (jitted, tuple(sorted(static.items())), _signature((args, kwargs)))
     exe = _CACHE.get(key)
     if exe is None:
+        # A long-lived process may be near the kernel's cap on memory mappings, past
+        # which XLA's compiler crashes: release the loaded programs first.
+        _memory_maps.release_if_crowded()
         exe = jitted.lower(*args, **kwargs, **static).compile()
         _CACHE[key] = exe
         while len(_CACHE) > _MAX_ENTRIES:
@@ -77,3 +82,6 @@ def compile_and_run(jitted, args: tuple):
 def clear() -> None:
     """Forget every in-process executable (the persistent cache is untouched)."""
     _CACHE.clear()
+
+
+_memory_maps.on_release(clear)

@@ -36,6 +36,29 @@ def two_country_log_eq():
     return hat_jax.solve_equilibrium(econ)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _room_for_compiled_programs_between_files():
+    """After each test file, release the worker's compiled programs once they hold a
+    quarter of the kernel's cap on memory mappings (vm.max_map_count): a test worker
+    compiles thousands of programs, and past the cap XLA's compiler dies of a
+    segmentation fault (hat_jax._memory_maps; 41,000 mappings were counted in one
+    worker of the quick tier). Programs return from the persistent cache."""
+    yield
+    from hat_jax import _memory_maps
+
+    _memory_maps.release_if_crowded(0.25, warn=False)
+
+
+@pytest.fixture(autouse=True)
+def _room_for_compiled_programs():
+    """The same after each test, at half the cap (a file that compiles many programs:
+    one test added 15,000 mappings)."""
+    yield
+    from hat_jax import _memory_maps
+
+    _memory_maps.release_if_crowded(0.5, warn=False)
+
+
 def asset_grid_of(problems, i, Na):
     return np.asarray(problems.a_min[i] + problems.da[i] * np.arange(Na))
 
@@ -216,10 +239,11 @@ SLOW = {
     "test_tariff_inference.py::test_optimal_tariff_derivative_matches_reoptimised_central_differences":
         "the optimum re-solved at params -+ h v on a 6-country world (Na = 10) and the "
         "Jacobian program (forward over forward mode through both equilibria, n + K "
-        "directions): 237 s loaded, about 2 CPU minutes with the compilation cache warm",
+        "directions): 195 s in the slow tier of 2026-12-06",
     "test_tariff_inference.py::test_tariff_se_command_end_to_end":
-        "hat tariff ek_baseline --Na 10 --se: the 19-country optimum and its Jacobian "
-        "program (47 directions, forward over forward mode, in batches of 8)",
+        "hat tariff --data --se on a 4-country world (Na = 10): the optimum and its "
+        "Jacobian program (n + K directions, forward over forward mode, in batches of 8; "
+        "504 s on ek_baseline, which it used before)",
     # issue 28: hat transition --se (the elasticity by horizon)
     "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
         "forward over forward mode through the stationary solve, the fake-news Jacobian and "

@@ -17,7 +17,7 @@ PKG = ROOT / "hat_jax"
 # Named without the leading underscore of a private module (``_household`` is "household").
 LAYERS = [
     {"config", "compiled", "backend", "results", "fileio", "income", "anderson", "tariffs",
-     "memory", "deprecation", "wedges"},
+     "memory", "memory_maps", "deprecation", "wedges"},
     {"household"},
     {"params", "distribution", "aggregates", "change"},
     {"unknowns", "start", "newton", "diagnostics", "equilibrium", "baseline", "batched",
