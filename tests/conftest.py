@@ -235,6 +235,14 @@ SLOW = {
         "of a derivative)",
     "test_compile.py::test_compiled_programs_persist_across_processes":
         "two subprocesses on a cache of their own: every program compiled again",
+    # issue 25 (quick tier at most 10 minutes: 607.8 s in the clean-clone run of
+    # 2026-12-06): two checks that are not finite-difference checks
+    "test_household.py::test_lu_and_gmres_tangent_solvers_agree_forward_and_reverse":
+        "the dense and the matrix-free tangent solvers against each other, forward and "
+        "reverse (both compiled for this comparison only; 25 s)",
+    "test_transition.py::test_tfp_path_ends_at_the_stationary_equilibrium_of_the_new_tfp":
+        "a theory check (no derivative): the path after a TFP rise ends at the new "
+        "stationary equilibrium, an economy without TFP scaling of its own (23 s)",
     # issue 28: hat tariff --se (the optimal tariff's derivative)
     "test_tariff_inference.py::test_optimal_tariff_derivative_matches_reoptimised_central_differences":
         "the optimum re-solved at params -+ h v on a 6-country world (Na = 10) and the "
