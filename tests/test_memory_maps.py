@@ -37,3 +37,19 @@ def test_release_only_above_the_share_and_the_compiled_cache_survives_then():
     assert _compiled.compiled(program, (x,)) is exe  # nothing was dropped
     assert _memory_maps.release_if_crowded(share=0.0, warn=False)
     assert _compiled.compiled(program, (x,)) is not exe  # compiled afresh
+
+
+@linux_only
+def test_compiled_releases_before_compiling_in_a_crowded_process(monkeypatch):
+    """The library's entry points (``_compiled.compiled``) release the loaded programs,
+    with a warning, before compiling in a process past half the cap (the cap lowered to
+    1 here), and the new program runs."""
+    x = jnp.ones(4)
+    program = jax.jit(lambda y: y + 1.0)
+    first = _compiled.compiled(program, (x,))
+    monkeypatch.setattr(_memory_maps, "mapping_limit", lambda: 1)
+    with pytest.warns(RuntimeWarning, match="vm.max_map_count"):
+        tripled = _compiled.compiled(jax.jit(lambda y: 3.0 * y), (x,))
+    monkeypatch.undo()
+    np.testing.assert_allclose(tripled(x), 3.0)
+    assert _compiled.compiled(program, (x,)) is not first  # its cache was emptied
