@@ -8,13 +8,13 @@ programs (a notebook session, a test worker, a long sweep of differently shaped
 problems) reaches the cap, and then LLVM's next allocation fails inside the compiler:
 the process dies of a segmentation fault in ``backend_compile_and_load`` or in
 ``executable.serialize()``, with no Python error (seen in this project's CI workers:
-34,000 mappings two-thirds into the quick tier).
+41,000 mappings two-thirds into the quick tier).
 
 :func:`release_if_crowded` counts the process's mappings and, above a share of the cap,
 drops every in-process executable (``jax.clear_caches()`` and the caches registered
-with :func:`on_release`, such as :func:`hat_jax._compiled.clear`) so that the next program compiles into a process with room. The
-persistent compilation cache is untouched, so a dropped program comes back as a disk
-read. Nothing in JAX does this (it has no limit on its in-memory caches), hence by hand.
+with :func:`on_release`, such as :func:`hat_jax._compiled.clear`) so that the next
+program compiles into a process with room. The persistent compilation cache is
+untouched, so a dropped program comes back as a disk read. Nothing in JAX does this (it has no limit on its in-memory caches), hence by hand.
 """
 
 from __future__ import annotations

@@ -249,9 +249,9 @@ SLOW = {
         "Jacobian program (forward over forward mode through both equilibria, n + K "
         "directions): 195 s in the slow tier of 2026-12-06",
     "test_tariff_inference.py::test_tariff_se_command_end_to_end":
-        "hat tariff --data --se on a 4-country world (Na = 10): the optimum and its "
-        "Jacobian program (n + K directions, forward over forward mode, in batches of 8; "
-        "504 s on ek_baseline, which it used before)",
+        "hat tariff ek_baseline --Na 10 --se: the 19-country optimum and its Jacobian "
+        "program (47 directions, forward over forward mode, in batches of 8; 504-544 s "
+        "in the slow tier of 2026-12-06)",
     # issue 28: hat transition --se (the elasticity by horizon)
     "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
         "forward over forward mode through the stationary solve, the fake-news Jacobian and "
