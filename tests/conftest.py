@@ -134,7 +134,7 @@ SLOW = {
         "from the prices, and a second one from the baseline's state and Jacobian",
     "test_bootstrap.py::test_parametric_bootstrap_end_to_end":
         "synthetic tables, a calibration with --se and a 4-draw sweep of a 4-country world "
-        "at Na = 20, end to end (about 2 minutes)",
+        "at Na = 10 (the tables of the tariff and transition --se tests), end to end",
     # notebooks, each executed end to end in a fresh kernel (19-country worlds, except
     # two_country.ipynb and trade_policy.ipynb): the runnable tutorials, not unit checks
     "test_notebook_welfare.py": "welfare.ipynb, 19 countries (Na = 20)",
@@ -249,9 +249,9 @@ SLOW = {
         "Jacobian program (forward over forward mode through both equilibria, n + K "
         "directions): 195 s in the slow tier of 2026-12-06",
     "test_tariff_inference.py::test_tariff_se_command_end_to_end":
-        "hat tariff ek_baseline --Na 10 --se: the 19-country optimum and its Jacobian "
-        "program (47 directions, forward over forward mode, in batches of 8; 504-544 s "
-        "in the slow tier of 2026-12-06)",
+        "hat tariff --data --params --se on the 4-country synthetic tables (Na = 10): the "
+        "optimum and its Jacobian program (10 directions, forward over forward mode; about "
+        "2 minutes cold; 504-544 s when it ran on ek_baseline)",
     # issue 28: hat transition --se (the elasticity by horizon)
     "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
         "forward over forward mode through the stationary solve, the fake-news Jacobian and "

@@ -166,10 +166,12 @@ def test_summarize_matches_numpy(tmp_path, capsys):
 def test_parametric_bootstrap_end_to_end(tmp_path, capsys):
     """hat calibrate --data DIR --se hc1, then hat sweep --draws 4 --from-calibration
     (the baseline at the calibrated params), then hat sweep summarize: a 4-country
-    synthetic world at Na = 20 (slow: the synthetic data, a calibration and a sweep)."""
+    synthetic world at Na = 10, the tables of test_transition_inference.py and
+    test_tariff_inference.py, whose programs it shares (slow: the synthetic data, a
+    calibration and a sweep)."""
     from hat_jax.calibration import synthetic_tables
 
-    tables, _ = synthetic_tables(tmp_path / "tables", N=4, seed=5, Na=20)
+    tables, _ = synthetic_tables(tmp_path / "tables", N=4, seed=5, Na=10)
     cal, sw = tmp_path / "cal", tmp_path / "sw"
     assert cli.main(["calibrate", "--data", str(tables), "--se", "hc1", "--out", str(cal),
                      "--no-figure", "--quiet"]) == 0
@@ -189,7 +191,7 @@ def test_parametric_bootstrap_end_to_end(tmp_path, capsys):
         assert hi - lo == pytest.approx(2 * 1.959963984540054 * se[name], rel=1e-12)
         assert np.isfinite(se[name]) and se[name] > 0
     ev_se = np.asarray(se["ev"], np.float64)  # every household state's EV
-    assert ev_se.shape[0] == 20 and np.all(np.isfinite(ev_se)) and np.all(ev_se >= 0)
+    assert ev_se.shape[0] == 10 and np.all(np.isfinite(ev_se)) and np.all(ev_se >= 0)
     run = ["sweep", "--data", str(tables), "--draws", "4", "--seed", "2",
            "--from-calibration", str(cal), "--out", str(sw), "--quiet"]
     assert cli.main(run) == 1  # the preset's own params are not the calibration's

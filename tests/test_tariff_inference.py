@@ -86,29 +86,48 @@ def test_tariff_se_checks_its_input(tmp_path, capsys):
     assert "--params" in capsys.readouterr().err
 
 
-@pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
-def test_tariff_se_command_end_to_end(tmp_path, capsys):
-    """hat tariff ek_baseline --Na 10 --country USA --se FILE (the published parameters
-    with a stand-in V_params): the Jacobian program's optimum and gain are the command's
-    own (the centres of the intervals), a strict interior maximum with positive s.e.,
-    the s.e. of USA's own rate 0 (slow: the optimum, then 47 directions of forward over
-    forward mode through both 19-country equilibria, in batches of 8)."""
+@pytest.fixture(scope="module")
+def tables_world(tmp_path_factory):
+    """The 4-country world of synthetic tables (seed 5, Na = 10; K = 9 parameters; the
+    world of test_transition_inference.py) with its parameters in a ``params.csv``
+    (column ``guess``) and an ``inference.json`` with a stand-in V_params."""
+    import pandas as pd
+
+    from hat_jax.calibration import synthetic_tables
+
+    root = tmp_path_factory.mktemp("se_tariff")
+    folder, params = synthetic_tables(root / "tables", N=4, seed=5, Na=10)
+    params = np.asarray(params, np.float64)
+    pd.DataFrame({"guess": params}).to_csv(root / "params.csv", index=False)
+    K = params.size
+    (root / "inference.json").write_text(json.dumps(
+        {"params": params.tolist(), "V_params": (1e-3 * (np.eye(K) + 0.2)).tolist(),
+         "cov": "hc1"}))
+    return folder, root / "params.csv", root / "inference.json"
+
+
+def test_tariff_se_command_end_to_end(tables_world, capsys):
+    """hat tariff --data DIR --params FILE --country C2 --se FILE: the Jacobian program's
+    optimum and gain are the command's own (the centres of the intervals), a strict
+    interior maximum with positive s.e., the s.e. of C2's own rate 0. This world's
+    optimum is near-prohibitive (about 2,600%), out of Newton's reach from the free-trade
+    baseline: the report's re-solve and the derivative program start from the optimum's
+    own equilibrium (``OptimalTariff.start``), without which both failed (slow: the
+    optimum, then 10 directions of forward over forward mode through both equilibria)."""
     from hat_jax.cli import main
 
-    params = np.asarray(hat_jax.ek_world("ek_baseline").params, np.float64)
-    (tmp_path / "inference.json").write_text(json.dumps(
-        {"params": params.tolist(), "V_params": (1e-4 * np.eye(params.size)).tolist(),
-         "cov": "hc1"}))
-    assert main(["tariff", "ek_baseline", "--Na", "10", "--country", "USA", "--se",
-                 str(tmp_path), "--json", "--quiet"]) == 0
+    folder, params, inference = tables_world
+    assert main(["tariff", "--data", str(folder), "--params", str(params), "--country",
+                 "C2", "--se", str(inference), "--json", "--quiet"]) == 0
     res = json.loads(capsys.readouterr().out)
-    se, usa = res["standard_errors"], res["countries"].index("USA")
+    se, i = res["standard_errors"], res["countries"].index("C2")
+    assert res["converged"] and res["rates"][i] == 0.0 and min(np.delete(res["rates"], i)) > 1
     assert se["maximum"] and se["converged"] and not any(se["at_bound"])
     np.testing.assert_allclose(se["estimates"]["rates"], res["rates"], rtol=1e-9)
     assert se["estimates"]["welfare_gain_pct"] == pytest.approx(res["welfare_gain_pct"],
                                                                 rel=1e-9)
     rates = np.asarray(se["rates"], float)
-    assert rates[usa] == 0.0 and np.all(rates[np.arange(rates.size) != usa] > 0)
+    assert rates[i] == 0.0 and np.all(rates[np.arange(rates.size) != i] > 0)
     lo, hi = se["ci95"]["welfare_gain_pct"]
     assert (lo + hi) / 2 == pytest.approx(res["welfare_gain_pct"], rel=1e-9)
     assert se["welfare_gain_pct"] > 0 and hi - lo == pytest.approx(

@@ -12,6 +12,8 @@ import hat_jax
 from hat_jax import cli
 from hat_jax import policy
 from hat_jax import welfare as wf
+from hat_jax import Change
+from hat_jax.welfare import utilitarian_welfare
 
 from conftest import NA_TEST
 
@@ -121,6 +123,20 @@ def test_optimal_uniform_tariff(two_country_eq, home_optimum):
     for r in grid:
         w, (ok, _, _) = policy.welfare_program(args, r * np.array([[0.0, 1.0], [0.0, 0.0]]), opts)
         assert bool(ok) and float(w[0]) < o.welfare, (r, float(w[0]), o.welfare)
+
+
+def test_optimum_carries_its_equilibrium(two_country_eq, home_optimum):
+    """OptimalTariff.start is the equilibrium at the optimum: a counterfactual started
+    there needs at most one Newton iteration and finds the root the baseline start finds
+    (to the solver's tolerance), with the optimiser's welfare."""
+    o = home_optimum
+    change = Change.tariffs(two_country_eq.economy, o.tariffs, label="optimal")
+    warm = wf.counterfactual(two_country_eq, change, start=o.start)
+    cold = wf.counterfactual(two_country_eq, change)
+    assert int(warm.new.iterations) <= 1 < int(cold.new.iterations)
+    np.testing.assert_allclose(warm.new.W, cold.new.W, atol=1e-8)
+    np.testing.assert_allclose(warm.new.T, cold.new.T, atol=1e-8)
+    assert float(utilitarian_welfare(warm.new)[0]) == pytest.approx(o.welfare, rel=1e-9)
 
 
 @pytest.fixture(scope="module")

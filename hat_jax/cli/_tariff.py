@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     stats["optimal_s"] = time.perf_counter() - t0
     cf = wf.counterfactual(base.baseline,
                            Change.tariffs(eq.economy, opt.tariffs, label="optimal"),
-                           throw=False)
+                           throw=False, start=opt.start)
     if not bool(cf.new.converged):
         report_not_converged(cf.new, cf.opts)
         return EXIT_NOT_CONVERGED

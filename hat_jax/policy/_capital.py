@@ -307,8 +307,9 @@ def compare_wedge_tariff(baseline: Baseline | Equilibrium, country,
     changes = {"wedge": Change.wedges(econ, wedge.wedges, label=f"optimal_wedge_{econ.countries[i]}"),
                "tariff": Change.tariffs(econ, tariff.tariffs,
                                         label=f"optimal_tariff_{econ.countries[i]}")}
-    cfs = {k: wf.counterfactual(b, ch, opts) if k == "tariff" or wedge.counterfactual is None
-           else wedge.counterfactual for k, ch in changes.items()}
+    cfs = {k: wf.counterfactual(b, ch, opts, start=tariff.start if k == "tariff" else None)
+           if k == "tariff" or wedge.counterfactual is None else wedge.counterfactual
+           for k, ch in changes.items()}
     W0 = float(np.asarray(utilitarian_welfare(b.equilibrium))[i])
     rows = {}
     for k, cf in cfs.items():

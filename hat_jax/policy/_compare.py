@@ -83,7 +83,8 @@ def compare_optimum(eq: Baseline | Equilibrium, opt, ra_tariff: float, quintile_
     i = country_index(b.economy, opt.country)
     W_free = float(utilitarian_welfare(b.equilibrium)[i])
     W_opt = float(utilitarian_welfare(counterfactual(
-        b, Change.tariffs(b.economy, opt.tariffs, label="optimal"), opts).new)[i])
+        b, Change.tariffs(b.economy, opt.tariffs, label="optimal"), opts,
+        start=opt.start).new)[i])
     P = float(planner_values(b.equilibrium)[0][i])
     ra_eq = counterfactual(b, Change.uniform_tariff(b.economy, i, ra_tariff), opts).new
     W_ra = float(utilitarian_welfare(ra_eq)[i])

@@ -69,14 +69,15 @@ class TariffInference(NamedTuple):
     converged: bool | None = None
 
 
-def _welfare_parts(x, params, problem, tariffs, i, partners, start, opts):
+def _welfare_parts(x, params, problem, tariffs, i, partners, start, opts, t_start=None):
     """(W_i(x), W_i at the baseline, g = dW_i/dx, converged) at parameters ``params``:
     the baseline (beta solved at the target R), the tariff equilibrium at t(x) (beta
-    fixed), g by forward mode in the n rates."""
+    fixed, started from ``t_start``, the optimum's own, or else from the baseline), g by
+    forward mode in the n rates."""
     econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
     eq = solve_equilibrium_jit(econ, opts, start, throw=False)
     base = Baseline.from_equilibrium(eq, opts)
-    warm = lax.stop_gradient(base.start._replace(J=None))
+    warm = lax.stop_gradient((base.start if t_start is None else t_start)._replace(J=None))
 
     def welfare_at(xx):
         t = tariffs.at[i, partners].set(jnp.broadcast_to(xx, partners.shape))
@@ -91,7 +92,7 @@ def _welfare_parts(x, params, problem, tariffs, i, partners, start, opts):
 
 @partial(jax.jit, static_argnames=("chunk",))
 def _second_order_program(x, params, problem, tariffs, i, partners, start, opts,
-                          chunk=None):
+                          chunk=None, t_start=None):
     """(W(x), W(0), g, converged) and the derivatives of (W(x), W(0), g) along the n + K
     basis directions of (x, Theta) (vmap of one jvp; with ``chunk``, lax.map over
     batches of ``chunk`` directions): columns [..., n + K]."""
@@ -99,7 +100,7 @@ def _second_order_program(x, params, problem, tariffs, i, partners, start, opts,
 
     def one(dz):
         f = lambda xx, pp: _welfare_parts(xx, pp, problem, tariffs, i, partners, start,
-                                          opts)
+                                          opts, t_start)
         primal, tangent = jax.jvp(f, (x, params), (dz[:n], dz[n:]))
         return primal, tangent[:3]  # no tangent of the convergence flag
 
@@ -119,6 +120,17 @@ def _rates(optimum):
     partners = np.asarray([j for j in range(N) if j != i])
     rates = np.asarray(optimum.tariffs, np.float64)[i, partners]
     return (rates[:1] if optimum.mode == "uniform" else rates), partners
+
+
+def _optimum_start(optimum):
+    """The start of the tariff equilibrium in the derivative program: the optimum's own
+    prices, rebates and household state (no Jacobian), or None (from the baseline). An
+    optimum far from free trade (a near-prohibitive rate) is out of Newton's reach from
+    the baseline, which the optimiser crossed step by step."""
+    start = getattr(optimum, "start", None)
+    if start is None:
+        return None
+    return jax.tree_util.tree_map(jnp.asarray, start._replace(J=None))
 
 
 def _split(dW, dW0, dg, n):
@@ -141,7 +153,8 @@ def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = N
     dx*/dTheta = -H^{-1} g_Theta, dG/dTheta by the envelope theorem; rates on the bound
     have derivative zero). The baseline is solved with beta at ``problem.R`` (``opts``,
     default ``EquilibriumOptions(unknown="beta")``; ``start``: its prices and household
-    state), the tariff equilibrium at beta fixed from the baseline. stats: {"seconds"}
+    state), the tariff equilibrium at beta fixed from the optimum's own equilibrium
+    (``optimum.start``; from the baseline when it has none). stats: {"seconds"}
     (compile included). With ``outputs.maximum`` False (H not negative definite on the
     free rates) the derivative of the rates is NaN: not a strict maximum. directions:
     how many of the n + K directions one batch takes (default 8; None: all at once). The
@@ -166,7 +179,8 @@ def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = N
     (W, W0, g, ok), (dW, dW0, dg) = jax.block_until_ready(_second_order_program(
         jnp.asarray(x), params, problem, jnp.asarray(optimum.tariffs, jnp.float64),
         jnp.asarray(i), jnp.asarray(partners), start, opts,
-        chunk=None if directions is None else int(directions)))
+        chunk=None if directions is None else int(directions),
+        t_start=_optimum_start(optimum)))
     W, W0, g = float(W), float(W0), np.asarray(g, np.float64)
     n = x.size
     H, g_p, W_p, W0_p, W_x = _split(dW, dW0, dg, n)

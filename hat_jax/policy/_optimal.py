@@ -58,7 +58,10 @@ class OptimalTariff(NamedTuple):
     (all stages), coarse (the coarse grid's Na, 0 without that stage), hessian (the
     quasi-Newton d2W_i/dt_ij dt_ik in i's rates at the optimum, 1 x 1 along the uniform
     rate: Newton's finite-difference start plus BFGS updates, or BFGS's secant estimate
-    mapped from s to t)."""
+    mapped from s to t), start (the equilibrium at the optimum as a
+    :class:`~hat_jax.Start`: prices, rebates, household state and Newton Jacobian; pass
+    it to :func:`~hat_jax.welfare.counterfactual` as ``start=`` to re-solve the optimum
+    from there rather than from the baseline, which may be far away)."""
 
     country: int
     mode: str
@@ -74,6 +77,7 @@ class OptimalTariff(NamedTuple):
     objective: str = "utilitarian"
     coarse: int = 0
     hessian: np.ndarray | None = None
+    start: Start | None = None
 
 
 def _bfgs(fg, s0, gtol: float, max_steps: int, H0=None):
@@ -350,7 +354,8 @@ def solve_stage(stage: TariffStage, i: int, tariffs, options: TariffOptions,
     t_opt = last["t"]
     return OptimalTariff(i, mode, t_opt, t_opt[i].copy(), last["val"], w0, last["foc"],
                          last["grad"].copy(), bool(last["ok"] and last["foc"] <= gtol),
-                         int(steps), time.perf_counter() - t0, objective, 0, H)
+                         int(steps), time.perf_counter() - t0, objective, 0, H,
+                         last["start"])
 
 
 def _evaluator(eq, i, objective, reference, ev_opts, p_opts):
@@ -389,19 +394,31 @@ def _recorder(evaluate, i, mode, partners, seen, progress, name, objective):
     idx = list(partners)
 
     def at(t):
-        val, grad, ok, _ = evaluate(t, keep=True)
+        val, grad, ok, warm = evaluate(t, keep=True)
         if not ok:
             return np.inf, None, False, np.inf
         g_t = grad[i, idx] if mode == "by_partner" else np.atleast_1d(grad[i, idx].sum())
         x = t[i, idx] if mode == "by_partner" else t[i, idx[:1]]
         foc = _kkt(np.asarray(x), g_t)
-        seen[np.asarray(t).tobytes()] = dict(t=t, val=val, grad=grad[i], ok=ok, foc=foc)
+        seen[np.asarray(t).tobytes()] = dict(t=t, val=val, grad=grad[i], ok=ok, foc=foc,
+                                             start=_start_of(warm))
         if progress:
             print(f"  {name}: {objective} {val:.10f}, FOC residual {foc:.3e}",
                   file=sys.stderr, flush=True)
         return val, g_t, ok, foc
 
     return at
+
+
+def _start_of(warm):
+    """The :class:`~hat_jax.Start` of an evaluation's warm start (a
+    :class:`~hat_jax.policy.TariffArgs`), its Jacobian dropped where it is the NaN
+    placeholder of an evaluation that computed none."""
+    start = warm.start
+    J = start.J
+    if J is not None and not np.all(np.isfinite(np.asarray(J))):
+        start = start._replace(J=None)
+    return start
 
 
 def _inverse_hessian_s(H_t, s):

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._baseline import Baseline, as_baseline
 from .._change import Change
-from .._equilibrium import Equilibrium, EquilibriumOptions, solve_equilibrium
+from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
 from .._params import Economy, household_problems
 from .._scenario_start import check_jacobian_start, exact_jacobians, scenario_start
 from .._household import HouseholdProblem
@@ -94,7 +94,8 @@ def as_change(economy: Economy, change=None, d_new=None, tariffs=None) -> Change
 def counterfactual(baseline: Baseline | Equilibrium, change=None,
                    opts: EquilibriumOptions | None = None, *, cost_floor: bool | None = None,
                    throw: bool = True, tariffs=None, d_new=None,
-                   jacobian: str = "baseline", regime: str | None = None) -> Counterfactual:
+                   jacobian: str = "baseline", regime: str | None = None,
+                   start: Start | None = None) -> Counterfactual:
     """Solve the stationary equilibrium after ``change`` (model.md s.10, s.14).
 
     baseline: a :class:`~hat_jax.Baseline` (an :class:`~hat_jax.Equilibrium` is
@@ -124,6 +125,9 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
     regime: the financial regime of the new equilibrium, "global" or "autarky" (model.md
     s.15; default: the baseline's): ``regime="global"`` from an autarky baseline opens
     the capital account (started at the mean of the R_i), "autarky" closes it.
+    start: where Newton starts instead of the baseline's solution (a
+    :class:`~hat_jax.Start` of an equilibrium of this change or near it, e.g.
+    ``OptimalTariff.start``; its Jacobian is used as ``jacobian`` says).
     """
     check_jacobian_start(jacobian)
     b = as_baseline(baseline)
@@ -135,7 +139,7 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
         check_costs(b.economy, change.values["d"], floor=floor)
     cf_opts = b.options(opts)
     econ = change.apply(b.economy.replace(cost_floor=bool(floor)))
-    start = scenario_start(b, econ.has_rebates, jacobian)
+    start = scenario_start(b, econ.has_rebates, jacobian, start)
     if regime is not None and regime != b.regime:
         cf_opts = cf_opts.replace(regime=regime)
         start = start._replace(R=np.mean(np.asarray(b.R)), J=None)  # other unknowns
