@@ -38,10 +38,9 @@ from jax import lax
 from .._baseline import Baseline
 from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium, wages_from_x, \
     x_from_wages
-from .._params import household_options, household_problems
+from .._params import household_problems
 from ._fakenews import block_jacobian
-from ._path import (Endpoint, PathOutcomes, ShockPath, endpoint, forward_path,
-                    market_report)
+from ._path import Endpoint, PathOutcomes, ShockPath, forward_path, market_report
 from ._reuse import check_endpoint, same_economy
 from ._shocks import shock_path
 from ._solve import TransitionOptions

@@ -246,8 +246,9 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     under autarky throughout: N bond markets A'_{i,t} = 0 per date, unknowns (x_W,t,
     R_{1,t+1}..R_{N,t+1}), R_{i,0} predetermined, the terminal the autarky stationary
     equilibrium of the shock's terminal economy (:mod:`~hat_jax.transition._autarky`);
-    ``cache`` and ``paths`` do not apply there (ValueError), the result's ``cache`` is
-    None and ``path.R`` is [T, N] (:attr:`Transition.returns`).
+    ``cache`` and ``paths`` do not apply there (ValueError), ``eq_opts``' regime is the
+    baseline's, the result's ``cache`` is None and ``path.R`` is [T, N]
+    (:attr:`Transition.returns`).
     """
     T = horizon
     opts = TransitionOptions() if opts is None else opts
