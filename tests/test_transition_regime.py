@@ -243,6 +243,23 @@ def test_autarky_cut_converges_with_balanced_trade(autarky_cut):
     assert np.all(np.asarray(tw.ev.converged)) and np.isfinite(tw.mean_gain_pct)
 
 
+def test_announced_tfp_rise_under_autarky(autarky, autarky_cut):
+    """Home's TFP rises 5% at date 3, announced at 0, under autarky: Home's households
+    want to borrow against it and cannot, so Home's return rises before date 3 (it is
+    the initial one before the news) while every A'_i,t stays zero (1e-9 of GDP); the
+    path ends at Home's new autarky equilibrium."""
+    b = Baseline.from_equilibrium(autarky)
+    tr = tn.solve_transition(b, Change.tfp(b.economy, 0, 1.05), horizon=T_AUT, announce=3,
+                             initial=autarky_cut.initial)
+    assert tr.converged and tr.terminal_gap <= 1e-6
+    np.testing.assert_allclose(np.asarray(tr.terminal.economy.A), [1.05, 1.4])
+    gdp = np.asarray(tr.path.Y).sum(axis=1)[:, None]
+    assert np.max(np.abs(tr.nfa) / gdp) <= 1e-9
+    R0 = np.asarray(tr.initial.R)
+    assert np.all(tr.returns[0] == R0)
+    assert np.all(tr.returns[1:4, 0] > R0[0] + 1e-5)               # anticipation in Home
+
+
 def test_symmetric_autarky_cut_equals_global_cut(two_country_eq):
     """Two identical countries (two_country is symmetric: A_i = 0 under globalization)
     and a symmetric 10% cut: the autarky path equals the globalization path (prices,
