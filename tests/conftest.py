@@ -214,7 +214,8 @@ SLOW = {
         "rebate unknowns or the autarky and opening programs of its own world, the "
         "fake-news Jacobian with rebate inputs against jvps, hat transition "
         "--open-capital-account in a subprocess, and trade shocks under financial "
-        "autarky (N bond markets per date; about 95 s cold for those five tests)",
+        "autarky (N bond markets per date; those six tests 94-140 s cold on 2 shared "
+        "cores, 27 s from the compilation cache)",
     "test_sweep_transition.py::test_sweep_of_three_equals_one_at_a_time_and_resumes":
         "a transition sweep written by a shard and resumed, against three one-at-a-time "
         "transitions at --path-tol 1e-12",
