@@ -89,7 +89,7 @@ LONG_FILES = (
     "test_bootstrap.py",              # slow ~87: calibration, sweep and summary of a 4-country world
     "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
-    "test_transition_regime.py",      # slow ~150: regime transitions
+    "test_transition_regime.py",      # slow ~180 warm: regime transitions, autarky trade shocks
     "test_transition_inference.py",   # quick ~15 | slow ~250 loaded: FD of the horizon Jacobian, hat transition --se
     "test_tariff_inference.py",       # quick ~7 | slow ~240 loaded: FD of the optimal tariff against re-solved optima
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
@@ -212,8 +212,10 @@ SLOW = {
     "test_transition_regime.py":
         "regime transitions (no derivative is checked there): each test solves paths with "
         "rebate unknowns or the autarky and opening programs of its own world, the "
-        "fake-news Jacobian with rebate inputs against jvps, and hat transition "
-        "--open-capital-account in a subprocess",
+        "fake-news Jacobian with rebate inputs against jvps, hat transition "
+        "--open-capital-account in a subprocess, and trade shocks under financial "
+        "autarky (N bond markets per date; those six tests 94-140 s cold on 2 shared "
+        "cores, 27 s from the compilation cache)",
     "test_sweep_transition.py::test_sweep_of_three_equals_one_at_a_time_and_resumes":
         "a transition sweep written by a shard and resumed, against three one-at-a-time "
         "transitions at --path-tol 1e-12",

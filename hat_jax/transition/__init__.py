@@ -34,7 +34,10 @@
 - :mod:`~hat_jax.transition._regime` and :mod:`~hat_jax.transition._opening`:
   transitions across financial regimes, capital-account wedges by date with their
   rebates (:func:`solve_regime_transition`, :func:`wedge_shock`) and the opening of the
-  capital account from financial autarky (:func:`open_capital_account`).
+  capital account from financial autarky (:func:`open_capital_account`);
+- :mod:`~hat_jax.transition._autarky`: trade shocks under financial autarky throughout,
+  N bond markets per date (:func:`solve_transition` of an autarky baseline;
+  :func:`autarky_outcomes`, :func:`autarky_fake_news_jacobian`).
 """
 
 from ._driver import Transition, check_transition, endpoint_equilibria, solve_transition, \
@@ -58,6 +61,8 @@ from ._welfare import TransitionWelfare, transition_welfare
 from ._regime import RegimeOrigin, regime_fake_news_jacobian, regime_jacobian
 from ._opening import (RegimeTransition, open_capital_account, solve_regime_transition,
                        wedge_shock)
+from ._autarky import (autarky_fake_news_jacobian, autarky_jacobian, autarky_outcomes,
+                       stationary_autarky_jacobian, steady_autarky_unknowns)
 
 __all__ = [
     "Transition", "TransitionCache", "Transitions", "solve_transitions", "check_transition", "endpoint_equilibria", "solve_transition",
@@ -69,6 +74,8 @@ __all__ = [
     "transition_welfare", "LinearPath", "linear_path_blocks", "linear_path_response",
     "RegimeOrigin", "RegimeTransition", "open_capital_account", "solve_regime_transition",
     "wedge_shock", "regime_jacobian", "regime_fake_news_jacobian",
+    "autarky_outcomes", "autarky_jacobian", "autarky_fake_news_jacobian",
+    "steady_autarky_unknowns", "stationary_autarky_jacobian",
     "DistributionPaths", "distribution_paths", "path_percentiles", "wealth_decile_means",
     "PATHS", "PERCENTILES",
     "HorizonOutputs", "horizon_outputs", "horizon_elasticities_jacobian", "time_series_weights",

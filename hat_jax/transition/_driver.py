@@ -38,18 +38,22 @@ from ._shocks import DEFAULT_HORIZON, shock_path
 from ._fakenews import fake_news_jacobian
 from ._distributions import check_paths, distribution_paths
 from ._reuse import TransitionCache, check_endpoint, same_economy
+from ._autarky import (autarky_endpoints, autarky_jacobian_jit, autarky_outcomes_jit,
+                       check_autarky_inputs, stationary_autarky_jacobian,
+                       steady_autarky_unknowns)
 from ._solve import TransitionOptions, residual_jacobian, terminal_gap
 
 __all__ = ["Transition", "solve_transition", "endpoint_equilibria", "stationary_shock",
            "stationary_jacobian", "check_transition", "transition_eq_options",
-           "transition_jit"]
+           "transition_jit", "solve_autarky_transition"]
 
 
 class Transition(NamedTuple):
     """A solved transition.
 
     economy (beta fixed), shock (:class:`ShockPath`), initial / terminal
-    (:class:`~hat_jax.Equilibrium`, beta fixed), U [T, N] (unknowns), path
+    (:class:`~hat_jax.Equilibrium`, beta fixed), U [T, N] (unknowns; [T, 2N-1] under
+    financial autarky, where ``path.R`` / ``path.R_next`` are R_{i,t} [T, N]), path
     (:class:`PathOutcomes`: prices, trade, NFA, borrowing-limit share, inequality,
     residuals by date, date-0 values), jacobian (the sequence-space Jacobian the solve
     used, [N T, N T]: the stationary one at the terminal path, or one taken over from a
@@ -60,7 +64,8 @@ class Transition(NamedTuple):
     failed to halve the residual with the exact-Jacobian refreshes spent, or
     "not finite"), cache (:class:`TransitionCache`: the endpoints and the Jacobian, for
     ``solve_transition(..., cache=tr.cache)``), paths (:class:`DistributionPaths` when
-    asked for with ``paths=``, else None).
+    asked for with ``paths=``, else None). Properties: horizon, regime, returns R_{i,t},
+    nfa, trade_balance (for a wedge path, :class:`RegimeTransition` has R_t + omega_{i,t}).
     """
 
     economy: object
@@ -90,6 +95,30 @@ class Transition(NamedTuple):
         """Deprecated name of :attr:`horizon` (``T`` is the rebates)."""
         warn_renamed("Transition.T", "Transition.horizon (T is the rebates)")
         return self.horizon
+
+    @property
+    def regime(self) -> str:
+        """"autarky" (R_{i,t} per country, N bond markets per date) or "global"."""
+        return "autarky" if np.ndim(self.path.R) == 2 else "global"
+
+    @property
+    def returns(self) -> np.ndarray:
+        """R_{i,t} [T, N], the return paid in country i at date t (row 0 predetermined;
+        the world R_t in every country under financial globalization)."""
+        R = np.asarray(self.path.R)
+        return R if R.ndim == 2 else np.repeat(R[:, None], self.economy.N, axis=1)
+
+    @property
+    def nfa(self) -> np.ndarray:
+        """Net foreign assets A'_{i,t} [T, N] (bonds bought at t; zero under autarky)."""
+        return np.asarray(self.path.bond_demand)
+
+    @property
+    def trade_balance(self) -> np.ndarray:
+        """Exports minus imports X_{i,t} - M_{i,t} [T, N] (balanced under autarky)."""
+        M = np.asarray(self.path.M)
+        off = M * (1.0 - np.eye(M.shape[1]))
+        return off.sum(axis=1) - off.sum(axis=2)
 
 
 @renamed_keywords(T="horizon")
@@ -121,8 +150,9 @@ def endpoint_equilibria(eq: Baseline | Equilibrium, shock: ShockPath,
     the ``cache``'s (:class:`TransitionCache`) when their economies are the same."""
     b = as_baseline(eq)
     if b.regime != "global":
-        raise ValueError("transitions need one world bond market; this equilibrium has "
-                         "one R per country (financial autarky)")
+        raise ValueError("endpoint_equilibria needs one world bond market; this "
+                         "equilibrium has one R per country (financial autarky): "
+                         "solve_transition solves its path with N bond markets per date")
     econ = b.economy
     if econ.has_wedges or "wedges" in shock.fields:
         raise ValueError("solve_transition does not solve the rebates of capital-account "
@@ -211,6 +241,14 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     "policies") (:func:`~hat_jax.transition.distribution_paths`; ``Transition.paths``).
     throw: raise ConvergenceError if the path does not converge, and ValueError if T is
     too short for the terminal gap.
+
+    A baseline under financial autarky (``regime == "autarky"``, R_i per country) stays
+    under autarky throughout: N bond markets A'_{i,t} = 0 per date, unknowns (x_W,t,
+    R_{1,t+1}..R_{N,t+1}), R_{i,0} predetermined, the terminal the autarky stationary
+    equilibrium of the shock's terminal economy (:mod:`~hat_jax.transition._autarky`);
+    ``cache`` and ``paths`` do not apply there (ValueError), ``eq_opts``' regime is the
+    baseline's, the result's ``cache`` is None and ``path.R`` is [T, N]
+    (:attr:`Transition.returns`).
     """
     T = horizon
     opts = TransitionOptions() if opts is None else opts
@@ -218,6 +256,10 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
     if shock is None or isinstance(shock, Change):
         shock = shock_path(b.economy, shock, T, announce=announce, rho=rho, d=d, A=A)
     T = shock.horizon
+    if b.regime == "autarky":
+        return solve_autarky_transition(b, shock, opts=opts, eq_opts=eq_opts,
+                                        jacobian=jacobian, initial=initial, terminal=terminal,
+                                        cache=cache, paths=paths, verbose=verbose, throw=throw)
     cache = _as_cache(cache)
     paths = check_paths(paths)
     stats: dict = {}
@@ -245,6 +287,51 @@ def solve_transition(eq: Baseline | Equilibrium, shock: ShockPath | Change | Non
         check_transition(tr, opts)
     if paths:
         tr = tr._replace(paths=distribution_paths(tr, paths, opts))
+    return tr
+
+
+def solve_autarky_transition(b: Baseline, shock: ShockPath, *,
+                             opts: TransitionOptions | None = None,
+                             eq_opts: EquilibriumOptions | None = None, jacobian=None,
+                             initial=None, terminal=None, cache=None, paths=None,
+                             verbose: bool = False, throw: bool = True) -> Transition:
+    """The perfect-foresight path after ``shock`` under financial autarky throughout
+    (:func:`solve_transition` of a baseline with ``regime == "autarky"``; model.md s.12
+    and s.15): quasi-Newton U <- U - J^{-1} H(U) on the (2N-1) T residuals H of
+    :func:`~hat_jax.transition._autarky.autarky_outcomes` (goods j = 1..N-1 and the N bond
+    markets A'_{i,t} = 0 per date), J the stationary Jacobian at the terminal autarky
+    path (:func:`~hat_jax.transition._autarky.stationary_autarky_jacobian`) or
+    ``jacobian``, exact Jacobians at the path as in :func:`solve_transition`. Returns a
+    :class:`Transition` (``cache`` None) whose ``path.R`` / ``path.R_next`` are [T, N]
+    (:attr:`Transition.returns`)."""
+    opts = TransitionOptions() if opts is None else opts
+    check_autarky_inputs(b, shock, cache=cache, paths=paths, jacobian=jacobian)
+    T, stats, t0 = shock.horizon, {}, time.perf_counter()
+    _log(verbose, "the initial and terminal autarky stationary equilibria...")
+    econ, initial, terminal = autarky_endpoints(b, shock, opts, eq_opts, initial, terminal)
+    start, end = endpoint(initial), endpoint(terminal)
+    hopts = household_options(econ, tol=opts.hh_tol)
+    args = (econ, shock, start, end, hopts)
+    U0 = steady_autarky_unknowns(end, T)
+    t1 = time.perf_counter()
+    stats["endpoints_s"] = t1 - t0
+    if jacobian is None:
+        _log(verbose, f"sequence-space Jacobian ({U0.size} columns)...")
+    J, computed = (jnp.asarray(jacobian), 0) if jacobian is not None else \
+        (stationary_autarky_jacobian(shock.terminal(econ), end, T, hopts, opts), 1)
+    jac = _Jac(J, _lu_jit(J), True, computed)
+    t2 = time.perf_counter()
+    stats["jacobian_s"] = t2 - t1
+    U, out, rn, it, n_jac, stop, jac = _newton(
+        U0, jac, args, terminal, opts, verbose, outcomes=autarky_outcomes_jit,
+        exact_at=lambda U: autarky_jacobian_jit(U, *args, batch=opts.jacobian_batch))
+    stats["newton_s"] = time.perf_counter() - t2
+    stats["iterations"] = it
+    gap = float(terminal_gap(out, end, terminal.world.aggregates))
+    tr = Transition(econ, shock, initial, terminal, U, out, jac.J, stop == "converged", it,
+                    jac.computed + n_jac, rn, gap, stats, stop, None)
+    if throw:
+        check_transition(tr, opts)
     return tr
 
 

@@ -68,14 +68,17 @@ def same_economy(a: Economy, b: Economy) -> bool:
     return bool(eqx.tree_equal(a, b))
 
 
-def check_endpoint(eq, economy: Economy, name: str) -> Equilibrium:
+def check_endpoint(eq, economy: Economy, name: str, regime: str = "global") -> Equilibrium:
     """``eq`` as the solved stationary equilibrium of ``economy`` (ValueError naming
-    ``name`` otherwise: another economy, another beta, not converged, or not one world
-    bond market)."""
+    ``name`` otherwise: another economy, another beta, not converged, or not of the
+    ``regime``: one world bond market, one R, or financial autarky, R_i per country)."""
     if not isinstance(eq, Equilibrium):
         raise ValueError(f"{name} must be a solved hat_jax.Equilibrium, got {type(eq).__name__}")
-    if np.ndim(eq.R) != 0:
+    if regime == "global" and np.ndim(eq.R) != 0:
         raise ValueError(f"{name} must have one world bond market (one R), got R={eq.R}")
+    if regime == "autarky" and np.shape(eq.R) != (economy.N,):
+        raise ValueError(f"{name} must be a financial-autarky equilibrium (one R_i per "
+                         f"country, shape ({economy.N},)), got R={eq.R}")
     if not bool(np.all(np.asarray(eq.converged))):
         raise ValueError(f"{name} is not a converged equilibrium (residual "
                          f"{float(np.max(np.asarray(eq.residual))):.3e})")

@@ -170,10 +170,10 @@ def _linear_path_jvp(primals, tangents):
 def terminal_gap(out, terminal, aggregates) -> jax.Array:
     """How far the last date is from the terminal stationary equilibrium (``terminal``:
     its Endpoint, ``aggregates``: its Aggregates): the largest of |W_{i,T-1} - W*_i|,
-    |R_T - R*|, |pi_ij,T-1 - pi*_ij| (trade shares) and |A'_{i,T-1} - A'*_i| / world GDP
-    (net foreign assets)."""
+    |R_T - R*| (under financial autarky max_i |R_{i,T} - R*_i|), |pi_ij,T-1 - pi*_ij|
+    (trade shares) and |A'_{i,T-1} - A'*_i| / world GDP (net foreign assets)."""
     gap_w = jnp.max(jnp.abs(out.W[-1] - terminal.W))
-    gap_r = jnp.abs(out.R_next[-1] - terminal.R)
+    gap_r = jnp.max(jnp.abs(out.R_next[-1] - terminal.R))
     gap_pi = jnp.max(jnp.abs(out.trade_shares[-1] - aggregates.trade_shares))
     gap_b = jnp.max(jnp.abs(out.bond_demand[-1] - aggregates.bond_demand)) \
         / jnp.sum(aggregates.Y)
