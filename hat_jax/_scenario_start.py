@@ -66,16 +66,19 @@ def unknowns_count(N: int, regime: str, has_rebates: bool) -> int:
     return N - 1 + (N if regime == "autarky" else 1) + (N if has_rebates else 0)
 
 
-def scenario_start(baseline, has_rebates: bool, jacobian: str = "baseline", start=None):
+def scenario_start(baseline, has_rebates: bool, jacobian: str = "baseline", start=None,
+                   regime: str | None = None):
     """The :class:`~hat_jax.Start` of a scenario of ``baseline`` (a
     :class:`~hat_jax.Baseline`): its prices, rebates and household state (or those of
     ``start``, a Start near the scenario's solution) and, with ``jacobian="baseline"``,
     its Jacobian where that fits the scenario's unknowns (``has_rebates``: whether the
-    scenario's economy has rebate unknowns, from tariffs or wedges); None otherwise."""
+    scenario's economy has rebate unknowns, from tariffs or wedges; ``regime``: the
+    scenario's financial regime, default the baseline's); None otherwise."""
     check_jacobian_start(jacobian)
     start = baseline.start if start is None else start
     J = start.J
-    n = unknowns_count(baseline.N, baseline.regime, has_rebates)
+    n = unknowns_count(baseline.N, baseline.regime if regime is None else regime,
+                       has_rebates)
     if jacobian == "exact" or J is None or np.shape(J) != (n, n) \
             or not np.all(np.isfinite(np.asarray(J))):
         return start._replace(J=None)

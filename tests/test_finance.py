@@ -120,12 +120,18 @@ def test_wedge_welfare_gradient_matches_central_differences(world):
 
 def test_regime_change_welfare(world):
     """Autarky -> globalization (and back) with EV by state: the round trip returns the
-    starting equilibrium; the new equilibrium of opening is the globalization one."""
+    starting equilibrium; the new equilibrium of opening is the globalization one, which
+    the opening of a globalization baseline starts from (no exact Jacobian, at most one
+    Newton iteration) and which Newton also reaches from the autarky prices."""
     e, g, _ = world
     cf = sc.regime_change(g, "autarky", "global")
     assert sc.regime_baseline(g, "global").equilibrium is g
-    np.testing.assert_allclose(cf.new.W, g.W, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(cf.new.R, g.R, rtol=0, atol=1e-9)
+    assert int(cf.new.iterations) <= 1 and cf.new.stats["jacobians"] == 0
+    cold = wf.counterfactual(cf.baseline, None, regime="global")  # from the autarky prices
+    assert int(cold.new.iterations) > 1 and bool(cold.new.converged)
+    for new in (cf.new, cold.new):
+        np.testing.assert_allclose(new.W, g.W, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(new.R, g.R, rtol=0, atol=1e-9)
     res = wf.welfare_analysis(cf, 0)
     back = sc.regime_change(cf.new, "global", "autarky")
     np.testing.assert_allclose(back.new.R, cf.baseline.R, rtol=0, atol=1e-9)

@@ -126,8 +126,9 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
     s.15; default: the baseline's): ``regime="global"`` from an autarky baseline opens
     the capital account (started at the mean of the R_i), "autarky" closes it.
     start: where Newton starts instead of the baseline's solution (a
-    :class:`~hat_jax.Start` of an equilibrium of this change or near it, e.g.
-    ``OptimalTariff.start``; its Jacobian is used as ``jacobian`` says).
+    :class:`~hat_jax.Start` of an equilibrium of this change or near it, under the new
+    regime, e.g. ``OptimalTariff.start``; its Jacobian is used as ``jacobian`` says
+    where it fits the new equilibrium's unknowns).
     """
     check_jacobian_start(jacobian)
     b = as_baseline(baseline)
@@ -139,10 +140,13 @@ def counterfactual(baseline: Baseline | Equilibrium, change=None,
         check_costs(b.economy, change.values["d"], floor=floor)
     cf_opts = b.options(opts)
     econ = change.apply(b.economy.replace(cost_floor=bool(floor)))
-    start = scenario_start(b, econ.has_rebates, jacobian, start)
+    given = start is not None
+    start = scenario_start(b, econ.has_rebates, jacobian, start,
+                           b.regime if regime is None else regime)
     if regime is not None and regime != b.regime:
         cf_opts = cf_opts.replace(regime=regime)
-        start = start._replace(R=np.mean(np.asarray(b.R)), J=None)  # other unknowns
+        if not given:  # other unknowns: R from the mean of the R_i, a new Jacobian
+            start = start._replace(R=np.mean(np.asarray(b.R)), J=None)
     d_new = np.asarray(econ.d)
     new = solve_equilibrium(econ, cf_opts, start, throw=throw)
     new = new._replace(stats={**new.stats, "jacobians": exact_jacobians(new.history)})
