@@ -320,16 +320,29 @@ def solve_autarky_transition(b: Baseline, shock: ShockPath, *,
     J, computed = (jnp.asarray(jacobian), 0) if jacobian is not None else \
         (stationary_autarky_jacobian(shock.terminal(econ), end, T, hopts, opts), 1)
     jac = _Jac(J, _lu_jit(J), True, computed)
+    stats["jacobian_s"] = time.perf_counter() - t1
+    exact = lambda U: autarky_jacobian_jit(U, *args, batch=opts.jacobian_batch)  # noqa: E731
+    return path_transition(U0, jac, args, (initial, terminal, end), opts, stats, throw,
+                           verbose, autarky_outcomes_jit, exact)
+
+
+def path_transition(U0, jac: _Jac, args, ends, opts: TransitionOptions, stats: dict,
+                    throw: bool, verbose, outcomes, exact_at) -> Transition:
+    """Quasi-Newton from U0 on the residuals ``outcomes(U, *args)`` (``args`` = (economy,
+    shock, ...)) with ``jac`` and exact Jacobians from ``exact_at``, and the
+    :class:`Transition` of the path (no cache): ``ends`` = (initial, terminal
+    equilibria, terminal endpoint); ``stats`` gains newton_s and iterations;
+    check_transition with ``throw``. The common end of the paths with other unknowns
+    than (x_W, R) (autarky, regime changes)."""
+    initial, terminal, end = ends
     t2 = time.perf_counter()
-    stats["jacobian_s"] = t2 - t1
-    U, out, rn, it, n_jac, stop, jac = _newton(
-        U0, jac, args, terminal, opts, verbose, outcomes=autarky_outcomes_jit,
-        exact_at=lambda U: autarky_jacobian_jit(U, *args, batch=opts.jacobian_batch))
+    U, out, rn, it, n_jac, stop, jac = _newton(U0, jac, args, terminal, opts, verbose,
+                                               outcomes=outcomes, exact_at=exact_at)
     stats["newton_s"] = time.perf_counter() - t2
     stats["iterations"] = it
     gap = float(terminal_gap(out, end, terminal.world.aggregates))
-    tr = Transition(econ, shock, initial, terminal, U, out, jac.J, stop == "converged", it,
-                    jac.computed + n_jac, rn, gap, stats, stop, None)
+    tr = Transition(args[0], args[1], initial, terminal, U, out, jac.J, stop == "converged",
+                    it, jac.computed + n_jac, rn, gap, stats, stop, None)
     if throw:
         check_transition(tr, opts)
     return tr

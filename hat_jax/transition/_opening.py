@@ -26,13 +26,12 @@ from .._baseline import Baseline, as_baseline
 from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
 from .._params import household_options
 from .._wedges import autarky_wedges, validate_wedges, wedge_rebates
-from ._driver import (Transition, _Jac, _jacobian_for, _log, _lu_jit, _newton,
-                      check_transition, stationary_jacobian)
+from ._driver import Transition, _Jac, _jacobian_for, _log, _lu_jit, path_transition
 from ._path import ShockPath, endpoint, steady_unknowns
 from ._regime import (RegimeOrigin, path_rebates, path_returns, regime_fake_news_jacobian,
                       regime_jacobian, regime_outcomes)
 from ._shocks import DEFAULT_HORIZON, check_horizon
-from ._solve import TransitionOptions, terminal_gap
+from ._solve import TransitionOptions
 
 __all__ = ["RegimeTransition", "wedge_shock", "solve_regime_transition",
            "open_capital_account"]
@@ -193,19 +192,11 @@ def solve_regime_transition(eq: Baseline | Equilibrium, shock: ShockPath, *,
     t1 = time.perf_counter()
     stats["endpoints_s"] = t1 - t0
     jac = _regime_jacobian(jacobian, terminal, econ, args, U0, rebates, opts, verbose)
-    t2 = time.perf_counter()
-    stats["jacobian_s"] = t2 - t1
-    U, out, rn, it, n_jac, stop, jac = _newton(
-        U0, jac, args, terminal, opts, verbose, outcomes=_outcomes_jit,
-        exact_at=lambda U: _exact_jit(U, *args, batch=opts.jacobian_batch))
-    stats["newton_s"] = time.perf_counter() - t2
-    stats["iterations"] = it
-    gap = float(terminal_gap(out, end, terminal.world.aggregates))
-    tr = Transition(econ, shock, initial, terminal, U, out, jac.J, stop == "converged", it,
-                    jac.computed + n_jac, rn, gap, stats, stop, None)
-    if throw:
-        check_transition(tr, opts)
-    return _regime_result(tr, U, origin, announce)
+    stats["jacobian_s"] = time.perf_counter() - t1
+    tr = path_transition(U0, jac, args, (initial, terminal, end), opts, stats, throw,
+                         verbose, _outcomes_jit,
+                         lambda U: _exact_jit(U, *args, batch=opts.jacobian_batch))
+    return _regime_result(tr, tr.U, origin, announce)
 
 
 def _regime_result(tr: Transition, U, origin: RegimeOrigin, announce) -> RegimeTransition:
