@@ -122,17 +122,6 @@ def _rates(optimum):
     return (rates[:1] if optimum.mode == "uniform" else rates), partners
 
 
-def _optimum_start(optimum):
-    """The start of the tariff equilibrium in the derivative program: the optimum's own
-    prices, rebates and household state (no Jacobian), or None (from the baseline). An
-    optimum far from free trade (a near-prohibitive rate) is out of Newton's reach from
-    the baseline, which the optimiser crossed step by step."""
-    start = getattr(optimum, "start", None)
-    if start is None:
-        return None
-    return jax.tree_util.tree_map(jnp.asarray, start._replace(J=None))
-
-
 def _split(dW, dW0, dg, n):
     """(H [n, n] (symmetrised), g_Theta [n, K], dW/dTheta, dW(0)/dTheta, dW/dx) from the
     second-order program's columns (the n rates first, then the K parameters)."""
@@ -180,7 +169,9 @@ def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = N
         jnp.asarray(x), params, problem, jnp.asarray(optimum.tariffs, jnp.float64),
         jnp.asarray(i), jnp.asarray(partners), start, opts,
         chunk=None if directions is None else int(directions),
-        t_start=_optimum_start(optimum)))
+        # the optimum's own equilibrium (no Jacobian): an optimum far from free trade (a
+        # near-prohibitive rate) is out of Newton's reach from the baseline
+        t_start=None if optimum.start is None else optimum.start._replace(J=None)))
     W, W0, g = float(W), float(W0), np.asarray(g, np.float64)
     n = x.size
     H, g_p, W_p, W0_p, W_x = _split(dW, dW0, dg, n)

@@ -79,7 +79,7 @@ def regime_change(baseline: Baseline | Equilibrium, source: str, target: str,
     _check_regime(target, "target")
     original = as_baseline(baseline, opts)
     b = regime_baseline(original, source, opts)
-    start = original.start if b is not original and target == original.regime else None
+    start = original.start if target == original.regime else None
     return counterfactual(b, change, opts, regime=target, throw=throw, start=start)
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from .._baseline import Baseline
 from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium, wages_from_x, \
@@ -43,7 +42,7 @@ from ._fakenews import block_jacobian
 from ._path import Endpoint, PathOutcomes, ShockPath, forward_path, market_report
 from ._reuse import check_endpoint, same_economy
 from ._shocks import shock_path
-from ._solve import TransitionOptions
+from ._solve import TransitionOptions, jvp_columns
 
 __all__ = ["autarky_prices", "autarky_unknowns", "steady_autarky_unknowns",
            "autarky_outcomes", "autarky_jacobian", "autarky_fake_news_jacobian",
@@ -106,10 +105,7 @@ def autarky_jacobian(U, economy, shock, initial, terminal, hopts, batch: int = 6
         return autarky_outcomes(u.reshape(U.shape), economy, shock, initial, terminal,
                                 hopts).residuals.reshape(-1)
 
-    n = U.size
-    cols = lax.map(lambda e: jax.jvp(f, (U.reshape(-1),), (e,))[1],
-                   jnp.eye(n, dtype=U.dtype), batch_size=min(batch, n))
-    return cols.T
+    return jvp_columns(f, U, batch)
 
 
 def _autarky_residual_map(o, N):

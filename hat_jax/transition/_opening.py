@@ -205,12 +205,7 @@ def _regime_result(tr: Transition, U, origin: RegimeOrigin, announce) -> RegimeT
     p, T = tr.path, tr.horizon
     _, R_i = path_returns(U, tr.shock, origin)
     F = path_rebates(U, origin)
-    M = np.asarray(p.M)
-    N = M.shape[1]
-    off = M * (1.0 - np.eye(N))
-    tb = off.sum(axis=1) - off.sum(axis=2)      # exports (over importers) - imports
-    Y = np.asarray(p.Y)
-    nfa = np.asarray(p.bond_demand)
+    tb, nfa, Y = tr.trade_balance, tr.nfa, np.asarray(p.Y)
     return RegimeTransition(tr, np.asarray(R_i[:T]), np.asarray(tr.shock.fields["wedges"][:T]),
                             np.asarray(F[:T]), nfa, nfa / Y, tb, tb / Y, np.asarray(p.W),
                             announce)

@@ -33,13 +33,13 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from .._equilibrium import wages_from_x, x_from_wages
 from .._params import household_problems
 from ._fakenews import _residual_map, _residual_outputs, block_jacobian
 from ._path import (Endpoint, PathOutcomes, ShockPath, forward_path, market_report,
                     prices_from_unknowns)
+from ._solve import jvp_columns
 
 __all__ = ["RegimeOrigin", "regime_date_problems", "regime_path", "regime_outcomes",
            "regime_jacobian", "regime_fake_news_jacobian", "path_returns", "path_rebates"]
@@ -134,13 +134,9 @@ def regime_path(U, economy, shock, origin, initial, terminal, hopts):
 def regime_jacobian(U, economy, shock, origin, initial, terminal, hopts, batch: int = 64):
     """The exact Jacobian of the regime path's residuals at U [n, n] (n = U.size, rows and
     columns date-major), one forward-mode jvp per column."""
-    n = U.size
     f = lambda u: regime_path(u.reshape(U.shape), economy, shock, origin, initial,  # noqa
                               terminal, hopts)
-    u0 = U.reshape(-1)
-    cols = lax.map(lambda e: jax.jvp(f, (u0,), (e,))[1], jnp.eye(n, dtype=U.dtype),
-                   batch_size=min(batch, n))
-    return cols.T
+    return jvp_columns(f, U, batch)
 
 
 def regime_fake_news_jacobian(economy, end: Endpoint, horizon: int, hopts, batch: int = 20):

@@ -86,15 +86,22 @@ def _flat_residuals(u, shape, economy, shock, initial, terminal, hopts):
     return path_residuals(u.reshape(shape), economy, shock, initial, terminal, hopts).reshape(-1)
 
 
-def residual_jacobian(U, economy, shock: ShockPath, initial, terminal, hopts, batch: int = 64):
-    """The exact sequence-space Jacobian dH/dU [N T, N T] at U (rows and columns
-    flattened date-major: index t N + k), one forward-mode jvp per column."""
+def jvp_columns(f, U, batch: int = 64):
+    """df/du [n, n] at u = U.reshape(-1) (n = U.size) of a flat map f: [n] -> [n], one
+    forward-mode jvp per column, ``batch`` columns at once (``lax.map``): the exact
+    Jacobian of every path's stacked residuals (rows and columns date-major)."""
     n = U.size
-    f = lambda u: _flat_residuals(u, U.shape, economy, shock, initial, terminal, hopts)
     u0 = U.reshape(-1)
     cols = lax.map(lambda e: jax.jvp(f, (u0,), (e,))[1], jnp.eye(n, dtype=U.dtype),
                    batch_size=min(batch, n))
     return cols.T
+
+
+def residual_jacobian(U, economy, shock: ShockPath, initial, terminal, hopts, batch: int = 64):
+    """The exact sequence-space Jacobian dH/dU [N T, N T] at U (rows and columns
+    flattened date-major: index t N + k), one forward-mode jvp per column."""
+    f = lambda u: _flat_residuals(u, U.shape, economy, shock, initial, terminal, hopts)
+    return jvp_columns(f, U, batch)
 
 
 def newton_step(U, lu, economy, shock, initial, terminal, hopts):
