@@ -197,6 +197,23 @@ def autarky_cut(autarky):
                                opts=tn.TransitionOptions(tol=1e-10))
 
 
+def test_autarky_transition_not_converged_says_so(autarky, autarky_cut):
+    """A path stopped after one quasi-Newton iteration short of a tight tolerance raises
+    ConvergenceError with its residual and iteration count; with throw=False the result
+    says converged False and carries that residual (no stale path as a result)."""
+    from hat_jax import ConvergenceError
+
+    b = Baseline.from_equilibrium(autarky)
+    cut = Change.global_cut(b.economy, 0.1)
+    opts = tn.TransitionOptions(max_iter=1, tol=1e-14)
+    kw = dict(horizon=T_AUT, initial=autarky_cut.initial, terminal=autarky_cut.terminal,
+              jacobian=autarky_cut.jacobian, opts=opts)
+    with pytest.raises(ConvergenceError, match=r"did not converge.*after 1 quasi-Newton"):
+        tn.solve_transition(b, cut, **kw)
+    tr = tn.solve_transition(b, cut, throw=False, **kw)
+    assert not tr.converged and tr.iterations == 1 and tr.residual > 1e-14
+
+
 def test_autarky_zero_shock_stays_at_autarky(autarky, autarky_cut):
     """No change under autarky: every date is the autarky stationary equilibrium (W_t,
     R_i,t, trade shares, A'_i,t = 0; 1e-10), with no Newton step."""
