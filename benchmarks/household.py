@@ -62,16 +62,18 @@ def world_fn(warm: bool):
     """Households + stationary distributions of every country at fixed prices (the
     household options an ordinary argument: a new tolerance does not recompile)."""
 
-    def solve(economy, W, R, beta, opts, state0=None):
+    def solve(economy, W, R, beta, opts, state0=None, inverses=None):
         problems = hat_jax.model.household_problems(economy, W, R, beta)
-        sol = hat_jax.model.solve_households(problems, opts, state0=state0, throw=False)
-        dist = hat_jax.model.stationary_distributions(sol.pi, sol.lottery_lo, sol.lottery_w,
-                                                problems.P, throw=False)
+        sol = hat_jax.model.solve_households(
+            problems, opts, state0=state0, throw=False,
+            inverse=None if inverses is None else inverses.household)
+        dist = hat_jax.model.stationary_distributions(
+            sol.pi, sol.lottery_lo, sol.lottery_w, problems.P, throw=False,
+            inverse=None if inverses is None else inverses.distribution)
         return sol, dist
 
     if warm:
-        return jax.jit(lambda economy, W, R, beta, opts, state0:
-                       solve(economy, W, R, beta, opts, state0))
+        return jax.jit(solve)
     return jax.jit(lambda economy, W, R, beta, opts: solve(economy, W, R, beta, opts))
 
 
@@ -139,7 +141,47 @@ def bench_world(N: int, Na: int, runs: int, sections: str) -> tuple[list[dict], 
                           move=f"W*{'1.01' if move == '+1%' else '1.01/0.99 (even/odd j)'}, "
                                f"R*{R_MOVE}")
             records.append(rec)
+        records += bench_inverses(economy, (W, R, beta, opts), keep, moves, R1, records, tag,
+                                  runs)
     return records, keep["out"]
+
+
+def bench_inverses(economy, base, keep, moves, R1, records, tag, runs) -> list[dict]:
+    """(b) with the base world's inverses (hat_jax._warm): their build, then each move
+    warm-started with them as chord steps; ratio to (a)'s cold run, max gaps to the
+    plain warm solve."""
+    W, R, beta, opts = base
+    sol0, dist0 = keep["out"]
+    problems = hat_jax.model.household_problems(economy, W, R, beta)
+    world = hat_jax.World(problems, sol0, dist0, None)
+    log(f"(b) inverses of the base world, {tag}")
+    out: list[dict] = []
+    inv_keep: dict = {}
+
+    def keep_inv(inv):
+        inv_keep["inv"] = inv
+        return {"bytes": hat_jax.model.warm_inverse_bytes(economy.N, economy.P.shape[0], economy.Na)}
+    out.append(time_fn(f"inverses build {tag}", hat_jax.model.warm_inverses, world, opts,
+                       runs=1, info=keep_inv, N=economy.N, Na=economy.Na))
+    cold_s = next(r["median_s"] for r in records if r["name"].startswith("world cold"))
+    warm = world_fn(warm=True)
+    for move, W1 in moves.items():
+        plain = warm(economy, W1, R1, beta, opts, sol0.state)
+        args = (economy, W1, R1, beta, opts, sol0.state, inv_keep["inv"])
+        name = f"world warm {move} inverses {tag}"
+
+        def info(o, plain=plain, name=name):
+            rec = world_info(name)(o)
+            rec["max_gap_c"] = float(jnp.max(jnp.abs(o[0].c - plain[0].c)))
+            rec["max_gap_lam"] = float(jnp.max(jnp.abs(o[1].lam - plain[1].lam)))
+            rec["dist_iterations"] = int(jnp.max(o[1].iterations))
+            return rec
+        log(f"(b) {name}")
+        rec = time_fn(name, warm, *args, runs=runs, info=info,
+                      N=economy.N, Na=economy.Na)
+        rec["ratio_to_cold"] = rec["median_s"] / cold_s
+        out.append(rec)
+    return out
 
 
 def bench_distribution(out, Na: int, runs: int) -> list[dict]:

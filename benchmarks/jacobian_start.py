@@ -19,7 +19,13 @@ published prices; not timed), then every scenario with beta fixed and W, R solve
     the model's elasticities are not timed), ``jacobian`` of ``--sweep-jacobians``
     (default ``baseline``; add ``exact`` for the before figure, 165 s on the quiet
     machine); compile_s: the first call minus the median; ``jacobians``: exact Jacobians
-    computed, all scenarios together; with both, ``max_diff`` (W, R, trade shares).
+    computed, all scenarios together; ``max_diff`` (W, R, trade shares) against the first
+    listed start. ``inverses``: the baseline's Jacobian and its warm inverses
+    (``Baseline.with_warm_inverses``, hat_jax._warm: chord steps for every household and
+    distribution solve), both built once and timed with the sweep.
+
+    (a) also times ``counterfactual [inverses]``, from the baseline's Jacobian and its
+    inverses (their build, ``inverses build``, once and apart: it serves every experiment).
 
     python benchmarks/jacobian_start.py --runs 3                 # Na = 100
     python benchmarks/jacobian_start.py --quick --runs 1          # Na = 20
@@ -57,22 +63,28 @@ def _baseline(args):
 
 def _counterfactuals(b, runs: int, extra: dict) -> list[dict]:
     change = hat_jax.Change.unilateral_cut(b.economy, COUNTRY, CUT)
-    times = {"exact": [], "baseline": []}
+    t0 = time.perf_counter()
+    bi = b.with_warm_inverses()
+    build = time.perf_counter() - t0
+    times = {"exact": [], "baseline": [], "inverses": []}
     comp, last = {}, {}
-    for _ in range(max(1, runs)):  # interleaved: the same load for both
+    for _ in range(max(1, runs)):  # interleaved: the same load for all
         for j in times:
-            cf = wf.counterfactual(b, change, jacobian=j)
+            cf = (wf.counterfactual(bi, change) if j == "inverses"
+                  else wf.counterfactual(b, change, jacobian=j))
             comp.setdefault(j, cf.stats["compile_s"])
             times[j].append(cf.stats["run_s"])
             last[j] = cf
-    out = []
+    out = [stamp({"name": "inverses build", "compile_s": None, "median_s": build,
+                  "runs": 1, "bytes": hat_jax.model.warm_inverse_bytes(b.N, b.economy.Nz,
+                                                                       b.economy.Na)}, **extra)]
     for j, t in times.items():
         new = last[j].new
         rec = {"name": f"counterfactual [{j}]", "compile_s": comp[j],
                "median_s": float(np.median(t)), "min_s": float(np.min(t)), "runs": len(t),
                "iterations": int(new.iterations), "jacobians": last[j].stats["jacobians"],
                "residual": float(new.residual), "jacobian": j}
-        if j == "baseline":
+        if j != "exact":
             ref = last["exact"].new
             rec["max_diff_W"] = float(np.max(np.abs(np.asarray(new.W) - np.asarray(ref.W))))
             rec["diff_R"] = float(abs(float(new.R) - float(ref.R)))
@@ -86,7 +98,9 @@ def _sweep(b, jacobian: str, runs: int):
     s = sc.unilateral_scenarios(b.economy, CUT)
 
     def call():
-        bb = b.with_exact_jacobian() if jacobian == "baseline" else b
+        bb = b.with_exact_jacobian() if jacobian != "exact" else b
+        if jacobian == "inverses":  # and the baseline's Jacobian
+            return hat_jax.solve_scenarios(bb.with_warm_inverses(), s, theta=4.0)
         return hat_jax.solve_scenarios(bb, s, theta=4.0, jacobian=jacobian)
 
     t0 = time.perf_counter()
@@ -118,8 +132,8 @@ def records(args) -> list[dict]:
                        converged=int(res.converged.sum()), jacobians=res.stats["jacobians"],
                        iterations_total=int(res.iterations.sum()),
                        iterations_max=int(res.iterations.max()))
-            if len(results) == 2:
-                a, c = results.values()
+            if len(results) >= 2:
+                a, c = list(results.values())[0], res
                 rec["max_diff"] = max(float(np.nanmax(np.abs(a.W - c.W))),
                                       float(np.nanmax(np.abs(a.R - c.R))),
                                       float(np.nanmax(np.abs(a.trade_shares - c.trade_shares))))
@@ -132,7 +146,8 @@ def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="Na = 20")
     p.add_argument("--sections", default="ab", help="a: one counterfactual; b: the sweep")
     p.add_argument("--sweep-jacobians", dest="sweep_jacobians", default="baseline",
-                   help="jacobian starts of the sweep, comma-separated: baseline, exact")
+                   help="starts of the sweep, comma-separated: baseline, exact, inverses "
+                        "(the baseline's Jacobian and its warm inverses, both timed)")
     p.add_argument("--data-dir", dest="data_dir", default=None)
 
 

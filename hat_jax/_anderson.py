@@ -9,15 +9,21 @@ from jax import lax
 __all__ = ["anderson_iterate"]
 
 
-def anderson_iterate(fn, x0, tol, max_iter: int, memory: int, check: int | None = None):
+def anderson_iterate(fn, x0, tol, max_iter: int, memory: int, check: int | None = None,
+                     precondition=None, err0=None, error=None):
     """Anderson-accelerated fixed-point iteration x = fn(x) on a flat vector.
 
     Type-II Anderson mixing with ``memory`` past iterates: x+ = sum_i alpha_i fn(x_i) with
     alpha minimising |sum_i alpha_i (fn(x_i) - x_i)|_2 subject to sum alpha = 1 (a small
     regularised normal-equation solve). Stops when |fn(x) - x|_inf <= tol. memory = 0
     is the plain iteration. ``check``: only the first ``check`` entries of the step
-    decide the stop (None: all; see :func:`hat_jax._household.iteration_settings`). Returns (x, |fn(x) - x|_inf of
-    the last step over those entries, iterations).
+    decide the stop (None: all; see :func:`hat_jax._household.iteration_settings`).
+    ``precondition`` (optional): a linear map M applied to the step, so that the mixed
+    map is x + M (fn(x) - x) (with M = (I - dfn/dx)^{-1} at a nearby point this is a
+    chord Newton step, accelerated); the stop still reads |fn(x) - x|. ``err0``: the
+    error the loop starts from (default: none yet, so at least one step is taken).
+    ``error(x, fn(x))`` (optional) replaces |fn(x) - x|_inf as the stop's measure.
+    Returns (x, |fn(x) - x|_inf of the last step over those entries, iterations).
     Hand-written because optimistix has no Anderson solver and this must run batched
     (vmap) inside jit with a fixed memory.
     """
@@ -32,7 +38,9 @@ def anderson_iterate(fn, x0, tol, max_iter: int, memory: int, check: int | None 
     def body(carry):
         x, X, G, _, it = carry
         gx = fn(x)
-        err = jnp.max(jnp.abs((gx - x)[:check]))
+        err = jnp.max(jnp.abs((gx - x)[:check])) if error is None else error(x, gx)
+        if precondition is not None:
+            gx = x + precondition(gx - x)
         if memory == 0:
             return gx, X, G, err, it + 1
         X = jnp.roll(X, 1, axis=0).at[0].set(x)
@@ -50,6 +58,7 @@ def anderson_iterate(fn, x0, tol, max_iter: int, memory: int, check: int | None 
         return x_new, X, G, err, it + 1
 
     X = jnp.zeros((m, n), dtype)
-    init = (x0, X, X, jnp.asarray(jnp.finfo(dtype).max, dtype), jnp.asarray(0, jnp.int32))
+    err0 = jnp.asarray(jnp.finfo(dtype).max if err0 is None else err0, dtype)
+    init = (x0, X, X, err0, jnp.asarray(0, jnp.int32))
     x, _, _, err, it = lax.while_loop(cond, body, init)
     return x, err, it

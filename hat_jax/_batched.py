@@ -38,6 +38,7 @@ from . import _newton
 from ._backend import STRATEGIES, resolve_strategy
 from ._equilibrium import Equilibrium, EquilibriumOptions, _finish, _newton_system, _start
 from ._params import Economy, validate_economy
+from ._warm import check_inverses
 from ._scenario_start import unknowns_count
 from ._start import Start
 
@@ -89,11 +90,12 @@ def local_mesh(n_devices: int | None = None) -> Mesh:
     return Mesh(np.array(devs[:n]), ("scenario",))
 
 
-def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions, J0=None,
+def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions, J0=None, inverses=None,
            strategy: str = "vmap") -> Equilibrium:
     """The equilibria of one block of scenarios (leading axis), on one device; J0: the
-    Jacobian every scenario's Newton starts from (None: an exact one at its start)."""
-    f = lambda x, s, e: _newton_system(x, e, opts, R_fixed, s)
+    Jacobian every scenario's Newton starts from (None: an exact one at its start);
+    inverses: the chord steps of every scenario's inner solves (hat_jax._warm), shared."""
+    f = lambda x, s, e: _newton_system(x, e, opts, R_fixed, s, inverses)
     if strategy == "map":
         def one(args):
             xk, sk, ek = args
@@ -104,7 +106,7 @@ def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions, J0=None,
         c = _newton.run_batched(x0, s0, f, economies, opts.tol, opts.max_iter,
                                 opts.jacobian_reuse, opts.max_step, J0)
     x, s = jax.vmap(_newton.solution)(c)
-    fin = lambda x_, s_, it, h, e: _finish(x_, s_, it, h, e, R_fixed, opts)
+    fin = lambda x_, s_, it, h, e: _finish(x_, s_, it, h, e, R_fixed, opts, None, inverses)
     return jax.vmap(fin)(x, s, c.it, c.history, economies)
 
 
@@ -124,13 +126,14 @@ def _program(n_devices: int, strategy: str):
 
     def solve(economies, start, opts):
         J0 = None if start.J is None else jax.lax.stop_gradient(start.J)
-        x0, R_fixed, s0 = _starts(economies, opts, start._replace(J=None))
+        inverses = jax.lax.stop_gradient(start.inverses)
+        x0, R_fixed, s0 = _starts(economies, opts, start._replace(J=None, inverses=None))
         if n_devices == 1:
-            return block(economies, x0, s0, R_fixed, opts, J0)
+            return block(economies, x0, s0, R_fixed, opts, J0, inverses)
         S, P = PartitionSpec("scenario"), PartitionSpec()
         sharded = jax.shard_map(block, mesh=local_mesh(n_devices),
-                                in_specs=(S, S, S, P, P, P), out_specs=S, check_vma=False)
-        return sharded(economies, x0, s0, R_fixed, opts, J0)
+                                in_specs=(S, S, S, P, P, P, P), out_specs=S, check_vma=False)
+        return sharded(economies, x0, s0, R_fixed, opts, J0, inverses)
 
     return jax.jit(solve)
 
@@ -171,6 +174,7 @@ def solve_equilibria(economies: Economy, opts: EquilibriumOptions, start: Start 
             raise ValueError(f"Start.J must be the ({n_x}, {n_x}) Jacobian of the scenarios' "
                              f"unknowns, got shape Start.J.shape={np.shape(start.J)}")
         start = start._replace(J=jnp.asarray(start.J, jnp.float64))
+    check_inverses(start.inverses, economy_at(economies, 0))
     args = (pad_batch(economies, size), start, opts.replace(verbose=False))
     if n > 1:  # scenarios split over the mesh, everything else on every device
         split, copy = NamedSharding(mesh, PartitionSpec("scenario")), NamedSharding(mesh,

@@ -32,6 +32,7 @@ import lineax as lx
 import numpy as np
 from jax import lax
 
+from ._anderson import anderson_iterate
 from ._backend import country_map
 from ._results import (as_float, as_int, check_choice, check_converged, check_option_values,
                       krylov_solve, linear_solve)
@@ -97,19 +98,11 @@ def transition_matrix(pi, lottery_lo, lottery_w, P):
 
 
 def distribution_step(lam, G, P):
-    """lam'(a', z') = sum_{a,z} lam(a,z) G[a,z,a'] P[z,z'] (one application of Q')."""
-    return jnp.einsum("az,azb,zy->by", lam, G, P)
+    """lam'(a', z') = sum_{a,z} lam(a,z) G[a,z,a'] P[z,z'] (one application of Q').
 
-
-def _direct(G, P):
-    Na, Nz = G.shape[0], G.shape[1]
-    n = Na * Nz
-    Q = _transition_from_lottery(G, P)
-    A = jnp.eye(n, dtype=Q.dtype) - Q.T
-    A = A.at[0, :].set(1.0)  # rows of I - Q' are linearly dependent: swap one for the mass
-    b = jnp.zeros(n, Q.dtype).at[0].set(1.0)
-    lam = linear_solve(lx.MatrixLinearOperator(A), b, lx.LU())
-    return lam.reshape(Na, Nz)
+    The sum over a first, then P: 3.6 times faster on the CPU than XLA's order for the
+    three-operand einsum (N = 19, Na = 100)."""
+    return jnp.sum(lam[:, :, None] * G, axis=0).T @ P
 
 
 def _iterate(G, P, tol, max_iter: int):
@@ -146,13 +139,17 @@ def _iterate_implicit(G, P, tol, max_iter, tangent_solver):
 
 @_iterate_implicit.defjvp
 def _iterate_implicit_jvp(tol, max_iter, tangent_solver, primals, tangents):
+    G, P = primals
+    lam, it = _iterate_implicit(G, P, tol, max_iter, tangent_solver)
+    return (lam, it), (_implicit_tangent(G, P, *tangents, lam, tangent_solver),
+                       np.zeros(np.shape(it), jax.dtypes.float0))
+
+
+def _implicit_tangent(G, P, tG, tP, lam, tangent_solver):
     """Implicit derivative of lam = Q' lam, sum lam = 1, country by country:
     (I - Q' + 1 1'/n) dlam = dQ' lam. "lu": dense LU per country, on the CPU one country
     after another (lax.map: no batched LAPACK kernel; batched on an accelerator, see
     hat_jax._backend), the factorisation shared by all tangent directions; "gmres": matrix-free."""
-    G, P = primals
-    tG, tP = tangents
-    lam, it = _iterate_implicit(G, P, tol, max_iter, tangent_solver)
     step = jax.vmap(distribution_step)
     _, rhs = jax.jvp(lambda g, p: step(lam, g, p), (G, P), (tG, tP))
     if tangent_solver == "lu":
@@ -170,12 +167,84 @@ def _iterate_implicit_jvp(tol, max_iter, tangent_solver, primals, tangents):
             return krylov_solve(matvec, b, rtol=1e-12, atol=1e-14)
 
         t_lam = jax.vmap(one)(G, P, rhs)
-    return (lam, it), (t_lam, np.zeros(np.shape(it), jax.dtypes.float0))
+    return t_lam
 
 
-def _solve_batched(G, P, opts: DistributionOptions):
-    """lam for every country (leading axis) from the asset transitions G and chains P."""
-    if opts.method == "direct":
+#: Cap on the chord steps from a nearby inverse before the direct solve takes over.
+WARM_MAX_ITER = 30
+
+
+def _mass_system(G, P):
+    """A = I - Q' with its first row replaced by ones (the mass), of one country."""
+    Q = _transition_from_lottery(G, P)
+    return (jnp.eye(Q.shape[0], dtype=Q.dtype) - Q.T).at[0, :].set(1.0)
+
+
+def _direct(G, P):
+    Na, Nz = G.shape[0], G.shape[1]
+    b = jnp.zeros(Na * Nz, G.dtype).at[0].set(1.0)
+    lam = linear_solve(lx.MatrixLinearOperator(_mass_system(G, P)), b, lx.LU())
+    return lam.reshape(Na, Nz)
+
+
+def _chord(G, P, inverse, tol):
+    """A lam = e_0 (:func:`_mass_system`) by accelerated chord steps
+    lam + A0^{-1} (e_0 - A lam) from the nearby solve lam0 = A0^{-1} e_0, where
+    ``inverse`` is A0^{-1} (float32, hat_jax._warm), until max(|Q' lam - lam|_inf,
+    |1 - sum lam|) <= tol / 10 or WARM_MAX_ITER steps. Returns (lam, error, steps)."""
+    Na, Nz = G.shape[0], G.shape[1]
+    chord = lambda r: (inverse @ r.astype(inverse.dtype)).astype(r.dtype)
+
+    def fn(lam):  # lam + (e_0 - A lam)
+        new = distribution_step(lam.reshape(Na, Nz), G, P).reshape(-1)
+        return new.at[0].set(lam[0] + 1.0 - jnp.sum(lam))
+
+    def error(lam, new):  # every row of Q' lam - lam: row 0 of fn holds the mass instead
+        row0 = jnp.einsum("az,az,z->", lam.reshape(Na, Nz), G[:, :, 0], P[:, 0]) - lam[0]
+        return jnp.maximum(jnp.max(jnp.abs((new - lam)[1:])),
+                           jnp.maximum(jnp.abs(row0), jnp.abs(new[0] - lam[0])))
+
+    lam0 = inverse[:, 0].astype(G.dtype)
+    lam0 = lam0 / jnp.sum(lam0)
+    return anderson_iterate(fn, lam0, 0.1 * tol, WARM_MAX_ITER, 5, precondition=chord,
+                            error=error)
+
+
+def _warm(G, P, inverse, tol):
+    """:func:`_chord` for every country, then the direct solve where the chord steps did
+    not get there (a loop of at most one trip: under vmap it runs only if some member
+    needs it, unlike lax.cond). One country after another on the CPU, so that its
+    inverse stays in cache through its steps. Returns (lam, chord steps)."""
+    def one(args):
+        g, p, m = args
+        lam, err, it = _chord(g, p, m, tol)
+        lam = lax.while_loop(lambda c: c[1], lambda c: (_direct(g, p).reshape(-1), False),
+                             (lam, ~(err <= 0.1 * tol)))[0]
+        return lam.reshape(g.shape[:2]), it
+
+    return country_map(one, (G, P, inverse))
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3, 4))
+def _warm_implicit(G, P, inverse, tol, tangent_solver):
+    """:func:`_warm` for every country, implicit derivatives (the inverse carries none)."""
+    return _warm(G, P, lax.stop_gradient(inverse), tol)
+
+
+@_warm_implicit.defjvp
+def _warm_implicit_jvp(tol, tangent_solver, primals, tangents):
+    G, P, inverse = primals
+    lam, it = _warm_implicit(G, P, inverse, tol, tangent_solver)
+    return (lam, it), (_implicit_tangent(G, P, tangents[0], tangents[1], lam, tangent_solver),
+                       np.zeros(np.shape(it), jax.dtypes.float0))
+
+
+def _solve_batched(G, P, opts: DistributionOptions, inverse=None):
+    """lam for every country (leading axis) from the asset transitions G and chains P;
+    ``inverse``: the inverse of a nearby solve's mass system (hat_jax._warm)."""
+    if inverse is not None and opts.method == "direct":
+        lam, it = _warm_implicit(G, P, inverse, opts.tol, opts.tangent_solver)
+    elif opts.method == "direct":
         # one country after another: a batched LU kernel can wedge XLA's CPU pool
         lam = country_map(lambda gp: _direct(*gp), (G, P))
         it = jnp.ones(G.shape[0], jnp.int32)
@@ -213,12 +282,14 @@ def stationary_distribution(pi, lottery_lo, lottery_w, P, opts: DistributionOpti
 
 
 def stationary_distributions(pi, lottery_lo, lottery_w, P, opts: DistributionOptions | None = None,
-                             *, throw: bool = True, labels=None, **overrides):
+                             *, throw: bool = True, labels=None, inverse=None, **overrides):
     """Stationary distributions of all countries (leading axis = country); see
-    :func:`stationary_distribution`."""
+    :func:`stationary_distribution`. ``inverse``: the inverse of a nearby solve's system
+    (:func:`hat_jax._warm.distribution_inverses`): with the "direct" method, chord steps
+    from that solve's distribution, the direct solve where they do not converge."""
     opts = _options(opts, overrides)
     G = jax.vmap(asset_transition)(pi, lottery_lo, lottery_w)
-    sol = _solve_batched(G, P, opts)
+    sol = _solve_batched(G, P, opts, inverse)
     if throw:
         sol = sol._replace(residual=check_converged(
             f"stationary distribution ({opts.method})", sol.converged, sol.iterations,

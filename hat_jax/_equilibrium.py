@@ -60,6 +60,7 @@ from ._results import (
     check_option_values,
     linear_solve,
 )
+from ._warm import check_inverses
 from ._wedges import rebate_residuals
 from ._unknowns import decode, encode, transfers_from_x, wages_from_x, x_from_wages
 
@@ -226,14 +227,16 @@ class Equilibrium(NamedTuple):
 
 # ------------------------------------------------------------------- world at prices
 def solve_world(economy: Economy, W, R, beta, hh_state0=None,
-                opts: EquilibriumOptions | None = None, *, T=None, **overrides) -> World:
+                opts: EquilibriumOptions | None = None, *, T=None, inverses=None,
+                **overrides) -> World:
     """Households, stationary distributions and aggregates of every country at (W, R, beta)
     and lump-sum transfers T (default 0; prices include the economy's tariffs).
 
     opts: :class:`EquilibriumOptions` (only its household and distribution settings
     matter here); keyword ``overrides`` replace its fields (``hh_tol=1e-12``, ...).
     No convergence check here (inner solves report converged flags); see
-    :func:`solve_equilibrium`.
+    :func:`solve_equilibrium`. inverses: a nearby world's
+    :class:`~hat_jax.model.WarmInverses`, for chord steps (the same solution, fewer sweeps).
     """
     opts = EquilibriumOptions() if opts is None else opts
     if overrides:
@@ -241,9 +244,10 @@ def solve_world(economy: Economy, W, R, beta, hh_state0=None,
     opts = opts.resolved(economy)
     problems = household_problems(economy, W, R, beta, T)
     hh = solve_households(problems, opts.household_options(economy), state0=hh_state0,
-                          throw=False)
+                          throw=False, inverse=None if inverses is None else inverses.household)
     dist = stationary_distributions(hh.pi, hh.lottery_lo, hh.lottery_w, problems.P,
-                                    opts.distribution_options(economy), throw=False)
+                                    opts.distribution_options(economy), throw=False,
+                                    inverse=None if inverses is None else inverses.distribution)
     agg = aggregate(hh, dist.lam, problems, economy.L, economy.Na, economy.tariffs)
     return World(problems, hh, dist, agg)
 
@@ -278,12 +282,12 @@ def trade_residual(agg: Aggregates):
                              jnp.where(excess > 0, jnp.inf, 0.0)))
 
 
-def _system(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
+def _system(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state, inverses=None):
     """(residuals, (household states, inner solves converged, goods markets clear
     relative to trade))."""
     W, R, beta = decode(x, economy, opts, R_fixed)
     T = transfers_from_x(x, economy)
-    world = solve_world(economy, W, R, beta, hh_state, opts, T=T)
+    world = solve_world(economy, W, R, beta, hh_state, opts, T=T, inverses=inverses)
     inner = jnp.all(world.households.converged) & jnp.all(world.distribution.converged)
     trade_ok = trade_residual(world.aggregates) <= opts.trade_tol
     return system_residuals(world, economy, opts, T), (world.households.state, inner,
@@ -299,17 +303,18 @@ def system_residuals(world, economy: Economy, opts: EquilibriumOptions, T):
     return jnp.concatenate([goods, bonds])
 
 
-def excess_demands(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state):
+def excess_demands(x, economy: Economy, opts: EquilibriumOptions, R_fixed, hh_state,
+                   inverses=None):
     """The equilibrium system at unknowns x: (residuals [goods j = 1..N-1, bonds],
     (household states, every inner household / distribution solve converged))."""
-    r, (state, inner, _) = _system(x, economy, opts, R_fixed, hh_state)
+    r, (state, inner, _) = _system(x, economy, opts, R_fixed, hh_state, inverses)
     return r, (state, inner)
 
 
-def _newton_system(x, economy, opts, R_fixed, hh_state):
+def _newton_system(x, economy, opts, R_fixed, hh_state, inverses=None):
     """The system Newton iterates on: a root also needs the goods markets to clear
     relative to each country's trade (:func:`trade_residual` <= trade_tol)."""
-    r, (state, inner, trade_ok) = _system(x, economy, opts, R_fixed, hh_state)
+    r, (state, inner, trade_ok) = _system(x, economy, opts, R_fixed, hh_state, inverses)
     return r, (state, inner & trade_ok)
 
 
@@ -317,21 +322,23 @@ def _callback_progress(it, row):
     jax.debug.callback(print_progress, it, row, ordered=True)
 
 
-def _newton_step(c, economy, R_fixed, opts):
-    f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s)
+def _newton_step(c, economy, R_fixed, opts, inverses=None):
+    f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s, inverses)
     return _newton.step(c, f, opts.tol, opts.jacobian_reuse, opts.max_step)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
-def equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0=None):
+def equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0=None, inverses=None):
     """The root x* of the excess demands by damped Newton (hat_jax._newton), differentiated
     by the implicit function theorem: dx* = -(df/dx)^{-1} (df/d(economy, R_fixed))
     d(economy, R_fixed), with df/dx the exact N x N Jacobian (forward mode) and a dense
     LU solve (lineax). x0, hh_state0 and J0 (a Jacobian to start Newton from) are
-    starting values and carry no derivative.
+    starting values and carry no derivative; so do ``inverses`` (chord steps of the
+    inner solves, :mod:`hat_jax._warm`).
     Returns (x*, household states, iterations, history[HISTORY_ROWS, 4], last Jacobian).
     """
-    f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s)
+    inverses = lax.stop_gradient(inverses)
+    f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s, inverses)
     c = _newton.run(lax.stop_gradient(x0), lax.stop_gradient(hh_state0), f, opts.tol,
                     opts.max_iter, opts.jacobian_reuse, opts.max_step,
                     _callback_progress if opts.verbose else None, lax.stop_gradient(J0))
@@ -341,10 +348,11 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0=None):
 
 @equilibrium_root.defjvp
 def _equilibrium_root_jvp(opts, primals, tangents):
-    x0, economy, hh_state0, R_fixed, J0 = primals
-    _, t_economy, _, t_R, _ = tangents
-    x, s, it, hist, J_last = equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0)
-    f = lambda xx, e, r: excess_demands(xx, e, opts, r, s)[0]
+    x0, economy, hh_state0, R_fixed, J0, inverses = primals
+    _, t_economy, _, t_R, _, _ = tangents
+    x, s, it, hist, J_last = equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0,
+                                              inverses)
+    f = lambda xx, e, r: excess_demands(xx, e, opts, r, s, lax.stop_gradient(inverses))[0]
     J = jax.jacfwd(f)(x, economy, R_fixed)
     _, rhs = jax.jvp(lambda e, r: f(x, e, r), (economy, R_fixed), (t_economy, t_R))
     t_x = -linear_solve(lx.MatrixLinearOperator(J), rhs, lx.LU())
@@ -368,11 +376,11 @@ def _start(economy, opts, start: Start):
     return x0, R_fixed, lax.stop_gradient(hh_state0)
 
 
-def _finish(x, s, it, history, economy, R_fixed, opts, J=None) -> Equilibrium:
+def _finish(x, s, it, history, economy, R_fixed, opts, J=None, inverses=None) -> Equilibrium:
     """The equilibrium record at the root x (world re-solved from the warm start s)."""
     W, R, beta = decode(x, economy, opts, R_fixed)
     T = transfers_from_x(x, economy)
-    world = solve_world(economy, W, R, beta, s, opts, T=T)
+    world = solve_world(economy, W, R, beta, s, opts, T=T, inverses=inverses)
     goods, bonds, walras = market_residuals(world.aggregates, opts)
     rev = rebate_residuals(world.aggregates, economy, T)[:economy.N if economy.has_rebates
                                                          else 0]
@@ -414,9 +422,10 @@ def solve_equilibrium_jit(economy: Economy, opts: EquilibriumOptions | None = No
     costs_ok = None if throw else traced_costs_ok(economy)
     economy = traced_cost_check(economy) if throw else economy
     x0, R_fixed, s0 = _start(economy, opts, start._replace(J=None))
+    inverses = check_inverses(start.inverses, economy)
     x, s, it, history, J = equilibrium_root(x0, economy, s0, R_fixed, opts,
-                                            _check_J0(start.J, x0))
-    eq = _finish(x, s, it, history, economy, R_fixed, opts, J)
+                                            _check_J0(start.J, x0), inverses)
+    eq = _finish(x, s, it, history, economy, R_fixed, opts, J, inverses)
     if costs_ok is not None:
         eq = eq._replace(converged=eq.converged & costs_ok,
                          residual=jnp.where(costs_ok, eq.residual, jnp.inf))
@@ -473,16 +482,16 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None,
     opts = opts.replace(verbose=False)  # printing happens here, not in the programs
     start = (Start() if start is None else start).filled(economy, opts)
     check_prices(economy, start.W, start.R, start.beta if opts.unknown == "beta" else None)
-    J0 = start.J
-    args = (economy, opts, start._replace(J=None).traced(economy, opts))
+    J0, inverses = start.J, check_inverses(start.inverses, economy)
+    args = (economy, opts, start._replace(J=None, inverses=None).traced(economy, opts))
     t0 = time.perf_counter()
     first = compiled(_start_jit, args)
     x0, R_fixed, s0 = first.out_info
     J0 = _check_J0(J0, x0)
     init = compiled(_init_jit, (x0, s0, J0))
-    step = compiled(_step_jit, (init.out_info, economy, R_fixed, opts))
+    step = compiled(_step_jit, (init.out_info, economy, R_fixed, opts, inverses))
     finish = compiled(_finish_jit, (x0, s0, jax.ShapeDtypeStruct((), jnp.int32), None,
-                                    economy, R_fixed, opts, init.out_info.J))
+                                    economy, R_fixed, opts, init.out_info.J, inverses))
     t1 = time.perf_counter()
     if verbose:
         print(f"compiled in {t1 - t0:.1f} s; solving...", file=sys.stderr, flush=True)
@@ -490,12 +499,12 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None,
     c = init(x0, s0, J0)
     rows = []
     while int(c.it) < opts.max_iter and not bool(c.done):
-        c = step(c, economy, R_fixed, opts)
+        c = step(c, economy, R_fixed, opts, inverses)
         rows.append(np.asarray(c.row))
         if verbose:
             print_progress(len(rows) - 1, rows[-1])
     warn_if_singular(c.J, c.J_valid)
-    eq = finish(*_newton.solution(c), c.it, None, economy, R_fixed, opts, c.J)
+    eq = finish(*_newton.solution(c), c.it, None, economy, R_fixed, opts, c.J, inverses)
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
     eq = eq._replace(stats={"iterations": len(rows), "compile_s": t1 - t0,

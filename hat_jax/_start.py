@@ -28,7 +28,10 @@ class Start(NamedTuple):
     when the economy has tariffs or capital-account wedges); state: household fixed-point variables [N, ...];
     J: the Newton Jacobian of a nearby solve of an economy of the same shape
     (``Equilibrium.jacobian``; kept while its steps cut the excess demands as it
-    predicts, recomputed otherwise). Starting values carry no derivative.
+    predicts, recomputed otherwise); inverses: the
+    :class:`~hat_jax.model.WarmInverses` of a nearby solved world of the same shape
+    (``Baseline.with_warm_inverses()``), chord steps for the household and distribution
+    solves (same solution, fewer sweeps). Starting values carry no derivative.
     """
 
     W: object = None
@@ -37,6 +40,7 @@ class Start(NamedTuple):
     T: object = None
     state: object = None
     J: object = None
+    inverses: object = None
 
     @classmethod
     def from_equilibrium(cls, eq, jacobian: bool = True) -> "Start":

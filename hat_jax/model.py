@@ -21,7 +21,10 @@ they are made of, for users who assemble their own experiments:
 - the efficient benchmark (section 11): :func:`planner_checks` and the planner's
   options :class:`PlannerOptions`;
 - elasticities by household state: :class:`StateElasticities`,
-  :func:`bilateral_elasticities`.
+  :func:`bilateral_elasticities`;
+- warm solves: :class:`WarmInverses` of a solved world (:func:`warm_inverses`,
+  :func:`warm_inverse_bytes`), chord steps for nearby household and distribution solves
+  (``Baseline.with_warm_inverses()``).
 
 Every name here is defined in a private implementation module (``hat_jax._name``) and
 re-exported; import it from here.
@@ -40,6 +43,7 @@ from ._income import custom_income_process, rouwenhorst
 from ._params import delivered_prices, household_options, household_problems
 from ._planner import PlannerOptions, planner_checks
 from ._presets import two_country_log
+from ._warm import WarmInverses, warm_inverse_bytes, warm_inverses
 
 __all__ = [
     "HouseholdProblem", "HouseholdSolution", "solve_household", "solve_households",
@@ -51,4 +55,5 @@ __all__ = [
     "delivered_prices", "household_problems", "household_options", "economy_from_params", "stack_economies",
     "solve_equilibria", "rouwenhorst", "custom_income_process", "two_country_log",
     "planner_checks", "PlannerOptions", "StateElasticities", "BilateralElasticities", "bilateral_elasticities",
+    "WarmInverses", "warm_inverses", "warm_inverse_bytes",
 ]

@@ -19,7 +19,7 @@ LAYERS = [
     {"config", "compiled", "backend", "results", "fileio", "income", "anderson", "tariffs",
      "memory", "memory_maps", "deprecation", "wedges"},
     {"household"},
-    {"params", "distribution", "aggregates", "change"},
+    {"params", "distribution", "aggregates", "change", "warm"},
     {"unknowns", "start", "newton", "diagnostics", "equilibrium", "baseline", "batched",
      "symmetry", "scenario_start"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables", "ek_world"},

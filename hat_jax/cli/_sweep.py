@@ -44,7 +44,9 @@ from ._params_file import inference_for_world
 from ._sweep_transition import (add_transition_arguments, check_transition_arguments,
                                 solve_transition_chunks, transition_manifest)
 from hat_jax.report import sweep as rs
+from hat_jax._memory import available_memory
 from hat_jax._scenario_start import JACOBIAN_STARTS
+from hat_jax._warm import warm_inverse_bytes
 from hat_jax.scenarios import _store as sst
 
 from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
@@ -114,6 +116,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "exact one only where the steps stop delivering (baseline, the "
                    "default), or from an exact Jacobian at its first point (exact, the "
                    "method before issue 29)")
+    r.add_argument("--inverses", choices=("auto", "on", "off"), default="auto",
+                   help="build the baseline's warm inverses once (hat_jax._warm) and start "
+                   "every household and distribution solve of every scenario with chord "
+                   "steps from them: the same solutions, fewer sweeps; auto (default): on "
+                   "for more than one scenario when they take at most a quarter of the "
+                   "memory this process may use")
     r.add_argument("--distributed", action="store_true",
                    help="jax.distributed.initialize() (SLURM / Open MPI detected; else "
                    "--coordinator, --num-processes, --process-id); each process solves its "
@@ -318,6 +326,15 @@ def _summarize_and_print(args, out) -> int:
     return EXIT_OK
 
 
+def use_inverses(choice: str, K: int, economy) -> bool:
+    """Whether ``hat sweep --inverses choice`` builds the baseline's warm inverses: "on",
+    "off", or "auto" (more than one scenario and at most a quarter of the memory left)."""
+    if choice != "auto":
+        return choice == "on"
+    need, left = warm_inverse_bytes(economy.N, economy.Nz, economy.Na), available_memory()
+    return K > 1 and left is not None and need <= 0.25 * left
+
+
 def _solve_chunks(args, s, mine, B, man, baseline, base, devices, progress) -> list:
     """Solve the counterfactual chunks ``mine``, each written to --out when known."""
     theta = args.theta if args.theta is not None else sc.model_theta(base.eq)
@@ -375,6 +392,8 @@ def run(args: argparse.Namespace) -> int:
     baseline = base.baseline
     if args.jacobian == "baseline" and s.K > 1 and not args.transition:
         baseline = baseline.with_exact_jacobian()
+    if not args.transition and use_inverses(args.inverses, s.K, baseline.economy):
+        baseline = baseline.with_warm_inverses()
     todo = sum(min(s.K, (c + 1) * B) - c * B for c in mine)
     if not args.quiet:
         err(f"{s.K} scenarios in {n} chunk(s) of {B}; this process: {len(mine)} chunk(s), "
