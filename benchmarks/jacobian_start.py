@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import hat_jax  # noqa: E402  (float64)
@@ -65,6 +66,7 @@ def _counterfactuals(b, runs: int, extra: dict) -> list[dict]:
     change = hat_jax.Change.unilateral_cut(b.economy, COUNTRY, CUT)
     t0 = time.perf_counter()
     bi = b.with_warm_inverses()
+    jax.block_until_ready(bi.inverses)
     build = time.perf_counter() - t0
     times = {"exact": [], "baseline": [], "inverses": []}
     comp, last = {}, {}

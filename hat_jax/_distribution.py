@@ -105,10 +105,11 @@ def distribution_step(lam, G, P):
     return jnp.sum(lam[:, :, None] * G, axis=0).T @ P
 
 
-def _iterate(G, P, tol, max_iter: int):
-    """Forward iteration lam <- Q' lam from the uniform distribution."""
+def _iterate(G, P, tol, max_iter: int, lam0=None):
+    """Forward iteration lam <- Q' lam from lam0 (default: the uniform distribution)."""
     Na, Nz = G.shape[0], G.shape[1]
-    lam0 = jnp.full((Na, Nz), 1.0 / (Na * Nz), G.dtype)
+    if lam0 is None:
+        lam0 = jnp.full((Na, Nz), 1.0 / (Na * Nz), G.dtype)
 
     def cond(c):
         return (c[1] > tol) & (c[2] < max_iter)
@@ -210,40 +211,49 @@ def _chord(G, P, inverse, tol):
                             error=error)
 
 
-def _warm(G, P, inverse, tol):
-    """:func:`_chord` for every country, then the direct solve where the chord steps did
-    not get there (a loop of at most one trip: under vmap it runs only if some member
-    needs it, unlike lax.cond). One country after another on the CPU, so that its
-    inverse stays in cache through its steps. Returns (lam, chord steps)."""
+def _warm(G, P, inverse, tol, max_iter, method: str):
+    """:func:`_chord` for every country, then the plain solve of ``method`` where the
+    chord steps did not get there: the direct solve, or the forward iteration from
+    where they stopped (a loop of at most one trip: under vmap it runs only if some
+    member needs it, unlike lax.cond). One country after another on the CPU, so that its
+    inverse stays in cache through its steps. Returns (lam, chord and forward steps)."""
+    def plain(g, p, lam):
+        if method == "direct":
+            return _direct(g, p), jnp.asarray(1, jnp.int32)
+        return _iterate(g, p, tol, max_iter, lam)
+
     def one(args):
         g, p, m = args
         lam, err, it = _chord(g, p, m, tol)
-        lam = lax.while_loop(lambda c: c[1], lambda c: (_direct(g, p).reshape(-1), False),
-                             (lam, ~(err <= 0.1 * tol)))[0]
-        return lam.reshape(g.shape[:2]), it
+        lam = lam.reshape(g.shape[:2])
+        lam, it2, _ = lax.while_loop(lambda c: c[2], lambda c: (*plain(g, p, c[0]), False),
+                                     (lam, jnp.asarray(0, jnp.int32), ~(err <= 0.1 * tol)))
+        return lam, it + it2
 
     return country_map(one, (G, P, inverse))
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(3, 4))
-def _warm_implicit(G, P, inverse, tol, tangent_solver):
+@partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5, 6))
+def _warm_implicit(G, P, inverse, tol, max_iter, method, tangent_solver):
     """:func:`_warm` for every country, implicit derivatives (the inverse carries none)."""
-    return _warm(G, P, lax.stop_gradient(inverse), tol)
+    return _warm(G, P, lax.stop_gradient(inverse), tol, max_iter, method)
 
 
 @_warm_implicit.defjvp
-def _warm_implicit_jvp(tol, tangent_solver, primals, tangents):
+def _warm_implicit_jvp(tol, max_iter, method, tangent_solver, primals, tangents):
     G, P, inverse = primals
-    lam, it = _warm_implicit(G, P, inverse, tol, tangent_solver)
+    lam, it = _warm_implicit(G, P, inverse, tol, max_iter, method, tangent_solver)
     return (lam, it), (_implicit_tangent(G, P, tangents[0], tangents[1], lam, tangent_solver),
                        np.zeros(np.shape(it), jax.dtypes.float0))
 
 
 def _solve_batched(G, P, opts: DistributionOptions, inverse=None):
     """lam for every country (leading axis) from the asset transitions G and chains P;
-    ``inverse``: the inverse of a nearby solve's mass system (hat_jax._warm)."""
-    if inverse is not None and opts.method == "direct":
-        lam, it = _warm_implicit(G, P, inverse, opts.tol, opts.tangent_solver)
+    ``inverse``: the inverse of a nearby solve's mass system (hat_jax._warm): chord steps
+    first, the method's own solve where they do not converge."""
+    if inverse is not None:
+        lam, it = _warm_implicit(G, P, inverse, opts.tol, opts.max_iter, opts.method,
+                                 opts.tangent_solver)
     elif opts.method == "direct":
         # one country after another: a batched LU kernel can wedge XLA's CPU pool
         lam = country_map(lambda gp: _direct(*gp), (G, P))
@@ -285,8 +295,8 @@ def stationary_distributions(pi, lottery_lo, lottery_w, P, opts: DistributionOpt
                              *, throw: bool = True, labels=None, inverse=None, **overrides):
     """Stationary distributions of all countries (leading axis = country); see
     :func:`stationary_distribution`. ``inverse``: the inverse of a nearby solve's system
-    (:func:`hat_jax._warm.distribution_inverses`): with the "direct" method, chord steps
-    from that solve's distribution, the direct solve where they do not converge."""
+    (:func:`hat_jax._warm.distribution_inverses`): chord steps from that solve's
+    distribution, the method's own solve where they do not converge."""
     opts = _options(opts, overrides)
     G = jax.vmap(asset_transition)(pi, lottery_lo, lottery_w)
     sol = _solve_batched(G, P, opts, inverse)

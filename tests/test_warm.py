@@ -157,3 +157,20 @@ def test_inverses_of_another_grid_are_refused(two_country_eq, base):
     start = Start.from_baseline(Baseline.from_equilibrium(two_country_eq))._replace(inverses=inv)
     with pytest.raises(ValueError, match="Start.inverses"):
         hat_jax.solve_equilibrium(two_country_eq.economy, EquilibriumOptions(), start)
+
+
+def test_hat_sweep_inverses_choice(monkeypatch):
+    """hat sweep --inverses: on / off as asked; auto builds them for more than one scenario
+    when they take at most a quarter of the memory left."""
+    from hat_jax.cli import _sweep
+
+    econ = hat_jax.two_country(Na=50)  # 2 countries: 4 (2000^2 + 1000^2) * 2 = 40 MB
+    need = warm_inverse_bytes(2, econ.Nz, econ.Na)
+    assert need == 4 * 2 * ((2 * econ.Nz * 50) ** 2 + (econ.Nz * 50) ** 2)
+    assert _sweep.use_inverses("on", 1, econ) and not _sweep.use_inverses("off", 19, econ)
+    monkeypatch.setattr(_sweep, "available_memory", lambda: 4.0 * need)
+    assert _sweep.use_inverses("auto", 2, econ) and not _sweep.use_inverses("auto", 1, econ)
+    monkeypatch.setattr(_sweep, "available_memory", lambda: 3.9 * need)
+    assert not _sweep.use_inverses("auto", 19, econ)
+    monkeypatch.setattr(_sweep, "available_memory", lambda: None)
+    assert not _sweep.use_inverses("auto", 19, econ)
