@@ -136,9 +136,13 @@ def records(args) -> list[dict]:
                        iterations_max=int(res.iterations.max()))
             if len(results) >= 2:
                 a, c = list(results.values())[0], res
-                rec["max_diff"] = max(float(np.nanmax(np.abs(a.W - c.W))),
-                                      float(np.nanmax(np.abs(a.R - c.R))),
-                                      float(np.nanmax(np.abs(a.trade_shares - c.trade_shares))))
+                rec.update(max_diff_W=float(np.nanmax(np.abs(a.W - c.W))),
+                           max_diff_R=float(np.nanmax(np.abs(a.R - c.R))),
+                           max_diff_shares=float(np.nanmax(np.abs(a.trade_shares
+                                                                  - c.trade_shares))),
+                           max_residual=float(np.nanmax(c.residual)))
+                rec["max_diff"] = max(rec["max_diff_W"], rec["max_diff_R"],
+                                      rec["max_diff_shares"])
             out.append(stamp(rec, **extra))
     return out
 

@@ -15,6 +15,10 @@ process's peak resident memory, is that N's), measuring
   (``jax.jacfwd``, jitted; what one exact Newton Jacobian costs);
 - ``counterfactual``: C1 cuts its import costs by 10%
   (:func:`hat_jax.welfare.counterfactual`, Newton from the baseline's Jacobian);
+- ``inverses``: the baseline's warm inverses (``Baseline.with_warm_inverses``, built
+  once for every experiment; ``bytes``), and ``counterfactual from inverses``: the same
+  counterfactual with them (chord steps in every household and distribution solve;
+  ``max_diff_W`` against the one without);
 
 and then, over the N measured, the fitted exponent b of time = a N^b (least squares in
 logs) of each: records ``exponent <what>`` (``median_s`` holds b). On this 2-core
@@ -45,7 +49,8 @@ import hat_jax  # noqa: E402,F401  (float64 in this process too)
 from _common import device_description, log, main  # noqa: E402
 
 QUICK_N, QUICK_NA = (3, 5), 10  # a CI check that the script runs, not a measurement
-WHATS = ("households", "equilibrium", "jacobian", "counterfactual")
+WHATS = ("households", "equilibrium", "jacobian", "counterfactual", "inverses",
+         "counterfactual_inverses")
 
 
 def synthetic_economy(N: int, Na: int, seed: int = 0):
@@ -121,6 +126,20 @@ def one(N: int, Na: int, seed: int, runs: int) -> list[dict]:
                     compile_s=cf.stats["compile_s"], median_s=cf.stats["run_s"], runs=1,
                     iterations=int(cf.new.iterations), jacobians=cf.stats["jacobians"],
                     converged=bool(cf.new.converged), **base))
+    log(f"N={N}: the baseline's warm inverses and the counterfactual from them...")
+    t0 = time.perf_counter()
+    bi = b.with_warm_inverses()
+    jax.block_until_ready(bi.inverses)
+    out.append(dict(name="inverses", what="inverses", compile_s=float("nan"),
+                    median_s=time.perf_counter() - t0, runs=1,
+                    bytes=model.warm_inverse_bytes(N, e.Nz, Na), **base))
+    cfi = wf.counterfactual(bi, hat_jax.Change.unilateral_cut(b.economy, "C1", 0.10),
+                            throw=False)
+    out.append(dict(name="counterfactual from inverses", what="counterfactual_inverses",
+                    compile_s=cfi.stats["compile_s"], median_s=cfi.stats["run_s"], runs=1,
+                    iterations=int(cfi.new.iterations), jacobians=cfi.stats["jacobians"],
+                    converged=bool(cfi.new.converged),
+                    max_diff_W=float(jnp.max(jnp.abs(cfi.new.W - cf.new.W))), **base))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # kB -> GB
     for r in out:
         r.update(peak_rss_gb=round(peak, 3), device=device_description(),
