@@ -106,6 +106,7 @@ LONG_FILES = (
     "test_ev_methods.py",             # quick 69
     "test_elasticities.py",           # quick 45 | slow: all 342 elasticities (19 countries)
     "test_compile.py",                # quick 40: subprocesses
+    "test_warm.py",                   # quick ~40 (2026-12-07, loaded) | slow ~15: batch with/without inverses
     "test_calibration.py",            # quick 38 | slow: kill and resume, CLI resume
     "test_notebook_elasticities.py",  # slow ~25
     "test_planner.py",                # quick 34
@@ -262,6 +263,11 @@ SLOW = {
     "test_transition_inference.py::test_transition_se_command":
         "hat transition --data --se: a transition (T = 40) and the forward-over-forward "
         "Jacobian program compiled for the command (141-543 s at load 8-12, 2 min CPU; 36 s with the compilation cache warm)",
+    # issue 29: warm inverses
+    "test_warm.py::test_batched_scenarios_with_inverses":
+        "the batched equilibria with and without the baseline's inverses (two batch "
+        "programs compiled for this comparison; the counterfactual with inverses and its "
+        "derivative stay in the quick tier)",
     # issue 29: benchmark scripts run end to end so that they do not rot
     "test_benchmarks.py": "benchmarks/gpu.py --quick (two_country at the tests' Na = 40: "
                           "8 scenarios with EV, transition, elasticities, optimal tariff) "

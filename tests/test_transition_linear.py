@@ -111,11 +111,15 @@ def test_linear_transition_matches_the_nonlinear_path(world):
         tn.linear_transition(eq, tn.shock_path(econ, change, T), jacobian=sj)
 
 
-def test_batched_transitions_equal_one_at_a_time(world):
+def test_batched_transitions_equal_one_at_a_time(world, monkeypatch):
     """Three permanent cost cuts (5% and 10% global, 10% of Home's cost of Foreign
     goods) solved as one batch sharing one Jacobian equal the one-at-a-time solves
     (each from the same cache, to residuals of 1e-12 of GDP) to 1e-10 at every date;
-    per-shock results and a bad batch are reported by shock."""
+    per-shock results and a bad batch are reported by shock. The batch is compacted
+    two shocks at a time (the last chunk padded), as on the CPU with more shocks."""
+    from hat_jax.transition import _batch
+
+    monkeypatch.setattr(_batch, "CPU_CHUNK", 2)
     eq, still, _ = world
     econ = still.economy
     d = np.asarray(econ.d).copy()

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._backend import sequential_linalg
 from .._baseline import as_baseline
 from .._change import Change
 from .._params import household_options
@@ -154,19 +155,45 @@ def solve_transitions(eq, changes, horizon: int = DEFAULT_HORIZON, *, announce: 
     return res
 
 
+#: Shocks evaluated per program call on the CPU: the batch is compacted to its moving
+#: shocks (padded to a multiple of this), so finished shocks cost nothing; on an
+#: accelerator the whole batch runs in lock step.
+CPU_CHUNK = 8
+
+
+def _evaluate(U, args, idx, chunk: int):
+    """The path outcomes of the shocks ``idx`` (numpy indices), ``chunk`` at a time (the
+    last chunk padded with its last shock, so every call has one shape)."""
+    econ, fields, start, ends, hopts = args
+    pad = idx if len(idx) % chunk == 0 else np.concatenate(
+        [idx, np.repeat(idx[-1:], chunk - len(idx) % chunk)])
+    outs = []
+    for c in range(0, len(pad), chunk):
+        k = jnp.asarray(pad[c:c + chunk])
+        take = lambda tree: jax.tree_util.tree_map(lambda x: x[k], tree)
+        outs.append(_outcomes_batch(U[k], econ, take(fields), start, take(ends), hopts))
+    cat = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *outs)
+    return jax.tree_util.tree_map(lambda x: x[:len(idx)], cat)
+
+
 def _batch_newton(U, lu, args, opts):
     """Quasi-Newton on S paths at once with shared LU factors; per shock: max|H|,
     iterations and the stop reason ("converged", "max_iter", "not finite", or "not
-    halving": left the batch)."""
+    halving": left the batch). Only the moving shocks are evaluated (compaction)."""
     S = U.shape[0]
+    chunk = min(S, CPU_CHUNK) if sequential_linalg() else S
     tol, max_iter = float(opts.tol), int(opts.max_iter)
     it = np.zeros(S, np.int64)
     stop = np.array([""] * S, dtype=object)
-    rn_prev = np.full(S, np.inf)
+    rn_prev, rn = np.full(S, np.inf), np.full(S, np.inf)
     solve = jax.vmap(_solve_jit, in_axes=(None, 0))
+    out, moving = None, np.ones(S, bool)
     while True:
-        out = _outcomes_batch(U, *args)
-        rn = np.asarray(jnp.max(jnp.abs(out.residuals), axis=(1, 2)))
+        idx = np.flatnonzero(moving)
+        part = _evaluate(U, args, idx, chunk)
+        out = part if out is None else jax.tree_util.tree_map(
+            lambda a, x: a.at[jnp.asarray(idx)].set(x), out, part)
+        rn[idx] = np.asarray(jnp.max(jnp.abs(part.residuals), axis=(1, 2)))
         active = stop == ""
         stop[active & (rn <= tol)] = "converged"
         stop[active & ~np.isfinite(rn)] = "not finite"
@@ -175,7 +202,7 @@ def _batch_newton(U, lu, args, opts):
         moving = stop == ""
         if not moving.any():
             break
-        step = solve(lu, out.residuals)
+        step = solve(lu, out.residuals)  # cheap next to the paths: every shock, one shape
         U = jnp.where(jnp.asarray(moving)[:, None, None], U - step, U)
         rn_prev = np.where(moving, rn, rn_prev)
         it += moving
