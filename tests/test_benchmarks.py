@@ -46,14 +46,19 @@ def test_gpu_benchmark_quick(tmp_path):
 
 def test_scale_n_quick():
     """Two small synthetic worlds, each in its own process: every quantity measured,
-    the equilibria and counterfactuals converged, an exponent fitted for each."""
+    the equilibria and counterfactuals converged (the one from the warm inverses equal
+    to the one without), an exponent fitted for each."""
     recs = _run("scale_n.py", "--quick", "--json")
-    whats = ("households", "equilibrium", "jacobian", "counterfactual")
+    whats = ("households", "equilibrium", "jacobian", "counterfactual", "inverses",
+             "counterfactual_inverses")
     for N in (3, 5):
         mine = {r["what"]: r for r in recs if r.get("N") == N and "what" in r}
         assert set(mine) == set(whats), recs
         assert mine["equilibrium"]["converged"] and mine["counterfactual"]["converged"]
         assert mine["jacobian"]["finite"] and mine["households"]["peak_rss_gb"] > 0
+        cfi = mine["counterfactual_inverses"]
+        assert cfi["converged"] and cfi["max_diff_W"] <= 1e-9
+        assert mine["inverses"]["bytes"] == 4 * N * ((2 * 10 * 10) ** 2 + (10 * 10) ** 2)
     fitted = {r["name"]: r for r in recs if r["name"].startswith("exponent")}
     assert set(fitted) == {f"exponent {w}" for w in whats}
     assert all(np.isfinite(r["median_s"]) and r["N"] == [3, 5] for r in fitted.values())
