@@ -162,6 +162,9 @@ def test_sigkill_then_resume_then_two_processes(tmp_path, capsys):
     resumed; a different sweep into the folder is refused; two jax.distributed processes
     reproduce the table."""
     sfile = ["--scenarios", _write(tmp_path / "s.csv", SCENARIO_FILE)]
+    # without the warm inverses: with them the inner solves are exact to 1e-16 and the
+    # near-autarky scenario converges within the 8 iterations (CI, 2026-12-07)
+    sfile += ["--inverses", "off"]
     run = tmp_path / "run"
     p = _hat(*SWEEP, *sfile, "--out", str(run), "--quiet", stdout=subprocess.DEVNULL,
              stderr=subprocess.DEVNULL)
