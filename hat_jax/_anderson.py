@@ -6,7 +6,13 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["anderson_iterate"]
+__all__ = ["anderson_iterate", "chord_step"]
+
+
+def chord_step(inverse):
+    """r -> M r for ``precondition=`` with M an approximate inverse stored in lower
+    precision (float32, :mod:`hat_jax._warm`), the product returned in r's dtype."""
+    return lambda r: (inverse @ r.astype(inverse.dtype)).astype(r.dtype)
 
 
 def anderson_iterate(fn, x0, tol, max_iter: int, memory: int, check: int | None = None,

@@ -32,7 +32,7 @@ import lineax as lx
 import numpy as np
 from jax import lax
 
-from ._anderson import anderson_iterate
+from ._anderson import anderson_iterate, chord_step
 from ._backend import country_map
 from ._results import (as_float, as_int, check_choice, check_converged, check_option_values,
                       krylov_solve, linear_solve)
@@ -198,7 +198,7 @@ def _chord(G, P, inverse, tol):
     ``inverse`` is A0^{-1} (float32, hat_jax._warm), until max(|Q' lam - lam|_inf,
     |1 - sum lam|) <= tol / 10 or WARM_MAX_ITER steps. Returns (lam, error, steps)."""
     Na, Nz = G.shape[0], G.shape[1]
-    chord = lambda r: (inverse @ r.astype(inverse.dtype)).astype(r.dtype)
+    chord = chord_step(inverse)
 
     def fn(lam):  # lam + (e_0 - A lam)
         new = _primal_step(lam.reshape(Na, Nz), G, P).reshape(-1)

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._anderson import anderson_iterate
+from ._anderson import anderson_iterate, chord_step
 from ._backend import country_map
 from ._results import (as_float, as_int, check_choice, check_converged, check_option_values,
                       krylov_solve)
@@ -352,11 +352,6 @@ def stop_scale(opts) -> float:
 #: Cap on the chord sweeps from a nearby inverse before the plain accelerated iteration
 #: takes over (hat_jax._warm).
 WARM_MAX_ITER = 30
-
-
-def chord_step(inverse):
-    """r -> M r with M an approximate inverse (float32, :mod:`hat_jax._warm`), in r's dtype."""
-    return lambda r: (inverse @ r.astype(inverse.dtype)).astype(r.dtype)
 
 
 def _solve_primal(y0, problem, opts, inverse=None):
