@@ -9,10 +9,14 @@ process's peak resident memory, is that N's), measuring
 - ``households``: households and stationary distributions of every country at W = 1,
   R = 1 from the cold start (:func:`hat_jax.solve_world`, jitted; compile apart);
 - ``equilibrium``: the stationary equilibrium from the default guess (W = 1, R = 1, the
-  cold household start; :func:`hat_jax.solve_equilibrium`; compile_s from its stats);
+  cold household start; :func:`hat_jax.solve_equilibrium`; compile_s from its stats;
+  from N = 40 on it first solves a 20-point grid, ``coarse_grid="auto"``: its seconds
+  are included, ``coarse_run_s`` and ``coarse_iterations`` beside; ``jacobians``: the
+  exact Jacobians of the given grid's Newton);
 - ``jacobian``: the N x N Jacobian of the market residuals (goods j = 1..N-1, bonds) in
-  (W_2..W_N, R) at the root, forward mode through the implicit derivatives
-  (``jax.jacfwd``, jitted; what one exact Newton Jacobian costs);
+  (W_2..W_N, R) at the root, forward mode through the implicit derivatives (the
+  library's, jitted: its directions in blocks where all at once would not fit,
+  ``jacobian_block`` in the records; what one exact Newton Jacobian costs);
 - ``counterfactual``: C1 cuts its import costs by 10%
   (:func:`hat_jax.welfare.counterfactual`, Newton from the baseline's Jacobian);
 - ``inverses``: the baseline's warm inverses (``Baseline.with_warm_inverses``, built
@@ -28,6 +32,7 @@ and a world that runs out of memory or time is recorded with its error.
 
     python benchmarks/scale_n.py --quick                  # N = 3, 5 at Na = 10
     python benchmarks/scale_n.py --n 19 40 80 160 --out benchmarks/results/scale_n.json
+    python benchmarks/scale_n.py --n 160 --solve-only 160   # households and equilibrium only
 """
 
 from __future__ import annotations
@@ -81,18 +86,20 @@ def _timed(call, runs=1):
     return out, first, float(np.median(times))
 
 
-def one(N: int, Na: int, seed: int, runs: int) -> list[dict]:
-    """The records of one world (run in its own process)."""
+def one(N: int, Na: int, seed: int, runs: int, solve_only: bool = False) -> list[dict]:
+    """The records of one world (run in its own process); ``solve_only``: households
+    and the cold equilibrium only."""
     import jax
     import jax.numpy as jnp
 
     import hat_jax
     from hat_jax import model
     from hat_jax import welfare as wf
+    from hat_jax._newton import value_and_jacobian
 
     e = synthetic_economy(N, Na, seed)
     opts = hat_jax.EquilibriumOptions().resolved(e)
-    base = dict(N=N, Na=Na, tangent_solver=opts.tangent_solver)
+    base = dict(N=N, Na=Na, tangent_solver=opts.tangent_solver, jacobian_block=opts.block)
     out = []
     log(f"N={N}, Na={Na} ({opts.tangent_solver}): households...")
     world = jax.jit(lambda e_: hat_jax.solve_world(e_, jnp.ones(N), 1.0, e_.beta, None, opts))
@@ -103,7 +110,12 @@ def one(N: int, Na: int, seed: int, runs: int) -> list[dict]:
     eq = hat_jax.solve_equilibrium(e, opts, throw=False)
     out.append(dict(name="equilibrium", what="equilibrium", compile_s=eq.stats["compile_s"],
                     median_s=eq.stats["run_s"], runs=1, iterations=int(eq.iterations),
-                    converged=bool(eq.converged), **base))
+                    converged=bool(eq.converged), coarse_na=eq.stats.get("coarse_na", 0),
+                    coarse_run_s=eq.stats.get("coarse_run_s", 0.0),
+                    coarse_iterations=eq.stats.get("coarse_iterations", 0),
+                    jacobians=sum(r["jacobian"] for r in model.newton_path(eq)), **base))
+    if solve_only:
+        return _finished(out)
     log(f"N={N}: the {N} x {N} Jacobian at the root...")
     state = eq.world.households.state
 
@@ -114,7 +126,10 @@ def one(N: int, Na: int, seed: int, runs: int) -> list[dict]:
         return jnp.concatenate([goods, bonds])
 
     y = jnp.concatenate([eq.W[1:], jnp.atleast_1d(eq.R)])
-    jac = jax.jit(jax.jacfwd(residuals))
+    # the library's exact Jacobian: its directions in blocks where all at once would not
+    # fit (EquilibriumOptions.jacobian_block, resolved by memory)
+    jac = jax.jit(lambda y_: value_and_jacobian(lambda z: (residuals(z), None), y_,
+                                                opts.block)[1])
     J, first, med = _timed(lambda: jac(y), runs)
     out.append(dict(name="jacobian", what="jacobian", compile_s=first - med, median_s=med,
                     runs=runs, finite=bool(np.all(np.isfinite(np.asarray(J)))), **base))
@@ -140,6 +155,11 @@ def one(N: int, Na: int, seed: int, runs: int) -> list[dict]:
                     iterations=int(cfi.new.iterations), jacobians=cfi.stats["jacobians"],
                     converged=bool(cfi.new.converged),
                     max_diff_W=float(jnp.max(jnp.abs(cfi.new.W - cf.new.W))), **base))
+    return _finished(out)
+
+
+def _finished(out: list[dict]) -> list[dict]:
+    """The records with the process's peak memory, the device and the load."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # kB -> GB
     for r in out:
         r.update(peak_rss_gb=round(peak, 3), device=device_description(),
@@ -166,7 +186,8 @@ def records(args) -> list[dict]:
     recs = []
     for N in Ns:
         cmd = [sys.executable, __file__, "--one", str(N), "--Na", str(Na), "--seed",
-               str(args.seed), "--runs", str(args.runs)]
+               str(args.seed), "--runs", str(args.runs), "--solve-only",
+               str(int(N in (args.solve_only or ())))]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
         except subprocess.TimeoutExpired:
@@ -191,6 +212,8 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help=f"N = {QUICK_N}, Na = {QUICK_NA}")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per world")
+    p.add_argument("--solve-only", type=int, nargs="*", default=(), metavar="N",
+                   help="for these N only the households and the cold equilibrium")
 
 
 if __name__ == "__main__":
@@ -198,9 +221,9 @@ if __name__ == "__main__":
         import argparse
 
         a = argparse.ArgumentParser()
-        for flag in ("--one", "--Na", "--seed", "--runs"):
-            a.add_argument(flag, type=int)
+        for flag in ("--one", "--Na", "--seed", "--runs", "--solve-only"):
+            a.add_argument(flag, type=int, default=0)
         ns = a.parse_args()
-        print(json.dumps(one(ns.one, ns.Na, ns.seed, ns.runs)))
+        print(json.dumps(one(ns.one, ns.Na, ns.seed, ns.runs, bool(ns.solve_only))))
     else:
         main(records, __doc__.splitlines()[0], add_arguments, default_runs=1)

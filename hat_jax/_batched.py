@@ -100,11 +100,11 @@ def _block(economies, x0, s0, R_fixed, opts: EquilibriumOptions, J0=None, invers
         def one(args):
             xk, sk, ek = args
             return _newton.run(xk, sk, lambda x, s: f(x, s, ek), opts.tol, opts.max_iter,
-                               opts.jacobian_reuse, opts.max_step, J0=J0)
+                               opts.jacobian_reuse, opts.max_step, J0=J0, block=opts.block)
         c = lax.map(one, (x0, s0, economies))
     else:
         c = _newton.run_batched(x0, s0, f, economies, opts.tol, opts.max_iter,
-                                opts.jacobian_reuse, opts.max_step, J0)
+                                opts.jacobian_reuse, opts.max_step, J0, opts.block)
     x, s = jax.vmap(_newton.solution)(c)
     fin = lambda x_, s_, it, h, e: _finish(x_, s_, it, h, e, R_fixed, opts, None, inverses)
     return jax.vmap(fin)(x, s, c.it, c.history, economies)

@@ -46,7 +46,9 @@ from ._diagnostics import (
     warn_if_singular,
 )
 from ._distribution import DistributionOptions, DistributionSolution, stationary_distributions
-from ._memory import TANGENT_SOLVERS, resolve_tangent_solver
+from ._coarse import check_coarse_grid, coarse_start
+from ._memory import (TANGENT_SOLVERS, check_jacobian_block, resolve_jacobian_block,
+                      resolve_tangent_solver)
 from ._household import (STOP_RULES, HouseholdOptions, HouseholdSolution, initial_state,
                         solve_households)
 from ._params import (Economy, check_income_risk, check_prices, household_options,
@@ -89,10 +91,17 @@ class EquilibriumOptions(eqx.Module):
     directions) or "gmres" (matrix-free; for grids too large for (2 Nz Na)^2 doubles
     per country) or "auto" (default: "lu" where its memory estimate fits in what this
     process may use, else "gmres"; resolved by :meth:`resolved` at the start of every
-    solve, see :mod:`hat_jax._memory`); hh_stop_rule, the household stop rule ("both", default: c and v stop
-    changing; "policy": c alone, the original code's rule; see
-    :class:`~hat_jax.HouseholdOptions`); verbose, one line per Newton iteration on stderr (printed from Python
-    by :func:`solve_equilibrium`; inside :func:`solve_equilibrium_jit` a host callback).
+    solve, see :mod:`hat_jax._memory`); hh_stop_rule, the household stop rule ("both",
+    default: c and v stop changing; "policy": c alone, the original code's rule; see
+    :class:`~hat_jax.HouseholdOptions`); jacobian_block, the directions of an exact
+    N x N Jacobian pushed through the world at once (a positive int, or "auto", the
+    default: all of them where their memory fits, else blocks that fit, with a
+    :class:`~hat_jax._memory.JacobianBlockNote`; the same numbers either way);
+    coarse_grid, a cold :func:`solve_equilibrium` of a large world first solved on a
+    coarse asset grid, its prices and Jacobian the start ("auto": 20 points where N >=
+    40; an int: that many points; 0: never; :mod:`hat_jax._coarse`); verbose,
+    one line per Newton iteration on stderr (printed from Python by
+    :func:`solve_equilibrium`; inside :func:`solve_equilibrium_jit` a host callback).
 
     Numeric (traced: changing them never recompiles): tol, max |excess demand| / world
     GDP at the root (1e-10); max_iter, Newton iterations (40); jacobian_reuse, keep the
@@ -123,6 +132,8 @@ class EquilibriumOptions(eqx.Module):
     tangent_solver: str = eqx.field(static=True, default="auto")
     verbose: bool = eqx.field(static=True, default=False)
     hh_stop_rule: str = eqx.field(static=True, default="both")
+    jacobian_block: int | str = eqx.field(static=True, default="auto")
+    coarse_grid: int | str = eqx.field(static=True, default="auto")
 
     def __check_init__(self):
         check_choice("regime", self.regime, ("global", "autarky"))
@@ -133,17 +144,29 @@ class EquilibriumOptions(eqx.Module):
         check_choice("tangent_solver", self.tangent_solver, TANGENT_SOLVERS)
         check_choice("hh_stop_rule", self.hh_stop_rule, STOP_RULES)
         check_choice("distribution", self.distribution, ("direct", "iterate"))
+        check_jacobian_block(self.jacobian_block)
+        check_coarse_grid(self.coarse_grid)
         check_option_values(self, positive=("tol", "max_step", "hh_tol", "dist_tol",
                                             "trade_tol"),
                             at_least_one=("max_iter", "hh_max_iter", "dist_max_iter"),
                             unit_interval=("jacobian_reuse",))
 
     def resolved(self, economy: Economy) -> "EquilibriumOptions":
-        """These options with ``tangent_solver="auto"`` resolved for ``economy`` (see
-        :func:`hat_jax._memory.resolve_tangent_solver`); unchanged otherwise."""
-        if self.tangent_solver != "auto":
+        """These options with ``tangent_solver="auto"`` and ``jacobian_block="auto"``
+        resolved for ``economy`` (see :func:`hat_jax._memory.resolve_tangent_solver`
+        and :func:`~hat_jax._memory.resolve_jacobian_block`); unchanged otherwise."""
+        solver = resolve_tangent_solver(economy, "auto") if self.tangent_solver == "auto" \
+            else self.tangent_solver
+        block = resolve_jacobian_block(economy, solver) if self.jacobian_block == "auto" \
+            else self.jacobian_block
+        if (solver, block) == (self.tangent_solver, self.jacobian_block):
             return self
-        return self.replace(tangent_solver=resolve_tangent_solver(economy, "auto"))
+        return self.replace(tangent_solver=solver, jacobian_block=block)
+
+    @property
+    def block(self) -> int | None:
+        """The Jacobian's directions pushed at once (None: all; "auto" unresolved)."""
+        return None if self.jacobian_block == "auto" else self.jacobian_block
 
     def household_options(self, economy: Economy) -> HouseholdOptions:
         """The household settings these options imply for ``economy``."""
@@ -324,7 +347,7 @@ def _callback_progress(it, row):
 
 def _newton_step(c, economy, R_fixed, opts, inverses=None):
     f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s, inverses)
-    return _newton.step(c, f, opts.tol, opts.jacobian_reuse, opts.max_step)
+    return _newton.step(c, f, opts.tol, opts.jacobian_reuse, opts.max_step, opts.block)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
@@ -341,7 +364,8 @@ def equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0=None, inverses=No
     f = lambda x, s: _newton_system(x, economy, opts, R_fixed, s, inverses)
     c = _newton.run(lax.stop_gradient(x0), lax.stop_gradient(hh_state0), f, opts.tol,
                     opts.max_iter, opts.jacobian_reuse, opts.max_step,
-                    _callback_progress if opts.verbose else None, lax.stop_gradient(J0))
+                    _callback_progress if opts.verbose else None, lax.stop_gradient(J0),
+                    opts.block)
     x, s = _newton.solution(c)
     return x, s, c.it, c.history, c.J
 
@@ -353,7 +377,7 @@ def _equilibrium_root_jvp(opts, primals, tangents):
     x, s, it, hist, J_last = equilibrium_root(x0, economy, hh_state0, R_fixed, opts, J0,
                                               inverses)
     f = lambda xx, e, r: excess_demands(xx, e, opts, r, s, lax.stop_gradient(inverses))[0]
-    J = jax.jacfwd(f)(x, economy, R_fixed)
+    J = value_and_jacobian(lambda xx: (f(xx, economy, R_fixed), None), x, opts.block)[1]
     _, rhs = jax.jvp(lambda e, r: f(x, e, r), (economy, R_fixed), (t_economy, t_R))
     t_x = -linear_solve(lx.MatrixLinearOperator(J), rhs, lx.LU())
     t_s = jax.tree_util.tree_map(jnp.zeros_like, s)
@@ -469,7 +493,9 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None,
       state and Newton Jacobian J; empty fields take the default guess, given ones are
       validated (ValueError naming the field and value).
     throw: raise ConvergenceError with residuals and iterations if not converged.
-    The result's ``stats`` holds iterations, compile_s and run_s.
+    The result's ``stats`` holds iterations, compile_s and run_s (a cold start of a
+    large world first solves a coarse grid: ``opts.coarse_grid``, its seconds included
+    and its ``coarse_*`` stats beside).
 
     The Newton iteration is driven from Python, one compiled step at a time, so progress
     (``opts.verbose``) is printed without host callbacks and Ctrl-C stops it between
@@ -478,8 +504,12 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None,
     """
     opts = (EquilibriumOptions() if opts is None else opts).resolved(economy)
     check_income_risk(economy)  # no stationary equilibrium without income risk
+    start, coarse = coarse_start(economy, opts, start, solve_equilibrium)
     verbose = opts.verbose
     opts = opts.replace(verbose=False)  # printing happens here, not in the programs
+    if verbose and coarse["coarse_na"]:
+        print(f"coarse grid Na={coarse['coarse_na']}: {coarse['coarse_iterations']} "
+              f"iterations; now Na={economy.Na}", file=sys.stderr, flush=True)
     start = (Start() if start is None else start).filled(economy, opts)
     check_prices(economy, start.W, start.R, start.beta if opts.unknown == "beta" else None)
     J0, inverses = start.J, check_inverses(start.inverses, economy)
@@ -507,8 +537,10 @@ def solve_equilibrium(economy: Economy, opts: EquilibriumOptions | None = None,
     eq = finish(*_newton.solution(c), c.it, None, economy, R_fixed, opts, c.J, inverses)
     eq = jax.block_until_ready(eq)._replace(
         history=jnp.asarray(np.reshape(rows, (-1, len(HISTORY_COLUMNS))), jnp.float64))
-    eq = eq._replace(stats={"iterations": len(rows), "compile_s": t1 - t0,
-                            "run_s": time.perf_counter() - t1})
+    eq = eq._replace(stats={  # a coarse stage's seconds included (hat_jax._coarse)
+        **coarse, "iterations": len(rows),
+        "compile_s": t1 - t0 + coarse.get("coarse_compile_s", 0.0),
+        "run_s": time.perf_counter() - t1 + coarse.get("coarse_run_s", 0.0)})
     if throw:
         check_equilibrium(eq, opts)
     return eq

@@ -38,12 +38,23 @@ HISTORY_COLUMNS = ("max_residual", "step", "accepted", "jacobian")
 HISTORY_ROWS = 64
 
 
-def value_and_jacobian(f, x):
-    """(f(x), df/dx, aux) of ``f(x) -> (y, aux)`` by forward mode, one primal evaluation."""
+def value_and_jacobian(f, x, block=None):
+    """(f(x), df/dx, aux) of ``f(x) -> (y, aux)`` by forward mode, one primal evaluation
+    (y may be a pytree: each leaf's derivative has the direction axis last).
+
+    block: the directions pushed at once. None (or >= n): all n columns in one vmapped
+    jvp. Smaller: one linearization, then ``lax.map`` over blocks of ``block`` columns,
+    so the tangents' memory is block / n of the vmapped one (the large worlds of
+    :func:`hat_jax._memory.resolve_jacobian_block`: at N = 80 the vmapped columns of
+    the household solve do not fit 24 GB); the same numbers, column by column."""
     n = x.shape[0]
-    pushfwd = lambda t: jax.jvp(f, (x,), (t,), has_aux=True)
-    y, J, aux = jax.vmap(pushfwd, out_axes=(None, -1, None))(jnp.eye(n, dtype=x.dtype))
-    return y, J, aux
+    eye = jnp.eye(n, dtype=x.dtype)
+    if block is None or block >= n:
+        pushfwd = lambda t: jax.jvp(f, (x,), (t,), has_aux=True)
+        return jax.vmap(pushfwd, out_axes=(None, -1, None))(eye)
+    y, pushfwd, aux = jax.linearize(f, x, has_aux=True)
+    cols = lax.map(pushfwd, eye, batch_size=block)           # the direction axis first
+    return y, jax.tree_util.tree_map(lambda a: jnp.moveaxis(a, 0, -1), cols), aux
 
 
 class NewtonState(eqx.Module):
@@ -119,11 +130,11 @@ def running(c, max_iter):
     return (~c.done) & (c.it < max_iter)
 
 
-def step(c, f, tol, jacobian_reuse, max_step):
+def step(c, f, tol, jacobian_reuse, max_step, block=None):
     """One iteration. ``f(x, s) -> (r, (s_new, ok))``: residual vector, next warm start,
-    whether every inner solve converged."""
+    whether every inner solve converged; block: see :func:`value_and_jacobian`."""
     e = evaluate(c, f, tol, jacobian_reuse)
-    J = lax.cond(e.need_J, lambda e_: jacobian(f, e_),
+    J = lax.cond(e.need_J, lambda e_: jacobian(f, e_, block),
                  lambda e_: _secant_update(c, c.x, e_.r, e_.accept), e)
     return advance(c, e, J, max_step)
 
@@ -152,9 +163,9 @@ def evaluate(c, f, tol, jacobian_reuse):
                 need_J=need_J)
 
 
-def jacobian(f, e):
+def jacobian(f, e, block=None):
     """The exact Jacobian at the base point of an :func:`evaluate` record."""
-    return value_and_jacobian(lambda y: f(y, e.s), e.xb)[1]
+    return value_and_jacobian(lambda y: f(y, e.s), e.xb, block)[1]
 
 
 def secant(c, e):
@@ -201,12 +212,13 @@ def solution(c):
     return jnp.where(c.done, c.x, c.x_acc), c.s_eval
 
 
-def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None, J0=None):
+def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None, J0=None,
+        block=None):
     """The whole iteration in one ``lax.while_loop``; returns the final carry.
     ``progress(it, row)`` (optional) is called inside the loop (a host callback); J0: see
-    :func:`init`."""
+    :func:`init`; block: see :func:`value_and_jacobian`."""
     def body(c):
-        c = step(c, f, tol, jacobian_reuse, max_step)
+        c = step(c, f, tol, jacobian_reuse, max_step, block)
         if progress is not None:
             progress(c.it - 1, c.row)
         return c
@@ -214,7 +226,8 @@ def run(x0, s0, f, tol, max_iter, jacobian_reuse, max_step, progress=None, J0=No
     return lax.while_loop(lambda c: running(c, max_iter), body, init(x0, s0, J0))
 
 
-def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step, J0=None):
+def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step, J0=None,
+                block=None):
     """K independent iterations (leading axis of x0, s0 and ``params``) in one
     ``lax.while_loop``: ``f(x, s, p) -> (r, (s_new, ok))`` for one scenario's ``p``;
     J0 (optional, no scenario axis): the Jacobian every scenario starts from.
@@ -237,7 +250,7 @@ def run_batched(x0, s0, f, params, tol, max_iter, jacobian_reuse, max_step, J0=N
         need = e.need_J & live
 
         def exact(_):
-            J = jax.vmap(lambda ei, p: jacobian(lambda x, s: f(x, s, p), ei))(e, params)
+            J = jax.vmap(lambda ei, p: jacobian(lambda x, s: f(x, s, p), ei, block))(e, params)
             return jnp.where(need[:, None, None], J, kept)
 
         J = lax.cond(jnp.any(need), exact, lambda _: kept, None)

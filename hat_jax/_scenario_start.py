@@ -95,7 +95,7 @@ def exact_jacobians(history) -> int:
 @jax.jit
 def _jacobian_at(economy, opts, x, state):
     f = lambda y: _newton_system(y, economy, opts, jnp.asarray(1.0, jnp.float64), state)
-    return value_and_jacobian(f, x)[1]
+    return value_and_jacobian(f, x, opts.block)[1]
 
 
 def exact_baseline_jacobian(baseline):

@@ -195,6 +195,9 @@ SLOW = {
     "test_ev_measure.py::test_cli_ev_measure": "hat counterfactual --ev-measure in subprocesses",
     "test_ev_measure.py::test_paper_benchmark_prints_both_measures":
         "benchmarks/paper.py's table under both measures",
+    "test_equilibrium.py::test_equilibrium_with_jacobian_in_blocks":
+        "the Newton program compiled again with the Jacobian's directions one at a time "
+        "(its Jacobian against the vmapped one and central differences stays quick)",
     # issue 25 (quick tier at most 10 minutes): checks that are not finite-difference
     # checks and compile programs of their own or run whole processes
     "test_scenarios.py::test_four_host_devices_equal_one":

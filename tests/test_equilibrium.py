@@ -1,6 +1,7 @@
 """World equilibrium: market clearing, Walras' law, national accounts, symmetry,
 log-utility theory, regimes and modes, convergence reporting."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -173,3 +174,65 @@ def test_near_autarky_is_diagnosed_not_solved_silently(two_country_eq):
         hat_jax.solve_equilibrium(far, EquilibriumOptions(max_iter=12))
     with pytest.raises(ValueError, match="trade_tol must be a positive number"):
         EquilibriumOptions(trade_tol=0.0)
+
+
+def test_jacobian_in_blocks_equals_all_at_once(asymmetric_eq):
+    """The exact Newton Jacobian pushed one direction at a time (jacobian_block=1: one
+    linearization, lax.map over the directions, the memory-bounded form of the large
+    worlds) equals the one with all directions vmapped, and central differences."""
+    from hat_jax import _equilibrium as E
+    from hat_jax import _scenario_start as ss
+
+    b = hat_jax.Baseline.from_equilibrium(asymmetric_eq)
+    opts = b.opts.resolved(b.economy).replace(verbose=False)
+    x = E.encode(b.W, b.R, b.beta, b.economy, opts, b.T)
+    J_all = np.asarray(ss._jacobian_at(b.economy, opts, x, b.state))
+    J_one = np.asarray(ss._jacobian_at(b.economy, opts.replace(jacobian_block=1), x, b.state))
+    assert J_all.shape == (2, 2)
+    np.testing.assert_allclose(J_one, J_all, rtol=0, atol=1e-12 * np.abs(J_all).max())
+    h = 1e-5
+    r = jax.jit(jax.vmap(lambda y: E.excess_demands(y, b.economy, opts, jnp.asarray(1.0),
+                                                    b.state)[0]))
+    steps = h * np.concatenate([np.eye(2), -np.eye(2)])
+    rr = np.asarray(r(x + steps))
+    fd = ((rr[:2] - rr[2:]) / (2 * h)).T
+    np.testing.assert_allclose(J_all, fd, rtol=0, atol=1e-5 * np.abs(J_all).max())
+
+
+def test_equilibrium_with_jacobian_in_blocks(asymmetric_economy, asymmetric_eq):
+    """An equilibrium solved with jacobian_block=1 takes the same Newton path to the same
+    root as the default (all directions at once)."""
+    eq = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(jacobian_block=1))
+    assert int(eq.iterations) == int(asymmetric_eq.iterations)
+    np.testing.assert_allclose(np.asarray(eq.W), np.asarray(asymmetric_eq.W), atol=1e-12)
+    assert float(eq.R) == pytest.approx(float(asymmetric_eq.R), abs=1e-12)
+
+
+def test_coarse_grid_start_reaches_the_same_root(asymmetric_economy, asymmetric_eq):
+    """A cold solve that first solves a coarse asset grid (coarse_grid=20) and starts
+    from its prices and Newton Jacobian reaches the root of the cold solve, with fewer
+    exact Jacobians on the given grid; its seconds are counted in the stats. "auto"
+    takes the stage only for large worlds (N >= 40, Na >= 60); bad values are refused."""
+    from hat_jax._coarse import coarse_na
+
+    eq = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(coarse_grid=20))
+    assert eq.stats["coarse_na"] == 20 and eq.stats["coarse_converged"]
+    assert eq.stats["compile_s"] >= eq.stats["coarse_compile_s"] > 0
+    assert eq.stats["run_s"] > eq.stats["coarse_run_s"] > 0
+    np.testing.assert_allclose(np.asarray(eq.W), np.asarray(asymmetric_eq.W), atol=1e-10)
+    assert float(eq.R) == pytest.approx(float(asymmetric_eq.R), abs=1e-10)
+    fine = sum(r["jacobian"] for r in hat_jax.model.newton_path(eq))
+    cold = sum(r["jacobian"] for r in hat_jax.model.newton_path(asymmetric_eq))
+    assert fine < cold and int(eq.iterations) < int(asymmetric_eq.iterations)
+    assert asymmetric_eq.stats["coarse_na"] == 0       # "auto": N = 2 takes no stage
+    near = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(coarse_grid=20),
+                                     hat_jax.Start(W=asymmetric_eq.W))
+    assert near.stats["coarse_na"] == 0                 # not a cold start
+    N = 40
+    big = hat_jax.make_economy(np.full((N, N), 2.0) - np.eye(N), np.ones(N), np.ones(N), Na=100)
+    assert coarse_na(big, "auto") == 20 and coarse_na(big.replace(Na=50), "auto") == 0
+    assert coarse_na(big, 0) == 0 and coarse_na(big, 30) == 30 and coarse_na(big, 100) == 0
+    for bad in (1, -1, "fine", 2.5):
+        with pytest.raises(ValueError, match=r"coarse_grid must be 'auto', 0 .* got "
+                           r"coarse_grid="):
+            EquilibriumOptions(coarse_grid=bad)

@@ -268,6 +268,37 @@ def test_library_resolves_auto(recwarn):
     assert hat_jax.EquilibriumOptions().household_options(small).tangent_solver == "lu"
 
 
+def test_jacobian_block_resolved_by_memory():
+    """jacobian_block="auto" pushes all N directions of an exact Jacobian at once where
+    they fit, else the largest block that fits, with a JacobianBlockNote naming the
+    option; the command line prints the note; bad values are refused by name."""
+    from hat_jax._memory import (JacobianBlockNote, jacobian_direction_bytes,
+                                 memory_estimate, resolve_jacobian_block)
+
+    small = hat_jax.two_country(Na=20)
+    assert hat_jax.EquilibriumOptions().jacobian_block == "auto"
+    assert hat_jax.EquilibriumOptions().resolved(small).jacobian_block == 2
+    assert hat_jax.EquilibriumOptions(jacobian_block=1).resolved(small).jacobian_block == 1
+    N = 80
+    big = hat_jax.make_economy(np.full((N, N), 2.0) - np.eye(N), np.ones(N), np.ones(N), Na=100)
+    base, per = memory_estimate(big, "lu"), jacobian_direction_bytes(big)
+    assert per == 14.0 * 8 * N * N * 10 * 100      # 0.72 GB a direction at N = 80
+    assert resolve_jacobian_block(big, "lu", available=(base + N * per) / 0.7 + 1) == N
+    with pytest.warns(JacobianBlockNote, match=r"80 x 80 equilibrium Jacobian .* pushing "
+                      r"them 16 at a time \(jacobian_block=16"):
+        assert resolve_jacobian_block(big, "lu", available=24e9) == 16
+    with pytest.warns(JacobianBlockNote, match="1 at a time"):
+        assert resolve_jacobian_block(big, "lu", available=1e9) == 1
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert common.choose_jacobian_block(big, "lu", available=24e9) == 16
+    assert "note: the 80 x 80 equilibrium Jacobian" in err.getvalue()
+    for bad in (0, -2, 2.5, "all", True):
+        with pytest.raises(ValueError, match=r"jacobian_block must be 'auto' or an integer "
+                           r">= 1, got jacobian_block="):
+            hat_jax.EquilibriumOptions(jacobian_block=bad)
+
+
 def test_available_memory_reads_the_process_limit():
     """A process under RLIMIT_AS (ulimit -v) sees that limit, not the machine's free
     memory (issue 26, B5: --Na 1000 died with RESOURCE_EXHAUSTED under a 10 GiB limit)."""

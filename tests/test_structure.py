@@ -21,7 +21,7 @@ LAYERS = [
     {"household"},
     {"params", "distribution", "aggregates", "change", "warm"},
     {"unknowns", "start", "newton", "diagnostics", "equilibrium", "baseline", "batched",
-     "symmetry", "scenario_start"},
+     "symmetry", "scenario_start", "coarse"},
     {"data", "ppml", "gravity", "preset_registry", "presets", "ek", "tables", "ek_world"},
     {"calibration", "elasticities", "welfare", "planner", "transition", "model"},
     {"scenarios", "policy"},

@@ -43,9 +43,11 @@ from .._equilibrium import (
     market_residuals,
     solve_equilibrium_jit,
     solve_world,
+    value_and_jacobian,
 )
 from .._gravity import log_share_ratios, make_gravity_regression
 from .._household import initial_state
+from .._memory import resolve_jacobian_block
 from .._params import household_options, household_problems
 from .._results import check_converged
 from ._options import CalibrationOptions
@@ -98,18 +100,20 @@ def jacobian_at_solution(params, x, state, problem: CalibrationProblem,
                          opts: EquilibriumOptions):
     """dg/dTheta = m_Theta - m_x f_x^{-1} f_Theta at the equilibrium x* of Theta.
 
-    One forward-mode pass with N + K tangent directions (x and Theta stacked).
+    One forward-mode pass with N + K tangent directions (x and Theta stacked), all at
+    once or, where they do not fit, in blocks (``opts.jacobian_block``, "auto": resolved
+    here for N + K directions, :func:`hat_jax._memory.resolve_jacobian_block`).
     """
     n, k = x.shape[0], params.shape[0]
     params = lax.stop_gradient(params)
     x = lax.stop_gradient(x)
     state = lax.stop_gradient(state)
-
-    def push(t):
-        return jax.jvp(lambda xx, th: _world_outputs(xx, th, problem, state, opts),
-                       (x, params), (t[:n], t[n:]))[1]
-
-    df, dm = jax.vmap(push, out_axes=-1)(jnp.eye(n + k, dtype=params.dtype))
+    block = opts.block
+    if block is None:
+        solver = opts.resolved(problem.economy).tangent_solver
+        block = resolve_jacobian_block(problem.economy, solver, directions=n + k)
+    outputs = lambda z: (_world_outputs(z[:n], z[n:], problem, state, opts), None)
+    _, (df, dm), _ = value_and_jacobian(outputs, jnp.concatenate([x, params]), block)
     fx, ft = df[:, :n], df[:, n:]
     mx, mt = dm[:, :n], dm[:, n:]
     return mt - mx @ jnp.linalg.solve(fx, ft)

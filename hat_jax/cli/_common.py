@@ -32,8 +32,8 @@ from hat_jax._equilibrium import (
     check_equilibrium,
     solve_equilibrium,
 )
-from hat_jax._memory import (TangentSolverNote, available_memory, memory_estimate,
-                            resolve_tangent_solver)
+from hat_jax._memory import (JacobianBlockNote, TangentSolverNote, available_memory,
+                            memory_estimate, resolve_jacobian_block, resolve_tangent_solver)
 from hat_jax._params import Economy
 from hat_jax._preset_registry import preset_record
 from hat_jax.report._files import json_text
@@ -48,6 +48,7 @@ __all__ = [
     "wrote",
     "print_text", "print_result", "EXIT_INTERRUPTED", "interrupt_handler",
     "set_interrupt_message", "memory_estimate", "available_memory", "choose_tangent_solver",
+    "choose_jacobian_block",
     "add_ev_measure_argument",
 ]
 
@@ -344,6 +345,8 @@ def solve_baseline(args: argparse.Namespace, setup: Setup | None = None) -> Solv
     opts = options_from_args(args)
     opts = opts.replace(tangent_solver=choose_tangent_solver(
         economy, getattr(args, "tangent_solver", None), quiet=args.quiet))
+    opts = opts.replace(jacobian_block=choose_jacobian_block(economy, opts.tangent_solver,
+                                                             quiet=args.quiet))
     guess, start = starting_prices(args, economy, world, opts)
     progress = not args.quiet
     if progress:
@@ -385,6 +388,19 @@ def choose_tangent_solver(economy: Economy, requested: str | None, quiet: bool =
         if issubclass(note.category, TangentSolverNote) and not quiet:
             err(f"note: {as_flags(str(note.message))}")
     return choice
+
+
+def choose_jacobian_block(economy: Economy, tangent_solver: str, quiet: bool = False,
+                          available: float | None = None) -> int:
+    """The command line's face of :func:`hat_jax._memory.resolve_jacobian_block`: the
+    directions of an exact Jacobian pushed at once, its note on stderr."""
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", JacobianBlockNote)
+        block = resolve_jacobian_block(economy, tangent_solver, available=available)
+    for note in notes:
+        if issubclass(note.category, JacobianBlockNote) and not quiet:
+            err(f"note: {note.message}")
+    return block
 
 
 def default_country(economy, given, fallback) -> int:

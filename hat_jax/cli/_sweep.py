@@ -292,6 +292,8 @@ def _manifest(args, economy, s: sc.Scenarios, B: int, inference=None) -> dict:
         economy, getattr(args, "tangent_solver", None), quiet=True))
     opts = dataclasses.asdict(opts)
     opts.pop("verbose", None)
+    for how in ("jacobian_block", "coarse_grid"):  # how a root is reached, not which one
+        opts.pop(how, None)
     options = {k: (float(v) if isinstance(v, (np.floating, np.ndarray)) or
                    hasattr(v, "dtype") else v) for k, v in opts.items()}
     options.update(floor_costs=bool(args.floor_costs), theta=args.theta,
