@@ -3,15 +3,19 @@
 From the default guess (W = 1, R = 1, the cold household start) Newton needs several
 exact N x N Jacobians on the way to the root, and at large N each costs as much as
 about ten evaluations of the excess demands (N = 80 at Na = 100: 118-134 s against
-13.5 s). The same economy on a coarse asset grid has nearly the same prices at a small
+13.5 s). The
+same economy on a coarse asset grid has nearly the same prices and Jacobian at a small
 fraction of the cost, so :func:`coarse_start` solves it first and starts the given grid
-from its prices and rebates: a standard grid continuation. Newton then computes one
-exact Jacobian of the given grid there, near the root, and converges in a few steps.
-The coarse grid's own Jacobian is not passed on: started from it (secant updates only),
-the given grid took 8 steps instead of 4, and the baseline's Jacobian it left was a poor
-start for counterfactuals (N = 80: 217 s with an exact Jacobian of their own, against
-55 s from a Jacobian of the given grid). The result is the given grid's root to the
-same tolerance; only the way there changes.
+from its prices, rebates and Newton Jacobian (kept, with secant updates, while its steps
+deliver; an exact one only where they stop): a standard grid continuation. The result
+is the given grid's root to the same tolerance; only the way there changes. Measured
+(benchmarks/scale_n.py, synthetic N = 80, Na = 100, quiet): the cold solve 190 s
+against 537 s without the stage; from the coarse prices alone (an exact Jacobian of the
+given grid at its start) 337 s, in as many steps (8). The price: the baseline's
+Jacobian is then the coarse one with secant updates, and a counterfactual from it
+computed one exact Jacobian of its own (217 s against 55 s from the cold solve's
+Jacobian); a sweep computes the exact baseline Jacobian once anyway, and
+``coarse_grid=0`` keeps the cold path.
 
 ``EquilibriumOptions.coarse_grid`` decides: "auto" (default) uses :data:`COARSE_NA`
 points where N >= :data:`COARSE_MIN_N` and the grid is at least :data:`COARSE_MIN_RATIO`
@@ -60,8 +64,8 @@ def is_cold(start: Start | None) -> bool:
 
 def coarse_start(economy, opts, start: Start | None, solve) -> tuple[Start | None, dict]:
     """(the start for ``economy``'s solve, stats): from a cold ``start`` with a coarse
-    stage due (:func:`coarse_na`), the prices and rebates of the same economy solved on
-    the coarse grid by ``solve`` (:func:`~hat_jax.solve_equilibrium`;
+    stage due (:func:`coarse_na`), the prices, rebates and Newton Jacobian of the same
+    economy solved on the coarse grid by ``solve`` (:func:`~hat_jax.solve_equilibrium`;
     in the "beta" mode its R is the target R); otherwise ``start`` unchanged. A coarse
     solve that does not converge is dropped (the cold start is used). stats: coarse_na
     (0: no stage), coarse_compile_s, coarse_run_s, coarse_iterations, coarse_converged
@@ -76,4 +80,4 @@ def coarse_start(economy, opts, start: Start | None, solve) -> tuple[Start | Non
              "coarse_converged": bool(eq.converged)}
     if not bool(eq.converged):
         return start, stats
-    return Start(W=eq.W, R=eq.R, beta=eq.beta, T=eq.T), stats
+    return Start(W=eq.W, R=eq.R, beta=eq.beta, T=eq.T, J=eq.jacobian), stats

@@ -98,7 +98,7 @@ class EquilibriumOptions(eqx.Module):
     default: all of them where their memory fits, else blocks that fit, with a
     :class:`~hat_jax._memory.JacobianBlockNote`; the same numbers either way);
     coarse_grid, a cold :func:`solve_equilibrium` of a large world first solved on a
-    coarse asset grid, its prices the start ("auto": 20 points where N >=
+    coarse asset grid, its prices and Jacobian the start ("auto": 20 points where N >=
     40; an int: that many points; 0: never; :mod:`hat_jax._coarse`); verbose,
     one line per Newton iteration on stderr (printed from Python by
     :func:`solve_equilibrium`; inside :func:`solve_equilibrium_jit` a host callback).

@@ -210,9 +210,8 @@ def test_equilibrium_with_jacobian_in_blocks(asymmetric_economy, asymmetric_eq):
 
 def test_coarse_grid_start_reaches_the_same_root(asymmetric_economy, asymmetric_eq):
     """A cold solve that first solves a coarse asset grid (coarse_grid=20) and starts
-    from its prices reaches the root of the cold solve in fewer Newton steps on the
-    given grid, with one exact Jacobian there (at its start); the coarse stage's seconds
-    are counted in the stats. "auto"
+    from its prices and Newton Jacobian reaches the root of the cold solve, with fewer
+    exact Jacobians on the given grid; its seconds are counted in the stats. "auto"
     takes the stage only for large worlds (N >= 40, Na >= 60); bad values are refused."""
     from hat_jax._coarse import coarse_na
 
@@ -222,9 +221,9 @@ def test_coarse_grid_start_reaches_the_same_root(asymmetric_economy, asymmetric_
     assert eq.stats["run_s"] > eq.stats["coarse_run_s"] > 0
     np.testing.assert_allclose(np.asarray(eq.W), np.asarray(asymmetric_eq.W), atol=1e-10)
     assert float(eq.R) == pytest.approx(float(asymmetric_eq.R), abs=1e-10)
-    path = hat_jax.model.newton_path(eq)
-    assert [r["jacobian"] for r in path][:1] == [True] and sum(r["jacobian"] for r in path) == 1
-    assert int(eq.iterations) < int(asymmetric_eq.iterations)
+    fine = sum(r["jacobian"] for r in hat_jax.model.newton_path(eq))
+    cold = sum(r["jacobian"] for r in hat_jax.model.newton_path(asymmetric_eq))
+    assert fine < cold and int(eq.iterations) < int(asymmetric_eq.iterations)
     assert asymmetric_eq.stats["coarse_na"] == 0       # "auto": N = 2 takes no stage
     near = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(coarse_grid=20),
                                      hat_jax.Start(W=asymmetric_eq.W))
