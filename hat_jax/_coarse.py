@@ -21,14 +21,18 @@ Jacobian); a sweep computes the exact baseline Jacobian once anyway, and
 points where N >= :data:`COARSE_MIN_N` and the grid is at least :data:`COARSE_MIN_RATIO`
 times finer, an integer >= 2 that many points (below the given Na), 0 never. Only the
 host-driven :func:`~hat_jax.solve_equilibrium` takes this stage, and only from a cold
-start (no prices, household state or Jacobian given).
+start (:func:`is_cold`: no household state, Jacobian or rebates, and no wages or equal
+ones).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._start import Start
 
-__all__ = ["COARSE_MIN_N", "COARSE_NA", "check_coarse_grid", "coarse_na", "coarse_start"]
+__all__ = ["COARSE_MIN_N", "COARSE_NA", "check_coarse_grid", "coarse_na", "coarse_start",
+           "is_cold"]
 
 #: The coarse grid of "auto", and where it is used: N >= COARSE_MIN_N (below it one
 #: program compiled more costs more than the Jacobians it saves: the 19-country cold
@@ -57,9 +61,13 @@ def coarse_na(economy, coarse_grid) -> int:
 
 
 def is_cold(start: Start | None) -> bool:
-    """Whether ``start`` gives no prices, household state or Jacobian (the default guess)."""
-    return start is None or all(v is None for v in (start.W, start.beta, start.state,
-                                                    start.J, start.T))
+    """Whether ``start`` is a cold start: no wages or equal ones (the default guess, as
+    the commands' ``--start cold`` gives them), no household state, Jacobian or rebates
+    (R and beta, scalar guesses, may be given)."""
+    if start is None:
+        return True
+    flat = start.W is None or float(np.ptp(np.asarray(start.W, np.float64))) == 0.0
+    return flat and all(v is None for v in (start.state, start.J, start.T))
 
 
 def coarse_start(economy, opts, start: Start | None, solve) -> tuple[Start | None, dict]:

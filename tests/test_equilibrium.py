@@ -213,7 +213,7 @@ def test_coarse_grid_start_reaches_the_same_root(asymmetric_economy, asymmetric_
     from its prices and Newton Jacobian reaches the root of the cold solve, with fewer
     exact Jacobians on the given grid; its seconds are counted in the stats. "auto"
     takes the stage only for large worlds (N >= 40, Na >= 60); bad values are refused."""
-    from hat_jax._coarse import coarse_na
+    from hat_jax._coarse import coarse_na, is_cold
 
     eq = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(coarse_grid=20))
     assert eq.stats["coarse_na"] == 20 and eq.stats["coarse_converged"]
@@ -228,6 +228,8 @@ def test_coarse_grid_start_reaches_the_same_root(asymmetric_economy, asymmetric_
     near = hat_jax.solve_equilibrium(asymmetric_economy, EquilibriumOptions(coarse_grid=20),
                                      hat_jax.Start(W=asymmetric_eq.W))
     assert near.stats["coarse_na"] == 0                 # not a cold start
+    assert is_cold(hat_jax.Start(W=np.ones(2), R=1.01, beta=0.9))  # --start cold's guess
+    assert not is_cold(hat_jax.Start(state=asymmetric_eq.world.households.state))
     N = 40
     big = hat_jax.make_economy(np.full((N, N), 2.0) - np.eye(N), np.ones(N), np.ones(N), Na=100)
     assert coarse_na(big, "auto") == 20 and coarse_na(big.replace(Na=50), "auto") == 0
