@@ -377,30 +377,31 @@ def choose_tangent_solver(economy: Economy, requested: str | None, quiet: bool =
             text = text.replace(lib, cli)
         return text
 
+    try:
+        return _noted(TangentSolverNote, quiet, as_flags, resolve_tangent_solver, economy,
+                      requested or "auto", available=available)
+    except ValueError as exc:
+        raise ValueError(as_flags(str(exc))) from None
+
+
+def _noted(category, quiet: bool, show, resolve, *args, **kwargs):
+    """``resolve(*args, **kwargs)`` with its notes of ``category`` printed on stderr as
+    ``note: ...`` (through ``show``) instead of Python warnings."""
     with warnings.catch_warnings(record=True) as notes:
-        warnings.simplefilter("always", TangentSolverNote)
-        try:
-            choice = resolve_tangent_solver(economy, requested or "auto",
-                                            available=available)
-        except ValueError as exc:
-            raise ValueError(as_flags(str(exc))) from None
+        warnings.simplefilter("always", category)
+        out = resolve(*args, **kwargs)
     for note in notes:
-        if issubclass(note.category, TangentSolverNote) and not quiet:
-            err(f"note: {as_flags(str(note.message))}")
-    return choice
+        if issubclass(note.category, category) and not quiet:
+            err(f"note: {show(str(note.message))}")
+    return out
 
 
 def choose_jacobian_block(economy: Economy, tangent_solver: str, quiet: bool = False,
                           available: float | None = None) -> int:
     """The command line's face of :func:`hat_jax._memory.resolve_jacobian_block`: the
     directions of an exact Jacobian pushed at once, its note on stderr."""
-    with warnings.catch_warnings(record=True) as notes:
-        warnings.simplefilter("always", JacobianBlockNote)
-        block = resolve_jacobian_block(economy, tangent_solver, available=available)
-    for note in notes:
-        if issubclass(note.category, JacobianBlockNote) and not quiet:
-            err(f"note: {note.message}")
-    return block
+    return _noted(JacobianBlockNote, quiet, str, resolve_jacobian_block, economy,
+                  tangent_solver, available=available)
 
 
 def default_country(economy, given, fallback) -> int:

@@ -291,8 +291,8 @@ def _manifest(args, economy, s: sc.Scenarios, B: int, inference=None) -> dict:
     opts = options_from_args(args).replace(tangent_solver=choose_tangent_solver(
         economy, getattr(args, "tangent_solver", None), quiet=True))
     opts = dataclasses.asdict(opts)
-    opts.pop("verbose", None)
-    for how in ("jacobian_block", "coarse_grid"):  # how a root is reached, not which one
+    # printing, and how a root is reached (not which one), stay out of the manifest
+    for how in ("verbose", "jacobian_block", "coarse_grid"):
         opts.pop(how, None)
     options = {k: (float(v) if isinstance(v, (np.floating, np.ndarray)) or
                    hasattr(v, "dtype") else v) for k, v in opts.items()}
