@@ -8,6 +8,10 @@
   under jvp/vmap (re-measured with jaxlib 0.10.2 for issue 13: no hang in 3 + 3 runs
   with and without it, no consistent speed difference; kept for the CPU). Only effective if no
   JAX computation ran before the import; a warning says so otherwise.
+* Faster compilation on the CPU: ``--xla_backend_optimization_level=1`` in ``XLA_FLAGS``
+  (unless XLA_FLAGS sets it, a GPU plugin is installed or ``HAT_JAX_FAST_COMPILE=0``;
+  only with the jaxlib releases it was measured on): LLVM at -O1, compile times about a
+  quarter shorter, the programs as fast (docs/performance.md#compile-time).
 * The persistent compilation cache: compiled programs are stored on disk and reused by
   later processes (a second ``hat`` command or notebook kernel does not recompile).
   Directory: ``$HAT_JAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/hat_jax/jax-cache``, else
@@ -53,6 +57,50 @@ def configure_xla_cpu() -> None:
             RuntimeWarning, stacklevel=4)
 
 
+# XLA options that shorten compilation on the CPU without slowing the programs or
+# changing their numbers (measured with jaxlib 0.10.2 on 2 cores, 2026-12-07,
+# docs/performance.md#compile-time): LLVM at -O1 instead of -O2. XLA aborts the process
+# on a flag it does not know, so it is set only for the jaxlib releases it was measured
+# with; it is a backend-wide option, so it is left alone wherever a GPU plugin is
+# installed (it would also lower the GPU kernels' optimisation). Not set, although it
+# compiles faster still: --xla_cpu_use_fusion_emitters=false, whose legacy emitters
+# changed numbers (a gamma = 50 household problem stopped converging) and
+# --xla_backend_optimization_level=0 (programs three times slower).
+_COMPILE_FLAGS = {"xla_backend_optimization_level": "1"}
+_COMPILE_FLAGS_JAXLIB = ("0.10.",)
+_GPU_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin",
+                "jax_rocm7_plugin")
+
+
+def compile_flags() -> dict[str, str]:
+    """The XLA flags :func:`configure_xla_compile` adds to ``XLA_FLAGS`` in this
+    installation: empty under ``HAT_JAX_FAST_COMPILE=0``, where a GPU plugin is
+    installed, or with a jaxlib release they were not measured on."""
+    import importlib.util
+
+    import jaxlib
+
+    if os.environ.get("HAT_JAX_FAST_COMPILE", "1").strip().lower() in _OFF:
+        return {}
+    if not jaxlib.__version__.startswith(_COMPILE_FLAGS_JAXLIB):
+        return {}
+    if any(importlib.util.find_spec(name) is not None for name in _GPU_PLUGINS):
+        return {}
+    return dict(_COMPILE_FLAGS)
+
+
+def configure_xla_compile() -> None:
+    """Add :func:`compile_flags` to ``XLA_FLAGS``, each unless ``XLA_FLAGS`` sets it."""
+    platforms = os.environ.get("JAX_PLATFORMS", "").lower()
+    if platforms and "cpu" not in platforms.split(","):
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    extra = [f"--{name}={value}" for name, value in compile_flags().items()
+             if name not in flags]
+    if extra:
+        os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
+
+
 def default_cache_dir() -> Path:
     """Where compiled programs are stored unless HAT_JAX_CACHE_DIR says otherwise."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -95,6 +143,7 @@ def cache_dir() -> Path | None:
 
 def configure() -> None:
     configure_xla_cpu()
+    configure_xla_compile()
     import jax
 
     jax.config.update("jax_enable_x64", True)

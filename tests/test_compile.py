@@ -127,3 +127,59 @@ def test_compiled_programs_persist_across_processes(tmp_path):
     assert second["residual"] == first["residual"]
     off = _child(dict(env, HAT_JAX_CACHE="0"))
     assert off["dir"] == "None" and off["hits"] == 0
+
+
+def test_compile_flags_are_added_unless_set(monkeypatch):
+    """import hat_jax adds the compile-time flags to XLA_FLAGS on this jaxlib (the suite
+    itself runs with them), leaves a flag the user set alone, and adds none under
+    HAT_JAX_FAST_COMPILE=0 or when JAX_PLATFORMS leaves the CPU out."""
+    from hat_jax import _config
+
+    flags = _config.compile_flags()
+    assert flags in ({}, {"xla_backend_optimization_level": "1"})
+    for name, value in flags.items():
+        assert f"--{name}={value}" in os.environ["XLA_FLAGS"]
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=3")
+    _config.configure_xla_compile()
+    assert os.environ["XLA_FLAGS"].count("xla_backend_optimization_level") == 1
+    assert "--xla_backend_optimization_level=3" in os.environ["XLA_FLAGS"]
+    for env in ({"HAT_JAX_FAST_COMPILE": "0"}, {"JAX_PLATFORMS": "cuda"}):
+        monkeypatch.setenv("XLA_FLAGS", "")
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            _config.configure_xla_compile()
+        assert os.environ["XLA_FLAGS"] == ""
+
+
+_POLICY = textwrap.dedent("""
+    import json, os, jax, numpy as np, hat_jax
+    solve = jax.jit(lambda p, o: hat_jax.model.solve_households(p, o, throw=False))
+    c = []
+    for gamma in (1.5, 50.0):  # the preset's, and the probes' extreme curvature
+        economy = hat_jax.two_country(Na=12, gamma=gamma)
+        problems = hat_jax.model.household_problems(economy, jax.numpy.ones(2), 1.0, 0.92)
+        sol = solve(problems, hat_jax.model.household_options(economy, tol=1e-13))
+        c += np.asarray(sol.c).ravel().tolist()
+    print(json.dumps({"flags": os.environ.get("XLA_FLAGS", ""), "c": c}))
+""")
+
+
+def test_compile_flags_do_not_change_results(tmp_path):
+    """The households' policy (gamma 1.5 and 50) compiled with the library's compile-time
+    flags and with XLA's defaults (HAT_JAX_FAST_COMPILE=0): the same to 1e-12 relative."""
+    import json
+
+    from hat_jax import _config
+
+    if not _config.compile_flags():
+        pytest.skip("no compile-time flags in this installation (jaxlib release, GPU plugin)")
+    env = dict(os.environ, HAT_JAX_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("XLA_FLAGS", None)
+    runs = []
+    for fast in ("1", "0"):
+        out = subprocess.run([sys.executable, "-c", _POLICY], capture_output=True, text=True,
+                             env=dict(env, HAT_JAX_FAST_COMPILE=fast), timeout=300, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "optimization_level" not in runs[1]["flags"]
+    np.testing.assert_allclose(runs[0]["c"], runs[1]["c"], rtol=1e-12, atol=0)
