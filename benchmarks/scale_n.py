@@ -71,19 +71,22 @@ def synthetic_economy(N: int, Na: int, seed: int = 0):
     return hat_jax.make_economy(d, A, L, Na=Na, countries=tuple(f"C{i + 1}" for i in range(N)))
 
 
-def _timed(call, runs=1):
-    """(last output, compile-and-first-run seconds, median of ``runs`` warm runs)."""
+def _timed(fn, args, runs=1):
+    """(last output, compile seconds, median of ``runs`` runs) of the jitted ``fn`` at
+    ``args``: compiled ahead of time (``lower().compile()``), then run. (Compile as the
+    first call's time minus the median's came out negative at N = 160, where one run
+    varies by more than the compile time.)"""
     import jax
 
     t0 = time.perf_counter()
-    out = jax.block_until_ready(call())
-    first = time.perf_counter() - t0
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - t0
     times = []
-    for _ in range(runs):
+    for _ in range(max(runs, 1)):
         t0 = time.perf_counter()
-        out = jax.block_until_ready(call())
+        out = jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - t0)
-    return out, first, float(np.median(times))
+    return out, compile_s, float(np.median(times))
 
 
 def one(N: int, Na: int, seed: int, runs: int, solve_only: bool = False) -> list[dict]:
@@ -103,8 +106,8 @@ def one(N: int, Na: int, seed: int, runs: int, solve_only: bool = False) -> list
     out = []
     log(f"N={N}, Na={Na} ({opts.tangent_solver}): households...")
     world = jax.jit(lambda e_: hat_jax.solve_world(e_, jnp.ones(N), 1.0, e_.beta, None, opts))
-    w, first, med = _timed(lambda: world(e), runs)
-    out.append(dict(name="households", what="households", compile_s=first - med,
+    w, compile_s, med = _timed(world, (e,), runs)
+    out.append(dict(name="households", what="households", compile_s=compile_s,
                     median_s=med, runs=runs, **base))
     log(f"N={N}: equilibrium from the cold start...")
     eq = hat_jax.solve_equilibrium(e, opts, throw=False)
@@ -130,8 +133,8 @@ def one(N: int, Na: int, seed: int, runs: int, solve_only: bool = False) -> list
     # fit (EquilibriumOptions.jacobian_block, resolved by memory)
     jac = jax.jit(lambda y_: value_and_jacobian(lambda z: (residuals(z), None), y_,
                                                 opts.block)[1])
-    J, first, med = _timed(lambda: jac(y), runs)
-    out.append(dict(name="jacobian", what="jacobian", compile_s=first - med, median_s=med,
+    J, compile_s, med = _timed(jac, (y,), runs)
+    out.append(dict(name="jacobian", what="jacobian", compile_s=compile_s, median_s=med,
                     runs=runs, finite=bool(np.all(np.isfinite(np.asarray(J)))), **base))
     log(f"N={N}: counterfactual (C1 cuts its import costs by 10%)...")
     b = hat_jax.Baseline.from_equilibrium(eq)
