@@ -135,9 +135,10 @@ def test_calibrate_se_command(tmp_path):
     table = pd.read_csv(out / "table1.csv")
     np.testing.assert_allclose(table["se"], inf["se"], rtol=1e-12)
     # moments without sampling variance (diag V_m zero up to rounding, which can fall
-    # either side of 0) have a data s.e. of 0: the library takes sqrt(max(var, 0))
+    # either side of 0: -2.4e-16 against 1.5e-4 with XLA at -O1) have a data s.e. of 0:
+    # the library takes sqrt(max(var, 0))
     var_m = np.diag(V_m)
-    assert np.all(var_m >= -1e-12 * var_m.max())
+    assert np.all(var_m >= -1e-10 * var_m.max())
     np.testing.assert_allclose(table["data_se"], np.sqrt(np.maximum(var_m, 0.0)), rtol=1e-12)
     assert obj["inference"]["parameters"]["border"]["se"] == pytest.approx(
         inf["se"][inf["parameter_names"].index("border")])
