@@ -167,8 +167,9 @@ def resolve_jacobian_block(economy, tangent_solver: str = "lu",
     ``directions`` for another count, e.g. the calibration's N + K) are pushed at once:
     all n where their :func:`jacobian_direction_bytes` and the solve's
     :func:`memory_estimate` fit in 70% of ``available`` bytes (default
-    :func:`available_memory`; all when unknown), else the largest block that fits (at
-    least 1), with a :class:`JacobianBlockNote`."""
+    :func:`available_memory`; all when unknown), else the size of the fewest equal
+    blocks that fit (at least 1; the blocks :func:`hat_jax._newton.value_and_jacobian`
+    runs), with a :class:`JacobianBlockNote`."""
     n = economy.N if directions is None else int(directions)
     available = available_memory() if available is None else available
     if available is None:
@@ -178,6 +179,7 @@ def resolve_jacobian_block(economy, tangent_solver: str = "lu",
     if n * per <= room:
         return n
     block = int(max(1, min(n - 1, room // per)))
+    block = -(-n // -(-n // block))  # equal blocks (_newton.value_and_jacobian): 74 of 121 -> 61
     what = (f"the {n} x {n} equilibrium Jacobian" if directions is None
             else f"a Jacobian of {n} directions through the equilibrium")
     warnings.warn(f"{what} needs about {n * per / 1e9:.1f} GB "

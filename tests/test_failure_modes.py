@@ -289,6 +289,13 @@ def test_jacobian_block_resolved_by_memory():
         assert resolve_jacobian_block(big, "lu", available=24e9) == 16
     with pytest.warns(JacobianBlockNote, match="1 at a time"):
         assert resolve_jacobian_block(big, "lu", available=1e9) == 1
+    # room for 74 of the calibration's 121 directions at N = 40: two equal blocks of 61
+    # (the blocks _newton.value_and_jacobian runs), not 74 and a remainder of 47
+    mid = hat_jax.make_economy(np.full((40, 40), 2.0) - np.eye(40), np.ones(40), np.ones(40),
+                               Na=100)
+    room = memory_estimate(mid, "lu") + 74.5 * jacobian_direction_bytes(mid)
+    with pytest.warns(JacobianBlockNote, match="121 directions .* 61 at a time"):
+        assert resolve_jacobian_block(mid, "lu", available=room / 0.7, directions=121) == 61
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert common.choose_jacobian_block(big, "lu", available=24e9) == 16
