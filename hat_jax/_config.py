@@ -8,12 +8,11 @@
   under jvp/vmap (re-measured with jaxlib 0.10.2 for issue 13: no hang in 3 + 3 runs
   with and without it, no consistent speed difference; kept for the CPU). Only effective if no
   JAX computation ran before the import; a warning says so otherwise.
-* Faster compilation on the CPU, opt-in: with ``HAT_JAX_FAST_COMPILE=1``,
-  ``--xla_backend_optimization_level=1`` in ``XLA_FLAGS`` (unless XLA_FLAGS sets it or
-  a GPU plugin is installed; only with the jaxlib releases it was measured on): LLVM at
-  -O1 compiles about a quarter faster, and the programs may run slower (no loop
-  vectorisation), so it pays where compilation dominates (short jobs, the test suite,
-  which turns it on) (docs/performance.md#compile-time).
+* Faster compilation on the CPU: ``--xla_backend_optimization_level=1`` in ``XLA_FLAGS``
+  (unless XLA_FLAGS sets it, a GPU plugin is installed or ``HAT_JAX_FAST_COMPILE=0``;
+  only with the jaxlib releases it was measured on): LLVM at -O1 compiles about a
+  quarter faster, and the programs measured ran as fast or faster
+  (docs/performance.md#compile-time).
 * The persistent compilation cache: compiled programs are stored on disk and reused by
   later processes (a second ``hat`` command or notebook kernel does not recompile).
   Directory: ``$HAT_JAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/hat_jax/jax-cache``, else
@@ -33,7 +32,6 @@ from pathlib import Path
 __all__: list[str] = []
 
 _OFF = ("0", "false", "no", "off")
-_ON = ("1", "true", "yes", "on")
 
 
 def configure_xla_cpu() -> None:
@@ -60,15 +58,15 @@ def configure_xla_cpu() -> None:
             RuntimeWarning, stacklevel=4)
 
 
-# An XLA option that shortens compilation on the CPU, opt-in (HAT_JAX_FAST_COMPILE=1;
-# measured with jaxlib 0.10.2 on 2 cores, 2026-12-07, docs/performance.md#compile-time):
-# LLVM at -O1 instead of -O2 compiles a quarter faster, but O1 does not vectorise loops
-# and a warm ek_baseline solve ran slower (11.0 s against 8.4 s), so it is not the
-# default. XLA aborts the process on a flag it does not know, so it is set only for the
+# An XLA option that shortens compilation on the CPU (measured with jaxlib 0.10.2 on 2
+# cores, 2026-12-07, docs/performance.md#compile-time): LLVM at -O1 instead of -O2
+# compiles a quarter faster, and a cached ek_baseline solve ran 6.65 and 6.68 s against
+# 7.63 and 7.93 s at -O2 (alternating runs). HAT_JAX_FAST_COMPILE=0 keeps XLA's
+# defaults. XLA aborts the process on a flag it does not know, so it is set only for the
 # jaxlib releases it was measured with; it is a backend-wide option, so it is left alone
 # wherever a GPU plugin is installed (it would also lower the GPU kernels'
-# optimisation). Not offered: --xla_cpu_use_fusion_emitters=false, whose legacy
-# emitters changed numbers (a gamma = 50 household problem stopped converging), and
+# optimisation). Not used: --xla_cpu_use_fusion_emitters=false, whose legacy emitters
+# changed numbers (a gamma = 50 household problem stopped converging), and
 # --xla_backend_optimization_level=0 (programs three times slower).
 _COMPILE_FLAGS = {"xla_backend_optimization_level": "1"}
 _COMPILE_FLAGS_JAXLIB = ("0.10.",)
@@ -78,13 +76,13 @@ _GPU_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin",
 
 def compile_flags() -> dict[str, str]:
     """The XLA flags :func:`configure_xla_compile` adds to ``XLA_FLAGS`` in this
-    installation: empty unless ``HAT_JAX_FAST_COMPILE=1`` (or true, yes, on), where a
+    installation: empty under ``HAT_JAX_FAST_COMPILE=0`` (or false, no, off), where a
     GPU plugin is installed, and with a jaxlib release they were not measured on."""
     import importlib.util
 
     import jaxlib
 
-    if os.environ.get("HAT_JAX_FAST_COMPILE", "0").strip().lower() not in _ON:
+    if os.environ.get("HAT_JAX_FAST_COMPILE", "1").strip().lower() in _OFF:
         return {}
     if not jaxlib.__version__.startswith(_COMPILE_FLAGS_JAXLIB):
         return {}

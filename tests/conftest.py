@@ -2,19 +2,11 @@
 
 from pathlib import Path
 
-import os
-
 import jax
 import numpy as np
 import pytest
 
-# The suite compiles thousands of small programs and runs each for moments: LLVM at -O1
-# (opt-in for users, docs/performance.md#compile-time) before hat_jax is imported, so
-# that the workers, the `hat` subprocesses and the notebook kernels all have it
-# (HAT_JAX_FAST_COMPILE=0 runs the suite with XLA's defaults).
-os.environ.setdefault("HAT_JAX_FAST_COMPILE", "1")
-
-import hat_jax  # noqa: E402
+import hat_jax
 
 assert jax.config.jax_enable_x64, "hat_jax must enable float64 at import"
 
