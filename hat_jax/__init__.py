@@ -4,8 +4,9 @@ Importing ``hat_jax`` turns on JAX's 64-bit mode (``jax_enable_x64``) process-wi
 the solver's tolerances (1e-10) are out of reach in float32. This is a global side
 effect, documented in docs/model.md (Conventions).
 
-It also adds ``--xla_cpu_multi_thread_eigen=false`` to ``XLA_FLAGS`` (see
-``hat_jax._config``) and turns on JAX's persistent compilation cache in the user's cache
+It also adds ``--xla_cpu_multi_thread_eigen=false`` and, for faster compilation,
+``--xla_backend_optimization_level=1`` to ``XLA_FLAGS`` on the CPU (see
+``hat_jax._config``; ``HAT_JAX_FAST_COMPILE=0`` leaves the second out) and turns on JAX's persistent compilation cache in the user's cache
 directory (``HAT_JAX_CACHE_DIR`` moves it, ``HAT_JAX_CACHE=0`` turns it off;
 :func:`compilation_cache_dir` says where it is).
 
