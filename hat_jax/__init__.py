@@ -6,9 +6,10 @@ effect, documented in docs/model.md (Conventions).
 
 It also adds ``--xla_cpu_multi_thread_eigen=false`` and, for faster compilation,
 ``--xla_backend_optimization_level=1`` to ``XLA_FLAGS`` on the CPU (see
-``hat_jax._config``; ``HAT_JAX_FAST_COMPILE=0`` leaves the second out) and turns on JAX's persistent compilation cache in the user's cache
-directory (``HAT_JAX_CACHE_DIR`` moves it, ``HAT_JAX_CACHE=0`` turns it off;
-:func:`compilation_cache_dir` says where it is).
+``hat_jax._config``; ``HAT_JAX_FAST_COMPILE=0`` leaves the second out), and turns on
+JAX's persistent compilation cache in the user's cache directory (``HAT_JAX_CACHE_DIR``
+moves it, ``HAT_JAX_CACHE=0`` turns it off; :func:`compilation_cache_dir` says where
+it is).
 
 The public face is this namespace (``hat_jax.__all__``: the solvers, their options and
 results, the experiment types) and the namespaces :mod:`hat_jax.model` (the model's
