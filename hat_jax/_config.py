@@ -34,11 +34,16 @@ __all__: list[str] = []
 _OFF = ("0", "false", "no", "off")
 
 
+def _cpu_in_platforms() -> bool:
+    """Whether JAX may start its CPU backend (JAX_PLATFORMS unset or naming cpu)."""
+    platforms = os.environ.get("JAX_PLATFORMS", "").lower()
+    return not platforms or "cpu" in platforms.split(",")
+
+
 def configure_xla_cpu() -> None:
     if os.environ.get("HAT_JAX_CPU_MULTITHREAD", "0") == "1":
         return
-    platforms = os.environ.get("JAX_PLATFORMS", "").lower()
-    if platforms and "cpu" not in platforms.split(","):  # the flag is for the CPU backend
+    if not _cpu_in_platforms():  # the flag is for the CPU backend
         return
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_multi_thread_eigen" in flags:
@@ -93,8 +98,7 @@ def compile_flags() -> dict[str, str]:
 
 def configure_xla_compile() -> None:
     """Add :func:`compile_flags` to ``XLA_FLAGS``, each unless ``XLA_FLAGS`` sets it."""
-    platforms = os.environ.get("JAX_PLATFORMS", "").lower()
-    if platforms and "cpu" not in platforms.split(","):
+    if not _cpu_in_platforms():
         return
     flags = os.environ.get("XLA_FLAGS", "")
     extra = [f"--{name}={value}" for name, value in compile_flags().items()

@@ -160,6 +160,15 @@ def jacobian_direction_bytes(economy) -> float:
     return JACOBIAN_DIRECTION_NUMBERS * 8.0 * economy.N ** 2 * economy.Nz * economy.Na
 
 
+def equal_blocks(n: int, block: int) -> tuple[int, int]:
+    """(m, b): the fewest blocks of at most ``block`` of n directions, m = ceil(n /
+    block), made equal, b = ceil(n / m) (m b - n < m directions of padding). Blocks of
+    unequal size cost more: ``lax.map``'s block-and-remainder split keeps the two
+    bodies' temporaries apart (:func:`hat_jax._newton.value_and_jacobian`)."""
+    m = -(-n // block)
+    return m, -(-n // m)
+
+
 def resolve_jacobian_block(economy, tangent_solver: str = "lu",
                            available: float | None = None, directions: int | None = None
                            ) -> int:
@@ -178,8 +187,7 @@ def resolve_jacobian_block(economy, tangent_solver: str = "lu",
     per = jacobian_direction_bytes(economy)
     if n * per <= room:
         return n
-    block = int(max(1, min(n - 1, room // per)))
-    block = -(-n // -(-n // block))  # equal blocks (_newton.value_and_jacobian): 74 of 121 -> 61
+    _, block = equal_blocks(n, int(max(1, min(n - 1, room // per))))  # 74 of 121 -> 61
     what = (f"the {n} x {n} equilibrium Jacobian" if directions is None
             else f"a Jacobian of {n} directions through the equilibrium")
     warnings.warn(f"{what} needs about {n * per / 1e9:.1f} GB "

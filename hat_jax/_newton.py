@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ._memory import equal_blocks
+
 __all__: list[str] = []
 
 #: Columns of a Newton history row.
@@ -57,8 +59,7 @@ def value_and_jacobian(f, x, block=None):
     # (the calibration Jacobian of N = 40, 128 directions: 36.2 GB of temporaries in
     # blocks of 73, 14.9 GB in blocks of 64), so the directions are padded with zero
     # ones (fewer than m) to m * b and the padding's columns dropped
-    m = -(-n // block)
-    b = -(-n // m)
+    m, b = equal_blocks(n, block)
     eye = jnp.eye(m * b, n, dtype=x.dtype)                   # rows n.. are zero
     cols = lax.map(pushfwd, eye, batch_size=b)               # the direction axis first
     return y, jax.tree_util.tree_map(lambda a: jnp.moveaxis(a[:n], 0, -1), cols), aux
