@@ -1,35 +1,12 @@
 """Shared fixtures. Importing hat_jax turns on float64 (jax_enable_x64)."""
 
-import os
 from pathlib import Path
 
+import jax
+import numpy as np
+import pytest
 
-def _pin_xdist_worker() -> None:
-    """Give each pytest-xdist worker its own share of the CPUs (worker k of n: the k-th
-    n-th of the affinity set; a worker's `hat` subprocesses and notebook kernels inherit
-    it), before JAX starts its thread pools. Unpinned, two XLA processes on the 2-core
-    machine each burn CPU in the other's time: a tariff test and a notebook took 245 s
-    side by side (474 s of CPU) against 205 s pinned (313 s of CPU) and 209 s one after
-    the other (tests/README.md, 2026-12-07). HAT_TEST_PIN_CPUS=0 turns it off; nothing
-    is pinned with fewer CPUs than workers."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if (not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity")
-            or os.environ.get("HAT_TEST_PIN_CPUS", "1").lower() in ("0", "off", "false", "no")):
-        return
-    cpus = sorted(os.sched_getaffinity(0))
-    k = int(worker[2:])
-    if len(cpus) >= count and k < count:
-        os.sched_setaffinity(0, cpus[k * len(cpus) // count:(k + 1) * len(cpus) // count])
-
-
-_pin_xdist_worker()
-
-import jax  # noqa: E402  (after the pinning: JAX sizes its thread pools by the CPUs)
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import hat_jax  # noqa: E402
+import hat_jax
 
 assert jax.config.jax_enable_x64, "hat_jax must enable float64 at import"
 
