@@ -91,7 +91,7 @@ LONG_FILES = (
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
     "test_transition_regime.py",      # slow ~180 warm: regime transitions, autarky trade shocks
     "test_transition_inference.py",   # quick ~15 | slow ~250 loaded: FD of the horizon Jacobian, hat transition --se
-    "test_tariff_inference.py",       # quick ~7 | slow ~240 loaded: FD of the optimal tariff against re-solved optima
+    "test_tariff_inference.py",       # quick ~7 | slow ~80: FD of the optimal tariff, hat tariff --se (one program)
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
     "test_cli.py",                    # quick 375
     "test_scenarios.py",              # quick 342: 4 host devices | slow ~60: SIGKILL, jax.distributed
@@ -251,13 +251,13 @@ SLOW = {
         "stationary equilibrium, an economy without TFP scaling of its own (23 s)",
     # issue 28: hat tariff --se (the optimal tariff's derivative)
     "test_tariff_inference.py::test_optimal_tariff_derivative_matches_reoptimised_central_differences":
-        "the optimum re-solved at params -+ h v on a 6-country world (Na = 10) and the "
-        "Jacobian program (forward over forward mode through both equilibria, n + K "
-        "directions): 195 s in the slow tier of 2026-12-06",
+        "hat tariff --se on the 4-country synthetic tables (Na = 10) with V = v v', then "
+        "the optimum re-solved at params -+ h v: compiles the Jacobian program (forward "
+        "over forward mode through both equilibria, 10 directions) that the next test "
+        "reuses; 72 s alone on the quick tier's cache (2026-12-07)",
     "test_tariff_inference.py::test_tariff_se_command_end_to_end":
-        "hat tariff --data --params --se on the 4-country synthetic tables (Na = 10): the "
-        "optimum and its Jacobian program (10 directions, forward over forward mode; about "
-        "2 minutes cold; 504-544 s when it ran on ek_baseline)",
+        "hat tariff --data --params --se on the same tables, another country (the "
+        "Jacobian program of the test above: 6 s after it, 131 s alone)",
     # issue 28: hat transition --se (the elasticity by horizon)
     "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
         "forward over forward mode through the stationary solve, the fake-news Jacobian and "

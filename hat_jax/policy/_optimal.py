@@ -23,6 +23,7 @@ import numpy as np
 
 from .._baseline import Baseline, as_baseline
 from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium
+from .._results import ConvergenceError
 from .._tariffs import validate_tariffs
 from ..welfare import country_index, utilitarian_welfare
 from ._gradient import policy_options, tariff_args, value_and_gradient
@@ -350,12 +351,25 @@ def solve_stage(stage: TariffStage, i: int, tariffs, options: TariffOptions,
                                        H0=H0)
         t_last = np.asarray(base.at[i, jnp.asarray(partners)].set(
             jnp.broadcast_to(jnp.asarray(x), (N - 1,))))
-    last = seen[t_last.tobytes()]  # the last accepted point
+    last = _last_accepted(seen, t_last, x0, econ.countries[i], stage.name)
     t_opt = last["t"]
     return OptimalTariff(i, mode, t_opt, t_opt[i].copy(), last["val"], w0, last["foc"],
                          last["grad"].copy(), bool(last["ok"] and last["foc"] <= gtol),
                          int(steps), time.perf_counter() - t0, objective, 0, H,
                          last["start"])
+
+
+def _last_accepted(seen: dict, t_last, x0, name: str, stage: str) -> dict:
+    """The record of the optimizer's last accepted point; ConvergenceError when no point
+    was evaluated (the tariff equilibrium at the first rates x0 did not converge)."""
+    if t_last.tobytes() in seen:
+        return seen[t_last.tobytes()]
+    rates = ", ".join(f"{100 * r:.4g}%" for r in np.atleast_1d(x0))
+    raise ConvergenceError(
+        f"optimal tariff of {name} ({stage} stage): the tariff equilibrium at the starting "
+        f"rates ({rates}) did not converge, so no point was evaluated; a rate far from "
+        "the baseline's is out of Newton's reach from it: start nearer the baseline "
+        "(start=None starts at 10%) or from a coarse stage (coarse=NA)")
 
 
 def _evaluator(eq, i, objective, reference, ev_opts, p_opts):
