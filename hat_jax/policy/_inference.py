@@ -38,6 +38,7 @@ from jax import lax
 from .._baseline import Baseline
 from .._ek import economy_from_params
 from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium_jit
+from .._memory import equal_blocks
 from ..welfare import utilitarian_welfare
 
 __all__ = ["TariffInference", "optimal_tariff_jacobian"]
@@ -94,8 +95,8 @@ def _welfare_parts(x, params, problem, tariffs, i, partners, start, opts, t_star
 def _second_order_program(x, params, problem, tariffs, i, partners, start, opts,
                           chunk=None, t_start=None):
     """(W(x), W(0), g, converged) and the derivatives of (W(x), W(0), g) along the n + K
-    basis directions of (x, Theta) (vmap of one jvp; with ``chunk``, lax.map over
-    batches of ``chunk`` directions): columns [..., n + K]."""
+    basis directions of (x, Theta) (vmap of one jvp; with ``chunk``, lax.map over the
+    fewest equal batches of at most ``chunk`` directions): columns [..., n + K]."""
     n, K = x.size, params.size
 
     def one(dz):
@@ -104,12 +105,14 @@ def _second_order_program(x, params, problem, tariffs, i, partners, start, opts,
         primal, tangent = jax.jvp(f, (x, params), (dz[:n], dz[n:]))
         return primal, tangent[:3]  # no tangent of the convergence flag
 
-    basis = jnp.eye(n + K, dtype=params.dtype)
     if chunk is None or chunk >= n + K:
+        basis = jnp.eye(n + K, dtype=params.dtype)
         primal, tangent = jax.vmap(one, out_axes=(0, -1))(basis)
-    else:
-        primal, tangent = lax.map(one, basis, batch_size=chunk)
-        tangent = jax.tree_util.tree_map(lambda v: jnp.moveaxis(v, 0, -1), tangent)
+    else:  # equal blocks, zero directions as padding (hat_jax._memory.equal_blocks)
+        m, b = equal_blocks(n + K, chunk)
+        basis = jnp.eye(m * b, n + K, dtype=params.dtype)
+        primal, tangent = lax.map(one, basis, batch_size=b)
+        tangent = jax.tree_util.tree_map(lambda v: jnp.moveaxis(v[:n + K], 0, -1), tangent)
     return jax.tree_util.tree_map(lambda v: v[0], primal), tangent
 
 
@@ -146,7 +149,9 @@ def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = N
     (``optimum.start``; from the baseline when it has none). stats: {"seconds"}
     (compile included). With ``outputs.maximum`` False (H not negative definite on the
     free rates) the derivative of the rates is NaN: not a strict maximum. directions:
-    how many of the n + K directions one batch takes (default 8; None: all at once). The
+    the most of the n + K directions one batch takes (default 8; the fewest equal
+    batches of at most that many, :func:`hat_jax._memory.equal_blocks`; None: all at
+    once). The
     memory grows with the batch (all 47 at once peaked at 20 GB at ek_baseline, Na =
     10); each batch solves the equilibria again."""
     if getattr(optimum, "objective", "utilitarian") != "utilitarian":
