@@ -151,9 +151,8 @@ def optimal_tariff_jacobian(params, problem, optimum, *, start: Start | None = N
     free rates) the derivative of the rates is NaN: not a strict maximum. directions:
     the most of the n + K directions one batch takes (default 8; the fewest equal
     batches of at most that many, :func:`hat_jax._memory.equal_blocks`; None: all at
-    once). The
-    memory grows with the batch (all 47 at once peaked at 20 GB at ek_baseline, Na =
-    10); each batch solves the equilibria again."""
+    once). The memory grows with the batch (all 47 at once peaked at 20 GB at
+    ek_baseline, Na = 10); each batch solves the equilibria again."""
     if getattr(optimum, "objective", "utilitarian") != "utilitarian":
         raise ValueError("optimal_tariff_jacobian: the optimum must be of the utilitarian "
                          f"objective, got objective={optimum.objective!r}")
