@@ -91,7 +91,7 @@ LONG_FILES = (
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
     "test_transition_regime.py",      # slow ~180 warm: regime transitions, autarky trade shocks
     "test_transition_inference.py",   # quick ~15 | slow ~250 loaded: FD of the horizon Jacobian, hat transition --se
-    "test_tariff_inference.py",       # quick ~7 | slow ~190 alone: FD of the optimal tariff, hat tariff --se (one program)
+    "test_tariff_inference.py",       # quick ~7 | slow ~200 alone: FD of the optimal tariff, hat tariff --se (one program)
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
     "test_cli.py",                    # quick 375
     "test_scenarios.py",              # quick 342: 4 host devices | slow ~60: SIGKILL, jax.distributed
@@ -251,11 +251,12 @@ SLOW = {
         "stationary equilibrium, an economy without TFP scaling of its own (23 s)",
     # issue 28: hat tariff --se (the optimal tariff's derivative)
     "test_tariff_inference.py::test_optimal_tariff_derivative_matches_reoptimised_central_differences":
-        "hat tariff --se on the 4-country synthetic tables (Na = 10) with V = v v', then "
-        "the optimum re-solved at params -+ h v: compiles the Jacobian program (forward "
-        "over forward mode through both equilibria, 10 directions) that the next test "
-        "reuses; 173 s alone on the quick tier's cache (2026-12-07; the two tests took 125 s "
-        "and 131 s alone before they shared it)",
+        "hat tariff --se on the 4-country synthetic tables (Na = 10) with V = v v', the "
+        "library's optimum and Jacobian, and the optimum re-solved at params -+ h v: the "
+        "Jacobian program (forward over forward mode through both equilibria, 10 "
+        "directions in two batches of 5) that the next test reuses; 186 s alone on the "
+        "quick tier's cache (2026-12-07; the two tests took 125 s and 131 s alone before "
+        "they shared it)",
     "test_tariff_inference.py::test_tariff_se_command_end_to_end":
         "hat tariff --data --params --se on the same tables, another country (the "
         "Jacobian program of the test above: 4 s after it)",

@@ -41,18 +41,20 @@ def _optimum(problem, params, i, start=None):
 def test_optimal_tariff_derivative_matches_reoptimised_central_differences(tables_world,
                                                                            tmp_path, capsys):
     """dt*/dTheta = -H^{-1} g_Theta (exact second derivatives through both equilibria)
-    and dG/dTheta (envelope theorem), as ``hat tariff --se`` reports them, against optima
-    re-solved at Theta -+ h v. With V_params = v v' the reported s.e. of a quantity x is
-    |dx/dTheta v|, the derivative along v (the 1 + 9 directions in two blocks of 5; the
-    command's program, shared with test_tariff_se_command_end_to_end)."""
+    and dG/dTheta (envelope theorem) against optima re-solved at Theta -+ h v, and
+    ``hat tariff --se``'s report of them: with V_params = v v' its s.e. of a quantity x
+    is |dx/dTheta v|. The command compiles the Jacobian program (1 + 9 directions in two
+    blocks of 5); the library call here, with the command's baseline options and start,
+    and test_tariff_se_command_end_to_end reuse it."""
     from hat_jax.cli import build_parser
-    from hat_jax.cli._common import setup_from_args
+    from hat_jax.cli._common import setup_from_args, solve_baseline
     from hat_jax.cli._params_file import delta_method_problem
 
     folder, params_csv, _ = tables_world
     args = build_parser().parse_args(["tariff", "--data", str(folder), "--params",
-                                      str(params_csv)])
-    params, problem = delta_method_problem(setup_from_args(args), "", "hc1")
+                                      str(params_csv), "--quiet"])
+    setup = setup_from_args(args)
+    params, problem = delta_method_problem(setup, "", "hc1")
     v = np.random.default_rng(3).normal(size=params.size)
     v /= np.linalg.norm(v)
     f = tmp_path / "inference.json"
@@ -61,35 +63,47 @@ def test_optimal_tariff_derivative_matches_reoptimised_central_differences(table
     res = _tariff_json(folder, params_csv, f, COUNTRY_FD, capsys)
     se, i = res["standard_errors"], res["countries"].index(COUNTRY_FD)
     assert res["converged"] and se["converged"] and se["maximum"]
-    # the command's optimum: FOC below TariffOptions().gtol / 10 = 1e-7
-    assert abs(se["foc"][0]) < 1e-7 and se["hessian"][0][0] < 0
     rate = np.delete(res["rates"], i)[0]
     assert rate > 0.05  # an interior optimum (about 3,100%: this world's are near-prohibitive)
     with pytest.raises(hat_jax.ConvergenceError, match="Newton's reach"):  # not a KeyError
         _optimum(problem, params, i, start=rate)  # from free trade: out of Newton's reach
-    opt, _ = _optimum(problem, params, i)  # the optimum's own path from 10%
-    # the command stops at |FOC| < 1e-7, off the optimum by about |FOC| / |H|
-    H = abs(se["hessian"][0][0])
-    assert abs(np.delete(opt.rates, i)[0] - rate) < 2 * abs(se["foc"][0]) / H + 1e-9
+    opt, W0 = _optimum(problem, params, i)  # the optimum's own path from 10%
+    base = solve_baseline(args, setup)  # the command's baseline: its options and start
+    eq = base.baseline.equilibrium
+    out, jac, _ = policy.optimal_tariff_jacobian(
+        params, problem, opt, opts=base.opts,
+        start=hat_jax.Start(W=eq.W, beta=eq.beta, state=eq.world.households.state))
+    assert out.converged and out.maximum and not out.at_bound.any()
+    # the program's values are the optimiser's: same optimum, FOC zero, H < 0
+    assert float(out.rates[0]) == pytest.approx(np.delete(opt.rates, i)[0], rel=1e-12)
+    assert float(out.welfare) == pytest.approx(opt.welfare, rel=1e-10)
+    assert float(out.welfare_free) == pytest.approx(W0, rel=1e-10)
+    assert abs(float(out.foc[0])) < 1e-8 and float(out.hessian[0, 0]) < 0
+    assert float(out.gain) > 0
     h = 1e-4  # FOC to 1e-11: the re-solved rates carry ~1e-11 / |H| of noise
     ends, focs = [], []
     for s in (1.0, -1.0):
-        o, w0 = _optimum(problem, params + s * h * v, i)
+        o, w0 = _optimum(problem, params + s * h * v, i, start=None)
         ends.append(np.array([np.delete(o.rates, i)[0], o.welfare - w0,
                               100 * (o.welfare - w0) / abs(w0)]))
         focs.append(o.foc_residual)
     fd = (ends[0] - ends[1]) / (2 * h)
-    ad = np.array([np.delete(se["rates"], i)[0], se["welfare_gain"], se["welfare_gain_pct"]])
+    ad = np.array([jac.rates[0] @ v, jac.gain @ v, jac.gain_pct @ v])
     # The rate's central difference carries the noise of the two re-solved problems: each
     # optimum stops at a FOC residual |foc| (off by |foc| / |H|) and each baseline at
     # OPTS.tol of world GDP (prices, and with them the optimum, off by about tol), so
-    # (|foc+| + |foc-|) / (|H| 2 h) + 2 tol / (2 h): allowed twice. Measured (2026-12-07):
-    # the rate 1.7e-6 relative (noise 2.0e-5 absolute), the gain 4e-8, the gain % 5e-8.
-    noise = (focs[0] + focs[1]) / (H * 2 * h) \
+    # (|foc+| + |foc-|) / (|H| 2 h) + 2 tol / (2 h): allowed twice. Measured (2026-12-07,
+    # against the command's |J v|): the rate 1.7e-6 relative (noise 2.0e-5 absolute), the
+    # gain 4e-8, the gain % 5e-8.
+    noise = (focs[0] + focs[1]) / (abs(float(out.hessian[0, 0])) * 2 * h) \
         + 2 * float(OPTS.tol) / (2 * h)
-    np.testing.assert_allclose(ad[0], abs(fd[0]), rtol=2e-5, atol=2 * noise)
-    np.testing.assert_allclose(ad[1:], np.abs(fd[1:]), rtol=2e-5)
-    assert np.all(np.abs(fd) > 1e-3)  # a direction along which all three move
+    np.testing.assert_allclose(ad[0], fd[0], rtol=2e-5, atol=2 * noise)
+    np.testing.assert_allclose(ad[1:], fd[1:], rtol=2e-5)
+    assert np.all(np.abs(ad) > 1e-3)  # a direction along which all three move
+    # the command's report: |J v| at its own optimum (|FOC| < TariffOptions().gtol / 10)
+    assert abs(se["foc"][0]) < 1e-7 and se["hessian"][0][0] < 0
+    reported = [np.delete(se["rates"], i)[0], se["welfare_gain"], se["welfare_gain_pct"]]
+    np.testing.assert_allclose(reported, np.abs(ad), rtol=2e-5)
     with pytest.raises(ValueError, match="params"):
         policy.optimal_tariff_jacobian(params[:-1], problem, opt)
     with pytest.raises(ValueError, match="directions"):
