@@ -18,7 +18,7 @@ import numpy as np
 
 from hat_jax import _memory_maps
 
-__all__ = ["compiled", "compile_and_run", "timed_run", "clear"]
+__all__ = ["compiled", "compile_and_run", "timed_run", "clear", "unplaced"]
 
 _CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 _MAX_ENTRIES = 64
@@ -31,6 +31,35 @@ def _aval(x):
     dtype = np.result_type(x) if dtype is None else dtype
     weak = getattr(x, "weak_type", isinstance(x, (bool, int, float, complex)))
     return np.shape(x), str(dtype), bool(weak)
+
+
+def _unplaced(x):
+    """A leaf to lower from: an array or ShapeDtypeStruct placed on the default device
+    alone becomes a ShapeDtypeStruct without a placement (shape, dtype, weak type);
+    anything else (NumPy arrays, Python scalars, another device, shardings over several
+    devices) is kept.
+
+    Written by hand because jit lowers a committed array's (or an executable's
+    ``out_info``) single-device sharding into the program's text (``sdy.sharding``
+    attributes on its arguments): the same computation then has two programs, one for
+    placed and one for unplaced inputs, each compiled and stored in the persistent cache
+    under its own key (the optimal tariff's Jacobian program was compiled twice in one
+    test, 86 s each), and an executable lowered from placed inputs commits its outputs,
+    which spreads the placement to every program they are passed to. Lowered from
+    unplaced inputs, the executable takes placed and unplaced arrays alike and returns
+    unplaced ones."""
+    sharding = getattr(x, "sharding", None)
+    if sharding is None or isinstance(x, jax.core.Tracer) \
+            or sharding.device_set != {jax.devices()[0]}:  # elsewhere: placed on purpose
+        return x
+    return jax.ShapeDtypeStruct(np.shape(x), x.dtype, weak_type=bool(getattr(x, "weak_type",
+                                                                             False)))
+
+
+def unplaced(tree):
+    """``tree`` with every array leaf placed on the default device alone replaced by an
+    unplaced ShapeDtypeStruct (:func:`_unplaced`): what :func:`compiled` lowers from."""
+    return jax.tree_util.tree_map(_unplaced, tree)
 
 
 def _signature(tree):
@@ -54,7 +83,7 @@ def compiled(jitted, args: tuple, kwargs: dict | None = None, static: dict | Non
         # A long-lived process may be near the kernel's cap on memory mappings, past
         # which XLA's compiler crashes: release the loaded programs first.
         _memory_maps.release_if_crowded()
-        exe = jitted.lower(*args, **kwargs, **static).compile()
+        exe = jitted.lower(*unplaced(args), **unplaced(kwargs), **static).compile()
         _CACHE[key] = exe
         while len(_CACHE) > _MAX_ENTRIES:
             _CACHE.popitem(last=False)

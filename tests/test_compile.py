@@ -66,6 +66,32 @@ def test_log_utility_is_the_same_program():
     assert bool(eq.converged) and float(eq.economy.gamma) == 1.0
 
 
+def test_placed_and_unplaced_inputs_share_one_program():
+    """A solved equilibrium's arrays are not placed on a device (the compiled programs
+    are lowered from unplaced inputs), so a program given them and the same program
+    given NumPy copies lower to one text (one compile, one persistent-cache key); and
+    compiled() lowers a placed input as an unplaced one, whose outputs stay unplaced."""
+    from hat_jax._compiled import compiled, unplaced
+
+    eq = hat_jax.solve_equilibrium(hat_jax.two_country(Na=NA_TEST))
+    leaves = [x for x in jax.tree_util.tree_leaves(eq) if isinstance(x, jax.Array)]
+    assert leaves and not any(x.committed for x in leaves)
+    f = jax.jit(lambda W, beta, state: W.sum() * beta
+                + sum(x.sum() for x in jax.tree_util.tree_leaves(state)))
+    state = eq.world.households.state
+    assert f.lower(eq.W, eq.beta, state).as_text() == f.lower(
+        np.asarray(eq.W), np.asarray(eq.beta), jax.tree_util.tree_map(np.asarray, state)
+    ).as_text()
+    placed = jax.device_put(np.arange(3.0), jax.devices()[0])
+    assert placed.committed
+    g = jax.jit(lambda x: 2 * x)
+    assert "sdy.sharding" in g.lower(placed).as_text()  # what jit alone would lower
+    assert "sdy.sharding" not in g.lower(*unplaced((placed,))).as_text()
+    out = compiled(g, (placed,))(placed)
+    assert not out.committed
+    np.testing.assert_array_equal(np.asarray(out), [0.0, 2.0, 4.0])
+
+
 def test_household_tolerance_does_not_recompile():
     economy = hat_jax.two_country(Na=NA_TEST)
     problems = hat_jax.model.household_problems(economy, np.ones(2), 1.0, 0.92)
