@@ -241,6 +241,13 @@ SLOW = {
         "of a derivative)",
     "test_compile.py::test_compiled_programs_persist_across_processes":
         "two subprocesses on a cache of their own: every program compiled again",
+    "test_compile.py::test_compile_flags_do_not_change_results":
+        "two subprocesses on a cache of their own, one of them at XLA's default -O2: "
+        "the households' programs compiled twice (a check of the configuration, no "
+        "derivative; 15 s of the quick tier, 2026-12-07)",
+    "test_equilibrium.py::test_coarse_grid_start_reaches_the_same_root":
+        "the coarse-grid stage's own programs (the asymmetric two-country world at Na = "
+        "20; no derivative; 20 s of the quick tier, 2026-12-07)",
     # issue 25 (quick tier at most 10 minutes: 607.8 s in the clean-clone run of
     # 2026-12-06): two checks that are not finite-difference checks
     "test_household.py::test_lu_and_gmres_tangent_solvers_agree_forward_and_reverse":
@@ -254,9 +261,10 @@ SLOW = {
         "hat tariff --se on the 4-country synthetic tables (Na = 10) with V = v v', the "
         "library's optimum and Jacobian, and the optimum re-solved at params -+ h v: the "
         "Jacobian program (forward over forward mode through both equilibria, 10 "
-        "directions in two batches of 5) that the next test reuses; 186 s alone on the "
-        "quick tier's cache (2026-12-07; the two tests took 125 s and 131 s alone before "
-        "they shared it)",
+        "directions in two batches of 5), compiled once: the command's, the library call's "
+        "and the next test's are one program since their inputs are no longer placed on "
+        "a device (hat_jax._compiled.unplaced); 237 s in a whole slow tier (2026-12-07, "
+        "348 s when the program was compiled twice)",
     "test_tariff_inference.py::test_tariff_se_command_end_to_end":
         "hat tariff --data --params --se on the same tables, another country (the "
         "Jacobian program of the test above: 4 s after it)",
