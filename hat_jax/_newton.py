@@ -54,15 +54,22 @@ def value_and_jacobian(f, x, block=None):
         pushfwd = lambda t: jax.jvp(f, (x,), (t,), has_aux=True)
         return jax.vmap(pushfwd, out_axes=(None, -1, None))(jnp.eye(n, dtype=x.dtype))
     y, pushfwd, aux = jax.linearize(f, x, has_aux=True)
-    # m blocks of equal size b: lax.map(batch_size=block) runs the n % block remainder
-    # as a second vmapped body, and XLA keeps its temporaries apart from the first's
-    # (the calibration Jacobian of N = 40, 128 directions: 36.2 GB of temporaries in
-    # blocks of 73, 14.9 GB in blocks of 64), so the directions are padded with zero
-    # ones (fewer than m) to m * b and the padding's columns dropped
+    cols = map_basis_in_equal_blocks(pushfwd, n, block, x.dtype)  # direction axis first
+    return y, jax.tree_util.tree_map(lambda a: jnp.moveaxis(a, 0, -1), cols), aux
+
+
+def map_basis_in_equal_blocks(fn, n, block, dtype):
+    """``fn`` of each of the n basis directions e_k [n], by ``lax.map`` over the fewest
+    equal blocks of at most ``block`` (:func:`hat_jax._memory.equal_blocks`): outputs
+    with the direction axis first, [n, ...]. lax.map(batch_size=block) would run the
+    n % block remainder as a second vmapped body, whose temporaries XLA keeps apart from
+    the first's (the calibration Jacobian of N = 40, 128 directions: 36.2 GB of
+    temporaries in blocks of 73, 14.9 GB in blocks of 64), so the directions are padded
+    with zero ones (fewer than m) to m * b and the padding's outputs dropped."""
     m, b = equal_blocks(n, block)
-    eye = jnp.eye(m * b, n, dtype=x.dtype)                   # rows n.. are zero
-    cols = lax.map(pushfwd, eye, batch_size=b)               # the direction axis first
-    return y, jax.tree_util.tree_map(lambda a: jnp.moveaxis(a[:n], 0, -1), cols), aux
+    eye = jnp.eye(m * b, n, dtype=dtype)                     # rows n.. are zero
+    out = lax.map(fn, eye, batch_size=b)
+    return jax.tree_util.tree_map(lambda a: a[:n], out)
 
 
 class NewtonState(eqx.Module):

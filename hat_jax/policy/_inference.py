@@ -38,7 +38,7 @@ from jax import lax
 from .._baseline import Baseline
 from .._ek import economy_from_params
 from .._equilibrium import EquilibriumOptions, Start, solve_equilibrium_jit
-from .._memory import equal_blocks
+from .._newton import map_basis_in_equal_blocks
 from ..welfare import utilitarian_welfare
 
 __all__ = ["TariffInference", "optimal_tariff_jacobian"]
@@ -108,11 +108,9 @@ def _second_order_program(x, params, problem, tariffs, i, partners, start, opts,
     if chunk is None or chunk >= n + K:
         basis = jnp.eye(n + K, dtype=params.dtype)
         primal, tangent = jax.vmap(one, out_axes=(0, -1))(basis)
-    else:  # equal blocks, zero directions as padding (hat_jax._memory.equal_blocks)
-        m, b = equal_blocks(n + K, chunk)
-        basis = jnp.eye(m * b, n + K, dtype=params.dtype)
-        primal, tangent = lax.map(one, basis, batch_size=b)
-        tangent = jax.tree_util.tree_map(lambda v: jnp.moveaxis(v[:n + K], 0, -1), tangent)
+    else:
+        primal, tangent = map_basis_in_equal_blocks(one, n + K, chunk, params.dtype)
+        tangent = jax.tree_util.tree_map(lambda v: jnp.moveaxis(v, 0, -1), tangent)
     return jax.tree_util.tree_map(lambda v: v[0], primal), tangent
 
 
