@@ -78,7 +78,7 @@ def asset_grid_of(problems, i, Na):
 LONG_FILES = (
     "test_tariffs.py",                # quick 1474 (FD gradients, optimum) | slow ~145 (coarse stage, Nash)
     "test_notebook_welfare.py",       # slow ~181 (19 countries, Na = 20)
-    "test_inference.py",              # quick ~15 | slow ~135: delta method through re-calibration, hat calibrate --se
+    "test_inference.py",              # quick ~50 | slow ~190: delta method through re-calibration, hat calibrate --se
     "test_benchmarks.py",             # slow ~140: gpu.py --quick and scale_n.py --quick in subprocesses
     "test_ev_measure.py",             # quick ~18 | slow ~100: the JPN cut, both measures
     "test_notebook_financial_globalization.py",  # slow 180 loaded (load 4, warm cache; 19 countries, Na = 10)
@@ -90,7 +90,7 @@ LONG_FILES = (
     "test_finance.py",                # quick: wedge and autarky programs, two FD checks | slow: optimum, CLI
     "test_transition_linear.py",      # quick ~85 (linear layer, batched transitions)
     "test_transition_regime.py",      # slow ~180 warm: regime transitions, autarky trade shocks
-    "test_transition_inference.py",   # quick ~15 | slow ~250 loaded: FD of the horizon Jacobian, hat transition --se
+    "test_transition_inference.py",   # quick ~15 | slow ~110: FD of the horizon Jacobian, then hat transition --se from its program
     "test_tariff_inference.py",       # quick ~7 | slow ~200 alone: FD of the optimal tariff, hat tariff --se (one program)
     "test_tables.py",                 # quick 526 (CLI calibration of a synthetic world)
     "test_cli.py",                    # quick 375
@@ -123,10 +123,6 @@ LONG_FILES = (
 # Keys are a file name (every test in it) or "file::test function" (all its parameters).
 # Every finite-difference check of a derivative the library offers stays in the quick tier.
 SLOW = {
-    "test_inference.py::test_elasticities_se_command":
-        "hat elasticities --data --se on a 4-country synthetic world (Na = 10): the "
-        "Jacobian program of C1's elasticities (9 x 4 directions, forward over forward "
-        "mode) compiled for the command",
     "test_inference.py::test_counterfactual_delta_method_through_recalibration":
         "delta method against a full re-calibration twice (AD through two equilibria and "
         "every EV root: about 2 minutes)",
@@ -271,11 +267,13 @@ SLOW = {
     # issue 28: hat transition --se (the elasticity by horizon)
     "test_transition_inference.py::test_horizon_elasticities_jacobian_matches_central_differences":
         "forward over forward mode through the stationary solve, the fake-news Jacobian and "
-        "the linearised path: one program that compiles for minutes (111-264 s at load "
-        "7-9, 2 min CPU; 32 s with the persistent compilation cache warm)",
+        "the linearised path: the program of hat transition --data --se (T = 40, 9 "
+        "directions), which compiles for a minute (93 s with the other worker busy, 64 s "
+        "alone)",
     "test_transition_inference.py::test_transition_se_command":
-        "hat transition --data --se: a transition (T = 40) and the forward-over-forward "
-        "Jacobian program compiled for the command (141-543 s at load 8-12, 2 min CPU; 36 s with the compilation cache warm)",
+        "hat transition --data --se in a process of its own: a transition (T = 40) and the "
+        "Jacobian program, read from the persistent cache that the finite-difference "
+        "test above filled (32 s alone; 116 s when it compiled the program itself)",
     # issue 29: warm inverses
     "test_warm.py::test_batched_scenarios_with_inverses":
         "the batched equilibria with and without the baseline's inverses (two batch "

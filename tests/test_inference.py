@@ -410,24 +410,43 @@ def test_counterfactual_outputs_from_the_baseline_start(synthetic):
 # ------------------------------------------------ standard errors of the trade elasticities
 
 
-def test_elasticities_jacobian_matches_central_differences(synthetic):
+@pytest.fixture(scope="module")
+def tables4(tmp_path_factory):
+    """A 4-country world from synthetic tables (Na = 10; K = 9 parameters): the world of
+    the --se commands' tests here and in tests/test_transition_inference.py."""
+    from hat_jax.calibration import synthetic_tables
+
+    folder, _ = synthetic_tables(tmp_path_factory.mktemp("tables4") / "tables", N=4, seed=5,
+                                 Na=10)
+    return folder
+
+
+def test_elasticities_jacobian_matches_central_differences(tables4):
     """d theta / d params by forward over forward mode (the equilibrium's and the
     household fixed point's implicit derivatives, the latter differentiated once more)
     against central differences of the elasticities re-solved at params -+ h v, along a
     random direction v; the Proposition-3 identity theta = 1 + I + E - I_home - E_home
-    holds for the values and for their derivatives. One importer, one direction: one
-    compiled program for the Jacobian and the differences (the world of the tests above)."""
-    from hat_jax import Start
-    from hat_jax.calibration import elasticities_jacobian, elasticity_outputs
+    holds for the values and for their derivatives. The program is the one `hat
+    elasticities --data DIR --importer C1 --se FILE` runs (the command's baseline,
+    options and start, all K directions; test_elasticities_se_command reads it from the
+    persistent cache); the outputs at params -+ h v come from it too."""
+    from hat_jax.calibration import elasticities_jacobian
+    from hat_jax.cli import build_parser
+    from hat_jax.cli._common import setup_from_args, solve_baseline
+    from hat_jax.cli._params_file import delta_method_inputs
 
-    problem, theta, W, beta, _, eq_opts = synthetic
+    args = build_parser().parse_args(["elasticities", "--data", str(tables4), "--quiet"])
+    setup = setup_from_args(args)
+    base = solve_baseline(args, setup)
+    theta, problem, start = delta_method_inputs(setup, base, "")
     v = np.random.default_rng(7).normal(size=theta.size)
     v /= np.linalg.norm(v)
-    kw = dict(start=Start(W=W, beta=beta), opts=eq_opts, hh_tol=1e-13)
-    rows = ["C4"]  # one importer (the slow CLI test takes 46 directions)
-    out, jac, _ = elasticities_jacobian(theta, problem, rows, directions=v[None], **kw)
-    assert bool(out.converged) and out.theta.shape == (1, 6) and jac.theta.shape == (1, 6, 1)
-    off = ~np.eye(6, dtype=bool)[[3]]
+    kw = dict(start=start, opts=base.opts.replace(tol=1e-12), hh_tol=1e-13)
+    rows = ["C1"]  # the command's --importer
+    out, jac, _ = elasticities_jacobian(theta, problem, rows, **kw)
+    assert bool(out.converged) and out.theta.shape == (1, 4)
+    assert jac.theta.shape == (1, 4, theta.size)
+    off = ~np.eye(4, dtype=bool)[[0]]
     np.testing.assert_array_equal(np.asarray(out.theta)[~off], 1.0)  # theta_ii = 1
     np.testing.assert_array_equal(np.asarray(jac.theta)[~off], 0.0)
     rebuilt = 1 + out.intensive + out.extensive - out.intensive_home - out.extensive_home
@@ -437,14 +456,14 @@ def test_elasticities_jacobian_matches_central_differences(synthetic):
     np.testing.assert_allclose(np.asarray(d_rebuilt)[off], np.asarray(jac.theta)[off],
                                atol=1e-12)
     # h: the discretised model is piecewise smooth (a policy crossing an asset-grid node),
-    # so the step stays small; the solves are tight (1e-13) so the differences carry
-    # ~1e-9. Measured along v: relative 4e-9 (theta) to 1.4e-8 (theta_mean) at h = 1e-5,
-    # 1e-6 at h = 1e-4 (kinks), 5e-7 at h = 1e-6 (round-off)
+    # so the step stays small; the solves are tight (1e-12, 1e-13) so the differences
+    # carry ~1e-9
     h = 1e-5
-    a, b = (elasticity_outputs(theta + s * h * v, problem, rows, **kw) for s in (1.0, -1.0))
+    a, b = (elasticities_jacobian(theta + s * h * v, problem, rows, **kw)[0]
+            for s in (1.0, -1.0))
     for name in ("theta", "theta_mean", "intensive", "extensive", "intensive_home",
                  "extensive_home", "W"):
-        ad = np.asarray(getattr(jac, name))[..., 0]
+        ad = np.asarray(getattr(jac, name)) @ v
         fd = (np.asarray(getattr(a, name)) - np.asarray(getattr(b, name))) / (2 * h)
         assert np.max(np.abs(ad)) > 1e-4, name  # a derivative that moves
         np.testing.assert_allclose(fd, ad, rtol=0, atol=1e-6 * np.max(np.abs(ad)),
@@ -492,7 +511,7 @@ def test_elasticities_se_checks_the_file(tmp_path, capsys):
 
 @pytest.mark.ek_solve
 @pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
-def test_elasticities_se_command(tmp_path, capsys):
+def test_elasticities_se_command(tables4, tmp_path, capsys):
     """hat elasticities --data DIR --importer C1 --se FILE (a 4-country world from
     synthetic tables, Na = 10: the world of tests/test_transition_inference.py's CLI
     test): standard errors of C1's theta_ij, mean and margins (finite, positive off the
@@ -502,12 +521,11 @@ def test_elasticities_se_command(tmp_path, capsys):
 
     import pandas as pd
 
-    from hat_jax.calibration import synthetic_tables
     from hat_jax.cli import main
     from hat_jax.report.elasticities import format_standard_errors
     from hat_jax.tables import world_from_tables
 
-    folder, _ = synthetic_tables(tmp_path / "tables", N=4, seed=5, Na=10)
+    folder = tables4
     world = world_from_tables(folder)
     params = np.asarray(world.params, np.float64)
     V = np.diag(np.full(params.size, 1e-4))

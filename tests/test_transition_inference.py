@@ -14,7 +14,6 @@ import pytest
 from hat_jax import transition as tn
 from hat_jax.calibration import problem_from_world, synthetic_tables
 
-T = 5
 T_CLI = 40  # with a small cut (0.1%), long enough for the terminal gap of the path
 
 
@@ -40,25 +39,31 @@ def test_time_series_weights_are_the_ols_slope():
 
 
 def test_horizon_elasticities_jacobian_matches_central_differences(tables_world):
-    """d theta_i(h) / d params along a random direction v (one compiled program: the
-    outputs at params -+ h v come from the same jvp program) against central differences,
-    relative 1e-6; the outputs are horizon_elasticities' trade-weighted means."""
-    from hat_jax import EquilibriumOptions, Start, solve_equilibrium
-    from hat_jax.model import economy_from_params
+    """d theta_i(h) / d params along a random direction v against central differences,
+    relative 1e-6; the outputs are horizon_elasticities' trade-weighted means. The
+    program is the one `hat transition --data DIR --se FILE` runs (test_transition_se_command
+    below, next in this worker, reads it from the persistent cache): the command's
+    baseline, options (tolerances aside: traced) and start, T_CLI dates, all K
+    directions; the outputs at params -+ h v come from the same program, and the
+    derivative along v is the Jacobian times v."""
+    from hat_jax.cli import build_parser
+    from hat_jax.cli._common import setup_from_args, solve_baseline
+    from hat_jax.cli._params_file import delta_method_inputs
 
-    _, world = tables_world
-    problem = problem_from_world(world)
-    params = np.asarray(world.params, np.float64)
-    opts = EquilibriumOptions(unknown="beta", tol=1e-12, hh_tol=1e-13)
+    folder, _ = tables_world
+    args = build_parser().parse_args(["transition", "--data", str(folder), "--global-cut",
+                                      "0.001", "--T", str(T_CLI), "--quiet"])
+    setup = setup_from_args(args)
+    base = solve_baseline(args, setup)
+    params, problem, start = delta_method_inputs(setup, base, "")
+    opts = base.opts.replace(tol=1e-12, hh_tol=1e-13)
     v = np.random.default_rng(3).normal(size=params.size)
     v /= np.linalg.norm(v)
-    kw = dict(horizon=T, opts=opts, tangents=v[None])
+    kw = dict(horizon=T_CLI, opts=opts, start=start)
     out, jac, _ = tn.horizon_elasticities_jacobian(params, problem, 0, **kw)
-    assert bool(out.converged) and out.fixed_prices.shape == (T,)
+    assert bool(out.converged) and out.fixed_prices.shape == (T_CLI,)
     # the outputs are the command's: horizon_elasticities at the same baseline
-    econ = economy_from_params(params, problem.economy, problem.geography, problem.theta_d)
-    eq = solve_equilibrium(econ, opts, Start(R=problem.R))
-    he = tn.horizon_elasticities(eq, 0, horizon=T, eq_opts=opts)
+    he = tn.horizon_elasticities(base.baseline, 0, horizon=T_CLI, eq_opts=opts)
     for name in ("fixed_prices", "general_equilibrium", "long_run", "time_series",
                  "time_series_population"):
         np.testing.assert_allclose(getattr(out, name), he.mean(name), rtol=1e-8)
@@ -68,7 +73,7 @@ def test_horizon_elasticities_jacobian_matches_central_differences(tables_world)
     errors = {}
     for name in ("fixed_prices", "general_equilibrium", "limit_fixed_prices", "long_run",
                  "time_series", "time_series_population", "weights"):
-        ad = np.asarray(getattr(jac, name))[..., 0]
+        ad = np.asarray(getattr(jac, name)) @ v
         fd = (np.asarray(getattr(up, name)) - np.asarray(getattr(dn, name))) / (2 * h)
         assert np.max(np.abs(ad)) > 1e-4, name  # the direction moves every output
         errors[name] = np.max(np.abs(fd - ad)) / np.max(np.abs(ad))

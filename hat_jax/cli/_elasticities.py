@@ -33,7 +33,7 @@ from hat_jax.report.elasticities import (
     write_elasticity_outputs,
 )
 
-from ._params_file import delta_method_problem, inference_for_world
+from ._params_file import delta_method_inputs, inference_for_world
 
 from ._common import (
     EXIT_NOT_CONVERGED,
@@ -140,15 +140,12 @@ def _standard_errors(args, setup, base, rows, V, cov) -> dict:
     """The ``"standard_errors"`` object of ``--se FILE``: the exact Jacobian of the
     elasticities with respect to the parameters, row by row
     (:func:`hat_jax.calibration.elasticities_jacobian`), and the delta method."""
-    from hat_jax import Start
     from hat_jax.calibration import elasticities_jacobian
 
     countries = setup.economy.countries
-    params, problem = delta_method_problem(
-        setup, f"the elasticities of {len(rows)} importer(s)", cov, None if args.quiet else err)
-    eq = base.eq
-    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
-                  state=eq.world.households.state)
+    params, problem, start = delta_method_inputs(
+        setup, base, f"the elasticities of {len(rows)} importer(s)", cov,
+        None if args.quiet else err)
     out, jac, stats = elasticities_jacobian(params, problem, rows, start=start, opts=base.opts,
                                             hh_tol=args.hh_tol)
     return elasticities_standard_errors(out, jac, V, cov, args.se, countries, rows,

@@ -23,7 +23,7 @@ from hat_jax.data import PublishedVectors
 from hat_jax._ek import EKWorld
 
 __all__ = ["read_params_file", "with_params_prices", "inference_for_world",
-           "delta_method_problem"]
+           "delta_method_problem", "delta_method_inputs"]
 
 
 def read_params_file(path) -> np.ndarray:
@@ -85,3 +85,18 @@ def delta_method_problem(setup, what: str, cov: str, say=None):
                                 problem.data_trade, problem.R, problem.theta_d,
                                 problem.estimator)
     return params, problem
+
+
+def delta_method_inputs(setup, base, what: str, cov: str = "", say=None):
+    """(params, problem, start): :func:`delta_method_problem` and a :class:`~hat_jax.Start`
+    at the solved baseline ``base`` (its prices, beta and household state), the
+    arguments with which ``hat elasticities``, ``hat tariff`` and ``hat transition``
+    call their Jacobian programs (with ``opts=base.opts``). A library call with the same
+    arguments runs the command's compiled program."""
+    from hat_jax import Start
+
+    params, problem = delta_method_problem(setup, what, cov, say)
+    eq = base.eq
+    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
+                  state=eq.world.households.state)
+    return params, problem, start

@@ -31,11 +31,10 @@ from hat_jax._baseline import as_baseline
 from hat_jax import welfare as wf
 from hat_jax._change import Change
 from hat_jax._tariffs import uniform_tariffs
-from hat_jax import Start
 from hat_jax.report.policy import (format_tariff, format_tariff_se, tariff_standard_errors,
                                    tariff_summary, write_tariff_outputs)
 
-from ._params_file import delta_method_problem, inference_for_world
+from ._params_file import delta_method_inputs, inference_for_world
 from ._common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
@@ -131,11 +130,10 @@ def _standard_errors(args, setup, base, opt, se) -> dict:
     optimal rates and the welfare gain with respect to the parameters
     (:func:`hat_jax.policy.optimal_tariff_jacobian`) and the delta method."""
     V, cov = se
-    params, problem = delta_method_problem(
-        setup, "the optimum (implicit function theorem)", cov, None if args.quiet else err)
+    params, problem, start = delta_method_inputs(
+        setup, base, "the optimum (implicit function theorem)", cov,
+        None if args.quiet else err)
     eq = base.eq
-    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
-                  state=eq.world.households.state)
     out, jac, stats = policy.optimal_tariff_jacobian(params, problem, opt, start=start,
                                                      opts=base.opts)
     if not (out.converged and out.maximum):

@@ -40,7 +40,7 @@ from ._common import (EXIT_NOT_CONVERGED, EXIT_OK, add_economy_arguments,
                      setup_from_args, solve_baseline, wrote)
 from ._counterfactual import add_cost_experiment, cost_change, experiment_record
 from ._opening import add_opening_argument, run_opening
-from ._params_file import delta_method_problem, inference_for_world
+from ._params_file import delta_method_inputs, inference_for_world
 from ._sweep_transition import check_path_arguments
 
 __all__ = ["add_parser", "run"]
@@ -109,12 +109,8 @@ def _standard_errors(args, setup, base, i, V, cov) -> dict:
     trade-weighted elasticities by horizon with respect to the parameters
     (:func:`hat_jax.transition.horizon_elasticities_jacobian`; the baseline re-solved
     with beta at the target R, from the solved one) and the delta method."""
-    from hat_jax import Start
-    params, problem = delta_method_problem(setup, "the elasticity by horizon", cov,
-                                           None if args.quiet else err)
-    eq = base.eq
-    start = Start(W=np.asarray(eq.W), beta=np.asarray(eq.beta),
-                  state=eq.world.households.state)
+    params, problem, start = delta_method_inputs(setup, base, "the elasticity by horizon",
+                                                 cov, None if args.quiet else err)
     out, jac, stats = tn.horizon_elasticities_jacobian(
         params, problem, i, horizon=args.T, rho=args.ts_rho, start=start, opts=base.opts,
         throw=False)
