@@ -91,3 +91,17 @@ def run_notebook(path: Path, request, monkeypatch) -> None:
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
         pytest.fail(f"{path.name} failed (HAT_NOTEBOOK_NA={na}):\n{err}", pytrace=False)
+    deprecated = deprecation_warnings(nb)
+    assert not deprecated, (f"{path.name} uses names hat_jax renamed (the tutorials show "
+                            f"the current API): {deprecated}")
+
+
+def deprecation_warnings(nb) -> list[str]:
+    """The DeprecationWarning lines in the stream outputs of an executed notebook."""
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                lines += [ln.strip() for ln in out.get("text", "").splitlines()
+                          if "DeprecationWarning" in ln]
+    return lines
