@@ -78,7 +78,8 @@ def asset_grid_of(problems, i, Na):
 LONG_FILES = (
     "test_tariffs.py",                # quick 1474 (FD gradients, optimum) | slow ~145 (coarse stage, Nash)
     "test_notebook_welfare.py",       # slow ~181 (19 countries, Na = 20)
-    "test_inference.py",              # quick ~50 | slow ~190: delta method through re-calibration, hat calibrate --se
+    "test_inference.py",              # quick ~15 | slow ~190: delta method through re-calibration, hat calibrate --se
+    "test_elasticities_inference.py", # quick ~50 (2026-12-07): the elasticities' Jacobian check, then hat elasticities --se from its program
     "test_benchmarks.py",             # slow ~140: gpu.py --quick and scale_n.py --quick in subprocesses
     "test_ev_measure.py",             # quick ~18 | slow ~100: the JPN cut, both measures
     "test_notebook_financial_globalization.py",  # slow 180 loaded (load 4, warm cache; 19 countries, Na = 10)
