@@ -8,6 +8,7 @@ import pytest
 
 import hat_jax
 from hat_jax import EquilibriumOptions, solve_equilibrium_jit, solve_world
+from hat_jax._newton import value_and_jacobian
 
 from conftest import NA_TEST
 
@@ -53,10 +54,9 @@ def test_trade_flows_jacobian_wrt_wages_at_fixed_prices(economy):
         return solve_world(economy, W, 1.0, 0.92).aggregates.M.reshape(-1)
 
     W0 = jnp.array([1.0, 1.05])
-    # one program: the Jacobian and, for the differences, the values (jax.linearize
-    # shares the primal solve)
-    lin = jax.jit(lambda W: (lambda y, f_jvp: (y, jax.vmap(f_jvp)(jnp.eye(2)).T))(
-        *jax.linearize(flows, W)))
+    # one program: the values (for the differences) and the Jacobian by forward mode
+    # from one primal solve (the Newton's own value_and_jacobian)
+    lin = jax.jit(lambda W: value_and_jacobian(lambda w: (flows(w), None), W)[:2])
     J = lin(W0)[1]
     f = lambda W: lin(W)[0]
     h = 1e-5
