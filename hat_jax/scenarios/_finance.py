@@ -29,6 +29,7 @@ import numpy as np
 
 from .._baseline import Baseline, as_baseline
 from .._change import Change
+from .._compiled import compiled
 from .._equilibrium import Equilibrium, EquilibriumOptions, Start, solve_equilibrium_jit
 from .._wedges import country_returns, validate_wedges, wedge_rebates
 from .. import welfare as wf
@@ -246,6 +247,12 @@ def opening_gain_and_slope(args: OpeningArgs, log_scale):
     return g, dg, eg.converged & ea.converged
 
 
+#: :func:`opening_gain_and_slope` compiled once per shape: the two baselines are arguments
+#: of the program, not constants folded into it (a closure over them made a new program,
+#: 16 s to compile for two countries at Na = 40, for every call and every world)
+_gain_and_slope_program = jax.jit(opening_gain_and_slope)
+
+
 def opening_gain_curve(args: OpeningArgs, scales) -> dict:
     """The opening gain G_i(s) and dG_i/d log s (by AD, one jvp per scale) along
     ``scales`` (trade-cost scalings s > 0): {"scale", "gain" [S, N], "dgain_dlogs"
@@ -254,10 +261,11 @@ def opening_gain_curve(args: OpeningArgs, scales) -> dict:
     if scales.ndim != 1 or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
         raise ValueError(f"scales must be a 1-d list of trade-cost scalings > 0, got "
                          f"{scales!r}")
-    f = jax.jit(lambda x: opening_gain_and_slope(args, x))
+    log_scale = lambda s: jnp.log(jnp.asarray(s, jnp.float64))  # noqa: E731
+    f = compiled(_gain_and_slope_program, (args, log_scale(1.0)))
     gains, slopes, ok = [], [], []
     for s in scales:
-        g, dg, conv = f(jnp.log(jnp.asarray(s, jnp.float64)))
+        g, dg, conv = f(args, log_scale(s))
         gains.append(np.asarray(g))
         slopes.append(np.asarray(dg))
         ok.append(bool(conv))
