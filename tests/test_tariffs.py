@@ -115,6 +115,9 @@ def home_optimum(two_country_eq):
 
 
 def test_optimal_uniform_tariff(two_country_eq, home_optimum):
+    """The optimum is interior, converged, and beats nearby uniform rates. The welfare
+    at those rates comes from the program the optimiser itself runs (value_and_gradient,
+    Home's welfare and its gradient), not from a second, primal-only program."""
     o = home_optimum
     assert o.converged and o.foc_residual <= 1e-6
     rate = float(o.rates[1])
@@ -122,10 +125,13 @@ def test_optimal_uniform_tariff(two_country_eq, home_optimum):
     at_opt = wf.counterfactual(two_country_eq, tariffs=o.tariffs).new  # warm start
     args = policy.tariff_args(at_opt)
     opts = policy.policy_options(at_opt)
+    home = np.array([1.0, 0.0])
     grid = rate + np.array([-0.1, -0.01, 0.01, 0.1])
     for r in grid:
-        w, (ok, _, _) = policy.welfare_program(args, r * np.array([[0.0, 1.0], [0.0, 0.0]]), opts)
-        assert bool(ok) and float(w[0]) < o.welfare, (r, float(w[0]), o.welfare)
+        t = r * np.array([[0.0, 1.0], [0.0, 0.0]])
+        w, g, ok, _ = policy.value_and_gradient(args, t, home, opts)
+        assert ok and w < o.welfare, (r, w, o.welfare)
+        assert np.sign(g[0, 1]) == np.sign(rate - r), (r, g[0, 1])  # uphill to the optimum
 
 
 def test_optimum_carries_its_equilibrium(two_country_eq, home_optimum):
