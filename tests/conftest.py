@@ -253,6 +253,15 @@ SLOW = {
     "test_transition.py::test_tfp_path_ends_at_the_stationary_equilibrium_of_the_new_tfp":
         "a theory check (no derivative): the path after a TFP rise ends at the new "
         "stationary equilibrium, an economy without TFP scaling of its own (23 s)",
+    # issue 25 (quick tier at most 10 minutes: 658.9 s in a cold profiled run of
+    # 2026-12-07): two more checks with no derivative whose Newton programs no other
+    # quick test compiles
+    "test_tariffs.py::test_tariffs_under_financial_autarky":
+        "tariffs under financial autarky: the Newton step with 2 R's and 2 rebates as "
+        "unknowns (5), its own program (an accounting check; 16 s of the quick tier)",
+    "test_equilibrium.py::test_beta_mode_inverts_R_mode":
+        "the beta mode's Newton step, its own program (beta solved at a given R; a check "
+        "of the mode, no derivative; 15 s of the quick tier)",
     # issue 28: hat tariff --se (the optimal tariff's derivative)
     "test_tariff_inference.py::test_optimal_tariff_derivative_matches_reoptimised_central_differences":
         "hat tariff --se on the 4-country synthetic tables (Na = 10) with V = v v', the "

@@ -90,7 +90,6 @@ def test_elasticities_se_checks_the_file(tmp_path, capsys):
     assert "--se" in msg and "--params" in msg
 
 
-@pytest.mark.ek_solve
 @pytest.mark.filterwarnings("ignore::hat_jax.data.DataWarning")
 def test_elasticities_se_command(tables4, tmp_path, capsys):
     """hat elasticities --data DIR --importer C1 --se FILE (a 4-country world from
