@@ -175,8 +175,8 @@ SLOW = {
     "test_finance.py::test_optimal_wedge_is_a_maximum":
         "a secant search with one forward-mode pass through the equilibrium per step",
     "test_finance.py::test_cli_regime_change_and_wedges":
-        "hat counterfactual --regime-change / --wedges in-process: baseline, autarky and "
-        "wedge programs at Na = 20, EV of every country",
+        "hat counterfactual --regime-change / --wedges in-process on the tests' grid: "
+        "the wedge economy's Newton program (4 unknowns), EV of every country",
     "test_finance.py::test_trade_finance_table_routes_agree":
         "four counterfactuals under two regimes and eight EVs",
     "test_finance.py::test_optimal_wedge_refuses_and_reports":

@@ -221,7 +221,8 @@ def test_cli_regime_change_and_wedges(tmp_path):
     return makes it a borrower, its rebate (R - R_i) A_i / L_i."""
     import json
 
-    small = ["two_country", "--Na", "20", "--quiet", "--json"]
+    # the tests' grid: the baseline, autarky and EV programs are the quick tier's
+    small = ["two_country", "--Na", str(NA), "--quiet", "--json"]
     rc, out, _ = _hat(["counterfactual", *small, "--regime-change", "autarky:global",
                        "--ev-all-countries"])
     assert rc == 0
