@@ -20,7 +20,23 @@ def tables4(tmp_path_factory):
     return folder
 
 
-def test_elasticities_jacobian_matches_central_differences(tables4):
+@pytest.fixture(scope="module")
+def se_inputs(tables4):
+    """What `hat elasticities --data DIR --se FILE` gives its Jacobian program: the
+    command's baseline (parsed, set up and solved by the CLI's own functions) and its
+    (params, problem, start)."""
+    from hat_jax.cli import build_parser
+    from hat_jax.cli._common import setup_from_args, solve_baseline
+    from hat_jax.cli._params_file import delta_method_inputs
+
+    args = build_parser().parse_args(["elasticities", "--data", str(tables4), "--quiet"])
+    setup = setup_from_args(args)
+    base = solve_baseline(args, setup)
+    theta, problem, start = delta_method_inputs(setup, base, "")
+    return base, theta, problem, start
+
+
+def test_elasticities_jacobian_matches_central_differences(se_inputs):
     """d theta / d params by forward over forward mode (the equilibrium's and the
     household fixed point's implicit derivatives, the latter differentiated once more)
     against central differences of the elasticities re-solved at params -+ h v, along a
@@ -30,14 +46,8 @@ def test_elasticities_jacobian_matches_central_differences(tables4):
     options and start, all K directions; test_elasticities_se_command reads it from the
     persistent cache); the outputs at params -+ h v come from it too."""
     from hat_jax.calibration import elasticities_jacobian
-    from hat_jax.cli import build_parser
-    from hat_jax.cli._common import setup_from_args, solve_baseline
-    from hat_jax.cli._params_file import delta_method_inputs
 
-    args = build_parser().parse_args(["elasticities", "--data", str(tables4), "--quiet"])
-    setup = setup_from_args(args)
-    base = solve_baseline(args, setup)
-    theta, problem, start = delta_method_inputs(setup, base, "")
+    base, theta, problem, start = se_inputs
     v = np.random.default_rng(7).normal(size=theta.size)
     v /= np.linalg.norm(v)
     kw = dict(start=start, opts=base.opts.replace(tol=1e-12), hh_tol=1e-13)
@@ -67,6 +77,26 @@ def test_elasticities_jacobian_matches_central_differences(tables4):
         assert np.max(np.abs(ad)) > 1e-4, name  # a derivative that moves
         np.testing.assert_allclose(fd, ad, rtol=0, atol=1e-6 * np.max(np.abs(ad)),
                                    err_msg=name)
+
+
+def test_elasticities_jacobian_bad_input(se_inputs):
+    """Bad arguments are named before anything is traced (the command's world of the
+    test above: its baseline is solved once, no program of its own)."""
+    from hat_jax import EquilibriumOptions
+    from hat_jax.calibration import elasticities_jacobian
+
+    _, theta, problem, _ = se_inputs
+    K = theta.size
+    with pytest.raises(ValueError, match="directions must be"):
+        elasticities_jacobian(theta, problem, 0, directions=np.ones((2, K + 1)))
+    with pytest.raises(ValueError, match=f"params must hold the problem's {K}"):
+        elasticities_jacobian(theta[:-1], problem, 0)
+    with pytest.raises(ValueError, match="opts.unknown must be 'beta'"):
+        elasticities_jacobian(theta, problem, 0, opts=EquilibriumOptions(unknown="R"))
+    with pytest.raises(ValueError, match="importer.*'Mars'"):
+        elasticities_jacobian(theta, problem, ["C1", "Mars"])
+    with pytest.raises(ValueError, match="empty list"):
+        elasticities_jacobian(theta, problem, [])
 
 
 def test_elasticities_se_checks_the_file(tmp_path, capsys):

@@ -405,24 +405,3 @@ def test_counterfactual_outputs_from_the_baseline_start(synthetic):
     assert abs(float(a.mean_ev)) > 1e-4  # a real gain
     np.testing.assert_allclose(b.W, a.W, rtol=1e-10)
     assert float(b.mean_ev) == pytest.approx(float(a.mean_ev), rel=1e-7)
-
-
-# ------------------------------------------------ standard errors of the trade elasticities
-
-
-def test_elasticities_jacobian_bad_input(synthetic):
-    """Bad arguments are named before anything is traced."""
-    from hat_jax import EquilibriumOptions
-    from hat_jax.calibration import elasticities_jacobian
-
-    problem, theta, *_ = synthetic
-    with pytest.raises(ValueError, match="directions must be"):
-        elasticities_jacobian(theta, problem, 0, directions=np.ones((2, theta.size + 1)))
-    with pytest.raises(ValueError, match="params must hold the problem's 20"):
-        elasticities_jacobian(theta[:-1], problem, 0)
-    with pytest.raises(ValueError, match="opts.unknown must be 'beta'"):
-        elasticities_jacobian(theta, problem, 0, opts=EquilibriumOptions(unknown="R"))
-    with pytest.raises(ValueError, match="importer.*'Mars'"):
-        elasticities_jacobian(theta, problem, ["C1", "Mars"])
-    with pytest.raises(ValueError, match="empty list"):
-        elasticities_jacobian(theta, problem, [])
