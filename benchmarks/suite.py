@@ -56,7 +56,7 @@ def _cpu_ticks() -> tuple[float, float]:
     return (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, (v[7] if len(v) > 7 else 0.0) / hz
 
 
-def run_tier(tier: str, pytest_args: list[str], cache: str | None, folder: str) -> dict:
+def run_tier(tier: str, pytest_args: list[str], cache: str, folder: str) -> dict:
     """Run pytest on the tier with the plugin; the run's totals (wall, CPU, steal, exit)."""
     env = dict(os.environ, HAT_SUITE_PROFILE_DIR=folder,
                PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent),
@@ -82,12 +82,21 @@ def run_tier(tier: str, pytest_args: list[str], cache: str | None, folder: str) 
 
 
 def load_tests(folder: str) -> dict[str, dict]:
-    """The plugin's records of every process, by test id."""
+    """The plugin's records of every process, by test id. A test runs in one process,
+    but every process has its "(collection)" and "(between tests)" records: those are
+    added up (seconds, counts and programs), not taken from the first process alone."""
     tests: dict[str, dict] = {}
     for path in glob.glob(os.path.join(folder, "*.json")):
         with open(path) as f:
             for k, v in json.load(f).items():
-                tests.setdefault(k, v)
+                if k not in tests:
+                    tests[k] = v
+                    continue
+                t = tests[k]
+                for key in ("wall_s", "compile_s", "trace_s", "compiles"):
+                    t[key] += v[key]
+                for name, sec in v["programs"].items():
+                    t["programs"][name] = t["programs"].get(name, 0.0) + sec
     return tests
 
 
