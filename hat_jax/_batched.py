@@ -52,10 +52,10 @@ def stack_economies(economies) -> Economy:
     economies = list(economies)
     if not economies:
         raise ValueError("no scenarios: need at least one economy to stack")
-    static = {(e.Na, e.countries, e.scale_by_tfp, e.cost_floor) for e in economies}
+    static = {(e.Na, e.countries, e.cost_floor) for e in economies}
     if len(static) > 1:
-        raise ValueError("the scenarios' economies differ in a static field (Na, countries, "
-                         f"scale_by_tfp or cost_floor): {sorted(map(str, static))}")
+        raise ValueError("the scenarios' economies differ in a static field (Na, countries "
+                         f"or cost_floor): {sorted(map(str, static))}")
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *economies)
 
 

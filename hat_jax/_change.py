@@ -44,7 +44,8 @@ from ._wedges import validate_wedges
 __all__ = ["Change", "NOTES", "note_of", "changes_of", "country_index", "STATIC_FIELDS",
            "CostsBelowOneWarning", "costs_below_one", "check_costs", "scale_costs"]
 
-#: Economy fields a Change cannot set: static settings (another program, not a value).
+#: Economy fields a Change cannot set: static settings (another program, not a value)
+#: and the country scaling (it moves the asset grids, which a counterfactual keeps).
 STATIC_FIELDS = ("Na", "countries", "scale_by_tfp", "cost_floor")
 
 

@@ -85,7 +85,7 @@ def borrowing_limit_diagnosis(eq) -> str:
     phi = float(e.phi)
     if h.size == 0 or np.all(np.isfinite(h[:, 0])) or phi <= 0:
         return ""
-    A = np.asarray(e.A) if e.scale_by_tfp else np.ones(e.N)
+    A = np.where(np.asarray(e.scale_by_tfp), np.asarray(e.A), 1.0)
     T = np.zeros(e.N) if eq.T is None else np.asarray(eq.T)
     r_nat = 1.0 + (np.asarray(eq.W) * float(np.min(e.z)) + T) / (phi * A)
     k = int(np.argmin(r_nat))

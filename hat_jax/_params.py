@@ -47,6 +47,17 @@ def _f64_or_none(x):
     return None if x is None else _f64(x)
 
 
+def _flag(x):
+    """Field converter of the traced switch ``scale_by_tfp``: a boolean array (traced
+    values pass through); anything but True / False (or 1 / 0) raises ValueError."""
+    if isinstance(x, jax.core.Tracer):
+        return x
+    a = np.asarray(x)
+    if a.dtype != np.bool_ and not (a.size and np.isin(a, (0, 1)).all()):
+        raise ValueError(f"scale_by_tfp must be True or False, got scale_by_tfp={x!r}")
+    return jnp.asarray(a, dtype=bool)
+
+
 def _concrete(x) -> bool:
     return not any(isinstance(l, jax.core.Tracer) for l in jax.tree_util.tree_leaves(x))
 
@@ -61,10 +72,12 @@ class Economy(eqx.Module):
     A_i); amax: top of the asset grid (amax A_i); z, P, y_P: the income chain.
     gamma: CRRA coefficient (1 = log utility; traced like the other parameters, so
     derivatives with respect to it exist and log utility is not another program).
-    Static: Na (asset grid points), countries (labels), scale_by_tfp (the reference
-    country scaling), cost_floor (True, the default: every d_ij >= 1, model.md s.1;
-    False: the paper's convention for proportional cost cuts, off-diagonal costs may
-    fall below 1, d_ij > 0; d_ii = 1 either way).
+    scale_by_tfp: the reference country scaling (True, the default: country i's asset
+    grid, sigma and psi scale with A_i; see :func:`country_scale`), a boolean array
+    traced like gamma, so both settings run one compiled program.
+    Static: Na (asset grid points), countries (labels), cost_floor (True, the default:
+    every d_ij >= 1, model.md s.1; False: the paper's convention for proportional cost
+    cuts, off-diagonal costs may fall below 1, d_ij > 0; d_ii = 1 either way).
     tariffs[i, j] >= 0 (t_ii = 0): ad-valorem tariff of importer i on j's variety
     (model.md s.14), or None (the default): free trade, and the equilibrium solves the
     same program as before tariffs existed. With a matrix (zeros included) the
@@ -91,7 +104,7 @@ class Economy(eqx.Module):
     gamma: jax.Array = eqx.field(converter=_f64)
     Na: int = eqx.field(static=True)
     countries: tuple = eqx.field(static=True)
-    scale_by_tfp: bool = eqx.field(static=True, default=True)
+    scale_by_tfp: jax.Array = eqx.field(default=True, converter=_flag)
     cost_floor: bool = eqx.field(static=True, default=True)
     tariffs: jax.Array | None = eqx.field(default=None, converter=_f64_or_none)
     wedges: jax.Array | None = eqx.field(default=None, converter=_f64_or_none)
@@ -390,10 +403,15 @@ def delivered_prices(economy: Economy, W):
 
 
 def country_scale(economy: Economy):
-    """A_i^(1-gamma) when the reference country scaling is on, else ones."""
-    if economy.scale_by_tfp:
-        return economy.A ** (1.0 - economy.gamma)
-    return jnp.ones_like(economy.A)
+    """A_i^(1-gamma) when the reference country scaling is on, else ones (the switch is
+    traced: one program for both)."""
+    return jnp.where(economy.scale_by_tfp, economy.A ** (1.0 - economy.gamma), 1.0)
+
+
+def grid_scale(economy: Economy):
+    """A_i, the scale of country i's asset grid, when the reference country scaling is
+    on, else ones."""
+    return jnp.where(economy.scale_by_tfp, economy.A, 1.0)
 
 
 def household_problems(economy: Economy, W, R, beta=None, T=None) -> HouseholdProblem:
@@ -408,7 +426,7 @@ def household_problems(economy: Economy, W, R, beta=None, T=None) -> HouseholdPr
     N, Na, Nz = economy.N, economy.Na, economy.Nz
     beta = economy.beta if beta is None else beta
     scale = country_scale(economy)
-    gscale = economy.A if economy.scale_by_tfp else jnp.ones_like(economy.A)
+    gscale = grid_scale(economy)
     a_min = -economy.phi * gscale
     da = (economy.amax + economy.phi) * gscale / (Na - 1)
     p = delivered_prices(economy, W)
@@ -446,7 +464,7 @@ def check_prices(economy: Economy, W, R, beta=None) -> None:
         raise ValueError(
             f"beta*R >= 1 (beta={beta!r}, R={float(R[k])!r}, beta*R={float(beta * R[k])!r}): households "
             "would accumulate without bound and no stationary distribution exists")
-    A = np.asarray(economy.A) if economy.scale_by_tfp else np.ones(W.shape)
+    A = np.broadcast_to(np.where(np.asarray(economy.scale_by_tfp), economy.A, 1.0), W.shape)
     phi = float(economy.phi)
     zmin = float(np.min(np.asarray(economy.z)))
     # consumption of the poorest household at the limit: (R-1)(-phi A) + W z_min > 0

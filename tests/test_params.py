@@ -30,6 +30,8 @@ D2 = np.array([[1.0, 1.5], [1.5, 1.0]])
         (dict(d=np.ones((1, 1))), r"N=1 country.*closed economy is not supported"),
         (dict(Na=2), r"Na.*Na=2"),
         (dict(countries=("A",)), r"countries must have 2 labels"),
+        (dict(scale_by_tfp=2), r"scale_by_tfp must be True or False, got scale_by_tfp=2"),
+        (dict(scale_by_tfp="no"), r"scale_by_tfp must be True or False"),
     ],
 )
 def test_make_economy_rejects_bad_input(kwargs, match):
@@ -112,6 +114,33 @@ def test_country_scaling_of_household_inputs():
     assert np.all(np.asarray(probs.psi[1, :, 0]) == 0)
     # delivered prices p_ij = d_ij W_j / A_j
     np.testing.assert_allclose(probs.p, D2 * (1.0 / A)[None, :])
+
+
+def test_country_scaling_is_traced_one_program_for_both():
+    """scale_by_tfp is a traced switch: one jitted program gives the scaled household
+    inputs (grid -phi A_i .. amax A_i, sigma A_i^(1-gamma)) and the unscaled ones
+    (A_i = 1 in both), traced once."""
+    import jax
+
+    A = np.array([1.0, 2.0])
+    on = hat_jax.make_economy(D2, A=A, gamma=1.5, sigma=0.25, Na=20)
+    off = on.replace(scale_by_tfp=False)
+    assert bool(on.scale_by_tfp) and not off.scale_by_tfp
+    traces = []
+
+    @jax.jit
+    def inputs(e):
+        traces.append(1)
+        p = hat_jax.model.household_problems(e, np.ones(2), 1.0)
+        return p.a_min, p.sigma, p.p
+
+    (lo1, s1, p1), (lo0, s0, p0) = inputs(on), inputs(off)
+    assert len(traces) == 1
+    np.testing.assert_allclose(lo1, -0.5 * A)
+    np.testing.assert_allclose(s1, 0.25 * A ** (1 - 1.5))
+    np.testing.assert_allclose(lo0, -0.5 * np.ones(2))
+    np.testing.assert_allclose(s0, 0.25 * np.ones(2))
+    np.testing.assert_allclose(p0, p1)  # prices d_ij W_j / A_j either way
 
 
 def test_beta_mode_start_respects_target_R():

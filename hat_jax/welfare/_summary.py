@@ -177,7 +177,7 @@ def _ev_target(cf: Counterfactual, i: int):
     psi with A_i)."""
     e0, e1 = cf.baseline.economy, cf.new.economy
     A0, A1 = np.asarray(e0.A), np.asarray(e1.A)
-    if not np.array_equal(A0, A1) and (not e0.scale_by_tfp or A0[i] == A1[i]):
+    if not np.array_equal(A0, A1) and (not bool(e0.scale_by_tfp) or A0[i] == A1[i]):
         return cf.new.world.households.V[i]
     return cf.new
 
