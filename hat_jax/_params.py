@@ -383,7 +383,7 @@ def make_economy(
     return Economy(
         A=f(A), L=f(L), d=f(d), beta=f(beta), sigma=f(sigma), psi_slope=f(psi_slope),
         phi=f(phi), amax=f(amax), z=f(income.z), P=f(income.P), y_P=f(income.y_P),
-        gamma=float(gamma), Na=check_grid_size(Na), countries=countries, scale_by_tfp=bool(scale_by_tfp),
+        gamma=float(gamma), Na=check_grid_size(Na), countries=countries, scale_by_tfp=scale_by_tfp,
         cost_floor=bool(cost_floor),
         tariffs=None if tariffs is None else f(validate_tariffs(tariffs, N, countries)),
         wedges=None if wedges is None else f(validate_wedges(wedges, N, countries)),
