@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from ._params import grid_scale
 from ._results import ConvergenceError, check_converged
 
 __all__ = ["borrowing_limit_diagnosis", "check_equilibrium", "newton_path", "print_progress",
@@ -85,7 +86,7 @@ def borrowing_limit_diagnosis(eq) -> str:
     phi = float(e.phi)
     if h.size == 0 or np.all(np.isfinite(h[:, 0])) or phi <= 0:
         return ""
-    A = np.where(np.asarray(e.scale_by_tfp), np.asarray(e.A), 1.0)
+    A = np.asarray(grid_scale(e))
     T = np.zeros(e.N) if eq.T is None else np.asarray(eq.T)
     r_nat = 1.0 + (np.asarray(eq.W) * float(np.min(e.z)) + T) / (phi * A)
     k = int(np.argmin(r_nat))

@@ -464,7 +464,7 @@ def check_prices(economy: Economy, W, R, beta=None) -> None:
         raise ValueError(
             f"beta*R >= 1 (beta={beta!r}, R={float(R[k])!r}, beta*R={float(beta * R[k])!r}): households "
             "would accumulate without bound and no stationary distribution exists")
-    A = np.broadcast_to(np.where(np.asarray(economy.scale_by_tfp), economy.A, 1.0), W.shape)
+    A = np.broadcast_to(np.asarray(grid_scale(economy)), W.shape)
     phi = float(economy.phi)
     zmin = float(np.min(np.asarray(economy.z)))
     # consumption of the poorest household at the limit: (R-1)(-phi A) + W z_min > 0
