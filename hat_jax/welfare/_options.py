@@ -48,6 +48,11 @@ class EVOptions(eqx.Module):
     nodes: int = eqx.field(static=True, default=40, converter=as_int)
     hh_stop_rule: str = eqx.field(static=True, default="both")
     method: str = eqx.field(static=True, default="continuation")
+    # static on purpose: a traced measure (one program for both, tried on 2026-12-07)
+    # lets the income factor reach R and W as well as T in every differentiated EV
+    # program, whose tangents then run through the whole household problem: the
+    # two-country EV programs compiled slower (test_welfare.py and test_tariffs.py: 57 s
+    # more between them on a cold cache)
     measure: str = eqx.field(static=True, default="transfer")
 
     def __check_init__(self):
